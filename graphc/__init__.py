@@ -1,0 +1,27 @@
+"""graphc: a graph-rewriting compiler for neural-network models.
+
+>>> import graphc
+>>> art = graphc.compile("model.onnx", target="numpy")      # doctest: +SKIP
+>>> outputs = art.run({"input": x})                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    GraphcError, InputError, LayerError, ModelFormatError, PassError, PlanError,
+    ShapeInferenceError, UnsupportedOpError, VerifyError,
+)
+from .ir import Graph, ModelInfo, Op, TensorType, Value
+from .model_io import load_model, save_model
+from .passinfra import PassContext, PassManager, PassResult, graph_pass
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Graph", "Op", "Value", "TensorType", "ModelInfo",
+    "load_model", "save_model",
+    "PassManager", "PassContext", "PassResult", "graph_pass",
+    "GraphcError", "ModelFormatError", "UnsupportedOpError", "ShapeInferenceError",
+    "LayerError", "PlanError", "InputError", "PassError", "VerifyError",
+    "__version__",
+]

@@ -1,0 +1,123 @@
+"""ONNX exporter: graphc Graph -> ModelProto.
+
+Everything the frontend read comes back: names, doc strings, metadata_props, opset
+imports, IR version, model-local functions, value_info for typed intermediates.
+Blobs that ``fold-blobs`` moved into ops become initializers at their input slots
+again, so the exported model is plain ONNX.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ..attributes import encode_attribute
+from ..frontends.types import type_to_proto
+from ..ir import Graph, ModelInfo, Op, TensorType, Value
+
+__all__ = ["to_onnx", "graph_to_proto"]
+
+_PRIVATE_META = "graphc."
+
+
+def to_onnx(graph: Graph) -> onnx.ModelProto:
+    """Export ``graph`` (a root graph) as a ModelProto."""
+    info = graph.model or ModelInfo()
+    opsets = dict(info.opset_imports)
+    _collect_domains(graph, opsets)
+    model = helper.make_model(
+        graph_to_proto(graph),
+        opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()],
+        ir_version=info.ir_version,
+        producer_name=info.producer_name,
+        producer_version=info.producer_version,
+        domain=info.domain,
+        model_version=info.model_version,
+        doc_string=info.doc_string,
+    )
+    for k, v in info.metadata_props.items():
+        model.metadata_props.add(key=k, value=v)
+    model.functions.extend(info.functions)
+    model.training_info.extend(info.training_info)
+    if info.configuration:
+        model.configuration.extend(info.configuration)
+    return model
+
+
+def _collect_domains(graph: Graph, opsets: dict[str, int]) -> None:
+    for op in graph.ops.values():
+        opsets.setdefault(op.domain, 1)
+        for _, sub in op.subgraphs():
+            _collect_domains(sub, opsets)
+
+
+def _value_info(v: Value, t: TensorType | None = None) -> onnx.ValueInfoProto:
+    vi = onnx.ValueInfoProto(name=v.name, doc_string=v.doc_string)
+    t = t or v.type
+    if t.kind != "tensor" or t.dtype is not None or t.shape is not None:
+        vi.type.CopyFrom(type_to_proto(t))
+    for k, val in v.metadata.items():
+        vi.metadata_props.add(key=k, value=val)
+    return vi
+
+
+def _tensor(v: Value) -> onnx.TensorProto:
+    arr = v.const
+    assert arr is not None
+    t = numpy_helper.from_array(np.asarray(arr), v.name)
+    if v.doc_string:
+        t.doc_string = v.doc_string
+    return t
+
+
+def graph_to_proto(graph: Graph) -> onnx.GraphProto:
+    """Encode one graph (recursively its subgraphs)."""
+    gp = onnx.GraphProto(name=graph.name, doc_string=graph.doc_string)
+    for k, val in graph.metadata.items():
+        gp.metadata_props.add(key=k, value=val)
+    io = {v.name for v in graph.inputs} | {v.name for v in graph.outputs}
+    gp.input.extend(_value_info(v) for v in graph.inputs)
+    gp.output.extend(_value_info(v) for v in graph.outputs)
+    for v in graph.values.values():
+        if v.const is not None:
+            gp.initializer.append(_tensor(v))
+    for op in graph.topological_order():
+        gp.node.append(_node(op, gp))
+    for v in graph.values.values():
+        if v.const is None and v.name not in io and (v.type.dtype is not None or v.type.kind != "tensor"):
+            if v.producer() is not None:
+                gp.value_info.append(_value_info(v))
+    return gp
+
+
+def _node(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
+    inputs = [v.name if v is not None else "" for v in op.inputs]
+    for i, (blob, slot) in enumerate(zip(op.blobs, op.blob_slots)):
+        name = f"{op.name}__blob{i}"
+        gp.initializer.append(numpy_helper.from_array(np.asarray(blob), name))
+        while len(inputs) <= slot:
+            inputs.append("")
+        inputs[slot] = name
+    while inputs and inputs[-1] == "":
+        inputs.pop()
+    omitted = {int(i) for i in op.metadata.get(f"{_PRIVATE_META}omitted_outputs", "").split(",") if i}
+    outputs = ["" if i in omitted else v.name for i, v in enumerate(op.outputs)]
+    node = onnx.NodeProto(
+        op_type=op.op_type, domain=op.domain, name="" if op.anonymous else op.name,
+        doc_string=op.doc_string, input=inputs, output=outputs,
+    )
+    if op.overload:
+        node.overload = op.overload
+    for k, val in op.metadata.items():
+        if not k.startswith(_PRIVATE_META):
+            node.metadata_props.add(key=k, value=val)
+    node.attribute.extend(_attribute(op, k, val) for k, val in op.attrs.items())
+    return node
+
+
+def _attribute(op: Op, name: str, value: Any) -> onnx.AttributeProto:
+    kind = op.attr_kinds.get(name)
+    return encode_attribute(name, value, kind, encode_graph=graph_to_proto)

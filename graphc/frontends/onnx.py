@@ -1,0 +1,225 @@
+"""ONNX frontend: ModelProto (path, bytes or proto) -> graphc Graph, losslessly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from ..attributes import decode_attribute
+from ..errors import GraphcError, ModelFormatError
+from ..ir import Graph, ModelInfo, Op, TensorType, Value
+from .types import type_from_proto
+
+__all__ = ["load_onnx", "read_model_proto", "graph_from_proto"]
+
+
+def read_model_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> tuple[onnx.ModelProto, Path | None]:
+    """Parse ``source`` into a ModelProto with its external data loaded safely.
+
+    Returns the proto and the folder external data was resolved against (None for
+    bytes and protos that carry no external references).
+    """
+    base: Path | None = None
+    if isinstance(source, onnx.ModelProto):
+        model = source
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        model = _parse(bytes(source), "<bytes>")
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ModelFormatError(f"model file {str(path)!r} does not exist or is not a file")
+        base = path.resolve().parent
+        model = _parse(path.read_bytes(), str(path))
+    if not model.HasField("graph"):
+        raise ModelFormatError("the model has no graph: is this an ONNX model file?")
+    _load_external_data(model, base)
+    return model, base
+
+
+def _parse(data: bytes, where: str) -> onnx.ModelProto:
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise ModelFormatError(f"{where} is not a valid ONNX model (protobuf decode failed: {e})") from e
+    return model
+
+
+def _external_tensors(model: onnx.ModelProto):
+    from onnx.external_data_helper import _get_all_tensors
+
+    for t in _get_all_tensors(model):
+        if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
+            yield t
+
+
+def _load_external_data(model: onnx.ModelProto, base: Path | None) -> None:
+    from onnx.external_data_helper import load_external_data_for_tensor
+
+    for tensor in _external_tensors(model):
+        info = {e.key: e.value for e in tensor.external_data}
+        location = info.get("location", "")
+        target = _confined_path(location, base, tensor.name)
+        try:
+            load_external_data_for_tensor(tensor, str(target.parent))
+        except Exception as e:  # noqa: BLE001 - any failure here is a bad model
+            raise ModelFormatError(f"tensor {tensor.name!r}: cannot read external data {location!r}: {e}") from e
+        tensor.data_location = onnx.TensorProto.DEFAULT
+        del tensor.external_data[:]
+
+
+def _confined_path(location: str, base: Path | None, tensor: str) -> Path:
+    """Resolve an external-data location, refusing anything outside the model's folder."""
+    if base is None:
+        raise ModelFormatError(
+            f"tensor {tensor!r} refers to external data {location!r} but the model was not loaded "
+            "from a file: load it by path so graphc knows the folder its data lives in"
+        )
+    if not location or os.path.isabs(location) or Path(location).drive:
+        raise ModelFormatError(f"tensor {tensor!r}: external data location {location!r} must be a relative path inside the model's folder")
+    if ".." in Path(location).parts:
+        raise ModelFormatError(f"tensor {tensor!r}: external data location {location!r} may not contain '..'")
+    target = (base / location).resolve()
+    if not target.is_relative_to(base):
+        raise ModelFormatError(f"tensor {tensor!r}: external data {location!r} resolves outside the model's folder (through a link?)")
+    if not target.is_file():
+        raise ModelFormatError(f"tensor {tensor!r}: external data file {location!r} is missing or not a regular file")
+    return target
+
+
+def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
+    """Load an ONNX model into a :class:`Graph`."""
+    model, _ = read_model_proto(source)
+    info = ModelInfo(
+        ir_version=model.ir_version,
+        opset_imports={("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import},
+        producer_name=model.producer_name,
+        producer_version=model.producer_version,
+        domain=model.domain,
+        model_version=model.model_version,
+        doc_string=model.doc_string,
+        metadata_props={p.key: p.value for p in model.metadata_props},
+        functions=[_copy_proto(f) for f in model.functions],
+        training_info=[_copy_proto(t) for t in model.training_info],
+        configuration=[_copy_proto(c) for c in getattr(model, "configuration", [])],
+    )
+    try:
+        return graph_from_proto(model.graph, info, None)
+    except GraphcError:
+        raise
+    except Exception as e:  # noqa: BLE001 - malformed protos surface as many exception types
+        raise ModelFormatError(f"cannot import the model graph: {type(e).__name__}: {e}") from e
+
+
+def _copy_proto(p: Any) -> Any:
+    c = type(p)()
+    c.CopyFrom(p)
+    return c
+
+
+def _to_array(t: onnx.TensorProto, what: str) -> np.ndarray:
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # noqa: BLE001
+        raise ModelFormatError(f"{what} {t.name!r}: cannot decode tensor data ({e})") from e
+
+
+def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | None) -> Graph:
+    """Decode ``gp``; ``outer`` is a stand-in op whose graph is the enclosing scope."""
+    graph = Graph(gp.name, model=model, parent=outer)
+    graph.doc_string = gp.doc_string
+    graph.metadata = {p.key: p.value for p in getattr(gp, "metadata_props", [])}
+    declared = {vi.name: vi for vi in list(gp.input) + list(gp.output) + list(gp.value_info)}
+
+    def new_value(name: str, const: np.ndarray | None = None) -> Value:
+        vi = declared.get(name)
+        typ = type_from_proto(vi.type) if vi is not None and vi.HasField("type") else None
+        v = graph.add_value(name, typ, const, vi.doc_string if vi is not None else "")
+        if vi is not None:
+            v.metadata = {p.key: p.value for p in getattr(vi, "metadata_props", [])}
+        return v
+
+    for t in gp.initializer:
+        if t.name in graph.values:
+            raise ModelFormatError(f"initializer {t.name!r} is defined twice")
+        v = new_value(t.name, _to_array(t, "initializer"))
+        v.doc_string = v.doc_string or t.doc_string
+    for st in gp.sparse_initializer:
+        dense = decode_attribute(onnx.helper.make_attribute("s", st)).to_dense()
+        new_value(st.values.name, dense)
+    for vi in gp.input:
+        v = graph.values.get(vi.name) or new_value(vi.name)
+        if graph.is_input(v):
+            raise ModelFormatError(f"graph input {vi.name!r} is declared twice")
+        graph.inputs.append(v)
+    for node in gp.node:
+        for name in node.output:
+            if not name:
+                continue
+            if name in graph.values:
+                raise ModelFormatError(
+                    f"node {node.name!r} ({node.op_type}) writes {name!r}, which another node, "
+                    "an initializer or a graph input already defines"
+                )
+            new_value(name)
+    for node in gp.node:
+        _add_node(graph, node, model)
+    for vi in gp.output:
+        v = graph.lookup(vi.name)
+        if v is None:
+            raise ModelFormatError(f"graph output {vi.name!r} is not produced by any node, input or initializer")
+        if v.graph is graph and vi.HasField("type") and v.type.dtype is None:
+            v.type = type_from_proto(vi.type)
+        graph.outputs.append(v)
+    return graph
+
+
+def _add_node(graph: Graph, node: onnx.NodeProto, model: ModelInfo | None) -> Op:
+    shell = Op(node.op_type, node.name)
+    shell.graph = graph
+
+    def decode_graph(g: onnx.GraphProto) -> Graph:
+        return graph_from_proto(g, None, shell)
+
+    attrs, kinds = {}, {}
+    for a in node.attribute:
+        if a.name in attrs:
+            raise ModelFormatError(f"node {node.name!r} ({node.op_type}) has attribute {a.name!r} twice")
+        if a.ref_attr_name:
+            raise ModelFormatError(f"node {node.name!r} ({node.op_type}): attribute reference {a.ref_attr_name!r} outside a function")
+        try:
+            attrs[a.name] = decode_attribute(a, decode_graph)
+        except GraphcError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise ModelFormatError(f"node {node.name!r} ({node.op_type}): attribute {a.name!r} cannot be decoded ({e})") from e
+        kinds[a.name] = a.type
+    inputs: list[Value | None] = []
+    for name in node.input:
+        if not name:
+            inputs.append(None)
+            continue
+        v = graph.lookup(name)
+        if v is None:
+            raise ModelFormatError(
+                f"node {node.name!r} ({node.op_type}) reads {name!r}, which no node, graph input or initializer defines"
+            )
+        inputs.append(v)
+    outputs = [graph.values[n] if n else graph.add_value(graph.unique_name(f"{node.name or node.op_type}_unused")) for n in node.output]
+    op = graph.add_op(
+        node.op_type, inputs, outputs, attrs, domain=node.domain,
+        name=node.name or None, attr_kinds=kinds, doc_string=node.doc_string,
+    )
+    op.anonymous = not node.name
+    op.overload = getattr(node, "overload", "")
+    op.metadata = {p.key: p.value for p in getattr(node, "metadata_props", [])}
+    unused = [i for i, n in enumerate(node.output) if not n]
+    if unused:
+        op.metadata.setdefault("graphc.omitted_outputs", ",".join(map(str, unused)))
+    return op

@@ -1,0 +1,53 @@
+"""Conversions between ONNX TypeProto and graphc TensorType."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ..ir import TensorType
+
+__all__ = ["type_from_proto", "type_to_proto", "np_dtype", "onnx_dtype"]
+
+
+def np_dtype(elem_type: int) -> np.dtype | None:
+    """numpy dtype of an ONNX element type (None for UNDEFINED or unknown)."""
+    if elem_type == onnx.TensorProto.UNDEFINED:
+        return None
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def onnx_dtype(dtype: np.dtype | None) -> int:
+    """ONNX element type of a numpy dtype (UNDEFINED for None)."""
+    if dtype is None:
+        return onnx.TensorProto.UNDEFINED
+    dtype = np.dtype(dtype)
+    if dtype == object or dtype.kind in "SU":
+        return onnx.TensorProto.STRING
+    return helper.np_dtype_to_tensor_dtype(dtype)
+
+
+def type_from_proto(tp: onnx.TypeProto) -> TensorType:
+    kind = tp.WhichOneof("value")
+    if kind != "tensor_type":
+        names = {"sequence_type": "sequence", "optional_type": "optional", "map_type": "map",
+                 "sparse_tensor_type": "sparse_tensor", "opaque_type": "opaque"}
+        return TensorType(None, None, names.get(kind or "", "unknown"), tp)
+    tt = tp.tensor_type
+    shape = None
+    if tt.HasField("shape"):
+        shape = tuple(
+            d.dim_value if d.HasField("dim_value") else (d.dim_param if d.HasField("dim_param") else None)
+            for d in tt.shape.dim
+        )
+    return TensorType(np_dtype(tt.elem_type), shape)
+
+
+def type_to_proto(t: TensorType) -> onnx.TypeProto:
+    if t.kind != "tensor":
+        return t.proto if t.proto is not None else onnx.TypeProto()
+    return helper.make_tensor_type_proto(onnx_dtype(t.dtype), list(t.shape) if t.shape is not None else None)

@@ -1,0 +1,678 @@
+"""The graphc IR: a bipartite networkx graph of op nodes and value nodes.
+
+``Graph`` wraps a :class:`networkx.MultiDiGraph` whose nodes are :class:`Op` and
+:class:`Value` objects. An edge value→op carries the input slot (``key=slot``), an
+edge op→value the output slot. A value an op's *subgraph* reads from the enclosing
+scope is linked to that op by a capture edge (``key="capture"``), so topological
+order and dead-code elimination see it. Ordered graph inputs and outputs are lists of
+values; constants are values holding ``const`` data (ONNX initializers).
+
+Every mutation goes through ``Graph`` methods that keep the two views (the op's
+``inputs``/``outputs`` lists and the networkx edges) in step; :meth:`Graph.verify`
+checks the invariants and names the node that breaks one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+import networkx as nx
+import numpy as np
+
+from .errors import GraphcError, VerifyError
+
+__all__ = ["TensorType", "Value", "Op", "Graph", "ModelInfo", "Dim", "Shape"]
+
+Dim = int | str | None
+Shape = tuple[Dim, ...]
+
+_CAPTURE = "capture"
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The type of a value: numpy dtype and shape (ints, symbol strings, or None).
+
+    ``shape is None`` means the rank is unknown; ``dtype is None`` an unknown element
+    type. Non-tensor ONNX types (sequence, optional, map, sparse) keep their TypeProto
+    in ``proto`` with ``kind`` naming it.
+    """
+
+    dtype: np.dtype | None = None
+    shape: Shape | None = None
+    kind: str = "tensor"
+    proto: Any = field(default=None, compare=False)
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        """True when the shape is fully known as integers."""
+        return self.shape is not None and all(isinstance(d, int) for d in self.shape)
+
+    def __str__(self) -> str:
+        if self.kind != "tensor":
+            return self.kind
+        dt = "?" if self.dtype is None else np.dtype(self.dtype).name
+        if self.shape is None:
+            return f"{dt}[...]"
+        return f"{dt}[{','.join('?' if d is None else str(d) for d in self.shape)}]"
+
+
+class Value:
+    """A tensor edge of the dataflow graph. Unique name within its graph."""
+
+    __slots__ = ("name", "type", "const", "doc_string", "metadata", "graph", "__weakref__")
+
+    def __init__(
+        self,
+        name: str,
+        type: TensorType | None = None,
+        const: np.ndarray | None = None,
+        doc_string: str = "",
+    ):
+        self.name = name
+        self.const = const
+        if type is None and const is not None:
+            type = TensorType(const.dtype, tuple(const.shape))
+        self.type = type or TensorType()
+        self.doc_string = doc_string
+        self.metadata: dict[str, str] = {}
+        self.graph: Graph | None = None
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not None
+
+    @property
+    def shape(self) -> Shape | None:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        return self.type.dtype
+
+    def producer(self) -> Op | None:
+        """The op writing this value, or None for inputs and constants."""
+        assert self.graph is not None
+        for op in self.graph.nx.predecessors(self):
+            return op
+        return None
+
+    def uses(self) -> list[tuple[Op, int | str]]:
+        """(op, input slot) pairs reading this value, in deterministic order."""
+        assert self.graph is not None
+        out = [(op, slot) for _, op, slot in self.graph.nx.out_edges(self, keys=True)]
+        out.sort(key=lambda u: (u[0]._order, str(u[1])))
+        return out
+
+    def consumers(self) -> list[Op]:
+        """Ops reading this value (each once), in deterministic order."""
+        seen: dict[Op, None] = {}
+        for op, _ in self.uses():
+            seen[op] = None
+        return list(seen)
+
+    def __repr__(self) -> str:
+        tag = " const" if self.is_const else ""
+        return f"Value({self.name!r}: {self.type}{tag})"
+
+
+class Op:
+    """An operation node: ``op_type`` in ``domain`` with decoded ``attrs``.
+
+    ``attr_kinds`` keeps each attribute's ONNX type so export is lossless. After
+    ``fold-blobs`` an op may carry ``blobs`` (constant inputs moved into the op) with
+    the input slot each came from in ``blob_slots``. A custom-layer op records its
+    layer binding in ``layer``; ``provenance`` records which pass/rule created it.
+    """
+
+    __slots__ = (
+        "name", "op_type", "domain", "attrs", "attr_kinds", "inputs", "outputs",
+        "doc_string", "overload", "metadata", "blobs", "blob_slots", "layer",
+        "provenance", "graph", "anonymous", "_order", "__weakref__",
+    )
+
+    def __init__(
+        self,
+        op_type: str,
+        name: str,
+        domain: str = "",
+        attrs: dict[str, Any] | None = None,
+        attr_kinds: dict[str, int] | None = None,
+        doc_string: str = "",
+    ):
+        self.op_type = op_type
+        self.name = name
+        self.domain = "" if domain == "ai.onnx" else domain
+        self.attrs: dict[str, Any] = dict(attrs or {})
+        self.attr_kinds: dict[str, int] = dict(attr_kinds or {})
+        self.inputs: list[Value | None] = []
+        self.outputs: list[Value] = []
+        self.doc_string = doc_string
+        self.overload = ""
+        self.metadata: dict[str, str] = {}
+        self.blobs: list[np.ndarray] = []
+        self.blob_slots: list[int] = []
+        self.layer: Any = None
+        self.provenance: list[dict[str, Any]] = []
+        self.graph: Graph | None = None
+        self.anonymous = False  # the source model left it unnamed; exported unnamed
+        self._order = 0
+
+    def subgraphs(self) -> Iterator[tuple[str, Graph]]:
+        """(attribute name, subgraph) for every graph-valued attribute."""
+        for key, val in self.attrs.items():
+            if isinstance(val, Graph):
+                yield key, val
+            elif isinstance(val, list) and val and all(isinstance(g, Graph) for g in val):
+                for i, g in enumerate(val):
+                    yield f"{key}[{i}]", g
+
+    @property
+    def opset(self) -> int:
+        """The opset version of this op's domain, as the enclosing model imports it."""
+        assert self.graph is not None, f"op {self.name!r} is not in a graph"
+        return self.graph.opset(self.domain)
+
+    @property
+    def qualified_type(self) -> str:
+        return f"{self.domain}::{self.op_type}" if self.domain else self.op_type
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}: {self.qualified_type})"
+
+
+@dataclass
+class ModelInfo:
+    """Model-level facts ONNX records outside the graph, kept for lossless export."""
+
+    ir_version: int = 10
+    opset_imports: dict[str, int] = field(default_factory=lambda: {"": 21})
+    producer_name: str = ""
+    producer_version: str = ""
+    domain: str = ""
+    model_version: int = 0
+    doc_string: str = ""
+    metadata_props: dict[str, str] = field(default_factory=dict)
+    functions: list[Any] = field(default_factory=list)  # FunctionProto, kept as protos
+    training_info: list[Any] = field(default_factory=list)
+    configuration: list[Any] = field(default_factory=list)
+
+
+class Graph:
+    """A dataflow graph. See the module docstring for the representation."""
+
+    def __init__(self, name: str = "main", model: ModelInfo | None = None, parent: Op | None = None):
+        self.name = name
+        self.doc_string = ""
+        self.metadata: dict[str, str] = {}
+        self.nx = nx.MultiDiGraph()
+        self.inputs: list[Value] = []
+        self.outputs: list[Value] = []
+        self.model = model
+        self.parent = parent
+        self._values: dict[str, Value] = {}
+        self._ops: dict[str, Op] = {}
+        self._order = itertools.count()
+        self._topo_cache: list[Op] | None = None
+        self._name_seq = 0
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def root(self) -> Graph:
+        g = self
+        while g.parent is not None and g.parent.graph is not None:
+            g = g.parent.graph
+        return g
+
+    def opset(self, domain: str = "") -> int:
+        """Imported opset version of ``domain`` (the root model's)."""
+        model = self.root.model
+        if model is None:
+            return 1
+        domain = "" if domain == "ai.onnx" else domain
+        return model.opset_imports.get(domain, 1)
+
+    @property
+    def values(self) -> dict[str, Value]:
+        return self._values
+
+    @property
+    def ops(self) -> dict[str, Op]:
+        return self._ops
+
+    def value(self, name: str) -> Value:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise GraphcError(f"graph {self.name!r} has no value named {name!r}") from None
+
+    def op(self, name: str) -> Op:
+        try:
+            return self._ops[name]
+        except KeyError:
+            raise GraphcError(f"graph {self.name!r} has no op named {name!r}") from None
+
+    def constants(self) -> list[Value]:
+        return [v for v in self._values.values() if v.const is not None]
+
+    def is_output(self, value: Value) -> bool:
+        return any(v is value for v in self.outputs)
+
+    def is_input(self, value: Value) -> bool:
+        return any(v is value for v in self.inputs)
+
+    def lookup(self, name: str) -> Value | None:
+        """Resolve ``name`` in this graph, then in enclosing scopes."""
+        g: Graph | None = self
+        while g is not None:
+            v = g._values.get(name)
+            if v is not None:
+                return v
+            g = g.parent.graph if g.parent is not None else None
+        return None
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.topological_order())
+
+    # ------------------------------------------------------------------ naming
+    def unique_name(self, hint: str, kind: str = "value") -> str:
+        """A name not yet used by any value or op of this graph, derived from ``hint``."""
+        taken = self._values if kind == "value" else self._ops
+        if hint and hint not in taken and hint not in self._values and hint not in self._ops:
+            return hint
+        base = hint or kind
+        while True:
+            self._name_seq += 1
+            cand = f"{base}__{self._name_seq}"
+            if cand not in self._values and cand not in self._ops:
+                return cand
+
+    # -------------------------------------------------------------- mutation
+    def _mutated(self) -> None:
+        self._topo_cache = None
+
+    def add_value(
+        self,
+        name: str | None = None,
+        type: TensorType | None = None,
+        const: np.ndarray | None = None,
+        doc_string: str = "",
+    ) -> Value:
+        """Create a value. ``name`` must be free; pass None for a fresh name."""
+        if name is None:
+            name = self.unique_name("v")
+        elif name in self._values:
+            raise VerifyError(f"graph {self.name!r} already has a value named {name!r}")
+        v = Value(name, type, const, doc_string)
+        return self._attach_value(v)
+
+    def _attach_value(self, v: Value) -> Value:
+        v.graph = self
+        self._values[v.name] = v
+        self.nx.add_node(v)
+        return v
+
+    def add_constant(self, array: np.ndarray, name: str | None = None) -> Value:
+        """A constant value (an initializer on export)."""
+        array = np.asarray(array)
+        return self.add_value(self.unique_name(name or "const"), const=array)
+
+    def add_input(self, name: str, type: TensorType) -> Value:
+        v = self.add_value(name, type)
+        self.inputs.append(v)
+        return v
+
+    def add_op(
+        self,
+        op_type: str,
+        inputs: Sequence[Value | None] = (),
+        outputs: int | Sequence[str | Value] = 1,
+        attrs: dict[str, Any] | None = None,
+        domain: str = "",
+        name: str | None = None,
+        attr_kinds: dict[str, int] | None = None,
+        doc_string: str = "",
+    ) -> Op:
+        """Add an op reading ``inputs`` (None for an omitted optional input).
+
+        ``outputs`` is a count (fresh values are created), or names / existing
+        producer-less values to write.
+        """
+        op_name = name if name and name not in self._ops else self.unique_name(name or op_type, kind="op")
+        op = Op(op_type, op_name, domain, attrs, attr_kinds, doc_string)
+        op.graph = self
+        op._order = next(self._order)
+        self._ops[op.name] = op
+        self.nx.add_node(op)
+        for slot, v in enumerate(inputs):
+            self._link_input(op, slot, v)
+        if isinstance(outputs, int):
+            outputs = [self.unique_name(f"{op.name}_out{i}" if outputs > 1 else f"{op.name}_out") for i in range(outputs)]
+        for slot, out in enumerate(outputs):
+            v = out if isinstance(out, Value) else (self._values.get(out) or self.add_value(out))
+            if v.graph is not self:
+                raise VerifyError(f"op {op.name!r}: output {v.name!r} belongs to another graph")
+            if self.nx.in_degree(v) or v.is_const:
+                raise VerifyError(f"op {op.name!r}: value {v.name!r} already has a producer")
+            op.outputs.append(v)
+            self.nx.add_edge(op, v, key=slot)
+        for _, sub in op.subgraphs():
+            sub.parent = op
+        self.refresh_captures(op)
+        self._mutated()
+        return op
+
+    def _link_input(self, op: Op, slot: int, v: Value | None) -> None:
+        if v is not None and v.graph is not self:
+            # an outer-scope value read directly by an op of a subgraph
+            if self.lookup(v.name) is not v:
+                raise VerifyError(f"op {op.name!r}: input {v.name!r} is not visible from graph {self.name!r}")
+            self.nx.add_node(v)
+        op.inputs.append(v)
+        if v is not None:
+            self.nx.add_edge(v, op, key=slot)
+
+    def set_input(self, op: Op, slot: int, value: Value | None) -> None:
+        """Rewire input ``slot`` of ``op`` to ``value`` (None omits it)."""
+        old = op.inputs[slot]
+        if old is value:
+            return
+        if old is not None:
+            self.nx.remove_edge(old, op, key=slot)
+            self._drop_outer_orphan(old)
+        if value is not None:
+            if value.graph is not self:
+                self.nx.add_node(value)
+            self.nx.add_edge(value, op, key=slot)
+        op.inputs[slot] = value
+        self._mutated()
+
+    def append_input(self, op: Op, value: Value | None) -> None:
+        op.inputs.append(None)
+        self.set_input(op, len(op.inputs) - 1, value)
+
+    def truncate_inputs(self, op: Op, count: int) -> None:
+        """Drop input slots from ``count`` on."""
+        for slot in range(len(op.inputs) - 1, count - 1, -1):
+            self.set_input(op, slot, None)
+            op.inputs.pop()
+
+    def _drop_outer_orphan(self, v: Value) -> None:
+        if v.graph is not self and self.nx.degree(v) == 0:
+            self.nx.remove_node(v)
+
+    def refresh_captures(self, op: Op) -> None:
+        """Re-link the outer-scope values ``op``'s subgraphs read (capture edges)."""
+        for v in [u for u, _, k in self.nx.in_edges(op, keys=True) if k == _CAPTURE]:
+            self.nx.remove_edge(v, op, key=_CAPTURE)
+        for name in sorted(free_names(op)):
+            v = self.lookup(name)
+            if v is None:
+                continue
+            if v.graph is not self:
+                self.nx.add_node(v)
+            self.nx.add_edge(v, op, key=_CAPTURE)
+        self._mutated()
+
+    def captures(self, op: Op) -> list[Value]:
+        """Outer values read by ``op``'s subgraphs."""
+        return sorted((u for u, _, k in self.nx.in_edges(op, keys=True) if k == _CAPTURE), key=lambda v: v.name)
+
+    def remove_op(self, op: Op, remove_outputs: bool = True) -> None:
+        """Remove ``op``. Its outputs must be unused (no consumer, not a graph output)."""
+        for v in op.outputs:
+            users = [u.name for u in v.consumers()]
+            if users or self.is_output(v):
+                where = f"ops {users}" if users else "the graph outputs"
+                raise VerifyError(f"cannot remove op {op.name!r} ({op.op_type}): its output {v.name!r} is still used by {where}")
+        preds = list(self.nx.predecessors(op))
+        self.nx.remove_node(op)
+        for v in preds:
+            self._drop_outer_orphan(v)
+        del self._ops[op.name]
+        for v in op.outputs:
+            if remove_outputs:
+                self.remove_value(v)
+        op.graph = None
+        self._mutated()
+
+    def fold_to_constants(self, op: Op, arrays: Sequence[np.ndarray]) -> None:
+        """Remove ``op``; its outputs become constants holding ``arrays``, readers unchanged."""
+        if len(arrays) != len(op.outputs):
+            raise VerifyError(f"op {op.name!r} ({op.op_type}) has {len(op.outputs)} outputs, got {len(arrays)} arrays")
+        outs = list(op.outputs)
+        preds = list(self.nx.predecessors(op))
+        self.nx.remove_node(op)
+        for v in preds:
+            self._drop_outer_orphan(v)
+        del self._ops[op.name]
+        op.graph = None
+        for v, data in zip(outs, arrays):
+            data = np.asarray(data)
+            v.const = data
+            v.type = TensorType(data.dtype, tuple(data.shape))
+        self._mutated()
+
+    def remove_value(self, v: Value) -> None:
+        """Remove an unused value (no producer, no uses, not an input or output)."""
+        if self.nx.has_node(v) and self.nx.degree(v):
+            raise VerifyError(f"cannot remove value {v.name!r}: it is still connected")
+        if self.is_input(v) or self.is_output(v):
+            raise VerifyError(f"cannot remove value {v.name!r}: it is a graph input or output")
+        if self.nx.has_node(v):
+            self.nx.remove_node(v)
+        self._values.pop(v.name, None)
+        v.graph = None
+
+    def replace_all_uses(self, old: Value, new: Value, include_outputs: bool = True) -> None:
+        """Make every reader of ``old`` (ops, subgraph captures, graph outputs) read ``new``."""
+        if old is new:
+            return
+        for op, slot in old.uses():
+            if slot == _CAPTURE:
+                _rename_in_subgraphs(op, old.name, new.name)
+                self.refresh_captures(op)
+            else:
+                self.set_input(op, slot, new)
+        if include_outputs:
+            self.outputs = [new if v is old else v for v in self.outputs]
+        self._mutated()
+
+    def rename_value(self, v: Value, new_name: str) -> None:
+        """Rename ``v``; subgraphs reading it by name follow."""
+        if new_name == v.name:
+            return
+        if new_name in self._values:
+            raise VerifyError(f"cannot rename {v.name!r} to {new_name!r}: the name is taken")
+        old = v.name
+        captured_by = [op for op, slot in v.uses() if slot == _CAPTURE]
+        del self._values[old]
+        v.name = new_name
+        self._values[new_name] = v
+        for op in captured_by:
+            _rename_in_subgraphs(op, old, new_name)
+
+    def rename_op(self, op: Op, new_name: str) -> None:
+        if new_name == op.name:
+            return
+        if new_name in self._ops:
+            raise VerifyError(f"cannot rename op {op.name!r} to {new_name!r}: the name is taken")
+        del self._ops[op.name]
+        op.name = new_name
+        self._ops[new_name] = op
+
+    def replace_region(self, ops: Iterable[Op], replacements: dict[Value, Value]) -> None:
+        """Remove ``ops`` and reroute the region's outputs through ``replacements``.
+
+        Every value the region produces that is read outside it (by another op or as a
+        graph output) must be mapped to a value outside the region; otherwise nothing
+        changes and a :class:`VerifyError` names the dangling use.
+        """
+        region = list(ops)
+        inside = set(region)
+        for op in region:
+            for v in op.outputs:
+                outside = [u for u in v.consumers() if u not in inside]
+                if (outside or self.is_output(v)) and v not in replacements:
+                    who = outside[0].name if outside else "a graph output"
+                    raise VerifyError(f"replacing region would leave {v.name!r} (from {op.name!r}) dangling: read by {who}")
+        for old, new in replacements.items():
+            if new.graph is self and (p := new.producer()) is not None and p in inside:
+                raise VerifyError(f"replacement {new.name!r} is produced inside the region being removed")
+            self.replace_all_uses(old, new)
+        for op in reversed(self._sorted_subset(inside)):
+            self.remove_op(op)
+
+    def _sorted_subset(self, ops: set[Op]) -> list[Op]:
+        return [op for op in self.topological_order() if op in ops]
+
+    # ------------------------------------------------------------------ order
+    def topological_order(self) -> list[Op]:
+        """Ops in a deterministic topological order (insertion order breaks ties)."""
+        if self._topo_cache is not None:
+            return self._topo_cache
+        g = self.nx
+        indeg: dict[Op, int] = {}
+        for op in self._ops.values():
+            indeg[op] = len({p for v in g.predecessors(op) for p in g.predecessors(v)})
+        heap = [(op._order, op.name) for op, d in indeg.items() if d == 0]
+        heapq.heapify(heap)
+        order: list[Op] = []
+        while heap:
+            _, name = heapq.heappop(heap)
+            op = self._ops[name]
+            order.append(op)
+            succs = {c for v in op.outputs for c in g.successors(v)}
+            for c in succs:
+                indeg[c] -= 1
+                if indeg[c] == 0:
+                    heapq.heappush(heap, (c._order, c.name))
+        if len(order) != len(self._ops):
+            stuck = sorted(op.name for op, d in indeg.items() if d > 0)
+            raise VerifyError(f"graph {self.name!r} has a cycle through ops {stuck[:5]}")
+        self._topo_cache = order
+        return order
+
+    def reorder(self, order: Sequence[Op]) -> None:
+        """Make ``order`` the insertion order (it breaks ties in topological order)."""
+        for i, op in enumerate(order):
+            op._order = i
+        self._order = itertools.count(len(order))
+        self._mutated()
+
+    # ------------------------------------------------------------------- copy
+    def copy(self) -> Graph:
+        """An independent structural copy; constant arrays are shared (never mutate them)."""
+        return _copy_graph(self, None, {})
+
+    # ----------------------------------------------------------------- verify
+    def verify(self) -> None:
+        """Check the IR invariants, raising VerifyError naming the offending node."""
+        from .verify import verify_graph
+
+        verify_graph(self)
+
+    def __repr__(self) -> str:
+        return f"Graph({self.name!r}: {len(self._ops)} ops, {len(self._values)} values)"
+
+
+def free_names(op: Op) -> set[str]:
+    """Names an op's subgraphs read from outside themselves (recursively)."""
+    names: set[str] = set()
+    for _, sub in op.subgraphs():
+        defined = set(sub._values) - {v.name for v in sub.nx.nodes if isinstance(v, Value) and v.graph is not sub}
+        for inner in sub._ops.values():
+            for v in inner.inputs:
+                if v is not None and v.name not in defined:
+                    names.add(v.name)
+            names |= {n for n in free_names(inner) if n not in defined}
+        for v in sub.outputs:
+            if v.name not in defined:
+                names.add(v.name)
+    return names
+
+
+def _rename_in_subgraphs(op: Op, old: str, new: str) -> None:
+    for _, sub in op.subgraphs():
+        if old in sub._values:
+            continue  # shadowed
+        for inner in sub._ops.values():
+            if any(v is not None and v.name == old for v in inner.inputs):
+                outer = sub.lookup(new)
+                for slot, v in enumerate(inner.inputs):
+                    if v is not None and v.name == old and outer is not None:
+                        sub.set_input(inner, slot, outer)
+            _rename_in_subgraphs(inner, old, new)
+            if inner.graph is not None:
+                inner.graph.refresh_captures(inner)
+        outer = sub.lookup(new)
+        if outer is not None:
+            sub.outputs = [outer if v.name == old and v.graph is not sub else v for v in sub.outputs]
+
+
+def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Graph:
+    dst = Graph(src.name, model=_copy_model(src.model), parent=parent)
+    dst.doc_string = src.doc_string
+    dst.metadata = dict(src.metadata)
+    vmap: dict[Value, Value] = dict(outer)
+    for v in src._values.values():
+        nv = Value(v.name, v.type, v.const, v.doc_string)
+        nv.metadata = dict(v.metadata)
+        vmap[v] = dst._attach_value(nv)
+    dst.inputs = [vmap[v] for v in src.inputs]
+    for op in sorted(src._ops.values(), key=lambda o: o._order):
+        attrs = {k: _copy_attr(val, vmap) for k, val in op.attrs.items()}
+        new = Op(op.op_type, op.name, op.domain, attrs, op.attr_kinds, op.doc_string)
+        new.overload = op.overload
+        new.metadata = dict(op.metadata)
+        new.blobs = list(op.blobs)
+        new.blob_slots = list(op.blob_slots)
+        new.layer = op.layer
+        new.provenance = list(op.provenance)
+        new.anonymous = op.anonymous
+        new.graph = dst
+        new._order = next(dst._order)
+        dst._ops[new.name] = new
+        dst.nx.add_node(new)
+        for slot, v in enumerate(op.inputs):
+            nv = None if v is None else vmap.get(v, v)
+            new.inputs.append(nv)
+            if nv is not None:
+                dst.nx.add_edge(nv, new, key=slot)
+        for slot, v in enumerate(op.outputs):
+            new.outputs.append(vmap[v])
+            dst.nx.add_edge(new, vmap[v], key=slot)
+        for _, sub in new.subgraphs():
+            sub.parent = new
+        dst.refresh_captures(new)
+    dst.outputs = [vmap.get(v, v) for v in src.outputs]
+    dst._name_seq = src._name_seq
+    return dst
+
+
+def _copy_attr(val: Any, vmap: dict[Value, Value]) -> Any:
+    if isinstance(val, Graph):
+        return _copy_graph(val, None, vmap)
+    if isinstance(val, list) and val and all(isinstance(g, Graph) for g in val):
+        return [_copy_graph(g, None, vmap) for g in val]
+    return val
+
+
+def _copy_model(model: ModelInfo | None) -> ModelInfo | None:
+    if model is None:
+        return None
+    return ModelInfo(
+        model.ir_version, dict(model.opset_imports), model.producer_name, model.producer_version,
+        model.domain, model.model_version, model.doc_string, dict(model.metadata_props),
+        list(model.functions), list(model.training_info), list(model.configuration),
+    )

@@ -1,0 +1,151 @@
+"""Declaring passes: the @graph_pass decorator, PassInfo, PassResult and the pass registry."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import PassError
+
+if TYPE_CHECKING:
+    from ..ir import Graph
+    from .context import PassContext
+
+__all__ = ["PassResult", "PassInfo", "PassRegistry", "PASSES", "graph_pass"]
+
+
+@dataclass
+class PassResult:
+    """What a pass did: whether it changed the graph, and counters (per rule, ops added...)."""
+
+    changed: bool = False
+    stats: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+        if n:
+            self.changed = True
+
+
+PassFn = Callable[..., "PassResult | bool | None"]
+
+
+@dataclass(frozen=True)
+class PassInfo:
+    """A declared pass: name, one-line description, contracts and typed options."""
+
+    name: str
+    description: str
+    fn: PassFn
+    requires: frozenset[str] = frozenset()
+    establishes: frozenset[str] = frozenset()
+    invalidates: frozenset[str] = frozenset()
+    options: dict[str, tuple[type, Any]] = field(default_factory=dict)
+
+    def parse_options(self, raw: dict[str, str]) -> dict[str, Any]:
+        """Convert ``key=value`` strings to the option types the pass function declares."""
+        out: dict[str, Any] = {}
+        for key, text in raw.items():
+            if key not in self.options:
+                known = ", ".join(sorted(self.options)) or "none"
+                raise PassError(f"pass {self.name!r} has no option {key!r} (options: {known})")
+            typ, _ = self.options[key]
+            out[key] = _convert(self.name, key, typ, text)
+        return out
+
+    def run(self, graph: Graph, ctx: PassContext, options: dict[str, Any]) -> PassResult:
+        res = self.fn(graph, ctx, **options)
+        if isinstance(res, PassResult):
+            return res
+        return PassResult(changed=bool(res))
+
+
+def _convert(pass_name: str, key: str, typ: type, text: str) -> Any:
+    try:
+        if typ is bool:
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes")
+        return typ(text)
+    except (TypeError, ValueError):
+        raise PassError(f"pass {pass_name!r}: option {key}={text!r} is not a valid {typ.__name__}") from None
+
+
+class PassRegistry:
+    """Named passes. The default registry discovers the built-in ``passes`` package lazily."""
+
+    def __init__(self, builtin_package: str | None = None):
+        self._passes: dict[str, PassInfo] = {}
+        self._builtin_package = builtin_package
+        self._loaded = builtin_package is None
+
+    def add(self, info: PassInfo) -> None:
+        if info.name in self._passes and self._passes[info.name].fn is not info.fn:
+            raise PassError(f"a pass named {info.name!r} is already registered")
+        self._passes[info.name] = info
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            importlib.import_module(self._builtin_package)  # type: ignore[arg-type]
+
+    def get(self, name: str) -> PassInfo:
+        self._load()
+        try:
+            return self._passes[name]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(name, self._passes, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise PassError(f"unknown pass {name!r}.{hint} `graphc passes` lists them.") from None
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._passes)
+
+    def __contains__(self, name: str) -> bool:
+        self._load()
+        return name in self._passes
+
+
+PASSES = PassRegistry(builtin_package="passes")
+
+
+def graph_pass(
+    name: str,
+    description: str,
+    *,
+    requires: tuple[str, ...] = (),
+    establishes: tuple[str, ...] = (),
+    invalidates: tuple[str, ...] = (),
+    registry: PassRegistry | None = None,
+) -> Callable[[PassFn], PassFn]:
+    """Declare ``fn(graph, ctx, **options) -> PassResult | bool`` as the pass ``name``.
+
+    Keyword-only parameters with defaults become the pass's typed options, settable in
+    a pipeline string as ``name{key=value}``.
+
+    Example::
+
+        @graph_pass("dce", "remove ops whose outputs nobody reads")
+        def dce(graph, ctx):
+            ...
+            return PassResult(changed=True, stats={"removed": 3})
+    """
+
+    def declare(fn: PassFn) -> PassFn:
+        opts = {}
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind == p.KEYWORD_ONLY:
+                typ = type(p.default) if p.default is not inspect.Parameter.empty else str
+                opts[p.name] = (typ, p.default)
+        info = PassInfo(name, description, fn, frozenset(requires), frozenset(establishes), frozenset(invalidates), opts)
+        (registry or PASSES).add(info)
+        fn.pass_info = info  # type: ignore[attr-defined]
+        return fn
+
+    return declare

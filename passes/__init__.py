@@ -1,0 +1,7 @@
+"""graphc's built-in passes, one module each; importing this package registers them."""
+
+from __future__ import annotations
+
+from . import canonicalize, dce, fold_constants, infer_shapes  # noqa: F401
+
+__all__: list[str] = []

@@ -1,0 +1,80 @@
+"""fold-constants: evaluate ops whose inputs are all constant; fold Shape/Size of static shapes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from graphc.evaluate import reference_evaluate
+from graphc.ir import Graph, Op
+from graphc.passinfra import PassContext, PassResult, graph_pass
+
+__all__ = ["fold_constants"]
+logger = logging.getLogger(__name__)
+
+#: ops whose result is not a function of their inputs
+_NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+
+
+@graph_pass("fold-constants", "evaluate ops whose inputs are all constant",
+            requires=("canonical",), establishes=("constants-folded",))
+def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 26) -> PassResult:
+    """Replace by constant values, in topological order:
+
+    1. a standard-domain op whose inputs are all constants (or omitted), with no
+       subgraph, deterministic, and whose outputs hold at most ``max_elements`` each;
+    2. ``Shape``/``Size`` of a value whose shape is fully static.
+    Refuses (leaves the op) when evaluation raises: the target will report it at run.
+    Graph outputs are never turned into constants.
+    The evaluator is ``ctx.options["evaluate"]`` (the target's kernels) or onnx.reference.
+    """
+    evaluate: Callable[[Op, Sequence[Any]], list[Any]] = ctx.options.get("evaluate") or reference_evaluate
+    result = PassResult()
+    for op in list(graph.topological_order()):
+        ctx.focus(op)
+        if any(graph.is_output(v) for v in op.outputs):
+            continue
+        values = _static_shape_result(op) if op.op_type in ("Shape", "Size") and op.domain == "" else None
+        if values is None and _foldable(op):
+            try:
+                values = evaluate(op, [None if v is None else v.const for v in op.inputs])
+            except Exception as e:  # noqa: BLE001 - leave it to run time, where errors are reported
+                logger.debug("not folding %s (%s): %s", op.name, op.op_type, e)
+                continue
+        if values is None or len(values) != len(op.outputs):
+            continue
+        if any(not isinstance(x, np.ndarray) and not np.isscalar(x) for x in values):
+            continue
+        values = [np.asarray(x) for x in values]
+        if any(x.size > max_elements for x in values):
+            continue
+        graph.fold_to_constants(op, values)
+        result.count("folded")
+        result.count(f"folded:{op.op_type}")
+    return result
+
+
+def _foldable(op: Op) -> bool:
+    if op.domain not in ("", "ai.onnx") or op.op_type in _NONDETERMINISTIC or op.layer is not None:
+        return False
+    if any(True for _ in op.subgraphs()):
+        return False
+    present = [v for v in op.inputs if v is not None]
+    return bool(present) and all(v.const is not None for v in present) or (not present and op.op_type in ("ConstantOfShape", "Range", "EyeLike"))
+
+
+def _static_shape_result(op: Op) -> list[np.ndarray] | None:
+    x = op.inputs[0] if op.inputs else None
+    if x is None or not x.type.is_static:
+        return None
+    shape = np.array(x.type.shape, dtype=np.int64)
+    if op.op_type == "Size":
+        return [np.array(int(np.prod(shape)), dtype=np.int64)]
+    rank = len(shape)
+    start = op.attrs.get("start", 0)
+    end = op.attrs.get("end", rank)
+    start = max(0, min(rank, start + rank if start < 0 else start))
+    end = max(0, min(rank, end + rank if end < 0 else end))
+    return [shape[start:end]]

@@ -1,0 +1,141 @@
+"""The numpy kernel table: which op types (domain, opset range) have a native kernel.
+
+A kernel is a plain function ``fn(ctx, *inputs) -> array | tuple[array, ...]``:
+
+* ``inputs`` are numpy arrays, one per node input slot, ``None`` for an omitted
+  optional input (empty name). Trailing omitted inputs may be absent.
+* ``ctx`` is an :class:`OpContext`: decoded attributes (``ctx.attrs``; use
+  ``ctx.attr(name, default)``), the opset version the node is resolved against
+  (``ctx.opset``), the node name, and ``ctx.outs``: pre-planned output buffers
+  (one per output, or ``None`` when not planned). A kernel that can write with
+  ``out=`` calls ``ctx.out(i, shape, dtype)`` to get the planned buffer when it fits
+  (or a fresh array when it does not) and returns what it wrote.
+* It returns exactly the outputs the node declares (a tuple for several outputs),
+  with the dtypes the ONNX specification gives. It never mutates its inputs, except
+  an input the kernel registered as in-place (``inplace={out: in}``) when the planner
+  says that input dies here (``ctx.inplace_ok``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+__all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
+
+
+class OpContext:
+    """What a kernel knows about the node it runs for. Built once per node at lowering."""
+
+    __slots__ = ("name", "op_type", "domain", "opset", "attrs", "outs", "subgraph_runner", "inplace_ok")
+
+    def __init__(
+        self,
+        name: str,
+        op_type: str,
+        attrs: dict[str, Any] | None = None,
+        opset: int = 1,
+        domain: str = "",
+        outs: Sequence[np.ndarray | None] | None = None,
+        subgraph_runner: Callable[[str, Sequence[Any]], list[Any]] | None = None,
+    ):
+        self.name = name
+        self.op_type = op_type
+        self.domain = domain
+        self.opset = opset
+        self.attrs = dict(attrs or {})
+        self.outs = list(outs) if outs is not None else []
+        self.subgraph_runner = subgraph_runner
+        self.inplace_ok = False
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        """The decoded attribute ``name`` or ``default`` when the node omits it."""
+        return self.attrs.get(name, default)
+
+    def out(self, index: int, shape: Sequence[int], dtype: Any) -> np.ndarray:
+        """The planned buffer for output ``index`` if its shape and dtype fit, else a new array."""
+        if index < len(self.outs):
+            buf = self.outs[index]
+            if buf is not None and buf.shape == tuple(shape) and buf.dtype == np.dtype(dtype):
+                return buf
+        return np.empty(tuple(shape), dtype=dtype)
+
+    def run_subgraph(self, attr_name: str, inputs: Sequence[Any]) -> list[Any]:
+        """Run the subgraph held in attribute ``attr_name`` (If/Loop/Scan bodies)."""
+        if self.subgraph_runner is None:
+            raise RuntimeError(f"{self.op_type} node {self.name!r}: no subgraph runner bound")
+        return self.subgraph_runner(attr_name, inputs)
+
+
+KernelFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One registration: ``fn`` implements ``op_type`` for opsets ``since..until``."""
+
+    op_type: str
+    fn: KernelFn
+    domain: str = ""
+    since: int = 1
+    until: int | None = None
+    inplace: dict[int, int] = field(default_factory=dict)
+    view: bool = False  # output 0 may be a view of input 0 (Reshape, Squeeze, ...)
+
+    def covers(self, opset: int) -> bool:
+        return self.since <= opset and (self.until is None or opset <= self.until)
+
+
+class KernelTable:
+    """An explicit registry of kernels keyed by (domain, op_type)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, str], list[KernelSpec]] = {}
+
+    def add(self, spec: KernelSpec) -> None:
+        self._specs.setdefault((spec.domain, spec.op_type), []).append(spec)
+
+    def lookup(self, domain: str, op_type: str, opset: int) -> KernelSpec | None:
+        """The kernel for this op at ``opset``, or None."""
+        domain = "" if domain == "ai.onnx" else domain
+        for spec in self._specs.get((domain, op_type), ()):
+            if spec.covers(opset):
+                return spec
+        return None
+
+    def op_types(self) -> list[tuple[str, str]]:
+        return sorted(self._specs)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._specs
+
+
+KERNELS = KernelTable()
+
+
+def kernel(
+    *op_types: str,
+    domain: str = "",
+    since: int = 1,
+    until: int | None = None,
+    inplace: dict[int, int] | None = None,
+    view: bool = False,
+) -> Callable[[KernelFn], KernelFn]:
+    """Register the decorated function as the kernel of ``op_types`` in :data:`KERNELS`."""
+
+    def register(fn: KernelFn) -> KernelFn:
+        for op_type in op_types:
+            KERNELS.add(KernelSpec(op_type, fn, domain, since, until, dict(inplace or {}), view))
+        return fn
+
+    return register
+
+
+def register_all(modules: Iterable[str]) -> None:
+    """Import kernel family modules so their decorators fill :data:`KERNELS`."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
