@@ -14,12 +14,16 @@ from .errors import (
 from .ir import Graph, ModelInfo, Op, TensorType, Value
 from .model_io import load_model, save_model
 from .passinfra import PassContext, PassManager, PassResult, graph_pass
+from .layers import Layer, LayerRegistry, Param, register_layer
+from .target import Artifact, Target
+from .compiler import compile, load  # noqa: A004
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Op", "Value", "TensorType", "ModelInfo",
-    "load_model", "save_model",
+    "compile", "load", "load_model", "save_model", "Target", "Artifact",
+    "Layer", "LayerRegistry", "Param", "register_layer",
     "PassManager", "PassContext", "PassResult", "graph_pass",
     "GraphcError", "ModelFormatError", "UnsupportedOpError", "ShapeInferenceError",
     "LayerError", "PlanError", "InputError", "PassError", "VerifyError",

@@ -1,0 +1,48 @@
+"""Argument helpers shared by the subcommands (model/--example, --layers, consoles)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from ..errors import GraphcError
+
+__all__ = ["add_model_argument", "model_source", "add_layers_argument", "console", "err_console"]
+
+
+def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("model", nargs="?", help="model file (.onnx)")
+    p.add_argument("--example", metavar="NAME", help="a light model-zoo model shipped in the onnx wheel (e.g. squeezenet, resnet50)")
+
+
+def model_source(args: argparse.Namespace) -> Path:
+    """The model path named by MODEL or --example."""
+    from ..examples import example_path
+
+    if getattr(args, "example", None):
+        return example_path(args.example)
+    if not args.model:
+        raise GraphcError("give a MODEL path or --example NAME (see `graphc inspect --help`)")
+    return Path(args.model)
+
+
+def add_layers_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layers", action="append", default=[], metavar="FILE.py|module",
+                   help="import custom layers from a Python file or module (repeatable)")
+
+
+def layers_from(args: argparse.Namespace):
+    from ..layers import resolve_registry
+
+    return resolve_registry(args.layers or None)
+
+
+def console() -> Console:
+    return Console(no_color=bool(os.environ.get("NO_COLOR")))
+
+
+def err_console() -> Console:
+    return Console(stderr=True)

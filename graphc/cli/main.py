@@ -1,0 +1,62 @@
+"""Entry point: builds the argument parser from the command modules and reports errors cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from ..errors import GraphcError
+
+__all__ = ["main", "COMMANDS"]
+
+#: subcommand name -> module under graphc.cli defining add_parser(subparsers) and run(args) -> int
+COMMANDS = {
+    "compile": "compile_cmd",
+    "run": "run_cmd",
+    "optimize": "optimize_cmd",
+    "inspect": "inspect_cmd",
+    "passes": "passes_cmd",
+    "diff": "diff_cmd",
+    "scaffold": "scaffold_cmd",
+    "explain": "explain_cmd",
+    "blame": "blame_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphc", description="graph-rewriting compiler for neural-network models")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, module in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"graphc.cli.{module}")
+        except ModuleNotFoundError as e:
+            if e.name != f"graphc.cli.{module}":
+                raise
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except GraphcError as e:
+        if args.debug:
+            raise
+        print(f"graphc: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("graphc: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as e:
+        if args.debug:
+            raise
+        print(f"graphc: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1

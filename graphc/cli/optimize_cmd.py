@@ -1,0 +1,42 @@
+"""graphc optimize MODEL -o OUT.onnx [--passes P]: run passes, write plain ONNX."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_model_argument, console, model_source
+
+DEFAULT_PIPELINE = "canonicalize,[fold-constants,dce]*8,infer-shapes"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("optimize", help="run graph passes and write an ONNX model")
+    add_model_argument(p)
+    p.add_argument("-o", "--output", required=True, help="output .onnx path")
+    p.add_argument("--passes", default=DEFAULT_PIPELINE, help=f"pipeline (default: {DEFAULT_PIPELINE})")
+    p.add_argument("--verify", action="store_true", help="verify IR invariants after every pass")
+    p.add_argument("--show-diffs", action="store_true", help="print a diff for every pass that changed the graph")
+    p.add_argument("--dump-dir", help="write the graph after each changing pass as ONNX into this folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..model_io import load_model, save_model
+    from ..passinfra import PassContext, PassManager
+    from ..passinfra.instruments import Progress, Timing, VerifyEach
+    from .stage_instruments import stage_instruments
+
+    out = console()
+    graph = load_model(model_source(args))
+    before = len(graph)
+    timing = Timing()
+    instruments = [timing, *stage_instruments(args, out)]
+    if args.verify:
+        instruments.append(VerifyEach())
+    if len(graph) > 2000:
+        instruments.append(Progress(out))
+    PassManager(args.passes).run(graph, PassContext(instruments=instruments))
+    save_model(graph, args.output)
+    changed = ", ".join(f"{n} ({sum(s.values())})" for n, _, c, s in timing.records if c) or "nothing"
+    out.print(f"[bold]{args.output}[/]: {before} -> {len(graph)} ops; changed by: {changed}")
+    return 0

@@ -1,0 +1,124 @@
+"""LayerRegistry: custom layers by (domain, op_type, opset); the default registry and decorator."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from ..errors import LayerError
+from .base import Layer
+
+__all__ = ["LayerRegistry", "LayerEntry", "DEFAULT_LAYERS", "register_layer", "resolve_registry"]
+logger = logging.getLogger("graphc.layers")
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    domain: str
+    op_type: str
+    cls: type[Layer]
+    since_version: int = 1
+    until_version: int | None = None
+
+    def covers(self, opset: int) -> bool:
+        return self.since_version <= opset and (self.until_version is None or opset <= self.until_version)
+
+    @property
+    def import_path(self) -> str:
+        return f"{self.cls.__module__}:{self.cls.__qualname__}"
+
+
+class LayerRegistry:
+    """Registered layers. Registries compose (``parents``) and can be scoped::
+
+        reg = LayerRegistry()
+        reg.register("Interp", domain="caffe")(Interp)
+        with DEFAULT_LAYERS.scope(reg):    # lookups see reg's layers first
+            graphc.compile(...)
+    """
+
+    def __init__(self, parents: tuple[LayerRegistry, ...] = ()):
+        self._entries: dict[tuple[str, str], list[LayerEntry]] = {}
+        self._parents = list(parents)
+        self._scoped: list[LayerRegistry] = []
+
+    def register(self, op_type: str, domain: str = "", since_version: int = 1,
+                 until_version: int | None = None) -> Callable[[type[Layer]], type[Layer]]:
+        """Class decorator registering a Layer subclass for ``domain::op_type``."""
+
+        def add(cls: type[Layer]) -> type[Layer]:
+            if not (isinstance(cls, type) and issubclass(cls, Layer)):
+                raise LayerError(f"register_layer({op_type!r}): {cls!r} is not a graphc.Layer subclass")
+            d = "" if domain == "ai.onnx" else domain
+            cls.op_key = (d, op_type)
+            self._entries.setdefault((d, op_type), []).insert(0, LayerEntry(d, op_type, cls, since_version, until_version))
+            return cls
+
+        return add
+
+    def add(self, cls: type[Layer], op_type: str, domain: str = "", since_version: int = 1) -> None:
+        self.register(op_type, domain, since_version)(cls)
+
+    def unregister(self, op_type: str, domain: str = "") -> None:
+        self._entries.pop(("" if domain == "ai.onnx" else domain, op_type), None)
+
+    def _chain(self) -> Iterator[LayerRegistry]:
+        for r in reversed(self._scoped):
+            yield from r._chain()
+        yield self
+        for p in self._parents:
+            yield from p._chain()
+
+    def lookup(self, domain: str, op_type: str, opset: int = 1) -> LayerEntry | None:
+        """The layer registered for this op at ``opset``, nearest scope first."""
+        d = "" if domain == "ai.onnx" else domain
+        for reg in self._chain():
+            for e in reg._entries.get((d, op_type), ()):
+                if e.covers(opset):
+                    return e
+        return None
+
+    def entries(self) -> list[LayerEntry]:
+        seen: dict[tuple[str, str], LayerEntry] = {}
+        for reg in self._chain():
+            for key, es in reg._entries.items():
+                seen.setdefault(key, es[0])
+        return [seen[k] for k in sorted(seen)]
+
+    def closest(self, op_type: str, n: int = 3) -> list[str]:
+        names = [f"{e.domain}::{e.op_type}" if e.domain else e.op_type for e in self.entries()]
+        return difflib.get_close_matches(op_type, names, n=n, cutoff=0.5)
+
+    @contextlib.contextmanager
+    def scope(self, *registries: LayerRegistry) -> Iterator[LayerRegistry]:
+        """Within the block, lookups see ``registries`` before this one."""
+        self._scoped.extend(registries)
+        try:
+            yield self
+        finally:
+            del self._scoped[len(self._scoped) - len(registries):]
+
+
+#: the registry behind ``@graphc.register_layer``
+DEFAULT_LAYERS = LayerRegistry()
+
+
+def register_layer(op_type: str, domain: str = "", since_version: int = 1,
+                   until_version: int | None = None, registry: LayerRegistry | None = None):
+    """Register a Layer subclass in the default (or given) registry."""
+    return (registry or DEFAULT_LAYERS).register(op_type, domain, since_version, until_version)
+
+
+def resolve_registry(layers: Any) -> LayerRegistry:
+    """A registry from None (the default), a LayerRegistry, or module names / .py paths to import."""
+    if layers is None:
+        return DEFAULT_LAYERS
+    if isinstance(layers, LayerRegistry):
+        return layers
+    from .loading import load_layer_modules
+
+    names = [layers] if isinstance(layers, str) else list(layers)
+    return load_layer_modules(names)

@@ -1,0 +1,111 @@
+"""The Target protocol, the Artifact protocol, and the target registry."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import GraphcError, ModelFormatError
+
+if TYPE_CHECKING:
+    from .ir import Graph, Op
+    from .passinfra import PassContext
+
+__all__ = ["Target", "Artifact", "TARGETS", "TargetRegistry", "get_target", "read_manifest", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+
+
+@runtime_checkable
+class Artifact(Protocol):
+    """A compiled model: runs feeds, saves itself, and can be described."""
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run once; return a dict output name -> fresh array the caller owns."""
+        ...
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the artifact (atomically) to ``path``."""
+        ...
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Where a graph is lowered to. A pass asks the target only ``supports(op)``."""
+
+    name: str
+
+    def supports(self, op: Op) -> bool:
+        """True when the target runs ``op`` natively (without a custom layer)."""
+        ...
+
+    def pipeline(self) -> str:
+        """The target's default ordered pass pipeline, as pipeline text."""
+        ...
+
+    def lower(self, graph: Graph, ctx: PassContext) -> Artifact:
+        """Turn the pipeline's result into an artifact."""
+        ...
+
+    def load(self, path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False) -> Artifact:
+        """Rebuild an artifact this target saved."""
+        ...
+
+
+class TargetRegistry:
+    """Targets by name; built-ins are imported lazily from ``module:Class`` strings."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, Any] = {
+            "numpy": "targets.numpy.target:NumpyTarget",
+            "ort": "targets.ort.target:OrtTarget",
+        }
+
+    def register(self, name: str, factory: Any) -> None:
+        self._factories[name] = factory
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def create(self, name: str, **options: Any) -> Target:
+        factory = self._factories.get(name)
+        if factory is None:
+            raise GraphcError(f"unknown target {name!r}; choose one of: {', '.join(self.names())}")
+        if isinstance(factory, str):
+            module, _, attr = factory.partition(":")
+            factory = getattr(importlib.import_module(module), attr)
+        return factory(**options)
+
+
+TARGETS = TargetRegistry()
+
+
+def get_target(target: str | Target, **options: Any) -> Target:
+    return TARGETS.create(target, **options) if isinstance(target, str) else target
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of a saved artifact (a folder or a zip holding manifest.json)."""
+    try:
+        if path.is_dir():
+            text = (path / MANIFEST).read_text()
+        elif zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                info = z.getinfo(MANIFEST)
+                if info.file_size > 64 << 20:
+                    raise ModelFormatError(f"{path}: manifest is implausibly large ({info.file_size} bytes)")
+                text = z.read(MANIFEST).decode()
+        else:
+            raise ModelFormatError(f"{path} is not a graphc artifact (expected a folder or zip with {MANIFEST})")
+        manifest = json.loads(text)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise ModelFormatError(f"{path}: cannot read the artifact manifest ({e})") from e
+    if not isinstance(manifest, dict) or "target" not in manifest:
+        raise ModelFormatError(f"{path}: the manifest does not say which target wrote it")
+    return manifest
