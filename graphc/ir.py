@@ -67,7 +67,7 @@ class TensorType:
 class Value:
     """A tensor edge of the dataflow graph. Unique name within its graph."""
 
-    __slots__ = ("name", "type", "const", "doc_string", "metadata", "graph", "__weakref__")
+    __slots__ = ("name", "type", "const", "doc_string", "metadata", "graph", "source_tensor", "__weakref__")
 
     def __init__(
         self,
@@ -84,6 +84,9 @@ class Value:
         self.doc_string = doc_string
         self.metadata: dict[str, str] = {}
         self.graph: Graph | None = None
+        #: (array, TensorProto) read from the model: export reuses the proto while
+        #: ``const`` is still that very array (byte-exact round trip)
+        self.source_tensor: tuple[Any, Any] | None = None
 
     @property
     def is_const(self) -> bool:
@@ -135,7 +138,7 @@ class Op:
     __slots__ = (
         "name", "op_type", "domain", "attrs", "attr_kinds", "inputs", "outputs",
         "doc_string", "overload", "metadata", "blobs", "blob_slots", "layer",
-        "provenance", "graph", "anonymous", "_order", "__weakref__",
+        "provenance", "graph", "anonymous", "source_attrs", "_order", "__weakref__",
     )
 
     def __init__(
@@ -163,6 +166,9 @@ class Op:
         self.provenance: list[dict[str, Any]] = []
         self.graph: Graph | None = None
         self.anonymous = False  # the source model left it unnamed; exported unnamed
+        #: attribute name -> (decoded value, original AttributeProto): export reuses the
+        #: proto while the attribute still holds that very value (byte-exact round trip)
+        self.source_attrs: dict[str, tuple[Any, Any]] = {}
         self._order = 0
 
     def subgraphs(self) -> Iterator[tuple[str, Graph]]:
@@ -628,6 +634,7 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
     for v in src._values.values():
         nv = Value(v.name, v.type, v.const, v.doc_string)
         nv.metadata = dict(v.metadata)
+        nv.source_tensor = v.source_tensor
         vmap[v] = dst._attach_value(nv)
     dst.inputs = [vmap[v] for v in src.inputs]
     for op in sorted(src._ops.values(), key=lambda o: o._order):
@@ -640,6 +647,7 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
         new.layer = op.layer
         new.provenance = list(op.provenance)
         new.anonymous = op.anonymous
+        new.source_attrs = op.source_attrs
         new.graph = dst
         new._order = next(dst._order)
         dst._ops[new.name] = new

@@ -55,7 +55,9 @@ def _collect_domains(graph: Graph, opsets: dict[str, int]) -> None:
 
 
 def _value_info(v: Value, t: TensorType | None = None) -> onnx.ValueInfoProto:
-    vi = onnx.ValueInfoProto(name=v.name, doc_string=v.doc_string)
+    vi = onnx.ValueInfoProto(name=v.name)
+    if v.doc_string:
+        vi.doc_string = v.doc_string
     t = t or v.type
     if t.kind != "tensor" or t.dtype is not None or t.shape is not None:
         vi.type.CopyFrom(type_to_proto(t))
@@ -67,15 +69,16 @@ def _value_info(v: Value, t: TensorType | None = None) -> onnx.ValueInfoProto:
 def _tensor(v: Value) -> onnx.TensorProto:
     arr = v.const
     assert arr is not None
-    t = numpy_helper.from_array(np.asarray(arr), v.name)
-    if v.doc_string:
-        t.doc_string = v.doc_string
-    return t
+    if v.source_tensor is not None and v.source_tensor[0] is arr and v.source_tensor[1].name == v.name:
+        return v.source_tensor[1]
+    return numpy_helper.from_array(np.asarray(arr), v.name)
 
 
 def graph_to_proto(graph: Graph) -> onnx.GraphProto:
     """Encode one graph (recursively its subgraphs)."""
-    gp = onnx.GraphProto(name=graph.name, doc_string=graph.doc_string)
+    gp = onnx.GraphProto(name=graph.name)
+    if graph.doc_string:
+        gp.doc_string = graph.doc_string
     for k, val in graph.metadata.items():
         gp.metadata_props.add(key=k, value=val)
     io = {v.name for v in graph.inputs} | {v.name for v in graph.outputs}
@@ -101,14 +104,12 @@ def _node(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
         while len(inputs) <= slot:
             inputs.append("")
         inputs[slot] = name
-    while inputs and inputs[-1] == "":
-        inputs.pop()
     omitted = {int(i) for i in op.metadata.get(f"{_PRIVATE_META}omitted_outputs", "").split(",") if i}
     outputs = ["" if i in omitted else v.name for i, v in enumerate(op.outputs)]
-    node = onnx.NodeProto(
-        op_type=op.op_type, domain=op.domain, name="" if op.anonymous else op.name,
-        doc_string=op.doc_string, input=inputs, output=outputs,
-    )
+    node = onnx.NodeProto(op_type=op.op_type, input=inputs, output=outputs)
+    for field, text in (("name", "" if op.anonymous else op.name), ("domain", op.domain), ("doc_string", op.doc_string)):
+        if text:
+            setattr(node, field, text)
     if op.overload:
         node.overload = op.overload
     for k, val in op.metadata.items():
@@ -119,5 +120,8 @@ def _node(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
 
 
 def _attribute(op: Op, name: str, value: Any) -> onnx.AttributeProto:
+    source = op.source_attrs.get(name)
+    if source is not None and source[0] is value:
+        return source[1]
     kind = op.attr_kinds.get(name)
     return encode_attribute(name, value, kind, encode_graph=graph_to_proto)

@@ -149,7 +149,7 @@ def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | N
         if t.name in graph.values:
             raise ModelFormatError(f"initializer {t.name!r} is defined twice")
         v = new_value(t.name, _to_array(t, "initializer"))
-        v.doc_string = v.doc_string or t.doc_string
+        v.source_tensor = (v.const, t)
     for st in gp.sparse_initializer:
         dense = decode_attribute(onnx.helper.make_attribute("s", st)).to_dense()
         new_value(st.values.name, dense)
@@ -217,6 +217,8 @@ def _add_node(graph: Graph, node: onnx.NodeProto, model: ModelInfo | None) -> Op
         name=node.name or None, attr_kinds=kinds, doc_string=node.doc_string,
     )
     op.anonymous = not node.name
+    op.source_attrs = {a.name: (attrs[a.name], a) for a in node.attribute
+                       if a.type not in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)}
     op.overload = getattr(node, "overload", "")
     op.metadata = {p.key: p.value for p in getattr(node, "metadata_props", [])}
     unused = [i for i, n in enumerate(node.output) if not n]
