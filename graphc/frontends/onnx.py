@@ -67,7 +67,7 @@ def _load_external_data(model: onnx.ModelProto, base: Path | None) -> None:
         location = info.get("location", "")
         target = _confined_path(location, base, tensor.name)
         try:
-            load_external_data_for_tensor(tensor, str(target.parent))
+            load_external_data_for_tensor(tensor, str(base))
         except Exception as e:  # noqa: BLE001 - any failure here is a bad model
             raise ModelFormatError(f"tensor {tensor.name!r}: cannot read external data {location!r}: {e}") from e
         tensor.data_location = onnx.TensorProto.DEFAULT
