@@ -181,6 +181,10 @@ class Op:
                     yield f"{key}[{i}]", g
 
     @property
+    def has_subgraphs(self) -> bool:
+        return any(isinstance(v, Graph) or (isinstance(v, list) and v and isinstance(v[0], Graph)) for v in self.attrs.values())
+
+    @property
     def opset(self) -> int:
         """The opset version of this op's domain, as the enclosing model imports it."""
         assert self.graph is not None, f"op {self.name!r} is not in a graph"
@@ -419,6 +423,8 @@ class Graph:
 
     def refresh_captures(self, op: Op) -> None:
         """Re-link the outer-scope values ``op``'s subgraphs read (capture edges)."""
+        if not op.has_subgraphs and not any(k == _CAPTURE for _, _, k in self.nx.in_edges(op, keys=True)):
+            return
         for v in [u for u, _, k in self.nx.in_edges(op, keys=True) if k == _CAPTURE]:
             self.nx.remove_edge(v, op, key=_CAPTURE)
         for name in sorted(free_names(op)):
@@ -432,6 +438,8 @@ class Graph:
 
     def captures(self, op: Op) -> list[Value]:
         """Outer values read by ``op``'s subgraphs."""
+        if not op.has_subgraphs:
+            return []
         return sorted((u for u, _, k in self.nx.in_edges(op, keys=True) if k == _CAPTURE), key=lambda v: v.name)
 
     def remove_op(self, op: Op, remove_outputs: bool = True) -> None:
