@@ -460,10 +460,8 @@ class Graph:
         op.graph = None
         self._mutated()
 
-    def fold_to_constants(self, op: Op, arrays: Sequence[np.ndarray]) -> None:
-        """Remove ``op``; its outputs become constants holding ``arrays``, readers unchanged."""
-        if len(arrays) != len(op.outputs):
-            raise VerifyError(f"op {op.name!r} ({op.op_type}) has {len(op.outputs)} outputs, got {len(arrays)} arrays")
+    def detach_op(self, op: Op) -> list[Value]:
+        """Remove ``op`` but keep its output values (readers unchanged) for a new producer."""
         outs = list(op.outputs)
         preds = list(self.nx.predecessors(op))
         self.nx.remove_node(op)
@@ -471,7 +469,15 @@ class Graph:
             self._drop_outer_orphan(v)
         del self._ops[op.name]
         op.graph = None
-        for v, data in zip(outs, arrays):
+        op.outputs = []
+        self._mutated()
+        return outs
+
+    def fold_to_constants(self, op: Op, arrays: Sequence[np.ndarray]) -> None:
+        """Remove ``op``; its outputs become constants holding ``arrays``, readers unchanged."""
+        if len(arrays) != len(op.outputs):
+            raise VerifyError(f"op {op.name!r} ({op.op_type}) has {len(op.outputs)} outputs, got {len(arrays)} arrays")
+        for v, data in zip(self.detach_op(op), arrays):
             data = np.asarray(data)
             v.const = data
             v.type = TensorType(data.dtype, tuple(data.shape))

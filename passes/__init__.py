@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import canonicalize, dce, fold_constants, infer_shapes  # noqa: F401
+from . import canonicalize, dce, fold_constants, infer_shapes, inline_functions  # noqa: F401
 
 __all__: list[str] = []
