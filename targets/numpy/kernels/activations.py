@@ -1,0 +1,269 @@
+"""Kernels: activations.
+
+Pointwise activations (Relu family, sigmoids, Gelu, ...) and the axis-wise
+Softmax / LogSoftmax / Hardmax. Before opset 13 the axis-wise ops flatten the input
+to 2-D at ``axis`` (default 1); from 13 they work along one axis (default -1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .elementwise import erf
+from .registry import OpContext, kernel
+
+
+def _buf(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    return ctx.out(0, x.shape, x.dtype)
+
+
+def _scalar(x: np.ndarray, value: float) -> np.generic:
+    """``value`` as a scalar of x's dtype (keeps float32 math in float32)."""
+    return x.dtype.type(value)
+
+
+@kernel("Relu", inplace={0: 0})
+def relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """max(x, 0)."""
+    return np.maximum(x, _scalar(x, 0), out=_buf(ctx, x))
+
+
+@kernel("LeakyRelu", inplace={0: 0})
+def leaky_relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x if x >= 0 else alpha * x."""
+    alpha = _scalar(x, ctx.attr("alpha", 0.01))
+    buf = _buf(ctx, x)
+    if 0 <= alpha <= 1:
+        return np.maximum(x, x * alpha, out=buf)
+    neg = x < 0
+    if buf is not x:
+        np.copyto(buf, x)
+    np.multiply(buf, alpha, out=buf, where=neg)
+    return buf
+
+
+@kernel("PRelu")
+def prelu(ctx: OpContext, x: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """x if x >= 0 else slope * x (slope broadcast to x)."""
+    shape = np.broadcast_shapes(x.shape, slope.shape)
+    buf = ctx.out(0, shape, x.dtype)
+    np.multiply(x, slope, out=buf, casting="unsafe")
+    np.copyto(buf, np.broadcast_to(x, shape), where=np.broadcast_to(x >= 0, shape))
+    return buf
+
+
+@kernel("ThresholdedRelu", inplace={0: 0})
+def thresholded_relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x if x > alpha else 0."""
+    alpha = _scalar(x, ctx.attr("alpha", 1.0))
+    buf = _buf(ctx, x)
+    np.multiply(x, x > alpha, out=buf, casting="unsafe")
+    return buf
+
+
+def _elu_into(buf: np.ndarray, x: np.ndarray, alpha: np.generic) -> np.ndarray:
+    """alpha * (exp(x) - 1) for x < 0, x otherwise, into ``buf``."""
+    neg = x < 0
+    np.expm1(np.minimum(x, _scalar(x, 0)), out=buf)
+    np.multiply(buf, alpha, out=buf)
+    np.copyto(buf, x, where=~neg)
+    return buf
+
+
+@kernel("Elu")
+def elu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """ELU with ``alpha`` (default 1)."""
+    return _elu_into(_buf(ctx, x), x, _scalar(x, ctx.attr("alpha", 1.0)))
+
+
+@kernel("Selu")
+def selu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """gamma * ELU_alpha(x)."""
+    alpha = _scalar(x, ctx.attr("alpha", 1.67326319217681884765625))
+    gamma = _scalar(x, ctx.attr("gamma", 1.05070102214813232421875))
+    buf = _elu_into(_buf(ctx, x), x, alpha)
+    return np.multiply(buf, gamma, out=buf)
+
+
+@kernel("Celu")
+def celu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    alpha = _scalar(x, ctx.attr("alpha", 1.0))
+    buf = _buf(ctx, x)
+    np.divide(np.minimum(x, _scalar(x, 0)), alpha, out=buf)
+    np.expm1(buf, out=buf)
+    np.multiply(buf, alpha, out=buf)
+    np.add(buf, np.maximum(x, _scalar(x, 0)), out=buf)
+    return buf
+
+
+def _sigmoid_into(buf: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), overflow-free."""
+    with np.errstate(over="ignore"):
+        np.negative(x, out=buf)
+        np.exp(buf, out=buf)
+        np.add(buf, 1, out=buf)
+        np.reciprocal(buf, out=buf)
+    return buf
+
+
+@kernel("Sigmoid", inplace={0: 0})
+def sigmoid(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid."""
+    return _sigmoid_into(_buf(ctx, x), x)
+
+
+@kernel("Swish")
+def swish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(alpha * x)."""
+    alpha = _scalar(x, ctx.attr("alpha", 1.0))
+    buf = _sigmoid_into(_buf(ctx, x), x * alpha)
+    return np.multiply(buf, x, out=buf)
+
+
+@kernel("HardSigmoid", inplace={0: 0})
+def hard_sigmoid(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """clip(alpha * x + beta, 0, 1)."""
+    alpha = _scalar(x, ctx.attr("alpha", 0.2))
+    beta = _scalar(x, ctx.attr("beta", 0.5))
+    buf = _buf(ctx, x)
+    np.multiply(x, alpha, out=buf)
+    np.add(buf, beta, out=buf)
+    return np.clip(buf, _scalar(x, 0), _scalar(x, 1), out=buf)
+
+
+@kernel("HardSwish")
+def hard_swish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x * clip(x / 6 + 0.5, 0, 1)."""
+    buf = _buf(ctx, x)
+    np.multiply(x, _scalar(x, 1.0 / 6.0), out=buf)
+    np.add(buf, _scalar(x, 0.5), out=buf)
+    np.clip(buf, _scalar(x, 0), _scalar(x, 1), out=buf)
+    return np.multiply(buf, x, out=buf)
+
+
+def _softplus_into(buf: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) computed stably (``buf`` may be ``x``)."""
+    pos = np.maximum(x, _scalar(x, 0))
+    np.abs(x, out=buf)
+    np.negative(buf, out=buf)
+    np.exp(buf, out=buf)
+    np.log1p(buf, out=buf)
+    np.add(buf, pos, out=buf)
+    return buf
+
+
+@kernel("Softplus", inplace={0: 0})
+def softplus(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x))."""
+    return _softplus_into(_buf(ctx, x), x)
+
+
+@kernel("Softsign", inplace={0: 0})
+def softsign(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x / (1 + |x|)."""
+    den = np.abs(x)
+    den += _scalar(x, 1)
+    return np.divide(x, den, out=_buf(ctx, x))
+
+
+@kernel("Mish")
+def mish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x * tanh(softplus(x))."""
+    buf = _softplus_into(_buf(ctx, x), x)
+    np.tanh(buf, out=buf)
+    return np.multiply(buf, x, out=buf)
+
+
+@kernel("Gelu")
+def gelu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation."""
+    buf = _buf(ctx, x)
+    if ctx.attr("approximate", "none") == "tanh":
+        np.multiply(x, x, out=buf)
+        np.multiply(buf, _scalar(x, 0.044715), out=buf)
+        np.add(buf, 1, out=buf)
+        np.multiply(buf, x, out=buf)
+        np.multiply(buf, _scalar(x, math.sqrt(2.0 / math.pi)), out=buf)
+        np.tanh(buf, out=buf)
+    else:
+        np.copyto(buf, erf(x * _scalar(x, 1.0 / math.sqrt(2.0))), casting="unsafe")
+    np.add(buf, 1, out=buf)
+    np.multiply(buf, x, out=buf)
+    return np.multiply(buf, _scalar(x, 0.5), out=buf)
+
+
+@kernel("Shrink", inplace={0: 0})
+def shrink(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x + bias if x < -lambd, x - bias if x > lambd, else 0."""
+    lambd = ctx.attr("lambd", 0.5)
+    bias = ctx.attr("bias", 0.0)
+    res = np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0)).astype(x.dtype, copy=False)
+    buf = _buf(ctx, x)
+    np.copyto(buf, res, casting="unsafe")
+    return buf
+
+
+# --------------------------------------------------------------------------- axis-wise
+
+
+def _axis_view(ctx: OpContext, x: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(input, output, axis) as the op sees them: 2-D coerced before opset 13."""
+    if ctx.opset < 13:
+        axis = ctx.attr("axis", 1)
+        axis = axis + x.ndim if axis < 0 else axis
+        rows = math.prod(x.shape[:axis])
+        cols = math.prod(x.shape[axis:])
+        return x.reshape(rows, cols), buf.reshape(rows, cols), 1
+    axis = ctx.attr("axis", -1)
+    return x, buf, axis + x.ndim if axis < 0 else axis
+
+
+@kernel("Softmax", inplace={0: 0})
+def softmax(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """exp(x - max) / sum(exp(x - max)) along the axis."""
+    buf = _buf(ctx, x)
+    if x.size == 0:
+        return buf
+    xv, out, axis = _axis_view(ctx, x, buf)
+    np.subtract(xv, xv.max(axis=axis, keepdims=True), out=out)
+    np.exp(out, out=out)
+    np.divide(out, out.sum(axis=axis, keepdims=True), out=out)
+    return buf
+
+
+@kernel("LogSoftmax", inplace={0: 0})
+def log_softmax(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x - max - log(sum(exp(x - max))) along the axis."""
+    buf = _buf(ctx, x)
+    if x.size == 0:
+        return buf
+    xv, out, axis = _axis_view(ctx, x, buf)
+    np.subtract(xv, xv.max(axis=axis, keepdims=True), out=out)
+    lse = np.log(np.exp(out).sum(axis=axis, keepdims=True))
+    np.subtract(out, lse, out=out)
+    return buf
+
+
+@kernel("Hardmax")
+def hardmax(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """1 at the first maximum along the axis, 0 elsewhere."""
+    buf = _buf(ctx, x)
+    if x.size == 0:
+        return buf
+    xv, out, axis = _axis_view(ctx, x, buf)
+    idx = np.expand_dims(np.argmax(xv, axis=axis), axis)
+    out[...] = 0
+    np.put_along_axis(out, idx, 1, axis=axis)
+    return buf
+
+
+@kernel("SwiGLU")
+def swiglu(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Swish_alpha(a) * b for equal-shaped a and b."""
+    alpha = _scalar(a, ctx.attr("alpha", 1.0))
+    buf = _sigmoid_into(ctx.out(0, a.shape, a.dtype), a * alpha)
+    np.multiply(buf, a, out=buf)
+    return np.multiply(buf, b, out=buf)
