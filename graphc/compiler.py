@@ -28,9 +28,13 @@ def run_pipeline(
     """Load ``model`` and run the target's pipeline (or ``passes``); return the result."""
     from .layers import resolve_registry
 
-    tgt = get_target(target)
-    graph = as_graph(model)
-    ctx = PassContext(target=tgt, layers=resolve_registry(layers), options=dict(options or {}),
+    tgt = get_target(target, **dict(options or {}))  # the target takes the options it knows (fallback, ...)
+    registry = resolve_registry(layers)
+    graph = as_graph(model, layers=registry)  # framework frontends let registered layers take ops
+    opts = dict(options or {})
+    if isinstance(model, (str, os.PathLike)):
+        opts.setdefault("model_path", os.fspath(model))  # error messages quote the exact command to run
+    ctx = PassContext(target=tgt, layers=registry, options=opts,
                       instruments=list(instruments))
     PassManager(passes or tgt.pipeline()).run(graph, ctx)
     return graph, ctx, tgt

@@ -417,6 +417,30 @@ class Graph:
             self.set_input(op, slot, None)
             op.inputs.pop()
 
+    def remove_input_slots(self, op: Op, slots: Iterable[int]) -> list[Value | None]:
+        """Remove input ``slots`` of ``op``; the later inputs move down (edges re-keyed).
+
+        Returns the removed values in slot order. ``fold-blobs`` uses it to move
+        constant inputs into ``op.blobs``; removed values stay in the graph (remove
+        them with :meth:`remove_value` once unused).
+        """
+        drop = set(slots)
+        if any(not 0 <= s < len(op.inputs) for s in drop):
+            raise VerifyError(f"op {op.name!r} ({op.op_type}) has {len(op.inputs)} input slots, cannot remove {sorted(drop)}")
+        removed = [op.inputs[s] for s in sorted(drop)]
+        for slot, v in enumerate(op.inputs):
+            if v is not None:
+                self.nx.remove_edge(v, op, key=slot)
+        op.inputs = [v for s, v in enumerate(op.inputs) if s not in drop]
+        for slot, v in enumerate(op.inputs):
+            if v is not None:
+                self.nx.add_edge(v, op, key=slot)
+        for v in removed:
+            if v is not None:
+                self._drop_outer_orphan(v)
+        self._mutated()
+        return removed
+
     def _drop_outer_orphan(self, v: Value) -> None:
         if v.graph is not self and self.nx.degree(v) == 0:
             self.nx.remove_node(v)

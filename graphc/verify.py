@@ -18,7 +18,8 @@ def verify_graph(graph: Graph) -> None:
     Checked: every op and value is registered under its name and belongs to this graph;
     op input/output lists agree with the networkx edges (dense slots, one producer per
     value, constants and graph inputs have none); every read value is defined in this
-    scope or an enclosing one; graph outputs are defined; the graph is acyclic.
+    scope or an enclosing one; graph outputs are defined; blob slots are distinct and
+    sorted, one per blob; the graph is acyclic.
     """
     from .ir import Op, Value
 
@@ -50,6 +51,11 @@ def verify_graph(graph: Graph) -> None:
         edges_out = sorted((k, id(v)) for _, v, k in g.out_edges(op, keys=True))
         if edges_out != [(slot, id(v)) for slot, v in enumerate(op.outputs)]:
             raise VerifyError(f"op {name!r} ({op.op_type}): output slots are not dense or disagree with graph edges")
+        if op.blobs or op.blob_slots:
+            slots = list(op.blob_slots)
+            if len(op.blobs) != len(slots) or slots != sorted(set(slots)) or slots[0] < 0:
+                raise VerifyError(f"op {name!r} ({op.op_type}): blob_slots {slots} must be distinct, sorted and "
+                                  f"non-negative, one per blob ({len(op.blobs)} blobs)")
         for _, sub in op.subgraphs():
             if sub.parent is not op:
                 raise VerifyError(f"op {name!r} ({op.op_type}): subgraph {sub.name!r} does not point back to it")

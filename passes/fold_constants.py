@@ -9,6 +9,7 @@ import numpy as np
 
 from graphc.evaluate import reference_evaluate
 from graphc.ir import Graph, Op
+from graphc.layers.slots import full_inputs
 from graphc.passinfra import PassContext, PassResult, graph_pass
 
 __all__ = ["fold_constants"]
@@ -39,7 +40,7 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
         values = _static_shape_result(op) if op.op_type in ("Shape", "Size") and op.domain == "" else None
         if values is None and _foldable(op):
             try:
-                values = evaluate(op, [None if v is None else v.const for v in op.inputs])
+                values = evaluate(op, full_inputs(op, [None if v is None else v.const for v in op.inputs]))
             except Exception as e:  # noqa: BLE001 - leave it to run time, where errors are reported
                 logger.debug("not folding %s (%s): %s", op.name, op.op_type, e)
                 continue

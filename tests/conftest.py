@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from graphc.examples import example_names, example_path
+from oracle import ort_run, ort_session  # noqa: F401 - re-exported for older test modules
 
 LIGHT_MODELS = example_names()
-
-
-def ort_session(model) -> ort.InferenceSession:
-    """An onnxruntime CPU session that logs only errors."""
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    data = model if isinstance(model, (bytes, str)) else model.SerializeToString()
-    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(params=LIGHT_MODELS)

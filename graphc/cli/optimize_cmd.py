@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--verify", action="store_true", help="verify IR invariants after every pass")
     p.add_argument("--show-diffs", action="store_true", help="print a diff for every pass that changed the graph")
     p.add_argument("--dump-dir", help="write the graph after each changing pass as ONNX into this folder")
+    p.add_argument("--check-numerics", action="store_true",
+                   help="run the model on seeded inputs after each changing pass (numpy target); name the first pass that changes the outputs")
     p.set_defaults(func=run)
 
 

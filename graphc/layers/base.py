@@ -103,3 +103,23 @@ class Layer:
                 internals: Sequence[np.ndarray]) -> Sequence[np.ndarray] | None:
         """Compute: write into ``outputs`` (planned buffers) or return arrays."""
         raise NotImplementedError
+
+    def to_onnx(self, builder: Any) -> Sequence[str] | None:
+        """Optional: this layer as standard ONNX ops, so the ort target runs it with no Python.
+
+        ``builder`` (a :class:`targets.ort.function_builder.FunctionBuilder`) offers
+        ``builder.inputs`` (the names of the runtime inputs, as ``forward`` gets them),
+        ``builder.blobs`` (the names of the blobs, fed from initializers),
+        ``builder.op(op_type, *inputs, outputs=1, **attrs)`` (adds a node, returns its
+        output name or names) and ``builder.const(array)`` (a constant's name). Return
+        the names of the layer's outputs, or None to decline (the ort target then runs
+        ``forward`` as a Python custom op). The ops must compute what ``forward``
+        computes, for every input shape ``output_shapes`` accepts::
+
+            def to_onnx(self, g):
+                sizes = g.const(np.array([self.height, self.width], np.int64))
+                n_c = g.op("Slice", g.op("Shape", g.inputs[0]), g.const(np.array([0])), g.const(np.array([2])))
+                return [g.op("Resize", g.inputs[0], "", "", g.op("Concat", n_c, sizes, axis=0),
+                             mode="linear", coordinate_transformation_mode="align_corners")]
+        """
+        return None

@@ -44,6 +44,7 @@ class LayerRegistry:
         self._entries: dict[tuple[str, str], list[LayerEntry]] = {}
         self._parents = list(parents)
         self._scoped: list[LayerRegistry] = []
+        self._capturing: list[LayerRegistry] = []  # registrations go to the innermost capture
 
     def register(self, op_type: str, domain: str = "", since_version: int = 1,
                  until_version: int | None = None) -> Callable[[type[Layer]], type[Layer]]:
@@ -54,7 +55,8 @@ class LayerRegistry:
                 raise LayerError(f"register_layer({op_type!r}): {cls!r} is not a graphc.Layer subclass")
             d = "" if domain == "ai.onnx" else domain
             cls.op_key = (d, op_type)
-            self._entries.setdefault((d, op_type), []).insert(0, LayerEntry(d, op_type, cls, since_version, until_version))
+            dest = self._capturing[-1] if self._capturing else self
+            dest._entries.setdefault((d, op_type), []).insert(0, LayerEntry(d, op_type, cls, since_version, until_version))
             return cls
 
         return add
@@ -89,8 +91,28 @@ class LayerRegistry:
         return [seen[k] for k in sorted(seen)]
 
     def closest(self, op_type: str, n: int = 3) -> list[str]:
-        names = [f"{e.domain}::{e.op_type}" if e.domain else e.op_type for e in self.entries()]
-        return difflib.get_close_matches(op_type, names, n=n, cutoff=0.5)
+        """Registered names (``domain::op_type``) whose op type is most like ``op_type``."""
+        scored = []
+        for e in self.entries():
+            name = f"{e.domain}::{e.op_type}" if e.domain else e.op_type
+            ratio = difflib.SequenceMatcher(None, op_type.lower(), e.op_type.lower()).ratio()
+            if ratio >= 0.6:
+                scored.append((-ratio, name))
+        return [name for _, name in sorted(scored)[:n]]
+
+    def add_entry(self, entry: LayerEntry) -> None:
+        """Register an existing entry (a layer another registry already holds)."""
+        self._entries.setdefault((entry.domain, entry.op_type), []).insert(0, entry)
+
+    @contextlib.contextmanager
+    def capture(self, into: LayerRegistry) -> Iterator[LayerRegistry]:
+        """Within the block, layers registered on this registry go into ``into`` instead
+        (how ``--layers`` modules fill a fresh registry without touching the default one)."""
+        self._capturing.append(into)
+        try:
+            yield into
+        finally:
+            self._capturing.remove(into)
 
     @contextlib.contextmanager
     def scope(self, *registries: LayerRegistry) -> Iterator[LayerRegistry]:

@@ -1,0 +1,102 @@
+"""Loading layer modules (``--layers FILE.py|package.module``) into a fresh registry.
+
+The layers a module registers with ``@graphc.register_layer`` while it is imported
+go into a new :class:`LayerRegistry` composed over ``DEFAULT_LAYERS`` — the default
+registry is left as it was, so a later compile without ``--layers`` does not see
+them. A module is imported once per process: its registrations are remembered on the
+module (``__graphc_layers__``) and replayed into every later registry that names it.
+A ``.py`` file is imported again when it changed on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Sequence
+
+from ..errors import LayerError
+from .registry import DEFAULT_LAYERS, LayerEntry, LayerRegistry
+
+__all__ = ["load_layer_modules", "module_name_for_path"]
+logger = logging.getLogger("graphc.layers")
+
+_ATTR = "__graphc_layers__"
+_STAMP = "__graphc_stamp__"
+
+
+def load_layer_modules(names: Sequence[str]) -> LayerRegistry:
+    """A fresh registry (over DEFAULT_LAYERS) holding the layers ``names`` register.
+
+    ``names`` are module names (``my_pkg.layers``) or paths to ``.py`` files.
+    Raises LayerError naming the module when it cannot be imported.
+    """
+    reg = LayerRegistry(parents=(DEFAULT_LAYERS,))
+    for name in names:
+        for entry in _entries_of(str(name)):
+            reg.add_entry(entry)
+    return reg
+
+
+def module_name_for_path(path: Path) -> str:
+    """The ``sys.modules`` name a layer file is imported under (stable per resolved path)."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"graphc_layers_{stem}_{digest}"
+
+
+def _entries_of(name: str) -> list[LayerEntry]:
+    is_path = name.endswith(".py") or "/" in name or "\\" in name
+    if is_path:
+        return _load_path(Path(name))
+    module = sys.modules.get(name)
+    if module is not None:
+        if hasattr(module, _ATTR):
+            return list(getattr(module, _ATTR))
+        # imported before, outside graphc: its layers went to DEFAULT_LAYERS (our parent)
+        return []
+    captured = LayerRegistry()
+    with DEFAULT_LAYERS.capture(captured):
+        try:
+            module = importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - user code
+            raise LayerError(f"cannot import layer module {name!r}: {type(e).__name__}: {e}. "
+                             "Give an importable module name or a path to a .py file") from e
+    return _remember(module, captured, name)
+
+
+def _load_path(path: Path) -> list[LayerEntry]:
+    if not path.is_file():
+        raise LayerError(f"layer file {str(path)!r} does not exist")
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    modname = module_name_for_path(path)
+    module = sys.modules.get(modname)
+    if module is not None and getattr(module, _STAMP, None) == stamp:
+        return list(getattr(module, _ATTR, []))
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise LayerError(f"cannot import layer file {str(path)!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    captured = LayerRegistry()
+    with DEFAULT_LAYERS.capture(captured):
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001 - user code
+            sys.modules.pop(modname, None)
+            raise LayerError(f"cannot import layer file {str(path)!r}: {type(e).__name__}: {e}") from e
+    setattr(module, _STAMP, stamp)
+    return _remember(module, captured, str(path))
+
+
+def _remember(module: ModuleType, captured: LayerRegistry, name: str) -> list[LayerEntry]:
+    entries = [e for es in captured._entries.values() for e in reversed(es)]
+    setattr(module, _ATTR, entries)
+    if not entries:
+        logger.warning("layer module %s registered no layers (use @graphc.register_layer)", name)
+    return list(entries)
