@@ -1,0 +1,511 @@
+"""Caffe frontend: ``.prototxt`` (+ optional ``.caffemodel`` weights) -> graphc Graph.
+
+No Caffe import: the schema is declared in :mod:`.caffe_schema`; the prototxt is read
+with ``text_format``, the caffemodel (a binary NetParameter) with the same schema and
+its blobs matched to layers by name. A ``.caffemodel`` alone carries the structure too.
+
+* Caffe's standard layers map to ONNX with Caffe's semantics (see ``docs/frontends.md``):
+  pooling rounds output sizes up (``ceil_mode``), Crop starts at ``offset`` from the
+  top-left and takes the reference blob's size, BatchNorm divides its statistics by the
+  scale-factor blob, Eltwise SUM applies its coefficients.
+* Any other type (Interp, PriorBox, ...) — and any type a registered layer claims for
+  domain ``caffe`` (e.g. a center-crop ``Crop``, HED) — becomes a ``caffe`` node: its
+  bottoms, then its blobs, as inputs; every field set in its ``*_param`` blocks (declared
+  in the schema or not) flattened into attributes (``Interp`` gets ``height``, ``width``);
+  unset fields are left to the registered layer's ``Param`` defaults.
+* In-place layers (``top == bottom``) are followed: the latest value carries the blob
+  name. Graph outputs are the blobs no later layer reads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+
+from ..errors import ModelFormatError
+from ..ir import Graph, Value
+from .builder import GraphBuilder
+from .caffe_schema import caffe_messages
+from .prototext import parse_prototext
+
+__all__ = ["load_caffe", "parse_net", "net_to_graph", "blob_to_array", "MAPPED_LAYERS"]
+
+DOMAIN = "caffe"
+
+
+# ------------------------------------------------------------------ parsing
+def _read(source: str | os.PathLike | bytes, what: str) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), "<bytes>"
+    path = Path(source)
+    if not path.is_file():
+        raise ModelFormatError(f"Caffe {what} {str(path)!r} does not exist or is not a file")
+    return path.read_bytes(), str(path)
+
+
+def parse_net(source: str | os.PathLike | bytes, binary: bool | None = None) -> tuple[Any, dict | None]:
+    """Parse a NetParameter; returns (message, schema-free dict of the text or None)."""
+    data, where = _read(source, "net")
+    if binary is None:
+        binary = where.lower().endswith((".caffemodel", ".binaryproto", ".pb"))
+    net = caffe_messages()["NetParameter"]()
+    try:
+        if binary:
+            net.ParseFromString(data)
+            return net, None
+        text = data.decode("utf-8")
+        text_format.Parse(text, net, allow_unknown_field=True)
+    except (text_format.ParseError, DecodeError, UnicodeDecodeError, RuntimeError, ValueError) as e:
+        kind = "binary caffemodel" if binary else "prototxt"
+        raise ModelFormatError(f"{where} is not a valid Caffe {kind}: {e}") from e
+    return net, parse_prototext(text)
+
+
+def blob_to_array(blob: Any, layer: str = "?") -> np.ndarray:
+    """A BlobProto as a float32 array (``shape`` or the legacy num/channels/height/width)."""
+    if blob.HasField("shape"):
+        shape = tuple(int(d) for d in blob.shape.dim)
+    else:
+        shape = tuple(int(x) for x in (blob.num, blob.channels, blob.height, blob.width))
+        if not any(shape):  # no shape recorded at all: a flat vector
+            shape = (len(blob.data) or len(blob.double_data),)
+    data = np.asarray(blob.data if len(blob.data) else blob.double_data, dtype=np.float32)
+    if data.size != int(np.prod(shape, dtype=np.int64)):
+        raise ModelFormatError(f"layer {layer!r}: a blob holds {data.size} values for shape {list(shape)}")
+    return data.reshape(shape)
+
+
+# ---------------------------------------------------------------- conversion
+@dataclass
+class _Layer:
+    """A LayerParameter being converted."""
+
+    name: str
+    type: str
+    proto: Any
+    bottoms: list[Value]
+    blobs: list[np.ndarray]
+    tops: list[str]
+    extra: dict[str, Any] = field(default_factory=dict)  # undeclared *_param blocks from the text
+
+    def need_blobs(self, n: int) -> None:
+        if len(self.blobs) < n:
+            raise ModelFormatError(
+                f"layer {self.name!r} ({self.type}) needs {n} weight blob(s) but has {len(self.blobs)}: "
+                f"pass its .caffemodel (load_model(prototxt, weights=...)) or put blobs in the prototxt")
+
+
+class _Net:
+    """Conversion state: the builder and the rank of every value."""
+
+    def __init__(self, b: GraphBuilder):
+        self.b = b
+        self.ranks: dict[int, int] = {}
+
+    def rank(self, v: Value) -> int:
+        if v.shape is not None:
+            return len(v.shape)
+        return self.ranks.get(id(v), 4)
+
+    def set_rank(self, v: Value, r: int) -> Value:
+        self.ranks[id(v)] = r
+        return v
+
+
+Converter = Callable[[_Net, _Layer], list[Value]]
+
+
+def _pair(rep: Sequence[int], has_hw: bool, h: int, w: int, default: int) -> list[int]:
+    if has_hw:
+        return [int(h), int(w)]
+    rep = list(rep)
+    if not rep:
+        return [default, default]
+    return [int(rep[0]), int(rep[0])] if len(rep) == 1 else [int(rep[0]), int(rep[1])]
+
+
+def _conv_attrs(cp: Any) -> dict[str, Any]:
+    k = _pair(cp.kernel_size, cp.HasField("kernel_h"), cp.kernel_h, cp.kernel_w, 1)
+    p = _pair(cp.pad, cp.HasField("pad_h") or cp.HasField("pad_w"), cp.pad_h, cp.pad_w, 0)
+    s = _pair(cp.stride, cp.HasField("stride_h"), cp.stride_h, cp.stride_w, 1)
+    d = _pair(cp.dilation, False, 0, 0, 1)
+    return {"kernel_shape": k, "pads": [p[0], p[1], p[0], p[1]], "strides": s, "dilations": d, "group": int(cp.group)}
+
+
+def _convolution(onnx_type: str) -> Converter:
+    def convert(net: _Net, L: _Layer) -> list[Value]:
+        cp = L.proto.convolution_param
+        L.need_blobs(2 if cp.bias_term else 1)
+        inputs = [L.bottoms[0], net.b.const(L.blobs[0], f"{L.name}_weight")]
+        if cp.bias_term:
+            inputs.append(net.b.const(L.blobs[1].reshape(-1), f"{L.name}_bias"))
+        return [net.b.op1(onnx_type, inputs, _conv_attrs(cp), name=L.name)]
+    return convert
+
+
+def _pooling(net: _Net, L: _Layer) -> list[Value]:
+    pp = L.proto.pooling_param
+    pool = pp.pool  # MAX=0, AVE=1, STOCHASTIC=2
+    if pool == 2:
+        return _custom(net, L)
+    if pp.global_pooling:
+        return [net.b.op1("GlobalMaxPool" if pool == 0 else "GlobalAveragePool", L.bottoms[:1], name=L.name)]
+    k = _pair([pp.kernel_size] if pp.HasField("kernel_size") else [], pp.HasField("kernel_h"), pp.kernel_h,
+              pp.kernel_w, 1)
+    p = _pair([pp.pad], pp.HasField("pad_h") or pp.HasField("pad_w"), pp.pad_h, pp.pad_w, 0)
+    s = _pair([pp.stride], pp.HasField("stride_h"), pp.stride_h, pp.stride_w, 1)
+    attrs: dict[str, Any] = {"kernel_shape": k, "pads": [p[0], p[1], p[0], p[1]], "strides": s,
+                             "ceil_mode": int(pp.round_mode == 0)}  # Caffe rounds output sizes up
+    if pool == 1:
+        attrs["count_include_pad"] = 1  # Caffe averages over the padded window
+    return [net.b.op1("MaxPool" if pool == 0 else "AveragePool", L.bottoms[:1], attrs, name=L.name)]
+
+
+def _inner_product(net: _Net, L: _Layer) -> list[Value]:
+    ip = L.proto.inner_product_param
+    L.need_blobs(2 if ip.bias_term else 1)
+    x = L.bottoms[0]
+    axis = ip.axis if ip.axis >= 0 else ip.axis + net.rank(x)
+    if net.rank(x) != axis + 1 or axis != 1:
+        x = net.b.op1("Flatten", [x], {"axis": axis}, name=f"{L.name}_flatten")
+    w = L.blobs[0]
+    w = w.reshape(-1, w.shape[-1]) if ip.transpose else w.reshape(int(ip.num_output) or w.shape[0], -1)
+    inputs = [x, net.b.const(w, f"{L.name}_weight")]
+    if ip.bias_term:
+        inputs.append(net.b.const(L.blobs[1].reshape(-1), f"{L.name}_bias"))
+    y = net.b.op1("Gemm", inputs, {"transB": 0 if ip.transpose else 1}, name=L.name)
+    return [net.set_rank(y, 2)]
+
+
+def _relu(net: _Net, L: _Layer) -> list[Value]:
+    slope = float(L.proto.relu_param.negative_slope)
+    if slope:
+        return [net.b.op1("LeakyRelu", L.bottoms[:1], {"alpha": slope}, name=L.name)]
+    return [net.b.op1("Relu", L.bottoms[:1], name=L.name)]
+
+
+def _unary(onnx_type: str) -> Converter:
+    def convert(net: _Net, L: _Layer) -> list[Value]:
+        return [net.b.op1(onnx_type, L.bottoms[:1], name=L.name)]
+    return convert
+
+
+def _softmax(net: _Net, L: _Layer) -> list[Value]:
+    return [net.b.op1("Softmax", L.bottoms[:1], {"axis": int(L.proto.softmax_param.axis)}, name=L.name)]
+
+
+def _concat(net: _Net, L: _Layer) -> list[Value]:
+    cp = L.proto.concat_param
+    axis = cp.axis if cp.HasField("axis") or not cp.HasField("concat_dim") else cp.concat_dim
+    return [net.b.op1("Concat", L.bottoms, {"axis": int(axis)}, name=L.name)]
+
+
+def _eltwise(net: _Net, L: _Layer) -> list[Value]:
+    ep = L.proto.eltwise_param
+    b = net.b
+    if ep.operation == 0:
+        return [b.op1("Mul", L.bottoms, name=L.name) if len(L.bottoms) == 2 else _chain(b, "Mul", L)]
+    if ep.operation == 2:
+        return [b.op1("Max", L.bottoms, name=L.name)]
+    coeffs = list(ep.coeff)
+    if coeffs and len(coeffs) != len(L.bottoms):
+        raise ModelFormatError(f"layer {L.name!r} (Eltwise): {len(coeffs)} coeffs for {len(L.bottoms)} bottoms")
+    terms = []
+    for i, x in enumerate(L.bottoms):
+        if coeffs and coeffs[i] != 1.0:
+            x = b.op1("Mul", [x, b.const(np.array(coeffs[i], np.float32), f"{L.name}_coeff{i}")],
+                      name=f"{L.name}_scale{i}")
+        terms.append(x)
+    return [b.op1("Sum", terms, name=L.name)]
+
+
+def _chain(b: GraphBuilder, op_type: str, L: _Layer) -> Value:
+    acc = L.bottoms[0]
+    for i, x in enumerate(L.bottoms[1:]):
+        acc = b.op1(op_type, [acc, x], name=L.name if i == len(L.bottoms) - 2 else f"{L.name}_{i}")
+    return acc
+
+
+def _batch_norm(net: _Net, L: _Layer) -> list[Value]:
+    L.need_blobs(3)
+    factor = float(L.blobs[2].reshape(-1)[0])
+    inv = 0.0 if factor == 0 else 1.0 / factor
+    mean, var = L.blobs[0].reshape(-1) * inv, L.blobs[1].reshape(-1) * inv
+    b = net.b
+    c = mean.shape[0]
+    inputs = [L.bottoms[0], b.const(np.ones(c, np.float32), f"{L.name}_scale"),
+              b.const(np.zeros(c, np.float32), f"{L.name}_bias"),
+              b.const(mean.astype(np.float32), f"{L.name}_mean"), b.const(var.astype(np.float32), f"{L.name}_var")]
+    eps = float(L.proto.batch_norm_param.eps)
+    return [b.op1("BatchNormalization", inputs, {"epsilon": eps}, name=L.name)]
+
+
+def _broadcastable(net: _Net, L: _Layer, arr: np.ndarray, x: Value, axis: int, name: str) -> Value:
+    rank = net.rank(x)
+    axis = axis if axis >= 0 else axis + rank
+    shape = list(arr.shape) + [1] * (rank - axis - arr.ndim)
+    return net.b.const(arr.reshape(shape).astype(np.float32), name)
+
+
+def _scale(net: _Net, L: _Layer) -> list[Value]:
+    sp = L.proto.scale_param
+    b = net.b
+    x = L.bottoms[0]
+    axis = int(sp.axis)
+    if len(L.bottoms) > 1:
+        rank = net.rank(x)
+        ax = axis if axis >= 0 else axis + rank
+        gamma = b.op1("Reshape", [L.bottoms[1], b.ints([-1] + [1] * (rank - ax - 1), f"{L.name}_shape")],
+                      name=f"{L.name}_reshape")
+        bias_blob = L.blobs[0] if sp.bias_term and L.blobs else None
+    else:
+        L.need_blobs(2 if sp.bias_term else 1)
+        gamma = _broadcastable(net, L, L.blobs[0], x, axis, f"{L.name}_gamma")
+        bias_blob = L.blobs[1] if sp.bias_term else None
+    if bias_blob is None:
+        return [b.op1("Mul", [x, gamma], name=L.name)]
+    y = b.op1("Mul", [x, gamma], name=f"{L.name}_mul")
+    beta = _broadcastable(net, L, bias_blob, x, axis, f"{L.name}_beta")
+    return [b.op1("Add", [y, beta], name=L.name)]
+
+
+def _dropout(net: _Net, L: _Layer) -> list[Value]:
+    return [net.b.op1("Identity", L.bottoms[:1], name=L.name)]  # inference: Caffe's Dropout passes through
+
+
+def _lrn(net: _Net, L: _Layer) -> list[Value]:
+    lp = L.proto.lrn_param
+    if lp.norm_region != 0:
+        return _custom(net, L)
+    attrs = {"size": int(lp.local_size), "alpha": float(lp.alpha), "beta": float(lp.beta), "bias": float(lp.k)}
+    return [net.b.op1("LRN", L.bottoms[:1], attrs, name=L.name)]
+
+
+def _flatten(net: _Net, L: _Layer) -> list[Value]:
+    fp = L.proto.flatten_param
+    x = L.bottoms[0]
+    rank = net.rank(x)
+    end = fp.end_axis if fp.end_axis >= 0 else fp.end_axis + rank
+    if end != rank - 1:
+        return _custom(net, L)
+    axis = fp.axis if fp.axis >= 0 else fp.axis + rank
+    return [net.set_rank(net.b.op1("Flatten", [x], {"axis": int(axis)}, name=L.name), axis + 1)]
+
+
+def _reshape(net: _Net, L: _Layer) -> list[Value]:
+    rp = L.proto.reshape_param
+    if rp.axis != 0 or rp.num_axes != -1:
+        return _custom(net, L)
+    dims = [int(d) for d in rp.shape.dim]  # Caffe's 0 copies a dim and -1 infers one, as in ONNX
+    y = net.b.op1("Reshape", [L.bottoms[0], net.b.ints(dims, f"{L.name}_shape")], name=L.name)
+    return [net.set_rank(y, len(dims))]
+
+
+def _crop(net: _Net, L: _Layer) -> list[Value]:
+    """Caffe Crop: bottom[0] cut to bottom[1]'s size on axes >= axis, from ``offset`` (top-left)."""
+    cp = L.proto.crop_param
+    b = net.b
+    x, ref = L.bottoms[:2]
+    rank = net.rank(x)
+    axis = cp.axis if cp.axis >= 0 else cp.axis + rank
+    n = rank - axis
+    offs = list(cp.offset)
+    if len(offs) not in (0, 1, n):
+        raise ModelFormatError(f"layer {L.name!r} (Crop): {len(offs)} offsets for {n} cropped axes")
+    offsets = [int(offs[0])] * n if len(offs) == 1 else ([int(o) for o in offs] or [0] * n)
+    starts = b.ints(offsets, f"{L.name}_starts")
+    size = b.op1("Shape", [ref], {"start": axis}, name=f"{L.name}_refshape")
+    ends = b.op1("Add", [size, starts], name=f"{L.name}_ends")
+    axes = b.ints(list(range(axis, rank)), f"{L.name}_axes")
+    return [b.op1("Slice", [x, starts, ends, axes], name=L.name)]
+
+
+def _slice(net: _Net, L: _Layer) -> list[Value]:
+    sp = L.proto.slice_param
+    b = net.b
+    axis = sp.axis if sp.HasField("axis") or not sp.HasField("slice_dim") else sp.slice_dim
+    points = [int(p) for p in sp.slice_point]
+    if not points:
+        return b.op("Split", L.bottoms[:1], {"axis": int(axis)}, name=L.name, outputs=len(L.tops))
+    if len(points) != len(L.tops) - 1:
+        raise ModelFormatError(f"layer {L.name!r} (Slice): {len(points)} slice points for {len(L.tops)} tops")
+    bounds = [0] + points + [np.iinfo(np.int64).max]
+    outs = []
+    for i in range(len(L.tops)):
+        outs.append(b.op1("Slice", [L.bottoms[0], b.ints([bounds[i]], f"{L.name}_start{i}"),
+                                    b.ints([bounds[i + 1]], f"{L.name}_end{i}"),
+                                    b.ints([axis], f"{L.name}_axis")], name=f"{L.name}_{i}"))
+    return outs
+
+
+def _power(net: _Net, L: _Layer) -> list[Value]:
+    """y = (shift + scale * x) ^ power."""
+    pp = L.proto.power_param
+    b = net.b
+    y = L.bottoms[0]
+    steps = [("Mul", pp.scale, 1.0, "scale"), ("Add", pp.shift, 0.0, "shift"), ("Pow", pp.power, 1.0, "power")]
+    todo = [s for s in steps if float(s[1]) != s[2]]
+    if not todo:
+        return [b.op1("Identity", [y], name=L.name)]
+    for i, (op_type, val, _, tag) in enumerate(todo):
+        y = b.op1(op_type, [y, b.const(np.array(val, np.float32), f"{L.name}_{tag}")],
+                  name=L.name if i == len(todo) - 1 else f"{L.name}_{tag}")
+    return [y]
+
+
+def _param_dict(msg: Any) -> dict[str, Any]:
+    """The fields a declared *_param message sets (as written in the model; enums by name)."""
+    out: dict[str, Any] = {}
+    for f, val in msg.ListFields():
+        if f.message_type is not None:
+            out[f.name] = [_param_dict(m) for m in val] if f.is_repeated else _param_dict(val)
+            continue
+        if f.enum_type is not None:
+            names = f.enum_type.values_by_number
+            val = [names[v].name for v in val] if f.is_repeated else names[val].name
+        elif f.is_repeated:
+            val = list(val)
+        out[f.name] = val
+    return out
+
+
+def _plain(d: dict[str, list[Any]]) -> dict[str, Any]:
+    """A schema-free text block as params: single values unwrapped, nested blocks as dicts."""
+    out: dict[str, Any] = {}
+    for k, vals in d.items():
+        vals = [_plain(v) if isinstance(v, dict) else v for v in vals]
+        out[k] = vals[0] if len(vals) == 1 else vals
+    return out
+
+
+def layer_params(L: _Layer) -> dict[str, Any]:
+    """The fields set in a layer's ``*_param`` blocks, flattened into one dict."""
+    params: dict[str, Any] = {}
+    for fd, val in L.proto.ListFields():
+        if fd.name.endswith("_param"):
+            params.update(_param_dict(val))
+    for key, block in L.extra.items():
+        if key.endswith("_param") and isinstance(block, dict):
+            params.update(block)
+    return params
+
+
+def _custom(net: _Net, L: _Layer) -> list[Value]:
+    inputs = list(L.bottoms) + [net.b.const(blob, f"{L.name}_blob{i}") for i, blob in enumerate(L.blobs)]
+    return net.b.custom(L.type, inputs, layer_params(L), name=L.name, outputs=list(L.tops))
+
+
+#: Caffe layer type -> converter producing ONNX ops with Caffe's semantics
+MAPPED_LAYERS: dict[str, Converter] = {
+    "Convolution": _convolution("Conv"),
+    "Deconvolution": _convolution("ConvTranspose"),
+    "Pooling": _pooling,
+    "InnerProduct": _inner_product,
+    "ReLU": _relu, "Sigmoid": _unary("Sigmoid"), "TanH": _unary("Tanh"),
+    "Softmax": _softmax,
+    "Concat": _concat,
+    "Eltwise": _eltwise,
+    "BatchNorm": _batch_norm,
+    "Scale": _scale,
+    "Dropout": _dropout,
+    "LRN": _lrn,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Crop": _crop,
+    "Slice": _slice,
+    "Power": _power,
+}
+
+
+def _blob_shape(shape: Any) -> list[int]:
+    return [int(d) for d in shape.dim]
+
+
+def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = None, layers: Any = None) -> Graph:
+    """Convert a parsed NetParameter (+ weights NetParameter) to a Graph."""
+    b = GraphBuilder(net_proto.name or "caffe_net", DOMAIN, "graphc-caffe")
+    net = _Net(b)
+    blobs_by_layer: dict[str, list[np.ndarray]] = {}
+    if weights is not None:
+        for lp in weights.layer:
+            if len(lp.blobs):
+                blobs_by_layer[lp.name] = [blob_to_array(x, lp.name) for x in lp.blobs]
+    cur: dict[str, Value] = {}
+    read: set[int] = set()
+    order: list[str] = []
+    # legacy net-level inputs
+    dims = list(net_proto.input_dim)
+    for i, name in enumerate(net_proto.input):
+        if i < len(net_proto.input_shape):
+            shape = _blob_shape(net_proto.input_shape[i])
+        elif dims:
+            shape = dims[4 * i: 4 * i + 4]
+        else:
+            shape = None
+        cur[name] = b.input(name, np.float32, shape)
+    text_layers = (text_tree or {}).get("layer", [])
+    for idx, lp in enumerate(net_proto.layer):
+        if lp.type == "Input":
+            for i, top in enumerate(lp.top):
+                shapes = lp.input_param.shape
+                shape = _blob_shape(shapes[i if i < len(shapes) else 0]) if len(shapes) else None
+                cur[top] = b.input(top, np.float32, shape)
+            continue
+        bottoms = []
+        for name in lp.bottom:
+            if name not in cur:
+                raise ModelFormatError(f"layer {lp.name!r} ({lp.type}) reads blob {name!r}, which no earlier layer "
+                                       f"or input produces")
+            bottoms.append(cur[name])
+            read.add(id(cur[name]))
+        blobs = blobs_by_layer.get(lp.name) or [blob_to_array(x, lp.name) for x in lp.blobs]
+        extra = _plain(text_layers[idx]) if idx < len(text_layers) else {}
+        L = _Layer(lp.name, lp.type, lp, bottoms, blobs, list(lp.top), extra)
+        claimed = layers is not None and layers.lookup(DOMAIN, lp.type, 1) is not None
+        conv = MAPPED_LAYERS.get(lp.type)
+        outs = conv(net, L) if conv is not None and not claimed else _custom(net, L)
+        if len(outs) != len(L.tops):
+            raise ModelFormatError(f"layer {lp.name!r} ({lp.type}) has {len(L.tops)} tops; graphc produced {len(outs)}")
+        for top, v in zip(L.tops, outs):
+            _bind_top(b, cur, top, v, lp.name)
+            if top not in order:
+                order.append(top)
+            else:
+                order.remove(top)
+                order.append(top)
+    outputs = [cur[t] for t in order if id(cur[t]) not in read and not b.graph.is_input(cur[t])]
+    return b.finish(outputs)
+
+
+def _bind_top(b: GraphBuilder, cur: dict[str, Value], top: str, v: Value, layer: str) -> None:
+    """Make ``v`` the current value of blob ``top``; it takes the blob's name."""
+    old = cur.get(top)
+    if old is not None and old is not v and old.name == top and not b.graph.is_input(old):
+        b.graph.rename_value(old, b.graph.unique_name(f"{top}/before_{layer}"))
+    b.name_output(v, top)
+    cur[top] = v
+
+
+def load_caffe(source: str | os.PathLike | bytes, weights: str | os.PathLike | bytes | None = None, *,
+               layers: Any = None) -> Graph:
+    """Load a Caffe net: a ``.prototxt`` (with ``weights``, a ``.caffemodel``, or the
+    ``<stem>.caffemodel`` beside it when there is one) or a ``.caffemodel`` alone.
+
+    ``layers`` (a LayerRegistry) makes a registered ``caffe`` layer take its type even
+    where graphc has a built-in mapping (e.g. a center-crop ``Crop``).
+    """
+    net, tree = parse_net(source)
+    if weights is None and isinstance(source, (str, os.PathLike)) and tree is not None:
+        sibling = Path(source).with_suffix(".caffemodel")
+        if sibling.is_file():
+            weights = sibling
+    wnet = parse_net(weights, binary=True)[0] if weights is not None else None
+    if tree is None and wnet is None:
+        wnet = net
+    return net_to_graph(net, tree, wnet, layers)

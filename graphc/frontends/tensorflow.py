@@ -1,0 +1,477 @@
+"""TensorFlow frontend: a GraphDef (text ``.pbtxt`` or binary ``.pb``) -> graphc Graph.
+
+No TensorFlow import: the GraphDef schema is declared in :mod:`.tf_schema`.
+
+* ``Placeholder`` becomes a graph input, ``Const`` a constant (``tensor_content`` bytes
+  or typed value lists; a short list is filled with its last value, as TensorFlow does).
+* The common CNN op set maps to ONNX with TensorFlow's exact semantics (see
+  ``docs/frontends.md``). Tensors keep TensorFlow's layout: an NHWC op that ONNX only
+  has in NCHW (Conv, pooling, BatchNormalization) is wrapped in Transposes, and
+  constant weights are transposed at import.
+* Every other op — and any op a registered layer claims for domain ``tf`` — becomes a
+  node in domain ``tf`` with all of its attributes decoded to Python values and its
+  inputs unchanged (NHWC, as TensorFlow defines the op), e.g. ``tf::ResizeBilinear(images,
+  size)`` with ``align_corners``/``half_pixel_centers``.
+* Graph outputs: the data outputs no node reads, unless ``outputs`` names them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+
+from ..errors import ModelFormatError
+from ..ir import Graph, Value
+from .builder import GraphBuilder
+from .tf_schema import DT_TO_NUMPY, tf_messages
+
+__all__ = ["load_tensorflow", "parse_graphdef", "graphdef_to_graph", "tensor_to_array", "MAPPED_OPS"]
+
+DOMAIN = "tf"
+
+
+# ------------------------------------------------------------------ parsing
+def parse_graphdef(source: str | os.PathLike | bytes, text: bool | None = None) -> Any:
+    """Parse a GraphDef from a path (``.pbtxt`` text, else binary) or bytes."""
+    GraphDef = tf_messages()["GraphDef"]
+    where = "<bytes>"
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ModelFormatError(f"TensorFlow graph {str(path)!r} does not exist or is not a file")
+        data, where = path.read_bytes(), str(path)
+        if text is None:
+            text = path.suffix.lower() in (".pbtxt", ".txt")
+    gd = GraphDef()
+    try:
+        if text:
+            text_format.Parse(data.decode("utf-8"), gd, allow_unknown_field=True)
+        else:
+            gd.ParseFromString(data)
+    except (text_format.ParseError, DecodeError, UnicodeDecodeError, RuntimeError, ValueError) as e:
+        kind = "text" if text else "binary"
+        raise ModelFormatError(f"{where} is not a valid {kind} TensorFlow GraphDef: {e}") from e
+    return gd
+
+
+def tensor_to_array(t: Any, node: str = "?") -> np.ndarray:
+    """A TensorProto as a numpy array (tensor_content or typed values, filled to shape)."""
+    dtype = DT_TO_NUMPY.get(t.dtype)
+    if dtype is None:
+        raise ModelFormatError(f"node {node!r}: tensor dtype {t.dtype} is not supported by graphc")
+    shape = tuple(int(d.size) for d in t.tensor_shape.dim)
+    count = int(np.prod(shape, dtype=np.int64))
+    if t.tensor_content:
+        if dtype == object:
+            raise ModelFormatError(f"node {node!r}: string tensors in tensor_content are not supported")
+        arr = np.frombuffer(t.tensor_content, dtype=dtype.newbyteorder("<"))
+        if arr.size != count:
+            raise ModelFormatError(f"node {node!r}: tensor_content holds {arr.size} values for shape {list(shape)}")
+        return arr.astype(dtype).reshape(shape)
+    if t.dtype == 19:  # DT_HALF: bit patterns in half_val
+        vals = np.asarray(list(t.half_val), dtype=np.uint16).view(np.float16)
+    elif t.dtype in (8, 18):
+        flat = list(t.scomplex_val if t.dtype == 8 else t.dcomplex_val)
+        vals = np.asarray(flat[0::2], dtype=np.float64) + 1j * np.asarray(flat[1::2], dtype=np.float64)
+    else:
+        src = {1: t.float_val, 2: t.double_val, 9: t.int64_val, 10: t.bool_val, 7: t.string_val,
+               22: t.uint32_val, 23: t.uint64_val}.get(t.dtype, t.int_val)
+        vals = list(src)
+        if t.dtype == 7:
+            vals = [s.decode("utf-8", errors="replace") for s in vals]
+    vals = np.asarray(vals, dtype=dtype).reshape(-1)
+    if vals.size == count:
+        return vals.reshape(shape)
+    if vals.size > count:
+        raise ModelFormatError(f"node {node!r}: tensor holds {vals.size} values for shape {list(shape)}")
+    fill = vals[-1] if vals.size else np.zeros((), dtype)
+    out = np.full(count, fill, dtype=dtype)
+    out[: vals.size] = vals
+    return out.reshape(shape)
+
+
+def _decode_shape(s: Any) -> list[int] | None:
+    return None if s.unknown_rank else [int(d.size) for d in s.dim]
+
+
+def _dtype_name(dt: int) -> str:
+    np_dt = DT_TO_NUMPY.get(dt)
+    return np_dt.name if np_dt is not None and np_dt != object else ("string" if dt == 7 else f"DT_{dt}")
+
+
+def decode_attr(a: Any, node: str = "?") -> Any:
+    """An AttrValue as a Python value (str, int, float, bool, dtype name, shape list, array, list)."""
+    kind = a.WhichOneof("value")
+    if kind == "s":
+        return a.s.decode("utf-8", errors="replace")
+    if kind in ("i", "f", "b"):
+        return getattr(a, kind)
+    if kind == "type":
+        return _dtype_name(a.type)
+    if kind == "shape":
+        return _decode_shape(a.shape)
+    if kind == "tensor":
+        return tensor_to_array(a.tensor, node)
+    if kind == "func":
+        return a.func.name
+    if kind == "placeholder":
+        return a.placeholder
+    if kind == "list":
+        lv = a.list
+        for name in ("s", "i", "f", "b", "type", "shape", "tensor", "func"):
+            items = list(getattr(lv, name))
+            if not items:
+                continue
+            if name == "s":
+                return [x.decode("utf-8", errors="replace") for x in items]
+            if name == "type":
+                return [_dtype_name(x) for x in items]
+            if name == "shape":
+                return [_decode_shape(x) for x in items]
+            if name == "tensor":
+                return [tensor_to_array(x, node) for x in items]
+            if name == "func":
+                return [x.name for x in items]
+            return items
+        return []
+    return None
+
+
+# --------------------------------------------------------------- conversion
+@dataclass
+class _Node:
+    """A NodeDef being converted: its name, op, decoded attrs and resolved inputs."""
+
+    name: str
+    op: str
+    attrs: dict[str, Any]
+    inputs: list[Value]
+    n_outputs: int
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def const_input(self, i: int) -> np.ndarray:
+        v = self.inputs[i]
+        if v.const is None:
+            raise ModelFormatError(
+                f"node {self.name!r} ({self.op}): input {i} ({v.name!r}) must be a Const for graphc to map "
+                f"this op; fold it in TensorFlow (freeze the graph) first")
+        return v.const
+
+
+Converter = Callable[[GraphBuilder, _Node], list[Value]]
+
+
+def _hw(values: Sequence[int], data_format: str) -> list[int]:
+    """The spatial entries of a 4-element NHWC/NCHW attribute (strides, ksize, dilations)."""
+    v = list(values) if values else [1, 1, 1, 1]
+    return [int(v[1]), int(v[2])] if data_format == "NHWC" else [int(v[2]), int(v[3])]
+
+
+def _padding_attrs(node: _Node) -> dict[str, Any]:
+    pad = node.attr("padding", "VALID")
+    if pad == "SAME":
+        return {"auto_pad": "SAME_UPPER"}  # TF's SAME: the odd extra pixel goes at the end
+    if pad == "VALID":
+        return {}
+    if pad == "EXPLICIT":
+        p = [int(x) for x in node.attr("explicit_paddings", [])]
+        pairs = [p[2:4], p[4:6]] if node.attr("data_format", "NHWC") == "NHWC" else [p[4:6], p[6:8]]
+        return {"pads": [pairs[0][0], pairs[1][0], pairs[0][1], pairs[1][1]]}
+    raise ModelFormatError(f"node {node.name!r} ({node.op}): unknown padding {pad!r}")
+
+
+def _in_nchw(b: GraphBuilder, node: _Node, v: Value) -> Value:
+    return b.to_nchw(v) if node.attr("data_format", "NHWC") == "NHWC" else v
+
+
+def _out_layout(b: GraphBuilder, node: _Node, v: Value) -> Value:
+    return b.to_nhwc(v) if node.attr("data_format", "NHWC") == "NHWC" else v
+
+
+def _conv2d(b: GraphBuilder, node: _Node) -> list[Value]:
+    fmt = node.attr("data_format", "NHWC")
+    x = _in_nchw(b, node, node.inputs[0])
+    w = b.transpose(node.inputs[1], (3, 2, 0, 1))  # HWIO -> OIHW
+    attrs = {"strides": _hw(node.attr("strides"), fmt), "dilations": _hw(node.attr("dilations"), fmt),
+             **_padding_attrs(node)}
+    y = b.op1("Conv", [x, w], attrs, name=node.name)
+    return [_out_layout(b, node, y)]
+
+
+def _depthwise(b: GraphBuilder, node: _Node) -> list[Value]:
+    fmt = node.attr("data_format", "NHWC")
+    x = _in_nchw(b, node, node.inputs[0])
+    w = node.inputs[1]
+    if w.const is not None:
+        kh, kw, cin, mult = w.const.shape
+        w = b.const(w.const.reshape(kh, kw, 1, cin * mult), f"{w.name}_grouped")
+        group = cin
+    else:
+        raise ModelFormatError(f"node {node.name!r} ({node.op}): the filter must be a Const")
+    w = b.transpose(w, (3, 2, 0, 1))
+    attrs = {"strides": _hw(node.attr("strides"), fmt), "dilations": _hw(node.attr("dilations"), fmt),
+             "group": int(group), **_padding_attrs(node)}
+    return [_out_layout(b, node, b.op1("Conv", [x, w], attrs, name=node.name))]
+
+
+def _bias_add(b: GraphBuilder, node: _Node) -> list[Value]:
+    x, bias = node.inputs[:2]
+    if node.attr("data_format", "NHWC") == "NCHW":
+        if bias.const is not None:
+            bias = b.const(bias.const.reshape(-1, 1, 1), f"{bias.name}_chw")
+        else:
+            bias = b.op1("Reshape", [bias, b.ints([-1, 1, 1], "chw_shape")])
+    return [b.op1("Add", [x, bias], name=node.name)]
+
+
+def _matmul(b: GraphBuilder, node: _Node) -> list[Value]:
+    a, c = node.inputs[:2]
+    if node.attr("transpose_a", False) or node.attr("adj_x", False):
+        a = b.transpose(a, (1, 0))
+    if node.attr("transpose_b", False) or node.attr("adj_y", False):
+        c = b.transpose(c, (1, 0))
+    return [b.op1("MatMul", [a, c], name=node.name)]
+
+
+def _binary(onnx_type: str) -> Converter:
+    def convert(b: GraphBuilder, node: _Node) -> list[Value]:
+        return [b.op1(onnx_type, node.inputs[:2], name=node.name)]
+    return convert
+
+
+def _unary(onnx_type: str) -> Converter:
+    def convert(b: GraphBuilder, node: _Node) -> list[Value]:
+        return [b.op1(onnx_type, node.inputs[:1], name=node.name)]
+    return convert
+
+
+def _relu6(b: GraphBuilder, node: _Node) -> list[Value]:
+    dt = np.dtype(node.inputs[0].dtype or np.float32)
+    lo, hi = b.const(np.array(0, dt), f"{node.name}_min"), b.const(np.array(6, dt), f"{node.name}_max")
+    return [b.op1("Clip", [node.inputs[0], lo, hi], name=node.name)]
+
+
+def _pool(onnx_type: str) -> Converter:
+    def convert(b: GraphBuilder, node: _Node) -> list[Value]:
+        fmt = node.attr("data_format", "NHWC")
+        attrs = {"kernel_shape": _hw(node.attr("ksize"), fmt), "strides": _hw(node.attr("strides"), fmt),
+                 **_padding_attrs(node)}
+        if onnx_type == "AveragePool":
+            attrs["count_include_pad"] = 0  # TF's AvgPool averages over the valid pixels only
+        y = b.op1(onnx_type, [_in_nchw(b, node, node.inputs[0])], attrs, name=node.name)
+        return [_out_layout(b, node, y)]
+    return convert
+
+
+def _fused_batch_norm(b: GraphBuilder, node: _Node) -> list[Value]:
+    x, scale, offset, mean, var = node.inputs[:5]
+    y = b.op1("BatchNormalization", [_in_nchw(b, node, x), scale, offset, mean, var],
+              {"epsilon": float(node.attr("epsilon", 1e-4))}, name=node.name)
+    # inference: batch_mean/batch_variance (and the reserve spaces) are the moving statistics
+    return [_out_layout(b, node, y), mean, var, mean, var, mean][: node.n_outputs]
+
+
+def _mean(b: GraphBuilder, node: _Node) -> list[Value]:
+    axes = [int(a) for a in np.asarray(node.const_input(1)).reshape(-1)]
+    keep = bool(node.attr("keep_dims", False))
+    return [b.op1("ReduceMean", [node.inputs[0]], {"axes": axes, "keepdims": int(keep)}, name=node.name)]
+
+
+def _pad(b: GraphBuilder, node: _Node) -> list[Value]:
+    pads = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1, 2)
+    inputs = [node.inputs[0], b.ints(list(pads[:, 0]) + list(pads[:, 1]), f"{node.name}_pads")]
+    if node.op == "PadV2":
+        inputs.append(node.inputs[2])
+    return [b.op1("Pad", inputs, {"mode": "constant"}, name=node.name)]
+
+
+def _concat(b: GraphBuilder, node: _Node) -> list[Value]:
+    axis = int(np.asarray(node.const_input(len(node.inputs) - 1)).reshape(()))
+    return [b.op1("Concat", node.inputs[:-1], {"axis": axis}, name=node.name)]
+
+
+def _reshape(b: GraphBuilder, node: _Node) -> list[Value]:
+    shape = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1)
+    attrs = {"allowzero": 1} if (shape == 0).any() else {}  # TF's 0 is a zero-sized dim, not "copy"
+    return [b.op1("Reshape", [node.inputs[0], b.ints(shape, f"{node.name}_shape")], attrs, name=node.name)]
+
+
+def _squeeze(b: GraphBuilder, node: _Node) -> list[Value]:
+    axes = node.attr("squeeze_dims", None) or node.attr("axis", None) or []
+    inputs = [node.inputs[0]] + ([b.ints(axes, f"{node.name}_axes")] if axes else [])
+    return [b.op1("Squeeze", inputs, name=node.name)]
+
+
+def _transpose(b: GraphBuilder, node: _Node) -> list[Value]:
+    perm = [int(p) for p in np.asarray(node.const_input(1)).reshape(-1)]
+    x = node.inputs[0]
+    if x.const is not None:
+        return [b.transpose(x, perm)]
+    return [b.op1("Transpose", [x], {"perm": perm}, name=node.name)]
+
+
+def _softmax(b: GraphBuilder, node: _Node) -> list[Value]:
+    return [b.op1("Softmax", node.inputs[:1], {"axis": -1}, name=node.name)]
+
+
+def _identity(b: GraphBuilder, node: _Node) -> list[Value]:
+    x = node.inputs[0]
+    if x.const is not None:  # weights read through Identity (frozen graphs): stay constant
+        return [x]
+    return [b.op1("Identity", [x], name=node.name)]
+
+
+#: TensorFlow op -> converter producing ONNX ops with the same semantics
+MAPPED_OPS: dict[str, Converter] = {
+    "Identity": _identity,
+    "Conv2D": _conv2d,
+    "DepthwiseConv2dNative": _depthwise,
+    "BiasAdd": _bias_add,
+    "MatMul": _matmul,
+    "Add": _binary("Add"), "AddV2": _binary("Add"), "Mul": _binary("Mul"),
+    "Sub": _binary("Sub"), "RealDiv": _binary("Div"),
+    "Relu": _unary("Relu"), "Relu6": _relu6, "Sigmoid": _unary("Sigmoid"), "Tanh": _unary("Tanh"),
+    "MaxPool": _pool("MaxPool"), "AvgPool": _pool("AveragePool"),
+    "FusedBatchNorm": _fused_batch_norm, "FusedBatchNormV3": _fused_batch_norm,
+    "Mean": _mean,
+    "Pad": _pad, "PadV2": _pad,
+    "ConcatV2": _concat,
+    "Reshape": _reshape,
+    "Squeeze": _squeeze,
+    "Transpose": _transpose,
+    "Softmax": _softmax,
+}
+
+_NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}
+
+
+def _split_input(ref: str) -> tuple[str, int] | None:
+    """'name:1' -> ('name', 1); '^ctrl' (control dependency) -> None."""
+    if ref.startswith("^"):
+        return None
+    name, _, port = ref.partition(":")
+    return name, int(port) if port.isdigit() else 0
+
+
+def _topological(nodes: list[Any]) -> list[Any]:
+    by_name = {n.name: n for n in nodes}
+    state: dict[str, int] = {}
+    order: list[Any] = []
+    for root in nodes:
+        stack = [(root, False)]
+        while stack:
+            n, done = stack.pop()
+            if done:
+                state[n.name] = 2
+                order.append(n)
+                continue
+            if state.get(n.name):  # already visited (or on the stack: handled below)
+                continue
+            state[n.name] = 1
+            stack.append((n, True))
+            for ref in reversed(list(n.input)):
+                src = _split_input(ref)
+                if src is None or src[0] not in by_name:
+                    continue
+                s = state.get(src[0], 0)
+                if s == 1:
+                    raise ModelFormatError(f"node {n.name!r} ({n.op}): the graph has a cycle through {src[0]!r}; "
+                                           f"graphc imports acyclic (frozen, inference) graphs only")
+                if s == 0:
+                    stack.append((by_name[src[0]], False))
+    return order
+
+
+def _is_fused_bn_training(nd: Any, attrs: dict[str, Any]) -> bool:
+    return nd.op.startswith("FusedBatchNorm") and bool(attrs.get("is_training", False))
+
+
+def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | None = None,
+                      layers: Any = None) -> Graph:
+    """Convert a parsed GraphDef. ``layers`` (a LayerRegistry) claims ops for domain ``tf``."""
+    b = GraphBuilder(name, DOMAIN, "graphc-tensorflow")
+    nodes = list(gd.node)
+    names: set[str] = set()
+    for n in nodes:
+        if n.name in names:
+            raise ModelFormatError(f"node {n.name!r} ({n.op}): two nodes of the GraphDef share this name")
+        names.add(n.name)
+    ports: dict[str, int] = {n.name: 1 for n in nodes}
+    read: set[tuple[str, int]] = set()
+    for n in nodes:
+        for ref in n.input:
+            src = _split_input(ref)
+            if src is None:
+                continue
+            if src[0] not in names:
+                raise ModelFormatError(f"node {n.name!r} ({n.op}) reads {ref!r}, which no node of the graph produces")
+            ports[src[0]] = max(ports[src[0]], src[1] + 1)
+            read.add(src)
+    produced: dict[tuple[str, int], Value] = {}
+    for nd in _topological(nodes):
+        attrs = {k: decode_attr(v, nd.name) for k, v in sorted(nd.attr.items())}
+        inputs = []
+        for ref in nd.input:
+            src = _split_input(ref)
+            if src is not None:
+                inputs.append(produced[src])
+        node = _Node(nd.name, nd.op, attrs, inputs, ports[nd.name])
+        outs = _convert_node(b, node, layers)
+        for i, v in enumerate(outs):
+            produced[(nd.name, i)] = v
+    if outputs:
+        result = []
+        for ref in outputs:
+            src = _split_input(ref)
+            if src is None or src not in produced:
+                raise ModelFormatError(f"requested output {ref!r} is not produced by the graph")
+            result.append(produced[src])
+    else:
+        result = [produced[(n.name, 0)] for n in nodes
+                  if n.op not in ("Const", "Placeholder") and n.op not in _NO_OUTPUT_OPS
+                  and (n.name, 0) in produced
+                  and not any((n.name, p) in read for p in range(ports[n.name]))]
+    return b.finish(result)
+
+
+def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
+    if node.op == "Placeholder":
+        shape = node.attr("shape")
+        dtype = np.dtype(node.attr("dtype", "float32")) if node.attr("dtype", "float32") != "string" else object
+        return [b.input(node.name, dtype, None if shape is None else [None if d < 0 else d for d in shape])]
+    if node.op == "Const":
+        value = node.attr("value")
+        if not isinstance(value, np.ndarray):
+            raise ModelFormatError(f"node {node.name!r} (Const) has no tensor value")
+        return [b.const(value, node.name)]
+    claimed = layers is not None and layers.lookup(DOMAIN, node.op, 1) is not None
+    conv = MAPPED_OPS.get(node.op)
+    if conv is not None and not claimed and not _is_fused_bn_training(node, node.attrs):
+        outs = conv(b, node)
+        b.name_output(outs[0], node.name)
+        return outs
+    return b.custom(node.op, node.inputs, node.attrs, name=node.name,
+                    outputs=[node.name] + [f"{node.name}:{i}" for i in range(1, node.n_outputs)])
+
+
+def load_tensorflow(source: str | os.PathLike | bytes, *, text: bool | None = None,
+                    outputs: Sequence[str] | None = None, layers: Any = None) -> Graph:
+    """Load a TensorFlow GraphDef (``.pbtxt`` text or ``.pb`` binary) into a Graph.
+
+    ``outputs`` names the tensors to expose ("node" or "node:1"); by default every data
+    output no other node reads. ``layers`` (a LayerRegistry) makes a registered
+    ``tf`` layer take its op even where graphc has a built-in mapping.
+    """
+    gd = parse_graphdef(source, text)
+    name = Path(source).stem if isinstance(source, (str, os.PathLike)) else "tf_graph"
+    return graphdef_to_graph(gd, name, outputs, layers)
