@@ -232,10 +232,28 @@ def layer_output_types(op: Op) -> list[TensorType | None] | None:
 
     binding: LayerBinding = op.layer
     runtime, blobs, slots = split_inputs(op)
-    if any(v is not None and (not v.type.is_static or v.type.dtype is None) for v in runtime):
+    if any(v is not None and v.type.dtype is None for v in runtime):
         return None
+    if any(v is not None and not v.type.is_static for v in runtime):
+        return _dtypes_only(binding, runtime, blobs, slots, len(op.outputs))
     runner = LayerRunner(op.name, op.qualified_type, binding.cls, binding.params, blobs, slots,
                          num_outputs=len(op.outputs))
     sig = tuple(None if v is None else (tuple(v.type.shape), np.dtype(v.type.dtype)) for v in runtime)
     plan = runner.prepare(sig)
     return [TensorType(dt, shape) for shape, dt in zip(plan.output_shapes, plan.output_dtypes)]
+
+
+def _dtypes_only(binding: LayerBinding, runtime: list, blobs: list, slots: list, n_outputs: int) -> list[TensorType | None] | None:
+    """Output element types (shapes unknown) when some input shape is symbolic."""
+    from ..ir import TensorType
+
+    in_dtypes = [np.dtype(v.type.dtype) for v in runtime if v is not None]
+    if binding.cls.output_dtypes is Layer.output_dtypes:
+        dtypes = [in_dtypes[0] if in_dtypes else None] * n_outputs
+    else:
+        try:
+            layer = construct_layer(binding.cls, binding.params, blobs, slots)
+            dtypes = [np.dtype(d) for d in layer.output_dtypes(in_dtypes)]
+        except Exception:  # noqa: BLE001 - the layer may need its blobs; types stay unknown then
+            return None
+    return [TensorType(d, None) if d is not None else None for d in dtypes]

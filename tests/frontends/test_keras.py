@@ -142,9 +142,7 @@ def _head_reference(x, w):
 @pytest.mark.skipif(not TARGETS_NUMPY.exists(), reason=NUMPY_TARGET_MISSING)
 @pytest.mark.parametrize("target,batch", [
     ("numpy", None), ("numpy", 1), ("ort", 1),
-    pytest.param("ort", None, marks=pytest.mark.xfail(
-        reason="layer_output_types (graphc/layers/binding.py) gives no dtype for a layer whose input has a "
-               "dynamic batch, so the ort lowering cannot type the custom op", strict=False)),
+    ("ort", None),
 ])
 def test_ssd_head_compiles_and_params_survive_save_load(tmp_path, target, batch):
     if target == "ort" and not ORT_TARGET.exists():
