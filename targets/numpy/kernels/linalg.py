@@ -1,1 +1,150 @@
-"""Kernels: linalg."""
+"""Kernels: linear algebra.
+
+MatMul, Gemm, MatMulInteger, QLinearMatMul and onnxruntime's contrib ops
+``com.microsoft::FusedGemm`` (Gemm + activation epilogue) and
+``com.microsoft::FusedMatMul`` (MatMul with transposes and a scale). Products are one
+``np.matmul`` written into the planned buffer; Einsum and Det live in
+:mod:`targets.numpy.kernels.misc`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.errors import ShapeInferenceError
+
+from .epilogue import apply_activation, fused_gemm_activation
+from .registry import OpContext, kernel
+
+
+def _matmul_shape(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
+    """numpy/ONNX MatMul result shape (1-D operands promoted then squeezed)."""
+    try:
+        a2 = a.shape if a.ndim > 1 else (1,) + a.shape
+        b2 = b.shape if b.ndim > 1 else b.shape + (1,)
+        if a2[-1] != b2[-2]:
+            raise ValueError
+        batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+    except ValueError:
+        raise ShapeInferenceError(
+            f"{ctx.op_type} node {ctx.name!r}: shapes {a.shape} and {b.shape} do not multiply"
+        ) from None
+    shape = batch + (a2[-2], b2[-1])
+    if a.ndim == 1:
+        shape = shape[:-2] + shape[-1:]
+    if b.ndim == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def _matmul_into(ctx: OpContext, a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    buf = ctx.out(0, _matmul_shape(ctx, a, b), dtype)
+    if buf.ndim == 0:
+        buf[...] = np.matmul(a, b)
+        return buf
+    np.matmul(a, b, out=buf, casting="unsafe")
+    return buf
+
+
+@kernel("MatMul")
+def matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched matrix product with numpy broadcasting."""
+    return _matmul_into(ctx, a, b, a.dtype)
+
+
+def _gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None) -> np.ndarray:
+    """alpha * A' @ B' + beta * C into the planned buffer."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: A and B must be 2-D, got {a.shape}, {b.shape}")
+    if ctx.attr("transA", 0):
+        a = a.T
+    if ctx.attr("transB", 0):
+        b = b.T
+    alpha = float(ctx.attr("alpha", 1.0))
+    beta = float(ctx.attr("beta", 1.0))
+    if a.shape[1] != b.shape[0]:
+        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: A' {a.shape} and B' {b.shape} do not multiply")
+    buf = ctx.out(0, (a.shape[0], b.shape[1]), a.dtype)
+    np.matmul(a, b, out=buf, casting="unsafe")
+    t = buf.dtype.type
+    if alpha != 1.0:
+        np.multiply(buf, t(alpha), out=buf, casting="unsafe")
+    if c is not None and beta != 0.0:
+        cc = c if beta == 1.0 else c * t(beta)
+        np.add(buf, cc, out=buf, casting="unsafe")
+    return buf
+
+
+@kernel("Gemm")
+def gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+    """alpha * op(A) @ op(B) + beta * C (C unidirectionally broadcast)."""
+    return _gemm(ctx, a, b, c)
+
+
+@kernel("FusedGemm", domain="com.microsoft")
+def fused_gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+    """Gemm followed by the ``activation`` epilogue."""
+    name, params = fused_gemm_activation(ctx)
+    return apply_activation(_gemm(ctx, a, b, c), name, params)
+
+
+@kernel("FusedMatMul", domain="com.microsoft")
+def fused_matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """alpha * op(A) @ op(B), op swapping the last two axes when transA/transB is set."""
+    if ctx.attr("transBatchA", 0) or ctx.attr("transBatchB", 0):
+        raise ShapeInferenceError(
+            f"FusedMatMul node {ctx.name!r}: transBatchA/transBatchB are not supported; "
+            "unfuse it into Transpose + MatMul"
+        )
+    if ctx.attr("transA", 0) and a.ndim >= 2:
+        a = np.swapaxes(a, -1, -2)
+    if ctx.attr("transB", 0) and b.ndim >= 2:
+        b = np.swapaxes(b, -1, -2)
+    buf = _matmul_into(ctx, a, b, a.dtype)
+    alpha = float(ctx.attr("alpha", 1.0))
+    if alpha != 1.0:
+        np.multiply(buf, buf.dtype.type(alpha), out=buf)
+    return buf
+
+
+def _shifted(x: np.ndarray, zp: np.ndarray | None, axis: int) -> np.ndarray:
+    """``x - zero_point`` in int32; a 1-D zero point applies along ``axis`` (per row/column)."""
+    xi = x.astype(np.int32)
+    if zp is None:
+        return xi
+    z = np.asarray(zp).astype(np.int32)
+    if z.size > 1 and z.ndim == 1:
+        shape = [1] * xi.ndim
+        shape[axis] = z.size
+        z = z.reshape(shape)
+    xi -= z
+    return xi
+
+
+@kernel("MatMulInteger")
+def matmul_integer(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_zp: np.ndarray | None = None,
+                   b_zp: np.ndarray | None = None) -> np.ndarray:
+    """(A - a_zero_point) @ (B - b_zero_point) in int32 (zero points per row of A / column of B)."""
+    ai = _shifted(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
+    bi = _shifted(b, b_zp, b.ndim - 1)
+    return _matmul_into(ctx, ai, bi, np.dtype(np.int32))
+
+
+@kernel("QLinearMatMul")
+def qlinear_matmul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray | None,
+                   b: np.ndarray, b_scale: np.ndarray, b_zp: np.ndarray | None,
+                   y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Quantized MatMul: int32 product requantized by a_scale * b_scale / y_scale."""
+    ai = _shifted(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
+    bi = _shifted(b, b_zp, b.ndim - 1)
+    acc = np.matmul(ai, bi)
+    sa = a_scale.reshape(-1, 1) if a_scale.size > 1 else a_scale
+    res = acc * (sa * b_scale / y_scale)
+    out_dtype = y_zp.dtype if y_zp is not None else a.dtype
+    if y_zp is not None:
+        res = res + y_zp
+    info = np.iinfo(out_dtype)
+    res = np.clip(np.rint(res), info.min, info.max)
+    buf = ctx.out(0, res.shape, out_dtype)
+    np.copyto(buf, res, casting="unsafe")
+    return buf

@@ -1,1 +1,227 @@
-"""Kernels: normalization."""
+"""Kernels: normalization.
+
+BatchNormalization (inference, and the training-mode outputs of opsets 6-15),
+InstanceNormalization, LayerNormalization (Y, Mean, InvStdDev), GroupNormalization
+(per-group scale before opset 21, per-channel after), RMSNormalization, LRN,
+MeanVarianceNormalization and LpNormalization. Softmax, LogSoftmax and Hardmax live in
+:mod:`targets.numpy.kernels.activations`.
+
+Statistics of float16/bfloat16 inputs are computed in float32 (the ``stash_type``
+default) and the result cast back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from graphc.errors import ShapeInferenceError
+
+from .registry import OpContext, kernel
+
+
+def _compute_dtype(x: np.ndarray) -> np.dtype:
+    return np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
+
+
+def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-channel vector shaped to broadcast over N x C x spatial."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _mean_var(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Population mean and variance over ``axes`` (keepdims)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    diff = x - mean
+    np.multiply(diff, diff, out=diff)
+    return mean, diff.mean(axis=axes, keepdims=True)
+
+
+def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    buf = ctx.out(index, value.shape, dtype)
+    np.copyto(buf, value, casting="unsafe")
+    return buf
+
+
+# --------------------------------------------------------------------------- BatchNormalization
+
+
+def _batchnorm_training(ctx: OpContext) -> bool:
+    if ctx.opset >= 14:
+        return bool(ctx.attr("training_mode", 0))
+    if ctx.opset < 7 and ctx.attr("is_test", 0):
+        return False
+    return len(ctx.outs) > 1
+
+
+@kernel("BatchNormalization")
+def batch_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: np.ndarray,
+                        mean: np.ndarray, var: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+    """scale * (x - mean) / sqrt(var + eps) + bias per channel.
+
+    In training mode the batch statistics normalize and the running statistics
+    ``momentum * running + (1 - momentum) * batch`` are returned too: (Y, running_mean,
+    running_var) from opset 14, plus the saved batch mean/var before it.
+    """
+    eps = float(ctx.attr("epsilon", 1e-5))
+    ct = _compute_dtype(x)
+    xc = x.astype(ct, copy=False)
+    buf = ctx.out(0, x.shape, x.dtype)
+    if not _batchnorm_training(ctx):
+        inv = scale.astype(ct) / np.sqrt(var.astype(ct) + ct.type(eps))
+        shift = bias.astype(ct) - mean.astype(ct) * inv
+        if buf.dtype == ct:
+            np.multiply(xc, _channel(inv, x.ndim), out=buf)
+            np.add(buf, _channel(shift, x.ndim), out=buf)
+        else:
+            np.copyto(buf, xc * _channel(inv, x.ndim) + _channel(shift, x.ndim), casting="unsafe")
+        return buf
+    momentum = float(ctx.attr("momentum", 0.9))
+    axes = (0,) + tuple(range(2, x.ndim))
+    bmean, bvar = _mean_var(xc, axes)
+    y = _channel(scale.astype(ct), x.ndim) * (xc - bmean) / np.sqrt(bvar + ct.type(eps)) + _channel(bias, x.ndim)
+    np.copyto(buf, y, casting="unsafe")
+    bmean, bvar = bmean.reshape(-1), bvar.reshape(-1)
+    run_mean = mean * momentum + bmean * (1 - momentum)
+    run_var = var * momentum + bvar * (1 - momentum)
+    outs = [buf, _write(ctx, 1, run_mean, mean.dtype), _write(ctx, 2, run_var, var.dtype)]
+    if ctx.opset < 14:
+        outs += [_write(ctx, 3, bmean, mean.dtype), _write(ctx, 4, bvar, var.dtype)]
+    return tuple(outs[: max(len(ctx.outs), 1)])
+
+
+# --------------------------------------------------------------------------- Instance / Group
+
+
+@kernel("InstanceNormalization")
+def instance_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Normalize each (n, c) plane over its spatial axes, then per-channel scale and bias."""
+    eps = float(ctx.attr("epsilon", 1e-5))
+    ct = _compute_dtype(x)
+    xc = x.astype(ct, copy=False)
+    mean, var = _mean_var(xc, tuple(range(2, x.ndim)))
+    y = (xc - mean) / np.sqrt(var + ct.type(eps)) * _channel(scale.astype(ct), x.ndim) + _channel(bias.astype(ct), x.ndim)
+    return _write(ctx, 0, y, x.dtype)
+
+
+@kernel("GroupNormalization")
+def group_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Normalize channel groups over (channels in group, spatial), then scale and bias.
+
+    Opset 18 scales per group (scale/bias of length ``num_groups``); opset 21 per channel.
+    """
+    groups = int(ctx.attr("num_groups"))
+    eps = float(ctx.attr("epsilon", 1e-5))
+    n, c = x.shape[:2]
+    if c % groups:
+        raise ShapeInferenceError(f"GroupNormalization node {ctx.name!r}: {c} channels not divisible by num_groups={groups}")
+    ct = _compute_dtype(x)
+    xg = x.astype(ct, copy=False).reshape((n, groups, -1))
+    mean, var = _mean_var(xg, (2,))
+    y = ((xg - mean) / np.sqrt(var + ct.type(eps))).reshape(x.shape)
+    sc, bi = scale.astype(ct), bias.astype(ct)
+    if sc.size == groups and groups != c:
+        sc, bi = np.repeat(sc, c // groups), np.repeat(bi, c // groups)
+    y = y * _channel(sc, x.ndim) + _channel(bi, x.ndim)
+    return _write(ctx, 0, y, x.dtype)
+
+
+# --------------------------------------------------------------------------- Layer / RMS
+
+
+def _trailing_axes(ctx: OpContext, x: np.ndarray) -> tuple[int, ...]:
+    axis = int(ctx.attr("axis", -1))
+    axis = axis + x.ndim if axis < 0 else axis
+    if not 0 <= axis < max(x.ndim, 1):
+        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: axis {ctx.attr('axis')} out of range for rank {x.ndim}")
+    return tuple(range(axis, x.ndim))
+
+
+def _stash_dtype(ctx: OpContext, x: np.ndarray) -> np.dtype:
+    stash = int(ctx.attr("stash_type", 1))
+    return np.dtype(np.float32) if stash == 1 and x.dtype != np.float64 else _compute_dtype(x)
+
+
+@kernel("LayerNormalization")
+def layer_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: np.ndarray | None = None
+                        ) -> np.ndarray | tuple[np.ndarray, ...]:
+    """(x - mean) / sqrt(var + eps) * scale + bias over the axes from ``axis`` on.
+
+    Optional outputs Mean and InvStdDev have the reduced axes kept as 1 and the stash type.
+    """
+    eps = float(ctx.attr("epsilon", 1e-5))
+    axes = _trailing_axes(ctx, x)
+    st = _stash_dtype(ctx, x)
+    xc = x.astype(st, copy=False)
+    mean, var = _mean_var(xc, axes)
+    inv = 1.0 / np.sqrt(var + st.type(eps))
+    y = (xc - mean) * inv * scale.astype(st, copy=False)
+    if bias is not None:
+        y += bias.astype(st, copy=False)
+    outs = [_write(ctx, 0, y, x.dtype)]
+    if len(ctx.outs) > 1:
+        outs.append(_write(ctx, 1, mean, st))
+        if len(ctx.outs) > 2:
+            outs.append(_write(ctx, 2, inv, st))
+        return tuple(outs)
+    return outs[0]
+
+
+@kernel("RMSNormalization")
+def rms_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """x / sqrt(mean(x^2) + eps) * scale over the axes from ``axis`` on."""
+    eps = float(ctx.attr("epsilon", 1e-5))
+    axes = _trailing_axes(ctx, x)
+    st = _stash_dtype(ctx, x)
+    xc = x.astype(st, copy=False)
+    ms = np.mean(xc * xc, axis=axes, keepdims=True)
+    y = xc / np.sqrt(ms + st.type(eps)) * scale.astype(st, copy=False)
+    return _write(ctx, 0, y, x.dtype)
+
+
+# --------------------------------------------------------------------------- LRN, MVN, Lp
+
+
+@kernel("LRN")
+def lrn(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x / (bias + alpha / size * sum of squares over a channel window) ** beta."""
+    size = int(ctx.attr("size"))
+    alpha = float(ctx.attr("alpha", 1e-4))
+    beta = float(ctx.attr("beta", 0.75))
+    bias = float(ctx.attr("bias", 1.0))
+    ct = _compute_dtype(x)
+    sq = x.astype(ct) ** 2
+    c = x.shape[1]
+    lo_off, hi_off = (size - 1) // 2, math.ceil((size - 1) / 2)
+    csum = np.concatenate([np.zeros_like(sq[:, :1]), np.cumsum(sq, axis=1)], axis=1)
+    ch = np.arange(c)
+    hi = np.minimum(ch + hi_off + 1, c)
+    lo = np.maximum(ch - lo_off, 0)
+    window = csum[:, hi] - csum[:, lo]
+    y = x.astype(ct) / (ct.type(bias) + ct.type(alpha / size) * window) ** ct.type(beta)
+    return _write(ctx, 0, y, x.dtype)
+
+
+@kernel("MeanVarianceNormalization")
+def mean_variance_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """(x - mean) / (std + 1e-9) over ``axes`` (default N, H, W)."""
+    axes = tuple(int(a) for a in ctx.attr("axes", [0, 2, 3]))
+    ct = _compute_dtype(x)
+    xc = x.astype(ct, copy=False)
+    mean = xc.mean(axis=axes, keepdims=True)
+    std = np.sqrt(np.maximum((xc * xc).mean(axis=axes, keepdims=True) - mean * mean, 0))
+    return _write(ctx, 0, (xc - mean) / (std + ct.type(1e-9)), x.dtype)
+
+
+@kernel("LpNormalization")
+def lp_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x / ||x||_p along ``axis`` (p 1 or 2); 0 where the norm is 0."""
+    axis = int(ctx.attr("axis", -1))
+    p = int(ctx.attr("p", 2))
+    if p not in (1, 2):
+        raise ShapeInferenceError(f"LpNormalization node {ctx.name!r}: p must be 1 or 2, got {p}")
+    norm = np.abs(x).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt((x * x).sum(axis=axis, keepdims=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(norm == 0, 0, x / norm)
+    return _write(ctx, 0, y, x.dtype)

@@ -1,1 +1,274 @@
-"""Kernels: pooling."""
+"""Kernels: pooling.
+
+MaxPool (with the optional Indices output), AveragePool, LpPool, their Global*
+forms, MaxUnpool and RoiAlign. Windowed pools pad the input once and reduce over the
+kernel taps: each tap is one strided view of the padded input covering every output
+position, so the Python loop runs ``prod(kernel)`` times, never per pixel. The window
+geometry (auto_pad, pads, strides, dilations, ceil_mode) is
+:func:`targets.numpy.kernels.conv.conv_geometry`.
+
+With ``ceil_mode`` the last window may run past the padded input; those positions are
+ignored (they neither win a max nor count towards an average).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from graphc.errors import ShapeInferenceError
+
+from .conv import Geometry, conv_geometry, pad_spatial, tap_view
+from .registry import OpContext, kernel
+
+
+def _lowest(dtype: np.dtype) -> float | int:
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _padded(x: np.ndarray, geo: Geometry, value: float | int) -> np.ndarray:
+    """``x`` padded by the geometry's pads plus the ceil-mode overhang at the end."""
+    ends = []
+    for i, (size, b, e) in enumerate(zip(x.shape[2:], geo.pads_begin, geo.pads_end)):
+        need = (geo.out[i] - 1) * geo.strides[i] + (geo.kernel[i] - 1) * geo.dilations[i] + 1
+        ends.append(max(e, need - size - b))
+    return pad_spatial(x, geo.pads_begin, ends, value)
+
+
+def _axis_counts(geo: Geometry, in_spatial: tuple[int, ...], include_pad: bool) -> np.ndarray:
+    """How many window taps land on counted positions, per output position (separable)."""
+    total = np.ones((), dtype=np.float64)
+    for i, size in enumerate(in_spatial):
+        pos = (np.arange(geo.out[i])[:, None] * geo.strides[i]
+               + np.arange(geo.kernel[i])[None, :] * geo.dilations[i])
+        if include_pad:
+            lo, hi = 0, size + geo.pads_begin[i] + geo.pads_end[i]
+        else:
+            lo, hi = geo.pads_begin[i], geo.pads_begin[i] + size
+        cnt = ((pos >= lo) & (pos < hi)).sum(axis=1).astype(np.float64)
+        total = np.multiply.outer(total, cnt)
+    return total
+
+
+def _geometry(ctx: OpContext, x: np.ndarray) -> Geometry:
+    if x.ndim < 3:
+        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: input must be N x C x spatial, got {x.shape}")
+    return conv_geometry(ctx, x.shape[2:], ceil_mode=bool(ctx.attr("ceil_mode", 0)))
+
+
+def _reduce_taps(xp: np.ndarray, geo: Geometry, out: np.ndarray,
+                 combine: Callable[..., np.ndarray], pre: Callable[[np.ndarray], np.ndarray] | None = None
+                 ) -> np.ndarray:
+    """Fold ``combine`` over every kernel tap's strided view into ``out``."""
+    for t, tap in enumerate(np.ndindex(*geo.kernel)):
+        v = tap_view(xp, geo, tap)
+        if pre is not None:
+            v = pre(v)
+        if t == 0:
+            np.copyto(out, v, casting="unsafe")
+        else:
+            combine(out, v, out=out, casting="unsafe")
+    return out
+
+
+@kernel("MaxPool")
+def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Windowed max; a second declared output gets the flat argmax Indices (``storage_order``)."""
+    geo = _geometry(ctx, x)
+    xp = _padded(x, geo, _lowest(x.dtype))
+    shape = x.shape[:2] + geo.out
+    buf = ctx.out(0, shape, x.dtype)
+    if len(ctx.outs) < 2:
+        return _reduce_taps(xp, geo, buf, np.maximum)
+    best = np.zeros(shape, dtype=np.int64)
+    for t, tap in enumerate(np.ndindex(*geo.kernel)):
+        v = tap_view(xp, geo, tap)
+        if t == 0:
+            np.copyto(buf, v)
+            continue
+        win = v > buf
+        np.copyto(buf, v, where=win)
+        best[win] = t
+    return buf, _flat_indices(ctx, x.shape, geo, best)
+
+
+def _flat_indices(ctx: OpContext, in_shape: tuple[int, ...], geo: Geometry, best: np.ndarray) -> np.ndarray:
+    """Flat input indices of the winning taps ``best`` (row- or column-major spatial)."""
+    n, c = in_shape[:2]
+    spatial = in_shape[2:]
+    taps = np.unravel_index(best, geo.kernel)
+    nd = len(spatial)
+    col_major = int(ctx.attr("storage_order", 0)) == 1
+    idx = np.zeros(best.shape, dtype=np.int64)
+    order = range(nd - 1, -1, -1) if col_major else range(nd)
+    for i in order:
+        o = np.arange(geo.out[i]).reshape((geo.out[i],) + (1,) * (nd - 1 - i))
+        coord = o * geo.strides[i] + taps[i] * geo.dilations[i] - geo.pads_begin[i]
+        idx *= spatial[i]
+        idx += coord
+    plane = math.prod(spatial)
+    idx += (np.arange(n * c, dtype=np.int64) * plane).reshape((n, c) + (1,) * nd)
+    buf = ctx.out(1, best.shape, np.int64)
+    np.copyto(buf, idx)
+    return buf
+
+
+@kernel("AveragePool")
+def average_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Windowed mean; padding counts only with ``count_include_pad``."""
+    geo = _geometry(ctx, x)
+    xp = _padded(x, geo, 0)
+    buf = ctx.out(0, x.shape[:2] + geo.out, x.dtype)
+    acc = buf if x.dtype.kind == "f" else np.empty(buf.shape, np.float64)
+    _reduce_taps(xp, geo, acc, np.add)
+    counts = _axis_counts(geo, x.shape[2:], bool(ctx.attr("count_include_pad", 0)))
+    np.divide(acc, counts.astype(acc.dtype), out=acc)
+    if acc is not buf:
+        np.copyto(buf, acc, casting="unsafe")
+    return buf
+
+
+def _lp(buf: np.ndarray, p: float) -> np.ndarray:
+    """buf ** (1 / p) in place."""
+    if p == 2:
+        return np.sqrt(buf, out=buf)
+    if p == 1:
+        return buf
+    return np.power(buf, buf.dtype.type(1.0 / p), out=buf)
+
+
+@kernel("LpPool")
+def lp_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """(sum over the window of |x|^p)^(1/p)."""
+    p = float(ctx.attr("p", 2))
+    geo = _geometry(ctx, x)
+    xp = _padded(x, geo, 0)
+    buf = ctx.out(0, x.shape[:2] + geo.out, x.dtype)
+
+    def power(v: np.ndarray) -> np.ndarray:
+        return np.abs(v) if p == 1 else (v * v if p == 2 else np.abs(v) ** v.dtype.type(p))
+
+    _reduce_taps(xp, geo, buf, np.add, power)
+    return _lp(buf, p)
+
+
+def _spatial_axes(ctx: OpContext, x: np.ndarray) -> tuple[int, ...]:
+    if x.ndim < 3:
+        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: input must be N x C x spatial, got {x.shape}")
+    return tuple(range(2, x.ndim))
+
+
+@kernel("GlobalAveragePool")
+def global_average_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Mean over all spatial axes (kept as size 1)."""
+    axes = _spatial_axes(ctx, x)
+    buf = ctx.out(0, x.shape[:2] + (1,) * len(axes), x.dtype)
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    np.mean(flat, axis=2, out=buf.reshape(x.shape[:2]) if buf.flags.c_contiguous else None, keepdims=False)
+    if not buf.flags.c_contiguous:
+        np.copyto(buf, flat.mean(axis=2).reshape(buf.shape))
+    return buf
+
+
+@kernel("GlobalMaxPool")
+def global_max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Max over all spatial axes (kept as size 1)."""
+    axes = _spatial_axes(ctx, x)
+    buf = ctx.out(0, x.shape[:2] + (1,) * len(axes), x.dtype)
+    np.max(x, axis=axes, keepdims=True, out=buf)
+    return buf
+
+
+@kernel("GlobalLpPool")
+def global_lp_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """(sum over all spatial positions of |x|^p)^(1/p)."""
+    p = float(ctx.attr("p", 2))
+    axes = _spatial_axes(ctx, x)
+    buf = ctx.out(0, x.shape[:2] + (1,) * len(axes), x.dtype)
+    np.sum(np.abs(x) ** x.dtype.type(p), axis=axes, keepdims=True, out=buf)
+    return _lp(buf, p)
+
+
+@kernel("MaxUnpool")
+def max_unpool(ctx: OpContext, x: np.ndarray, indices: np.ndarray, output_shape: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Scatter ``x`` to the flat ``indices`` of the unpooled tensor (zeros elsewhere).
+
+    Indices address the shape MaxPool's inverse implies (``(in-1)*stride - pads + kernel``);
+    an explicit ``output_shape`` input larger than that pads with zeros at the end, as the
+    ONNX reference does.
+    """
+    nd = x.ndim - 2
+    ks = [int(k) for k in ctx.attr("kernel_shape")]
+    strides = list(ctx.attr("strides") or [1] * nd)
+    pads = list(ctx.attr("pads") or [0] * 2 * nd)
+    inferred = tuple(x.shape[:2]) + tuple(
+        (x.shape[2 + i] - 1) * strides[i] - (pads[i] + pads[nd + i]) + ks[i] for i in range(nd))
+    shape = inferred if output_shape is None else tuple(int(v) for v in output_shape)
+    flat = np.zeros(math.prod(inferred), dtype=x.dtype)
+    flat[indices.reshape(-1)] = x.reshape(-1)
+    buf = ctx.out(0, shape, x.dtype)
+    buf[...] = 0
+    buf[tuple(slice(0, min(a, b)) for a, b in zip(inferred, shape))] = \
+        flat.reshape(inferred)[tuple(slice(0, min(a, b)) for a, b in zip(inferred, shape))]
+    return buf
+
+
+# --------------------------------------------------------------------------- RoiAlign
+
+
+def _bilinear_weights(coord: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Low/high sample indices and weights along one axis (RoiAlign rules), plus validity."""
+    valid = (coord >= -1.0) & (coord <= size)
+    c = np.maximum(coord, 0.0)
+    low = np.floor(c).astype(np.int64)
+    at_end = low >= size - 1
+    low = np.where(at_end, size - 1, low)
+    high = np.where(at_end, size - 1, low + 1)
+    c = np.where(at_end, low.astype(c.dtype), c)
+    frac = c - low
+    return low, high, frac, valid
+
+
+@kernel("RoiAlign")
+def roi_align(ctx: OpContext, x: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray) -> np.ndarray:
+    """Bilinear region-of-interest pooling (avg or max over the sampling grid of each bin)."""
+    mode = ctx.attr("mode", "avg")
+    oh, ow = int(ctx.attr("output_height", 1)), int(ctx.attr("output_width", 1))
+    ratio = int(ctx.attr("sampling_ratio", 0))
+    scale = float(ctx.attr("spatial_scale", 1.0))
+    half = ctx.attr("coordinate_transformation_mode", "half_pixel" if ctx.opset >= 16 else "output_half_pixel")
+    offset = 0.5 if half == "half_pixel" else 0.0
+    _, c, h, w = x.shape
+    r = rois.shape[0]
+    buf = ctx.out(0, (r, c, oh, ow), x.dtype)
+    for i in range(r):
+        x0, y0, x1, y1 = (float(v) * scale - offset for v in rois[i])
+        rw, rh = x1 - x0, y1 - y0
+        if half != "half_pixel":
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        bh, bw = rh / oh, rw / ow
+        gh = ratio if ratio > 0 else int(math.ceil(rh / oh))
+        gw = ratio if ratio > 0 else int(math.ceil(rw / ow))
+        gh, gw = max(gh, 1), max(gw, 1)
+        ys = y0 + (np.arange(oh)[:, None] * bh + (np.arange(gh)[None, :] + 0.5) * bh / gh)  # (oh, gh)
+        xs = x0 + (np.arange(ow)[:, None] * bw + (np.arange(gw)[None, :] + 0.5) * bw / gw)  # (ow, gw)
+        yl, yh, fy, vy = _bilinear_weights(ys, h)
+        xl, xh, fx, vx = _bilinear_weights(xs, w)
+        img = x[int(batch_indices[i])].astype(np.float64)  # (C, H, W)
+        # weights (oh, gh, ow, gw) for the 4 corners
+        wy = ((1 - fy) * vy)[:, :, None, None], (fy * vy)[:, :, None, None]
+        wx = ((1 - fx) * vx)[None, None], (fx * vx)[None, None]
+        corners = [(yl, xl, wy[0] * wx[0]), (yl, xh, wy[0] * wx[1]), (yh, xl, wy[1] * wx[0]), (yh, xh, wy[1] * wx[1])]
+        samples = []
+        for yi, xi, wt in corners:
+            v = img[:, yi[:, :, None, None], xi[None, None]]  # (C, oh, gh, ow, gw)
+            samples.append(v * wt)
+        if mode == "max":
+            res = np.maximum.reduce(samples).max(axis=(2, 4))
+        else:
+            res = np.add.reduce(samples).sum(axis=(2, 4)) / (gh * gw)
+        np.copyto(buf[i], res, casting="unsafe")
+    return buf

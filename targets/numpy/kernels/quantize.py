@@ -1,1 +1,143 @@
-"""Kernels: quantize."""
+"""Kernels: linear quantization.
+
+QuantizeLinear / DequantizeLinear with per-tensor, per-axis (``axis``) and blocked
+(``block_size``, opset 21+) scales; integer types int8/uint8/int16/uint16/int32 and the
+types ml_dtypes gives numpy (int4/uint4/int2/uint2, float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz,
+float4 e2m1). DynamicQuantizeLinear computes a uint8 scale and zero point from the data.
+QLinearConv lives with the convolutions, QLinearMatMul / MatMulInteger with linalg.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+from onnx import helper
+
+from graphc.errors import ShapeInferenceError
+
+from .registry import OpContext, kernel
+
+_FLOAT8 = {
+    np.dtype(ml_dtypes.float8_e4m3fn),
+    np.dtype(ml_dtypes.float8_e4m3fnuz),
+    np.dtype(ml_dtypes.float8_e5m2),
+    np.dtype(ml_dtypes.float8_e5m2fnuz),
+}
+_SMALL_FLOATS = {np.dtype(getattr(ml_dtypes, n)) for n in ("float4_e2m1fn", "float6_e2m3fn", "float6_e3m2fn")
+                 if hasattr(ml_dtypes, n)}
+
+
+def _int_range(dtype: np.dtype) -> tuple[int, int] | None:
+    """(min, max) of an integer quantized type, None for float types."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return int(info.min), int(info.max)
+    try:
+        info = ml_dtypes.iinfo(dtype)
+    except (ValueError, TypeError):
+        return None
+    return int(info.min), int(info.max)
+
+
+def _broadcast_param(ctx: OpContext, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A scale/zero point shaped to broadcast against ``shape``: scalar, per-axis or blocked."""
+    if p.size == 1 and p.ndim <= 1:
+        return p.reshape(())
+    rank = len(shape)
+    axis = int(ctx.attr("axis", 1))
+    axis = axis + rank if axis < 0 else axis
+    block = int(ctx.attr("block_size", 0) or 0)
+    if p.ndim == 1 and not block:
+        if p.shape[0] != shape[axis]:
+            raise ShapeInferenceError(
+                f"{ctx.op_type} node {ctx.name!r}: per-axis parameter of length {p.shape[0]} does not match "
+                f"axis {axis} of size {shape[axis]}"
+            )
+        return p.reshape([-1 if i == axis else 1 for i in range(rank)])
+    if block <= 0 or p.ndim != rank:
+        raise ShapeInferenceError(
+            f"{ctx.op_type} node {ctx.name!r}: parameter shape {p.shape} needs block_size > 0 and rank {rank}"
+        )
+    return np.repeat(p, block, axis=axis)[tuple(slice(0, s) for s in shape)]
+
+
+def _output_dtype(ctx: OpContext, zp: np.ndarray | None) -> np.dtype:
+    if zp is not None:
+        return zp.dtype
+    to = int(ctx.attr("output_dtype", 0) or 0)
+    return np.dtype(helper.tensor_dtype_to_np_dtype(to)) if to else np.dtype(np.uint8)
+
+
+@kernel("QuantizeLinear")
+def quantize_linear(ctx: OpContext, x: np.ndarray, y_scale: np.ndarray, y_zp: np.ndarray | None = None
+                    ) -> np.ndarray:
+    """saturate(round_half_even(x / y_scale) + y_zero_point) in the zero point's type."""
+    dtype = _output_dtype(ctx, y_zp)
+    precision = int(ctx.attr("precision", 0) or 0)
+    scale = _broadcast_param(ctx, y_scale, x.shape)
+    if precision:
+        pt = helper.tensor_dtype_to_np_dtype(precision)
+        q = x.astype(pt) / scale.astype(pt)
+    else:
+        q = x / scale
+    rng = _int_range(dtype)
+    buf = ctx.out(0, x.shape, dtype)
+    if rng is not None:
+        qi = np.rint(q).astype(np.int64)
+        if y_zp is not None:
+            qi += _broadcast_param(ctx, y_zp, x.shape).astype(np.int64)
+        np.clip(qi, rng[0], rng[1], out=qi)
+        np.copyto(buf, qi.astype(dtype))
+        return buf
+    if dtype in _FLOAT8:
+        if ctx.attr("saturate", 1):
+            info = ml_dtypes.finfo(dtype)
+            q = np.clip(q, float(info.min), float(info.max))
+        np.copyto(buf, q.astype(dtype))
+        return buf
+    if dtype in _SMALL_FLOATS:
+        if y_zp is not None:
+            q = q + _broadcast_param(ctx, y_zp, x.shape).astype(np.float32)
+        np.copyto(buf, q.astype(dtype))
+        return buf
+    raise ShapeInferenceError(
+        f"QuantizeLinear node {ctx.name!r}: output type {dtype} is not a quantized type numpy can hold"
+    )
+
+
+@kernel("DequantizeLinear")
+def dequantize_linear(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """(x - x_zero_point) * x_scale, in the scale's type (or ``output_dtype``)."""
+    to = int(ctx.attr("output_dtype", 0) or 0)
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to)) if to else x_scale.dtype
+    if ctx.opset < 19:
+        dtype = np.dtype(np.float32)
+    dx = x.astype(np.float32)
+    if x_zp is not None and x.dtype not in _FLOAT8 and x.dtype not in _SMALL_FLOATS:
+        dx -= _broadcast_param(ctx, x_zp, x.shape).astype(np.float32)
+    y = dx * _broadcast_param(ctx, x_scale, x.shape)
+    buf = ctx.out(0, x.shape, dtype)
+    np.copyto(buf, y, casting="unsafe")
+    return buf
+
+
+@kernel("DynamicQuantizeLinear")
+def dynamic_quantize_linear(ctx: OpContext, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 quantization with scale (max(0, x) - min(0, x)) / 255 and a matching zero point."""
+    lo = min(0.0, float(x.min())) if x.size else 0.0
+    hi = max(0.0, float(x.max())) if x.size else 0.0
+    scale = np.float32((hi - lo) / np.float32(255))
+    if scale == 0:
+        zp = np.uint8(0)
+        y = np.zeros(x.shape, np.uint8)
+    else:
+        zp = np.uint8(np.clip(np.rint(np.float32(0) - np.float32(lo) / scale), 0, 255))
+        y = np.clip(np.rint(x / scale) + zp, 0, 255).astype(np.uint8)
+    buf = ctx.out(0, x.shape, np.uint8)
+    np.copyto(buf, y)
+    s = ctx.out(1, (), np.float32)
+    s[...] = scale
+    z = ctx.out(2, (), np.uint8)
+    z[...] = zp
+    return buf, s, z

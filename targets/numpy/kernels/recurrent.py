@@ -1,1 +1,271 @@
-"""Kernels: recurrent."""
+"""Kernels: recurrent layers RNN, GRU and LSTM.
+
+All three share one driver: the input projection ``X @ W^T + Wb`` of every time step
+is one GEMM up front, then a Python loop over time steps does the recurrent GEMM and
+the gate math for the whole batch. Directions forward, reverse and bidirectional,
+``layout`` 0 (sequence first) and 1 (batch first), ``sequence_lens`` (steps past a
+sequence's length leave its state unchanged and output zeros; reverse runs over each
+sequence's own valid prefix), initial states, the ``activations`` list with
+``activation_alpha``/``activation_beta``, ``clip``, GRU ``linear_before_reset`` and LSTM
+peepholes and ``input_forget`` are supported.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from graphc.errors import ShapeInferenceError, UnsupportedOpError
+
+from .registry import OpContext, kernel
+
+Activation = Callable[[np.ndarray], np.ndarray]
+
+# name -> (number of alpha, beta params used, defaults)
+_PARAMS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "Affine": ((1.0,), (0.0,)),
+    "LeakyRelu": ((0.01,), ()),
+    "ThresholdedRelu": ((1.0,), ()),
+    "ScaledTanh": ((1.0,), (1.0,)),
+    "HardSigmoid": ((0.2,), (0.5,)),
+    "Elu": ((1.0,), ()),
+}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _make_activation(name: str, alpha: float | None, beta: float | None) -> Activation:
+    """The activation function ``name`` with its parameters bound."""
+    key = name.lower()
+    if key == "sigmoid":
+        return _sigmoid
+    if key == "tanh":
+        return np.tanh
+    if key == "relu":
+        return lambda x: np.maximum(x, 0)
+    if key == "affine":
+        return lambda x: alpha * x + beta
+    if key == "leakyrelu":
+        return lambda x: np.where(x >= 0, x, alpha * x)
+    if key == "thresholdedrelu":
+        return lambda x: np.where(x > alpha, x, 0)
+    if key == "scaledtanh":
+        return lambda x: alpha * np.tanh(beta * x)
+    if key == "hardsigmoid":
+        return lambda x: np.clip(alpha * x + beta, 0, 1)
+    if key == "elu":
+        return lambda x: np.where(x >= 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))
+    if key == "softsign":
+        return lambda x: x / (1 + np.abs(x))
+    if key == "softplus":
+        return lambda x: np.logaddexp(x, 0)
+    raise UnsupportedOpError(f"recurrent activation {name!r} is not supported")
+
+
+def _activations(ctx: OpContext, defaults: Sequence[str], num_dirs: int) -> list[list[Activation]]:
+    """Per direction, the activation functions (alpha/beta lists consumed in order)."""
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in (ctx.attr("activations") or [])]
+    if not names:
+        names = list(defaults) * num_dirs
+    elif len(names) == len(defaults) and num_dirs == 2:
+        names = names * 2
+    if len(names) != len(defaults) * num_dirs:
+        raise ShapeInferenceError(
+            f"{ctx.op_type} node {ctx.name!r}: {len(names)} activations given, expected {len(defaults) * num_dirs}"
+        )
+    alphas = list(ctx.attr("activation_alpha") or [])
+    betas = list(ctx.attr("activation_beta") or [])
+    fns = []
+    for name in names:
+        canon = next((k for k in _PARAMS if k.lower() == name.lower()), None)
+        alpha = beta = None
+        if canon is not None:
+            da, db = _PARAMS[canon]
+            if da:
+                alpha = float(alphas.pop(0)) if alphas else da[0]
+            if db:
+                beta = float(betas.pop(0)) if betas else db[0]
+        fns.append(_make_activation(name, alpha, beta))
+    k = len(defaults)
+    return [fns[d * k:(d + 1) * k] for d in range(num_dirs)]
+
+
+class _Setup:
+    """Inputs normalized to layout 0 and per-direction arrays."""
+
+    def __init__(self, ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None,
+                 seq_lens: np.ndarray | None, gates: int, init: Sequence[np.ndarray | None]):
+        self.layout = int(ctx.attr("layout", 0))
+        direction = ctx.attr("direction", "forward")
+        self.direction = direction.decode() if isinstance(direction, bytes) else str(direction)
+        if self.direction not in ("forward", "reverse", "bidirectional"):
+            raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: unknown direction {self.direction!r}")
+        self.num_dirs = 2 if self.direction == "bidirectional" else 1
+        if w.shape[0] != self.num_dirs:
+            raise ShapeInferenceError(
+                f"{ctx.op_type} node {ctx.name!r}: W has {w.shape[0]} directions, {self.direction} needs {self.num_dirs}"
+            )
+        self.x = np.swapaxes(x, 0, 1) if self.layout else x
+        self.seq, self.batch, _ = self.x.shape
+        self.hidden = int(ctx.attr("hidden_size") or r.shape[-1])
+        self.dtype = x.dtype
+        h = self.hidden
+        self.b = np.zeros((self.num_dirs, 2 * gates * h), x.dtype) if b is None else b
+        self.lens = (np.full(self.batch, self.seq, np.int64) if seq_lens is None
+                     else np.asarray(seq_lens, dtype=np.int64).reshape(-1))
+        self.init = []
+        for s in init:
+            if s is None:
+                self.init.append(np.zeros((self.num_dirs, self.batch, h), x.dtype))
+            else:
+                self.init.append(np.swapaxes(s, 0, 1) if self.layout else s)
+        self.clip = ctx.attr("clip")
+        self.w, self.r = w, r
+
+    def order(self, d: int) -> np.ndarray:
+        """(seq, batch) time index each step of direction ``d`` reads (reverse: per-sequence)."""
+        t = np.arange(self.seq)[:, None]
+        if self.direction == "reverse" or d == 1:
+            rev = self.lens[None, :] - 1 - t
+            return np.where(rev >= 0, rev, t)
+        return np.broadcast_to(t, (self.seq, self.batch))
+
+    def projected(self, d: int, gates: int) -> np.ndarray:
+        """X @ W^T + Wb for all steps of direction ``d``, in that direction's step order."""
+        h = self.hidden
+        proj = self.x.reshape(-1, self.x.shape[-1]) @ self.w[d].T
+        proj = proj.reshape(self.seq, self.batch, gates * h) + self.b[d, : gates * h]
+        idx = self.order(d)
+        return proj[idx, np.arange(self.batch)[None, :]]
+
+    def clipped(self, v: np.ndarray) -> np.ndarray:
+        return v if self.clip is None else np.clip(v, -float(self.clip), float(self.clip))
+
+    def scatter(self, y_dir: np.ndarray, d: int) -> np.ndarray:
+        """Step-ordered outputs back to time order (zeros past each sequence's length)."""
+        out = np.zeros_like(y_dir)
+        idx = self.order(d)
+        out[idx, np.arange(self.batch)[None, :]] = y_dir
+        valid = np.arange(self.seq)[:, None] < self.lens[None, :]
+        out *= valid[:, :, None]
+        return out
+
+    def finish(self, ctx: OpContext, ys: list[np.ndarray], finals: list[list[np.ndarray]]) -> tuple[np.ndarray, ...]:
+        y = np.stack(ys, axis=1)  # (seq, dirs, batch, hidden)
+        states = [np.stack(f, axis=0) for f in finals]  # (dirs, batch, hidden)
+        if self.layout:
+            y = y.transpose(2, 0, 1, 3)
+            states = [s.transpose(1, 0, 2) for s in states]
+        outs = [y] + states
+        n = len(ctx.outs) if ctx.outs else len(outs)
+        res = []
+        for i, v in enumerate(outs[:n]):
+            buf = ctx.out(i, v.shape, self.dtype)
+            np.copyto(buf, v, casting="unsafe")
+            res.append(buf)
+        return tuple(res)
+
+
+def _run(setup: _Setup, gates: int, step: Callable[..., tuple[np.ndarray, ...]], d: int,
+         states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Run direction ``d``: ``step(t, proj_t, *states) -> (h, *states)``; masked by lengths."""
+    proj = setup.projected(d, gates)
+    ys = np.zeros((setup.seq, setup.batch, setup.hidden), setup.dtype)
+    for t in range(setup.seq):
+        new = step(proj[t], *states)
+        active = (t < setup.lens)[:, None]
+        if active.all():
+            states = list(new)
+        else:
+            states = [np.where(active, n, s) for n, s in zip(new, states)]
+        ys[t] = states[0]
+    return setup.scatter(ys, d), states
+
+
+@kernel("RNN")
+def rnn(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
+        seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Ht = f(Xt W^T + Ht-1 R^T + Wb + Rb)."""
+    s = _Setup(ctx, x, w, r, b, seq_lens, 1, [h0])
+    acts = _activations(ctx, ["Tanh"], s.num_dirs)
+    ys, finals = [], [[]]
+    for d in range(s.num_dirs):
+        rt, rb = s.r[d].T, s.b[d, s.hidden:]
+        (f,) = acts[d]
+
+        def step(p, h, rt=rt, rb=rb, f=f):
+            return (f(s.clipped(p + h @ rt + rb)),)
+
+        y, (h,) = _run(s, 1, step, d, [s.init[0][d]])
+        ys.append(y)
+        finals[0].append(h)
+    return s.finish(ctx, ys, finals)
+
+
+@kernel("GRU")
+def gru(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
+        seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Gated recurrent unit, gates z, r, h; ``linear_before_reset`` applies R_h before the reset gate."""
+    s = _Setup(ctx, x, w, r, b, seq_lens, 3, [h0])
+    acts = _activations(ctx, ["Sigmoid", "Tanh"], s.num_dirs)
+    lbr = bool(ctx.attr("linear_before_reset", 0))
+    hs = s.hidden
+    ys, finals = [], [[]]
+    for d in range(s.num_dirs):
+        f, g = acts[d]
+        rzr = s.r[d, : 2 * hs].T
+        rh = s.r[d, 2 * hs:].T
+        rb = s.b[d, 3 * hs:]
+
+        def step(p, h, f=f, g=g, rzr=rzr, rh=rh, rb=rb):
+            zr = p[:, : 2 * hs] + h @ rzr + rb[: 2 * hs]
+            z = f(s.clipped(zr[:, :hs]))
+            rg = f(s.clipped(zr[:, hs:]))
+            if lbr:
+                cand = p[:, 2 * hs:] + rg * (h @ rh + rb[2 * hs:])
+            else:
+                cand = p[:, 2 * hs:] + (rg * h) @ rh + rb[2 * hs:]
+            hh = g(s.clipped(cand))
+            return ((1 - z) * hh + z * h,)
+
+        y, (h,) = _run(s, 3, step, d, [s.init[0][d]])
+        ys.append(y)
+        finals[0].append(h)
+    return s.finish(ctx, ys, finals)
+
+
+@kernel("LSTM")
+def lstm(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
+         seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None, c0: np.ndarray | None = None,
+         p: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Long short-term memory, gate order i, o, f, c; peepholes P = [Pi, Po, Pf]."""
+    s = _Setup(ctx, x, w, r, b, seq_lens, 4, [h0, c0])
+    acts = _activations(ctx, ["Sigmoid", "Tanh", "Tanh"], s.num_dirs)
+    input_forget = bool(ctx.attr("input_forget", 0))
+    hs = s.hidden
+    ys, finals = [], [[], []]
+    for d in range(s.num_dirs):
+        f, g, hf = acts[d]
+        rt = s.r[d].T
+        rb = s.b[d, 4 * hs:]
+        peep = np.zeros(3 * hs, s.dtype) if p is None else p[d]
+        pi, po, pf = peep[:hs], peep[hs: 2 * hs], peep[2 * hs:]
+
+        def step(pr, h, c, f=f, g=g, hf=hf, rt=rt, rb=rb, pi=pi, po=po, pf=pf):
+            gates = pr + h @ rt + rb
+            i = f(s.clipped(gates[:, :hs] + pi * c))
+            fg = 1 - i if input_forget else f(s.clipped(gates[:, 2 * hs: 3 * hs] + pf * c))
+            cc = g(s.clipped(gates[:, 3 * hs:]))
+            c_new = fg * c + i * cc
+            o = f(s.clipped(gates[:, hs: 2 * hs] + po * c_new))
+            return o * hf(c_new), c_new
+
+        y, (h, c) = _run(s, 4, step, d, [s.init[0][d], s.init[1][d]])
+        ys.append(y)
+        finals[0].append(h)
+        finals[1].append(c)
+    return s.finish(ctx, ys, finals)
