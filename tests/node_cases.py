@@ -40,8 +40,16 @@ def node_cases() -> tuple[NodeCase, ...]:
     for c in sorted(raw, key=lambda c: c.name):
         for i, (ins, outs) in enumerate(c.data_sets or ()):
             name = c.name if i == 0 else f"{c.name}_{i}"
-            cases.append(NodeCase(name, c.model, tuple(ins), tuple(outs), c.rtol, c.atol))
+            cases.append(NodeCase(name, c.model, _arrays(ins), _arrays(outs), c.rtol, c.atol))
     return tuple(cases)
+
+
+def _arrays(values: Any) -> tuple[Any, ...]:
+    """Case data as numpy arrays: TensorProto values (float8, int4, bfloat16...) decoded
+    with onnx's numpy_helper (ml_dtypes types), other values (sequences, None) as given."""
+    from onnx import TensorProto, numpy_helper
+
+    return tuple(numpy_helper.to_array(v) if isinstance(v, TensorProto) else v for v in values)
 
 
 def tensor_cases() -> tuple[NodeCase, ...]:

@@ -1,0 +1,174 @@
+"""OrtArtifact: a lowered model in an onnxruntime session, its Python ops registered."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from graphc.errors import GraphcError, InputError, LayerError
+from graphc.layers.serialize import decode_params
+
+from .kernel_ops import KernelNode, kernel_call
+from .lowering import FUNCTION, PYTHON_OP
+from .pyops import PyOpHost, PyOpSpec, dtype_from_name, rewrite_for_host
+
+__all__ = ["OrtArtifact"]
+logger = logging.getLogger(__name__)
+
+
+
+def _keep_forever(*objects: object) -> None:
+    """Never free ``objects``: a session (or its SessionOptions) that loaded the
+    onnxruntime-extensions library crashes the process when it is destroyed once another
+    such session exists, even at interpreter exit (segmentation fault with
+    onnxruntime-extensions 0.15 / onnxruntime 1.32). One extra reference each, never
+    dropped, is the workaround: such sessions live as long as the process."""
+    import ctypes
+
+    for obj in objects:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
+class OrtArtifact:
+    """Runs a lowered model in onnxruntime; ``save`` writes the bundle.
+
+    ``manifest["custom_ops"]`` describes every node that is not plain ONNX;
+    ``classes`` maps each layer import path it names to the layer class (resolved by
+    the compile, or by :func:`targets.ort.bundle.load_bundle` from the layers the caller
+    named); ``sources`` are the layer modules' source bytes to ship in the bundle.
+    """
+
+    def __init__(self, model: onnx.ModelProto, manifest: dict[str, Any], classes: dict[str, type],
+                 sources: dict[str, bytes] | None = None):
+        self.model = model
+        self.manifest = manifest
+        self.classes = dict(classes)
+        self.sources = dict(sources or {})
+        self.host = PyOpHost()
+        self._session = self._make_session()
+        self.input_names = [i.name for i in self._session.get_inputs()]
+        self._input_types = {i.name: i.type for i in self._session.get_inputs()}
+        self.output_names = [o.name for o in self._session.get_outputs()]
+
+    # ----------------------------------------------------------------- session
+    @property
+    def python_ops(self) -> list[str]:
+        """Names of the nodes run by Python inside onnxruntime."""
+        return [e["node"] for e in self.manifest.get("custom_ops", []) if e["lowering"] != FUNCTION]
+
+    def _make_session(self):
+        import onnxruntime as ort
+
+        inits = {t.name: t for t in self.model.graph.initializer}
+        renames: dict[str, tuple[str, PyOpSpec]] = {}
+        for entry in self.manifest.get("custom_ops", []):
+            if entry["lowering"] == FUNCTION:
+                continue
+            spec = self._spec(entry, inits)
+            renames[entry["node"]] = (self.host.register(entry["op_type"], spec), spec)
+        model = rewrite_for_host(self.model, renames) if renames else self.model
+        so = ort.SessionOptions()  # built after every Python op is registered (else onnxruntime crashes)
+        so.log_severity_level = 3
+        if renames:
+            from onnxruntime_extensions import get_library_path
+
+            so.register_custom_ops_library(get_library_path())
+        try:
+            session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
+            raise GraphcError(f"onnxruntime refused the lowered model: {str(e).strip()[:500]}") from e
+        if renames:
+            _keep_forever(so, session)
+        return session
+
+    def _spec(self, entry: dict[str, Any], inits: dict[str, onnx.TensorProto]) -> PyOpSpec:
+        slots = entry["slots"]
+        node_slots: list[int] = slots["node_slots"]
+        n_out = len(entry["output_dtypes"])
+        src = entry["source"]
+        label = f"{src['domain'] + '::' if src['domain'] else ''}{src['op_type']}"
+        call: Callable[[list[np.ndarray]], Sequence[np.ndarray]]
+        if entry["lowering"] == PYTHON_OP:
+            label += f" via layer {entry['layer']}"
+            call = self._layer_call(entry, inits, label)
+        else:
+            label += f" via graphc's {entry['lowering']}"
+            node = KernelNode(entry["node"], src["op_type"], src["domain"], src["opset"],
+                              decode_params(entry["params"]), {k: int(v) for k, v in entry.get("attr_kinds", {}).items()},
+                              n_out)
+            fn = kernel_call(node, entry["lowering"])
+            width = slots["n_slots"]
+
+            def call(arrays: list[np.ndarray], fn=fn, width=width) -> Sequence[np.ndarray]:
+                by_slot = dict(zip(node_slots, arrays))
+                return fn([by_slot.get(s) for s in range(width)])
+
+        return PyOpSpec(entry["node"], label, [dtype_from_name(d) for d in entry["input_dtypes"]],
+                        [dtype_from_name(d) for d in entry["output_dtypes"]],
+                        [tuple(s) if s is not None else None for s in entry["output_shapes"]], call)
+
+    def _layer_call(self, entry: dict[str, Any], inits: dict[str, onnx.TensorProto], label: str):
+        from graphc.layers.runtime import LayerRunner
+
+        cls = self.classes[entry["layer"]]
+        slots = entry["slots"]
+        node = next(n for n in self.model.graph.node if n.name == entry["node"])
+        by_slot_name = dict(zip(slots["node_slots"], node.input))
+        blobs = []
+        for s in slots["blob_slots"]:
+            name = by_slot_name.get(s)
+            if name not in inits:
+                raise LayerError(f"node {entry['node']!r}: blob for input slot {s} ({name!r}) is not an "
+                                 "initializer of the model; the bundle is damaged")
+            blobs.append(numpy_helper.to_array(inits[name]))
+        runner = LayerRunner(entry["node"], label, cls, decode_params(entry["params"]), blobs, slots["blob_slots"],
+                             num_outputs=len(entry["output_dtypes"]))
+        node_slots, runtime_slots = slots["node_slots"], slots["runtime_slots"]
+
+        def call(arrays: list[np.ndarray]) -> Sequence[np.ndarray]:
+            by_slot = dict(zip(node_slots, arrays))
+            return runner(None, *[by_slot.get(s) for s in runtime_slots])
+
+        return call
+
+    # --------------------------------------------------------------------- run
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run once; return output name -> array. A failing layer raises LayerError naming its node."""
+        missing = [n for n in self.input_names if n not in feeds]
+        if missing:
+            raise InputError(f"missing input(s) {missing}; the model takes {self.input_names}")
+        ort_feeds = {name: self._feed(name, feeds[name]) for name in self.input_names}
+        with self.host.lock:
+            self.host.errors.clear()
+            try:
+                got = self._session.run(None, ort_feeds)
+            except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
+                self.host.raise_errors(cause=e)
+                raise GraphcError(f"onnxruntime failed to run the model: {str(e).strip()[:500]}") from e
+            self.host.raise_errors()
+        return {name: _from_ort(arr) for name, arr in zip(self.output_names, got)}
+
+    def _feed(self, name: str, value: Any) -> Any:
+        arr = np.asarray(value)
+        if arr.dtype.name == "bfloat16":
+            import onnxruntime as ort
+
+            return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(arr.view(np.uint16),
+                                                                    onnx.TensorProto.BFLOAT16)
+        return arr
+
+    # -------------------------------------------------------------------- save
+    def save(self, path: str | Path) -> None:
+        """Write the bundle (a folder, or a zip when ``path`` ends in .zip), atomically."""
+        from .bundle import save_bundle
+
+        save_bundle(Path(path), self.model, self.manifest, self.sources)
+
+
+def _from_ort(arr: Any) -> Any:
+    return arr

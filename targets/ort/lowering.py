@@ -1,0 +1,219 @@
+"""Graph -> ONNX model for onnxruntime, plus the manifest entry of every custom op.
+
+Standard ops onnxruntime runs stay ONNX (the exporter writes them). Every other top-level
+op becomes one of, in order of preference:
+
+1. ``function``: a custom-layer node whose layer's ``to_onnx(builder)`` returns standard
+   ops: a model-local FunctionProto in domain ``graphc.layers`` and a call to it
+   (no Python at run time);
+2. ``python-op``: a custom-layer node run by its layer's ``forward`` as an
+   onnxruntime-extensions Python op (domain ``ai.onnx.contrib``, params as one JSON
+   string attribute ``config``, blobs as initializer inputs);
+3. ``numpy-kernel`` / ``onnx-reference``: a standard op onnxruntime lacks, run the same
+   way by graphc's own kernel.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from graphc.errors import LayerError, UnsupportedOpError
+from graphc.exporters.onnx import to_onnx
+from graphc.ir import Graph, Op
+from graphc.layers.serialize import encode_params
+from graphc.layers.slots import input_slots, split_inputs
+
+from .function_builder import FUNCTION_DOMAIN, FunctionBuilder
+from .kernel_ops import kernel_source
+from .pyops import CONTRIB_DOMAIN, py_type_ok
+
+__all__ = ["lower_graph", "FUNCTION", "PYTHON_OP"]
+
+FUNCTION = "function"
+PYTHON_OP = "python-op"
+
+
+def lower_graph(graph: Graph, native) -> tuple[onnx.ModelProto, list[dict[str, Any]], dict[str, type]]:
+    """Export ``graph``; return (model, custom-op manifest entries, layer classes by import path).
+
+    ``native(op) -> bool`` says whether onnxruntime runs a standard op itself.
+    """
+    model = to_onnx(graph)
+    by_name = {n.name: n for n in model.graph.node if n.name}
+    entries: list[dict[str, Any]] = []
+    classes: dict[str, type] = {}
+    used_domains = set()
+    for op in graph.topological_order():
+        _refuse_nested(op, native)
+        if op.layer is None and (op.domain in ("", "ai.onnx.ml") and native(op)):
+            continue
+        node = by_name.get(op.name)
+        if node is None:
+            raise UnsupportedOpError(f"node {op.name!r} ({op.qualified_type}): cannot lower an unnamed node; "
+                                     "run canonicalize first")
+        if op.layer is not None:
+            entry = _lower_layer(op, node, model)
+            classes[op.layer.import_path] = op.layer.cls
+        else:
+            entry = _lower_kernel(op, node)
+        entries.append(entry)
+        used_domains.add(node.domain)
+    _fix_opsets(model, used_domains)
+    return model, entries, classes
+
+
+def _refuse_nested(op: Op, native) -> None:
+    for key, sub in op.subgraphs():
+        for inner in sub.topological_order():
+            if inner.layer is not None or not native(inner):
+                raise UnsupportedOpError(
+                    f"node {inner.name!r} ({inner.qualified_type}) inside subgraph {key!r} of {op.name!r}: the ort "
+                    "target lowers custom layers and graphc-run ops only in the main graph; use the numpy target")
+            _refuse_nested(inner, native)
+
+
+def _slot_info(op: Op, node: onnx.NodeProto) -> dict[str, Any]:
+    _, blobs, blob_slots = split_inputs(op)
+    runtime_slots = [s for s, v in zip(input_slots(op), op.inputs) if v is None or v.const is None]
+    node_slots = [i for i, n in enumerate(node.input) if n]
+    return {"node_slots": node_slots, "runtime_slots": runtime_slots, "blob_slots": list(blob_slots),
+            "n_slots": len(node.input)}, blobs
+
+
+def _dtypes(op: Op, node: onnx.NodeProto, blobs: list[np.ndarray], slots: dict[str, Any]) -> tuple[list, list, list]:
+    """Input dtypes (node input order), output dtypes (names) and static output shapes."""
+    by_slot: dict[int, np.dtype | None] = {}
+    for s, b in zip(slots["blob_slots"], blobs):
+        by_slot[s] = b.dtype
+    runtime = [v for v in op.inputs if v is None or v.const is None]
+    for s, v in zip(slots["runtime_slots"], runtime):
+        if v is not None:
+            by_slot[s] = v.type.dtype
+    ins = [by_slot.get(s) for s in slots["node_slots"]]
+    outs = [v.type.dtype for v in op.outputs]
+    shapes = [list(v.type.shape) if v.type.is_static else None for v in op.outputs]
+    where = f"node {op.name!r} ({op.qualified_type})"
+    for kind, dts in (("input", ins), ("output", outs)):
+        for i, dt in enumerate(dts):
+            if dt is None:
+                raise LayerError(f"{where}: the element type of {kind} {i} is unknown, so it cannot become an "
+                                 "onnxruntime custom op; declare the type in the model or fix the layer's "
+                                 "output_dtypes()")
+            if not py_type_ok(dt):
+                raise LayerError(f"{where}: {kind} {i} is {np.dtype(dt).name}, which onnxruntime-extensions "
+                                 "cannot pass to Python; use the numpy target for this model")
+    return [_dtype_str(d) for d in ins], [_dtype_str(d) for d in outs], shapes
+
+
+def _dtype_str(dt: np.dtype) -> str:
+    return "object" if np.dtype(dt) == object else np.dtype(dt).name
+
+
+def _lower_layer(op: Op, node: onnx.NodeProto, model: onnx.ModelProto) -> dict[str, Any]:
+    binding = op.layer
+    config = binding.config or encode_params(binding.params)
+    slots, blobs = _slot_info(op, node)
+    entry: dict[str, Any] = {
+        "node": op.name, "source": {"op_type": op.op_type, "domain": op.domain, "opset": op.opset},
+        "layer": binding.import_path, "params": config, "slots": slots,
+    }
+    fn = _try_function(op, node, model, blobs, slots, config)
+    if fn is not None:
+        entry.update(lowering=FUNCTION, op_type=fn, domain=FUNCTION_DOMAIN)
+        return entry
+    ins, outs, shapes = _dtypes(op, node, blobs, slots)
+    entry.update(lowering=PYTHON_OP, op_type=op.op_type, domain=CONTRIB_DOMAIN,
+                 input_dtypes=ins, output_dtypes=outs, output_shapes=shapes)
+    _rewrite(node, op.op_type, CONTRIB_DOMAIN, config)
+    return entry
+
+
+def _try_function(op: Op, node: onnx.NodeProto, model: onnx.ModelProto, blobs: list[np.ndarray],
+                  slots: dict[str, Any], config: str) -> str | None:
+    cls = op.layer.cls
+    if getattr(cls, "to_onnx", None) is None or cls.to_onnx is _base_to_onnx():
+        return None
+    runtime_names = [node.input[s] if s < len(node.input) else "" for s in slots["runtime_slots"]]
+    if any(not n for n in runtime_names):
+        return None  # a function cannot take an omitted input
+    n_in, n_blob = len(runtime_names), len(slots["blob_slots"])
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 21)
+    builder = FunctionBuilder([f"x{i}" for i in range(n_in)], [f"blob{i}" for i in range(n_blob)], opset)
+    try:
+        layer = op.layer.build(blobs, slots["blob_slots"])
+        outputs = layer.to_onnx(builder)
+    except Exception as e:  # noqa: BLE001 - user code
+        raise LayerError(f"node {op.name!r} ({op.qualified_type}), layer {op.layer.import_path}: to_onnx() "
+                         f"failed: {type(e).__name__}: {e}") from e
+    if outputs is None:
+        return None
+    outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+    if len(outputs) != len(node.output):
+        raise LayerError(f"node {op.name!r} ({op.qualified_type}): to_onnx() returned {len(outputs)} outputs, "
+                         f"the node has {len(node.output)}")
+    name = re.sub(r"[^A-Za-z0-9_]", "_", f"{op.op_type}_{op.name}")
+    model.functions.append(builder.function(name, outputs, attributes=["config"]))
+    blob_names = [node.input[s] for s in slots["blob_slots"]]
+    del node.input[:]
+    node.input.extend(runtime_names + blob_names)
+    _rewrite(node, name, FUNCTION_DOMAIN, config)
+    return name
+
+
+def _base_to_onnx():
+    from graphc.layers.base import Layer
+
+    return Layer.to_onnx
+
+
+def _lower_kernel(op: Op, node: onnx.NodeProto) -> dict[str, Any]:
+    source = kernel_source(op.domain, op.op_type, op.opset)
+    where = f"node {op.name!r} ({op.qualified_type}, opset {op.opset})"
+    if source is None:
+        raise UnsupportedOpError(f"{where}: neither onnxruntime nor graphc implements it; register a layer "
+                                 "(`graphc scaffold`)")
+    if op.has_subgraphs:
+        raise UnsupportedOpError(f"{where}: onnxruntime lacks a kernel for it and graphc cannot run an op with "
+                                 "subgraphs as a Python op; use the numpy target")
+    try:
+        config = encode_params(op.attrs)
+    except LayerError as e:
+        raise UnsupportedOpError(f"{where}: its attributes cannot be serialized for a Python op ({e})") from e
+    slots, blobs = _slot_info(op, node)
+    ins, outs, shapes = _dtypes(op, node, blobs, slots)
+    entry = {
+        "node": op.name, "source": {"op_type": op.op_type, "domain": op.domain, "opset": op.opset},
+        "lowering": source, "op_type": op.op_type, "domain": CONTRIB_DOMAIN, "params": config,
+        "attr_kinds": {k: int(v) for k, v in op.attr_kinds.items()}, "slots": slots,
+        "input_dtypes": ins, "output_dtypes": outs, "output_shapes": shapes,
+    }
+    _rewrite(node, op.op_type, CONTRIB_DOMAIN, config)
+    return entry
+
+
+def _rewrite(node: onnx.NodeProto, op_type: str, domain: str, config: str) -> None:
+    node.op_type = op_type
+    node.domain = domain
+    if domain == CONTRIB_DOMAIN:
+        kept = [n for n in node.input if n]
+        del node.input[:]
+        node.input.extend(kept)
+    del node.attribute[:]
+    node.attribute.append(helper.make_attribute("config", config))
+
+
+def _fix_opsets(model: onnx.ModelProto, used: set[str]) -> None:
+    present = {o.domain for o in model.opset_import}
+    for d in sorted(used - present):
+        model.opset_import.append(helper.make_opsetid(d, 1))
+    node_domains = {n.domain for n in model.graph.node} | {f.domain for f in model.functions}
+    for f in model.functions:
+        node_domains |= {n.domain for n in f.node}
+    keep = [o for o in model.opset_import if o.domain in ("", "ai.onnx") or o.domain in node_domains]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)

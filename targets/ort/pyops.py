@@ -1,0 +1,199 @@
+"""Python custom ops in onnxruntime (via onnxruntime-extensions), with its traps defused.
+
+onnxruntime-extensions runs a Python function as the kernel of an ``ai.onnx.contrib``
+node. Its traps, and what :class:`PyOpHost` does about each:
+
+* a Python exception inside the op aborts the whole process: every call is wrapped,
+  the exception is recorded, a zero-filled output of the declared shape is returned,
+  and :meth:`PyOpHost.raise_errors` turns the record into a ``LayerError`` naming the
+  node once ``session.run`` returns;
+* a wrong output dtype is silently cast: each output's dtype is checked against the
+  declared one (a mismatch is recorded the same way);
+* an op type can be registered once per process, with fixed input/output types, and
+  ops must be registered before the library is added to a ``SessionOptions``: each
+  node gets its own process-unique op type (``<op_type>_g<uuid>``) at load time and the
+  session options are built after all of this artifact's ops are registered;
+* float16 and bfloat16 tensors abort the process: they travel as float32 (exactly, with
+  ``Cast`` nodes inserted around the node) and are cast back before the op sees them;
+* only int, float and string attributes: the layer's parameters are one JSON string
+  attribute, ``config``.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from graphc.errors import LayerError
+
+__all__ = ["PyOpSpec", "PyOpHost", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED"]
+
+#: the only domain onnxruntime-extensions serves Python ops in
+CONTRIB_DOMAIN = "ai.onnx.contrib"
+
+_DIRECT = {
+    "float32": "dt_float", "float64": "dt_double", "uint8": "dt_uint8", "int8": "dt_int8",
+    "uint16": "dt_uint16", "int16": "dt_int16", "int32": "dt_int32", "int64": "dt_int64",
+    "uint32": "dt_uint32", "uint64": "dt_uint64", "bool": "dt_bool", "object": "dt_string",
+}
+#: dtypes that cross the Python-op boundary as float32 (exactly) and are cast back
+TRANSPORTED = ("float16", "bfloat16")
+
+
+def py_type_ok(dtype: np.dtype) -> bool:
+    """True when a tensor of ``dtype`` can be an input or output of a Python op."""
+    name = np.dtype(dtype).name
+    return name in _DIRECT or name in TRANSPORTED
+
+
+@dataclass
+class PyOpSpec:
+    """One node run by Python: its declared types and the function computing it."""
+
+    node: str  # node name (for messages)
+    label: str  # "caffe::Interp via layer my_layers:Interp" (for messages)
+    input_dtypes: list[np.dtype]
+    output_dtypes: list[np.dtype]
+    output_shapes: list[tuple[int, ...] | None]
+    call: Callable[[list[np.ndarray]], Sequence[np.ndarray]]
+    op_type: str = field(default="", init=False)  # the unique registered op type
+
+
+class PyOpHost:
+    """The Python ops of one artifact; records their failures for the caller."""
+
+    def __init__(self) -> None:
+        self.errors: list[LayerError] = []
+        self.lock = threading.Lock()
+        self.specs: dict[str, PyOpSpec] = {}
+
+    def register(self, base_op_type: str, spec: PyOpSpec) -> str:
+        """Register ``spec`` with onnxruntime-extensions; return its unique op type."""
+        from onnxruntime_extensions import PyCustomOpDef, onnx_op
+
+        for dt in spec.input_dtypes + spec.output_dtypes:
+            if not py_type_ok(dt):
+                raise LayerError(f"node {spec.node!r} ({spec.label}): onnxruntime-extensions cannot pass "
+                                 f"{np.dtype(dt).name} tensors to Python; give the layer float/int/bool/string "
+                                 "inputs and outputs, or use the numpy target")
+        op_type = f"{base_op_type}_g{uuid.uuid4().hex[:12]}"
+        ins = [getattr(PyCustomOpDef, _DIRECT[_carrier(d)]) for d in spec.input_dtypes]
+        outs = [getattr(PyCustomOpDef, _DIRECT[_carrier(d)]) for d in spec.output_dtypes]
+        onnx_op(op_type=op_type, inputs=ins, outputs=outs, attrs={"config": PyCustomOpDef.dt_string})(
+            self._body(spec))
+        spec.op_type = op_type
+        self.specs[op_type] = spec
+        return op_type
+
+    def _body(self, spec: PyOpSpec) -> Callable[..., Any]:
+        host = self
+
+        def body(*args: np.ndarray, config: str = "") -> Any:
+            try:
+                arrays = [_from_carrier(a, dt) for a, dt in zip(args, spec.input_dtypes)]
+                res = list(spec.call(arrays))
+                if len(res) != len(spec.output_dtypes):
+                    raise LayerError(f"returned {len(res)} outputs, the node has {len(spec.output_dtypes)}")
+                outs = []
+                for i, (r, dt) in enumerate(zip(res, spec.output_dtypes)):
+                    arr = np.asarray(r)
+                    if arr.dtype != dt:
+                        raise LayerError(
+                            f"output {i} is {arr.dtype.name} but the model declares {np.dtype(dt).name} "
+                            "(onnxruntime-extensions would cast it silently); make the layer's output_dtypes() "
+                            "and forward() agree")
+                    outs.append(_to_carrier(arr))
+            except BaseException as e:  # noqa: BLE001 - an exception here would abort the process
+                host.errors.append(_as_layer_error(spec, e))
+                outs = [_dummy(shape, dt) for shape, dt in zip(spec.output_shapes, spec.output_dtypes)]
+            return outs[0] if len(outs) == 1 else tuple(outs)
+
+        return body
+
+    def raise_errors(self, cause: BaseException | None = None) -> None:
+        """Raise the first recorded failure (then forget them all)."""
+        if self.errors:
+            err, self.errors = self.errors[0], []
+            raise err from cause
+
+
+def _as_layer_error(spec: PyOpSpec, e: BaseException) -> LayerError:
+    text = str(e)
+    if isinstance(e, LayerError) and spec.node in text:
+        return e
+    detail = text if isinstance(e, LayerError) else f"{type(e).__name__}: {text}"
+    err = LayerError(f"node {spec.node!r} ({spec.label}) failed inside onnxruntime: {detail}")
+    err.__cause__ = e
+    return err
+
+
+def _carrier(dtype: np.dtype) -> str:
+    name = np.dtype(dtype).name
+    return "float32" if name in TRANSPORTED else name
+
+
+def _from_carrier(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    # always a copy: the array onnxruntime-extensions hands over is owned by the session, and a
+    # reference kept past the call (a cache, a view in an output) crashes the process when collected
+    a = np.array(a, copy=True)
+    return a.astype(dtype) if np.dtype(dtype).name in TRANSPORTED else a
+
+
+def _to_carrier(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float32) if a.dtype.name in TRANSPORTED else a
+
+
+def _dummy(shape: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
+    carrier = np.dtype(_carrier(dtype)) if np.dtype(dtype).name in TRANSPORTED else np.dtype(dtype)
+    dims = tuple(d if isinstance(d, int) and d >= 0 else 0 for d in (shape or (0,)))
+    return np.zeros(dims, dtype=carrier) if carrier != object else np.full(dims, "", dtype=object)
+
+
+def rewrite_for_host(model: onnx.ModelProto, renames: dict[str, tuple[str, PyOpSpec]]) -> onnx.ModelProto:
+    """A copy of ``model`` whose Python-op nodes (by node name) use their registered op types,
+    with float16/bfloat16 inputs and outputs carried as float32 through Cast nodes."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    nodes: list[onnx.NodeProto] = []
+    for node in out.graph.node:
+        hit = renames.get(node.name) if node.domain == CONTRIB_DOMAIN else None
+        if hit is None:
+            nodes.append(node)
+            continue
+        op_type, spec = hit
+        node.op_type = op_type
+        after = []
+        for i, (name, dt) in enumerate(zip(list(node.input), spec.input_dtypes)):
+            if np.dtype(dt).name in TRANSPORTED:
+                carried = f"{node.name}__carry_in{i}"
+                nodes.append(helper.make_node("Cast", [name], [carried], to=onnx.TensorProto.FLOAT,
+                                              name=f"{node.name}__carry_in{i}"))
+                node.input[i] = carried
+        for i, (name, dt) in enumerate(zip(list(node.output), spec.output_dtypes)):
+            if np.dtype(dt).name in TRANSPORTED and name:
+                carried = f"{node.name}__carry_out{i}"
+                elem = helper.np_dtype_to_tensor_dtype(np.dtype(dt))
+                after.append(helper.make_node("Cast", [carried], [name], to=elem, name=f"{node.name}__carry_out{i}"))
+                node.output[i] = carried
+        nodes.append(node)
+        nodes.extend(after)
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    return out
+
+
+def dtype_from_name(name: str) -> np.dtype:
+    """The numpy dtype a manifest names (``float32``, ``bfloat16``, ``object``...)."""
+    if name == "object":
+        return np.dtype(object)
+    if name in ("bfloat16",) or name.startswith("float8") or name in ("int4", "uint4"):
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name)

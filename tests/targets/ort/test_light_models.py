@@ -1,0 +1,20 @@
+"""Every light model-zoo model: the ort target's output equals raw onnxruntime's."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+import graphc
+from tests.conftest import ort_session, random_feeds
+
+
+def test_ort_target_equals_raw_onnxruntime(light_model_path):
+    model = onnx.load(light_model_path)
+    feeds = random_feeds(model)
+    want = ort_session(model).run(None, feeds)
+    art = graphc.compile(str(light_model_path), target="ort")
+    assert not art.python_ops
+    got = art.run(feeds)
+    for out, w in zip(model.graph.output, want):
+        np.testing.assert_allclose(got[out.name], w, rtol=1e-4, atol=1e-5)
