@@ -80,13 +80,28 @@ class TargetRegistry:
         if isinstance(factory, str):
             module, _, attr = factory.partition(":")
             factory = getattr(importlib.import_module(module), attr)
-        return factory(**options)
+        return factory(**_accepted(factory, options))
+
+
+def _accepted(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``factory`` takes by name (all of them if it takes ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return dict(options)
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return dict(options)
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {k: v for k, v in options.items() if k in names}
 
 
 TARGETS = TargetRegistry()
 
 
 def get_target(target: str | Target, **options: Any) -> Target:
+    """The target named ``target`` built with the options its constructor takes, or ``target`` itself."""
     return TARGETS.create(target, **options) if isinstance(target, str) else target
 
 

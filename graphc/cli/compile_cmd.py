@@ -1,0 +1,55 @@
+"""graphc compile MODEL|--example NAME --target numpy|ort -o OUT: run the target's pipeline, save the artifact."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compile", help="compile a model for a target and save the artifact")
+    add_model_argument(p)
+    p.add_argument("--target", default="numpy", help="numpy (in-process) or ort (onnxruntime bundle); default numpy")
+    p.add_argument("-o", "--output", required=True, help="artifact path to write (e.g. model.graphc)")
+    add_layers_argument(p)
+    p.add_argument("--passes", help="pipeline to run instead of the target's own")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="numpy target: refuse ops without a native kernel instead of running them through onnx.reference")
+    p.add_argument("--memory-budget", type=int, metavar="BYTES", help="refuse a buffer plan whose arena or a tensor exceeds BYTES")
+    p.add_argument("--show-diffs", action="store_true", help="print a diff for every pass that changed the graph")
+    p.add_argument("--dump-dir", help="write the graph after each changing pass as ONNX into this folder")
+    p.add_argument("--check-numerics", action="store_true",
+                   help="run the model on seeded inputs after each changing pass (numpy target); name the first pass that changes the outputs")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compiler import compile as graphc_compile
+    from .stage_instruments import stage_instruments
+
+    out = console()
+    source = model_source(args)
+    options = {}
+    if args.no_fallback:
+        options["fallback"] = False
+    if args.memory_budget is not None:
+        options["memory_budget"] = args.memory_budget
+    art = graphc_compile(str(source), target=args.target, layers=layers_from(args), passes=args.passes,
+                         instruments=stage_instruments(args, out), **options)
+    art.save(args.output)
+    describe = getattr(art, "describe", None)
+    summary = ""
+    if describe is not None:
+        info = describe()
+        runs = ", ".join(f"{k} {sum(v.values())}" for k, v in info.get("runs", {}).items())
+        plan = info.get("plan") or {}
+        summary = f": {info.get('ops', '?')} ops ({runs})"
+        if plan:
+            summary += f"; arena {_mb(plan['arena_bytes'])} (liveness lower bound {_mb(plan['lower_bound_bytes'])})"
+    out.print(f"[bold]{args.output}[/] ({args.target}){summary}", highlight=False)
+    return 0
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1 << 20):.2f} MiB"

@@ -1,0 +1,91 @@
+"""graphc inspect MODEL|ARTIFACT [--plan] [--target T]: ops by type, how each runs, the buffer plan."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("inspect", help="show a model's or artifact's ops, how each runs on a target, and its buffer plan")
+    add_model_argument(p)
+    p.add_argument("--target", default="numpy", help="target to compile a model for (default numpy)")
+    p.add_argument("--plan", action="store_true", help="show the buffer plan: arena, sum of intermediates, liveness lower bound")
+    p.add_argument("--no-fallback", action="store_true", help="compile without the onnx.reference fallback")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
+    add_layers_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compiler import compile as graphc_compile
+    from ..compiler import load
+    from ..target import read_manifest
+
+    source = model_source(args)
+    if _is_artifact(source):
+        art = load(source, layers=args.layers or None)
+        title = f"{source} (artifact, {read_manifest(source)['target']})"
+    else:
+        options = {"fallback": False} if args.no_fallback else {}
+        art = graphc_compile(str(source), target=args.target, layers=layers_from(args), **options)
+        title = f"{source} compiled for {args.target}"
+    out = console()
+    if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: show the manifest
+        manifest = read_manifest(source) if _is_artifact(source) else {"target": args.target}
+        out.print(f"[bold]{title}[/]", highlight=False)
+        out.print_json(json.dumps(manifest, default=str))
+        return 0
+    info: dict[str, Any] = art.describe()
+    if args.json:
+        out.print_json(json.dumps(info if args.plan else {k: v for k, v in info.items() if k != "plan"}))
+        return 0
+    _print(out, title, info, args.plan)
+    return 0
+
+
+def _is_artifact(path: Path) -> bool:
+    import zipfile
+
+    return (path.is_dir() and (path / "manifest.json").is_file()) or (path.is_file() and zipfile.is_zipfile(path))
+
+
+def _print(out, title: str, info: dict[str, Any], plan: bool) -> None:
+    out.print(f"[bold]{title}[/]: {info.get('ops', '?')} ops", highlight=False)
+    kind_of: dict[str, list[str]] = {}
+    for kind, types in info.get("runs", {}).items():
+        for t in types:
+            kind_of.setdefault(t, []).append(kind)
+    table = Table(title="ops by type")
+    table.add_column("op type")
+    table.add_column("count", justify="right")
+    table.add_column("runs as")
+    for t, n in info.get("op_types", {}).items():
+        table.add_row(t, str(n), ", ".join(kind_of.get(t, ["?"])))
+    out.print(table)
+    totals = ", ".join(f"{k}: {sum(v.values())}" for k, v in info.get("runs", {}).items())
+    out.print(f"runs: {totals}", highlight=False)
+    for o in info.get("overrides", []):
+        out.print(f"[yellow]override[/]: node {o['node']} ({o['op_type']}) runs a registered custom layer instead of "
+                  "the built-in kernel", highlight=False)
+    fallback = info.get("runs", {}).get("fallback")
+    if fallback:
+        out.print(f"fallback (onnx.reference): {', '.join(sorted(fallback))}; compile with --no-fallback to forbid it",
+                  highlight=False)
+    if plan and info.get("plan"):
+        p = info["plan"]
+        out.print(
+            f"plan: arena {_fmt(p['arena_bytes'])}, sum of intermediates {_fmt(p['intermediate_bytes'])}, "
+            f"liveness lower bound {_fmt(p['lower_bound_bytes'])}, arena / lower bound = {p['ratio']:.3f}; "
+            f"{p['planned_values']} tensors planned, {p['inplace_ops']} in place, {p['views']} views, "
+            f"{p['fresh_values']} sized at run time", highlight=False)
+
+
+def _fmt(n: int) -> str:
+    return f"{n} bytes ({n / (1 << 20):.2f} MiB)"

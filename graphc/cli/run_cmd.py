@@ -1,0 +1,128 @@
+"""graphc run OUT [--input NAME=FILE.npy]... [--random-inputs SEED] [--output-dir DIR]: run a saved artifact."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GraphcError, InputError
+from .common import add_layers_argument, console
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run a compiled artifact on inputs from .npy files or seeded random data")
+    p.add_argument("artifact", help="artifact written by graphc compile")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy", help="an input from a .npy file (repeatable)")
+    p.add_argument("--random-inputs", type=int, metavar="SEED",
+                   help="seeded random values for every input not given (symbolic dimensions become 1)")
+    p.add_argument("--output-dir", help="write each output as NAME.npy into this folder")
+    add_layers_argument(p)
+    p.add_argument("--trust", action="store_true", help="import the layer modules the artifact names (runs their code)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compiler import load
+    from ..target import read_manifest
+
+    path = Path(args.artifact)
+    if not path.exists():
+        raise GraphcError(f"{path}: no such artifact (write one with `graphc compile MODEL -o {path}`)")
+    manifest = read_manifest(path)
+    feeds = _read_inputs(args.input)
+    art = load(path, layers=args.layers or None, trust=args.trust)
+    specs = input_specs(art, manifest)
+    if args.random_inputs is not None:
+        rng = np.random.default_rng(args.random_inputs)
+        for spec in specs:
+            if spec["name"] not in feeds:
+                feeds[spec["name"]] = random_input(spec, rng)
+    missing = [s["name"] for s in specs if s["name"] not in feeds]
+    if missing:
+        raise InputError(f"missing input(s) {', '.join(map(repr, missing))}: pass --input NAME=FILE.npy for each, "
+                         "or --random-inputs SEED")
+    outputs = art.run(feeds)
+    out = console()
+    out_dir = Path(args.output_dir) if args.output_dir else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for name, value in outputs.items():
+        arr = np.asarray(value)
+        out.print(f"{name}: shape {tuple(arr.shape)} {arr.dtype}  {summarize(arr)}", highlight=False)
+        if out_dir is not None:
+            np.save(out_dir / f"{safe_name(name)}.npy", arr, allow_pickle=False)
+    return 0
+
+
+def input_specs(art: Any, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The artifact's runtime inputs as {name, dtype, shape}: from the artifact, its manifest, or its ONNX model."""
+    if hasattr(art, "input_specs"):
+        return list(art.input_specs())
+    if manifest.get("inputs"):
+        return list(manifest["inputs"])
+    model = getattr(art, "model", None)
+    if model is None:
+        return []
+    from ..frontends.types import type_from_proto
+
+    inits = {t.name for t in model.graph.initializer}
+    specs = []
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        t = type_from_proto(vi.type)
+        specs.append({"name": vi.name, "dtype": None if t.dtype is None else np.dtype(t.dtype).name,
+                      "shape": None if t.shape is None else list(t.shape)})
+    return specs
+
+
+def _read_inputs(items: list[str]) -> dict[str, np.ndarray]:
+    feeds: dict[str, np.ndarray] = {}
+    for item in items:
+        name, sep, file = item.partition("=")
+        if not sep or not name or not file:
+            raise InputError(f"--input {item!r}: expected NAME=FILE.npy")
+        try:
+            feeds[name] = np.load(file, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise InputError(f"--input {name}={file}: cannot read a .npy array ({e})") from e
+    return feeds
+
+
+def random_input(spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """Seeded values of the declared dtype and shape (unknown or symbolic dimensions become 1)."""
+    if spec.get("dtype") is None or spec.get("shape") is None:
+        raise InputError(f"input {spec['name']!r} has no declared type/shape; give it with --input {spec['name']}=FILE.npy")
+    shape = tuple(d if isinstance(d, int) else 1 for d in spec["shape"])
+    dt = np.dtype(spec["dtype"])
+    if dt.kind == "f":
+        return rng.standard_normal(shape).astype(dt)
+    if dt.kind == "b":
+        return rng.random(shape) < 0.5
+    if dt.kind in "iu":
+        return rng.integers(0, 4, shape).astype(dt)
+    raise InputError(f"input {spec['name']!r}: cannot make random {dt} data; give it with --input")
+
+
+def summarize(arr: np.ndarray) -> str:
+    if arr.size == 0:
+        return "(empty)"
+    if arr.dtype.kind in "fiub":
+        a = arr.astype(np.float64)
+        finite = np.isfinite(a)
+        text = f"min {np.nanmin(a):.6g} max {np.nanmax(a):.6g} mean {np.nanmean(a):.6g}"
+        if not finite.all():
+            text += f" ({int((~finite).sum())} non-finite)"
+        if arr.ndim >= 1 and arr.shape[-1] > 1 and arr.dtype.kind == "f":
+            text += f" argmax {int(np.argmax(a.reshape(-1)))}"
+        return text
+    flat = arr.reshape(-1)[:3].tolist()
+    return f"first {flat}"
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "output"

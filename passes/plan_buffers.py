@@ -1,0 +1,281 @@
+"""plan-buffers: one arena for the intermediate tensors, offsets by greedy-by-size.
+
+The plan is a :class:`BufferPlan`, stored as JSON in ``graph.metadata["graphc.plan"]``
+where the target's lowering reads it. Executors that meet concrete shapes the static
+types did not fix re-plan with :func:`plan_graph` and the recorded shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from graphc.errors import PlanError
+from graphc.ir import Graph, Op, Value
+from graphc.layers.slots import input_slots
+from graphc.passinfra import PassContext, PassResult, graph_pass
+
+__all__ = ["plan_buffers", "plan_graph", "BufferPlan", "Hints", "PLAN_KEY", "ALIGNMENT", "read_plan", "check_budget"]
+logger = logging.getLogger(__name__)
+
+#: graph.metadata key holding the plan's JSON
+PLAN_KEY = "graphc.plan"
+#: every offset and every allocation size is a multiple of this many bytes
+ALIGNMENT = 64
+
+#: ``hints(op) -> (inplace {output slot: input slot}, output 0 may view input 0)``
+Hints = Callable[[Op], "tuple[Mapping[int, int], bool]"]
+#: value name -> (shape, dtype) observed in a run (re-planning for concrete shapes)
+Shapes = Mapping[str, "tuple[tuple[int, ...], np.dtype]"]
+
+
+@dataclass
+class BufferPlan:
+    """Where each intermediate tensor lives in the arena.
+
+    ``offsets[name] = (byte offset, nbytes)`` for every value in the arena (views and
+    in-place results share their base's offset); ``inplace_ops`` are the ops whose
+    declared in-place output was given a dying input's buffer; ``fresh`` lists the
+    intermediates of unknown size, allocated when produced. Graph inputs, outputs and
+    constants are never in the arena.
+    """
+
+    arena_bytes: int = 0
+    intermediate_bytes: int = 0
+    lower_bound_bytes: int = 0
+    largest_tensor_bytes: int = 0
+    offsets: dict[str, tuple[int, int]] = field(default_factory=dict)
+    inplace_ops: list[str] = field(default_factory=list)
+    views: dict[str, str] = field(default_factory=dict)
+    fresh: list[str] = field(default_factory=list)
+    #: one (offset, aligned size, first step, last step) per arena buffer
+    buffers: list[tuple[int, int, int, int]] = field(default_factory=list)
+    alignment: int = ALIGNMENT
+
+    @property
+    def ratio(self) -> float:
+        """Arena size over the liveness lower bound (1.0 is optimal)."""
+        return self.arena_bytes / self.lower_bound_bytes if self.lower_bound_bytes else 1.0
+
+    def stats(self) -> dict[str, float | int]:
+        """The figures ``graphc inspect --plan`` and the manifest show."""
+        return {
+            "arena_bytes": self.arena_bytes,
+            "intermediate_bytes": self.intermediate_bytes,
+            "lower_bound_bytes": self.lower_bound_bytes,
+            "largest_tensor_bytes": self.largest_tensor_bytes,
+            "ratio": round(self.ratio, 4),
+            "planned_values": len(self.offsets),
+            "inplace_ops": len(self.inplace_ops),
+            "views": len(self.views),
+            "fresh_values": len(self.fresh),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> BufferPlan:
+        data = json.loads(text)
+        data["offsets"] = {k: (int(a), int(b)) for k, (a, b) in data.get("offsets", {}).items()}
+        data["buffers"] = [tuple(int(x) for x in b) for b in data.get("buffers", [])]
+        return cls(**data)
+
+
+@dataclass
+class _Buffer:
+    size: int
+    start: int
+    end: int
+    members: list[str]
+    offset: int = -1
+
+
+def read_plan(graph: Graph) -> BufferPlan | None:
+    """The plan plan-buffers stored on ``graph``, or None."""
+    text = graph.metadata.get(PLAN_KEY)
+    return BufferPlan.from_json(text) if text else None
+
+
+@graph_pass("plan-buffers", "liveness over the schedule, one arena, offsets by greedy-by-size (in-place, views)",
+            establishes=("buffers-planned",))
+def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
+    """Plan the root graph's intermediate tensors into one arena:
+
+    1. liveness over ``graph.topological_order()``: a value lives from its producer's
+       step to its last reader's (a subgraph capture counts as a read);
+    2. a view op (the target's hint: Reshape, Squeeze, Flatten, ...) shares its input's
+       buffer, which then lives as long as any view of it;
+    3. an in-place op (hint ``{output: input}``, elementwise ops) reuses its input's
+       buffer when the input dies at that op, the sizes match, and no other input of
+       the op reads the same buffer;
+    4. buffers sorted by size (largest first), each placed at the offset of the
+       smallest gap between already-placed buffers whose lifetimes overlap (best fit),
+       else after them; offsets and sizes aligned to 64 bytes.
+    Values of unknown size are left out (allocated when produced; the executor re-plans
+    once concrete shapes are known). Graph inputs, outputs and constants are never in
+    the arena. With ``ctx.options["memory_budget"]`` (bytes), an arena or a single tensor
+    above it is a PlanError with the figures. The graph's ops and values are not changed,
+    so the pass reports ``changed=False``.
+    """
+    hints = getattr(ctx.target, "buffer_hints", None) if ctx.target is not None else None
+    plan = plan_graph(graph, hints=hints)
+    check_budget(plan, ctx.options.get("memory_budget"))
+    graph.metadata[PLAN_KEY] = plan.to_json()
+    logger.debug("plan: %s", plan.stats())
+    # the ops and values are untouched: report no change, so stage instruments do not re-run or re-dump
+    return PassResult(changed=False, stats={"arena_bytes": plan.arena_bytes, "planned": len(plan.offsets)})
+
+
+def check_budget(plan: BufferPlan, budget: int | None) -> None:
+    """Raise PlanError when the arena or one tensor exceeds ``budget`` bytes."""
+    if budget is None:
+        return
+    budget = int(budget)
+    if plan.largest_tensor_bytes > budget:
+        raise PlanError(
+            f"a single intermediate tensor needs {plan.largest_tensor_bytes} bytes, over the memory budget of "
+            f"{budget} bytes (arena {plan.arena_bytes}, liveness lower bound {plan.lower_bound_bytes}); "
+            "raise memory_budget or reduce the input size")
+    if plan.arena_bytes > budget:
+        raise PlanError(
+            f"the buffer plan needs an arena of {plan.arena_bytes} bytes, over the memory budget of {budget} bytes "
+            f"(liveness lower bound {plan.lower_bound_bytes}, sum of intermediates {plan.intermediate_bytes}); "
+            "raise memory_budget or reduce the input size")
+
+
+def _aligned(n: int, alignment: int) -> int:
+    return max(alignment, -(-n // alignment) * alignment)
+
+
+def _nbytes(v: Value, shapes: Shapes | None) -> int | None:
+    """Bytes of ``v`` if its size is known (from ``shapes`` or its static type), else None."""
+    if shapes is not None and v.name in shapes:
+        shape, dtype = shapes[v.name]
+        dt = np.dtype(dtype)
+    else:
+        t = v.type
+        if t.kind != "tensor" or t.dtype is None or not t.is_static:
+            return None
+        shape, dt = t.shape, np.dtype(t.dtype)
+    if dt.kind in "OSUV" and dt.itemsize == 0 or dt == object:
+        return None
+    return math.prod(shape) * dt.itemsize  # type: ignore[arg-type]
+
+
+def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None = None,
+               alignment: int = ALIGNMENT) -> BufferPlan:
+    """Compute the buffer plan of ``graph`` (its root-level schedule).
+
+    ``shapes`` (value name -> (shape, dtype)) overrides static types, for re-planning
+    with the concrete shapes of a run; ``hints`` gives each op's in-place/view declaration.
+    """
+    order = graph.topological_order()
+    end = len(order)
+    step = {op: i for i, op in enumerate(order)}
+    outputs = {id(v) for v in graph.outputs}
+
+    def last_use(v: Value) -> int:
+        if id(v) in outputs:
+            return end
+        uses = [step[op] for op in v.consumers() if op in step]
+        return max(uses) if uses else -1
+
+    plan = BufferPlan(alignment=alignment)
+    group: dict[str, _Buffer] = {}
+    buffers: list[_Buffer] = []
+    for i, op in enumerate(order):
+        inplace, view = hints(op) if hints is not None and op.layer is None else ({}, False)
+        by_slot = dict(zip(input_slots(op), op.inputs))  # original slot -> runtime input (blobs folded out)
+        for slot, v in enumerate(op.outputs):
+            size = _nbytes(v, shapes)
+            is_candidate = size is not None and size > 0 and id(v) not in outputs and v.const is None
+            if size is not None and id(v) not in outputs:
+                plan.intermediate_bytes += 0 if (view and slot == 0) else size
+                plan.largest_tensor_bytes = max(plan.largest_tensor_bytes, size)
+            src = by_slot.get(0)
+            if view and slot == 0 and src is not None:
+                plan.views[v.name] = src.name
+                if src.name in group:  # a view of an arena buffer: keep the base alive while the view is read
+                    buf = group[src.name]
+                    buf.end = max(buf.end, last_use(v))
+                    buf.members.append(v.name)
+                    group[v.name] = buf
+                continue
+            if not is_candidate:
+                if size is None and id(v) not in outputs:
+                    plan.fresh.append(v.name)
+                continue
+            assert size is not None
+            target = _inplace_target(op, by_slot, slot, inplace, group, i, size, shapes)
+            if target is not None:
+                target.end = max(target.end, last_use(v))
+                target.members.append(v.name)
+                group[v.name] = target
+                if op.name not in plan.inplace_ops:
+                    plan.inplace_ops.append(op.name)
+                continue
+            buf = _Buffer(_aligned(size, alignment), i, max(i, last_use(v)), [v.name])
+            buffers.append(buf)
+            group[v.name] = buf
+    _place(buffers)
+    plan.arena_bytes = max((b.offset + b.size for b in buffers), default=0)
+    plan.lower_bound_bytes = _lower_bound(buffers, end)
+    plan.buffers = [(b.offset, b.size, b.start, b.end) for b in buffers]
+    sizes = {}
+    for name, buf in group.items():
+        v = graph.values.get(name)
+        n = _nbytes(v, shapes) if v is not None else None
+        sizes[name] = (buf.offset, buf.size if n is None else n)
+    plan.offsets = sizes
+    return plan
+
+
+def _inplace_target(op: Op, by_slot: dict[int, Value | None], slot: int, inplace: Mapping[int, int],
+                    group: dict[str, _Buffer], i: int, size: int, shapes: Shapes | None) -> _Buffer | None:
+    """The dying input buffer output ``slot`` may take over, or None."""
+    src_slot = inplace.get(slot)
+    src = by_slot.get(src_slot) if src_slot is not None else None
+    if src is None or src.name not in group:
+        return None
+    buf = group[src.name]
+    if buf.end != i or _nbytes(src, shapes) != size or _nbytes(op.outputs[slot], shapes) != size:
+        return None
+    if any(k != src_slot and u is not None and group.get(u.name) is buf for k, u in by_slot.items()):
+        return None
+    return buf
+
+
+def _place(buffers: list[_Buffer]) -> None:
+    """Greedy by size: largest first, each into the best-fitting gap among overlapping placed buffers."""
+    placed: list[_Buffer] = []
+    for buf in sorted(buffers, key=lambda b: (-b.size, b.start)):
+        overlapping = sorted((p for p in placed if p.start <= buf.end and buf.start <= p.end), key=lambda p: p.offset)
+        best, best_gap, prev_end = -1, None, 0
+        for p in overlapping:
+            gap = p.offset - prev_end
+            if gap >= buf.size and (best_gap is None or gap < best_gap):
+                best, best_gap = prev_end, gap
+            prev_end = max(prev_end, p.offset + p.size)
+        buf.offset = best if best >= 0 else prev_end
+        placed.append(buf)
+
+
+def _lower_bound(buffers: list[_Buffer], steps: int) -> int:
+    """The largest total size of buffers live at one step."""
+    if not buffers:
+        return 0
+    delta = [0] * (steps + 2)
+    for b in buffers:
+        delta[b.start] += b.size
+        delta[b.end + 1] -= b.size
+    best = live = 0
+    for d in delta:
+        live += d
+        best = max(best, live)
+    return best

@@ -1,0 +1,252 @@
+"""NumpyArtifact: a compiled model that runs in-process; saved as one zip file.
+
+The saved file holds ``manifest.json`` (target, graphc version, input/output specs,
+plan figures, options, and every custom layer's import path and params) and
+``model.onnx`` (the lowered graph: custom-layer params as attributes, blobs as
+initializers; tensors are data, never pickles). Loading re-reads the ONNX, binds the
+layers from the registry the caller gives — it never imports a module the manifest
+names unless ``trust=True`` — and plans again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from graphc.errors import GraphcError, ModelFormatError
+from graphc.ir import Graph, Op
+
+from .executor import Executor
+from .lowering import lower_program
+
+if TYPE_CHECKING:
+    from .target import NumpyTarget
+
+__all__ = ["NumpyArtifact", "load_artifact", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+MODEL_MEMBER = "model.onnx"
+
+
+class NumpyArtifact:
+    """A graph lowered for the numpy target: ``run(feeds) -> {output: array}``, ``save(path)``."""
+
+    target_name = "numpy"
+
+    def __init__(self, graph: Graph, *, target: NumpyTarget | None = None, fallback: bool = True,
+                 debug: bool = False, memory_budget: int | None = None):
+        from passes.plan_buffers import check_budget, plan_graph, read_plan
+
+        from .target import NumpyTarget
+
+        self.graph = graph
+        self.target = target or NumpyTarget(fallback, debug, memory_budget)
+        self.fallback = fallback
+        self.debug = debug
+        self.memory_budget = memory_budget
+        plan = read_plan(graph)
+        if plan is None:
+            plan = plan_graph(graph, hints=self.target.buffer_hints)
+            check_budget(plan, memory_budget)
+        self.plan = plan
+        self.program = lower_program(graph, fallback)
+        self.executor = Executor(graph, self.program, plan, hints=self.target.buffer_hints, debug=debug,
+                                 memory_budget=memory_budget)
+
+    def __repr__(self) -> str:
+        return f"NumpyArtifact({len(self.program.steps)} ops, inputs={self.input_names}, outputs={self.output_names})"
+
+    # ---------------------------------------------------------------- running
+    @property
+    def input_names(self) -> list[str]:
+        return self.executor.input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return [name for name, _ in self.program.outputs]
+
+    def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """Run once; ``feeds`` maps input names to arrays. Returns fresh arrays the caller owns.
+
+        Safe to call from many threads at once (each run gets its own arena).
+        """
+        return self.executor.run(feeds)
+
+    # ---------------------------------------------------------------- describing
+    def input_specs(self) -> list[dict[str, Any]]:
+        return [_spec(v) for _, v in self.program.inputs]
+
+    def output_specs(self) -> list[dict[str, Any]]:
+        return [_spec(v) for v in self.graph.outputs]
+
+    def op_kinds(self) -> list[tuple[str, str, str]]:
+        """(op name, qualified op type, native / fallback / layer / layer-override) for every op."""
+        return list(self.target.describe_ops(self.graph))
+
+    def describe(self) -> dict[str, Any]:
+        """What ``graphc inspect`` shows: op counts, how each op type runs, the plan figures."""
+        kinds = self.op_kinds()
+        by_kind: dict[str, Counter] = {}
+        for _, op_type, kind in kinds:
+            by_kind.setdefault(kind, Counter())[op_type] += 1
+        return {
+            "target": "numpy",
+            "ops": len(kinds),
+            "op_types": dict(Counter(t for _, t, _ in kinds).most_common()),
+            "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
+            "overrides": [{"node": n, "op_type": t} for n, t, k in kinds if k == "layer-override"],
+            "inputs": self.input_specs(),
+            "outputs": self.output_specs(),
+            "plan": self.plan.stats(),
+            "options": {"fallback": self.fallback, "memory_budget": self.memory_budget},
+        }
+
+    # ---------------------------------------------------------------- saving
+    def manifest(self) -> dict[str, Any]:
+        import graphc
+
+        return {
+            "target": "numpy",
+            "format": FORMAT_VERSION,
+            "graphc_version": graphc.__version__,
+            "inputs": self.input_specs(),
+            "outputs": self.output_specs(),
+            "plan": self.plan.stats(),
+            "options": {"fallback": self.fallback, "memory_budget": self.memory_budget},
+            "layers": _layer_records(self.graph),
+            "fallback_ops": sorted({t for _, t, k in self.op_kinds() if k == "fallback"}),
+        }
+
+    def save(self, path: str | Any) -> None:
+        """Write the artifact as one zip file, atomically (a reader sees the old file or the new one)."""
+        from graphc.atomic import atomic_write_bytes
+        from graphc.exporters.onnx import to_onnx
+
+        model = to_onnx(self.graph)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            z.writestr("manifest.json", json.dumps(self.manifest(), indent=1, sort_keys=True))
+            z.writestr(MODEL_MEMBER, model.SerializeToString())
+        atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _spec(v: Any) -> dict[str, Any]:
+    t = v.type
+    return {"name": v.name, "dtype": None if t.dtype is None else np.dtype(t.dtype).name,
+            "shape": None if t.shape is None else list(t.shape)}
+
+
+def _walk(graph: Graph):
+    for op in graph.topological_order():
+        yield op
+        for _, sub in op.subgraphs():
+            yield from _walk(sub)
+
+
+def _layer_records(graph: Graph) -> list[dict[str, Any]]:
+    """One record per custom-layer op: which class implements it, with which params."""
+    from graphc.layers.serialize import encode_params
+
+    out = []
+    for op in _walk(graph):
+        b = op.layer
+        if b is None:
+            continue
+        out.append({
+            "node": op.name, "op_type": op.op_type, "domain": op.domain, "opset": op.opset,
+            "import_path": b.import_path, "module": _module_arg(b),
+            "override": bool(b.override), "params": json.loads(b.config or encode_params(b.params)),
+        })
+    return out
+
+
+def _module_arg(binding: Any) -> str:
+    """What to pass to ``--layers`` for this layer: its module name, or its .py file when loaded from a path."""
+    import inspect
+    import sys
+
+    module = binding.import_path.partition(":")[0]
+    mod = sys.modules.get(module)
+    if module.startswith("graphc_layers_") and mod is not None:
+        try:
+            return inspect.getfile(mod)
+        except TypeError:
+            pass
+    return module
+
+
+# ------------------------------------------------------------------------- loading
+def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False,
+                  target: NumpyTarget | None = None) -> NumpyArtifact:
+    """Rebuild a saved NumpyArtifact; layers come from ``layers`` (a registry), modules are imported only if ``trust``."""
+    from graphc.archive import read_member
+    from graphc.layers import resolve_registry
+    from graphc.model_io import load_model
+
+    from .target import NumpyTarget
+
+    if manifest.get("target") != "numpy":
+        raise ModelFormatError(f"{path}: written by target {manifest.get('target')!r}, not numpy")
+    if int(manifest.get("format", 0)) > FORMAT_VERSION:
+        raise ModelFormatError(f"{path}: artifact format {manifest.get('format')} is newer than this graphc "
+                               f"understands ({FORMAT_VERSION}); upgrade graphc")
+    data = (path / MODEL_MEMBER).read_bytes() if path.is_dir() else read_member(path, MODEL_MEMBER)
+    graph = load_model(data)
+    records = manifest.get("layers") or []
+    registry = resolve_registry(layers)
+    if records and trust:
+        modules = sorted({r["module"] for r in records})
+        registry = _trusted_registry(registry, modules)
+    _bind_layers(graph, records, registry, path)
+    options = manifest.get("options") or {}
+    tgt = target or NumpyTarget()
+    tgt = NumpyTarget(fallback=bool(options.get("fallback", True)), debug=tgt.debug,
+                      memory_budget=options.get("memory_budget", tgt.memory_budget))
+    from graphc.passinfra import PassContext, PassManager
+
+    ctx = PassContext(target=tgt, layers=registry, options=dict(tgt.options()))
+    PassManager("fold-blobs,plan-buffers").run(graph, ctx)
+    return NumpyArtifact(graph, target=tgt, **tgt.options())
+
+
+def _trusted_registry(registry: Any, modules: list[str]) -> Any:
+    from graphc.layers import LayerRegistry
+    from graphc.layers.loading import load_layer_modules
+
+    return LayerRegistry(parents=(registry, load_layer_modules(modules)))  # the caller's registry still wins
+
+
+def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, path: Path) -> None:
+    """Bind each recorded node to the caller's registered layer of the same import path."""
+    from graphc.layers.binding import LayerBinding
+    from graphc.layers.serialize import decode_params, encode_params
+
+    ops: dict[str, Op] = {op.name: op for op in _walk(graph)}
+    missing: dict[str, list[str]] = {}
+    for r in records:
+        op = ops.get(r.get("node", ""))
+        if op is None:
+            raise ModelFormatError(f"{path}: the manifest names layer node {r.get('node')!r}, which model.onnx lacks")
+        entry = registry.lookup(op.domain, op.op_type, op.opset) if registry is not None else None
+        if entry is None or entry.import_path.partition(":")[2] != r["import_path"].partition(":")[2] \
+                or (entry.import_path != r["import_path"] and not r["import_path"].startswith("graphc_layers_")):
+            missing.setdefault(r["module"], []).append(f"{r['node']} ({r['op_type']} -> {r['import_path']})")
+            continue
+        params = decode_params(json.dumps(r.get("params") or {}))
+        op.layer = LayerBinding(entry, params, bool(r.get("override")), encode_params(params))
+    if missing:
+        mods = sorted(missing)
+        nodes = "; ".join(f"{m}: {', '.join(ns[:3])}{' ...' if len(ns) > 3 else ''}" for m, ns in missing.items())
+        flags = " ".join(f"--layers {m}" for m in mods)
+        raise GraphcError(
+            f"{path} uses custom layers from module(s) {', '.join(mods)} that were not given ({nodes}). "
+            f"Pass them: `graphc run {path} {flags}` or graphc.load(path, layers=[{', '.join(map(repr, mods))}]). "
+            "graphc never imports modules named in an artifact by itself (trust=True allows it)."
+        )
+

@@ -1,0 +1,400 @@
+"""The numpy executor: runs a lowered :class:`Program` over a planned arena.
+
+* :class:`BoundProgram` binds a program to one arena: every op gets a prebuilt
+  :class:`OpContext` whose ``outs`` are views of the arena at the planned offsets, and a
+  callable (the native kernel, a fallback :class:`ReferenceRunner`, or the layer's
+  :class:`LayerRunner`). A bound program is used by one run at a time.
+* :class:`Executor` checks the feeds, takes a bound program from a pool (one per
+  concurrent run, so threads never share buffers), runs it, and hands back outputs the
+  caller owns. When the static plan left sizes unknown (symbolic or data-dependent
+  shapes), the first run of each input shape signature records the shapes and the
+  executor re-plans for that signature (cached).
+* Debug mode (``debug=True`` or ``GRAPHC_DEBUG_ARENA=1``) fills each op's output buffers
+  with NaN (floats) or a byte pattern before the op, so a kernel that reads stale
+  buffer contents fails loudly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from graphc.errors import GraphcError, InputError
+from graphc.ir import Graph, Value
+
+from .kernels import OpContext
+from .lowering import NONE_SLOT, Program, Step
+
+__all__ = ["Executor", "BoundProgram", "debug_arena_default"]
+
+#: how many input-shape signatures keep their own plan
+PLAN_CACHE_SIZE = 8
+_GARBAGE = 0xA5
+
+
+def debug_arena_default() -> bool:
+    """True when ``GRAPHC_DEBUG_ARENA`` asks for poisoned buffers."""
+    return os.environ.get("GRAPHC_DEBUG_ARENA", "") not in ("", "0", "false", "no")
+
+
+def _poison(buf: np.ndarray) -> None:
+    if buf.dtype.kind in "fc":
+        buf.fill(np.nan)
+    else:
+        buf.reshape(-1).view(np.uint8).fill(_GARBAGE)
+
+
+class BoundProgram:
+    """A program bound to its own arena and runners. Not thread-safe: one run at a time."""
+
+    def __init__(self, program: Program, plan: Any = None, shapes: Mapping[str, tuple] | None = None,
+                 debug: bool = False):
+        from graphc.layers.runtime import layer_runner
+
+        from .fallback import ReferenceRunner
+
+        self.program = program
+        self.debug = debug
+        self.arena = _aligned_arena(plan.arena_bytes if plan is not None else 0)
+        offsets = plan.offsets if plan is not None else {}
+        views = plan.views if plan is not None else {}
+        inplace = set(plan.inplace_ops) if plan is not None else set()
+        self.base = [None] * program.n_slots
+        for slot, arr in program.presets:
+            self.base[slot] = arr
+        self.preset_ids = {id(arr) for _, arr in program.presets}
+        declared = {v.name: v.type.dtype for v in program.graph.outputs}
+        self.output_dtypes = [None if declared.get(n) is None else np.dtype(declared[n]) for n, _ in program.outputs]
+        self._vals: list[Any] = []
+        planned_slots: set[int] = set()
+        self.steps: list[tuple] = []
+        last_use = _last_uses(program)
+        for i, step in enumerate(program.steps):
+            op = step.op
+            outs: list[np.ndarray | None] = []
+            for v in op.outputs:
+                buf = None
+                if v.name in offsets and v.name not in views:
+                    buf = self._view(v, offsets[v.name][0], shapes)
+                    if buf is not None:
+                        planned_slots.add(program.slot_of[v])
+                outs.append(buf)
+            ctx = OpContext(op.name, op.op_type, op.attrs, op.opset, op.domain, outs)
+            ctx.inplace_ok = op.name in inplace
+            if step.kind == "layer":
+                fn: Callable[..., Any] = layer_runner(op)
+            elif step.kind == "fallback":
+                fn = ReferenceRunner(op, op.graph.captures(op) if op.has_subgraphs else ())
+            else:
+                assert step.spec is not None
+                fn = step.spec.fn
+                if step.subprograms:
+                    ctx.subgraph_runner = self._subgraph_runner(step)
+            poison = []
+            if debug:
+                in_place_over = {offsets[u.name][0] for u in op.inputs if u is not None and u.name in offsets}
+                poison = [b for b, v in zip(outs, op.outputs) if b is not None and offsets[v.name][0] not in in_place_over]
+            view_out = {program.slot_of[v] for v in op.outputs if v.name in views}
+            self.steps.append((fn, ctx, step.args, step.outs, tuple(outs), poison, view_out, i))
+        # values not in the arena are dropped after their last reader
+        outputs = {s for _, s in program.outputs}
+        self.frees: list[tuple[int, ...]] = [() for _ in program.steps]
+        for slot, at in last_use.items():
+            if slot not in planned_slots and slot not in outputs and at >= 0 and slot not in {s for s, _ in program.presets}:
+                self.frees[at] = self.frees[at] + (slot,)
+        if debug and self.arena is not None:
+            self.arena.fill(_GARBAGE)
+
+    # ---------------------------------------------------------------- binding
+    def _view(self, v: Value, offset: int, shapes: Mapping[str, tuple] | None) -> np.ndarray | None:
+        if shapes is not None and v.name in shapes:
+            shape, dtype = shapes[v.name]
+        elif v.type.is_static and v.type.dtype is not None:
+            shape, dtype = v.type.shape, v.type.dtype
+        else:
+            return None
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        assert self.arena is not None
+        return self.arena[offset:offset + nbytes].view(dtype).reshape(shape)
+
+    def _subgraph_runner(self, step: Step) -> Callable[[str, Sequence[Any]], list[Any]]:
+        bound = {attr: (BoundProgram(prog, debug=self.debug), caps) for attr, (prog, caps) in step.subprograms.items()}
+
+        def run_subgraph(attr: str, inputs: Sequence[Any]) -> list[Any]:
+            try:
+                sub, caps = bound[attr]
+            except KeyError:
+                raise GraphcError(f"{step.op.op_type} node {step.op.name!r} has no subgraph {attr!r}") from None
+            vals = self._vals
+            return sub.run_graph(inputs, [vals[s] for s in caps])
+
+        return run_subgraph
+
+    # ---------------------------------------------------------------- running
+    def run_graph(self, inputs: Sequence[Any], captures: Sequence[Any]) -> list[Any]:
+        """Run as a subgraph: ``captures`` fill the outer-value slots, ``inputs`` the graph inputs."""
+        vals = self.base.copy()
+        for i, arr in enumerate(captures, start=1):
+            vals[i] = arr
+        for (slot, _), arr in zip(self.program.inputs, inputs):
+            vals[slot] = arr
+        self._execute(vals, record=False)
+        return [vals[s] for _, s in self.program.outputs]
+
+    def run(self, feeds: Sequence[tuple[int, np.ndarray]], record: bool = False) -> tuple[dict[str, Any], dict[str, tuple]]:
+        """Run with ``feeds`` (slot, array); return (outputs the caller owns, recorded shapes if ``record``)."""
+        vals = self.base.copy()
+        for slot, arr in feeds:
+            vals[slot] = arr
+        self._execute(vals, record)
+        outs: dict[str, Any] = {}
+        seen: set[int] = {id(a) for _, a in feeds} | self.preset_ids
+        for (name, slot), want in zip(self.program.outputs, self.output_dtypes):
+            a = self._owned(vals[slot], seen)
+            if want is not None and isinstance(a, np.ndarray) and a.dtype != want and want == object \
+                    and a.dtype.kind in "SU":
+                a = a.astype(object)  # ONNX strings are object arrays
+            outs[name] = a
+        shapes: dict[str, tuple] = {}
+        if record:
+            for v, slot in self.program.slot_of.items():
+                a = vals[slot]
+                if isinstance(a, np.ndarray) and v.const is None:
+                    shapes[v.name] = (a.shape, a.dtype)
+        return outs, shapes
+
+    def _owned(self, a: Any, seen: set[int]) -> Any:
+        """``a`` if nobody else holds it, else a copy (outputs are the caller's)."""
+        if isinstance(a, np.ndarray):
+            if id(a) in seen or a.base is not None or not a.flags.owndata or not a.flags.writeable \
+                    or (self.arena is not None and np.may_share_memory(a, self.arena)):
+                a = a.copy()
+            seen.add(id(a))
+            return a
+        if isinstance(a, list):
+            return [self._owned(x, seen) for x in a]
+        if a is None:
+            return None
+        return np.array(a)
+
+    def _execute(self, vals: list[Any], record: bool) -> None:
+        self._vals = vals
+        arena = self.arena
+        frees = self.frees
+        debug = self.debug
+        i = -1
+        try:
+            for fn, ctx, args, outs, bufs, poison, view_out, i in self.steps:
+                if debug:
+                    for b in poison:
+                        _poison(b)
+                res = fn(ctx, *[vals[a] for a in args])
+                if type(res) is not tuple:
+                    if type(res) is list and len(outs) > 1:
+                        res = tuple(res)
+                    else:
+                        res = (res,)
+                if len(res) < len(outs):
+                    raise GraphcError(f"returned {len(res)} outputs, the node has {len(outs)}")
+                for slot, r, buf in zip(outs, res, bufs):
+                    if r is not buf and type(r) is not np.ndarray:
+                        if r is not None and not isinstance(r, (list, dict, np.ndarray)):
+                            r = np.asarray(r)
+                    if r is not buf and arena is not None and isinstance(r, np.ndarray) and slot not in view_out \
+                            and np.may_share_memory(r, arena):
+                        # an undeclared view of an arena buffer: copy it so the buffer can be reused
+                        if buf is not None and buf.shape == r.shape and buf.dtype == r.dtype:
+                            np.copyto(buf, r)
+                            r = buf
+                        else:
+                            r = r.copy()
+                    vals[slot] = r
+                if not record:
+                    for s in frees[i]:
+                        vals[s] = None
+        except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
+            if i < 0 or getattr(e, "_graphc_node", None) == self.program.steps[i].op.name:
+                raise
+            raise self._error(i, vals, e) from e
+
+    def _error(self, i: int, vals: list[Any], e: BaseException) -> GraphcError:
+        """``e`` raised at step ``i`` as a GraphcError naming the node, its op type and input shapes.
+
+        A GraphcError that already names the node (a LayerError from the layer runtime)
+        keeps its message; one from a nested subgraph is prefixed with the enclosing node.
+        """
+        op = self.program.steps[i].op
+        kind = self.program.steps[i].kind
+        if isinstance(e, GraphcError) and f"{op.name!r}" in str(e):
+            err = e
+        else:
+            shapes = ", ".join(_describe(vals[a]) if a != NONE_SLOT else "None" for a in self.program.steps[i].args)
+            how = {"native": "kernel", "fallback": "onnx.reference fallback", "layer": "layer"}[kind]
+            cls = type(e) if isinstance(e, GraphcError) else GraphcError
+            err = cls(f"node {op.name!r} ({op.qualified_type}, {how}) failed on inputs ({shapes or 'no inputs'}): "
+                      f"{e if isinstance(e, GraphcError) else f'{type(e).__name__}: {e}'}")
+        err._graphc_node = op.name  # type: ignore[attr-defined]
+        return err
+
+
+def _describe(a: Any) -> str:
+    if isinstance(a, np.ndarray):
+        return f"{a.dtype.name}{list(a.shape)}"
+    return type(a).__name__
+
+
+def _aligned_arena(nbytes: int, alignment: int = 64) -> np.ndarray | None:
+    """A uint8 arena of ``nbytes`` whose first byte is ``alignment``-aligned."""
+    if nbytes <= 0:
+        return None
+    raw = np.empty(nbytes + alignment, dtype=np.uint8)
+    skip = (-raw.ctypes.data) % alignment
+    return raw[skip:skip + nbytes]
+
+
+def _last_uses(program: Program) -> dict[int, int]:
+    """slot -> index of the last step reading it (-1: never read by a step)."""
+    last: dict[int, int] = {}
+    for i, step in enumerate(program.steps):
+        for s in step.outs:
+            last.setdefault(s, -1)
+        for s in step.args + step.captures + tuple(c for _, caps in step.subprograms.values() for c in caps):
+            if s != NONE_SLOT:
+                last[s] = i
+    return last
+
+
+class Executor:
+    """Runs a program for many callers: input checks, arena pools, re-planning by shape signature."""
+
+    def __init__(self, graph: Graph, program: Program, plan: Any, *, hints: Any = None, debug: bool = False,
+                 memory_budget: int | None = None):
+        self.graph = graph
+        self.program = program
+        self.static_plan = plan
+        self.hints = hints
+        self.debug = debug or debug_arena_default()
+        self.memory_budget = memory_budget
+        self.dynamic = plan is None or bool(plan.fresh)
+        self._lock = threading.Lock()
+        self._plans: OrderedDict[Any, tuple[Any, dict | None]] = OrderedDict()
+        self._pools: dict[Any, list[BoundProgram]] = {}
+        self._plans["static"] = (plan, None)
+        self._pools["static"] = [BoundProgram(program, plan, None, self.debug)]
+        self.input_names = [v.name for _, v in program.inputs]
+        self._const_inputs = {v.name for v in graph.inputs if v.const is not None}
+
+    # ------------------------------------------------------------- checking
+    def check_inputs(self, feeds: Mapping[str, Any]) -> list[tuple[int, Any]]:
+        """The feeds as (slot, contiguous array), or InputError naming the input, expected and got."""
+        if not isinstance(feeds, Mapping):
+            raise InputError(f"run() takes a dict input name -> array, got {type(feeds).__name__}; "
+                             f"inputs: {', '.join(self.input_names)}")
+        expected = self.input_names
+        missing = [n for n in expected if n not in feeds]
+        extra = [n for n in feeds if n not in expected]
+        if extra:
+            baked = [n for n in extra if n in self._const_inputs]
+            if baked:
+                raise InputError(f"input {baked[0]!r} is a constant baked into the compiled model and cannot be fed; "
+                                 f"the model's inputs are: {', '.join(map(repr, expected))}")
+            raise InputError(f"unknown input name(s) {', '.join(map(repr, extra))}; "
+                             f"the model's inputs are: {', '.join(map(repr, expected))}")
+        if missing:
+            raise InputError(f"missing input(s) {', '.join(map(repr, missing))}; "
+                             f"the model's inputs are: {', '.join(map(repr, expected))}")
+        out: list[tuple[int, np.ndarray]] = []
+        symbols: dict[str, tuple[int, str]] = {}
+        for slot, v in self.program.inputs:
+            out.append((slot, _check_one(v, feeds[v.name], symbols)))
+        return out
+
+    def signature(self, feeds: Sequence[tuple[int, np.ndarray]]) -> Any:
+        if not self.dynamic:
+            return "static"
+        return tuple((a.shape, a.dtype.str) if isinstance(a, np.ndarray) else None for _, a in feeds)
+
+    # -------------------------------------------------------------- running
+    def run(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+        arrays = self.check_inputs(feeds)
+        key = self.signature(arrays)
+        with self._lock:
+            known = key in self._plans
+            if known:
+                self._plans.move_to_end(key)
+            pool_key = key if known else "static"
+            pool = self._pools.setdefault(pool_key, [])
+            bound = pool.pop() if pool else None
+            plan, shapes = self._plans[pool_key]
+        if bound is None:
+            bound = BoundProgram(self.program, plan, shapes, self.debug)
+        try:
+            outputs, recorded = bound.run(arrays, record=not known)
+        finally:
+            with self._lock:
+                if pool_key in self._pools:
+                    self._pools[pool_key].append(bound)
+        if not known:
+            self._replan(key, recorded)
+        return outputs
+
+    def _replan(self, key: Any, shapes: dict[str, tuple]) -> None:
+        """Plan the arena for the concrete shapes a run recorded, cached by input signature."""
+        from passes.plan_buffers import check_budget, plan_graph
+
+        plan = plan_graph(self.graph, shapes=shapes, hints=self.hints)
+        check_budget(plan, self.memory_budget)
+        with self._lock:
+            if key in self._plans:
+                return
+            self._plans[key] = (plan, shapes)
+            self._pools[key] = []
+            while len(self._plans) > PLAN_CACHE_SIZE + 1:
+                old = next(k for k in self._plans if k != "static")
+                del self._plans[old]
+                self._pools.pop(old, None)
+
+    def plan_for(self, key: Any = "static") -> Any:
+        return self._plans[key][0]
+
+
+def _check_one(v: Value, x: Any, symbols: dict[str, tuple[int, str]]) -> np.ndarray:
+    """``x`` as a contiguous array of ``v``'s declared type, or InputError."""
+    t = v.type
+    if t.kind != "tensor":  # sequences / optionals pass through as given
+        return x
+    want = np.dtype(t.dtype) if t.dtype is not None else None
+    if isinstance(x, np.ndarray):
+        arr = x
+        if want is not None and arr.dtype != want and not (want == object and arr.dtype.kind in "SU"):
+            raise InputError(f"input {v.name!r}: expected dtype {want.name} ({t}), got {arr.dtype.name} "
+                             f"with shape {arr.shape}; convert it with .astype(np.{want.name})")
+        if want == object and arr.dtype.kind in "SU":
+            arr = arr.astype(object)
+    else:
+        try:
+            arr = np.asarray(x, dtype=want)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"input {v.name!r}: cannot convert {type(x).__name__} to {t}: {e}") from e
+    if t.shape is not None:
+        if arr.ndim != len(t.shape):
+            raise InputError(f"input {v.name!r}: expected rank {len(t.shape)} ({t}), got shape {arr.shape} "
+                             f"(rank {arr.ndim})")
+        for i, (d, got) in enumerate(zip(t.shape, arr.shape)):
+            if isinstance(d, int) and d != got:
+                raise InputError(f"input {v.name!r}: expected shape {tuple(t.shape)} ({t}), got {arr.shape} "
+                                 f"(dimension {i} is {got}, not {d})")
+            if isinstance(d, str):
+                seen = symbols.setdefault(d, (got, v.name))
+                if seen[0] != got:
+                    raise InputError(f"input {v.name!r}: dimension {i} ({d!r}) is {got}, but input {seen[1]!r} "
+                                     f"gave {d!r} = {seen[0]}")
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr

@@ -1,0 +1,74 @@
+"""CLI error paths: non-zero exit, one line on stderr; interrupted writes keep the old artifact."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, save
+
+from graphc.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tiny(path: Path) -> Path:
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "t",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "graphc.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [
+    ["compile", "missing.onnx", "-o", "x.graphc"],
+    ["compile", "corrupt.onnx", "-o", "x.graphc"],
+    ["compile", "--example", "no_such_model", "-o", "x.graphc"],
+    ["run", "missing.graphc"],
+    ["run", "tiny.graphc", "--input", "x=missing.npy"],
+    ["run", "tiny.graphc", "--input", "nosuch=in.npy"],
+    ["run", "tiny.graphc", "--input", "x=bad_dtype.npy"],
+    ["inspect", "corrupt.onnx"],
+    ["compile", "tiny.onnx", "--target", "nosuch", "-o", "x.graphc"],
+    ["compile", "tiny.onnx", "--passes", "no-such-pass", "-o", "x.graphc"],
+    ["compile", "tiny.onnx", "--layers", "no_such_layer_module", "-o", "x.graphc"],
+], ids=lambda a: "-".join(a[:3]))
+def test_error_paths_exit_nonzero_with_one_line(tmp_path, args):
+    _tiny(tmp_path / "tiny.onnx")
+    (tmp_path / "corrupt.onnx").write_bytes(b"\x08\x07garbage" * 10)
+    np.save(tmp_path / "in.npy", np.zeros(2, np.float32))
+    np.save(tmp_path / "bad_dtype.npy", np.zeros(2, np.int64))
+    assert _cli("compile", "tiny.onnx", "-o", "tiny.graphc", cwd=tmp_path).returncode == 0
+    res = _cli(*args, cwd=tmp_path)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphc: error:"), res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_interrupted_compile_keeps_the_previous_artifact(tmp_path, monkeypatch):
+    model = _tiny(tmp_path / "tiny.onnx")
+    out = tmp_path / "tiny.graphc"
+    assert main(["compile", str(model), "-o", str(out)]) == 0
+    before = out.read_bytes()
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    monkeypatch.setattr(os, "rename", interrupted)
+    code = main(["compile", "--example", "squeezenet", "-o", str(out)])
+    monkeypatch.undo()
+    assert code != 0
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.graphc", "tiny.onnx"], "temporary files left behind"

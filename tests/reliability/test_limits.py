@@ -1,0 +1,66 @@
+"""Resource limits: a memory budget refuses big plans at compile time; runaway loops stop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import graphc
+from graphc import GraphcError, PlanError
+
+
+def _big_intermediate_model(n: int):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, n])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
+    nodes = [helper.make_node("MatMul", ["x", "x"], ["m"]), helper.make_node("Relu", ["m"], ["r"]),
+             helper.make_node("Add", ["r", "x"], ["y"])]
+    return helper.make_model(helper.make_graph(nodes, "big", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_memory_budget_refuses_a_plan_with_the_figure():
+    with pytest.raises(PlanError, match=r"budget") as e:
+        graphc.compile(_big_intermediate_model(2048), target="numpy", memory_budget=1 << 20)
+    assert any(ch.isdigit() for ch in str(e.value))
+
+
+def test_memory_budget_allows_a_plan_that_fits():
+    art = graphc.compile(_big_intermediate_model(16), target="numpy", memory_budget=1 << 20)
+    x = np.eye(16, dtype=np.float32)
+    np.testing.assert_allclose(art.run({"x": x})["y"], 2 * x)
+
+
+def _runaway_loop(trip_count: int):
+    """Loop with a huge trip count M and a body that only counts."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Add", ["acc_in", "one"], ["acc_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])],
+    )
+    nodes = [
+        helper.make_node("Constant", [], ["M"], value=helper.make_tensor("M", TensorProto.INT64, [], [trip_count])),
+        helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
+        helper.make_node("Loop", ["M", "c", "x"], ["y"], name="runaway", body=body),
+    ]
+    g = helper.make_graph(nodes, "loop", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_runaway_loop_obeys_the_iteration_limit(monkeypatch):
+    monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "1000")
+    art = graphc.compile(_runaway_loop(10**12), target="numpy")
+    with pytest.raises(GraphcError, match="runaway"):
+        art.run({"x": np.zeros(1, np.float32)})
+
+
+def test_loop_within_the_limit_runs(monkeypatch):
+    monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "1000")
+    art = graphc.compile(_runaway_loop(10), target="numpy")
+    np.testing.assert_array_equal(art.run({"x": np.zeros(1, np.float32)})["y"], [10.0])

@@ -1,0 +1,88 @@
+"""Run-time input checking: wrong names, missing/extra inputs, dtype, rank, size, layouts; NaN/Inf."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import graphc
+from graphc import InputError
+from oracle import ort_run
+
+
+def _model(shape=(2, 3)):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(shape))
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, list(shape))
+    nodes = [helper.make_node("Add", ["x", "b"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    g = helper.make_graph(nodes, "g", [x, b], [y])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def art():
+    return graphc.compile(_model(), target="numpy")
+
+
+def _feeds():
+    rng = np.random.default_rng(0)
+    return {"x": rng.standard_normal((2, 3)).astype(np.float32), "b": rng.standard_normal((2, 3)).astype(np.float32)}
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (lambda f: f.pop("b"), r"missing.*'b'"),
+        (lambda f: f.update(z=np.zeros(1, np.float32)), r"'z'"),
+        (lambda f: f.update(x=f["x"].astype(np.float64)), r"'x'.*float32.*float64|'x'.*float64.*float32"),
+        (lambda f: f.update(x=f["x"].reshape(6)), r"'x'"),
+        (lambda f: f.update(x=np.zeros((2, 4), np.float32)), r"'x'.*\(2, 3\)|'x'.*2.*3"),
+        (lambda f: f.update(x=[[1.0, 2.0, 3.0]] * 2), None),  # a nested list is accepted as float32 data
+    ],
+    ids=["missing", "extra", "dtype", "rank", "size", "list"],
+)
+def test_bad_inputs_raise_input_error(art, change, pattern):
+    feeds = _feeds()
+    change(feeds)
+    if pattern is None:
+        out = art.run(feeds)
+        assert out["y"].shape == (2, 3)
+        return
+    with pytest.raises(InputError, match=pattern):
+        art.run(feeds)
+
+
+def test_non_contiguous_and_read_only_inputs_give_correct_results(art):
+    feeds = _feeds()
+    want = np.maximum(feeds["x"] + feeds["b"], 0)
+    big = np.zeros((2, 6), np.float32)
+    big[:, ::2] = feeds["x"]
+    strided = big[:, ::2]
+    assert not strided.flags.c_contiguous
+    ro = feeds["b"].copy()
+    ro.flags.writeable = False
+    out = art.run({"x": strided, "b": ro})
+    np.testing.assert_array_equal(out["y"], want)
+    np.testing.assert_array_equal(big[:, ::2], feeds["x"])  # inputs untouched
+
+
+def test_outputs_are_owned_by_the_caller(art):
+    feeds = _feeds()
+    first = art.run(feeds)["y"]
+    keep = first.copy()
+    first[...] = 123.0
+    second = art.run(feeds)["y"]
+    np.testing.assert_array_equal(second, keep)
+    assert not np.shares_memory(first, second)
+
+
+def test_nan_and_inf_propagate_as_onnxruntime_does(art):
+    feeds = _feeds()
+    feeds["x"][0, 0] = np.nan
+    feeds["x"][0, 1] = np.inf
+    feeds["x"][1, 2] = -np.inf
+    got = art.run(feeds)["y"]
+    want = ort_run(_model(), feeds)["y"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])

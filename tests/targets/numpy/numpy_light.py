@@ -1,0 +1,46 @@
+"""Light model-zoo models with input-dependent outputs: ConstantOfShape weights -> seeded random initializers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from graphc.examples import example_path
+
+__all__ = ["randomized_light_model", "random_weight"]
+
+
+def random_weight(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
+    """LeCun-scaled normal values for rank >= 2 (fan-in = product of the trailing dims), values in
+    [0.5, 1.5) for vectors (biases, and batch-norm scales/variances, which must stay positive)."""
+    if len(shape) >= 2:
+        fan_in = max(1, math.prod(shape[1:]))
+        data = rng.standard_normal(shape, dtype=np.float32)
+        data *= np.float32(math.sqrt(1.0 / fan_in))
+    else:
+        data = rng.uniform(0.5, 1.5, shape).astype(np.float32)
+    return data.astype(dtype, copy=False)
+
+
+def randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto:
+    """The light model ``name`` with every ConstantOfShape (constant shape) replaced by a seeded random initializer."""
+    model = onnx.load(example_path(name))
+    rng = np.random.default_rng(seed)
+    graph = model.graph
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    keep = []
+    for node in graph.node:
+        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in consts:
+            shape = tuple(int(d) for d in consts[node.input[0]].reshape(-1))
+            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), np.zeros(1, np.float32))
+            graph.initializer.append(numpy_helper.from_array(random_weight(shape, value.dtype, rng), node.output[0]))
+            if model.ir_version < 4:  # initializers must also be graph inputs
+                graph.input.append(helper.make_tensor_value_info(node.output[0], helper.np_dtype_to_tensor_dtype(value.dtype), shape))
+            continue
+        keep.append(node)
+    del graph.node[:]
+    graph.node.extend(keep)
+    return model
