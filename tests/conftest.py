@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graphc.examples import example_names, example_path
-from oracle import ort_run, ort_session  # noqa: F401 - re-exported for older test modules
+from tests.oracle import ort_run, ort_session  # noqa: F401 - re-exported for older test modules
 
 LIGHT_MODELS = example_names()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,10 @@ def _confined_path(location: str, base: Path | None, tensor: str) -> Path:
 def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
     """Load an ONNX model into a :class:`Graph`."""
     model, _ = read_model_proto(source)
+    for o in model.opset_import:
+        if o.version < 1:
+            raise ModelFormatError(f"the model imports opset {o.version} of domain {o.domain or 'ai.onnx'!r}; "
+                                   "opset versions start at 1 (fix the model's opset_import)")
     info = ModelInfo(
         ir_version=model.ir_version,
         opset_imports={("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import},
@@ -115,6 +120,31 @@ def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
         raise
     except Exception as e:  # noqa: BLE001 - malformed protos surface as many exception types
         raise ModelFormatError(f"cannot import the model graph: {type(e).__name__}: {e}") from e
+
+
+def _check_attribute_types(graph: Graph, node: onnx.NodeProto, kinds: dict[str, int]) -> None:
+    """Refuse a standard op whose attribute has another type than its schema declares."""
+    if node.domain not in ("", "ai.onnx"):
+        return
+    declared = _declared_attribute_types(node.op_type, graph.opset(""))
+    for name, kind in kinds.items():
+        want = declared.get(name)
+        if want is not None and kind != want:
+            AT = onnx.AttributeProto.AttributeType
+            got = AT.Name(kind) if kind in AT.values() else str(kind)
+            raise ModelFormatError(
+                f"node {node.name!r} ({node.op_type}): attribute {name!r} is {got}, but the {node.op_type} "
+                f"schema declares {AT.Name(want)}; the model is malformed (re-export it)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _declared_attribute_types(op_type: str, opset: int) -> dict[str, int]:
+    """Attribute name -> AttributeProto type from the ONNX schema (empty if unknown)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="")
+    except Exception:  # noqa: BLE001 - unknown op or version: nothing to check
+        return {}
+    return {name: int(a.type) for name, a in schema.attributes.items()}
 
 
 def _copy_proto(p: Any) -> Any:
@@ -200,6 +230,7 @@ def _add_node(graph: Graph, node: onnx.NodeProto, model: ModelInfo | None) -> Op
         except Exception as e:  # noqa: BLE001
             raise ModelFormatError(f"node {node.name!r} ({node.op_type}): attribute {a.name!r} cannot be decoded ({e})") from e
         kinds[a.name] = a.type
+    _check_attribute_types(graph, node, kinds)
     inputs: list[Value | None] = []
     for name in node.input:
         if not name:

@@ -40,8 +40,10 @@ def type_from_proto(tp: onnx.TypeProto) -> TensorType:
     tt = tp.tensor_type
     shape = None
     if tt.HasField("shape"):
+        # a negative dim_value (some exporters write -1 for "unknown") is read as unknown
         shape = tuple(
-            d.dim_value if d.HasField("dim_value") else (d.dim_param if d.HasField("dim_param") else None)
+            (d.dim_value if d.dim_value >= 0 else None) if d.HasField("dim_value")
+            else (d.dim_param if d.HasField("dim_param") else None)
             for d in tt.shape.dim
         )
     return TensorType(np_dtype(tt.elem_type), shape)

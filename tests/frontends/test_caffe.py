@@ -11,7 +11,7 @@ from graphc.errors import ModelFormatError
 from graphc.frontends.caffe import load_caffe
 from graphc.frontends.caffe_schema import caffe_messages
 
-from frontend_refs import NUMPY_TARGET_MISSING, TARGETS_NUMPY, caffe_pool, conv_nchw, run_ort
+from tests.frontends.frontend_refs import NUMPY_TARGET_MISSING, TARGETS_NUMPY, caffe_pool, conv_nchw, run_ort
 
 
 def write_caffemodel(path, blobs: dict[str, list[np.ndarray]]) -> None:

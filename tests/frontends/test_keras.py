@@ -13,7 +13,7 @@ import pytest
 import graphc
 from graphc.errors import ModelFormatError
 
-from frontend_refs import NUMPY_TARGET_MISSING, TARGETS_NUMPY, conv_nhwc, depthwise_nhwc, pool_nhwc, run_ort
+from tests.frontends.frontend_refs import NUMPY_TARGET_MISSING, TARGETS_NUMPY, conv_nhwc, depthwise_nhwc, pool_nhwc, run_ort
 
 h5py = pytest.importorskip("h5py")
 ORT_TARGET = TARGETS_NUMPY.parents[1] / "ort" / "target.py"

@@ -11,7 +11,7 @@ from graphc.errors import ModelFormatError
 from graphc.frontends.tensorflow import load_tensorflow, parse_graphdef, tensor_to_array
 from graphc.frontends.tf_schema import tf_messages
 
-from frontend_refs import (NUMPY_TARGET_MISSING, TARGETS_NUMPY, conv_nhwc, depthwise_nhwc, pool_nhwc,
+from tests.frontends.frontend_refs import (NUMPY_TARGET_MISSING, TARGETS_NUMPY, conv_nhwc, depthwise_nhwc, pool_nhwc,
                            resize_bilinear_tf, run_ort)
 
 

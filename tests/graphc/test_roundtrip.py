@@ -9,11 +9,11 @@ import onnx
 import pytest
 from onnx.reference import ReferenceEvaluator
 
-from conftest import LIGHT_MODELS, ort_session, random_feeds
+from tests.conftest import LIGHT_MODELS, ort_session, random_feeds
 from graphc.examples import example_path
 from graphc.exporters.onnx import to_onnx
 from graphc.frontends.onnx import load_onnx
-from node_cases import node_cases
+from tests.node_cases import node_cases
 
 
 def _roundtrip(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -63,6 +63,15 @@ def _assert_same_structure(a: onnx.ModelProto, b: onnx.ModelProto) -> None:
     assert a.graph.doc_string == b.graph.doc_string and a.doc_string == b.doc_string
 
 
+def _identical(w: np.ndarray, g: np.ndarray) -> bool:
+    """Same dtype, shape and bits (NaNs included; float8/int4 ml_dtypes are compared as bytes)."""
+    if w.dtype != g.dtype or w.shape != g.shape:
+        return False
+    if w.dtype == object:
+        return w.tolist() == g.tolist()
+    return w.tobytes() == g.tobytes()
+
+
 def _unique_models():
     seen, out = set(), []
     for c in node_cases():
@@ -101,7 +110,7 @@ def test_every_node_suite_model_roundtrips():
             got = ReferenceEvaluator(out).run(None, feeds)
         ran += 1
         for w, g in zip(want, got):
-            if not np.array_equal(np.asarray(w), np.asarray(g), equal_nan=np.asarray(w).dtype.kind in "fc"):
+            if not _identical(np.asarray(w), np.asarray(g)):
                 failures.append(f"{case.name}: outputs differ")
                 break
     print(f"round-trip: {len(cases)} node-suite models, {ran} compared numerically in onnx.reference")

@@ -102,7 +102,7 @@ def test_infer_shapes_conflict_names_the_node():
 
 
 def test_optimize_cli_resnet50_matches_onnxruntime(tmp_path):
-    from conftest import ort_session, random_feeds
+    from tests.conftest import ort_session, random_feeds
     from graphc.cli import main
     from graphc.examples import example_path
 

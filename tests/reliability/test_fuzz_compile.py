@@ -3,7 +3,7 @@
 Reuses the mutations of test_fuzz_load. Each case runs under a time bound (SIGALRM) and a
 memory budget (the planner's ``memory_budget``); feeds follow the mutated model's declared
 inputs. Count: GRAPHC_FUZZ_COMPILE_COUNT (default 150); the seed is fixed. Past failures
-live in ``corpus/`` as regression cases.
+live in ``corpus/`` (named by the outcome class they produced when kept) as regression cases.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import onnx
 import graphc
 from graphc import GraphcError
 from graphc.examples import example_path
-from node_cases import node_cases
-from test_fuzz_load import _mutate_bytes, _mutate_structure
+from tests.node_cases import node_cases
+from tests.reliability.test_fuzz_load import _mutate_bytes, _mutate_structure
 
 COUNT = int(os.environ.get("GRAPHC_FUZZ_COMPILE_COUNT", "150"))
 SECONDS_PER_CASE = 30
@@ -103,8 +103,14 @@ def test_mutated_models_compile_and_run_or_fail_cleanly():
 
 
 def test_corpus_of_past_failures():
-    """Every model once found by the fuzzer still compiles/runs or fails with a GraphcError."""
+    """Kept fuzzer finds (file name = outcome class when recorded) still end the same way."""
     cases = sorted(CORPUS.glob("*.onnx"))
     assert cases, f"the regression corpus {CORPUS} is empty"
-    outcomes = collections.Counter(_outcome(p.read_bytes()) for p in cases)
-    print(f"corpus: {len(cases)} past failures, outcomes {dict(outcomes)}")
+    changed = []
+    for p in cases:
+        expected = p.stem.rsplit("_", 1)[0]
+        got = _outcome(p.read_bytes())
+        if got != expected:
+            changed.append(f"{p.name}: now {got}")
+    print(f"corpus: {len(cases)} models, {len(changed)} changed outcome")
+    assert not changed, "\n".join(changed)

@@ -17,7 +17,7 @@ import pytest
 
 from graphc import GraphcError, PassContext, PassManager, load_model
 from graphc.examples import example_path
-from node_cases import node_cases
+from tests.node_cases import node_cases
 
 COUNT = int(os.environ.get("GRAPHC_FUZZ_COUNT", "300"))
 

@@ -8,7 +8,7 @@ from onnx import TensorProto, helper
 
 import graphc
 from graphc import InputError
-from oracle import ort_run
+from tests.oracle import ort_run
 
 
 def _model(shape=(2, 3)):

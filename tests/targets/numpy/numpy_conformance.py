@@ -8,7 +8,7 @@ from typing import Iterable
 
 import numpy as np
 
-from node_cases import NodeCase, outputs_match, tensor_cases
+from tests.node_cases import NodeCase, outputs_match, tensor_cases
 
 __all__ = ["CaseResult", "run_case", "run_cases"]
 

@@ -6,8 +6,8 @@ Compared as onnx's backend runner compares (each case's rtol/atol, exact shape a
 
 from __future__ import annotations
 
-from node_cases import tensor_cases
-from numpy_conformance import run_cases
+from tests.node_cases import tensor_cases
+from tests.targets.numpy.numpy_conformance import run_cases
 
 #: the issue's bar: onnx.reference itself passes 98.8% of these cases, onnxruntime 74.1%
 REQUIRED_RATE = 0.993

@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 import graphc
 from graphc import GraphcError, InputError, PlanError, UnsupportedOpError
 from graphc.cli import main
-from oracle import ort_run
+from tests.oracle import ort_run
 from passes.plan_buffers import plan_graph, read_plan
 from targets.numpy.kernels import KERNELS, kernel
 

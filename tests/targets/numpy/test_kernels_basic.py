@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto
 
 from graphc.attributes import decode_attribute
-from node_cases import node_cases, outputs_match
+from tests.node_cases import node_cases, outputs_match
 from targets.numpy.kernels import KERNELS, OpContext
 
 BASIC_FAMILIES = (

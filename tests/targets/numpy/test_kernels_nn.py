@@ -13,7 +13,7 @@ from onnx.reference import ReferenceEvaluator
 
 from graphc.attributes import decode_attribute
 from graphc.errors import PlanError
-from node_cases import node_cases, outputs_match
+from tests.node_cases import node_cases, outputs_match
 from targets.numpy.kernels import KERNELS, OpContext
 
 NN_OPS = {

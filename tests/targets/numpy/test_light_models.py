@@ -7,8 +7,8 @@ import pytest
 
 import graphc
 from tests.conftest import LIGHT_MODELS, random_feeds
-from numpy_light import randomized_light_model
-from oracle import ort_run
+from tests.targets.numpy.numpy_light import randomized_light_model
+from tests.oracle import ort_run
 
 
 @pytest.fixture(scope="module")
