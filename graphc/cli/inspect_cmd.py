@@ -29,14 +29,18 @@ def run(args: argparse.Namespace) -> int:
     from ..target import read_manifest
 
     source = model_source(args)
+    summary = None
     if _is_artifact(source):
         art = load(source, layers=args.layers or None)
         title = f"{source} (artifact, {read_manifest(source)['target']})"
     else:
+        summary = _model_summary(source, args)
         options = {"fallback": False} if args.no_fallback else {}
         art = graphc_compile(str(source), target=args.target, layers=layers_from(args), **options)
         title = f"{source} compiled for {args.target}"
     out = console()
+    if summary is not None and not args.json:
+        _print_summary(out, source, summary)
     if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: show the manifest
         manifest = read_manifest(source) if _is_artifact(source) else {"target": args.target}
         out.print(f"[bold]{title}[/]", highlight=False)
@@ -44,10 +48,46 @@ def run(args: argparse.Namespace) -> int:
         return 0
     info: dict[str, Any] = art.describe()
     if args.json:
-        out.print_json(json.dumps(info if args.plan else {k: v for k, v in info.items() if k != "plan"}))
+        info = info if args.plan else {k: v for k, v in info.items() if k != "plan"}
+        out.print_json(json.dumps({"model": summary, **info} if summary is not None else info))
         return 0
     _print(out, title, info, args.plan)
     return 0
+
+
+def _model_summary(source: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The model as loaded, after constant folding and shape inference (no target rewrites)."""
+    from ..model_io import load_model
+    from ..passinfra import PassContext, PassManager
+    from ..summary import summarize
+
+    graph = load_model(source)
+    loaded = summarize(graph)
+    PassManager("canonicalize,[fold-constants,dce]*4,infer-shapes").run(graph, PassContext(layers=layers_from(args)))
+    loaded["untyped"] = summarize(graph)["untyped"]
+    return loaded
+
+
+def _print_summary(out, source: Path, s: dict[str, Any]) -> None:
+    out.print(f"[bold]{source}[/]: IR {s['ir_version']}, opsets "
+              + ", ".join(f"{d} {n}" for d, n in s["opsets"].items()), highlight=False)
+    io = Table(title="inputs and outputs")
+    io.add_column("")
+    io.add_column("name")
+    io.add_column("type")
+    for kind in ("inputs", "outputs"):
+        for name, t in s[kind].items():
+            io.add_row(kind[:-1], name, t)
+    out.print(io)
+    hist = ", ".join(f"{t} {n}" for t, n in s["op_types"].items())
+    out.print(f"{s['ops']} ops: {hist}", highlight=False)
+    out.print(f"parameters: {s['parameters']:,} ({_fmt(s['parameter_bytes'])})", highlight=False)
+    if s["untyped"]:
+        names = ", ".join(f"{u['node']} ({u['op_type']})" for u in s["untyped"][:20])
+        more = f" and {len(s['untyped']) - 20} more" if len(s["untyped"]) > 20 else ""
+        out.print(f"[yellow]shape inference could not type[/] {len(s['untyped'])} ops: {names}{more}", highlight=False)
+    else:
+        out.print("shape inference typed every op", highlight=False)
 
 
 def _is_artifact(path: Path) -> bool:

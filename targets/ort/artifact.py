@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -15,9 +16,11 @@ from graphc.layers.serialize import decode_params
 
 from .kernel_ops import KernelNode, kernel_call
 from .lowering import FUNCTION, PYTHON_OP
+from .protos import graphs_of, initializers_of
 from .pyops import PyOpHost, PyOpSpec, dtype_from_name, rewrite_for_host
+from .tensors import BoundaryTypes
 
-__all__ = ["OrtArtifact"]
+__all__ = ["OrtArtifact", "SessionRefused"]
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +35,16 @@ def _keep_forever(*objects: object) -> None:
 
     for obj in objects:
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
+class SessionRefused(GraphcError):
+    """onnxruntime refused to create a session for the lowered model; ``detail`` is its message,
+    ``model`` the refused model (set by the target while it re-lowers)."""
+
+    def __init__(self, detail: str, model: onnx.ModelProto | None = None):
+        super().__init__(f"onnxruntime refused the lowered model: {detail[:500]}")
+        self.detail = detail
+        self.model = model
 
 
 class OrtArtifact:
@@ -50,10 +63,10 @@ class OrtArtifact:
         self.classes = dict(classes)
         self.sources = dict(sources or {})
         self.host = PyOpHost()
-        self._session = self._make_session()
+        self._session, views = self._make_session()
         self.input_names = [i.name for i in self._session.get_inputs()]
-        self._input_types = {i.name: i.type for i in self._session.get_inputs()}
         self.output_names = [o.name for o in self._session.get_outputs()]
+        self._io = BoundaryTypes(self._session, views)
 
     # ----------------------------------------------------------------- session
     @property
@@ -61,30 +74,32 @@ class OrtArtifact:
         """Names of the nodes run by Python inside onnxruntime."""
         return [e["node"] for e in self.manifest.get("custom_ops", []) if e["lowering"] != FUNCTION]
 
-    def _make_session(self):
+    def _make_session(self) -> tuple[Any, dict[str, str]]:
+        """The session, and the graph inputs/outputs it carries as uint8 codes (name -> dtype name)."""
         import onnxruntime as ort
 
-        inits = {t.name: t for t in self.model.graph.initializer}
+        inits = initializers_of(self.model.graph)
         renames: dict[str, tuple[str, PyOpSpec]] = {}
         for entry in self.manifest.get("custom_ops", []):
             if entry["lowering"] == FUNCTION:
                 continue
             spec = self._spec(entry, inits)
             renames[entry["node"]] = (self.host.register(entry["op_type"], spec), spec)
-        model = rewrite_for_host(self.model, renames) if renames else self.model
+        model, views = rewrite_for_host(self.model, renames) if renames else (self.model, {})
         so = ort.SessionOptions()  # built after every Python op is registered (else onnxruntime crashes)
-        so.log_severity_level = 3
+        so.log_severity_level = 4  # a refusal or run failure becomes our exception, not a log line
         if renames:
             from onnxruntime_extensions import get_library_path
 
             so.register_custom_ops_library(get_library_path())
+            _keep_forever(so)
         try:
             session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
-            raise GraphcError(f"onnxruntime refused the lowered model: {str(e).strip()[:500]}") from e
+            raise SessionRefused(str(e).strip()) from e
         if renames:
-            _keep_forever(so, session)
-        return session
+            _keep_forever(session)
+        return session, views
 
     def _spec(self, entry: dict[str, Any], inits: dict[str, onnx.TensorProto]) -> PyOpSpec:
         slots = entry["slots"]
@@ -98,15 +113,17 @@ class OrtArtifact:
             call = self._layer_call(entry, inits, label)
         else:
             label += f" via graphc's {entry['lowering']}"
-            node = KernelNode(entry["node"], src["op_type"], src["domain"], src["opset"],
-                              decode_params(entry["params"]), {k: int(v) for k, v in entry.get("attr_kinds", {}).items()},
-                              n_out)
+            attrs = decode_params(entry["params"])
+            attrs.update({name: onnx.GraphProto.FromString(base64.b64decode(data))
+                          for name, data in entry.get("subgraphs", {}).items()})
+            node = KernelNode(entry["node"], src["op_type"], src["domain"], src["opset"], attrs,
+                              {k: int(v) for k, v in entry.get("attr_kinds", {}).items()}, n_out)
             fn = kernel_call(node, entry["lowering"])
             width = slots["n_slots"]
 
             def call(arrays: list[np.ndarray], fn=fn, width=width) -> Sequence[np.ndarray]:
                 by_slot = dict(zip(node_slots, arrays))
-                return fn([by_slot.get(s) for s in range(width)])
+                return [_as_declared(r) for r in fn([by_slot.get(s) for s in range(width)])]
 
         return PyOpSpec(entry["node"], label, [dtype_from_name(d) for d in entry["input_dtypes"]],
                         [dtype_from_name(d) for d in entry["output_dtypes"]],
@@ -117,7 +134,7 @@ class OrtArtifact:
 
         cls = self.classes[entry["layer"]]
         slots = entry["slots"]
-        node = next(n for n in self.model.graph.node if n.name == entry["node"])
+        node = next(n for g in graphs_of(self.model.graph) for n in g.node if n.name == entry["node"])
         by_slot_name = dict(zip(slots["node_slots"], node.input))
         blobs = []
         for s in slots["blob_slots"]:
@@ -142,25 +159,20 @@ class OrtArtifact:
         missing = [n for n in self.input_names if n not in feeds]
         if missing:
             raise InputError(f"missing input(s) {missing}; the model takes {self.input_names}")
-        ort_feeds = {name: self._feed(name, feeds[name]) for name in self.input_names}
         with self.host.lock:
             self.host.errors.clear()
             try:
-                got = self._session.run(None, ort_feeds)
+                if self._io.bitwise:
+                    got = self._io.run(self._session, {name: feeds[name] for name in self.input_names})
+                else:
+                    got = self._session.run(None, {name: np.asarray(feeds[name]) for name in self.input_names})
+            except InputError:
+                raise
             except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
                 self.host.raise_errors(cause=e)
                 raise GraphcError(f"onnxruntime failed to run the model: {str(e).strip()[:500]}") from e
             self.host.raise_errors()
-        return {name: _from_ort(arr) for name, arr in zip(self.output_names, got)}
-
-    def _feed(self, name: str, value: Any) -> Any:
-        arr = np.asarray(value)
-        if arr.dtype.name == "bfloat16":
-            import onnxruntime as ort
-
-            return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(arr.view(np.uint16),
-                                                                    onnx.TensorProto.BFLOAT16)
-        return arr
+        return dict(zip(self.output_names, got))
 
     # -------------------------------------------------------------------- save
     def save(self, path: str | Path) -> None:
@@ -170,5 +182,8 @@ class OrtArtifact:
         save_bundle(Path(path), self.model, self.manifest, self.sources)
 
 
-def _from_ort(arr: Any) -> Any:
-    return arr
+def _as_declared(result: Any) -> Any:
+    """A kernel's result as ONNX declares it: strings are object arrays (onnx.reference
+    returns fixed-width ``str`` arrays), scalars are 0-d arrays."""
+    arr = np.asarray(result)
+    return arr.astype(object) if arr.dtype.kind in "SU" else arr

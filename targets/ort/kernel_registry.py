@@ -69,7 +69,7 @@ class OrtKernelRegistry:
     """Kernels of one onnxruntime build, by (domain, op_type); plus its version limits."""
 
     def __init__(self, kernels: Iterable[KernelDef], ort_version: str, max_ir_version: int,
-                 max_opsets: dict[str, int]):
+                 max_opsets: dict[str, int], graph_level: Iterable[str] = ()):
         self._by_op: dict[tuple[str, str], list[KernelDef]] = {}
         for k in kernels:
             self._by_op.setdefault((k.domain, k.op_type), []).append(k)
@@ -78,6 +78,8 @@ class OrtKernelRegistry:
         self.max_ir_version = max_ir_version
         #: domain -> newest opset version a session accepts ("" is ai.onnx)
         self.max_opsets = dict(max_opsets)
+        #: ai.onnx op types onnxruntime handles when it loads a graph, with no kernel (Constant)
+        self.graph_level = frozenset(graph_level)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -99,7 +101,9 @@ class OrtKernelRegistry:
         ml_newest = max((s.since_version for s in onnx.defs.get_all_schemas_with_history() if s.domain == "ai.onnx.ml"),
                         default=1)
         max_opsets["ai.onnx.ml"] = _probe_max(lambda v: _session_accepts(ml_opset=v), ml_newest)
-        return cls(kernels, ort.__version__, max_ir, max_opsets)
+        names = {k.op_type for k in kernels if k.domain == ""}
+        graph_level = [] if "Constant" in names or not _session_accepts(node="Constant") else ["Constant"]
+        return cls(kernels, ort.__version__, max_ir, max_opsets, graph_level)
 
     # ----------------------------------------------------------------- queries
     def kernels(self, domain: str, op_type: str) -> list[KernelDef]:
@@ -125,6 +129,8 @@ class OrtKernelRegistry:
         constraint (per the ONNX schema) are among the types compiled in. Unknown
         types are not held against the op.
         """
+        if op.domain in ("", "ai.onnx") and op.op_type in self.graph_level:
+            return True
         if opset is None:
             opset = self.stamped_opset(op.domain, op.opset)
         candidates = [k for k in self.kernels(op.domain, op.op_type) if k.covers(opset)]
@@ -188,23 +194,29 @@ class _ConstView:
         self.type = TensorType(array.dtype, tuple(array.shape))
 
 
-def _tiny_model(ir_version: int, opset: int, ml_opset: int | None) -> onnx.ModelProto:
+def _tiny_model(ir_version: int, opset: int, ml_opset: int | None, node: str = "Identity") -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
+    if node == "Constant":  # y = x + Constant(0)
+        zero = helper.make_tensor("c", onnx.TensorProto.FLOAT, [1], [0.0])
+        nodes = [helper.make_node("Constant", [], ["c"], value=zero), helper.make_node("Add", ["x", "c"], ["y"])]
+    else:
+        nodes = [helper.make_node(node, ["x"], ["y"])]
+    graph = helper.make_graph(nodes, "probe", [x], [y])
     opsets = [helper.make_opsetid("", opset)]
     if ml_opset is not None:
         opsets.append(helper.make_opsetid("ai.onnx.ml", ml_opset))
     return helper.make_model(graph, opset_imports=opsets, ir_version=ir_version)
 
 
-def _session_accepts(ir_version: int = 8, opset: int = 13, ml_opset: int | None = None) -> bool:
+def _session_accepts(ir_version: int = 8, opset: int = 13, ml_opset: int | None = None,
+                     node: str = "Identity") -> bool:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.log_severity_level = 4
     try:
-        ort.InferenceSession(_tiny_model(ir_version, opset, ml_opset).SerializeToString(), so,
+        ort.InferenceSession(_tiny_model(ir_version, opset, ml_opset, node).SerializeToString(), so,
                              providers=["CPUExecutionProvider"])
     except Exception:  # noqa: BLE001 - a refusal is the answer we probe for
         return False

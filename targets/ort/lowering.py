@@ -1,7 +1,8 @@
 """Graph -> ONNX model for onnxruntime, plus the manifest entry of every custom op.
 
-Standard ops onnxruntime runs stay ONNX (the exporter writes them). Every other top-level
-op becomes one of, in order of preference:
+Standard ops onnxruntime runs stay ONNX (the exporter writes them). Every other op (in the
+main graph, or in an If/Loop/Scan body of a node that stays ONNX) becomes one of, in order
+of preference:
 
 1. ``function``: a custom-layer node whose layer's ``to_onnx(builder)`` returns standard
    ops: a model-local FunctionProto in domain ``graphc.layers`` and a call to it
@@ -9,12 +10,15 @@ op becomes one of, in order of preference:
 2. ``python-op``: a custom-layer node run by its layer's ``forward`` as an
    onnxruntime-extensions Python op (domain ``ai.onnx.contrib``, params as one JSON
    string attribute ``config``, blobs as initializer inputs);
-3. ``numpy-kernel`` / ``onnx-reference``: a standard op onnxruntime lacks, run the same
-   way by graphc's own kernel.
+3. ``numpy-kernel`` / ``onnx-reference``: a standard op onnxruntime lacks (or refuses, or
+   computes unlike the spec: see ``targets/ort/target.py`` and ``deviations.py``), run the
+   same way by graphc's own kernel; an op with self-contained subgraphs runs whole in
+   ``onnx.reference``, its subgraphs in the manifest entry (``subgraphs``).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -29,10 +33,11 @@ from graphc.layers.serialize import encode_params
 from graphc.layers.slots import input_slots, split_inputs
 
 from .function_builder import FUNCTION_DOMAIN, FunctionBuilder
-from .kernel_ops import kernel_source
+from .kernel_ops import ONNX_REFERENCE, kernel_source
+from .protos import graphs_of
 from .pyops import CONTRIB_DOMAIN, py_type_ok
 
-__all__ = ["lower_graph", "FUNCTION", "PYTHON_OP"]
+__all__ = ["lower_graph", "walk_ops", "FUNCTION", "PYTHON_OP"]
 
 FUNCTION = "function"
 PYTHON_OP = "python-op"
@@ -41,21 +46,25 @@ PYTHON_OP = "python-op"
 def lower_graph(graph: Graph, native) -> tuple[onnx.ModelProto, list[dict[str, Any]], dict[str, type]]:
     """Export ``graph``; return (model, custom-op manifest entries, layer classes by import path).
 
-    ``native(op) -> bool`` says whether onnxruntime runs a standard op itself.
+    ``native(op) -> bool`` says whether onnxruntime runs a standard op itself. Ops inside
+    the subgraphs (If/Loop/Scan bodies) of nodes that stay ONNX are lowered the same way
+    as top-level ones: onnxruntime runs custom ops in subgraphs too.
     """
     model = to_onnx(graph)
-    by_name = {n.name: n for n in model.graph.node if n.name}
+    by_name: dict[str, list[onnx.NodeProto]] = {}
+    for g in graphs_of(model.graph):
+        for n in g.node:
+            if n.name:
+                by_name.setdefault(n.name, []).append(n)
     entries: list[dict[str, Any]] = []
     classes: dict[str, type] = {}
     used_domains = set()
-    for op in graph.topological_order():
-        _refuse_nested(op, native)
-        if op.layer is None and (op.domain in ("", "ai.onnx.ml") and native(op)):
-            continue
-        node = by_name.get(op.name)
-        if node is None:
-            raise UnsupportedOpError(f"node {op.name!r} ({op.qualified_type}): cannot lower an unnamed node; "
-                                     "run canonicalize first")
+    for op in _ops_to_lower(graph, native):
+        nodes = by_name.get(op.name, [])
+        if len(nodes) != 1:
+            why = "an unnamed node; run canonicalize first" if not nodes else "a node whose name is not unique"
+            raise UnsupportedOpError(f"node {op.name!r} ({op.qualified_type}): cannot lower {why}")
+        node = nodes[0]
         if op.layer is not None:
             entry = _lower_layer(op, node, model)
             classes[op.layer.import_path] = op.layer.cls
@@ -67,14 +76,28 @@ def lower_graph(graph: Graph, native) -> tuple[onnx.ModelProto, list[dict[str, A
     return model, entries, classes
 
 
-def _refuse_nested(op: Op, native) -> None:
-    for key, sub in op.subgraphs():
-        for inner in sub.topological_order():
-            if inner.layer is not None or not native(inner):
-                raise UnsupportedOpError(
-                    f"node {inner.name!r} ({inner.qualified_type}) inside subgraph {key!r} of {op.name!r}: the ort "
-                    "target lowers custom layers and graphc-run ops only in the main graph; use the numpy target")
-            _refuse_nested(inner, native)
+def _stays_onnx(op: Op, native) -> bool:
+    """True when ``op`` is exported as itself (onnxruntime runs it)."""
+    return op.layer is None and op.domain in ("", "ai.onnx.ml") and native(op)
+
+
+def _ops_to_lower(graph: Graph, native):
+    """Ops that are not plain ONNX for onnxruntime, in the main graph and in the subgraphs of ops
+    that stay ONNX (an op lowered whole keeps its subgraphs inside it)."""
+    for op in graph.topological_order():
+        if not _stays_onnx(op, native):
+            yield op
+            continue
+        for _, sub in op.subgraphs():
+            yield from _ops_to_lower(sub, native)
+
+
+def walk_ops(graph: Graph):
+    """Every op of ``graph`` and of its subgraphs, outer ops first."""
+    for op in graph.topological_order():
+        yield op
+        for _, sub in op.subgraphs():
+            yield from walk_ops(sub)
 
 
 def _slot_info(op: Op, node: onnx.NodeProto) -> dict[str, Any]:
@@ -177,11 +200,9 @@ def _lower_kernel(op: Op, node: onnx.NodeProto) -> dict[str, Any]:
     if source is None:
         raise UnsupportedOpError(f"{where}: neither onnxruntime nor graphc implements it; register a layer "
                                  "(`graphc scaffold`)")
-    if op.has_subgraphs:
-        raise UnsupportedOpError(f"{where}: onnxruntime lacks a kernel for it and graphc cannot run an op with "
-                                 "subgraphs as a Python op; use the numpy target")
+    subgraphs = _self_contained_subgraphs(op, node, source, where)
     try:
-        config = encode_params(op.attrs)
+        config = encode_params({k: v for k, v in op.attrs.items() if k not in subgraphs})
     except LayerError as e:
         raise UnsupportedOpError(f"{where}: its attributes cannot be serialized for a Python op ({e})") from e
     slots, blobs = _slot_info(op, node)
@@ -192,8 +213,27 @@ def _lower_kernel(op: Op, node: onnx.NodeProto) -> dict[str, Any]:
         "attr_kinds": {k: int(v) for k, v in op.attr_kinds.items()}, "slots": slots,
         "input_dtypes": ins, "output_dtypes": outs, "output_shapes": shapes,
     }
+    if subgraphs:
+        entry["subgraphs"] = subgraphs
     _rewrite(node, op.op_type, CONTRIB_DOMAIN, config)
     return entry
+
+
+def _self_contained_subgraphs(op: Op, node: onnx.NodeProto, source: str, where: str) -> dict[str, str]:
+    """Graph attributes of a node graphc runs as a Python op: name -> base64 GraphProto.
+
+    Only ``onnx.reference`` runs a node with graph attributes on its own, and only when the
+    subgraphs read nothing from the enclosing graph (FlexAttention's score_mod, ...).
+    """
+    if not op.has_subgraphs:
+        return {}
+    if source != ONNX_REFERENCE or op.graph.captures(op) or any(
+            a.type == onnx.AttributeProto.GRAPHS for a in node.attribute):
+        raise UnsupportedOpError(f"{where}: onnxruntime lacks a kernel for it and graphc runs an op with "
+                                 "subgraphs as a Python op only when the subgraphs read no outer value; use the "
+                                 "numpy target")
+    return {a.name: base64.b64encode(a.g.SerializeToString()).decode("ascii")
+            for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
 
 
 def _rewrite(node: onnx.NodeProto, op_type: str, domain: str, config: str) -> None:
@@ -211,9 +251,10 @@ def _fix_opsets(model: onnx.ModelProto, used: set[str]) -> None:
     present = {o.domain for o in model.opset_import}
     for d in sorted(used - present):
         model.opset_import.append(helper.make_opsetid(d, 1))
-    node_domains = {n.domain for n in model.graph.node} | {f.domain for f in model.functions}
+    node_domains = {n.domain for g in graphs_of(model.graph) for n in g.node} | {f.domain for f in model.functions}
     for f in model.functions:
         node_domains |= {n.domain for n in f.node}
     keep = [o for o in model.opset_import if o.domain in ("", "ai.onnx") or o.domain in node_domains]
     del model.opset_import[:]
     model.opset_import.extend(keep)
+

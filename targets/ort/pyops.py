@@ -13,8 +13,13 @@ node. Its traps, and what :class:`PyOpHost` does about each:
   ops must be registered before the library is added to a ``SessionOptions``: each
   node gets its own process-unique op type (``<op_type>_g<uuid>``) at load time and the
   session options are built after all of this artifact's ops are registered;
-* float16 and bfloat16 tensors abort the process: they travel as float32 (exactly, with
-  ``Cast`` nodes inserted around the node) and are cast back before the op sees them;
+* float16, bfloat16 and float8 tensors abort the process: they travel as float32
+  (exactly, with ``Cast`` nodes inserted around the node) and are cast back before the
+  op sees them; int4/int2 (uint4/uint2) travel as int8 (uint8) the same way;
+* float4e2m1, which onnxruntime has no kernel for at all (not even ``Cast``), travels
+  as its uint8 codes: every value of that type in the model is retyped uint8 (a
+  graph input or output too; :func:`rewrite_for_host` returns those ``views`` so the
+  artifact feeds and returns the caller's dtype), and the op views the codes back;
 * only int, float and string attributes: the layer's parameters are one JSON string
   attribute, ``config``.
 """
@@ -32,7 +37,10 @@ from onnx import helper
 
 from graphc.errors import LayerError
 
-__all__ = ["PyOpSpec", "PyOpHost", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED"]
+from .protos import graphs_of, graphs_of_node
+from .tensors import BIT_CARRIED
+
+__all__ = ["PyOpSpec", "PyOpHost", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED", "BIT_CARRIED", "rewrite_for_host"]
 
 #: the only domain onnxruntime-extensions serves Python ops in
 CONTRIB_DOMAIN = "ai.onnx.contrib"
@@ -42,14 +50,18 @@ _DIRECT = {
     "uint16": "dt_uint16", "int16": "dt_int16", "int32": "dt_int32", "int64": "dt_int64",
     "uint32": "dt_uint32", "uint64": "dt_uint64", "bool": "dt_bool", "object": "dt_string",
 }
-#: dtypes that cross the Python-op boundary as float32 (exactly) and are cast back
-TRANSPORTED = ("float16", "bfloat16")
+#: dtypes that cross the Python-op boundary as a wider carrier type (exactly, through Cast nodes)
+TRANSPORTED = {
+    "float16": "float32", "bfloat16": "float32", "float8_e4m3fn": "float32", "float8_e4m3fnuz": "float32",
+    "float8_e5m2": "float32", "float8_e5m2fnuz": "float32", "float8_e8m0fnu": "float32",
+    "int4": "int8", "int2": "int8", "uint4": "uint8", "uint2": "uint8",
+}
 
 
 def py_type_ok(dtype: np.dtype) -> bool:
     """True when a tensor of ``dtype`` can be an input or output of a Python op."""
     name = np.dtype(dtype).name
-    return name in _DIRECT or name in TRANSPORTED
+    return name in _DIRECT or name in TRANSPORTED or name in BIT_CARRIED
 
 
 @dataclass
@@ -135,33 +147,53 @@ def _as_layer_error(spec: PyOpSpec, e: BaseException) -> LayerError:
 
 def _carrier(dtype: np.dtype) -> str:
     name = np.dtype(dtype).name
-    return "float32" if name in TRANSPORTED else name
+    return "uint8" if name in BIT_CARRIED else TRANSPORTED.get(name, name)
 
 
 def _from_carrier(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     # always a copy: the array onnxruntime-extensions hands over is owned by the session, and a
     # reference kept past the call (a cache, a view in an output) crashes the process when collected
     a = np.array(a, copy=True)
-    return a.astype(dtype) if np.dtype(dtype).name in TRANSPORTED else a
+    name = np.dtype(dtype).name
+    if name in BIT_CARRIED:
+        return a.view(dtype)
+    return a.astype(dtype) if name in TRANSPORTED else a
 
 
 def _to_carrier(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float32) if a.dtype.name in TRANSPORTED else a
+    if a.dtype.name in BIT_CARRIED:
+        return np.array(a, order="C", copy=None).view(np.uint8)
+    return a.astype(TRANSPORTED[a.dtype.name]) if a.dtype.name in TRANSPORTED else a
 
 
 def _dummy(shape: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
-    carrier = np.dtype(_carrier(dtype)) if np.dtype(dtype).name in TRANSPORTED else np.dtype(dtype)
+    carrier = np.dtype(_carrier(dtype)) if np.dtype(dtype) != object else np.dtype(object)
     dims = tuple(d if isinstance(d, int) and d >= 0 else 0 for d in (shape or (0,)))
     return np.zeros(dims, dtype=carrier) if carrier != object else np.full(dims, "", dtype=object)
 
 
-def rewrite_for_host(model: onnx.ModelProto, renames: dict[str, tuple[str, PyOpSpec]]) -> onnx.ModelProto:
+def rewrite_for_host(model: onnx.ModelProto,
+                     renames: dict[str, tuple[str, PyOpSpec]]) -> tuple[onnx.ModelProto, dict[str, str]]:
     """A copy of ``model`` whose Python-op nodes (by node name) use their registered op types,
-    with float16/bfloat16 inputs and outputs carried as float32 through Cast nodes."""
+    with :data:`TRANSPORTED` inputs and outputs carried through Cast nodes and
+    :data:`BIT_CARRIED` values retyped uint8; plus the graph inputs/outputs so retyped
+    (name -> the dtype name the caller sees)."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
+    _rewrite_nodes(out.graph, renames)
+    views = _retype_bit_carried(out.graph)
+    for graph in list(graphs_of(out.graph))[1:]:
+        _retype_bit_carried(graph)
+    return out, views
+
+
+def _rewrite_nodes(graph: onnx.GraphProto, renames: dict[str, tuple[str, PyOpSpec]]) -> None:
+    """Rewrite the Python-op nodes of ``graph`` and (first) of the graphs nested in it."""
+    for node in graph.node:
+        for sub in graphs_of_node(node):
+            _rewrite_nodes(sub, renames)
     nodes: list[onnx.NodeProto] = []
-    for node in out.graph.node:
+    for node in graph.node:
         hit = renames.get(node.name) if node.domain == CONTRIB_DOMAIN else None
         if hit is None:
             nodes.append(node)
@@ -172,20 +204,44 @@ def rewrite_for_host(model: onnx.ModelProto, renames: dict[str, tuple[str, PyOpS
         for i, (name, dt) in enumerate(zip(list(node.input), spec.input_dtypes)):
             if np.dtype(dt).name in TRANSPORTED:
                 carried = f"{node.name}__carry_in{i}"
-                nodes.append(helper.make_node("Cast", [name], [carried], to=onnx.TensorProto.FLOAT,
+                nodes.append(helper.make_node("Cast", [name], [carried], to=_elem(_carrier(dt)),
                                               name=f"{node.name}__carry_in{i}"))
                 node.input[i] = carried
         for i, (name, dt) in enumerate(zip(list(node.output), spec.output_dtypes)):
             if np.dtype(dt).name in TRANSPORTED and name:
                 carried = f"{node.name}__carry_out{i}"
-                elem = helper.np_dtype_to_tensor_dtype(np.dtype(dt))
-                after.append(helper.make_node("Cast", [carried], [name], to=elem, name=f"{node.name}__carry_out{i}"))
+                after.append(helper.make_node("Cast", [carried], [name], to=_elem(np.dtype(dt).name),
+                                              name=f"{node.name}__carry_out{i}"))
                 node.output[i] = carried
         nodes.append(node)
         nodes.extend(after)
-    del out.graph.node[:]
-    out.graph.node.extend(nodes)
-    return out
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def _elem(name: str) -> int:
+    return helper.np_dtype_to_tensor_dtype(dtype_from_name(name))
+
+
+def _retype_bit_carried(graph: onnx.GraphProto) -> dict[str, str]:
+    """Retype every :data:`BIT_CARRIED` value of ``graph`` (not its subgraphs) uint8, one code per
+    element; return its inputs and outputs so retyped."""
+    from onnx import numpy_helper
+
+    carried = {_elem(n): n for n in BIT_CARRIED}
+    views: dict[str, str] = {}
+    boundary = {v.name for v in graph.input} | {v.name for v in graph.output}
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        tt = vi.type.tensor_type
+        if vi.type.HasField("tensor_type") and tt.elem_type in carried:
+            if vi.name in boundary:
+                views[vi.name] = carried[tt.elem_type]
+            tt.elem_type = onnx.TensorProto.UINT8
+    for k, init in enumerate(graph.initializer):
+        if init.data_type in carried:
+            codes = np.array(numpy_helper.to_array(init), order="C", copy=None).view(np.uint8)
+            graph.initializer[k].CopyFrom(numpy_helper.from_array(codes, init.name))
+    return views
 
 
 def dtype_from_name(name: str) -> np.dtype:

@@ -6,8 +6,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .kernel_ops import kernel_source
+from .deviations import deviation_for
+from .kernel_ops import ONNX_REFERENCE, kernel_source
 from .kernel_registry import OrtKernelRegistry, default_registry
+from .probe import SessionProbe, refused_nodes
 
 if TYPE_CHECKING:
     from graphc.ir import Graph, Op
@@ -26,13 +28,23 @@ class OrtTarget:
     stamped with and for its types (:class:`OrtKernelRegistry`), or, unless
     ``fallback=False``, graphc's own numpy kernel / ``onnx.reference`` runs it inside
     onnxruntime as a Python op. Everything else must be a registered custom layer.
+
+    Nodes onnxruntime lists but refuses when the session is created are re-lowered to
+    graphc's kernels by :meth:`lower`; nodes in a configuration where onnxruntime departs
+    from the spec (:data:`targets.ort.deviations.DEVIATIONS`) go to graphc's kernel from
+    the start.
     """
 
     name = "ort"
 
+    #: how many times ``lower`` re-lowers nodes onnxruntime refused at session creation
+    MAX_RELOWER_ROUNDS = 8
+
     def __init__(self, fallback: bool = True, registry: OrtKernelRegistry | None = None):
         self.fallback = fallback
         self._registry = registry
+        #: single-node session answers, shared by every lowering of this target
+        self.probe = SessionProbe()
 
     @property
     def registry(self) -> OrtKernelRegistry:
@@ -42,21 +54,29 @@ class OrtTarget:
 
     # ------------------------------------------------------------- supports
     def native(self, op: Op) -> bool:
-        """True when onnxruntime itself runs ``op`` (kernel registry, types, stamped opset)."""
+        """True when onnxruntime itself runs ``op``: its kernel registry covers the op, types and
+        stamped opset, and, when graphc's kernel may stand in (``fallback``), the node is not a
+        configuration where onnxruntime departs from the spec (:mod:`targets.ort.deviations`)."""
         if op.domain not in ("", "ai.onnx.ml", "com.microsoft") and not op.domain.startswith("ai.onnx"):
             return False
         try:
-            return self.registry.covers(op)
+            covered = self.registry.covers(op)
         except Exception:  # noqa: BLE001 - an op whose opset/schema onnx does not know
             return False
+        if covered and self.fallback and deviation_for(op) is not None:
+            return kernel_source(op.domain, op.op_type, op.opset) is None
+        return covered
 
     def backing(self, op: Op) -> str | None:
         """Who runs ``op``: "onnxruntime", "numpy-kernel", "onnx-reference", or None."""
         if self.native(op):
             return "onnxruntime"
-        if not self.fallback or op.has_subgraphs:
+        if not self.fallback:
             return None
-        return kernel_source(op.domain, op.op_type, op.opset)
+        source = kernel_source(op.domain, op.op_type, op.opset)
+        if op.has_subgraphs and (source != ONNX_REFERENCE or op.graph.captures(op)):
+            return None  # see lowering._self_contained_subgraphs
+        return source
 
     def supports(self, op: Op) -> bool:
         return self.backing(op) is not None
@@ -69,19 +89,71 @@ class OrtTarget:
 
     # ---------------------------------------------------------------- lower
     def lower(self, graph: Graph, ctx: PassContext) -> OrtArtifact:
-        from .artifact import OrtArtifact
-        from .bundle import build_manifest
-        from .lowering import lower_graph
+        """Lower ``graph`` and open it in onnxruntime.
 
-        model, entries, classes = lower_graph(graph, self.native)
+        When onnxruntime refuses the session because of nodes it claims to implement
+        (an attribute value or type combination its kernel rejects at creation), those
+        nodes are re-lowered to graphc's own kernels (when graphc has one and the
+        fallback is on) and the session is tried again, at most
+        :attr:`MAX_RELOWER_ROUNDS` times. Each such node's manifest entry says why.
+        """
+        from .artifact import SessionRefused
+        from .lowering import walk_ops
+
+        refused: dict[str, str] = {}
+        for _ in range(self.MAX_RELOWER_ROUNDS + 1):
+            try:
+                return self._lower_once(graph, ctx, refused)
+            except SessionRefused as e:
+                if not self.fallback or e.model is None:
+                    raise
+                candidates = [op.name for op in walk_ops(graph)
+                              if op.layer is None and op.name not in refused and self.native(op) and _relowerable(op)]
+                culprits = refused_nodes(e.model, e.detail, candidates, self.probe)
+                if not culprits:
+                    raise
+                for name, why in culprits.items():
+                    logger.info("onnxruntime refused node %s (%s); re-lowering it to graphc's kernel", name, why)
+                refused.update(culprits)
+        raise SessionRefused(f"still refused after re-lowering {len(refused)} node(s): {sorted(refused)}")
+
+    def _lower_once(self, graph: Graph, ctx: PassContext, refused: dict[str, str]) -> OrtArtifact:
+        from .artifact import OrtArtifact, SessionRefused
+        from .bundle import build_manifest
+        from .lowering import lower_graph, walk_ops
+
+        def native(op: Op) -> bool:
+            return op.name not in refused and self.native(op)
+
+        model, entries, classes = lower_graph(graph, native)
+        ops = {op.name: op for op in walk_ops(graph)}
+        for e in entries:
+            if e["node"] in refused:
+                e["reason"] = f"onnxruntime refused the node: {refused[e['node']]}"
+            elif e["node"] in ops and (dev := deviation_for(ops[e["node"]])) is not None:
+                e["reason"] = f"onnxruntime departs from the spec here: {dev.reason} ({dev.case})"
         manifest, sources = build_manifest(entries, classes, model,
                                            include_sources=bool(ctx.options.get("include_sources", True))
                                            if ctx is not None else True)
         for e in entries:
             logger.info("node %s (%s) lowered as %s", e["node"], e["source"]["op_type"], e["lowering"])
-        return OrtArtifact(model, manifest, classes, sources)
+        try:
+            return OrtArtifact(model, manifest, classes, sources)
+        except SessionRefused as e:
+            e.model = model
+            raise
 
     def load(self, path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False) -> OrtArtifact:
         from .bundle import load_bundle
 
         return load_bundle(path, layers=layers, trust=trust)
+
+
+def _relowerable(op: Op) -> bool:
+    """graphc has a kernel for ``op`` and every value it touches can cross into a Python op."""
+    from .pyops import py_type_ok
+
+    if op.has_subgraphs or kernel_source(op.domain, op.op_type, op.opset) is None:
+        return False
+    values = [v for v in list(op.inputs) + list(op.outputs) if v is not None]
+    return all(v.type.kind == "tensor" and v.type.dtype is not None and py_type_ok(v.type.dtype) for v in values)
