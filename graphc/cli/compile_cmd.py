@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .stage_instruments import add_stage_arguments
 from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
 
 
@@ -17,10 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-fallback", action="store_true",
                    help="numpy target: refuse ops without a native kernel instead of running them through onnx.reference")
     p.add_argument("--memory-budget", type=int, metavar="BYTES", help="refuse a buffer plan whose arena or a tensor exceeds BYTES")
-    p.add_argument("--show-diffs", action="store_true", help="print a diff for every pass that changed the graph")
-    p.add_argument("--dump-dir", help="write the graph after each changing pass as ONNX into this folder")
-    p.add_argument("--check-numerics", action="store_true",
-                   help="run the model on seeded inputs after each changing pass (numpy target); name the first pass that changes the outputs")
+    add_stage_arguments(p)
     p.set_defaults(func=run)
 
 

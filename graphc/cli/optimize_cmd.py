@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .stage_instruments import add_stage_arguments
 from .common import add_model_argument, console, model_source
 
 DEFAULT_PIPELINE = "canonicalize,[fold-constants,dce]*8,infer-shapes"
@@ -15,10 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--passes", default=DEFAULT_PIPELINE, help=f"pipeline (default: {DEFAULT_PIPELINE})")
     p.add_argument("--verify", action="store_true", help="verify IR invariants after every pass")
-    p.add_argument("--show-diffs", action="store_true", help="print a diff for every pass that changed the graph")
-    p.add_argument("--dump-dir", help="write the graph after each changing pass as ONNX into this folder")
-    p.add_argument("--check-numerics", action="store_true",
-                   help="run the model on seeded inputs after each changing pass (numpy target); name the first pass that changes the outputs")
+    add_stage_arguments(p)
     p.set_defaults(func=run)
 
 

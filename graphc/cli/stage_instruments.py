@@ -6,7 +6,15 @@ import argparse
 
 from rich.console import Console
 
-__all__ = ["stage_instruments"]
+__all__ = ["stage_instruments", "add_stage_arguments"]
+
+
+def add_stage_arguments(p: argparse.ArgumentParser) -> None:
+    """--show-diffs, --dump-dir and --check-numerics, shared by compile and optimize."""
+    p.add_argument("--show-diffs", action="store_true", help="print a diff for every pass that changed the graph")
+    p.add_argument("--dump-dir", help="write the graph after each changing pass as ONNX into this folder")
+    p.add_argument("--check-numerics", action="store_true",
+                   help="run the model on seeded inputs after each changing pass (numpy target); name the first pass that changes the outputs")
 
 
 def stage_instruments(args: argparse.Namespace, out: Console) -> list:
