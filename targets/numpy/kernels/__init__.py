@@ -22,6 +22,7 @@ FAMILIES = (
     "targets.numpy.kernels.quantize",
     "targets.numpy.kernels.recurrent",
     "targets.numpy.kernels.control_flow",
+    "targets.numpy.kernels.detection",
 )
 
 register_all(FAMILIES)
