@@ -23,6 +23,7 @@ FAMILIES = (
     "targets.numpy.kernels.recurrent",
     "targets.numpy.kernels.control_flow",
     "targets.numpy.kernels.detection",
+    "targets.numpy.kernels.signal",
 )
 
 register_all(FAMILIES)
