@@ -77,8 +77,9 @@ def lower_graph(graph: Graph, native) -> tuple[onnx.ModelProto, list[dict[str, A
 
 
 def _stays_onnx(op: Op, native) -> bool:
-    """True when ``op`` is exported as itself (onnxruntime runs it)."""
-    return op.layer is None and op.domain in ("", "ai.onnx.ml") and native(op)
+    """True when ``op`` is exported as itself (onnxruntime runs it): a standard op, or one of
+    onnxruntime's own ``com.microsoft`` contrib ops (ORT-optimized transformer models)."""
+    return op.layer is None and op.domain in ("", "ai.onnx", "ai.onnx.ml", "com.microsoft") and native(op)
 
 
 def _ops_to_lower(graph: Graph, native):

@@ -24,6 +24,8 @@ FAMILIES = (
     "targets.numpy.kernels.control_flow",
     "targets.numpy.kernels.detection",
     "targets.numpy.kernels.signal",
+    "targets.numpy.kernels.sequence",
+    "targets.numpy.kernels.sampling",
 )
 
 register_all(FAMILIES)

@@ -65,7 +65,13 @@ def dft20(ctx: OpContext, x: np.ndarray, dft_length: np.ndarray | None = None,
 @kernel("STFT", since=17)
 def stft(ctx: OpContext, x: np.ndarray, frame_step: np.ndarray, window: np.ndarray | None = None,
          frame_length: np.ndarray | None = None) -> np.ndarray:
-    """Short-time Fourier transform: [batch, frames, bins, 2]."""
+    """Short-time Fourier transform: [batch, frames, bins, 2].
+
+    A rank-2 signal [batch, length] is real, as onnxruntime reads it (torch.onnx exports
+    ``torch.stft`` of a [batch, samples] waveform that way); rank 3 follows the spec.
+    """
+    if x.ndim == 2:
+        x = x[..., np.newaxis]
     onesided = bool(ctx.attr("onesided", 1))
     hop = int(frame_step.reshape(-1)[0])
     if frame_length is not None and frame_length.size:

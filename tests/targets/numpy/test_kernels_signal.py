@@ -52,3 +52,22 @@ def test_dft_complex_input_with_padding_length(inverse):
     want = (np.conj(m) / 32 if inverse else m) @ z.T
     want = np.stack([want.T.real, want.T.imag], axis=-1)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_stft_rank2_signal_is_real_like_onnxruntime():
+    """torch.onnx exports torch.stft(waveform[B, N]) as STFT on the rank-2 signal; onnxruntime reads it as real."""
+    from tests.oracle import ort_run
+
+    rng = np.random.default_rng(3)
+    signal = rng.standard_normal((2, 300)).astype(np.float32)
+    window = np.hanning(32).astype(np.float32)
+    node = helper.make_node("STFT", ["x", "step", "window"], ["y"], onesided=1)
+    g = helper.make_graph([node], "stft", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "n"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(np.array(8, np.int64), "step"),
+                           numpy_helper.from_array(window, "window")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    want = ort_run(model, {"x": signal})["y"]
+    got = graphc.compile(model, target="numpy", fallback=False).run({"x": signal})["y"]
+    assert got.shape == want.shape == (2, 1 + (300 - 32) // 8, 17, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
