@@ -26,10 +26,7 @@ MODELS = sorted(p.stem for p in HERE.glob("*.onnx"))
 RTOL, ATOL = 1e-4, 1e-5
 
 #: models the numpy target cannot run yet, with what is missing (the ort target runs them all)
-NUMPY_GAPS = {
-    "bert_ort_fused": "no numpy kernels for onnxruntime's com.microsoft EmbedLayerNormalization, Attention, "
-                      "SkipLayerNormalization, BiasGelu (and onnx.reference has none to fall back on)",
-}
+NUMPY_GAPS: dict[str, str] = {}
 
 
 def _numpy_case(name: str):

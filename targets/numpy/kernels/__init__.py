@@ -26,6 +26,7 @@ FAMILIES = (
     "targets.numpy.kernels.signal",
     "targets.numpy.kernels.sequence",
     "targets.numpy.kernels.sampling",
+    "targets.numpy.kernels.contrib",
 )
 
 register_all(FAMILIES)

@@ -2,7 +2,7 @@
 
 MatMul, Gemm, MatMulInteger, QLinearMatMul and onnxruntime's contrib ops
 ``com.microsoft::FusedGemm`` (Gemm + activation epilogue) and
-``com.microsoft::FusedMatMul`` (MatMul with transposes and a scale). Products are one
+``com.microsoft::FusedMatMul`` (MatMul with transposes, batch transposes and a scale). Products are one
 ``np.matmul`` written into the planned buffer; Einsum and Det live in
 :mod:`targets.numpy.kernels.misc`.
 """
@@ -88,14 +88,29 @@ def fused_gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | Non
     return apply_activation(_gemm(ctx, a, b, c), name, params)
 
 
+def _batch_to_rows(x: np.ndarray) -> np.ndarray:
+    """transBatch: (b0, b1, ..., m, k) -> (b1, ..., m, b0, k): axis 0 moves to just before the last."""
+    return np.moveaxis(x, 0, -2)
+
+
 @kernel("FusedMatMul", domain="com.microsoft")
 def fused_matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """alpha * op(A) @ op(B), op swapping the last two axes when transA/transB is set."""
-    if ctx.attr("transBatchA", 0) or ctx.attr("transBatchB", 0):
+    """alpha * op(A) @ op(B) (onnxruntime's contrib op).
+
+    op first applies transBatchA/B (permutation [1, ..., rank-2, 0, rank-1]: the leading
+    axis moves next to the last; both operands must then have the same rank >= 3, as
+    onnxruntime requires), then transA/B (swap of the last two axes).
+    """
+    tba, tbb = bool(ctx.attr("transBatchA", 0)), bool(ctx.attr("transBatchB", 0))
+    if (tba or tbb) and (a.ndim < 3 or a.ndim != b.ndim):
         raise ShapeInferenceError(
-            f"FusedMatMul node {ctx.name!r}: transBatchA/transBatchB are not supported; "
-            "unfuse it into Transpose + MatMul"
+            f"FusedMatMul node {ctx.name!r}: transBatchA/transBatchB need A and B of the same rank >= 3, "
+            f"got {a.shape} and {b.shape}"
         )
+    if tba:
+        a = _batch_to_rows(a)
+    if tbb:
+        b = _batch_to_rows(b)
     if ctx.attr("transA", 0) and a.ndim >= 2:
         a = np.swapaxes(a, -1, -2)
     if ctx.attr("transB", 0) and b.ndim >= 2:
