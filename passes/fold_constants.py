@@ -28,6 +28,10 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
        subgraph, deterministic, and whose outputs hold at most ``max_elements`` each;
     2. ``Shape``/``Size`` of a value whose shape is fully static.
     Refuses (leaves the op) when evaluation raises: the target will report it at run.
+    An op whose outputs ONNX shape inference predicts above ``max_elements`` or above
+    ``ctx.options["memory_budget"]`` bytes (or, for ops that create data from shapes,
+    cannot predict) is not evaluated at all, so folding never allocates past the budget;
+    the planner then reports the budget with its figures.
     Graph outputs are never turned into constants.
     The evaluator is ``ctx.options["evaluate"]`` (the target's kernels) or onnx.reference.
     """
@@ -39,6 +43,9 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
             continue
         values = _static_shape_result(op) if op.op_type in ("Shape", "Size") and op.domain == "" else None
         if values is None and _foldable(op):
+            if _may_exceed(op, max_elements, ctx.options.get("memory_budget")):
+                result.stats["not-folded:too-large"] = result.stats.get("not-folded:too-large", 0) + 1
+                continue
             try:
                 values = evaluate(op, full_inputs(op, [None if v is None else v.const for v in op.inputs]))
             except Exception as e:  # noqa: BLE001 - leave it to run time, where errors are reported
@@ -55,6 +62,29 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
         result.count("folded")
         result.count(f"folded:{op.op_type}")
     return result
+
+
+#: ops whose output size is set by input *values* (shapes, repeats, pads): never folded blind
+_SIZE_FROM_DATA = {"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad", "OneHot", "EyeLike",
+                   "Reshape", "CenterCropPad", "Col2Im"}
+
+
+def _may_exceed(op: Op, max_elements: int, memory_budget: int | None) -> bool:
+    """True unless shape inference shows every output fits ``max_elements`` and the budget."""
+    from passes.infer_shapes import predicted_output_types
+
+    predicted = predicted_output_types(op)
+    for i, v in enumerate(op.outputs):
+        t = predicted[i] if predicted is not None and i < len(predicted) else None
+        if t is None or not t.is_static:
+            if op.op_type in _SIZE_FROM_DATA:
+                return True
+            continue
+        elements = int(np.prod(t.shape, dtype=np.int64)) if t.shape else 1
+        itemsize = np.dtype(t.dtype).itemsize if t.dtype is not None else 8
+        if elements > max_elements or (memory_budget is not None and elements * itemsize > memory_budget):
+            return True
+    return False
 
 
 def _foldable(op: Op) -> bool:

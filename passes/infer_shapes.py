@@ -102,6 +102,16 @@ def _onnx_types(op: Op, opsets, ir_version: int) -> list[TensorType | None] | No
     return [type_from_proto(out[v.name]) if v.name in out else None for v in op.outputs]
 
 
+def predicted_output_types(op: Op) -> list[TensorType | None] | None:
+    """What ONNX shape inference says ``op`` will produce (None: it cannot tell)."""
+    root = op.graph.root
+    opsets = [helper.make_opsetid(d, v) for d, v in (root.model.opset_imports.items() if root.model else [("", 21)])]
+    try:
+        return _onnx_types(op, opsets, root.model.ir_version if root.model else 10)
+    except ShapeInferenceError:
+        return None
+
+
 def _captured_types(op: Op) -> dict[str, onnx.TypeProto]:
     return {v.name: type_to_proto(v.type) for v in op.graph.captures(op) if v.type.dtype is not None} if op.graph else {}
 

@@ -64,3 +64,25 @@ def test_loop_within_the_limit_runs(monkeypatch):
     monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "1000")
     art = graphc.compile(_runaway_loop(10), target="numpy")
     np.testing.assert_array_equal(art.run({"x": np.zeros(1, np.float32)})["y"], [10.0])
+
+
+def test_constant_folding_never_allocates_past_the_budget():
+    """A 1 GiB ConstantOfShape is not evaluated at compile time: the planner refuses it with figures."""
+    import tracemalloc
+
+    from onnx import numpy_helper
+
+    nodes = [helper.make_node("ConstantOfShape", ["s"], ["c"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+             helper.make_node("ReduceSum", ["c"], ["r"], keepdims=0), helper.make_node("Add", ["r", "x"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+                          [numpy_helper.from_array(np.array([16384, 16384], np.int64), "s")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlanError, match="1073741824 bytes"):
+            graphc.compile(model, target="numpy", memory_budget=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, f"compiling allocated {peak} bytes"
