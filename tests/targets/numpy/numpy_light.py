@@ -10,7 +10,7 @@ from onnx import helper, numpy_helper
 
 from graphc.examples import example_path
 
-__all__ = ["randomized_light_model", "random_weight"]
+__all__ = ["randomized_light_model", "foldable_randomized_light_model", "random_weight"]
 
 
 def random_weight(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Generator) -> np.ndarray:
@@ -43,4 +43,34 @@ def randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto:
         keep.append(node)
     del graph.node[:]
     graph.node.extend(keep)
+    return model
+
+
+def foldable_randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto:
+    """The light model ``name`` whose weights stay computed but depend on seeded data:
+    every ConstantOfShape output ``w`` becomes ``Mul(ConstantOfShape(shape), R)`` with a
+    random initializer ``R``, so constant folding must fold both ops and a wrongly folded
+    weight changes the outputs (the raw light models' outputs hardly depend on theirs)."""
+    model = onnx.load(example_path(name))
+    rng = np.random.default_rng(seed)
+    graph = model.graph
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in consts:
+            shape = tuple(int(d) for d in consts[node.input[0]].reshape(-1))
+            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), np.zeros(1, np.float32))
+            out = node.output[0]
+            node.output[0] = f"{out}__filled"
+            node.ClearField("attribute")  # fill with ones: the weight is exactly the random factor
+            node.attribute.append(helper.make_attribute("value", numpy_helper.from_array(np.ones(1, value.dtype))))
+            factor = f"{out}__random"
+            graph.initializer.append(numpy_helper.from_array(random_weight(shape, value.dtype, rng), factor))
+            if model.ir_version < 4:
+                graph.input.append(helper.make_tensor_value_info(factor, helper.np_dtype_to_tensor_dtype(value.dtype), shape))
+            nodes += [node, helper.make_node("Mul", [node.output[0], factor], [out])]
+            continue
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
     return model

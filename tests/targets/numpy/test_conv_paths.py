@@ -1,0 +1,206 @@
+"""Prepared convolution paths (targets/numpy/kernels/conv2d.py) against onnxruntime, the prepare hook,
+scratch reuse, the direct BLAS call, and separable pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import graphc
+from graphc.ir import TensorType
+from graphc.layers.slots import input_slots
+from tests.oracle import ort_run
+from targets.numpy.kernels import OpContext, blas
+from targets.numpy.kernels.conv import conv, fused_conv
+from targets.numpy.kernels.conv2d import prepare_conv, winograd_weights
+
+F = TensorProto.FLOAT
+
+
+def _conv_model(c, h, m, k, stride=1, pad=0, group=1, dilation=1, bias=True, relu=False, residual=False, n=1,
+                seed=0):
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((m, c // group, k, k)) / np.sqrt(c // group * k * k)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")]
+    ins = ["x", "w"]
+    if bias:
+        inits.append(numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), "b"))
+        ins.append("b")
+    nodes = [helper.make_node("Conv", ins, ["c"], kernel_shape=[k, k], strides=[stride] * 2, pads=[pad] * 4,
+                              group=group, dilations=[dilation] * 2)]
+    inputs = [helper.make_tensor_value_info("x", F, [n, c, h, h])]
+    last = "c"
+    if residual:
+        ho = (h + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+        inputs.append(helper.make_tensor_value_info("z", F, [n, m, ho, ho]))
+        nodes.append(helper.make_node("Add", ["c", "z"], ["s"]))
+        last = "s"
+    if relu:
+        nodes.append(helper.make_node("Relu", [last], ["y"]))
+    else:
+        nodes.append(helper.make_node("Identity", [last], ["y"]))
+    g = helper.make_graph(nodes, "conv", inputs, [helper.make_tensor_value_info("y", F, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _feeds(model, seed=1):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for vi in model.graph.input:
+        shape = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        out[vi.name] = rng.standard_normal(shape).astype(np.float32)
+    return out
+
+
+def _paths(art):
+    return [(s.state.path, s.state.implicit) for s in art.program.steps if s.state is not None]
+
+
+CASES = {
+    # name: (c, h, m, k, stride, pad, group, dilation, bias, relu, residual, n, expected path, implicit)
+    "pointwise": (16, 9, 24, 1, 1, 0, 1, 1, True, True, False, 1, "pointwise", False),
+    "pointwise-strided-folded": (8, 9, 24, 1, 2, 0, 1, 1, True, False, False, 2, "pointwise", False),
+    "pointwise-grouped": (12, 7, 12, 1, 1, 0, 3, 1, True, False, True, 1, "pointwise", False),
+    "winograd": (256, 14, 256, 3, 1, 1, 1, 1, True, True, True, 1, "winograd", False),
+    "winograd-odd": (256, 15, 256, 3, 1, 1, 1, 1, False, False, False, 1, "winograd", False),
+    "implicit": (32, 12, 40, 3, 1, 1, 1, 1, True, True, False, 2, "phase", True),
+    "implicit-strided": (48, 13, 16, 3, 2, 1, 1, 1, False, True, True, 1, "phase", True),
+    "im2col-stem": (3, 30, 8, 7, 2, 3, 1, 1, True, True, False, 1, "phase", False),
+    "im2col-dilated": (4, 11, 6, 3, 1, 2, 1, 2, True, False, False, 1, "phase", False),
+    "im2col-exact": (8, 5, 16, 3, 1, 0, 1, 1, True, False, False, 1, "phase", False),
+    "grouped": (8, 10, 12, 3, 1, 1, 4, 1, True, False, False, 1, "phase", False),
+    "depthwise": (24, 10, 24, 3, 1, 1, 24, 1, True, True, False, 1, "phase", False),
+    "depthwise-strided": (24, 11, 24, 3, 2, 1, 24, 1, False, False, False, 1, "phase", False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prepared_conv_matches_onnxruntime(name):
+    c, h, m, k, stride, pad, group, dil, bias, relu, residual, n, path, implicit = CASES[name]
+    model = _conv_model(c, h, m, k, stride, pad, group, dil, bias, relu, residual, n)
+    art = graphc.compile(model, "numpy", fallback=False)
+    want_implicit = implicit and blas.available()
+    assert _paths(art) == [(path, want_implicit)]
+    feeds = _feeds(model)
+    want = ort_run(model, feeds)["y"]
+    for _ in range(2):  # the second run reuses scratch buffers (zero borders, rows of ones)
+        got = art.run(feeds)["y"]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_residual_output_reuses_the_residual_buffer():
+    """FusedConv's output takes over Z's arena buffer when Z dies there (and stays correct)."""
+    rng = np.random.default_rng(0)
+    w1 = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    w2 = (rng.standard_normal((16, 16, 1, 1)) / 4).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Conv", ["r", "w1"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "w2"], ["c"], kernel_shape=[1, 1]),
+             helper.make_node("Add", ["c", "r"], ["s"]),  # r dies here: the output may take its buffer
+             helper.make_node("Relu", ["s"], ["t"]),
+             helper.make_node("Sigmoid", ["t"], ["y"])]
+    g = helper.make_graph(nodes, "res", [helper.make_tensor_value_info("x", F, [1, 16, 8, 8])],
+                          [helper.make_tensor_value_info("y", F, None)],
+                          [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    art = graphc.compile(model, "numpy", fallback=False)
+    fused = [op for op in art.graph.ops.values() if op.op_type == "FusedConv" and 3 in input_slots(op)]
+    assert fused, "Relu(Conv + z) should become FusedConv with Z"
+    assert set(art.plan.inplace_ops) & {op.name for op in fused}
+    feeds = _feeds(model)
+    want = ort_run(model, feeds)["y"]
+    for debug in (False, True):
+        got = graphc.compile(model, "numpy", debug=debug).run(feeds)["y"]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_prepare_runs_once_and_other_shapes_fall_back():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    ctx = OpContext("c", "Conv", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
+    ctx.state = prepare_conv(ctx, [TensorType(np.dtype(np.float32), (1, 4, 6, 6)), w, None])
+    assert ctx.state is not None and ctx.state.x_shape == (1, 4, 6, 6)
+    plain = OpContext("c", "Conv", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
+    for shape in [(1, 4, 6, 6), (2, 4, 5, 7)]:  # the second is not what was prepared: general kernel
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(conv(ctx, x, w), conv(plain, x, w), rtol=1e-5, atol=1e-5)
+
+
+def test_prepare_declines_what_it_cannot_plan():
+    w = np.ones((4, 2, 3, 3), np.float32)
+    ctx = OpContext("c", "Conv", {"kernel_shape": [3, 3]})
+    assert prepare_conv(ctx, [TensorType(np.dtype(np.float32), (1, 2, "H", 6)), w, None]) is None  # symbolic
+    assert prepare_conv(ctx, [TensorType(np.dtype(np.float32), (1, 2, 6, 6)), TensorType(None, None)]) is None
+    assert prepare_conv(ctx, [TensorType(np.dtype(np.float64), (1, 2, 6, 6)), w, None]) is None  # dtype mismatch
+
+
+def test_fused_conv_with_aliased_residual_general_path():
+    """Unprepared FusedConv whose output buffer is Z's (inplace_ok) still adds the original Z."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    z = rng.standard_normal((1, 4, 5, 5)).astype(np.float32)
+    want = fused_conv(OpContext("f", "FusedConv", {"pads": [1] * 4, "activation": "Relu"}), x, w, None, z.copy())
+    zbuf = z.copy()
+    ctx = OpContext("f", "FusedConv", {"pads": [1] * 4, "activation": "Relu"}, outs=[zbuf])
+    ctx.inplace_ok = True
+    got = fused_conv(ctx, x, w, None, zbuf)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_winograd_weights_reproduce_a_direct_tile():
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    u = winograd_weights(g)
+    assert u.shape == (16, 2, 3) and u.dtype == np.float32
+    bt = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+    at = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+    d = rng.standard_normal((3, 4, 4))
+    v = np.einsum("ia,cab,jb->ijc", bt, d, bt).reshape(16, 3)
+    y = np.einsum("xi,ijm,yj->mxy", at, np.einsum("kmc,kc->km", u.astype(np.float64), v).reshape(4, 4, 2), at)
+    direct = np.array([[[np.sum(d[:, i:i + 3, j:j + 3] * g[m]) for j in range(2)] for i in range(2)] for m in range(2)])
+    np.testing.assert_allclose(y, direct, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not blas.available(), reason="numpy has no recognised bundled CBLAS")
+def test_blas_sgemm_strided_accumulate_and_bounds():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 3)).astype(np.float32)
+    buf = rng.standard_normal(100).astype(np.float32)
+    c = rng.standard_normal((5, 7)).astype(np.float32)
+    want = a @ np.stack([buf[10 + i * 20: 10 + i * 20 + 7] for i in range(3)]) + c
+    blas.sgemm(a, buf, 10, 20, 3, 7, c, 1.0)
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        blas.sgemm(a, buf, 90, 20, 3, 7, c, 0.0)  # rows run past the buffer
+
+
+def test_scratch_is_shared_by_key_and_keeps_its_fill():
+    pool: dict = {}
+    a, b = OpContext("a", "X"), OpContext("b", "X")
+    a.share_scratch(pool)
+    b.share_scratch(pool)
+    buf = a.scratch("k", (2, 3), np.float32, fill=1)
+    assert np.all(buf == 1) and b.scratch("k", (2, 3), np.float32, fill=1) is buf
+    assert b.scratch("k", (2, 3), np.float32) is not buf  # no fill: another buffer
+    assert b.scratch("k", (3, 2), np.float32, fill=1) is not buf
+
+
+@pytest.mark.parametrize("op_type,attrs", [
+    ("MaxPool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1])),
+    ("MaxPool", dict(kernel_shape=[3, 2], strides=[1, 2], dilations=[2, 1], ceil_mode=1)),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1)),
+    ("AveragePool", dict(kernel_shape=[2, 3], strides=[2, 1], ceil_mode=1)),
+])
+def test_separable_pooling_matches_onnxruntime(op_type, attrs):
+    node = helper.make_node(op_type, ["x"], ["y"], **attrs)
+    g = helper.make_graph([node], "pool", [helper.make_tensor_value_info("x", F, [2, 3, 9, 10])],
+                          [helper.make_tensor_value_info("y", F, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+    art = graphc.compile(model, "numpy", fallback=False)
+    feeds = _feeds(model)
+    want = ort_run(model, feeds)["y"]
+    for _ in range(2):
+        np.testing.assert_allclose(art.run(feeds)["y"], want, rtol=1e-5, atol=1e-6)
