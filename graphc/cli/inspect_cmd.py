@@ -29,18 +29,18 @@ def run(args: argparse.Namespace) -> int:
     from ..target import read_manifest
 
     source = model_source(args)
+    out = console()
     summary = None
     if _is_artifact(source):
         art = load(source, layers=args.layers or None)
         title = f"{source} (artifact, {read_manifest(source)['target']})"
     else:
         summary = _model_summary(source, args)
+        if not args.json:  # printed before compiling: a model the target can't run still gets its summary
+            _print_summary(out, source, summary)
         options = {"fallback": False} if args.no_fallback else {}
         art = graphc_compile(str(source), target=args.target, layers=layers_from(args), **options)
         title = f"{source} compiled for {args.target}"
-    out = console()
-    if summary is not None and not args.json:
-        _print_summary(out, source, summary)
     if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: show the manifest
         manifest = read_manifest(source) if _is_artifact(source) else {"target": args.target}
         out.print(f"[bold]{title}[/]", highlight=False)
@@ -64,7 +64,10 @@ def _model_summary(source: Path, args: argparse.Namespace) -> dict[str, Any]:
     graph = load_model(source)
     loaded = summarize(graph)
     PassManager("canonicalize,[fold-constants,dce]*4,infer-shapes").run(graph, PassContext(layers=layers_from(args)))
-    loaded["untyped"] = summarize(graph)["untyped"]
+    folded = summarize(graph)
+    loaded["untyped"] = folded["untyped"]
+    # weights computed from constants (ConstantOfShape in the light models) count once folded
+    loaded["parameters"], loaded["parameter_bytes"] = folded["parameters"], folded["parameter_bytes"]
     return loaded
 
 
@@ -81,7 +84,7 @@ def _print_summary(out, source: Path, s: dict[str, Any]) -> None:
     out.print(io)
     hist = ", ".join(f"{t} {n}" for t, n in s["op_types"].items())
     out.print(f"{s['ops']} ops: {hist}", highlight=False)
-    out.print(f"parameters: {s['parameters']:,} ({_fmt(s['parameter_bytes'])})", highlight=False)
+    out.print(f"parameters (constants, after folding): {s['parameters']:,} ({_fmt(s['parameter_bytes'])})", highlight=False)
     if s["untyped"]:
         names = ", ".join(f"{u['node']} ({u['op_type']})" for u in s["untyped"][:20])
         more = f" and {len(s['untyped']) - 20} more" if len(s["untyped"]) > 20 else ""

@@ -38,7 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         mod.add_parser(sub)
+    for command in sub.choices.values():  # `graphc compile ... --debug` works as well as `graphc --debug compile`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks and debug logs")
     return parser
+
+
+def one_line(message: str) -> str:
+    """A multi-line error message as one line (its lines joined with '; ')."""
+    parts = [part.strip() for part in message.splitlines() if part.strip()]
+    text = parts[0] if parts else ""
+    for part in parts[1:]:
+        text += (" " if text.endswith(":") else "; ") + part
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraphcError as e:
         if args.debug:
             raise
-        print(f"graphc: error: {e}", file=sys.stderr)
+        print(f"graphc: error: {one_line(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("graphc: interrupted", file=sys.stderr)
@@ -58,5 +69,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         if args.debug:
             raise
-        print(f"graphc: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"graphc: error: {type(e).__name__}: {one_line(str(e))}", file=sys.stderr)
         return 1

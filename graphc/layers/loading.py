@@ -63,7 +63,7 @@ def _entries_of(name: str) -> list[LayerEntry]:
     with DEFAULT_LAYERS.capture(captured):
         try:
             module = importlib.import_module(name)
-        except Exception as e:  # noqa: BLE001 - user code
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - user code (an exit() in it must not end graphc)
             raise LayerError(f"cannot import layer module {name!r}: {type(e).__name__}: {e}. "
                              "Give an importable module name or a path to a .py file") from e
     return _remember(module, captured, name)
@@ -87,7 +87,7 @@ def _load_path(path: Path) -> list[LayerEntry]:
     with DEFAULT_LAYERS.capture(captured):
         try:
             spec.loader.exec_module(module)
-        except Exception as e:  # noqa: BLE001 - user code
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - user code (an exit() in it must not end graphc)
             sys.modules.pop(modname, None)
             raise LayerError(f"cannot import layer file {str(path)!r}: {type(e).__name__}: {e}") from e
     setattr(module, _STAMP, stamp)

@@ -38,5 +38,5 @@ def test_parameters_and_untyped_ops():
 def test_inspect_prints_the_model_section(capsys):
     assert main(["inspect", "--example", "squeezenet"]) == 0
     out = capsys.readouterr().out
-    for text in ("IR 3", "data_0", "float32[1,3,224,224]", "Conv 26", "parameters:", "Dropout", "runs:"):
+    for text in ("IR 3", "data_0", "float32[1,3,224,224]", "Conv 26", "parameters (constants, after folding): 1,235,", "Dropout", "runs:"):
         assert text in out, text

@@ -12,7 +12,6 @@ import pytest
 from onnx import TensorProto, helper
 
 from graphc import UnsupportedOpError
-from graphc.examples import example_path
 from graphc.exporters.onnx import to_onnx
 from graphc.frontends.onnx import load_onnx
 from graphc.layers import full_inputs, load_layer_modules, split_inputs

@@ -24,6 +24,31 @@ def _tiny(path: Path) -> Path:
     return path
 
 
+def _unknown_ops(path: Path) -> Path:
+    nodes = [helper.make_node("Interp", ["x"], ["a"], domain="caffe", height=4, width=4),
+             helper.make_node("PriorBox", ["a"], ["y"], domain="caffe")]
+    g = helper.make_graph(nodes, "u", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("caffe", 1)]), path)
+    return path
+
+
+BROKEN_LAYER = """
+import graphc
+
+@graphc.register_layer("Interp", domain="caffe")
+class Interp(graphc.Layer):
+    height = graphc.Param(int)
+    width = graphc.Param(int)
+
+    def output_shapes(self, input_shapes):
+        raise RuntimeError("shape bug in the layer")
+
+    def forward(self, inputs, outputs, internals):
+        pass
+"""
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "graphc.cli", *args], cwd=cwd, env=env,
@@ -42,9 +67,18 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     ["compile", "tiny.onnx", "--target", "nosuch", "-o", "x.graphc"],
     ["compile", "tiny.onnx", "--passes", "no-such-pass", "-o", "x.graphc"],
     ["compile", "tiny.onnx", "--layers", "no_such_layer_module", "-o", "x.graphc"],
-], ids=lambda a: "-".join(a[:3]))
+    ["compile", "unknown.onnx", "-o", "x.graphc"],
+    ["compile", "--example", "squeezenet", "--memory-budget", "1000", "-o", "x.graphc"],
+    ["compile", "unknown.onnx", "--layers", "broken_layer.py", "-o", "x.graphc"],
+    ["compile", "tiny.onnx", "--layers", "exits.py", "-o", "x.graphc"],
+    ["inspect", "unknown.onnx", "--no-fallback"],
+    ["run", "tiny.graphc", "--random-inputs", "-1"],
+], ids=lambda a: "-".join(a[:4]))
 def test_error_paths_exit_nonzero_with_one_line(tmp_path, args):
     _tiny(tmp_path / "tiny.onnx")
+    _unknown_ops(tmp_path / "unknown.onnx")
+    (tmp_path / "broken_layer.py").write_text(BROKEN_LAYER)
+    (tmp_path / "exits.py").write_text("raise SystemExit(0)\n")
     (tmp_path / "corrupt.onnx").write_bytes(b"\x08\x07garbage" * 10)
     np.save(tmp_path / "in.npy", np.zeros(2, np.float32))
     np.save(tmp_path / "bad_dtype.npy", np.zeros(2, np.int64))
@@ -72,3 +106,8 @@ def test_interrupted_compile_keeps_the_previous_artifact(tmp_path, monkeypatch):
     assert code != 0
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.graphc", "tiny.onnx"], "temporary files left behind"
+
+
+def test_debug_flag_after_the_subcommand_shows_the_traceback(tmp_path):
+    res = _cli("compile", "missing.onnx", "-o", "x.graphc", "--debug", cwd=tmp_path)
+    assert res.returncode != 0 and "Traceback" in res.stderr
