@@ -3,7 +3,6 @@ bilinear resize) and a runner for imported graphs in onnxruntime."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -11,8 +10,6 @@ import onnxruntime as ort
 from graphc.exporters.onnx import to_onnx
 from graphc.ir import Graph
 
-TARGETS_NUMPY = Path(__file__).resolve().parents[2] / "targets" / "numpy" / "target.py"
-NUMPY_TARGET_MISSING = "targets/numpy/target.py (the numpy target) is not written yet"
 
 
 def run_ort(graph: Graph, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from graphc.errors import ModelFormatError
 from graphc.frontends.caffe import load_caffe
 from graphc.frontends.caffe_schema import caffe_messages
 
-from tests.frontends.frontend_refs import NUMPY_TARGET_MISSING, TARGETS_NUMPY, caffe_pool, conv_nchw, run_ort
+from tests.frontends.frontend_refs import caffe_pool, conv_nchw, run_ort
 
 
 def write_caffemodel(path, blobs: dict[str, list[np.ndarray]]) -> None:
@@ -116,7 +116,6 @@ class CenterCrop(graphc.Layer):
         outputs[0][...] = a[:, :, oh: oh + ref.shape[2], ow: ow + ref.shape[3]]
 
 
-@pytest.mark.skipif(not TARGETS_NUMPY.exists(), reason=NUMPY_TARGET_MISSING)
 def test_interp_compiles_with_registered_layer(interp_net):
     path, w, b = interp_net
     reg = graphc.LayerRegistry()
@@ -144,7 +143,6 @@ def test_crop_has_caffe_top_left_semantics(tmp_path):
     np.testing.assert_array_equal(y, a[:, :, 1:4, 1:5])
 
 
-@pytest.mark.skipif(not TARGETS_NUMPY.exists(), reason=NUMPY_TARGET_MISSING)
 def test_registered_center_crop_overrides_builtin_crop(tmp_path):
     (tmp_path / "crop.prototxt").write_text(CROP_NET)
     reg = graphc.LayerRegistry()

@@ -13,10 +13,9 @@ import pytest
 import graphc
 from graphc.errors import ModelFormatError
 
-from tests.frontends.frontend_refs import NUMPY_TARGET_MISSING, TARGETS_NUMPY, conv_nhwc, depthwise_nhwc, pool_nhwc, run_ort
+from tests.frontends.frontend_refs import conv_nhwc, depthwise_nhwc, pool_nhwc, run_ort
 
 h5py = pytest.importorskip("h5py")
-ORT_TARGET = TARGETS_NUMPY.parents[1] / "ort" / "target.py"
 
 
 def _tensor(layer: str, idx: int = 0) -> dict:
@@ -139,14 +138,11 @@ def _head_reference(x, w):
     return loc.reshape(1, -1, 4)
 
 
-@pytest.mark.skipif(not TARGETS_NUMPY.exists(), reason=NUMPY_TARGET_MISSING)
 @pytest.mark.parametrize("target,batch", [
     ("numpy", None), ("numpy", 1), ("ort", 1),
     ("ort", None),
 ])
 def test_ssd_head_compiles_and_params_survive_save_load(tmp_path, target, batch):
-    if target == "ort" and not ORT_TARGET.exists():
-        pytest.skip("targets/ort/target.py (the ort target) is not written yet")
     path, w = ssd_head(tmp_path, batch=batch)
     reg = graphc.LayerRegistry()
     reg.register("PriorBox", domain="keras")(PriorBox)

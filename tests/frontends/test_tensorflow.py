@@ -11,7 +11,7 @@ from graphc.errors import ModelFormatError
 from graphc.frontends.tensorflow import load_tensorflow, parse_graphdef, tensor_to_array
 from graphc.frontends.tf_schema import tf_messages
 
-from tests.frontends.frontend_refs import (NUMPY_TARGET_MISSING, TARGETS_NUMPY, conv_nhwc, depthwise_nhwc, pool_nhwc,
+from tests.frontends.frontend_refs import (conv_nhwc, depthwise_nhwc, pool_nhwc,
                            resize_bilinear_tf, run_ort)
 
 
@@ -135,7 +135,6 @@ class ResizeBilinearLayer(graphc.Layer):
         outputs[0][...] = resize_bilinear_tf(inputs[0], h, w)
 
 
-@pytest.mark.skipif(not TARGETS_NUMPY.exists(), reason=NUMPY_TARGET_MISSING)
 def test_opencv_graph_compiles_with_registered_resize_layer(tmp_path):
     path = tmp_path / "resize.pbtxt"
     path.write_text(OPENCV_GRAPH)

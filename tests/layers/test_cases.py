@@ -25,8 +25,6 @@ from tests.layers.models import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(not (ROOT / "targets" / "numpy" / "target.py").exists(),
-                                reason="needs the numpy target (targets/numpy/target.py), not written yet")
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,6 @@ def python_blocks(text: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
 
 
-@pytest.mark.skipif(not (ROOT / "targets" / "numpy" / "target.py").exists(),
-                    reason="the tutorial runs models on the numpy target, not written yet")
 def test_tutorial_snippets_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     blocks = python_blocks(DOC.read_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -18,8 +17,6 @@ from graphc.target import TARGETS
 
 from tests.layers.models import F, StandardOnlyTarget, interp_model, resize_bilinear_model, three_unknown_model
 
-ROOT = Path(__file__).resolve().parents[2]
-HAVE_NUMPY = (ROOT / "targets" / "numpy" / "target.py").exists()
 
 
 @pytest.fixture
@@ -78,7 +75,6 @@ def test_unknown_output_shapes_fall_back_to_pass_through_with_a_todo(tmp_path, s
     assert {e.op_type for e in layers.entries()} >= {"Interpolate", "Permute", "Normalise"}
 
 
-@pytest.mark.skipif(not HAVE_NUMPY, reason="needs the numpy target (targets/numpy/target.py)")
 def test_filled_skeleton_compiles_and_runs_on_numpy(tmp_path, rng):
     model = _typed(interp_model(6, 10), "i", [1, 3, 6, 10])
     path, out, text = _scaffold(tmp_path, model, "numpy")
@@ -92,7 +88,6 @@ def test_filled_skeleton_compiles_and_runs_on_numpy(tmp_path, rng):
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-bilinear_nchw(np.maximum(x, 0), 6, 10))), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(not HAVE_NUMPY, reason="needs the numpy target (targets/numpy/target.py)")
 def test_unfilled_skeleton_compiles_and_fails_at_run_with_the_todo(tmp_path):
     path, out, _ = _scaffold(tmp_path, _typed(resize_bilinear_model(), "y", [1, 9, 8, 3]), "numpy")
     art = graphc.compile(str(path), "numpy", layers=[str(out)])

@@ -21,8 +21,7 @@ from tests.layers.models import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-HAVE_NUMPY = (ROOT / "targets" / "numpy" / "target.py").exists()
-TARGETS = ["ort", pytest.param("numpy", marks=pytest.mark.skipif(not HAVE_NUMPY, reason="numpy target not written"))]
+TARGETS = ["ort", "numpy"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,7 @@ def layers():
 def _both(model, feeds, layers, out):
     """The ort target's output, and the numpy target's when it exists (else None)."""
     ort_y = graphc.compile(model, "ort", layers=layers).run(feeds)[out]
-    np_y = graphc.compile(model, "numpy", layers=layers).run(feeds)[out] if HAVE_NUMPY else None
+    np_y = graphc.compile(model, "numpy", layers=layers).run(feeds)[out]
     return ort_y, np_y
 
 
