@@ -17,6 +17,7 @@ from .passinfra import PassContext, PassManager, PassResult, graph_pass
 from .layers import Layer, LayerRegistry, Param, register_layer
 from .target import Artifact, Target
 from .compiler import compile, load  # noqa: A004
+from .diff import GraphDiff
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,7 @@ __all__ = [
     "Graph", "Op", "Value", "TensorType", "ModelInfo",
     "compile", "load", "load_model", "save_model", "Target", "Artifact",
     "Layer", "LayerRegistry", "Param", "register_layer",
-    "PassManager", "PassContext", "PassResult", "graph_pass",
+    "PassManager", "PassContext", "PassResult", "graph_pass", "GraphDiff",
     "GraphcError", "ModelFormatError", "UnsupportedOpError", "ShapeInferenceError",
     "LayerError", "PlanError", "InputError", "PassError", "VerifyError",
     "__version__",

@@ -18,12 +18,15 @@ def run(args: argparse.Namespace) -> int:
     from ..passinfra import PASSES
 
     table = Table(title="graphc passes")
-    for col in ("pass", "description", "requires", "establishes", "invalidates", "options"):
-        table.add_column(col)
+    table.add_column("pass", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    table.add_column("contract and options", overflow="fold")
     for name in PASSES.names():
         info = PASSES.get(name)
-        opts = ", ".join(f"{k}={d!r}" for k, (_, d) in info.options.items())
-        table.add_row(name, info.description, ", ".join(sorted(info.requires)), ", ".join(sorted(info.establishes)),
-                      ", ".join(sorted(info.invalidates)), opts)
+        contract = [f"{label}: {', '.join(sorted(items))}" for label, items in
+                    (("requires", info.requires), ("establishes", info.establishes), ("invalidates", info.invalidates)) if items]
+        if info.options:
+            contract.append("options: " + ", ".join(f"{k}={d!r}" for k, (_, d) in info.options.items()))
+        table.add_row(name, info.description, "\n".join(contract))
     console().print(table)
     return 0

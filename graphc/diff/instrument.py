@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 class DiffPrinter(Instrument):
-    """After each pass that changed the graph, print its diff on ``console``."""
+    """After each pass that changed the graph, print its diff on ``console`` (skipped when the
+    diff shows nothing, as when a pass only records names the source left empty)."""
 
     def __init__(self, console: Console | None = None, neighbourhood: bool = True) -> None:
         self.console = console or Console()
@@ -44,10 +45,12 @@ class DiffPrinter(Instrument):
         from .render import render
 
         diff = GraphDiff(self._last, graph)
+        self._last = graph.copy()
+        if diff.empty:  # e.g. canonicalize only naming ops the source left unnamed
+            return
         stats = ", ".join(f"{k}={v}" for k, v in sorted(result.stats.items()))
         self.console.print(RichRule(f"[bold]{info.name}[/]" + (f" ({stats})" if stats else ""), align="left"))
         render(diff, self.console, self.neighbourhood)
-        self._last = graph.copy()
 
 
 class StageDumper(Instrument):

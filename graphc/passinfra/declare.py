@@ -83,6 +83,7 @@ class PassRegistry:
         self._loaded = builtin_package is None
 
     def add(self, info: PassInfo) -> None:
+        """Register ``info`` under its name (a different pass of the same name is refused)."""
         if info.name in self._passes and self._passes[info.name].fn is not info.fn:
             raise PassError(f"a pass named {info.name!r} is already registered")
         self._passes[info.name] = info
@@ -92,7 +93,12 @@ class PassRegistry:
             self._loaded = True
             importlib.import_module(self._builtin_package)  # type: ignore[arg-type]
 
+    def remove(self, name: str) -> None:
+        """Forget the pass ``name`` (tests and plugins that registered one temporarily)."""
+        self._passes.pop(name, None)
+
     def get(self, name: str) -> PassInfo:
+        """The pass ``name``; an unknown name is a PassError suggesting close names."""
         self._load()
         try:
             return self._passes[name]
@@ -104,6 +110,7 @@ class PassRegistry:
             raise PassError(f"unknown pass {name!r}.{hint} `graphc passes` lists them.") from None
 
     def names(self) -> list[str]:
+        """Every registered pass name, sorted."""
         self._load()
         return sorted(self._passes)
 

@@ -101,3 +101,22 @@ def test_seeded_inputs_are_deterministic():
     graph = load_model(mlp_model())
     a, b = seeded_inputs(graph, 3), seeded_inputs(graph, 3)
     assert a.keys() == {"x"} and np.array_equal(a["x"], b["x"]) and a["x"].dtype == np.float32
+
+
+def test_check_numerics_flag_names_the_wrong_pass_and_writes_nothing(tmp_path, capsys):
+    from graphc.cli.main import main
+
+    @graph_pass("wrong-add-to-sub-cli", "test only: rewrites Add into Sub", registry=PASSES)
+    def wrong_cli(graph, ctx):
+        return ADD_TO_SUB.apply(graph, ctx)
+
+    src, out = tmp_path / "mlp.onnx", tmp_path / "out.onnx"
+    onnx.save(mlp_model(), src)
+    try:
+        code = main(["optimize", str(src), "-o", str(out), "--check-numerics",
+                     "--passes", "canonicalize,infer-shapes,wrong-add-to-sub-cli"])
+    finally:
+        PASSES.remove("wrong-add-to-sub-cli")
+    err = capsys.readouterr().err
+    assert code == 1 and "pass 'wrong-add-to-sub-cli' changed the model's outputs" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()

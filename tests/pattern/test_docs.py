@@ -25,5 +25,5 @@ def test_tutorial_snippets_run(tmp_path, monkeypatch):
             exec(compile(block, f"{DOC.name}[block {i}]", "exec"), namespace)  # noqa: S102 - our own doc
     finally:  # the tutorial registers a pass and rules globally; leave the registries as found
         for name in ("fuse-matmul-scale", "oops"):
-            PASSES._passes.pop(name, None)
+            PASSES.remove(name)
         RULES._rules.pop("matmul-scale", None)
