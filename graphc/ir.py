@@ -48,6 +48,7 @@ class TensorType:
 
     @property
     def rank(self) -> int | None:
+        """Number of dimensions, or None when the rank is unknown."""
         return None if self.shape is None else len(self.shape)
 
     @property
@@ -90,14 +91,17 @@ class Value:
 
     @property
     def is_const(self) -> bool:
+        """True for constants (initializers and folded values)."""
         return self.const is not None
 
     @property
     def shape(self) -> Shape | None:
+        """The value's shape (see TensorType.shape)."""
         return self.type.shape
 
     @property
     def dtype(self) -> np.dtype | None:
+        """The value's numpy element type, or None when unknown."""
         return self.type.dtype
 
     def producer(self) -> Op | None:
@@ -182,6 +186,7 @@ class Op:
 
     @property
     def has_subgraphs(self) -> bool:
+        """True when an attribute holds a subgraph (If/Loop/Scan bodies)."""
         return any(isinstance(v, Graph) or (isinstance(v, list) and v and isinstance(v[0], Graph)) for v in self.attrs.values())
 
     @property
@@ -192,6 +197,7 @@ class Op:
 
     @property
     def qualified_type(self) -> str:
+        """``domain::op_type``, or just ``op_type`` in the default domain."""
         return f"{self.domain}::{self.op_type}" if self.domain else self.op_type
 
     def __repr__(self) -> str:
@@ -236,6 +242,7 @@ class Graph:
     # ----------------------------------------------------------------- queries
     @property
     def root(self) -> Graph:
+        """The outermost graph (self for a top-level graph)."""
         g = self
         while g.parent is not None and g.parent.graph is not None:
             g = g.parent.graph
@@ -251,31 +258,38 @@ class Graph:
 
     @property
     def values(self) -> dict[str, Value]:
+        """Values by name (the live mapping: change it only through Graph methods)."""
         return self._values
 
     @property
     def ops(self) -> dict[str, Op]:
+        """Ops by name (the live mapping: change it only through Graph methods)."""
         return self._ops
 
     def value(self, name: str) -> Value:
+        """The value named ``name``; GraphcError naming it when absent."""
         try:
             return self._values[name]
         except KeyError:
             raise GraphcError(f"graph {self.name!r} has no value named {name!r}") from None
 
     def op(self, name: str) -> Op:
+        """The op named ``name``; GraphcError naming it when absent."""
         try:
             return self._ops[name]
         except KeyError:
             raise GraphcError(f"graph {self.name!r} has no op named {name!r}") from None
 
     def constants(self) -> list[Value]:
+        """Every constant value of this graph."""
         return [v for v in self._values.values() if v.const is not None]
 
     def is_output(self, value: Value) -> bool:
+        """True when ``value`` is one of the graph's outputs."""
         return any(v is value for v in self.outputs)
 
     def is_input(self, value: Value) -> bool:
+        """True when ``value`` is one of the graph's inputs."""
         return any(v is value for v in self.inputs)
 
     def lookup(self, name: str) -> Value | None:
@@ -338,6 +352,7 @@ class Graph:
         return self.add_value(self.unique_name(name or "const"), const=array)
 
     def add_input(self, name: str, type: TensorType) -> Value:
+        """Add a runtime graph input ``name`` of ``type`` (appended to ``inputs``)."""
         v = self.add_value(name, type)
         self.inputs.append(v)
         return v
@@ -408,6 +423,7 @@ class Graph:
         self._mutated()
 
     def append_input(self, op: Op, value: Value | None) -> None:
+        """Add ``value`` (or an omitted input, None) as the op's next input slot."""
         op.inputs.append(None)
         self.set_input(op, len(op.inputs) - 1, value)
 
@@ -547,6 +563,7 @@ class Graph:
             _rename_in_subgraphs(op, old, new_name)
 
     def rename_op(self, op: Op, new_name: str) -> None:
+        """Rename ``op`` (names stay unique; GraphcError when taken)."""
         if new_name == op.name:
             return
         if new_name in self._ops:

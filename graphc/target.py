@@ -68,12 +68,15 @@ class TargetRegistry:
         }
 
     def register(self, name: str, factory: Any) -> None:
+        """Make ``factory`` (a class or a ``module:Class`` string) available as target ``name``."""
         self._factories[name] = factory
 
     def names(self) -> list[str]:
+        """The registered target names, sorted."""
         return sorted(self._factories)
 
     def create(self, name: str, **options: Any) -> Target:
+        """Build the target ``name`` with ``options``; unknown names are a GraphcError listing the known ones."""
         factory = self._factories.get(name)
         if factory is None:
             raise GraphcError(f"unknown target {name!r}; choose one of: {', '.join(self.names())}")

@@ -27,6 +27,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per available command module."""
     parser = argparse.ArgumentParser(prog="graphc", description="graph-rewriting compiler for neural-network models")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +54,7 @@ def one_line(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (errors print one line on stderr)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -50,6 +50,7 @@ class Change:
     consumers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """This change as JSON data."""
         d = asdict(self)
         d["inputs"], d["consumers"] = list(self.inputs), list(self.consumers)
         return d
@@ -83,21 +84,25 @@ class GraphDiff:
     # ------------------------------------------------------------------ summary
     @property
     def summary(self) -> dict[str, int]:
+        """Counts: ops added, removed and changed."""
         added = sum(1 for c in self.changes if c.mark == "+")
         removed = sum(1 for c in self.changes if c.mark == "-")
         return {"added": added, "removed": removed, "changed": len(self.changes) - added - removed}
 
     @property
     def empty(self) -> bool:
+        """True when the two graphs do not differ."""
         return not self.changes
 
     def by_kind(self) -> dict[str, list[Change]]:
+        """Changes grouped by kind, in the rendering order."""
         out: dict[str, list[Change]] = {}
         for c in self.changes:
             out.setdefault(c.kind, []).append(c)
         return out
 
     def to_json(self) -> dict[str, Any]:
+        """The whole diff as JSON data (what ``graphc diff --json`` prints)."""
         return {
             "summary": self.summary,
             "ops": {"before": len(self.before), "after": len(self.after)},
@@ -105,6 +110,7 @@ class GraphDiff:
         }
 
     def to_text(self, neighbourhood: bool = True) -> str:
+        """The plain-text rendering (what ``graphc diff --no-color`` prints)."""
         from .render import render_lines
 
         return "\n".join(t.plain for t in render_lines(self, neighbourhood=neighbourhood))

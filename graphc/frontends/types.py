@@ -32,6 +32,7 @@ def onnx_dtype(dtype: np.dtype | None) -> int:
 
 
 def type_from_proto(tp: onnx.TypeProto) -> TensorType:
+    """An ONNX TypeProto as a TensorType (non-tensor kinds keep the proto)."""
     kind = tp.WhichOneof("value")
     if kind != "tensor_type":
         names = {"sequence_type": "sequence", "optional_type": "optional", "map_type": "map",
@@ -50,6 +51,7 @@ def type_from_proto(tp: onnx.TypeProto) -> TensorType:
 
 
 def type_to_proto(t: TensorType) -> onnx.TypeProto:
+    """A TensorType as an ONNX TypeProto."""
     if t.kind != "tensor":
         return t.proto if t.proto is not None else onnx.TypeProto()
     return helper.make_tensor_type_proto(onnx_dtype(t.dtype), list(t.shape) if t.shape is not None else None)

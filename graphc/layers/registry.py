@@ -17,6 +17,7 @@ logger = logging.getLogger("graphc.layers")
 
 @dataclass(frozen=True)
 class LayerEntry:
+    """One registration: ``cls`` implements ``domain::op_type`` for opsets since..until."""
     domain: str
     op_type: str
     cls: type[Layer]
@@ -24,10 +25,12 @@ class LayerEntry:
     until_version: int | None = None
 
     def covers(self, opset: int) -> bool:
+        """True when this registration applies at ``opset``."""
         return self.since_version <= opset and (self.until_version is None or opset <= self.until_version)
 
     @property
     def import_path(self) -> str:
+        """``module:QualName`` of the layer class (what manifests record)."""
         return f"{self.cls.__module__}:{self.cls.__qualname__}"
 
 
@@ -62,9 +65,11 @@ class LayerRegistry:
         return add
 
     def add(self, cls: type[Layer], op_type: str, domain: str = "", since_version: int = 1) -> None:
+        """Register ``cls`` for ``domain::op_type`` (the non-decorator form of register)."""
         self.register(op_type, domain, since_version)(cls)
 
     def unregister(self, op_type: str, domain: str = "") -> None:
+        """Remove this registry's layers for ``domain::op_type`` (scopes and parents keep theirs)."""
         self._entries.pop(("" if domain == "ai.onnx" else domain, op_type), None)
 
     def _chain(self) -> Iterator[LayerRegistry]:
@@ -84,6 +89,7 @@ class LayerRegistry:
         return None
 
     def entries(self) -> list[LayerEntry]:
+        """The visible registration of every op, nearest scope first, sorted by (domain, op_type)."""
         seen: dict[tuple[str, str], LayerEntry] = {}
         for reg in self._chain():
             for key, es in reg._entries.items():

@@ -21,13 +21,17 @@ class Instrument:
     Subclass and override what you need; instruments compose in PassContext.instruments.
     """
 
-    def run_begin(self, graph: Graph, ctx: PassContext, total: int) -> None: ...
+    def run_begin(self, graph: Graph, ctx: PassContext, total: int) -> None:
+        """Called once before the first pass, with the number of passes to run."""
 
-    def before_pass(self, info: PassInfo, graph: Graph, ctx: PassContext) -> None: ...
+    def before_pass(self, info: PassInfo, graph: Graph, ctx: PassContext) -> None:
+        """Called before each pass."""
 
-    def after_pass(self, info: PassInfo, graph: Graph, ctx: PassContext, result: PassResult) -> None: ...
+    def after_pass(self, info: PassInfo, graph: Graph, ctx: PassContext, result: PassResult) -> None:
+        """Called after each pass with its result (``result.changed`` says whether it did anything)."""
 
-    def run_end(self, graph: Graph, ctx: PassContext) -> None: ...
+    def run_end(self, graph: Graph, ctx: PassContext) -> None:
+        """Called once after the last pass."""
 
 
 @dataclass

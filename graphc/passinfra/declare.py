@@ -25,6 +25,7 @@ class PassResult:
     seconds: float = 0.0
 
     def count(self, key: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``key``; a non-zero count marks the graph changed."""
         self.stats[key] = self.stats.get(key, 0) + n
         if n:
             self.changed = True
@@ -57,6 +58,7 @@ class PassInfo:
         return out
 
     def run(self, graph: Graph, ctx: PassContext, options: dict[str, Any]) -> PassResult:
+        """Run the pass on ``graph``; a bool result becomes a PassResult."""
         res = self.fn(graph, ctx, **options)
         if isinstance(res, PassResult):
             return res

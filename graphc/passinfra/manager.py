@@ -50,6 +50,7 @@ class PassManager:
         return out
 
     def pass_names(self) -> list[str]:
+        """The pass names of the pipeline, in run order (fixed-point groups flattened)."""
         return [info.name for _, infos in self._resolved for info, _ in infos]
 
     def check_contracts(self, props: set[str]) -> None:

@@ -17,6 +17,7 @@ __all__ = ["PassStep", "FixedPoint", "Step", "parse_pipeline", "format_pipeline"
 
 @dataclass(frozen=True)
 class PassStep:
+    """One pass in a pipeline, with its ``key=value`` options as written."""
     name: str
     options: dict[str, str] = field(default_factory=dict)
 
@@ -28,6 +29,7 @@ class PassStep:
 
 @dataclass(frozen=True)
 class FixedPoint:
+    """A ``[a,b]*N`` group: its steps rerun until none changes the graph, at most N times."""
     steps: tuple[PassStep, ...]
     max_iterations: int
 
@@ -91,4 +93,5 @@ def _skip_comma(text: str, pos: int) -> int:
 
 
 def format_pipeline(steps: list[Step]) -> str:
+    """Pipeline text for ``steps``; ``format_pipeline(parse_pipeline(t)) == t``."""
     return ",".join(map(str, steps))
