@@ -14,7 +14,8 @@ __all__ = ["add_model_argument", "model_source", "add_layers_argument", "console
 
 
 def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("model", nargs="?", help="model file (.onnx)")
+    """MODEL and --example NAME (a light model shipped in the onnx wheel)."""
+    p.add_argument("model", nargs="?", help="model file: .onnx, TensorFlow .pbtxt/.pb, Caffe .prototxt, Keras .keras/.json")
     p.add_argument("--example", metavar="NAME", help="a light model-zoo model shipped in the onnx wheel (e.g. squeezenet, resnet50)")
 
 
@@ -30,19 +31,23 @@ def model_source(args: argparse.Namespace) -> Path:
 
 
 def add_layers_argument(p: argparse.ArgumentParser) -> None:
+    """--layers FILE.py|module, repeatable."""
     p.add_argument("--layers", action="append", default=[], metavar="FILE.py|module",
                    help="import custom layers from a Python file or module (repeatable)")
 
 
 def layers_from(args: argparse.Namespace):
+    """The layer registry the --layers arguments name (the default registry without them)."""
     from ..layers import resolve_registry
 
     return resolve_registry(args.layers or None)
 
 
 def console() -> Console:
+    """The stdout console (colors off when NO_COLOR is set)."""
     return Console(no_color=bool(os.environ.get("NO_COLOR")))
 
 
 def err_console() -> Console:
+    """The stderr console."""
     return Console(stderr=True)
