@@ -25,15 +25,13 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compiler import compile as graphc_compile
-    from ..compiler import load
     from ..target import read_manifest
 
     source = model_source(args)
     out = console()
     summary = None
     if _is_artifact(source):
-        art = load(source, layers=args.layers or None)
-        title = f"{source} (artifact, {read_manifest(source)['target']})"
+        return _inspect_artifact(source, args)
     else:
         summary = _model_summary(source, args)
         if not args.json:  # printed before compiling: a model the target can't run still gets its summary
@@ -50,6 +48,33 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         info = info if args.plan else {k: v for k, v in info.items() if k != "plan"}
         out.print_json(json.dumps({"model": summary, **info} if summary is not None else info))
+        return 0
+    _print(out, title, info, args.plan)
+    return 0
+
+
+#: describes a saved artifact of a built-in target from its manifest and model.onnx (module:function)
+_SAVED_DESCRIBERS = {"numpy": "targets.numpy.artifact:describe_saved", "ort": "targets.ort.describe:describe_bundle"}
+
+
+def _inspect_artifact(source: Path, args: argparse.Namespace) -> int:
+    """Describe a saved artifact without loading it: no layer module is imported, no session built."""
+    import importlib
+
+    from ..target import read_manifest
+
+    manifest = read_manifest(source)
+    title = f"{source} (artifact, {manifest['target']})"
+    out = console()
+    describer = _SAVED_DESCRIBERS.get(manifest["target"])
+    if describer is None:  # another target's artifact: show its manifest
+        out.print(f"[bold]{title}[/]", highlight=False)
+        out.print_json(json.dumps(manifest, default=str))
+        return 0
+    module, _, name = describer.partition(":")
+    info: dict[str, Any] = getattr(importlib.import_module(module), name)(source, manifest)
+    if args.json:
+        out.print_json(json.dumps(info if args.plan else {k: v for k, v in info.items() if k != "plan"}, default=str))
         return 0
     _print(out, title, info, args.plan)
     return 0
@@ -121,6 +146,12 @@ def _print(out, title: str, info: dict[str, Any], plan: bool) -> None:
     if fallback:
         out.print(f"fallback (onnx.reference): {', '.join(sorted(fallback))}; compile with --no-fallback to forbid it",
                   highlight=False)
+    for m in info.get("moved", []):
+        out.print(f"node {m['node']} ({m['op_type']}) runs as {m['runs']}: {m['reason']}", highlight=False)
+    if info.get("layers"):
+        _print_layers(out, info["layers"])
+    if plan and not info.get("plan"):
+        out.print("plan: none recorded (onnxruntime plans its own memory)", highlight=False)
     if plan and info.get("plan"):
         p = info["plan"]
         out.print(
@@ -128,6 +159,18 @@ def _print(out, title: str, info: dict[str, Any], plan: bool) -> None:
             f"liveness lower bound {_fmt(p['lower_bound_bytes'])}, arena / lower bound = {p['ratio']:.3f}; "
             f"{p['planned_values']} tensors planned, {p['inplace_ops']} in place, {p['views']} views, "
             f"{p['fresh_values']} sized at run time", highlight=False)
+
+
+def _print_layers(out, layers: list[dict[str, Any]]) -> None:
+    """The custom layers an artifact needs: how each runs, its class, its params, what to pass to --layers."""
+    for r in layers:
+        out.print(f"layer: node {r['node']} ({r['op_type']}) runs as {r.get('runs', 'layer')}: {r['import_path']} "
+                  f"{json.dumps(r.get('params'), sort_keys=True)}", highlight=False, markup=False)
+    args = " ".join(f"--layers {a or 'FILE.py (the file it was compiled with; not recorded)'}"
+                    for a in dict.fromkeys(r["layers_arg"] for r in layers))
+    bundled = " (or --trust: import the copies of their source it carries)" if all(
+        r.get("bundled_source") for r in layers) else ""
+    out.print(f"it needs its layers to run: {args}{bundled}", highlight=False, markup=False)
 
 
 def _fmt(n: int) -> str:

@@ -6,6 +6,10 @@ registry is left as it was, so a later compile without ``--layers`` does not see
 them. A module is imported once per process: its registrations are remembered on the
 module (``__graphc_layers__``) and replayed into every later registry that names it.
 A ``.py`` file is imported again when it changed on disk.
+
+:func:`layer_argument` says what to pass to ``--layers`` to load a module again (a
+file-loaded module's resolved path); :func:`load_layer_source` imports module source held
+in memory (a bundle's own copy), writing nothing to disk.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import linecache
 import logging
 import sys
 from pathlib import Path
@@ -22,11 +27,12 @@ from typing import Sequence
 from ..errors import LayerError
 from .registry import DEFAULT_LAYERS, LayerEntry, LayerRegistry
 
-__all__ = ["load_layer_modules", "module_name_for_path"]
+__all__ = ["load_layer_modules", "module_name_for_path", "layer_argument", "load_layer_source"]
 logger = logging.getLogger("graphc.layers")
 
 _ATTR = "__graphc_layers__"
 _STAMP = "__graphc_stamp__"
+_ORIGIN = "__graphc_origin__"  # the resolved .py path a module was loaded from
 
 
 def load_layer_modules(names: Sequence[str]) -> LayerRegistry:
@@ -47,6 +53,40 @@ def module_name_for_path(path: Path) -> str:
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     return f"graphc_layers_{stem}_{digest}"
+
+
+def layer_argument(module_name: str) -> str:
+    """What to pass to ``--layers`` (or ``layers=[...]``) to load module ``module_name`` again: the
+    resolved path of the .py file it was loaded from, else the module name itself."""
+    return getattr(sys.modules.get(module_name), _ORIGIN, None) or module_name
+
+
+def load_layer_source(name: str, source: bytes, origin: str) -> LayerRegistry:
+    """A fresh registry (over DEFAULT_LAYERS) holding the layers module source ``source`` registers,
+    imported as module ``name`` from memory (nothing is written to disk).
+
+    ``origin`` names the source in tracebacks. A module is imported once per ``name``: give a
+    name that changes with the source (e.g. one holding its digest).
+    """
+    module = sys.modules.get(name)
+    if module is None or not hasattr(module, _ATTR):
+        text = source.decode("utf-8")
+        module = ModuleType(name)
+        module.__file__ = origin
+        linecache.cache[origin] = (len(text), None, text.splitlines(True), origin)  # tracebacks show the lines
+        sys.modules[name] = module
+        captured = LayerRegistry()
+        with DEFAULT_LAYERS.capture(captured):
+            try:
+                exec(compile(text, origin, "exec"), module.__dict__)  # noqa: S102 - the caller trusts this source
+            except (Exception, SystemExit) as e:  # noqa: BLE001 - user code (an exit() in it must not end graphc)
+                sys.modules.pop(name, None)
+                raise LayerError(f"cannot import layer source {origin!r}: {type(e).__name__}: {e}") from e
+        _remember(module, captured, origin)
+    reg = LayerRegistry(parents=(DEFAULT_LAYERS,))
+    for entry in getattr(module, _ATTR):
+        reg.add_entry(entry)
+    return reg
 
 
 def _entries_of(name: str) -> list[LayerEntry]:
@@ -91,6 +131,7 @@ def _load_path(path: Path) -> list[LayerEntry]:
             sys.modules.pop(modname, None)
             raise LayerError(f"cannot import layer file {str(path)!r}: {type(e).__name__}: {e}") from e
     setattr(module, _STAMP, stamp)
+    setattr(module, _ORIGIN, str(path.resolve()))
     return _remember(module, captured, str(path))
 
 

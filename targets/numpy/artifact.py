@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -28,7 +29,7 @@ from .lowering import lower_program
 if TYPE_CHECKING:
     from .target import NumpyTarget
 
-__all__ = ["NumpyArtifact", "load_artifact", "FORMAT_VERSION"]
+__all__ = ["NumpyArtifact", "load_artifact", "describe_saved", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 MODEL_MEMBER = "model.onnx"
@@ -90,22 +91,10 @@ class NumpyArtifact:
         return list(self.target.describe_ops(self.graph))
 
     def describe(self) -> dict[str, Any]:
-        """What ``graphc inspect`` shows: op counts, how each op type runs, the plan figures."""
-        kinds = self.op_kinds()
-        by_kind: dict[str, Counter] = {}
-        for _, op_type, kind in kinds:
-            by_kind.setdefault(kind, Counter())[op_type] += 1
-        return {
-            "target": "numpy",
-            "ops": len(kinds),
-            "op_types": dict(Counter(t for _, t, _ in kinds).most_common()),
-            "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
-            "overrides": [{"node": n, "op_type": t} for n, t, k in kinds if k == "layer-override"],
-            "inputs": self.input_specs(),
-            "outputs": self.output_specs(),
-            "plan": self.plan.stats(),
-            "options": {"fallback": self.fallback, "memory_budget": self.memory_budget},
-        }
+        """What ``graphc inspect`` shows: op counts, how each op type runs, the layers, the plan figures."""
+        return _description(self.op_kinds(), self.input_specs(), self.output_specs(), self.plan.stats(),
+                            {"fallback": self.fallback, "memory_budget": self.memory_budget},
+                            _layer_records(self.graph))
 
     # ---------------------------------------------------------------- saving
     def manifest(self) -> dict[str, Any]:
@@ -134,6 +123,50 @@ class NumpyArtifact:
             z.writestr("manifest.json", json.dumps(self.manifest(), indent=1, sort_keys=True))
             z.writestr(MODEL_MEMBER, model.SerializeToString())
         atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _description(kinds: list[tuple[str, str, str]], inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+                 plan: dict[str, Any] | None, options: dict[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``describe()`` dict from (op name, qualified type, how it runs) rows and the artifact's facts."""
+    by_kind: dict[str, Counter] = {}
+    for _, op_type, kind in kinds:
+        by_kind.setdefault(kind, Counter())[op_type] += 1
+    return {
+        "target": "numpy",
+        "ops": len(kinds),
+        "op_types": dict(Counter(t for _, t, _ in kinds).most_common()),
+        "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
+        "overrides": [{"node": n, "op_type": t} for n, t, k in kinds if k == "layer-override"],
+        "layers": [{"node": r["node"], "op_type": f"{r['domain']}::{r['op_type']}" if r["domain"] else r["op_type"],
+                    "runs": "layer-override" if r.get("override") else "layer", "import_path": r["import_path"],
+                    "layers_arg": r["module"], "params": r.get("params") or {}} for r in layers],
+        "inputs": inputs,
+        "outputs": outputs,
+        "plan": plan,
+        "options": options,
+    }
+
+
+def describe_saved(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Describe a saved artifact from its manifest and model.onnx, like :meth:`NumpyArtifact.describe`,
+    without importing or binding its layers (and without planning): the plan figures are the
+    ones recorded at save time, how each op runs is what the compile decided."""
+    from graphc.archive import read_member
+    from graphc.model_io import load_model
+
+    if manifest.get("target") != "numpy":
+        raise ModelFormatError(f"{path}: written by target {manifest.get('target')!r}, not numpy")
+    path = Path(path)
+    data = (path / MODEL_MEMBER).read_bytes() if path.is_dir() else read_member(path, MODEL_MEMBER)
+    graph = load_model(data)
+    records = manifest.get("layers") or []
+    layer_kind = {r.get("node"): "layer-override" if r.get("override") else "layer" for r in records}
+    fallback = set(manifest.get("fallback_ops") or [])
+    kinds = [(op.name, op.qualified_type,
+              layer_kind.get(op.name) or ("fallback" if op.qualified_type in fallback else "native"))
+             for op in _walk(graph)]
+    return _description(kinds, list(manifest.get("inputs") or []), list(manifest.get("outputs") or []),
+                        manifest.get("plan"), dict(manifest.get("options") or {}), records)
 
 
 def _spec(v: Any) -> dict[str, Any]:
@@ -168,17 +201,9 @@ def _layer_records(graph: Graph) -> list[dict[str, Any]]:
 
 def _module_arg(binding: Any) -> str:
     """What to pass to ``--layers`` for this layer: its module name, or its .py file when loaded from a path."""
-    import inspect
-    import sys
+    from graphc.layers.loading import layer_argument
 
-    module = binding.import_path.partition(":")[0]
-    mod = sys.modules.get(module)
-    if module.startswith("graphc_layers_") and mod is not None:
-        try:
-            return inspect.getfile(mod)
-        except TypeError:
-            pass
-    return module
+    return layer_argument(binding.import_path.partition(":")[0])
 
 
 # ------------------------------------------------------------------------- loading
@@ -243,10 +268,10 @@ def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, pat
     if missing:
         mods = sorted(missing)
         nodes = "; ".join(f"{m}: {', '.join(ns[:3])}{' ...' if len(ns) > 3 else ''}" for m, ns in missing.items())
-        flags = " ".join(f"--layers {m}" for m in mods)
+        flags = " ".join(f"--layers {shlex.quote(m)}" for m in mods)
         raise GraphcError(
             f"{path} uses custom layers from module(s) {', '.join(mods)} that were not given ({nodes}). "
-            f"Pass them: `graphc run {path} {flags}` or graphc.load(path, layers=[{', '.join(map(repr, mods))}]). "
-            "graphc never imports modules named in an artifact by itself (trust=True allows it)."
+            f"Pass them: `graphc run {shlex.quote(str(path))} {flags}` or graphc.load(path, layers=[{', '.join(map(repr, mods))}]). "
+            "graphc never imports modules named in an artifact by itself (`--trust`, or trust=True, allows it)."
         )
 

@@ -17,24 +17,12 @@ from graphc.layers.serialize import decode_params
 from .kernel_ops import KernelNode, kernel_call
 from .lowering import FUNCTION, PYTHON_OP
 from .protos import graphs_of, initializers_of
-from .pyops import PyOpHost, PyOpSpec, dtype_from_name, rewrite_for_host
+from .pyop_registry import PYOPS
+from .pyops import HostedOp, PyOpHost, PyOpSpec, dtype_from_name, rewrite_for_host
 from .tensors import BoundaryTypes
 
 __all__ = ["OrtArtifact", "SessionRefused"]
 logger = logging.getLogger(__name__)
-
-
-
-def _keep_forever(*objects: object) -> None:
-    """Never free ``objects``: a session (or its SessionOptions) that loaded the
-    onnxruntime-extensions library crashes the process when it is destroyed once another
-    such session exists, even at interpreter exit (segmentation fault with
-    onnxruntime-extensions 0.15 / onnxruntime 1.32). One extra reference each, never
-    dropped, is the workaround: such sessions live as long as the process."""
-    import ctypes
-
-    for obj in objects:
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 class SessionRefused(GraphcError):
@@ -79,26 +67,22 @@ class OrtArtifact:
         import onnxruntime as ort
 
         inits = initializers_of(self.model.graph)
-        renames: dict[str, tuple[str, PyOpSpec]] = {}
+        renames: dict[str, tuple[HostedOp, PyOpSpec]] = {}
         for entry in self.manifest.get("custom_ops", []):
             if entry["lowering"] == FUNCTION:
                 continue
             spec = self._spec(entry, inits)
-            renames[entry["node"]] = (self.host.register(entry["op_type"], spec), spec)
+            renames[entry["node"]] = (self.host.register(spec), spec)
         model, views = rewrite_for_host(self.model, renames) if renames else (self.model, {})
-        so = ort.SessionOptions()  # built after every Python op is registered (else onnxruntime crashes)
-        so.log_severity_level = 4  # a refusal or run failure becomes our exception, not a log line
-        if renames:
-            from onnxruntime_extensions import get_library_path
-
-            so.register_custom_ops_library(get_library_path())
-            _keep_forever(so)
+        if renames:  # shared, and built after every Python op is registered (see pyop_registry)
+            so = PYOPS.session_options()
+        else:
+            so = ort.SessionOptions()
+            so.log_severity_level = 4  # a refusal or run failure becomes our exception, not a log line
         try:
             session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
             raise SessionRefused(str(e).strip()) from e
-        if renames:
-            _keep_forever(session)
         return session, views
 
     def _spec(self, entry: dict[str, Any], inits: dict[str, onnx.TensorProto]) -> PyOpSpec:

@@ -10,7 +10,9 @@ op, the layer's import path, its parameters and the sha256 of the layer's source
 Loading imports no code the caller did not name: a layer module comes from the
 ``layers`` the caller passes (a LayerRegistry, module names or .py paths); only with
 ``trust=True`` does the loader import a module the manifest names (from the bundle's
-own copy when the module is not importable).
+own copy, in memory, when the module is not importable). A missing module's error says
+exactly what to pass: the manifest records, per module, the ``--layers`` argument the
+bundle was compiled with (``layers_arg``: a module name or a .py path).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import inspect
 import io
 import json
 import logging
+import shlex
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,8 @@ from graphc.atomic import atomic_write_bytes
 from graphc.errors import LayerError, ModelFormatError
 from graphc.target import MANIFEST, read_manifest
 
-__all__ = ["save_bundle", "load_bundle", "source_digest", "BUNDLE_FORMAT", "MODEL_FILE"]
+__all__ = ["save_bundle", "load_bundle", "read_bundle_file", "read_bundle_model", "source_digest",
+           "BUNDLE_FORMAT", "MODEL_FILE"]
 logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = 1
@@ -45,7 +48,7 @@ def source_digest(cls: type) -> tuple[str, bytes | None]:
     """(sha256 hex, source bytes) of the file defining ``cls``; ("", None) when it has none."""
     try:
         path = inspect.getsourcefile(cls)
-    except TypeError:
+    except (TypeError, OSError):  # built-in, or defined where no file is (python -c, a REPL, a notebook)
         path = None
     if not path or not Path(path).is_file():
         return "", None
@@ -72,7 +75,8 @@ def save_bundle(path: Path, model: onnx.ModelProto, manifest: dict[str, Any], so
         atomic_write_bytes(path / name, data)
 
 
-def _read(path: Path, name: str) -> bytes | None:
+def read_bundle_file(path: Path, name: str) -> bytes | None:
+    """The bytes of file ``name`` in the bundle at ``path`` (folder or zip), or None when it has none."""
     if path.is_dir():
         p = path / name
         return p.read_bytes() if p.is_file() else None
@@ -102,18 +106,23 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
         raise ModelFormatError(f"{path}: bundle format {manifest.get('format')} is newer than this graphc reads "
                                f"({BUNDLE_FORMAT}); upgrade graphc")
     _check_ort_version(path, manifest)
-    data = _read(path, manifest.get("model", MODEL_FILE))
-    if data is None:
-        raise ModelFormatError(f"{path}: the bundle has no {MODEL_FILE}")
-    try:
-        model = onnx.load_model_from_string(data)
-    except Exception as e:  # noqa: BLE001 - protobuf's decode errors
-        raise ModelFormatError(f"{path}: {MODEL_FILE} is not a readable ONNX model ({e})") from e
+    model = read_bundle_model(path, manifest)
     registry = resolve_registry(layers)
     classes, sources = _resolve_layers(path, manifest, registry, trust)
     from .artifact import OrtArtifact
 
     return OrtArtifact(model, manifest, classes, sources)
+
+
+def read_bundle_model(path: Path, manifest: dict[str, Any]) -> onnx.ModelProto:
+    """The bundle's ``model.onnx`` (ModelFormatError when it is missing or unreadable)."""
+    data = read_bundle_file(path, manifest.get("model", MODEL_FILE))
+    if data is None:
+        raise ModelFormatError(f"{path}: the bundle has no {MODEL_FILE}")
+    try:
+        return onnx.load_model_from_string(data)
+    except Exception as e:  # noqa: BLE001 - protobuf's decode errors
+        raise ModelFormatError(f"{path}: {MODEL_FILE} is not a readable ONNX model ({e})") from e
 
 
 def _check_ort_version(path: Path, manifest: dict[str, Any]) -> None:
@@ -146,30 +155,43 @@ def _resolve_layers(path: Path, manifest: dict[str, Any], registry: Any, trust: 
     sources: dict[str, bytes] = {}
     for import_path, entries in needed.items():
         module = import_path.partition(":")[0]
+        info = modules.get(module, {})
         src = entries[0]["source"]
-        cls = _from_registry(registry, import_path, src)
+        cls, data = _from_registry(registry, import_path, src), None
         if cls is None and trust:
-            cls = _import_trusted(path, module, import_path, src, modules.get(module, {}))
+            cls, data = _import_trusted(path, module, import_path, src, info)
         if cls is None:
-            nodes = ", ".join(e["node"] for e in entries[:5])
-            bundled = " (the bundle carries a copy of its source)" if modules.get(module, {}).get("file") else ""
-            raise LayerError(
-                f"{path}: layer module {module!r} is missing: nodes {nodes} need {import_path} for "
-                f"{src['domain'] + '::' if src['domain'] else ''}{src['op_type']}. Pass layers=[{module!r}] "
-                f"(or --layers {module}) naming it, or trust=True to import it{bundled}")
-        want = modules.get(module, {}).get("sha256", "")
-        have, data = source_digest(cls)
+            raise LayerError(_missing_message(path, module, import_path, src, entries, info))
+        want = info.get("sha256", "")
+        have, file_data = source_digest(cls) if data is None else (hashlib.sha256(data).hexdigest(), data)
         if want and have and want != have:
             msg = (f"{path}: layer module {module!r} changed since the bundle was written (source sha256 "
                    f"{have[:12]}... != {want[:12]}... recorded)")
             if not trust:
-                raise LayerError(msg + "; rebuild the bundle with the current layers, or pass trust=True to run "
-                                 "it with the changed module")
-            logger.warning("%s; running it anyway (trust=True)", msg)
+                raise LayerError(msg + "; rebuild the bundle with the current layers, or pass --trust "
+                                 "(trust=True) to run it with the changed module")
+            logger.warning("%s; running it anyway (trust)", msg)
         classes[import_path] = cls
-        if data is not None:
-            sources[module] = data
+        if file_data is not None:
+            sources[module] = file_data
     return classes, sources
+
+
+def _missing_message(path: Path, module: str, import_path: str, src: dict[str, Any],
+                     entries: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    """What to do about a layer module the caller did not give: the exact ``--layers`` argument."""
+    nodes = ", ".join(e["node"] for e in entries[:5]) + (" ..." if len(entries) > 5 else "")
+    op = f"{src['domain'] + '::' if src['domain'] else ''}{src['op_type']}"
+    arg = info.get("layers_arg") or module
+    trust = ("--trust (trust=True) to import the bundle's own copy of its source" if info.get("file")
+             else "--trust (trust=True) to import it")
+    head = f"{path}: layer module {arg!r} is missing: nodes {nodes} need {import_path} for {op}."
+    if arg == module and module.startswith("graphc_layers_"):  # a bundle from before layers_arg was recorded
+        return (f"{head} It was loaded from a .py file the bundle does not name: pass that file "
+                f"(`graphc run {path} --layers FILE.py`, or graphc.load(path, layers=['FILE.py'])), or {trust}")
+    gone = " (that file no longer exists)" if arg.endswith(".py") and not Path(arg).is_file() else ""
+    return (f"{head} Pass it: `graphc run {shlex.quote(str(path))} --layers {shlex.quote(arg)}`{gone} or "
+            f"graphc.load(path, layers=[{arg!r}]); or {trust}")
 
 
 def _from_registry(registry: Any, import_path: str, src: dict[str, Any]) -> type | None:
@@ -186,28 +208,33 @@ def _from_registry(registry: Any, import_path: str, src: dict[str, Any]) -> type
     return None
 
 
-def _import_trusted(path: Path, module: str, import_path: str, src: dict[str, Any], info: dict[str, Any]):
+def _import_trusted(path: Path, module: str, import_path: str, src: dict[str, Any],
+                    info: dict[str, Any]) -> tuple[type | None, bytes | None]:
+    """The layer class from the module the manifest names (``trust``): the installed module when it
+    is importable, else the bundle's copy imported from memory (returned as its source bytes)."""
     import importlib.util
 
     from graphc.layers import load_layer_modules
+    from graphc.layers.loading import load_layer_source
 
-    names: list[str] = []
     try:
-        if importlib.util.find_spec(module) is not None:
-            names = [module]
+        importable = importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
-        names = []
-    if not names and info.get("file"):
-        data = _read(path, info["file"])
-        if data is not None:
-            tmp = Path(tempfile.mkdtemp(prefix="graphc_bundle_layers_")) / f"{module.replace('.', '_')}.py"
-            tmp.write_bytes(data)
-            names = [str(tmp)]
-    if not names:
-        return None
-    logger.warning("importing layer module %s named by bundle %s (trust=True)", names[0], path)
-    registry = load_layer_modules(names)
-    return _from_registry(registry, import_path, src)
+        importable = False
+    if importable:
+        logger.warning("importing layer module %s named by bundle %s (trust)", module, path)
+        return _from_registry(load_layer_modules([module]), import_path, src), None
+    data = read_bundle_file(path, info["file"]) if info.get("file") else None
+    if data is None:
+        return None, None
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"graphc_bundle_{module.replace('.', '_')}_{digest[:16]}"  # one import per distinct source
+    logger.warning("importing the copy of layer module %s in bundle %s (trust)", module, path)
+    registry = load_layer_source(name, data, f"{path}/{info['file']}")
+    wanted = f"{name}:{import_path.partition(':')[2]}"  # the same class, in the module imported from memory
+    found = next((e for e in registry.entries() if e.import_path == wanted), None) \
+        or registry.lookup(src["domain"], src["op_type"], int(src.get("opset", 1)))
+    return (found.cls if found is not None else None), data
 
 
 def build_manifest(entries: list[dict[str, Any]], classes: dict[str, type], model: onnx.ModelProto,
@@ -216,13 +243,14 @@ def build_manifest(entries: list[dict[str, Any]], classes: dict[str, type], mode
     import onnxruntime as ort
 
     import graphc
+    from graphc.layers.loading import layer_argument
 
     modules: dict[str, dict[str, Any]] = {}
     sources: dict[str, bytes] = {}
     for import_path, cls in sorted(classes.items()):
         module = import_path.partition(":")[0]
         digest, data = source_digest(cls)
-        info: dict[str, Any] = {"sha256": digest}
+        info: dict[str, Any] = {"sha256": digest, "layers_arg": layer_argument(module)}
         if data is not None and include_sources:
             info["file"] = f"{_LAYER_DIR}/{module}.py"
             sources[module] = data

@@ -9,10 +9,12 @@ node. Its traps, and what :class:`PyOpHost` does about each:
   node once ``session.run`` returns;
 * a wrong output dtype is silently cast: each output's dtype is checked against the
   declared one (a mismatch is recorded the same way);
-* an op type can be registered once per process, with fixed input/output types, and
-  ops must be registered before the library is added to a ``SessionOptions``: each
-  node gets its own process-unique op type (``<op_type>_g<uuid>``) at load time and the
-  session options are built after all of this artifact's ops are registered;
+* an op type can be registered once per process, with fixed input/output types; ops
+  must be registered before the library is added to a ``SessionOptions``; and an op
+  registered next to others in one domain can move them, leaving earlier sessions with
+  dangling pointers: one op per signature, alone in its own domain, shared by every
+  node of that signature, dispatching on a per-node token in ``config``
+  (:mod:`targets.ort.pyop_registry`);
 * float16, bfloat16 and float8 tensors abort the process: they travel as float32
   (exactly, with ``Cast`` nodes inserted around the node) and are cast back before the
   op sees them; int4/int2 (uint4/uint2) travel as int8 (uint8) the same way;
@@ -27,8 +29,7 @@ node. Its traps, and what :class:`PyOpHost` does about each:
 from __future__ import annotations
 
 import threading
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -38,9 +39,10 @@ from onnx import helper
 from graphc.errors import LayerError
 
 from .protos import graphs_of, graphs_of_node
+from .pyop_registry import OP_TYPE, PYOPS
 from .tensors import BIT_CARRIED
 
-__all__ = ["PyOpSpec", "PyOpHost", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED", "BIT_CARRIED", "rewrite_for_host"]
+__all__ = ["PyOpSpec", "PyOpHost", "HostedOp", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED", "BIT_CARRIED", "rewrite_for_host"]
 
 #: the only domain onnxruntime-extensions serves Python ops in
 CONTRIB_DOMAIN = "ai.onnx.contrib"
@@ -74,39 +76,48 @@ class PyOpSpec:
     output_dtypes: list[np.dtype]
     output_shapes: list[tuple[int, ...] | None]
     call: Callable[[list[np.ndarray]], Sequence[np.ndarray]]
-    op_type: str = field(default="", init=False)  # the unique registered op type
+
+
+@dataclass(frozen=True)
+class HostedOp:
+    """Where a node's Python op is registered: its domain (op type :data:`OP_TYPE`) and the
+    token its ``config`` attribute carries in the session's model."""
+
+    domain: str
+    token: str
 
 
 class PyOpHost:
-    """The Python ops of one artifact; records their failures for the caller."""
+    """The Python ops of one artifact; records their failures for the caller.
+
+    Owns the functions its nodes run (the process-wide registry holds them weakly), so they
+    go when the artifact goes."""
 
     def __init__(self) -> None:
         self.errors: list[LayerError] = []
         self.lock = threading.Lock()
         self.specs: dict[str, PyOpSpec] = {}
+        self._bodies: list[Callable[..., Any]] = []
 
-    def register(self, base_op_type: str, spec: PyOpSpec) -> str:
-        """Register ``spec`` with onnxruntime-extensions; return its unique op type."""
-        from onnxruntime_extensions import PyCustomOpDef, onnx_op
-
+    def register(self, spec: PyOpSpec) -> HostedOp:
+        """Bind ``spec`` to the Python op of its signature (registered on first use)."""
         for dt in spec.input_dtypes + spec.output_dtypes:
             if not py_type_ok(dt):
                 raise LayerError(f"node {spec.node!r} ({spec.label}): onnxruntime-extensions cannot pass "
                                  f"{np.dtype(dt).name} tensors to Python; give the layer float/int/bool/string "
                                  "inputs and outputs, or use the numpy target")
-        op_type = f"{base_op_type}_g{uuid.uuid4().hex[:12]}"
-        ins = [getattr(PyCustomOpDef, _DIRECT[_carrier(d)]) for d in spec.input_dtypes]
-        outs = [getattr(PyCustomOpDef, _DIRECT[_carrier(d)]) for d in spec.output_dtypes]
-        onnx_op(op_type=op_type, inputs=ins, outputs=outs, attrs={"config": PyCustomOpDef.dt_string})(
-            self._body(spec))
-        spec.op_type = op_type
-        self.specs[op_type] = spec
-        return op_type
+        domain = PYOPS.domain_for([_DIRECT[_carrier(d)] for d in spec.input_dtypes],
+                                  [_DIRECT[_carrier(d)] for d in spec.output_dtypes])
+        body = self._body(spec)
+        self._bodies.append(body)
+        hosted = HostedOp(domain, PYOPS.bind(body))
+        self.specs[hosted.token] = spec
+        return hosted
 
     def _body(self, spec: PyOpSpec) -> Callable[..., Any]:
         host = self
 
-        def body(*args: np.ndarray, config: str = "") -> Any:
+        def body(*args: np.ndarray) -> Any:
             try:
                 arrays = [_from_carrier(a, dt) for a, dt in zip(args, spec.input_dtypes)]
                 res = list(spec.call(arrays))
@@ -173,21 +184,24 @@ def _dummy(shape: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
 
 
 def rewrite_for_host(model: onnx.ModelProto,
-                     renames: dict[str, tuple[str, PyOpSpec]]) -> tuple[onnx.ModelProto, dict[str, str]]:
-    """A copy of ``model`` whose Python-op nodes (by node name) use their registered op types,
-    with :data:`TRANSPORTED` inputs and outputs carried through Cast nodes and
-    :data:`BIT_CARRIED` values retyped uint8; plus the graph inputs/outputs so retyped
-    (name -> the dtype name the caller sees)."""
+                     renames: dict[str, tuple[HostedOp, PyOpSpec]]) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """A copy of ``model`` whose Python-op nodes (by node name) call their registered ops (domain,
+    op type, and the token as ``config``), with :data:`TRANSPORTED` inputs and outputs carried
+    through Cast nodes and :data:`BIT_CARRIED` values retyped uint8; plus the graph
+    inputs/outputs so retyped (name -> the dtype name the caller sees)."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     _rewrite_nodes(out.graph, renames)
+    present = {o.domain for o in out.opset_import}
+    for domain in sorted({hosted.domain for hosted, _ in renames.values()} - present):
+        out.opset_import.append(helper.make_opsetid(domain, 1))
     views = _retype_bit_carried(out.graph)
     for graph in list(graphs_of(out.graph))[1:]:
         _retype_bit_carried(graph)
     return out, views
 
 
-def _rewrite_nodes(graph: onnx.GraphProto, renames: dict[str, tuple[str, PyOpSpec]]) -> None:
+def _rewrite_nodes(graph: onnx.GraphProto, renames: dict[str, tuple[HostedOp, PyOpSpec]]) -> None:
     """Rewrite the Python-op nodes of ``graph`` and (first) of the graphs nested in it."""
     for node in graph.node:
         for sub in graphs_of_node(node):
@@ -198,8 +212,10 @@ def _rewrite_nodes(graph: onnx.GraphProto, renames: dict[str, tuple[str, PyOpSpe
         if hit is None:
             nodes.append(node)
             continue
-        op_type, spec = hit
-        node.op_type = op_type
+        hosted, spec = hit
+        node.op_type, node.domain = OP_TYPE, hosted.domain
+        del node.attribute[:]
+        node.attribute.append(helper.make_attribute("config", hosted.token))
         after = []
         for i, (name, dt) in enumerate(zip(list(node.input), spec.input_dtypes)):
             if np.dtype(dt).name in TRANSPORTED:

@@ -1,0 +1,111 @@
+"""Describe a saved ort bundle from its manifest and ``model.onnx``: no layer is imported and no
+onnxruntime session is created (what ``graphc inspect BUNDLE`` shows).
+
+How each node runs, in the manifest's words: ``native`` (onnxruntime's own kernel),
+``function`` (a layer's ``to_onnx`` as a FunctionProto), ``python-op`` (a layer's
+``forward`` inside onnxruntime), ``numpy-kernel`` / ``onnx-reference`` (graphc's kernel as a
+Python op, where onnxruntime lacks, refuses or departs from the spec).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from graphc.errors import ModelFormatError
+
+from .bundle import read_bundle_model
+from .function_builder import FUNCTION_DOMAIN
+from .protos import graphs_of
+from .pyops import CONTRIB_DOMAIN
+
+__all__ = ["describe_bundle", "NATIVE"]
+
+#: how a node onnxruntime runs itself is described
+NATIVE = "native"
+
+
+def describe_bundle(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Ops by type, how each runs, the layers the bundle needs (import path, ``--layers`` argument,
+    params), nodes moved off onnxruntime and why, inputs and outputs, the onnxruntime range."""
+    path = Path(path)
+    if manifest.get("target") != "ort":
+        raise ModelFormatError(f"{path}: written by the {manifest.get('target')!r} target, not 'ort'")
+    model = read_bundle_model(path, manifest)
+    entries = {e.get("node"): e for e in manifest.get("custom_ops", [])}
+    rows = []
+    for graph in graphs_of(model.graph):
+        for node in graph.node:
+            entry = entries.get(node.name) if node.domain in (CONTRIB_DOMAIN, FUNCTION_DOMAIN) else None
+            if entry is None:
+                rows.append((node.name, _qualified(node.domain, node.op_type), NATIVE))
+            else:
+                src = entry.get("source", {})
+                rows.append((node.name, _qualified(src.get("domain", ""), src.get("op_type", node.op_type)),
+                             str(entry.get("lowering", "?"))))
+    by_kind: dict[str, Counter] = {}
+    for _, op_type, kind in rows:
+        by_kind.setdefault(kind, Counter())[op_type] += 1
+    return {
+        "target": "ort",
+        "ops": len(rows),
+        "op_types": dict(Counter(t for _, t, _ in rows).most_common()),
+        "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
+        "layers": _layers(manifest),
+        "moved": [{"node": e["node"], "op_type": _source_type(e), "runs": e.get("lowering"), "reason": e["reason"]}
+                  for e in manifest.get("custom_ops", []) if e.get("reason")],
+        "inputs": _specs(model.graph, inputs=True),
+        "outputs": _specs(model.graph, inputs=False),
+        "plan": None,  # onnxruntime plans its own memory
+        "options": {"onnxruntime": manifest.get("onnxruntime", {}), "graphc_version": manifest.get("graphc_version")},
+    }
+
+
+def _layers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    modules = manifest.get("layer_modules", {})
+    out = []
+    for e in manifest.get("custom_ops", []):
+        if not e.get("layer"):
+            continue
+        module = e["layer"].partition(":")[0]
+        info = modules.get(module, {})
+        try:
+            params = json.loads(e.get("params") or "{}")
+        except ValueError:
+            params = e.get("params")
+        # a bundle written before layers_arg was recorded does not name the .py file a graphc_layers_* module came from
+        arg = info.get("layers_arg") or (None if module.startswith("graphc_layers_") else module)
+        out.append({"node": e["node"], "op_type": _source_type(e), "runs": e.get("lowering"),
+                    "import_path": e["layer"], "layers_arg": arg,
+                    "bundled_source": bool(info.get("file")), "params": params})
+    return out
+
+
+def _source_type(entry: dict[str, Any]) -> str:
+    src = entry.get("source", {})
+    return _qualified(src.get("domain", ""), src.get("op_type", "?"))
+
+
+def _qualified(domain: str, op_type: str) -> str:
+    return f"{domain}::{op_type}" if domain and domain != "ai.onnx" else op_type
+
+
+def _specs(graph: onnx.GraphProto, inputs: bool) -> list[dict[str, Any]]:
+    from graphc.frontends.types import type_from_proto
+
+    inits = {t.name for t in graph.initializer}
+    specs = []
+    for vi in graph.input if inputs else graph.output:
+        if inputs and vi.name in inits:
+            continue
+        t = type_from_proto(vi.type)
+        dtype = getattr(t, "dtype", None)
+        shape = getattr(t, "shape", None)
+        specs.append({"name": vi.name, "dtype": None if dtype is None else np.dtype(dtype).name,
+                      "shape": None if shape is None else list(shape)})
+    return specs
