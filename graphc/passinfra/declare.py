@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -83,6 +84,8 @@ class PassRegistry:
         self._passes: dict[str, PassInfo] = {}
         self._builtin_package = builtin_package
         self._loaded = builtin_package is None
+        self._loading = threading.RLock()  # threads compiling at once wait for one import of the built-ins
+        self._started = self._loaded
 
     def add(self, info: PassInfo) -> None:
         """Register ``info`` under its name (a different pass of the same name is refused)."""
@@ -91,9 +94,13 @@ class PassRegistry:
         self._passes[info.name] = info
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            importlib.import_module(self._builtin_package)  # type: ignore[arg-type]
+        if self._loaded:
+            return
+        with self._loading:
+            if not self._started:  # re-entry from the import itself (same thread) falls through
+                self._started = True
+                importlib.import_module(self._builtin_package)  # type: ignore[arg-type]
+                self._loaded = True
 
     def remove(self, name: str) -> None:
         """Forget the pass ``name`` (tests and plugins that registered one temporarily)."""

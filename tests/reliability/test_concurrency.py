@@ -80,3 +80,32 @@ def test_squeezenet_from_two_threads_matches():
     for out in outs:
         for k, v in want.items():
             np.testing.assert_array_equal(out[k], v)
+
+
+def test_first_compiles_of_a_process_may_run_in_threads():
+    """The lazy import of the built-in passes is one import even when the first compiles race."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import threading, numpy as np
+from onnx import helper, TensorProto
+import graphc
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+errors = []
+def go():
+    try:
+        graphc.compile(m, "numpy").run({"x": np.ones(2, np.float32)})
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=go) for _ in range(8)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(errors)
+"""
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]", res.stdout
