@@ -25,29 +25,25 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compiler import compile as graphc_compile
-    from ..target import read_manifest
 
     source = model_source(args)
-    out = console()
-    summary = None
     if _is_artifact(source):
         return _inspect_artifact(source, args)
-    else:
-        summary = _model_summary(source, args)
-        if not args.json:  # printed before compiling: a model the target can't run still gets its summary
-            _print_summary(out, source, summary)
-        options = {"fallback": False} if args.no_fallback else {}
-        art = graphc_compile(str(source), target=args.target, layers=layers_from(args), **options)
-        title = f"{source} compiled for {args.target}"
-    if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: show the manifest
-        manifest = read_manifest(source) if _is_artifact(source) else {"target": args.target}
+    out = console()
+    summary = _model_summary(source, args)
+    if not args.json:  # printed before compiling: a model the target can't run still gets its summary
+        _print_summary(out, source, summary)
+    options = {"fallback": False} if args.no_fallback else {}
+    art = graphc_compile(str(source), target=args.target, layers=layers_from(args), **options)
+    title = f"{source} compiled for {args.target}"
+    if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: say which target
         out.print(f"[bold]{title}[/]", highlight=False)
-        out.print_json(json.dumps(manifest, default=str))
+        out.print_json(json.dumps({"target": args.target}))
         return 0
     info: dict[str, Any] = art.describe()
     if args.json:
         info = info if args.plan else {k: v for k, v in info.items() if k != "plan"}
-        out.print_json(json.dumps({"model": summary, **info} if summary is not None else info))
+        out.print_json(json.dumps({"model": summary, **info}))
         return 0
     _print(out, title, info, args.plan)
     return 0
