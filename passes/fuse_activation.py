@@ -6,7 +6,7 @@ from graphc.ir import Graph
 from graphc.passinfra import PassContext, PassResult, graph_pass
 from graphc.pattern import Builder, Match, P, Refuse, RuleSet, capture, const, register_rules, rule, var
 
-__all__ = ["fuse_activation", "RULES", "conv_activation", "gemm_activation"]
+__all__ = ["fuse_activation", "RULES", "conv_activation", "conv_add_relu", "gemm_activation"]
 
 #: the fused ops live in onnxruntime's contrib domain, so optimized models still run there
 DOMAIN = "com.microsoft"
@@ -51,7 +51,23 @@ def _float32(m: Match) -> bool | str:
     return all(str(d) == "float32" for d in known) or f"the fused kernels take float32 only, not {known[0]}"
 
 
-for _p in (_CONV_ACTS, _CONV_CLIP, _GEMM_ACTS):
+_CONV_ADD_RELU = P.Relu(P.any("Add", "Sum")(P.Conv(var("x"), const("w"), const("b", optional=True), name="prod"), var("z"),
+                               name="add"), name="act")
+
+
+def _same_shape(m: Match) -> bool | str:
+    """The residual must have exactly the Conv output's (static) shape: FusedConv's Z does not broadcast."""
+    out, z = m["prod"].outputs[0], m["z"]
+    if out.type.shape is None or not out.type.is_static:
+        return "the Conv output's shape is not static (run infer-shapes first)"
+    if z.type.shape is None or tuple(z.type.shape) != tuple(out.type.shape) or z.dtype != out.dtype:
+        return f"the residual {z.name!r} ({z.type}) does not have the Conv output's type ({out.type})"
+    return True
+
+
+_CONV_ADD_RELU.where(_same_shape, "the residual does not have the Conv output's shape and dtype")
+
+for _p in (_CONV_ACTS, _CONV_CLIP, _GEMM_ACTS, _CONV_ADD_RELU):
     _p.where(_float32, "the fused kernels take float32 only")
 
 
@@ -75,6 +91,15 @@ def conv_clip(m: Match, b: Builder):
     return _fused_conv(m, b)
 
 
+@rule("conv-add-relu", _CONV_ADD_RELU, "Relu(Conv(x, W, b) + z) -> com.microsoft::FusedConv(x, W, b, Z=z, Relu)")
+def conv_add_relu(m: Match, b: Builder):
+    conv = m["prod"]
+    attrs = {**conv.attrs, "activation": "Relu"}
+    inputs = [m["x"], m["w"], m["b"], m["z"]]
+    out = b.op("FusedConv", inputs, attrs, domain=DOMAIN, name=conv.name)
+    return _supported(m, b, out)
+
+
 @rule("gemm-activation", _GEMM_ACTS, "Gemm + Relu/Sigmoid/Tanh/LeakyRelu/HardSigmoid -> com.microsoft::FusedGemm")
 def gemm_activation(m: Match, b: Builder):
     name, params = _params(m)
@@ -86,7 +111,7 @@ def gemm_activation(m: Match, b: Builder):
     return _supported(m, b, out)
 
 
-RULES = register_rules(RuleSet([conv_activation, conv_clip, gemm_activation], name="fuse-activation"))
+RULES = register_rules(RuleSet([conv_activation, conv_clip, conv_add_relu, gemm_activation], name="fuse-activation"))
 
 
 @graph_pass("fuse-activation", "Conv/Gemm + activation -> com.microsoft FusedConv/FusedGemm (when the target runs them)")
@@ -100,6 +125,11 @@ def fuse_activation(graph: Graph, ctx: PassContext) -> PassResult:
        activation, and the tensors are float32;
     3. the pass context's target, if any, ``supports`` the fused op (without a target
        the result is for onnxruntime, which runs them).
+
+    Also ``Relu(Add(Conv(x, W, b?), z))`` (a residual connection; a two-input Sum too) becomes
+    ``FusedConv(x, W, b, Z=z, activation=Relu)``, which computes ``Relu(conv + b + z)`` in
+    the convolution's epilogue, when ``z`` has exactly the Conv output's static shape and
+    dtype and the Conv and Add outputs are read only inside the pattern.
     Refused otherwise (``graphc explain MODEL --rule conv-activation`` says which case).
     """
     return RULES.apply(graph, ctx, pass_name="fuse-activation")

@@ -189,6 +189,7 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
     plan = BufferPlan(alignment=alignment)
     group: dict[str, _Buffer] = {}
     buffers: list[_Buffer] = []
+    inplace_seen: set[str] = set()
     for i, op in enumerate(order):
         inplace, view = hints(op) if hints is not None and op.layer is None else ({}, False)
         by_slot = dict(zip(input_slots(op), op.inputs))  # original slot -> runtime input (blobs folded out)
@@ -217,7 +218,8 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
                 target.end = max(target.end, last_use(v))
                 target.members.append(v.name)
                 group[v.name] = target
-                if op.name not in plan.inplace_ops:
+                if op.name not in inplace_seen:
+                    inplace_seen.add(op.name)
                     plan.inplace_ops.append(op.name)
                 continue
             buf = _Buffer(_aligned(size, alignment), i, max(i, last_use(v)), [v.name])
@@ -252,18 +254,29 @@ def _inplace_target(op: Op, by_slot: dict[int, Value | None], slot: int, inplace
 
 
 def _place(buffers: list[_Buffer]) -> None:
-    """Greedy by size: largest first, each into the best-fitting gap among overlapping placed buffers."""
-    placed: list[_Buffer] = []
+    """Greedy by size: largest first, each into the best-fitting gap among overlapping placed buffers.
+
+    Placed buffers are indexed by the steps they are live at, so finding the ones that
+    overlap a lifetime costs the length of that lifetime, not the number of buffers
+    placed so far (compile time stays near-linear on long graphs).
+    """
+    if not buffers:
+        return
+    live_at: list[list[_Buffer]] = [[] for _ in range(max(b.end for b in buffers) + 1)]
     for buf in sorted(buffers, key=lambda b: (-b.size, b.start)):
-        overlapping = sorted((p for p in placed if p.start <= buf.end and buf.start <= p.end), key=lambda p: p.offset)
+        seen: dict[int, _Buffer] = {}
+        for step in range(buf.start, buf.end + 1):
+            for p in live_at[step]:
+                seen[id(p)] = p
         best, best_gap, prev_end = -1, None, 0
-        for p in overlapping:
+        for p in sorted(seen.values(), key=lambda p: p.offset):
             gap = p.offset - prev_end
             if gap >= buf.size and (best_gap is None or gap < best_gap):
                 best, best_gap = prev_end, gap
             prev_end = max(prev_end, p.offset + p.size)
         buf.offset = best if best >= 0 else prev_end
-        placed.append(buf)
+        for step in range(buf.start, buf.end + 1):
+            live_at[step].append(buf)
 
 
 def _lower_bound(buffers: list[_Buffer], steps: int) -> int:

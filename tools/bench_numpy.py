@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Latency of the numpy target against onnxruntime and onnx.reference on the light model zoo.
 
-Usage: python tools/bench_numpy.py [--repeat N] [MODEL ...]
+Usage: python tools/bench_numpy.py [--repeat N] [--no-reference] [--memory] [MODEL ...]
 
 Per model: median latency of graphc's numpy target, onnxruntime with one intra-op
 thread and with its default threading, and onnx.reference, all in this process on the
@@ -9,6 +9,12 @@ same seeded inputs (weights randomized as in the tests), then the ratios numpy/o
 numpy/ort-default and reference/numpy, and the geometric mean of each ratio.
 BLAS/OpenMP are pinned to one thread (set before numpy loads) so the numpy target and
 "ort 1 thread" are single-threaded figures.
+
+It also measures the single-core float32 GEMM peak (a 2048^3 ``np.matmul``), counts
+each model's FLOPs from its Conv/Gemm/MatMul shapes (2 per multiply-add) and prints
+the GFLOP/s the numpy target and onnxruntime achieve and their share of that peak.
+With ``--memory`` each model also runs in fresh subprocesses (one per runtime) that
+report their peak resident set size (``VmHWM``) over load + compile + 5 runs.
 """
 
 from __future__ import annotations
@@ -74,19 +80,96 @@ def feeds_of(model) -> dict[str, np.ndarray]:
     return feeds
 
 
+def gemm_peak_gflops(n: int = 2048, repeat: int = 5) -> float:
+    """Single-thread float32 GEMM throughput: median GFLOP/s of an n x n x n ``np.matmul``."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), np.float32)
+    secs = median_seconds(lambda: np.matmul(a, b, out=c), repeat)
+    return 2.0 * n ** 3 / secs / 1e9
+
+
+def model_flops(graph) -> float:
+    """FLOPs (2 per multiply-add) of the Conv/ConvTranspose/Gemm/MatMul ops of a compiled graph (static shapes)."""
+    from graphc.layers.slots import full_inputs
+
+    total = 0.0
+    for op in graph.topological_order():
+        if op.op_type not in ("Conv", "FusedConv", "ConvTranspose", "Gemm", "FusedGemm", "MatMul"):
+            continue
+        args = full_inputs(op, list(op.inputs))
+        shapes = [None if a is None else (a.shape if isinstance(a, np.ndarray) else a.type.shape) for a in args]
+        out = op.outputs[0].type.shape
+        if not shapes[0] or not shapes[1] or out is None or not all(isinstance(d, int) for d in out):
+            continue
+        w = shapes[1]
+        if op.op_type in ("Conv", "FusedConv"):
+            total += 2.0 * math.prod(out) * math.prod(w[1:])  # each output: C/group * prod(kernel) MACs
+        elif op.op_type == "ConvTranspose":
+            total += 2.0 * math.prod(shapes[0]) * math.prod(w[1:])
+        else:
+            a = shapes[0]
+            trans_a = op.op_type != "MatMul" and op.attrs.get("transA", 0)
+            k = a[-2] if trans_a else a[-1]
+            total += 2.0 * math.prod(out) * k
+    return total
+
+
+_MEMORY_SCRIPT = r"""
+import os, sys
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+sys.path[:0] = {paths!r}
+import numpy as np
+from numpy_light import randomized_light_model
+from bench_numpy import feeds_of, ort_session
+model = randomized_light_model({name!r})
+feeds = feeds_of(model)
+if {which!r} == "numpy":
+    import graphc
+    art = graphc.compile(model, "numpy", fallback=False)
+    del model
+    run = lambda: art.run(feeds)
+else:
+    sess = ort_session(model, 1)
+    del model
+    run = lambda: sess.run(None, feeds)
+for _ in range(5):
+    run()
+with open("/proc/self/status") as f:  # VmHWM: this process's peak RSS (ru_maxrss survives exec on Linux)
+    print(next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+"""
+
+
+def peak_rss_mb(name: str, which: str) -> float:
+    """Peak RSS (MB) of a fresh process that loads ``name``, compiles it for ``which`` and runs it 5 times."""
+    import subprocess
+
+    paths = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "targets" / "numpy"), str(ROOT / "tools")]
+    code = _MEMORY_SCRIPT.format(paths=paths, name=name, which=which)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="numpy target vs onnxruntime vs onnx.reference latency")
     ap.add_argument("models", nargs="*", help="light model names (default: all)")
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--no-reference", action="store_true", help="skip onnx.reference (slow on big models)")
+    ap.add_argument("--memory", action="store_true", help="also measure peak RSS per model in subprocesses")
     args = ap.parse_args()
     from onnx.reference import ReferenceEvaluator
+
+    peak = gemm_peak_gflops()
+    print(f"single-core float32 GEMM peak (2048^3 np.matmul, median): {peak:.1f} GFLOP/s")
 
     names = args.models or example_names()
     header = f"{'model':14s} {'numpy ms':>10s} {'ort-1t ms':>10s} {'ort ms':>10s} {'ref ms':>10s} " \
              f"{'np/ort-1t':>10s} {'np/ort':>8s} {'ref/np':>8s}"
     print(header)
     ratios: dict[str, list[float]] = {"np/ort-1t": [], "np/ort": [], "ref/np": []}
+    rows: list[tuple[str, float, float, float]] = []
     for name in names:
         model = randomized_light_model(name)
         feeds = feeds_of(model)
@@ -107,9 +190,19 @@ def main() -> int:
                 ratios[k].append(v)
         print(f"{name:14s} {t_np * 1e3:10.2f} {t_o1 * 1e3:10.2f} {t_od * 1e3:10.2f} {t_ref * 1e3:10.2f} "
               f"{r['np/ort-1t']:10.2f} {r['np/ort']:8.2f} {r['ref/np']:8.2f}", flush=True)
+        rows.append((name, model_flops(art.graph), t_np, t_o1))
     geo = {k: math.exp(statistics.fmean(math.log(x) for x in v)) if v else float("nan") for k, v in ratios.items()}
     print(f"geometric mean: numpy/ort-1thread {geo['np/ort-1t']:.2f}x, numpy/ort-default {geo['np/ort']:.2f}x, "
           f"onnx.reference/numpy {geo['ref/np']:.2f}x")
+    print(f"\n{'model':14s} {'GFLOP':>7s} {'numpy GF/s':>11s} {'% peak':>7s} {'ort-1t GF/s':>12s} {'% peak':>7s}"
+          + (f" {'numpy MB':>9s} {'ort-1t MB':>10s}" if args.memory else ""))
+    for name, flops, t_np, t_o1 in rows:
+        g_np, g_o1 = flops / t_np / 1e9, flops / t_o1 / 1e9
+        line = (f"{name:14s} {flops / 1e9:7.2f} {g_np:11.1f} {100 * g_np / peak:6.0f}% {g_o1:12.1f} "
+                f"{100 * g_o1 / peak:6.0f}%")
+        if args.memory:
+            line += f" {peak_rss_mb(name, 'numpy'):9.0f} {peak_rss_mb(name, 'ort'):10.0f}"
+        print(line, flush=True)
     return 0
 
 

@@ -136,7 +136,14 @@ class _Matcher:
         self.graph = graph
         self.ctx = ctx
         self.trace = trace
-        self.conditions = [c for p in walk(pattern) for c in p.conditions]
+        self._conds: list | None = None
+
+    @property
+    def conditions(self) -> list:
+        """Every condition of the pattern tree, collected on the first complete match (most roots never get there)."""
+        if self._conds is None:
+            self._conds = [c for p in walk(self.pattern) for c in p.conditions]
+        return self._conds
 
     def fail(self, st: _State, reason: str, bonus: int = 0) -> None:
         if self.trace is not None:

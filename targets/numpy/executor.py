@@ -74,6 +74,8 @@ class BoundProgram:
         planned_slots: set[int] = set()
         self.steps: list[tuple] = []
         last_use = _last_uses(program)
+        #: kernels' scratch buffers (im2col columns, padded images), shared by this program's nodes
+        self.scratch: dict[Any, np.ndarray] = {}
         for i, step in enumerate(program.steps):
             op = step.op
             outs: list[np.ndarray | None] = []
@@ -86,6 +88,8 @@ class BoundProgram:
                 outs.append(buf)
             ctx = OpContext(op.name, op.op_type, op.attrs, op.opset, op.domain, outs)
             ctx.inplace_ok = op.name in inplace
+            ctx.state = step.state
+            ctx.share_scratch(self.scratch)
             if step.kind == "layer":
                 fn: Callable[..., Any] = layer_runner(op)
             elif step.kind == "fallback":
@@ -103,10 +107,12 @@ class BoundProgram:
             self.steps.append((fn, ctx, step.args, step.outs, tuple(outs), poison, view_out, i))
         # values not in the arena are dropped after their last reader
         outputs = {s for _, s in program.outputs}
-        self.frees: list[tuple[int, ...]] = [() for _ in program.steps]
+        preset_slots = {s for s, _ in program.presets}
+        frees: list[list[int]] = [[] for _ in program.steps]
         for slot, at in last_use.items():
-            if slot not in planned_slots and slot not in outputs and at >= 0 and slot not in {s for s, _ in program.presets}:
-                self.frees[at] = self.frees[at] + (slot,)
+            if slot not in planned_slots and slot not in outputs and at >= 0 and slot not in preset_slots:
+                frees[at].append(slot)
+        self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
         if debug and self.arena is not None:
             self.arena.fill(_GARBAGE)
 

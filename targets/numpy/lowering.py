@@ -38,6 +38,8 @@ class Step:
     captures: tuple[int, ...] = ()  # slots of outer values the op's subgraphs read
     #: attribute name -> (subgraph program, slots of its captures in this program)
     subprograms: dict[str, tuple[Program, tuple[int, ...]]] = field(default_factory=dict)
+    #: what the kernel's ``prepare`` hook returned (shared by every bound copy; None: not prepared)
+    state: Any = None
 
 
 @dataclass
@@ -96,6 +98,7 @@ def lower_program(graph: Graph, fallback: bool = True, captures: list[Value] | N
     captures = list(captures if captures is not None else free_values(graph) if graph.parent is not None else [])
     slot_of: dict[Value, int] = {}
     presets: list[tuple[int, Any]] = []
+    const_at: dict[int, Any] = {}
     n = 1
 
     def slot(v: Value) -> int:
@@ -106,6 +109,7 @@ def lower_program(graph: Graph, fallback: bool = True, captures: list[Value] | N
             n += 1
             if v.const is not None:
                 presets.append((s, v.const))
+                const_at[s] = v.const
         return s
 
     for v in captures:
@@ -132,6 +136,7 @@ def lower_program(graph: Graph, fallback: bool = True, captures: list[Value] | N
                     args.append(NONE_SLOT)
                 else:
                     presets.append((n, np.asarray(a)))
+                    const_at[n] = presets[-1][1]
                     args.append(n)
                     n += 1
         elif kind == "fallback":
@@ -145,13 +150,41 @@ def lower_program(graph: Graph, fallback: bool = True, captures: list[Value] | N
             for attr, sub in op.subgraphs():
                 prog = lower_program(sub, fallback, free_values(sub))
                 subs[attr] = (prog, tuple(slot(v) for v in prog.captures))
-        steps.append(Step(op, kind, spec, tuple(args), tuple(slot(v) for v in op.outputs), caps, subs))
+        state = None
+        if kind == "native" and spec is not None and spec.prepare is not None:
+            types = {slot_of[v]: v.type for v in op.inputs if v is not None}
+            state = _prepare(op, spec, args, const_at, types)
+        steps.append(Step(op, kind, spec, tuple(args), tuple(slot(v) for v in op.outputs), caps, subs, state))
     if unsupported:
         hint = "compile with fallback enabled (drop --no-fallback) or register a custom layer (graphc scaffold)"
         raise UnsupportedOpError(f"the numpy target cannot run {len(unsupported)} op(s): {', '.join(unsupported[:10])}"
                                  f"{' ...' if len(unsupported) > 10 else ''}; {hint}")
     outputs = [(v.name, slot(v)) for v in graph.outputs]
     return Program(graph, slot_of, n, presets, inputs, outputs, steps, captures)
+
+
+def _prepare(op: Op, spec: KernelSpec, args: list[int], consts: dict[int, Any], types: dict[int, Any]) -> Any:
+    """Run ``spec.prepare`` once for ``op``: constants as arrays, runtime inputs as their TensorType."""
+    from graphc.errors import GraphcError
+
+    from .kernels import OpContext
+
+    inputs: list[Any] = []
+    for s in args:
+        if s == NONE_SLOT:
+            inputs.append(None)
+        elif s in consts:
+            inputs.append(consts[s])
+        else:
+            inputs.append(types.get(s))
+    ctx = OpContext(op.name, op.op_type, op.attrs, op.opset, op.domain)
+    try:
+        return spec.prepare(ctx, inputs)
+    except GraphcError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a failing hook becomes an error naming the node
+        raise GraphcError(f"node {op.name!r} ({op.qualified_type}): preparing its kernel at lowering failed: "
+                          f"{type(e).__name__}: {e}") from e
 
 
 class _Ref:

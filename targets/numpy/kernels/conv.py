@@ -308,20 +308,53 @@ def _conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt
     return conv_nd(x, w, b, group, geo, buf)
 
 
-@kernel("Conv")
+def _prepare_conv(ctx: OpContext, inputs: Sequence[object]) -> object:
+    from .conv2d import prepare_conv
+
+    return prepare_conv(ctx, inputs)
+
+
+@kernel("Conv", prepare=_prepare_conv)
 def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """Grouped, dilated, strided N-D convolution plus optional bias."""
+    """Grouped, dilated, strided N-D convolution plus optional bias.
+
+    A node prepared at lowering (:mod:`targets.numpy.kernels.conv2d`) runs its plan when
+    the input has the shape it was prepared for.
+    """
+    plan = ctx.state
+    if plan is not None and x.shape == plan.x_shape:
+        return plan.run(ctx, x, ctx.out(0, plan.out_shape, x.dtype), None)
     return _conv(ctx, x, w, b, x.dtype)
 
 
-@kernel("FusedConv", domain="com.microsoft")
+@kernel("FusedConv", domain="com.microsoft", prepare=_prepare_conv, inplace={0: 3})
 def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
                z: np.ndarray | None = None) -> np.ndarray:
-    """Conv (+ optional residual input Z) followed by the ``activation`` epilogue."""
+    """Conv (+ optional residual input Z) followed by the ``activation`` epilogue.
+
+    The output may take over Z's buffer (``ctx.inplace_ok``: Z dies here); the
+    convolution then goes to a scratch buffer first and the residual add writes the output.
+    """
+    plan = ctx.state
+    alias = z is not None and ctx.inplace_ok
+    if plan is not None and x.shape == plan.x_shape and (z is None or z.shape == plan.out_shape):
+        out = ctx.out(0, plan.out_shape, x.dtype)
+        if not alias:
+            return plan.run(ctx, x, out, z)
+        tmp = plan.run(ctx, x, ctx.scratch("conv-before-residual", out.shape, out.dtype), None, activation=False)
+        np.add(tmp, z, out=out)
+        return plan.activate(out)
     name, params = fused_conv_activation(ctx)
-    buf = _conv(ctx, x, w, b, x.dtype)
-    if z is not None:
-        np.add(buf, z, out=buf)
+    if alias:
+        geo = conv_geometry(ctx, x.shape[2:], ctx.attr("kernel_shape") or w.shape[2:])
+        tmp = np.empty((x.shape[0], w.shape[0]) + geo.out, x.dtype)
+        conv_nd(x, w, b, int(ctx.attr("group", 1)), geo, tmp)
+        buf = ctx.out(0, tmp.shape, x.dtype)
+        np.add(tmp, z, out=buf)
+    else:
+        buf = _conv(ctx, x, w, b, x.dtype)
+        if z is not None:
+            np.add(buf, z, out=buf)
     return apply_activation(buf, name, params)
 
 

@@ -55,7 +55,23 @@ def _batchnorm_training(ctx: OpContext) -> bool:
     return len(ctx.outs) > 1
 
 
-@kernel("BatchNormalization")
+def _prepare_batchnorm(ctx: OpContext, inputs: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inference BatchNormalization with constant parameters: the per-channel (multiplier, shift), once."""
+    if len(inputs) != 5 or _batchnorm_training(ctx) or not all(isinstance(a, np.ndarray) for a in inputs[1:]):
+        return None
+    xt = inputs[0]
+    rank = getattr(xt, "rank", None)
+    dtype = getattr(xt, "dtype", None)
+    if rank is None or rank < 2 or dtype is None or np.dtype(dtype) not in (np.float32, np.float64):
+        return None
+    ct = np.dtype(dtype)
+    scale, bias, mean, var = (a.astype(ct) for a in inputs[1:])
+    inv = scale / np.sqrt(var + ct.type(float(ctx.attr("epsilon", 1e-5))))
+    shift = bias - mean * inv
+    return _channel(inv, rank), _channel(shift, rank)
+
+
+@kernel("BatchNormalization", prepare=_prepare_batchnorm)
 def batch_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: np.ndarray,
                         mean: np.ndarray, var: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
     """scale * (x - mean) / sqrt(var + eps) + bias per channel.
@@ -64,6 +80,11 @@ def batch_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
     ``momentum * running + (1 - momentum) * batch`` are returned too: (Y, running_mean,
     running_var) from opset 14, plus the saved batch mean/var before it.
     """
+    prepared = ctx.state
+    if prepared is not None and len(ctx.outs) <= 1 and prepared[0].dtype == x.dtype and prepared[0].ndim == x.ndim:
+        buf = ctx.out(0, x.shape, x.dtype)
+        np.multiply(x, prepared[0], out=buf)
+        return np.add(buf, prepared[1], out=buf)
     eps = float(ctx.attr("epsilon", 1e-5))
     ct = _compute_dtype(x)
     xc = x.astype(ct, copy=False)

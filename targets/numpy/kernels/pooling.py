@@ -1,9 +1,12 @@
 """Kernels: pooling.
 
 MaxPool (with the optional Indices output), AveragePool, LpPool, their Global*
-forms, MaxUnpool and RoiAlign. Windowed pools pad the input once and reduce over the
-kernel taps: each tap is one strided view of the padded input covering every output
-position, so the Python loop runs ``prod(kernel)`` times, never per pixel. The window
+forms, MaxUnpool and RoiAlign. Windowed pools pad the input into a scratch buffer (no allocation per call) and reduce over the kernel taps. Max
+and sum windows are separable, so MaxPool and float AveragePool reduce one spatial axis
+at a time: ``k - 1`` ``np.maximum``/``np.add`` calls over shifted strided views per axis
+(``2 * (k - 1)`` for a 2-D k x k window instead of ``k * k - 1``), the first axis over
+whole contiguous rows. The other pools fold over every tap's strided view of the padded
+input; the Python loop never runs per pixel. The window
 geometry (auto_pad, pads, strides, dilations, ceil_mode) is
 :func:`targets.numpy.kernels.conv.conv_geometry`.
 
@@ -73,15 +76,61 @@ def _reduce_taps(xp: np.ndarray, geo: Geometry, out: np.ndarray,
     return out
 
 
+def _padded_scratch(ctx: OpContext, x: np.ndarray, geo: Geometry, value: float | int) -> np.ndarray:
+    """Like :func:`_padded`, into shared scratch (the border filled and the interior copied per call)."""
+    if min(geo.pads_begin, default=0) < 0 or min(geo.pads_end, default=0) < 0:
+        return _padded(x, geo, value)
+    ends = []
+    for i, (size, b, e) in enumerate(zip(x.shape[2:], geo.pads_begin, geo.pads_end)):
+        need = (geo.out[i] - 1) * geo.strides[i] + (geo.kernel[i] - 1) * geo.dilations[i] + 1
+        ends.append(max(e, need - size - b))
+    if not any(geo.pads_begin) and not any(ends):
+        return x
+    shape = x.shape[:2] + tuple(s + b + e for s, b, e in zip(x.shape[2:], geo.pads_begin, ends))
+    buf = ctx.scratch("pool-padded", shape, x.dtype)
+    lead = (slice(None), slice(None))
+    for i, (b, size) in enumerate(zip(geo.pads_begin, x.shape[2:])):  # the border only, each call
+        before = (slice(None),) * i
+        buf[lead + before + (slice(0, b),)] = value
+        buf[lead + before + (slice(b + size, None),)] = value
+    buf[lead + tuple(slice(b, b + s) for b, s in zip(geo.pads_begin, x.shape[2:]))] = x
+    return buf
+
+
+def _separable(ctx: OpContext, xp: np.ndarray, geo: Geometry, out: np.ndarray,
+               combine: Callable[..., np.ndarray]) -> np.ndarray:
+    """Reduce the windows of padded ``xp`` into ``out`` one spatial axis at a time (max and sum are separable)."""
+    nd = len(geo.kernel)
+    cur = xp
+    for a in range(nd):
+        axis = 2 + a
+        k, s, d, o = geo.kernel[a], geo.strides[a], geo.dilations[a], geo.out[a]
+        shape = cur.shape[:axis] + (o,) + cur.shape[axis + 1:]
+        dst = out if a == nd - 1 else ctx.scratch(("pool-separable", a), shape, out.dtype)
+        lead = (slice(None),) * axis
+
+        def tap(t: int) -> np.ndarray:
+            return cur[lead + (slice(t * d, t * d + (o - 1) * s + 1, s),)]
+
+        if k == 1:
+            np.copyto(dst, tap(0))
+        else:
+            combine(tap(0), tap(1), out=dst)
+            for t in range(2, k):
+                combine(dst, tap(t), out=dst)
+        cur = dst
+    return out
+
+
 @kernel("MaxPool")
 def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Windowed max; a second declared output gets the flat argmax Indices (``storage_order``)."""
     geo = _geometry(ctx, x)
-    xp = _padded(x, geo, _lowest(x.dtype))
     shape = x.shape[:2] + geo.out
     buf = ctx.out(0, shape, x.dtype)
     if len(ctx.outs) < 2:
-        return _reduce_taps(xp, geo, buf, np.maximum)
+        return _separable(ctx, _padded_scratch(ctx, x, geo, _lowest(x.dtype)), geo, buf, np.maximum)
+    xp = _padded(x, geo, _lowest(x.dtype))
     best = np.zeros(shape, dtype=np.int64)
     for t, tap in enumerate(np.ndindex(*geo.kernel)):
         v = tap_view(xp, geo, tap)
@@ -119,12 +168,16 @@ def _flat_indices(ctx: OpContext, in_shape: tuple[int, ...], geo: Geometry, best
 def average_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """Windowed mean; padding counts only with ``count_include_pad``."""
     geo = _geometry(ctx, x)
-    xp = _padded(x, geo, 0)
     buf = ctx.out(0, x.shape[:2] + geo.out, x.dtype)
-    acc = buf if x.dtype.kind == "f" else np.empty(buf.shape, np.float64)
-    _reduce_taps(xp, geo, acc, np.add)
-    counts = _axis_counts(geo, x.shape[2:], bool(ctx.attr("count_include_pad", 0)))
-    np.divide(acc, counts.astype(acc.dtype), out=acc)
+    if x.dtype.kind == "f":
+        acc = _separable(ctx, _padded_scratch(ctx, x, geo, 0), geo, buf, np.add)
+    else:
+        acc = _reduce_taps(_padded(x, geo, 0), geo, np.empty(buf.shape, np.float64), np.add)
+    include_pad = bool(ctx.attr("count_include_pad", 0))
+    counts = ctx.scratch(("pool-counts", include_pad, geo, x.shape[2:]), geo.out, acc.dtype, fill=np.nan)
+    if np.isnan(counts.flat[0]):  # first call: the divisor of every output position
+        counts[...] = _axis_counts(geo, x.shape[2:], include_pad)
+    np.divide(acc, counts, out=acc)
     if acc is not buf:
         np.copyto(buf, acc, casting="unsafe")
     return buf

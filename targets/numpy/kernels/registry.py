@@ -14,10 +14,34 @@ A kernel is a plain function ``fn(ctx, *inputs) -> array | tuple[array, ...]``:
   with the dtypes the ONNX specification gives. It never mutates its inputs, except
   an input the kernel registered as in-place (``inplace={out: in}``) when the planner
   says that input dies here (``ctx.inplace_ok``).
+
+Compile-time preparation (the ``prepare`` hook)
+-----------------------------------------------
+A kernel may register ``prepare=fn`` with :func:`kernel`. Lowering calls it **once per
+node**, before any run, as ``prepare(ctx, inputs) -> state``:
+
+* ``ctx`` is an :class:`OpContext` without output buffers (attributes, opset, name);
+* ``inputs`` follows the kernel's calling convention, one entry per input slot: a
+  numpy array for an input that is constant at compile time (a folded blob or a
+  constant value), the input's :class:`graphc.ir.TensorType` for a runtime input
+  (its shape may be symbolic or unknown), ``None`` for an omitted optional input.
+
+Whatever it returns (``None``: nothing to prepare) is shared, read-only, by every
+arena the program is bound to; the executor hands it to the kernel as ``ctx.state``.
+It is where weights are re-laid out for the GEMM (or Winograd-transformed), layouts
+chosen for the static input shape, and attributes decoded, so the kernel does none of
+that per call. A kernel must still accept a call whose runtime shapes differ from what
+``prepare`` saw (dynamic shapes): it checks the shape it was prepared for and falls
+back to its general path. Per-arena scratch memory (im2col columns, padded images) is
+taken with :meth:`OpContext.scratch`, allocated on first use and reused afterwards;
+the nodes of one bound program share one scratch pool (a key's buffer is sized for its
+largest user, not one per node), and a bound program runs one call at a time, so
+scratch is never shared between threads. Nothing is cached at module level.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -29,7 +53,8 @@ __all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
 class OpContext:
     """What a kernel knows about the node it runs for. Built once per node at lowering."""
 
-    __slots__ = ("name", "op_type", "domain", "opset", "attrs", "outs", "subgraph_runner", "inplace_ok")
+    __slots__ = ("name", "op_type", "domain", "opset", "attrs", "outs", "subgraph_runner", "inplace_ok", "state",
+                 "_scratch")
 
     def __init__(
         self,
@@ -49,6 +74,9 @@ class OpContext:
         self.outs = list(outs) if outs is not None else []
         self.subgraph_runner = subgraph_runner
         self.inplace_ok = False
+        #: what the kernel's ``prepare`` hook returned at lowering (None: not prepared)
+        self.state: Any = None
+        self._scratch: dict[Any, np.ndarray] | None = None
 
     def attr(self, name: str, default: Any = None) -> Any:
         """The decoded attribute ``name`` or ``default`` when the node omits it."""
@@ -61,6 +89,45 @@ class OpContext:
             if buf is not None and buf.shape == tuple(shape) and buf.dtype == np.dtype(dtype):
                 return buf
         return np.empty(tuple(shape), dtype=dtype)
+
+    def scratch(self, key: Any, shape: Sequence[int], dtype: Any, zero: bool = False,
+                fill: Any = None) -> np.ndarray:
+        """A scratch buffer of ``shape`` and ``dtype``, reused by later calls (no allocation once warm).
+
+        The executor gives every node of one bound program the same scratch pool (ops run
+        one at a time; a bound program serves one run at a time, so no thread shares it).
+
+        * Without a fill, the buffer is a view of one flat buffer per ``key`` and dtype,
+          grown to the largest request: nodes asking under the same key share memory, so
+          the contents are undefined at every call (write before reading), and a kernel
+          must use distinct keys for buffers it needs at the same time.
+        * With ``zero=True`` or ``fill=value`` the buffer is private to (key, shape, dtype,
+          value) and filled once when allocated; positions nobody writes keep that value.
+          Meant for small constant tables (a pool's divisor counts): a kernel relying on it
+          must put everything that decides which positions it writes into ``key``.
+        """
+        if zero:
+            fill = 0
+        pool = self._scratch
+        if pool is None:
+            pool = self._scratch = {}
+        shape = tuple(shape)
+        dtype = np.dtype(dtype)
+        if fill is not None:
+            full_key = (key, shape, dtype.str, repr(fill))
+            buf = pool.get(full_key)
+            if buf is None:
+                buf = pool[full_key] = np.full(shape, fill, dtype)
+            return buf
+        size = math.prod(shape)
+        flat = pool.get((key, dtype.str))
+        if flat is None or flat.size < size:
+            flat = pool[(key, dtype.str)] = np.empty(size, dtype)
+        return flat[:size].reshape(shape)
+
+    def share_scratch(self, pool: dict[Any, np.ndarray]) -> None:
+        """Draw scratch buffers from ``pool`` (the executor passes one pool per bound program)."""
+        self._scratch = pool
 
     def run_subgraph(self, attr_name: str, inputs: Sequence[Any]) -> list[Any]:
         """Run the subgraph held in attribute ``attr_name`` (If/Loop/Scan bodies)."""
@@ -83,6 +150,8 @@ class KernelSpec:
     until: int | None = None
     inplace: dict[int, int] = field(default_factory=dict)
     view: bool = False  # output 0 may be a view of input 0 (Reshape, Squeeze, ...)
+    #: ``prepare(ctx, inputs) -> state``, called once per node at lowering (see the module docstring)
+    prepare: Callable[[OpContext, Sequence[Any]], Any] | None = None
 
     def covers(self, opset: int) -> bool:
         return self.since <= opset and (self.until is None or opset <= self.until)
@@ -122,12 +191,16 @@ def kernel(
     until: int | None = None,
     inplace: dict[int, int] | None = None,
     view: bool = False,
+    prepare: Callable[[OpContext, Sequence[Any]], Any] | None = None,
 ) -> Callable[[KernelFn], KernelFn]:
-    """Register the decorated function as the kernel of ``op_types`` in :data:`KERNELS`."""
+    """Register the decorated function as the kernel of ``op_types`` in :data:`KERNELS`.
+
+    ``prepare`` is the optional compile-time hook described in the module docstring.
+    """
 
     def register(fn: KernelFn) -> KernelFn:
         for op_type in op_types:
-            KERNELS.add(KernelSpec(op_type, fn, domain, since, until, dict(inplace or {}), view))
+            KERNELS.add(KernelSpec(op_type, fn, domain, since, until, dict(inplace or {}), view, prepare))
         return fn
 
     return register

@@ -62,6 +62,7 @@ CASES = {
     "pointwise": (16, 9, 24, 1, 1, 0, 1, 1, True, True, False, 1, "pointwise", False),
     "pointwise-strided-folded": (8, 9, 24, 1, 2, 0, 1, 1, True, False, False, 2, "pointwise", False),
     "pointwise-grouped": (12, 7, 12, 1, 1, 0, 3, 1, True, False, True, 1, "pointwise", False),
+    "pointwise-grouped-folded": (12, 7, 24, 1, 1, 0, 3, 1, True, False, False, 2, "pointwise", False),
     "winograd": (256, 14, 256, 3, 1, 1, 1, 1, True, True, True, 1, "winograd", False),
     "winograd-odd": (256, 15, 256, 3, 1, 1, 1, 1, False, False, False, 1, "winograd", False),
     "implicit": (32, 12, 40, 3, 1, 1, 1, 1, True, True, False, 2, "phase", True),
@@ -176,15 +177,18 @@ def test_blas_sgemm_strided_accumulate_and_bounds():
         blas.sgemm(a, buf, 90, 20, 3, 7, c, 0.0)  # rows run past the buffer
 
 
-def test_scratch_is_shared_by_key_and_keeps_its_fill():
+def test_scratch_is_shared_by_key_and_sized_for_the_largest_user():
     pool: dict = {}
     a, b = OpContext("a", "X"), OpContext("b", "X")
     a.share_scratch(pool)
     b.share_scratch(pool)
-    buf = a.scratch("k", (2, 3), np.float32, fill=1)
-    assert np.all(buf == 1) and b.scratch("k", (2, 3), np.float32, fill=1) is buf
-    assert b.scratch("k", (2, 3), np.float32) is not buf  # no fill: another buffer
-    assert b.scratch("k", (3, 2), np.float32, fill=1) is not buf
+    small = a.scratch("k", (2, 3), np.float32)
+    big = b.scratch("k", (4, 5), np.float32)  # grows the shared buffer
+    again = a.scratch("k", (2, 3), np.float32)
+    assert np.shares_memory(again, big) and again.shape == (2, 3)
+    assert not np.shares_memory(small, a.scratch("other", (2, 3), np.float32))
+    table = a.scratch("t", (3,), np.float32, fill=1)  # filled buffers are private and keep their fill
+    assert np.all(table == 1) and b.scratch("t", (3,), np.float32, fill=1) is table
 
 
 @pytest.mark.parametrize("op_type,attrs", [

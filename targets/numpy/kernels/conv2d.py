@@ -1,0 +1,396 @@
+"""Prepared 2-D convolutions: layouts and weights chosen once at lowering (the ``prepare`` hook).
+
+:func:`prepare_conv` turns a Conv/FusedConv node with constant weights and a static
+4-D input shape into a :class:`Conv2dPlan`; the Conv kernels then run the plan on each
+call with per-arena scratch buffers (:meth:`OpContext.scratch`), no weight reshapes and
+no allocations. Paths, picked by shape (thresholds measured on this repository's light
+models, single-threaded OpenBLAS; see docs/performance.md):
+
+* ``pointwise``: 1x1, no padding: the (strided) image already is the patch matrix; one
+  GEMM per image straight into the output. The bias rides in the GEMM (a weight column
+  times a row of ones) when copying the input is cheaper than a pass over the output.
+* ``winograd``: 3x3, stride 1, dilation 1, one group, at least ``WINOGRAD_MIN_TILES``
+  2x2 output tiles and ``WINOGRAD_MIN_CHANNELS`` input and output channels: Winograd
+  F(2x2, 3x3) in float32. Weights are transformed once (``U = G g G^T``, 16 matrices
+  M x C); per call the input tiles are transformed with adds only (``B^T d B``) over
+  contiguous parity-phase rows, multiplied by 16 batched GEMMs and transformed back
+  (``A^T m A``): 2.25x fewer multiplies, worth it where the GEMMs dominate the
+  memory-bound transforms.
+* ``phase``: every other case (any stride, dilation, group, depthwise). The padded
+  image is split into ``stride_h * stride_w`` phase images (one strided copy each into
+  shared scratch, only the border zeroed), so every kernel tap becomes one contiguous slice
+  of a flat phase image. With one group, at least ``IMPLICIT_MIN_CHANNELS`` channels
+  and a CBLAS at hand (:mod:`targets.numpy.kernels.blas`) it is an implicit GEMM: one
+  accumulating BLAS call per tap reads those slices in place (no im2col), onto an
+  accumulator preset with the bias. Otherwise im2col is ``k*k`` slice copies into a
+  patch matrix (with a row of ones for the bias) and one (grouped, batched for
+  depthwise) GEMM. When the output is wide enough the GEMM runs over whole phase rows
+  ("wide rows": a few wasted columns, cropped by the store, which also applies a Relu or
+  Clip activation in the same pass); otherwise the taps are copied exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import blas
+from .registry import OpContext
+
+#: activations the im2col store applies while cropping (same pass)
+_STORE_ACTIVATIONS = ("Relu", "Clip")
+
+__all__ = ["Conv2dPlan", "prepare_conv", "winograd_weights", "WINOGRAD_MIN_TILES", "WIDE_WASTE"]
+
+#: Winograd is used when the output has at least this many 2x2 tiles (below, the 16 GEMMs are too thin)
+WINOGRAD_MIN_TILES = 49
+#: Winograd also needs this many input and output channels (below, its add-only transforms, memory-bound
+#: numpy passes, cost more than the GEMM time it saves)
+WINOGRAD_MIN_CHANNELS = 256
+#: implicit GEMM (per-tap accumulating BLAS calls, no im2col) when the BLAS allows it (see kernels/blas.py)
+IMPLICIT_GEMM = True
+#: ... and the input has at least this many channels (each tap's GEMM has K = C; thinner ones lose to im2col)
+IMPLICIT_MIN_CHANNELS = 32
+#: "wide rows" im2col is used when (computed columns / needed columns) is at most this
+WIDE_WASTE = 1.2
+
+# Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def winograd_weights(w: np.ndarray) -> np.ndarray:
+    """(M, C, 3, 3) weights -> (16, M, C) transformed weights ``U[4i+j] = (G g G^T)[i, j]``, float64 math."""
+    u = np.einsum("ia,mcab,jb->ijmc", _G, w.astype(np.float64), _G)
+    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]).astype(w.dtype))
+
+
+@dataclass
+class Conv2dPlan:
+    """How one 2-D Conv node runs for input shape ``x_shape`` (built once by :func:`prepare_conv`)."""
+
+    path: str  # "pointwise" | "winograd" | "phase"
+    x_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    group: int
+    kernel: tuple[int, int]
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, left, bottom, right
+    #: pointwise/phase: (group, M/group, C/group * kh * kw [+ 1 bias column when folded]); winograd: (16, M, C)
+    weights: np.ndarray
+    bias: np.ndarray | None  # (M, 1) in the output dtype
+    folded: bool = False  # the bias is the weights' last column (the patch matrix has a row of ones)
+    implicit: bool = False  # phase path without im2col: weights are (taps, M, C), one BLAS call per tap
+    activation: tuple[str, list[float]] | None = None
+    # phase im2col layout
+    phase_shape: tuple[int, int] = (0, 0)  # rows, cols of one phase image
+    phase_len: int = 0  # flat length of one phase image buffer (with slack for wide reads)
+    taps: list[tuple[int, int]] = field(default_factory=list)  # (phase index, flat offset) per tap
+    wide: bool = False
+    length: int = 0  # GEMM columns per image (Ho * phase cols when wide, else Ho * Wo)
+
+    # ------------------------------------------------------------------ running
+    def run(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, z: np.ndarray | None,
+            activation: bool = True) -> np.ndarray:
+        """Convolve ``x`` into ``out`` (N, M, Ho, Wo), then bias, ``z`` and (unless not ``activation``)
+        the activation. ``out`` must not share memory with ``x`` or ``z``."""
+        act = self.activation if activation else None
+        fuse = z is None and act is not None and act[0] in _STORE_ACTIVATIONS
+        done = False
+        if self.path == "pointwise":
+            self._pointwise(ctx, x, out)
+        elif self.path == "winograd":
+            for i in range(x.shape[0]):
+                self._winograd(ctx, x[i], out[i])
+        else:
+            for i in range(x.shape[0]):
+                done = self._phase(ctx, x[i], out[i], fuse)
+        if z is not None:
+            np.add(out, z, out=out)
+        if act is not None and not done:
+            self.activate(out)
+        return out
+
+    def activate(self, out: np.ndarray) -> np.ndarray:
+        """Apply the FusedConv activation (if any) to ``out`` in place."""
+        if self.activation is not None:
+            from .epilogue import apply_activation
+
+            apply_activation(out, *self.activation)
+        return out
+
+    def _store(self, src: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """out = activation(src) when ``fuse`` allows it in the same pass (True), else out = src (False)."""
+        if fuse and self.activation is not None:
+            name, params = self.activation
+            t = out.dtype.type
+            if name == "Relu":
+                np.maximum(src, t(0), out=out)
+                return True
+            if name == "Clip":
+                np.clip(src, t(params[0]), t(params[1]), out=out)
+                return True
+        np.copyto(out, src)
+        return False
+
+    def _pointwise(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
+        n, c = x.shape[:2]
+        g, mg, ck = self.weights.shape
+        cg = c // g
+        length = self.out_shape[2] * self.out_shape[3]
+        res = out.reshape(n, g, mg, length)
+        if self.folded:
+            # bias as a weight column times a row of ones: the GEMM adds it (one copy of x, no pass over out)
+            xs = ctx.scratch("conv-x1", (n, g, cg + 1, length), x.dtype)
+            xs[:, :, cg, :] = 1
+            sh, sw = self.strides
+            src = x[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else x
+            grid = (n, g, cg) + self.out_shape[2:]  # split axes only: both sides stay views
+            xs[:, :, :cg, :].reshape(grid)[...] = src.reshape(grid)
+            np.matmul(self.weights, xs, out=res)
+            return
+        if self.strides != (1, 1):
+            xs = ctx.scratch("conv-strided", (n, c) + self.out_shape[2:], x.dtype)
+            np.copyto(xs, x[:, :, ::self.strides[0], ::self.strides[1]])
+            x = xs
+        np.matmul(self.weights, x.reshape(n, g, cg, length), out=res)
+        if self.bias is not None:
+            np.add(res, self.bias.reshape(g, mg, 1), out=res)
+
+    def _load_phases(self, ctx: OpContext, x: np.ndarray, sh: int, sw: int) -> np.ndarray:
+        """The zero-padded image ``x`` (C, H, W) split into ``sh * sw`` phases: (sh * sw, C, phase_len).
+
+        Each phase is one strided copy of ``x`` into its interior; only the border around
+        it (and the slack after the last row) is zeroed, so the buffer can be shared scratch.
+        """
+        c, h, w = x.shape
+        rows, cols = self.phase_shape
+        buf = ctx.scratch("conv-phases", (sh * sw, c, self.phase_len), x.dtype)
+        buf[:, :, rows * cols:] = 0
+        top, left = self.pads[0], self.pads[1]
+        for py in range(sh):
+            a0 = -(-(top - py) // sh) if top > py else 0  # first phase row inside the image
+            y0 = a0 * sh + py - top
+            ny = len(range(y0, h, sh))
+            for px in range(sw):
+                b0 = -(-(left - px) // sw) if left > px else 0
+                x0 = b0 * sw + px - left
+                nx = len(range(x0, w, sw))
+                img = buf[py * sw + px, :, : rows * cols].reshape(c, rows, cols)
+                if ny <= 0 or nx <= 0:
+                    img[...] = 0
+                    continue
+                img[:, :a0] = 0
+                img[:, a0 + ny:] = 0
+                img[:, a0:a0 + ny, :b0] = 0
+                img[:, a0:a0 + ny, b0 + nx:] = 0
+                img[:, a0:a0 + ny, b0:b0 + nx] = x[:, y0::sh, x0::sw]
+        return buf
+
+    def _implicit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """Implicit GEMM: one accumulating BLAS call per kernel tap, reading the tap's rows in place."""
+        from .blas import sgemm
+
+        c = x.shape[0]
+        m = self.out_shape[1]
+        ho, wo = self.out_shape[2:]
+        length = self.length
+        plen = self.phase_len
+        phases = self._load_phases(ctx, x, *self.strides)
+        acc = ctx.scratch("conv-acc", (m, length), out.dtype)
+        beta = 0.0
+        if self.bias is not None:
+            np.copyto(acc, self.bias)  # the GEMMs accumulate onto the bias
+            beta = 1.0
+        for t, (p, off) in enumerate(self.taps):
+            sgemm(self.weights[t], phases, p * c * plen + off, plen, c, length, acc, beta)
+            beta = 1.0
+        return self._store(acc.reshape(m, ho, self.phase_shape[1])[:, :, :wo], out, fuse)
+
+    def _phase(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """im2col from the stride phases, one (grouped) GEMM; True when the activation was applied."""
+        if self.implicit:
+            return self._implicit(ctx, x, out, fuse)
+        c = x.shape[0]
+        g, mg, ck = self.weights.shape
+        cg = c // g
+        k = len(self.taps)
+        ho, wo = self.out_shape[2:]
+        length = self.length
+        phases = self._load_phases(ctx, x, *self.strides)
+        # (group, C/group * taps [+ a row of ones for the folded bias], columns)
+        cols = ctx.scratch("conv-cols", (g, ck, length), x.dtype)
+        if self.folded:
+            cols[:, ck - 1, :] = 1
+        taps = cols[:, :cg * k, :].reshape(g, cg, k, length)
+        cols_q = self.phase_shape[1]
+        for t, (p, off) in enumerate(self.taps):
+            dst = taps[:, :, t, :]  # (group, C/group, columns)
+            if self.wide:
+                dst[...] = phases[p, :, off:off + length].reshape(g, cg, length)
+            else:
+                src = phases[p, :, off:off + ho * cols_q].reshape(c, ho, cols_q)[:, :, :wo]
+                dst.reshape(g, cg, ho, wo)[...] = src.reshape(g, cg, ho, wo)
+        if self.wide:
+            acc = ctx.scratch("conv-acc", (g, mg, length), out.dtype)
+            np.matmul(self.weights, cols, out=acc)
+            return self._store(acc.reshape(g * mg, ho, cols_q)[:, :, :wo], out, fuse)
+        np.matmul(self.weights, cols, out=out.reshape(g, mg, length))
+        return False
+
+    def _winograd(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
+        """F(2x2, 3x3) for one image: x (C, H, W) -> out (M, Ho, Wo).
+
+        The padded image is split into its four (row, column) parity phases, each stored
+        flat per channel with rows of ``tw + 1`` columns, so every transform step is an
+        add/subtract of two contiguous (C, th * (tw + 1)) slices; the last column of each
+        row is scratch that the GEMM carries along and the output step drops.
+        """
+        c = x.shape[0]
+        m = self.weights.shape[1]
+        ho, wo = self.out_shape[2:]
+        th, tw = -(-ho // 2), -(-wo // 2)
+        w1 = tw + 1
+        length = th * w1
+        dt = x.dtype
+        phases = self._load_phases(ctx, x, 2, 2)  # (4, C, phase_len), rows of w1 = tw + 1 columns
+        # rows: t_i = (B^T d)_i for each column parity; d_i is row parity i % 2, shifted i // 2 rows
+        t = ctx.scratch("winograd-rows", (4, 2, c, length + 1), dt)
+        t[:, :, :, length] = 0  # read by the shifted column slices, feeds only the dropped last column
+        for px in range(2):
+            r = [phases[(i % 2) * 2 + px, :, (i // 2) * w1:(i // 2) * w1 + length] for i in range(4)]
+            np.subtract(r[0], r[2], out=t[0, px, :, :length])
+            np.add(r[1], r[2], out=t[1, px, :, :length])
+            np.subtract(r[2], r[1], out=t[2, px, :, :length])
+            np.subtract(r[1], r[3], out=t[3, px, :, :length])
+        # columns: V[4i+j] = (t_i B)_j; column j is parity j % 2 shifted j // 2
+        v = ctx.scratch("winograd-v", (16, c, length), dt)
+        for i in range(4):
+            e0, o0 = t[i, 0, :, :length], t[i, 1, :, :length]
+            e1, o1 = t[i, 0, :, 1:length + 1], t[i, 1, :, 1:length + 1]
+            np.subtract(e0, e1, out=v[4 * i])
+            np.add(o0, e1, out=v[4 * i + 1])
+            np.subtract(e1, o0, out=v[4 * i + 2])
+            np.subtract(o0, o1, out=v[4 * i + 3])
+        prod = ctx.scratch("winograd-prod", (16, m, length), out.dtype)
+        np.matmul(self.weights, v, out=prod)
+        if self.bias is not None:  # element (1, 1) enters every output with coefficient 1
+            np.add(prod[5], self.bias, out=prod[5])
+        p = prod.reshape(4, 4, m, length)
+        # rows of A^T m: s0 = m0 + m1 + m2, s1 = m1 - m2 - m3
+        s = ctx.scratch("winograd-s", (2, 4, m, length), out.dtype)
+        np.add(p[0], p[1], out=s[0])
+        np.add(s[0], p[2], out=s[0])
+        np.subtract(p[1], p[2], out=s[1])
+        np.subtract(s[1], p[3], out=s[1])
+        for yy in range(2):
+            ny = len(range(yy, ho, 2))
+            a = s[yy].reshape(4, m, th, w1)[:, :, :ny]
+            for xx in range(2):
+                nx = len(range(xx, wo, 2))
+                dst = out[:, yy::2, xx::2]
+                if xx == 0:
+                    np.add(a[0, :, :, :nx], a[1, :, :, :nx], out=dst)
+                    np.add(dst, a[2, :, :, :nx], out=dst)
+                else:
+                    np.subtract(a[1, :, :, :nx], a[2, :, :, :nx], out=dst)
+                    np.subtract(dst, a[3, :, :, :nx], out=dst)
+
+
+def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
+    """Fill the phase-im2col fields of ``plan`` for an (h, w) input."""
+    sh, sw = plan.strides
+    dh, dw = plan.dilations
+    kh, kw = plan.kernel
+    top, left, bottom, right = plan.pads
+    ho, wo = plan.out_shape[2:]
+    rows = -(-(h + top + bottom) // sh)
+    cols = -(-(w + left + right) // sw)
+    plan.phase_shape = (rows, cols)
+    plan.taps = []
+    for ki in range(kh):
+        ri = ki * dh
+        for kj in range(kw):
+            rj = kj * dw
+            plan.taps.append(((ri % sh) * sw + rj % sw, (ri // sh) * cols + rj // sw))
+    # depthwise GEMMs are tiny, so their wasted columns cost less than exact (short-row) tap copies
+    depthwise = plan.group == plan.x_shape[1] == plan.out_shape[1]
+    plan.wide = depthwise or ho * cols / (ho * wo) <= WIDE_WASTE
+    plan.length = ho * cols if plan.wide else ho * wo
+    reach = max(off for _, off in plan.taps) + ho * cols
+    plan.phase_len = max(rows * cols, reach)
+
+
+def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.ndarray:
+    """(M, C/g, *K) weights as the GEMM's (g, M/g, C/g * prod(K)) matrix, plus a bias column if given."""
+    m = w.shape[0]
+    mat = w.reshape(group, m // group, -1)
+    if bias is not None:
+        mat = np.concatenate([mat, bias.reshape(group, m // group, 1)], axis=2)
+    return np.ascontiguousarray(mat)
+
+
+def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | None:
+    """The ``prepare`` hook of Conv/FusedConv: a :class:`Conv2dPlan`, or None (the general kernel runs).
+
+    Prepared when the weights (and bias, if any) are constant float arrays of rank 4, the
+    input's shape is static and 4-D, and the dtypes agree; FusedConv's residual ``Z``
+    may be a runtime input.
+    """
+    from .conv import conv_geometry
+    from .epilogue import fused_conv_activation
+
+    if len(inputs) < 2:
+        return None
+    xt, w = inputs[0], inputs[1]
+    b = inputs[2] if len(inputs) > 2 else None
+    if not isinstance(w, np.ndarray) or w.ndim != 4 or w.dtype.kind != "f":
+        return None
+    if b is not None and not isinstance(b, np.ndarray):
+        return None
+    shape = getattr(xt, "shape", None)
+    if shape is None or len(shape) != 4 or not all(isinstance(d, int) for d in shape):
+        return None
+    if getattr(xt, "dtype", None) is None or np.dtype(xt.dtype) != w.dtype:
+        return None
+    n, c, h, wd = shape
+    m = w.shape[0]
+    group = int(ctx.attr("group", 1))
+    if group <= 0 or c % group or m % group or w.shape[1] != c // group:
+        return None  # the general kernel reports the mismatch at run time
+    geo = conv_geometry(ctx, (h, wd), ctx.attr("kernel_shape") or w.shape[2:])
+    if geo.kernel != tuple(w.shape[2:]) or any(p < 0 for p in geo.pads_begin + geo.pads_end):
+        return None
+    activation = fused_conv_activation(ctx) if ctx.op_type == "FusedConv" else None
+    bias = None if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m, 1))
+    out_shape = (n, m) + geo.out
+    mg, cg = m // group, c // group
+    common = dict(x_shape=tuple(shape), out_shape=out_shape, group=group, kernel=geo.kernel,
+                  strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
+                  bias=bias, activation=activation)
+    tiles = -(-geo.out[0] // 2) * -(-geo.out[1] // 2)
+    if geo.kernel == (1, 1) and not geo.padded:
+        # fold the bias into the GEMM when copying x (C rows) is cheaper than a pass over the output (M rows)
+        fold = bias is not None and (geo.strides != (1, 1) or c < m)
+        return Conv2dPlan("pointwise", weights=_weight_matrix(w, bias if fold else None, group), folded=fold,
+                          **common)
+    if (geo.kernel == (3, 3) and geo.strides == (1, 1) and geo.dilations == (1, 1) and group == 1
+            and tiles >= WINOGRAD_MIN_TILES and min(c, m) >= WINOGRAD_MIN_CHANNELS and w.dtype == np.float32):
+        plan = Conv2dPlan("winograd", weights=winograd_weights(w), **common)
+        # the input as four parity phases, rows of tw + 1 columns, room for the shifted reads
+        th, tw = -(-geo.out[0] // 2), -(-geo.out[1] // 2)
+        plan.phase_shape = (th + 1, tw + 1)
+        plan.phase_len = (th + 1) * (tw + 1) + 1
+        return plan
+    plan = Conv2dPlan("phase", weights=w, **common)
+    _phase_layout(plan, h, wd)
+    if (group == 1 and plan.wide and c >= IMPLICIT_MIN_CHANNELS and w.dtype == np.float32 and IMPLICIT_GEMM
+            and blas.available()):
+        plan.implicit = True
+        plan.weights = np.ascontiguousarray(w.transpose(2, 3, 0, 1).reshape(-1, m, c))
+    else:
+        plan.folded = bias is not None
+        plan.weights = _weight_matrix(w, bias, group)
+    return plan
