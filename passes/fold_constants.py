@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from graphc import limits
 from graphc.evaluate import reference_evaluate
 from graphc.ir import Graph, Op
 from graphc.layers.slots import full_inputs
@@ -73,6 +74,7 @@ def _may_exceed(op: Op, max_elements: int, memory_budget: int | None) -> bool:
     """True unless shape inference shows every output fits ``max_elements`` and the budget."""
     from passes.infer_shapes import predicted_output_types
 
+    budget = limits.memory_budget(memory_budget)
     predicted = predicted_output_types(op)
     for i, v in enumerate(op.outputs):
         t = predicted[i] if predicted is not None and i < len(predicted) else None
@@ -82,7 +84,7 @@ def _may_exceed(op: Op, max_elements: int, memory_budget: int | None) -> bool:
             continue
         elements = int(np.prod(t.shape, dtype=np.int64)) if t.shape else 1
         itemsize = np.dtype(t.dtype).itemsize if t.dtype is not None else 8
-        if elements > max_elements or (memory_budget is not None and elements * itemsize > memory_budget):
+        if elements > max_elements or elements * itemsize > budget:
             return True
     return False
 

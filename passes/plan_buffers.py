@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from graphc.errors import PlanError
+from graphc.limits import memory_budget
 from graphc.ir import Graph, Op, Value
 from graphc.layers.slots import input_slots
 from graphc.passinfra import PassContext, PassResult, graph_pass
@@ -133,10 +134,9 @@ def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
 
 
 def check_budget(plan: BufferPlan, budget: int | None) -> None:
-    """Raise PlanError when the arena or one tensor exceeds ``budget`` bytes."""
-    if budget is None:
-        return
-    budget = int(budget)
+    """Raise PlanError when the arena or one tensor exceeds ``budget`` bytes (None: the
+    default budget, half the machine's memory; see :mod:`graphc.limits`)."""
+    budget = memory_budget(budget)
     if plan.largest_tensor_bytes > budget:
         raise PlanError(
             f"a single intermediate tensor needs {plan.largest_tensor_bytes} bytes, over the memory budget of "

@@ -86,3 +86,19 @@ def test_constant_folding_never_allocates_past_the_budget():
     finally:
         tracemalloc.stop()
     assert peak < 64 << 20, f"compiling allocated {peak} bytes"
+
+
+def test_without_a_budget_the_default_refuses_a_4_tib_plan(monkeypatch):
+    """No memory_budget given: half the machine's memory applies (GRAPHC_MEMORY_BUDGET overrides)."""
+    from graphc.limits import default_memory_budget
+
+    monkeypatch.delenv("GRAPHC_MEMORY_BUDGET", raising=False)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1 << 20, 1 << 20])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1 << 20, 1 << 20])
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "x"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "huge", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(PlanError, match=f"memory budget of {default_memory_budget()} bytes"):
+        graphc.compile(model, target="numpy")
+    monkeypatch.setenv("GRAPHC_MEMORY_BUDGET", str(1 << 10))
+    with pytest.raises(PlanError, match="memory budget of 1024 bytes"):
+        graphc.compile(_big_intermediate_model(64), target="numpy")
