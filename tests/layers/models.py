@@ -121,3 +121,27 @@ class StandardOnlyTarget:
 
     def pipeline(self) -> str:
         return "canonicalize,legalize,[fold-constants,dce]*8,infer-shapes,fold-blobs,dce"
+
+
+PRIORBOX_FEEDS_SRC = "{'feature': np.zeros((1, 8, 3, 4), np.float32), 'image': np.zeros((1, 3, 60, 80), np.float32)}"
+
+
+def run_priorbox_in_fresh_process(saved: Path, layer_file: Path, params_expr: str) -> tuple[np.ndarray, dict]:
+    """Load ``saved`` with ``layer_file`` in a new interpreter, run it on the PriorBox feeds and
+    return its priors and the parameters ``params_expr`` reads from ``art`` there."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, numpy as np, onnx, graphc\n"
+        "art = graphc.load(sys.argv[1], layers=[sys.argv[2]])\n"
+        f"y = art.run({PRIORBOX_FEEDS_SRC})['priors']\n"
+        f"print(json.dumps({{'y': y.tolist(), 'params': {params_expr}}}))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", script, str(saved), str(layer_file)], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return np.array(got["y"], np.float32), got["params"]

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -21,10 +16,9 @@ from graphc.layers import LayerRegistry, load_layer_modules
 from tests.conftest import ort_session
 from tests.layers.models import (
     CAFFE_LAYERS, CROP_LAYERS, PRIORBOX_ATTRS, TF_LAYERS, center_crop_model, interp_model, priorbox_model,
-    priorbox_reference, resize_bilinear_model, three_unknown_model,
+    priorbox_reference, resize_bilinear_model, run_priorbox_in_fresh_process, three_unknown_model,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +96,6 @@ def test_case3_center_crop_overrides_the_builtin_and_is_logged(caplog):
     np.testing.assert_array_equal(builtin, ort_session(center_crop_model()).run(None, feeds)[0])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("graphc.cli.inspect_cmd") is None, reason="graphc inspect not written yet")
 def test_case3_override_is_shown_by_inspect(tmp_path, capsys):
     from graphc.cli.main import main
 
@@ -121,20 +114,11 @@ def test_case4_priorbox_params_survive_save_and_load_in_a_fresh_process(layers, 
     np.testing.assert_allclose(art.run(feeds)["priors"], want, rtol=1e-6, atol=1e-6)
     saved = tmp_path / "ssd.graphc"
     art.save(saved)
-    script = (
-        "import json, sys, numpy as np, graphc\n"
-        "art = graphc.load(sys.argv[1], layers=[sys.argv[2]])\n"
-        "y = art.run({'feature': np.zeros((1, 8, 3, 4), np.float32), 'image': np.zeros((1, 3, 60, 80), np.float32)})['priors']\n"
-        "layer = next(op.layer for op in art.graph.topological_order() if op.layer is not None)\n"
-        "print(json.dumps({'y': y.tolist(), 'params': layer.params}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script, str(saved), str(CAFFE_LAYERS)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
-    np.testing.assert_allclose(np.array(got["y"], np.float32), want, rtol=1e-6, atol=1e-6)
-    assert got["params"]["aspect_ratios"] == [2.0, 3.0] and got["params"]["flip"] is True and got["params"]["clip"] is True
-    assert got["params"]["min_size"] == [30.0] and got["params"]["img_size"] == 0
+    y, params = run_priorbox_in_fresh_process(
+        saved, CAFFE_LAYERS, "next(op.layer for op in art.graph.topological_order() if op.layer is not None).params")
+    np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
+    assert params["aspect_ratios"] == [2.0, 3.0] and params["flip"] is True and params["clip"] is True
+    assert params["min_size"] == [30.0] and params["img_size"] == 0
 
 
 def test_case4_priorbox_that_cannot_serialize_a_parameter_is_refused_at_compile_time(layers):

@@ -25,24 +25,33 @@ def random_weight(shape: tuple[int, ...], dtype: np.dtype, rng: np.random.Genera
     return data.astype(dtype, copy=False)
 
 
+def _weight_generators(model: onnx.ModelProto):
+    """(node, shape, fill value) of every ConstantOfShape whose shape is an initializer."""
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in consts:
+            shape = tuple(int(d) for d in consts[node.input[0]].reshape(-1))
+            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), np.zeros(1, np.float32))
+            yield node, shape, value
+
+
+def _add_initializer(model: onnx.ModelProto, name: str, data: np.ndarray) -> None:
+    model.graph.initializer.append(numpy_helper.from_array(data, name))
+    if model.ir_version < 4:  # initializers must also be graph inputs
+        model.graph.input.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(data.dtype), data.shape))
+
+
 def randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto:
     """The light model ``name`` with every ConstantOfShape (constant shape) replaced by a seeded random initializer."""
     model = onnx.load(example_path(name))
     rng = np.random.default_rng(seed)
-    graph = model.graph
-    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    keep = []
-    for node in graph.node:
-        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in consts:
-            shape = tuple(int(d) for d in consts[node.input[0]].reshape(-1))
-            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), np.zeros(1, np.float32))
-            graph.initializer.append(numpy_helper.from_array(random_weight(shape, value.dtype, rng), node.output[0]))
-            if model.ir_version < 4:  # initializers must also be graph inputs
-                graph.input.append(helper.make_tensor_value_info(node.output[0], helper.np_dtype_to_tensor_dtype(value.dtype), shape))
-            continue
-        keep.append(node)
-    del graph.node[:]
-    graph.node.extend(keep)
+    replaced = set()
+    for node, shape, value in list(_weight_generators(model)):
+        _add_initializer(model, node.output[0], random_weight(shape, value.dtype, rng))
+        replaced.add(node.output[0])
+    kept = [n for n in model.graph.node if not (n.op_type == "ConstantOfShape" and n.output[0] in replaced)]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
     return model
 
 
@@ -53,24 +62,19 @@ def foldable_randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto
     weight changes the outputs (the raw light models' outputs hardly depend on theirs)."""
     model = onnx.load(example_path(name))
     rng = np.random.default_rng(seed)
-    graph = model.graph
-    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    muls = {}
+    for node, shape, value in list(_weight_generators(model)):
+        out = node.output[0]
+        node.output[0] = f"{out}__filled"
+        node.ClearField("attribute")  # fill with ones: the weight is exactly the random factor
+        node.attribute.append(helper.make_attribute("value", numpy_helper.from_array(np.ones(1, value.dtype))))
+        _add_initializer(model, f"{out}__random", random_weight(shape, value.dtype, rng))
+        muls[node.output[0]] = helper.make_node("Mul", [node.output[0], f"{out}__random"], [out])
     nodes = []
-    for node in graph.node:
-        if node.op_type == "ConstantOfShape" and node.input and node.input[0] in consts:
-            shape = tuple(int(d) for d in consts[node.input[0]].reshape(-1))
-            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), np.zeros(1, np.float32))
-            out = node.output[0]
-            node.output[0] = f"{out}__filled"
-            node.ClearField("attribute")  # fill with ones: the weight is exactly the random factor
-            node.attribute.append(helper.make_attribute("value", numpy_helper.from_array(np.ones(1, value.dtype))))
-            factor = f"{out}__random"
-            graph.initializer.append(numpy_helper.from_array(random_weight(shape, value.dtype, rng), factor))
-            if model.ir_version < 4:
-                graph.input.append(helper.make_tensor_value_info(factor, helper.np_dtype_to_tensor_dtype(value.dtype), shape))
-            nodes += [node, helper.make_node("Mul", [node.output[0], factor], [out])]
-            continue
+    for node in model.graph.node:
         nodes.append(node)
-    del graph.node[:]
-    graph.node.extend(nodes)
+        if node.output and node.output[0] in muls:
+            nodes.append(muls[node.output[0]])
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
     return model

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -18,9 +15,9 @@ from graphc.layers import LayerRegistry, Param, load_layer_modules
 
 from tests.layers.models import (
     CAFFE_LAYERS, PRIORBOX_ATTRS, TF_LAYERS, interp_model, priorbox_model, priorbox_reference, resize_bilinear_model,
+    run_priorbox_in_fresh_process,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
 TARGETS = ["ort", "numpy"]
 
 
@@ -86,19 +83,10 @@ def test_priorbox_params_survive_save_and_load_in_a_fresh_process(layers, tmp_pa
     np.testing.assert_allclose(art.run(feeds)["priors"], want, rtol=1e-6, atol=1e-6)
     saved = tmp_path / "ssd.zip"
     art.save(saved)
-    script = (
-        "import json, sys, numpy as np, onnx, graphc\n"
-        "art = graphc.load(sys.argv[1], layers=[sys.argv[2]])\n"
-        "y = art.run({'feature': np.zeros((1, 8, 3, 4), np.float32), 'image': np.zeros((1, 3, 60, 80), np.float32)})['priors']\n"
-        "node = next(n for n in art.model.graph.node if n.domain == 'ai.onnx.contrib')\n"
-        "print(json.dumps({'y': y.tolist(), 'config': json.loads(onnx.helper.get_attribute_value(node.attribute[0]))}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script, str(saved), str(CAFFE_LAYERS)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
-    np.testing.assert_allclose(np.array(got["y"], np.float32), want, rtol=1e-6, atol=1e-6)
-    cfg = got["config"]  # the params live in the ONNX model itself
+    y, cfg = run_priorbox_in_fresh_process(  # the params live in the ONNX model itself
+        saved, CAFFE_LAYERS,
+        "json.loads(onnx.helper.get_attribute_value(next(n for n in art.model.graph.node if n.domain == 'ai.onnx.contrib').attribute[0]))")
+    np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
     assert cfg["aspect_ratios"] == [2.0, 3.0] and cfg["min_size"] == [30.0] and cfg["max_size"] == [60.0]
     assert cfg["flip"] is True and cfg["clip"] is True
 
