@@ -27,6 +27,8 @@ FAMILIES = (
     "targets.numpy.kernels.sequence",
     "targets.numpy.kernels.sampling",
     "targets.numpy.kernels.contrib",
+    "targets.numpy.kernels.attention",
+    "targets.numpy.kernels.losses",
 )
 
 register_all(FAMILIES)
