@@ -11,19 +11,12 @@ import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from graphc.attributes import decode_attribute
 from graphc.errors import ShapeInferenceError
 from targets.numpy.kernels import KERNELS, OpContext
-from tests.node_cases import node_cases, outputs_match
+from tests.node_cases import node_cases
+from tests.targets.numpy.kernel_cases import check_kernel_on_case
 
 OPS = {"Attention", "RotaryEmbedding", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"}
-
-
-def _opset(model: onnx.ModelProto, domain: str) -> int:
-    for o in model.opset_import:
-        if o.domain in (domain, "ai.onnx" if domain == "" else domain):
-            return o.version
-    return 1
 
 
 def _cases():
@@ -38,26 +31,7 @@ def test_suite_covers_every_op():
 
 @pytest.mark.parametrize("case", _cases())
 def test_node_suite(case):
-    node = case.model.graph.node[0]
-    opset = _opset(case.model, node.domain)
-    spec = KERNELS.lookup(node.domain, node.op_type, opset)
-    assert spec is not None, f"no kernel for {node.op_type} at opset {opset}"
-    attrs = {a.name: decode_attribute(a) for a in node.attribute}
-    ctx = OpContext(node.name or case.name, node.op_type, attrs, opset, node.domain, outs=[None] * len(node.output))
-    feeds = dict(zip([i.name for i in case.model.graph.input], case.inputs))
-    args = [feeds.get(n) if n else None for n in node.input]
-    snapshot = [None if a is None else a.copy() for a in args]
-    with np.errstate(all="ignore"):
-        res = spec.fn(ctx, *args)
-    res = list(res) if isinstance(res, (tuple, list)) else [res]
-    res = [r for r, name in zip(res, node.output) if name]
-    assert len(res) == len(case.outputs)
-    for i, (e, a) in enumerate(zip(case.outputs, res)):
-        why = outputs_match(e, a, case.rtol, case.atol)
-        assert why is None, f"output {i}: {why}"
-    for before, after in zip(snapshot, args):
-        if before is not None:
-            np.testing.assert_array_equal(before, after, err_msg="kernel mutated an input")
+    check_kernel_on_case(case)
 
 
 # --------------------------------------------------------------------------- random data vs onnx.reference

@@ -13,7 +13,8 @@ from onnx.reference import ReferenceEvaluator
 
 from graphc.attributes import decode_attribute
 from graphc.errors import PlanError
-from tests.node_cases import node_cases, outputs_match
+from tests.node_cases import node_cases
+from tests.targets.numpy.kernel_cases import check_kernel_on_case
 from targets.numpy.kernels import KERNELS, OpContext
 
 NN_OPS = {
@@ -27,13 +28,6 @@ NN_OPS = {
     "RNN", "GRU", "LSTM",
     "If", "Loop", "Scan",
 }
-
-
-def _opset(model: onnx.ModelProto, domain: str) -> int:
-    for o in model.opset_import:
-        if o.domain in (domain, "ai.onnx" if domain == "" else domain):
-            return o.version
-    return 1
 
 
 def _reference_runner(attrs: dict, opsets: dict[str, int]):
@@ -59,27 +53,8 @@ def _nn_cases():
 
 @pytest.mark.parametrize("case", _nn_cases())
 def test_node_suite(case):
-    node = case.model.graph.node[0]
-    opset = _opset(case.model, node.domain)
-    spec = KERNELS.lookup(node.domain, node.op_type, opset)
-    assert spec is not None, f"no kernel for {node.op_type} at opset {opset}"
-    attrs = {a.name: decode_attribute(a) for a in node.attribute}
-    ctx = OpContext(node.name or case.name, node.op_type, attrs, opset, node.domain,
-                    outs=[None] * len(node.output), subgraph_runner=_reference_runner(attrs, {o.domain: o.version for o in case.model.opset_import}))
-    feeds = dict(zip([i.name for i in case.model.graph.input], case.inputs))
-    args = [feeds.get(n) if n else None for n in node.input]
-    snapshot = [None if a is None else a.copy() for a in args]
-    with np.errstate(all="ignore"):
-        res = spec.fn(ctx, *args)
-    res = list(res) if isinstance(res, (tuple, list)) else [res]
-    res = [r for r, name in zip(res, node.output) if name]
-    assert len(res) == len(case.outputs)
-    for i, (e, a) in enumerate(zip(case.outputs, res)):
-        why = outputs_match(e, a, case.rtol, case.atol)
-        assert why is None, f"output {i}: {why}"
-    for before, after in zip(snapshot, args):
-        if before is not None:
-            np.testing.assert_array_equal(before, after, err_msg="kernel mutated an input")
+    attrs = {a.name: decode_attribute(a) for a in case.model.graph.node[0].attribute}
+    check_kernel_on_case(case, _reference_runner(attrs, {o.domain: o.version for o in case.model.opset_import}))
 
 
 # --------------------------------------------------------------------------- helpers
