@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .ir import Graph, Op
     from .passinfra import PassContext
 
-__all__ = ["Target", "Artifact", "TARGETS", "TargetRegistry", "get_target", "read_manifest", "MANIFEST"]
+__all__ = ["Target", "Artifact", "TARGETS", "TargetRegistry", "get_target", "read_manifest", "describe_runs", "MANIFEST"]
 
 MANIFEST = "manifest.json"
 
@@ -106,6 +107,20 @@ TARGETS = TargetRegistry()
 def get_target(target: str | Target, **options: Any) -> Target:
     """The target named ``target`` built with the options its constructor takes, or ``target`` itself."""
     return TARGETS.create(target, **options) if isinstance(target, str) else target
+
+
+def describe_runs(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The part of an artifact's ``describe()`` every target shares, from (node, op type, how
+    it runs) rows: ``ops`` (count), ``op_types`` (histogram, most frequent first) and ``runs``
+    (how it runs -> op type -> count, sorted)."""
+    by_kind: dict[str, Counter] = {}
+    for _, op_type, kind in rows:
+        by_kind.setdefault(kind, Counter())[op_type] += 1
+    return {
+        "ops": len(rows),
+        "op_types": dict(Counter(t for _, t, _ in rows).most_common()),
+        "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
+    }
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from graphc.evaluate import reference_evaluate
 from graphc.ir import Graph, Op
 from graphc.layers.slots import full_inputs
 from graphc.passinfra import PassContext, PassResult, graph_pass
+from passes.infer_shapes import predicted_output_types
 
 __all__ = ["fold_constants"]
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
     The evaluator is ``ctx.options["evaluate"]`` (the target's kernels) or onnx.reference.
     """
     evaluate: Callable[[Op, Sequence[Any]], list[Any]] = ctx.options.get("evaluate") or reference_evaluate
+    budget = limits.memory_budget(ctx.options.get("memory_budget"))  # once per run: it reads the environment
     result = PassResult()
     for op in list(graph.topological_order()):
         ctx.focus(op)
@@ -44,7 +46,7 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
             continue
         values = _static_shape_result(op) if op.op_type in ("Shape", "Size") and op.domain == "" else None
         if values is None and _foldable(op):
-            if _may_exceed(op, max_elements, ctx.options.get("memory_budget")):
+            if _may_exceed(op, max_elements, budget):
                 result.stats["not-folded:too-large"] = result.stats.get("not-folded:too-large", 0) + 1
                 continue
             try:
@@ -70,11 +72,8 @@ _SIZE_FROM_DATA = {"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsa
                    "Reshape", "CenterCropPad", "Col2Im"}
 
 
-def _may_exceed(op: Op, max_elements: int, memory_budget: int | None) -> bool:
+def _may_exceed(op: Op, max_elements: int, budget: int) -> bool:
     """True unless shape inference shows every output fits ``max_elements`` and the budget."""
-    from passes.infer_shapes import predicted_output_types
-
-    budget = limits.memory_budget(memory_budget)
     predicted = predicted_output_types(op)
     for i, v in enumerate(op.outputs):
         t = predicted[i] if predicted is not None and i < len(predicted) else None

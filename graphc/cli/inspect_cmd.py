@@ -30,11 +30,12 @@ def run(args: argparse.Namespace) -> int:
     if _is_artifact(source):
         return _inspect_artifact(source, args)
     out = console()
-    summary = _model_summary(source, args)
+    layers = layers_from(args)
+    summary = _model_summary(source, layers)
     if not args.json:  # printed before compiling: a model the target can't run still gets its summary
         _print_summary(out, source, summary)
     options = {"fallback": False} if args.no_fallback else {}
-    art = graphc_compile(str(source), target=args.target, layers=layers_from(args), **options)
+    art = graphc_compile(str(source), target=args.target, layers=layers, **options)
     title = f"{source} compiled for {args.target}"
     if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: say which target
         out.print(f"[bold]{title}[/]", highlight=False)
@@ -76,7 +77,7 @@ def _inspect_artifact(source: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_summary(source: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _model_summary(source: Path, layers: Any) -> dict[str, Any]:
     """The model as loaded, after constant folding and shape inference (no target rewrites)."""
     from ..model_io import load_model
     from ..passinfra import PassContext, PassManager
@@ -84,7 +85,7 @@ def _model_summary(source: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     graph = load_model(source)
     loaded = summarize(graph)
-    PassManager("canonicalize,[fold-constants,dce]*4,infer-shapes").run(graph, PassContext(layers=layers_from(args)))
+    PassManager("canonicalize,[fold-constants,dce]*4,infer-shapes").run(graph, PassContext(layers=layers))
     folded = summarize(graph)
     loaded["untyped"] = folded["untyped"]
     # weights computed from constants (ConstantOfShape in the light models) count once folded

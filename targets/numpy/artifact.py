@@ -14,13 +14,13 @@ import io
 import json
 import shlex
 import zipfile
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from graphc.errors import GraphcError, ModelFormatError
+from graphc.target import describe_runs
 from graphc.ir import Graph, Op
 
 from .executor import Executor
@@ -128,14 +128,9 @@ class NumpyArtifact:
 def _description(kinds: list[tuple[str, str, str]], inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
                  plan: dict[str, Any] | None, options: dict[str, Any], layers: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``describe()`` dict from (op name, qualified type, how it runs) rows and the artifact's facts."""
-    by_kind: dict[str, Counter] = {}
-    for _, op_type, kind in kinds:
-        by_kind.setdefault(kind, Counter())[op_type] += 1
     return {
         "target": "numpy",
-        "ops": len(kinds),
-        "op_types": dict(Counter(t for _, t, _ in kinds).most_common()),
-        "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
+        **describe_runs(kinds),
         "overrides": [{"node": n, "op_type": t} for n, t, k in kinds if k == "layer-override"],
         "layers": [{"node": r["node"], "op_type": f"{r['domain']}::{r['op_type']}" if r["domain"] else r["op_type"],
                     "runs": "layer-override" if r.get("override") else "layer", "import_path": r["import_path"],

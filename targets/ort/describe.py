@@ -10,7 +10,6 @@ Python op, where onnxruntime lacks, refuses or departs from the spec).
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import onnx
 
 from graphc.errors import ModelFormatError
+from graphc.target import describe_runs
 
 from .bundle import read_bundle_model
 from .function_builder import FUNCTION_DOMAIN
@@ -48,14 +48,9 @@ def describe_bundle(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any
                 src = entry.get("source", {})
                 rows.append((node.name, _qualified(src.get("domain", ""), src.get("op_type", node.op_type)),
                              str(entry.get("lowering", "?"))))
-    by_kind: dict[str, Counter] = {}
-    for _, op_type, kind in rows:
-        by_kind.setdefault(kind, Counter())[op_type] += 1
     return {
         "target": "ort",
-        "ops": len(rows),
-        "op_types": dict(Counter(t for _, t, _ in rows).most_common()),
-        "runs": {k: dict(sorted(c.items())) for k, c in sorted(by_kind.items())},
+        **describe_runs(rows),
         "layers": _layers(manifest),
         "moved": [{"node": e["node"], "op_type": _source_type(e), "runs": e.get("lowering"), "reason": e["reason"]}
                   for e in manifest.get("custom_ops", []) if e.get("reason")],

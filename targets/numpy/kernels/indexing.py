@@ -82,15 +82,19 @@ def _element_index(idx: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     return tuple(idx if i == axis else g for i, g in enumerate(grids))
 
 
+def _write(out: np.ndarray, where: tuple, values: np.ndarray, reduction: str) -> None:
+    """``out[where] = values``, or reduced into place (``add``/``mul``/``max``/``min``; repeats accumulate)."""
+    if reduction == "none":
+        out[where] = values
+    else:
+        _REDUCE[reduction].at(out, where, values)
+
+
 def _scatter_elements(ctx: OpContext, x: np.ndarray, indices: np.ndarray, updates: np.ndarray) -> np.ndarray:
     axis = _axis(ctx, x.ndim)
     out = x.copy()
     where = _element_index(_positive(indices, x.shape[axis]), axis)
-    reduction = ctx.attr("reduction", "none")
-    if reduction == "none":
-        out[where] = updates
-    else:
-        _REDUCE[reduction].at(out, where, updates)
+    _write(out, where, updates, ctx.attr("reduction", "none"))
     return out
 
 
@@ -112,12 +116,7 @@ def scatter_nd(ctx: OpContext, x: np.ndarray, indices: np.ndarray, updates: np.n
     k = indices.shape[-1]
     out = x.copy()
     where = tuple(indices.reshape(-1, k).T)
-    upd = updates.reshape((-1,) + x.shape[k:])
-    reduction = ctx.attr("reduction", "none")
-    if reduction == "none":
-        out[where] = upd
-    else:
-        _REDUCE[reduction].at(out, where, upd)
+    _write(out, where, updates.reshape((-1,) + x.shape[k:]), ctx.attr("reduction", "none"))
     return out
 
 
