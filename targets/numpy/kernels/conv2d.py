@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import blas
 from .registry import OpContext
@@ -55,6 +56,8 @@ IMPLICIT_GEMM = True
 IMPLICIT_MIN_CHANNELS = 32
 #: "wide rows" im2col is used when (computed columns / needed columns) is at most this
 WIDE_WASTE = 1.2
+#: grouped im2col runs whole groups in blocks whose patch matrix is about this size (stays in L2)
+IM2COL_BLOCK_BYTES = 1 << 20
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -88,6 +91,11 @@ class Conv2dPlan:
     phase_shape: tuple[int, int] = (0, 0)  # rows, cols of one phase image
     phase_len: int = 0  # flat length of one phase image buffer (with slack for wide reads)
     taps: list[tuple[int, int]] = field(default_factory=list)  # (phase index, flat offset) per tap
+    #: im2col copies: per phase, its taps as a grid (phase, first offset, rows, row step, cols, col step);
+    #: the patch matrix (and the im2col weights) order taps grid by grid
+    tap_grids: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
+    tap_order: list[int] = field(default_factory=list)  # kernel tap index of each patch-matrix tap
+    block_groups: int = 1  # groups per im2col block (grouped convs run in cache-sized blocks)
     wide: bool = False
     length: int = 0  # GEMM columns per image (Ho * phase cols when wide, else Ho * Wo)
 
@@ -210,34 +218,55 @@ class Conv2dPlan:
         return self._store(acc.reshape(m, ho, self.phase_shape[1])[:, :, :wo], out, fuse)
 
     def _phase(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
-        """im2col from the stride phases, one (grouped) GEMM; True when the activation was applied."""
+        """im2col from the stride phases, one (grouped) GEMM; True when the activation was applied.
+
+        Grouped convolutions run ``block_groups`` groups at a time, so one block's phase
+        images, patch matrix and GEMM result stay in cache from copy to store.
+        """
         if self.implicit:
             return self._implicit(ctx, x, out, fuse)
+        g, mg, _ = self.weights.shape
+        cg = x.shape[0] // g
+        gb = self.block_groups
+        done = False
+        for g0 in range(0, g, gb):
+            g1 = min(g, g0 + gb)
+            done = self._im2col_gemm(ctx, x[g0 * cg:g1 * cg], self.weights[g0:g1], out[g0 * mg:g1 * mg], fuse)
+        return done
+
+    def _im2col_gemm(self, ctx: OpContext, x: np.ndarray, weights: np.ndarray, out: np.ndarray,
+                     fuse: bool) -> bool:
+        """x (C, H, W) of ``len(weights)`` whole groups -> out (M, Ho, Wo) through one patch matrix."""
         c = x.shape[0]
-        g, mg, ck = self.weights.shape
-        cg = c // g
+        g, mg, ck = weights.shape
         k = len(self.taps)
         ho, wo = self.out_shape[2:]
         length = self.length
+        cols_q = self.phase_shape[1]
         phases = self._load_phases(ctx, x, *self.strides)
         # (group, C/group * taps [+ a row of ones for the folded bias], columns)
         cols = ctx.scratch("conv-cols", (g, ck, length), x.dtype)
         if self.folded:
             cols[:, ck - 1, :] = 1
+        cg = c // g
         taps = cols[:, :cg * k, :].reshape(g, cg, k, length)
-        cols_q = self.phase_shape[1]
-        for t, (p, off) in enumerate(self.taps):
-            dst = taps[:, :, t, :]  # (group, C/group, columns)
-            if self.wide:
-                dst[...] = phases[p, :, off:off + length].reshape(g, cg, length)
-            else:
-                src = phases[p, :, off:off + ho * cols_q].reshape(c, ho, cols_q)[:, :, :wo]
-                dst.reshape(g, cg, ho, wo)[...] = src.reshape(g, cg, ho, wo)
+        item = x.dtype.itemsize
+        plen = self.phase_len
+        inner = (length,) if self.wide else (ho, wo)
+        inner_strides = (item,) if self.wide else (cols_q * item, item)
+        t0 = 0
+        for p, base, nr, rstep, nc, cstep in self.tap_grids:
+            # every tap of one phase in one copy: a (group, C/group, rows, cols, ...) window view of the phase
+            src = as_strided(phases[p, :, base:], (g, cg, nr, nc) + inner,
+                             (cg * plen * item, plen * item, rstep * item, cstep * item) + inner_strides,
+                             writeable=False)
+            taps[:, :, t0:t0 + nr * nc, :].reshape((g, cg, nr, nc) + inner)[...] = src
+            t0 += nr * nc
         if self.wide:
             acc = ctx.scratch("conv-acc", (g, mg, length), out.dtype)
-            np.matmul(self.weights, cols, out=acc)
+            np.matmul(weights, cols, out=acc)
             return self._store(acc.reshape(g * mg, ho, cols_q)[:, :, :wo], out, fuse)
-        np.matmul(self.weights, cols, out=out.reshape(g, mg, length))
+        np.matmul(weights, cols, out=out.reshape(g, mg, length))
         return False
 
     def _winograd(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
@@ -309,18 +338,30 @@ def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     rows = -(-(h + top + bottom) // sh)
     cols = -(-(w + left + right) // sw)
     plan.phase_shape = (rows, cols)
-    plan.taps = []
-    for ki in range(kh):
-        ri = ki * dh
-        for kj in range(kw):
-            rj = kj * dw
-            plan.taps.append(((ri % sh) * sw + rj % sw, (ri // sh) * cols + rj // sw))
+    plan.taps = [((ki * dh % sh) * sw + kj * dw % sw, (ki * dh // sh) * cols + kj * dw // sw)
+                 for ki in range(kh) for kj in range(kw)]
+    # the taps reading one phase form a grid: kernel rows (columns) in an arithmetic progression
+    plan.tap_grids, plan.tap_order = [], []
+    for py in range(sh):
+        kis = [ki for ki in range(kh) if ki * dh % sh == py]
+        for px in range(sw):
+            kjs = [kj for kj in range(kw) if kj * dw % sw == px]
+            if not kis or not kjs:
+                continue
+            rstep = ((kis[1] - kis[0]) * dh // sh) * cols if len(kis) > 1 else 0
+            cstep = (kjs[1] - kjs[0]) * dw // sw if len(kjs) > 1 else 0
+            base = (kis[0] * dh // sh) * cols + kjs[0] * dw // sw
+            plan.tap_grids.append((py * sw + px, base, len(kis), rstep, len(kjs), cstep))
+            plan.tap_order += [ki * kw + kj for ki in kis for kj in kjs]
     # depthwise GEMMs are tiny, so their wasted columns cost less than exact (short-row) tap copies
-    depthwise = plan.group == plan.x_shape[1] == plan.out_shape[1]
+    c, m = plan.x_shape[1], plan.out_shape[1]
+    depthwise = plan.group == c == m
     plan.wide = depthwise or ho * cols / (ho * wo) <= WIDE_WASTE
     plan.length = ho * cols if plan.wide else ho * wo
     reach = max(off for _, off in plan.taps) + ho * cols
     plan.phase_len = max(rows * cols, reach)
+    group_bytes = (c // plan.group * kh * kw + 1) * plan.length * np.dtype(plan.weights.dtype).itemsize
+    plan.block_groups = max(1, min(plan.group, IM2COL_BLOCK_BYTES // group_bytes))
 
 
 def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.ndarray:
@@ -392,5 +433,6 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | None:
         plan.weights = np.ascontiguousarray(w.transpose(2, 3, 0, 1).reshape(-1, m, c))
     else:
         plan.folded = bias is not None
-        plan.weights = _weight_matrix(w, bias, group)
+        taps = w.reshape(m, c // group, -1)[:, :, plan.tap_order]
+        plan.weights = _weight_matrix(taps, bias, group)
     return plan

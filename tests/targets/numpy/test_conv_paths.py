@@ -73,6 +73,11 @@ CASES = {
     "grouped": (8, 10, 12, 3, 1, 1, 4, 1, True, False, False, 1, "phase", False),
     "depthwise": (24, 10, 24, 3, 1, 1, 24, 1, True, True, False, 1, "phase", False),
     "depthwise-strided": (24, 11, 24, 3, 2, 1, 24, 1, False, False, False, 1, "phase", False),
+    # several cache-sized blocks of groups, the last one partial
+    "depthwise-blocked": (72, 40, 72, 3, 1, 1, 72, 1, True, True, False, 2, "phase", False),
+    # taps spread unevenly over 3x3 stride phases (grids of 2 and 1 rows/cols)
+    "grouped-stride3-k5": (6, 17, 6, 5, 3, 2, 3, 1, True, False, False, 1, "phase", False),
+    "grouped-strided-dilated": (8, 15, 4, 3, 2, 2, 2, 2, True, True, False, 1, "phase", False),
 }
 
 
@@ -88,6 +93,14 @@ def test_prepared_conv_matches_onnxruntime(name):
     for _ in range(2):  # the second run reuses scratch buffers (zero borders, rows of ones)
         got = art.run(feeds)["y"]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_grouped_im2col_runs_in_blocks_of_whole_groups():
+    c, h, m, k, stride, pad, group, dil, bias, relu, residual, n, _, _ = CASES["depthwise-blocked"]
+    art = graphc.compile(_conv_model(c, h, m, k, stride, pad, group, dil, bias, relu, residual, n), "numpy")
+    (plan,) = [s.state for s in art.program.steps if s.state is not None]
+    assert 1 < plan.block_groups < group and group % plan.block_groups
+    assert sorted(plan.tap_order) == list(range(k * k)) and len(plan.tap_grids) == 1
 
 
 def test_residual_output_reuses_the_residual_buffer():
