@@ -1,12 +1,12 @@
 """Kernels: pooling.
 
 MaxPool (with the optional Indices output), AveragePool, LpPool, their Global*
-forms, MaxUnpool and RoiAlign. Windowed pools pad the input into a scratch buffer (no allocation per call) and reduce over the kernel taps. Max
-and sum windows are separable, so MaxPool and float AveragePool reduce one spatial axis
-at a time: ``k - 1`` ``np.maximum``/``np.add`` calls over shifted strided views per axis
-(``2 * (k - 1)`` for a 2-D k x k window instead of ``k * k - 1``), the first axis over
-whole contiguous rows. The other pools fold over every tap's strided view of the padded
-input; the Python loop never runs per pixel. The window
+forms, MaxUnpool and RoiAlign. Max and sum windows are separable, so MaxPool and float
+AveragePool reduce one spatial axis at a time: ``k - 1`` ``np.maximum``/``np.add`` calls
+over shifted strided views per axis (``2 * (k - 1)`` for a 2-D k x k window instead of
+``k * k - 1``), the first axis over whole contiguous rows, without padding the input:
+each tap combines only the outputs whose window position lies inside it. The other pools
+fold over every tap's strided view of the padded input; the Python loop never runs per pixel. The window
 geometry (auto_pad, pads, strides, dilations, ceil_mode) is
 :func:`targets.numpy.kernels.conv.conv_geometry`.
 
@@ -76,48 +76,49 @@ def _reduce_taps(xp: np.ndarray, geo: Geometry, out: np.ndarray,
     return out
 
 
-def _padded_scratch(ctx: OpContext, x: np.ndarray, geo: Geometry, value: float | int) -> np.ndarray:
-    """Like :func:`_padded`, into shared scratch (the border filled and the interior copied per call)."""
-    if min(geo.pads_begin, default=0) < 0 or min(geo.pads_end, default=0) < 0:
-        return _padded(x, geo, value)
-    ends = []
-    for i, (size, b, e) in enumerate(zip(x.shape[2:], geo.pads_begin, geo.pads_end)):
-        need = (geo.out[i] - 1) * geo.strides[i] + (geo.kernel[i] - 1) * geo.dilations[i] + 1
-        ends.append(max(e, need - size - b))
-    if not any(geo.pads_begin) and not any(ends):
-        return x
-    shape = x.shape[:2] + tuple(s + b + e for s, b, e in zip(x.shape[2:], geo.pads_begin, ends))
-    buf = ctx.scratch("pool-padded", shape, x.dtype)
-    lead = (slice(None), slice(None))
-    for i, (b, size) in enumerate(zip(geo.pads_begin, x.shape[2:])):  # the border only, each call
-        before = (slice(None),) * i
-        buf[lead + before + (slice(0, b),)] = value
-        buf[lead + before + (slice(b + size, None),)] = value
-    buf[lead + tuple(slice(b, b + s) for b, s in zip(geo.pads_begin, x.shape[2:]))] = x
-    return buf
+def _tap_ranges(size: int, k: int, s: int, d: int, pad: int, o: int) -> list[tuple[int, int, int]]:
+    """Per kernel tap along one axis: (first output, end output, first input) where it reads the input."""
+    ranges = []
+    for t in range(k):
+        off = t * d - pad
+        lo = max(0, -(off // s))  # first output whose tap position is >= 0
+        hi = max(lo, min(o, (size - 1 - off) // s + 1))  # ... and <= size - 1
+        ranges.append((lo, hi, lo * s + off))
+    return ranges
 
 
-def _separable(ctx: OpContext, xp: np.ndarray, geo: Geometry, out: np.ndarray,
-               combine: Callable[..., np.ndarray]) -> np.ndarray:
-    """Reduce the windows of padded ``xp`` into ``out`` one spatial axis at a time (max and sum are separable)."""
+def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
+               combine: Callable[..., np.ndarray], identity: float | int) -> np.ndarray:
+    """Reduce the windows of ``x`` into ``out`` one spatial axis at a time (max and sum are separable).
+
+    Padding is never materialized: each tap combines only the outputs whose window
+    position lands inside the input (padding is ``combine``'s identity). A window that
+    covers the whole input is one reduction.
+    """
     nd = len(geo.kernel)
-    cur = xp
+    spatial = x.shape[2:]
+    if all(o == 1 for o in geo.out) and geo.kernel == spatial and not any(geo.pads_begin) \
+            and all(d == 1 for d in geo.dilations):
+        combine.reduce(x.reshape(x.shape[:2] + (-1,)), axis=2, out=out.reshape(out.shape[:2]))
+        return out
+    cur = x
     for a in range(nd):
         axis = 2 + a
         k, s, d, o = geo.kernel[a], geo.strides[a], geo.dilations[a], geo.out[a]
         shape = cur.shape[:axis] + (o,) + cur.shape[axis + 1:]
         dst = out if a == nd - 1 else ctx.scratch(("pool-separable", a), shape, out.dtype)
         lead = (slice(None),) * axis
-
-        def tap(t: int) -> np.ndarray:
-            return cur[lead + (slice(t * d, t * d + (o - 1) * s + 1, s),)]
-
-        if k == 1:
-            np.copyto(dst, tap(0))
+        ranges = _tap_ranges(spatial[a], k, s, d, geo.pads_begin[a], o)
+        # start from a tap that reads the input for every output (else from the identity)
+        full = next((r for r in ranges if r[0] == 0 and r[1] == o), None)
+        if full is None:
+            dst.fill(identity)
         else:
-            combine(tap(0), tap(1), out=dst)
-            for t in range(2, k):
-                combine(dst, tap(t), out=dst)
+            np.copyto(dst, cur[lead + (slice(full[2], full[2] + (o - 1) * s + 1, s),)])
+        for lo, hi, i0 in ranges:
+            if hi > lo and (lo, hi, i0) != full:
+                part = dst[lead + (slice(lo, hi),)]
+                combine(part, cur[lead + (slice(i0, i0 + (hi - lo - 1) * s + 1, s),)], out=part)
         cur = dst
     return out
 
@@ -129,7 +130,7 @@ def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np
     shape = x.shape[:2] + geo.out
     buf = ctx.out(0, shape, x.dtype)
     if len(ctx.outs) < 2:
-        return _separable(ctx, _padded_scratch(ctx, x, geo, _lowest(x.dtype)), geo, buf, np.maximum)
+        return _separable(ctx, x, geo, buf, np.maximum, _lowest(x.dtype))
     xp = _padded(x, geo, _lowest(x.dtype))
     best = np.zeros(shape, dtype=np.int64)
     for t, tap in enumerate(np.ndindex(*geo.kernel)):
@@ -170,7 +171,7 @@ def average_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     geo = _geometry(ctx, x)
     buf = ctx.out(0, x.shape[:2] + geo.out, x.dtype)
     if x.dtype.kind == "f":
-        acc = _separable(ctx, _padded_scratch(ctx, x, geo, 0), geo, buf, np.add)
+        acc = _separable(ctx, x, geo, buf, np.add, 0)
     else:
         acc = _reduce_taps(_padded(x, geo, 0), geo, np.empty(buf.shape, np.float64), np.add)
     include_pad = bool(ctx.attr("count_include_pad", 0))

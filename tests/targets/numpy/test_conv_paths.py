@@ -210,6 +210,10 @@ def test_scratch_is_shared_by_key_and_sized_for_the_largest_user():
     ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
     ("AveragePool", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1)),
     ("AveragePool", dict(kernel_shape=[2, 3], strides=[2, 1], ceil_mode=1)),
+    ("MaxPool", dict(kernel_shape=[3, 3], strides=[3, 3], pads=[2, 2, 2, 2], ceil_mode=1)),  # border taps skipped
+    ("MaxPool", dict(kernel_shape=[9, 10])),  # the whole map: one reduction
+    ("AveragePool", dict(kernel_shape=[9, 10])),
+    ("AveragePool", dict(kernel_shape=[5, 5], strides=[1, 1], pads=[4, 4, 4, 4])),  # no tap sees every output
 ])
 def test_separable_pooling_matches_onnxruntime(op_type, attrs):
     node = helper.make_node(op_type, ["x"], ["y"], **attrs)
