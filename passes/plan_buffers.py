@@ -1,4 +1,4 @@
-"""plan-buffers: one arena for the intermediate tensors, offsets by greedy-by-size.
+"""plan-buffers: one arena for the intermediate tensors, offsets by greedy placement in a few orders.
 
 The plan is a :class:`BufferPlan`, stored as JSON in ``graph.metadata["graphc.plan"]``
 where the target's lowering reads it. Executors that meet concrete shapes the static
@@ -103,7 +103,7 @@ def read_plan(graph: Graph) -> BufferPlan | None:
     return BufferPlan.from_json(text) if text else None
 
 
-@graph_pass("plan-buffers", "liveness over the schedule, one arena, offsets by greedy-by-size (in-place, views)",
+@graph_pass("plan-buffers", "liveness over the schedule, one arena, greedy best-fit offsets in a few orders (in-place, views)",
             establishes=("buffers-planned",))
 def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
     """Plan the root graph's intermediate tensors into one arena:
@@ -115,9 +115,11 @@ def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
     3. an in-place op (hint ``{output: input}``, elementwise ops) reuses its input's
        buffer when the input dies at that op, the sizes match, and no other input of
        the op reads the same buffer;
-    4. buffers sorted by size (largest first), each placed at the offset of the
-       smallest gap between already-placed buffers whose lifetimes overlap (best fit),
-       else after them; offsets and sizes aligned to 64 bytes.
+    4. buffers sorted by size (largest first, longer lifetimes first among equal sizes),
+       each placed at the offset of the smallest gap between already-placed buffers whose
+       lifetimes overlap (best fit), else after them; while the arena is above the
+       liveness lower bound, the placement is retried by lifetime length and by size x
+       lifetime, keeping the smallest arena; offsets and sizes aligned to 64 bytes.
     Values of unknown size are left out (allocated when produced; the executor re-plans
     once concrete shapes are known). Graph inputs, outputs and constants are never in
     the arena. With ``ctx.options["memory_budget"]`` (bytes), an arena or a single tensor
@@ -253,30 +255,59 @@ def _inplace_target(op: Op, by_slot: dict[int, Value | None], slot: int, inplace
     return buf
 
 
+#: placement orders tried in turn (a sort key per buffer), best first: greedy by size with
+#: longer lifetimes first among equal sizes, greedy by breadth (longest lifetime first),
+#: and by size times lifetime; later orders run only while the arena is above the bound
+_ORDERS: tuple[Callable[[_Buffer], tuple[int, ...]], ...] = (
+    lambda b: (-b.size, b.start - b.end, b.start),
+    lambda b: (b.start - b.end, -b.size, b.start),
+    lambda b: (-b.size * (b.end - b.start + 1), b.start),
+)
+
+
 def _place(buffers: list[_Buffer]) -> None:
-    """Greedy by size: largest first, each into the best-fitting gap among overlapping placed buffers.
+    """Set every buffer's offset: the smallest arena of greedy placement in each of
+    :data:`_ORDERS` (the first order reaching the liveness lower bound ends the search;
+    ties keep the earlier order, so the result is deterministic)."""
+    if not buffers:
+        return
+    bound = _lower_bound(buffers, max(b.end for b in buffers))
+    best: list[int] = []
+    best_arena = -1
+    for key in _ORDERS:
+        offsets = _greedy(buffers, sorted(range(len(buffers)), key=lambda i: key(buffers[i])))
+        arena = max(o + b.size for o, b in zip(offsets, buffers))
+        if best_arena < 0 or arena < best_arena:
+            best, best_arena = offsets, arena
+        if best_arena <= bound:
+            break
+    for buf, offset in zip(buffers, best):
+        buf.offset = offset
+
+
+def _greedy(buffers: list[_Buffer], order: list[int]) -> list[int]:
+    """Offsets of ``buffers`` placed one by one in ``order`` (indices), each into the
+    best-fitting gap among the placed buffers whose lifetimes overlap it, else above them.
 
     Placed buffers are indexed by the steps they are live at, so finding the ones that
     overlap a lifetime costs the length of that lifetime, not the number of buffers
     placed so far (compile time stays near-linear on long graphs).
     """
-    if not buffers:
-        return
-    live_at: list[list[_Buffer]] = [[] for _ in range(max(b.end for b in buffers) + 1)]
-    for buf in sorted(buffers, key=lambda b: (-b.size, b.start)):
-        seen: dict[int, _Buffer] = {}
-        for step in range(buf.start, buf.end + 1):
-            for p in live_at[step]:
-                seen[id(p)] = p
-        best, best_gap, prev_end = -1, None, 0
-        for p in sorted(seen.values(), key=lambda p: p.offset):
-            gap = p.offset - prev_end
-            if gap >= buf.size and (best_gap is None or gap < best_gap):
+    offsets = [-1] * len(buffers)
+    live_at: list[list[int]] = [[] for _ in range(max(b.end for b in buffers) + 1)]
+    for i in order:
+        buf = buffers[i]
+        seen = {j for step in range(buf.start, buf.end + 1) for j in live_at[step]}
+        best, best_gap, prev_end = -1, -1, 0
+        for j in sorted(seen, key=offsets.__getitem__):
+            gap = offsets[j] - prev_end
+            if gap >= buf.size and (best_gap < 0 or gap < best_gap):
                 best, best_gap = prev_end, gap
-            prev_end = max(prev_end, p.offset + p.size)
-        buf.offset = best if best >= 0 else prev_end
+            prev_end = max(prev_end, offsets[j] + buffers[j].size)
+        offsets[i] = best if best >= 0 else prev_end
         for step in range(buf.start, buf.end + 1):
-            live_at[step].append(buf)
+            live_at[step].append(i)
+    return offsets
 
 
 def _lower_bound(buffers: list[_Buffer], steps: int) -> int:
