@@ -107,20 +107,60 @@ def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
         k, s, d, o = geo.kernel[a], geo.strides[a], geo.dilations[a], geo.out[a]
         shape = cur.shape[:axis] + (o,) + cur.shape[axis + 1:]
         dst = out if a == nd - 1 else ctx.scratch(("pool-separable", a), shape, out.dtype)
-        lead = (slice(None),) * axis
         ranges = _tap_ranges(spatial[a], k, s, d, geo.pads_begin[a], o)
-        # start from a tap that reads the input for every output (else from the identity)
-        full = next((r for r in ranges if r[0] == 0 and r[1] == o), None)
-        if full is None:
-            dst.fill(identity)
-        else:
-            np.copyto(dst, cur[lead + (slice(full[2], full[2] + (o - 1) * s + 1, s),)])
-        for lo, hi, i0 in ranges:
-            if hi > lo and (lo, hi, i0) != full:
-                part = dst[lead + (slice(lo, hi),)]
-                combine(part, cur[lead + (slice(i0, i0 + (hi - lo - 1) * s + 1, s),)], out=part)
+        if not _combine_axis_flat(cur, dst, axis, ranges, s, combine, identity):
+            _combine_taps(cur, dst, axis, ranges, s, (0, o), combine, identity)
         cur = dst
     return out
+
+
+def _combine_taps(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
+                  window: tuple[int, int], combine: Callable[..., np.ndarray], identity: float | int) -> None:
+    """Outputs ``window`` (first, end) along ``axis`` of ``dst``: ``combine`` over the taps' ``ranges`` of ``cur``."""
+    c0, c1 = window
+    lead = (slice(None),) * axis
+    clipped = [(max(lo, c0), min(hi, c1), i0 + max(0, c0 - lo) * s) for lo, hi, i0 in ranges]
+    # start from a tap that reads the input for every output (else from the identity)
+    full = next((r for r in clipped if r[0] == c0 and r[1] == c1), None)
+    if full is None:
+        dst[lead + (slice(c0, c1),)] = identity
+    else:
+        np.copyto(dst[lead + (slice(c0, c1),)], cur[lead + (slice(full[2], full[2] + (c1 - c0 - 1) * s + 1, s),)])
+    for lo, hi, i0 in clipped:
+        if hi > lo and (lo, hi, i0) != full:
+            part = dst[lead + (slice(lo, hi),)]
+            combine(part, cur[lead + (slice(i0, i0 + (hi - lo - 1) * s + 1, s),)], out=part)
+
+
+def _combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
+                       combine: Callable[..., np.ndarray], identity: float | int) -> bool:
+    """One axis as ops over whole flattened arrays (numpy runs strided slices of short rows far slower).
+
+    Applies when the input extent along ``axis`` is ``s`` times the output's and either
+    the stride is 1 or ``axis`` is the last one: flat output ``j`` then reads flat input
+    ``s * j + offset * inner`` everywhere at once. A tap wraps into the neighbouring row
+    (plane) only at the border outputs, which are then recomputed exactly. False when it
+    does not apply.
+    """
+    o = dst.shape[axis]
+    inner = math.prod(cur.shape[axis + 1:])
+    body = (max(r[0] for r in ranges), min(r[1] for r in ranges))  # outputs where every tap is inside
+    if cur.shape[axis] != s * o or (s != 1 and inner != 1) or body[1] - body[0] < o // 2 \
+            or not (cur.flags.c_contiguous and dst.flags.c_contiguous):
+        return False
+    src, flat = cur.reshape(-1), dst.reshape(-1)
+    for t, (lo, _, i0) in enumerate(ranges):
+        off = (i0 - lo * s) * inner
+        f0, f1 = max(0, -(off // s)), min(flat.size, (src.size - 1 - off) // s + 1)
+        view = src[f0 * s + off:(f1 - 1) * s + off + 1:s]
+        if t == 0:
+            np.copyto(flat[f0:f1], view)
+        else:
+            combine(flat[f0:f1], view, out=flat[f0:f1])
+    for window in ((0, body[0]), (body[1], o)):
+        if window[1] > window[0]:
+            _combine_taps(cur, dst, axis, ranges, s, window, combine, identity)
+    return True
 
 
 @kernel("MaxPool")

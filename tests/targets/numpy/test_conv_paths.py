@@ -214,6 +214,8 @@ def test_scratch_is_shared_by_key_and_sized_for_the_largest_user():
     ("MaxPool", dict(kernel_shape=[9, 10])),  # the whole map: one reduction
     ("AveragePool", dict(kernel_shape=[9, 10])),
     ("AveragePool", dict(kernel_shape=[5, 5], strides=[1, 1], pads=[4, 4, 4, 4])),  # no tap sees every output
+    ("AveragePool", dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])),
+    ("MaxPool", dict(kernel_shape=[3, 5], strides=[1, 1], pads=[1, 2, 1, 2])),
 ])
 def test_separable_pooling_matches_onnxruntime(op_type, attrs):
     node = helper.make_node(op_type, ["x"], ["y"], **attrs)
@@ -225,3 +227,23 @@ def test_separable_pooling_matches_onnxruntime(op_type, attrs):
     want = ort_run(model, feeds)["y"]
     for _ in range(2):
         np.testing.assert_allclose(art.run(feeds)["y"], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,s,d,pad,combine", [(3, 1, 1, 1, np.add), (3, 2, 1, 1, np.maximum), (2, 2, 1, 0, np.add),
+                                               (3, 1, 2, 2, np.maximum)])
+def test_pool_axis_over_flat_arrays_matches_the_row_path(k, s, d, pad, combine):
+    from targets.numpy.kernels.pooling import _combine_axis_flat, _combine_taps, _tap_ranges
+
+    x = np.random.default_rng(0).standard_normal((2, 3, 12, 12)).astype(np.float32)
+    o = (12 + 2 * pad - d * (k - 1) - 1) // s + 1
+    ranges = _tap_ranges(12, k, s, d, pad, o)
+    identity = 0 if combine is np.add else -np.inf
+    for axis in (2, 3):  # the first spatial axis only at stride 1 (rows of a plane stay whole)
+        shape = list(x.shape)
+        shape[axis] = o
+        want = np.empty(shape, np.float32)
+        _combine_taps(x, want, axis, ranges, s, (0, o), combine, identity)
+        got = np.full_like(want, np.nan)
+        assert _combine_axis_flat(x, got, axis, ranges, s, combine, identity) == (axis == 3 or s == 1)
+        if axis == 3 or s == 1:
+            np.testing.assert_array_equal(got, want)
