@@ -76,7 +76,7 @@ def _reduce_taps(xp: np.ndarray, geo: Geometry, out: np.ndarray,
     return out
 
 
-def _tap_ranges(size: int, k: int, s: int, d: int, pad: int, o: int) -> list[tuple[int, int, int]]:
+def tap_ranges(size: int, k: int, s: int, d: int, pad: int, o: int) -> list[tuple[int, int, int]]:
     """Per kernel tap along one axis: (first output, end output, first input) where it reads the input."""
     ranges = []
     for t in range(k):
@@ -107,14 +107,14 @@ def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
         k, s, d, o = geo.kernel[a], geo.strides[a], geo.dilations[a], geo.out[a]
         shape = cur.shape[:axis] + (o,) + cur.shape[axis + 1:]
         dst = out if a == nd - 1 else ctx.scratch(("pool-separable", a), shape, out.dtype)
-        ranges = _tap_ranges(spatial[a], k, s, d, geo.pads_begin[a], o)
-        if not _combine_axis_flat(cur, dst, axis, ranges, s, combine, identity):
-            _combine_taps(cur, dst, axis, ranges, s, (0, o), combine, identity)
+        ranges = tap_ranges(spatial[a], k, s, d, geo.pads_begin[a], o)
+        if not combine_axis_flat(cur, dst, axis, ranges, s, combine, identity):
+            combine_taps(cur, dst, axis, ranges, s, (0, o), combine, identity)
         cur = dst
     return out
 
 
-def _combine_taps(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
+def combine_taps(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
                   window: tuple[int, int], combine: Callable[..., np.ndarray], identity: float | int) -> None:
     """Outputs ``window`` (first, end) along ``axis`` of ``dst``: ``combine`` over the taps' ``ranges`` of ``cur``."""
     c0, c1 = window
@@ -132,7 +132,7 @@ def _combine_taps(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tupl
             combine(part, cur[lead + (slice(i0, i0 + (hi - lo - 1) * s + 1, s),)], out=part)
 
 
-def _combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
+def combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
                        combine: Callable[..., np.ndarray], identity: float | int) -> bool:
     """One axis as ops over whole flattened arrays (numpy runs strided slices of short rows far slower).
 
@@ -159,7 +159,7 @@ def _combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list
             combine(flat[f0:f1], view, out=flat[f0:f1])
     for window in ((0, body[0]), (body[1], o)):
         if window[1] > window[0]:
-            _combine_taps(cur, dst, axis, ranges, s, window, combine, identity)
+            combine_taps(cur, dst, axis, ranges, s, window, combine, identity)
     return True
 
 

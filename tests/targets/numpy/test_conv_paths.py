@@ -232,18 +232,18 @@ def test_separable_pooling_matches_onnxruntime(op_type, attrs):
 @pytest.mark.parametrize("k,s,d,pad,combine", [(3, 1, 1, 1, np.add), (3, 2, 1, 1, np.maximum), (2, 2, 1, 0, np.add),
                                                (3, 1, 2, 2, np.maximum)])
 def test_pool_axis_over_flat_arrays_matches_the_row_path(k, s, d, pad, combine):
-    from targets.numpy.kernels.pooling import _combine_axis_flat, _combine_taps, _tap_ranges
+    from targets.numpy.kernels.pooling import combine_axis_flat, combine_taps, tap_ranges
 
     x = np.random.default_rng(0).standard_normal((2, 3, 12, 12)).astype(np.float32)
     o = (12 + 2 * pad - d * (k - 1) - 1) // s + 1
-    ranges = _tap_ranges(12, k, s, d, pad, o)
+    ranges = tap_ranges(12, k, s, d, pad, o)
     identity = 0 if combine is np.add else -np.inf
     for axis in (2, 3):  # the first spatial axis only at stride 1 (rows of a plane stay whole)
         shape = list(x.shape)
         shape[axis] = o
         want = np.empty(shape, np.float32)
-        _combine_taps(x, want, axis, ranges, s, (0, o), combine, identity)
+        combine_taps(x, want, axis, ranges, s, (0, o), combine, identity)
         got = np.full_like(want, np.nan)
-        assert _combine_axis_flat(x, got, axis, ranges, s, combine, identity) == (axis == 3 or s == 1)
+        assert combine_axis_flat(x, got, axis, ranges, s, combine, identity) == (axis == 3 or s == 1)
         if axis == 3 or s == 1:
             np.testing.assert_array_equal(got, want)
