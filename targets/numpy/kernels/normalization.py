@@ -205,41 +205,56 @@ def rms_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray) -> np.nd
 # --------------------------------------------------------------------------- LRN, MVN, Lp
 
 
+#: LRN works on blocks of spatial positions whose per-channel scratch is about this size (stays in cache)
+LRN_BLOCK_BYTES = 1 << 18
+
+
 @kernel("LRN")
 def lrn(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """x / (bias + alpha / size * sum of squares over a channel window) ** beta.
 
-    The window sums run along the channel axis through the separable pooling taps (whole
-    channel planes per numpy call, no cumulative sums to cancel); beta 0.75 and 0.5 (the
-    common ones) take square roots instead of ``pow``, which costs ten times more.
+    Runs over cache-sized blocks of spatial positions (all channels), so its dozen
+    elementwise passes stay in cache. The window sums run along the channel axis
+    through the separable pooling taps (no cumulative sums to cancel); beta 0.75 and
+    0.5 (the common ones) take square roots instead of ``pow``, which costs ten times more.
     """
     size = int(ctx.attr("size"))
     alpha = float(ctx.attr("alpha", 1e-4))
     beta = float(ctx.attr("beta", 0.75))
     bias = float(ctx.attr("bias", 1.0))
     ct = _compute_dtype(x)
-    xc = x.astype(ct, copy=False)
-    sq = ctx.scratch("lrn-square", x.shape, ct)
-    np.multiply(xc, xc, out=sq)
-    c = x.shape[1]
-    window = ctx.scratch("lrn-window", x.shape, ct)
-    ranges = tap_ranges(c, size, 1, 1, (size - 1) // 2, c)
-    if not combine_axis_flat(sq, window, 1, ranges, 1, np.add, 0):
-        combine_taps(sq, window, 1, ranges, 1, (0, c), np.add, 0)
-    np.multiply(window, ct.type(alpha / size), out=window)
-    np.add(window, ct.type(bias), out=window)
-    if beta == 0.75:  # d ** 0.75 = sqrt(d) * sqrt(sqrt(d))
-        np.sqrt(window, out=window)
-        np.sqrt(window, out=sq)
-        np.multiply(window, sq, out=window)
-    elif beta == 0.5:
-        np.sqrt(window, out=window)
-    elif beta != 1.0:
-        np.power(window, ct.type(beta), out=window)
+    n, c = x.shape[:2]
+    xc = x.astype(ct, copy=False).reshape(n, c, -1)
     buf = ctx.out(0, x.shape, x.dtype)
-    if buf.dtype != ct:
-        return _write(ctx, 0, np.divide(xc, window, out=window), x.dtype)
-    return np.divide(xc, window, out=buf)
+    direct = buf.dtype == ct
+    res = buf.reshape(n, c, -1) if direct else ctx.scratch("lrn-result", xc.shape, ct)
+    ranges = tap_ranges(c, size, 1, 1, (size - 1) // 2, c)
+    scale, shift = ct.type(alpha / size), ct.type(bias)
+    width = max(64, LRN_BLOCK_BYTES // (max(c, 1) * ct.itemsize))
+    for i in range(n):
+        for j0 in range(0, xc.shape[2], width):
+            shape = xc[i, :, j0:j0 + width].shape
+            xb = ctx.scratch("lrn-x", shape, ct)  # one strided read of x per block
+            np.copyto(xb, xc[i, :, j0:j0 + width])
+            sq = ctx.scratch("lrn-square", shape, ct)
+            window = ctx.scratch("lrn-window", shape, ct)
+            np.multiply(xb, xb, out=sq)
+            if not combine_axis_flat(sq, window, 0, ranges, 1, np.add, 0):
+                combine_taps(sq, window, 0, ranges, 1, (0, c), np.add, 0)
+            np.multiply(window, scale, out=window)
+            np.add(window, shift, out=window)
+            if beta == 0.75:  # d ** 0.75 = sqrt(d) * sqrt(sqrt(d))
+                np.sqrt(window, out=window)
+                np.sqrt(window, out=sq)
+                np.multiply(window, sq, out=window)
+            elif beta == 0.5:
+                np.sqrt(window, out=window)
+            elif beta != 1.0:
+                np.power(window, ct.type(beta), out=window)
+            np.divide(xb, window, out=res[i, :, j0:j0 + width])
+    if not direct:
+        np.copyto(buf, res.reshape(x.shape), casting="unsafe")
+    return buf
 
 
 @kernel("MeanVarianceNormalization")
