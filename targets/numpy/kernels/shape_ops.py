@@ -58,16 +58,41 @@ def size(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- views
 
 
-@kernel("Reshape", view=True)
-def reshape(ctx: OpContext, x: np.ndarray, shape_in: np.ndarray | None = None) -> np.ndarray:
-    """x with a new shape; 0 copies the input dim unless ``allowzero``, -1 is inferred."""
+def _reshape_target(ctx: OpContext, in_shape: Sequence[int], size: int, shape_in: Any) -> list[int]:
     target = _ints(ctx.attr("shape", []) if ctx.opset < 5 else shape_in)
     if not ctx.attr("allowzero", 0):
-        target = [x.shape[i] if d == 0 else d for i, d in enumerate(target)]
-    if -1 in target and x.size == 0:
+        target = [in_shape[i] if d == 0 else d for i, d in enumerate(target)]
+    if -1 in target and size == 0:
         known = math.prod(d for d in target if d != -1)
         target = [0 if d == -1 and known else d for d in target]
-    return x.reshape(target)
+    return target
+
+
+def _prepare_reshape(ctx: OpContext, inputs: Sequence[Any]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """A constant target shape for a static input shape: (input shape, output shape), resolved once."""
+    in_shape = getattr(inputs[0], "shape", None) if inputs else None
+    shape_in = inputs[1] if len(inputs) > 1 else None
+    if in_shape is None or not all(isinstance(d, int) for d in in_shape) \
+            or (ctx.opset >= 5 and not isinstance(shape_in, np.ndarray)):
+        return None
+    in_shape = tuple(in_shape)
+    size = math.prod(in_shape)
+    target = _reshape_target(ctx, in_shape, size, shape_in)
+    known = math.prod(d for d in target if d != -1)
+    if target.count(-1) == 1 and known > 0 and size % known == 0:
+        target = [size // known if d == -1 else d for d in target]
+    if any(d < 0 for d in target) or math.prod(target) != size:
+        return None  # the kernel reports it at run time
+    return in_shape, tuple(target)
+
+
+@kernel("Reshape", view=True, prepare=_prepare_reshape)
+def reshape(ctx: OpContext, x: np.ndarray, shape_in: np.ndarray | None = None) -> np.ndarray:
+    """x with a new shape; 0 copies the input dim unless ``allowzero``, -1 is inferred."""
+    prepared = ctx.state
+    if prepared is not None and x.shape == prepared[0]:
+        return x.reshape(prepared[1])
+    return x.reshape(_reshape_target(ctx, x.shape, x.size, shape_in))
 
 
 @kernel("Flatten", view=True)
