@@ -29,8 +29,10 @@ PLAN_KEY = "graphc.plan"
 #: every offset and every allocation size is a multiple of this many bytes
 ALIGNMENT = 64
 
-#: ``hints(op) -> (inplace {output slot: input slot}, output 0 may view input 0)``
-Hints = Callable[[Op], "tuple[Mapping[int, int], bool]"]
+#: ``hints(op) -> (inplace {output slot: input slot}, output 0 may view input 0[, joins])``; ``joins``:
+#: output 0 is the inputs concatenated along the op's ``axis`` and the kernel accepts inputs already
+#: written in place there (the planner may lay them out inside the output's buffer)
+Hints = Callable[[Op], "tuple[Mapping[int, int], bool] | tuple[Mapping[int, int], bool, bool]"]
 #: value name -> (shape, dtype) observed in a run (re-planning for concrete shapes)
 Shapes = Mapping[str, "tuple[tuple[int, ...], np.dtype]"]
 
@@ -90,11 +92,14 @@ class BufferPlan:
 
 @dataclass
 class _Buffer:
-    size: int
+    size: int  # aligned
     start: int
     end: int
     members: list[str]
     offset: int = -1
+    nbytes: int = 0  # exact size of the tensor(s) it holds
+    #: a joined buffer (a concatenation laid out in place): member -> byte offset inside the buffer
+    parts: dict[str, int] = field(default_factory=dict)
 
 
 def read_plan(graph: Graph) -> BufferPlan | None:
@@ -115,7 +120,12 @@ def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
     3. an in-place op (hint ``{output: input}``, elementwise ops) reuses its input's
        buffer when the input dies at that op, the sizes match, and no other input of
        the op reads the same buffer;
-    4. buffers sorted by size (largest first, longer lifetimes first among equal sizes),
+    4. a concatenation the target's kernel can join in place (hint ``joins``: Concat
+       along an axis with only size-1 dims before it, every input an arena tensor
+       filling its own buffer) gets one buffer holding its inputs side by side: the
+       producers write straight into their part and the Concat copies nothing; such a
+       buffer is never reused in place;
+    5. buffers sorted by size (largest first, longer lifetimes first among equal sizes),
        each placed at the offset of the smallest gap between already-placed buffers whose
        lifetimes overlap (best fit), else after them; while the arena is above the
        liveness lower bound, the placement is retried by lifetime length and by size x
@@ -193,8 +203,18 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
     buffers: list[_Buffer] = []
     inplace_seen: set[str] = set()
     for i, op in enumerate(order):
-        inplace, view = hints(op) if hints is not None and op.layer is None else ({}, False)
+        hint = hints(op) if hints is not None and op.layer is None else ({}, False)
+        inplace, view, joins = hint[0], hint[1], len(hint) > 2 and bool(hint[2])
         by_slot = dict(zip(input_slots(op), op.inputs))  # original slot -> runtime input (blobs folded out)
+        if joins and len(op.outputs) == 1 and id(op.outputs[0]) not in outputs:
+            joined = _join(op, group, shapes, alignment, last_use(op.outputs[0]))
+            if joined is not None:
+                buffers.append(joined)
+                plan.inplace_ops.append(op.name)
+                size = _nbytes(op.outputs[0], shapes) or 0
+                plan.intermediate_bytes += size
+                plan.largest_tensor_bytes = max(plan.largest_tensor_bytes, size)
+                continue
         for slot, v in enumerate(op.outputs):
             size = _nbytes(v, shapes)
             is_candidate = size is not None and size > 0 and id(v) not in outputs and v.const is None
@@ -208,6 +228,8 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
                     buf = group[src.name]
                     buf.end = max(buf.end, last_use(v))
                     buf.members.append(v.name)
+                    if src.name in buf.parts:
+                        buf.parts[v.name] = buf.parts[src.name]
                     group[v.name] = buf
                 continue
             if not is_candidate:
@@ -224,9 +246,10 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
                     inplace_seen.add(op.name)
                     plan.inplace_ops.append(op.name)
                 continue
-            buf = _Buffer(_aligned(size, alignment), i, max(i, last_use(v)), [v.name])
+            buf = _Buffer(_aligned(size, alignment), i, max(i, last_use(v)), [v.name], nbytes=size)
             buffers.append(buf)
             group[v.name] = buf
+    buffers = [b for b in buffers if not b.members or group.get(b.members[0]) is b]  # drop buffers joined into others
     _place(buffers)
     plan.arena_bytes = max((b.offset + b.size for b in buffers), default=0)
     plan.lower_bound_bytes = _lower_bound(buffers, end)
@@ -235,7 +258,7 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
     for name, buf in group.items():
         v = graph.values.get(name)
         n = _nbytes(v, shapes) if v is not None else None
-        sizes[name] = (buf.offset, buf.size if n is None else n)
+        sizes[name] = (buf.offset + buf.parts.get(name, 0), buf.size if n is None else n)
     plan.offsets = sizes
     return plan
 
@@ -248,11 +271,50 @@ def _inplace_target(op: Op, by_slot: dict[int, Value | None], slot: int, inplace
     if src is None or src.name not in group:
         return None
     buf = group[src.name]
-    if buf.end != i or _nbytes(src, shapes) != size or _nbytes(op.outputs[slot], shapes) != size:
+    if buf.parts or buf.end != i or _nbytes(src, shapes) != size or _nbytes(op.outputs[slot], shapes) != size:
         return None
     if any(k != src_slot and u is not None and group.get(u.name) is buf for k, u in by_slot.items()):
         return None
     return buf
+
+
+def _join(op: Op, group: dict[str, _Buffer], shapes: Shapes | None, alignment: int, end: int) -> _Buffer | None:
+    """One buffer holding ``op``'s inputs side by side as its concatenated output, or None.
+
+    Needs a static output whose dims before ``axis`` are all 1 (so each input is one
+    contiguous run of the output), no constant inputs, and every input an arena tensor
+    that fills its own buffer (in-place chains and views of it move along).
+    """
+    out = op.outputs[0]
+    t = out.type
+    size = _nbytes(out, shapes)
+    if size is None or op.blobs or any(u is None for u in op.inputs) or not op.inputs:
+        return None
+    shape = shapes[out.name][0] if shapes is not None and out.name in shapes else t.shape
+    axis = int(op.attrs.get("axis", 1 if op.opset < 4 else 0))
+    axis = axis + len(shape) if axis < 0 else axis
+    if not 0 <= axis < len(shape) or math.prod(shape[:axis]) != 1:
+        return None
+    parts = [group.get(u.name) for u in op.inputs]
+    if any(b is None for b in parts) or len({id(b) for b in parts}) != len(parts):
+        return None
+    sizes = [_nbytes(u, shapes) for u in op.inputs]
+    if any(b.parts.get(u.name, 0) != 0 or n != b.nbytes for u, b, n in zip(op.inputs, parts, sizes)) \
+            or sum(sizes) != size:  # type: ignore[arg-type]
+        return None
+    joined = _Buffer(_aligned(size, alignment), min(b.start for b in parts), max(end, *(b.end for b in parts)), [],
+                     nbytes=size)
+    at = 0
+    for b, n in zip(parts, sizes):
+        for name in b.members:
+            joined.parts[name] = at + b.parts.get(name, 0)
+            joined.members.append(name)
+            group[name] = joined
+        at += n  # type: ignore[operator]
+    joined.members.append(out.name)
+    joined.parts[out.name] = 0
+    group[out.name] = joined
+    return joined
 
 
 #: placement orders tried in turn (a sort key per buffer), best first: greedy by size with

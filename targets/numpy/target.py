@@ -54,12 +54,12 @@ class NumpyTarget:
             return True
         return self.fallback and has_fallback(op.domain, op.op_type)
 
-    def buffer_hints(self, op: Op) -> tuple[Mapping[int, int], bool]:
-        """(in-place {output: input}, output 0 views input 0) from the op's kernel spec."""
+    def buffer_hints(self, op: Op) -> tuple[Mapping[int, int], bool, bool]:
+        """(in-place {output: input}, output 0 views input 0, joins its inputs in place) from the op's kernel spec."""
         spec = KERNELS.lookup(op.domain, op.op_type, op.opset)
         if spec is None:
-            return {}, False
-        return spec.inplace, spec.view
+            return {}, False, False
+        return spec.inplace, spec.view, spec.joins
 
     def pipeline(self) -> str:
         return PIPELINE

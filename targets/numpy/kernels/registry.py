@@ -150,6 +150,8 @@ class KernelSpec:
     until: int | None = None
     inplace: dict[int, int] = field(default_factory=dict)
     view: bool = False  # output 0 may be a view of input 0 (Reshape, Squeeze, ...)
+    #: output 0 concatenates the inputs and the kernel accepts inputs already in place in it (Concat)
+    joins: bool = False
     #: ``prepare(ctx, inputs) -> state``, called once per node at lowering (see the module docstring)
     prepare: Callable[[OpContext, Sequence[Any]], Any] | None = None
 
@@ -192,6 +194,7 @@ def kernel(
     inplace: dict[int, int] | None = None,
     view: bool = False,
     prepare: Callable[[OpContext, Sequence[Any]], Any] | None = None,
+    joins: bool = False,
 ) -> Callable[[KernelFn], KernelFn]:
     """Register the decorated function as the kernel of ``op_types`` in :data:`KERNELS`.
 
@@ -200,7 +203,7 @@ def kernel(
 
     def register(fn: KernelFn) -> KernelFn:
         for op_type in op_types:
-            KERNELS.add(KernelSpec(op_type, fn, domain, since, until, dict(inplace or {}), view, prepare))
+            KERNELS.add(KernelSpec(op_type, fn, domain, since, until, dict(inplace or {}), view, joins, prepare))
         return fn
 
     return register

@@ -176,9 +176,15 @@ def tile(ctx: OpContext, x: np.ndarray, repeats: np.ndarray, *legacy: np.ndarray
     return np.tile(x, reps)
 
 
-@kernel("Concat")
+def _same_memory_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` and ``b`` address the same elements (strides of size-1 dims do not matter)."""
+    return a.ctypes.data == b.ctypes.data and a.shape == b.shape and a.dtype == b.dtype \
+        and all(sa == sb for sa, sb, n in zip(a.strides, b.strides, a.shape) if n > 1)
+
+
+@kernel("Concat", joins=True)
 def concat(ctx: OpContext, *inputs: np.ndarray) -> np.ndarray:
-    """Join inputs along ``axis``."""
+    """Join inputs along ``axis``; inputs the plan already laid out in place (joined) are not copied."""
     axis = ctx.attr("axis", 1 if ctx.opset < 4 else 0)
     axis = axis + inputs[0].ndim if axis < 0 else axis
     parts = [x for x in inputs if x is not None]
@@ -188,7 +194,15 @@ def concat(ctx: OpContext, *inputs: np.ndarray) -> np.ndarray:
     buf = ctx.out(0, shape, dtype)
     if buf.dtype == object:
         return np.concatenate(parts, axis=axis)
-    return np.concatenate(parts, axis=axis, out=buf)
+    if not ctx.inplace_ok:
+        return np.concatenate(parts, axis=axis, out=buf)
+    at = 0
+    for x in parts:
+        dst = buf[(slice(None),) * axis + (slice(at, at + x.shape[axis]),)]
+        if not _same_memory_view(x, dst):
+            np.copyto(dst, x)
+        at += x.shape[axis]
+    return buf
 
 
 @kernel("Split")
