@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import blas
 from .registry import OpContext
@@ -257,9 +256,9 @@ class Conv2dPlan:
         t0 = 0
         for p, base, nr, rstep, nc, cstep in self.tap_grids:
             # every tap of one phase in one copy: a (group, C/group, rows, cols, ...) window view of the phase
-            src = as_strided(phases[p, :, base:], (g, cg, nr, nc) + inner,
-                             (cg * plen * item, plen * item, rstep * item, cstep * item) + inner_strides,
-                             writeable=False)
+            # (ndarray over the buffer: bounds-checked, and cheaper than as_strided)
+            src = np.ndarray((g, cg, nr, nc) + inner, phases.dtype, phases, (p * c * plen + base) * item,
+                             (cg * plen * item, plen * item, rstep * item, cstep * item) + inner_strides)
             taps[:, :, t0:t0 + nr * nc, :].reshape((g, cg, nr, nc) + inner)[...] = src
             t0 += nr * nc
         if self.wide:
