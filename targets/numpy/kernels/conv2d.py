@@ -97,6 +97,8 @@ class Conv2dPlan:
     block_groups: int = 1  # groups per im2col block (grouped convs run in cache-sized blocks)
     wide: bool = False
     length: int = 0  # GEMM columns per image (Ho * phase cols when wide, else Ho * Wo)
+    #: per phase image: (first interior row, rows, first interior col, cols, input row slice, input col slice)
+    phase_copies: list[tuple[int, int, int, int, slice, slice]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ running
     def run(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, z: np.ndarray | None,
@@ -166,34 +168,33 @@ class Conv2dPlan:
         if self.bias is not None:
             np.add(res, self.bias.reshape(g, mg, 1), out=res)
 
-    def _load_phases(self, ctx: OpContext, x: np.ndarray, sh: int, sw: int) -> np.ndarray:
-        """The zero-padded image ``x`` (C, H, W) split into ``sh * sw`` phases: (sh * sw, C, phase_len).
+    def _load_phases(self, ctx: OpContext, x: np.ndarray) -> np.ndarray:
+        """The zero-padded image ``x`` (C, H, W) split into its stride phases: (phases, C, phase_len).
 
-        Each phase is one strided copy of ``x`` into its interior; only the border around
-        it (and the slack after the last row) is zeroed, so the buffer can be shared scratch.
+        Each phase is one strided copy of ``x`` into its interior; only the zeros around
+        it are written (before the first interior row, after the last one, and the
+        gutters between rows: one row's right padding runs into the next row's left
+        padding), so the buffer can be shared scratch. The geometry is
+        :attr:`phase_copies`, computed once by :func:`_phase_copies`.
         """
-        c, h, w = x.shape
-        rows, cols = self.phase_shape
-        buf = ctx.scratch("conv-phases", (sh * sw, c, self.phase_len), x.dtype)
-        buf[:, :, rows * cols:] = 0
-        top, left = self.pads[0], self.pads[1]
-        for py in range(sh):
-            a0 = -(-(top - py) // sh) if top > py else 0  # first phase row inside the image
-            y0 = a0 * sh + py - top
-            ny = len(range(y0, h, sh))
-            for px in range(sw):
-                b0 = -(-(left - px) // sw) if left > px else 0
-                x0 = b0 * sw + px - left
-                nx = len(range(x0, w, sw))
-                img = buf[py * sw + px, :, : rows * cols].reshape(c, rows, cols)
-                if ny <= 0 or nx <= 0:
-                    img[...] = 0
-                    continue
-                img[:, :a0] = 0
-                img[:, a0 + ny:] = 0
-                img[:, a0:a0 + ny, :b0] = 0
-                img[:, a0:a0 + ny, b0 + nx:] = 0
-                img[:, a0:a0 + ny, b0:b0 + nx] = x[:, y0::sh, x0::sw]
+        c = x.shape[0]
+        cols = self.phase_shape[1]
+        plen = self.phase_len
+        buf = ctx.scratch("conv-phases", (len(self.phase_copies), c, plen), x.dtype)
+        item = buf.itemsize
+        for p, (a0, ny, b0, nx, ys, xs) in enumerate(self.phase_copies):
+            flat = buf[p]
+            if ny <= 0 or nx <= 0:
+                flat[...] = 0
+                continue
+            first, last = a0 * cols + b0, (a0 + ny - 1) * cols + b0 + nx
+            flat[:, :first] = 0
+            flat[:, last:] = 0
+            if ny > 1 and cols > nx:
+                np.ndarray((c, ny - 1, cols - nx), buf.dtype, buf, (p * c * plen + first + nx) * item,
+                           (plen * item, cols * item, item))[...] = 0
+            np.ndarray((c, ny, nx), buf.dtype, buf, (p * c * plen + first) * item,
+                       (plen * item, cols * item, item))[...] = x[:, ys, xs]
         return buf
 
     def _implicit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
@@ -205,7 +206,7 @@ class Conv2dPlan:
         ho, wo = self.out_shape[2:]
         length = self.length
         plen = self.phase_len
-        phases = self._load_phases(ctx, x, *self.strides)
+        phases = self._load_phases(ctx, x)
         acc = ctx.scratch("conv-acc", (m, length), out.dtype)
         beta = 0.0
         if self.bias is not None:
@@ -242,7 +243,7 @@ class Conv2dPlan:
         ho, wo = self.out_shape[2:]
         length = self.length
         cols_q = self.phase_shape[1]
-        phases = self._load_phases(ctx, x, *self.strides)
+        phases = self._load_phases(ctx, x)
         # (group, C/group * taps [+ a row of ones for the folded bias], columns)
         cols = ctx.scratch("conv-cols", (g, ck, length), x.dtype)
         if self.folded:
@@ -283,7 +284,7 @@ class Conv2dPlan:
         w1 = tw + 1
         length = th * w1
         dt = x.dtype
-        phases = self._load_phases(ctx, x, 2, 2)  # (4, C, phase_len), rows of w1 = tw + 1 columns
+        phases = self._load_phases(ctx, x)  # (4, C, phase_len), rows of w1 = tw + 1 columns
         # rows: t_i = (B^T d)_i for each column parity; d_i is row parity i % 2, shifted i // 2 rows
         t = ctx.scratch("winograd-rows", (4, 2, c, length + 1), dt)
         t[:, :, :, length] = 0  # read by the shifted column slices, feeds only the dropped last column
@@ -327,6 +328,21 @@ class Conv2dPlan:
                     np.subtract(dst, a[3, :, :, :nx], out=dst)
 
 
+def _phase_copies(plan: Conv2dPlan, h: int, w: int, sh: int, sw: int) -> list[tuple[int, int, int, int, slice, slice]]:
+    """Where each of the ``sh * sw`` phase images of the padded (h, w) input takes its interior from."""
+    top, left = plan.pads[0], plan.pads[1]
+    copies = []
+    for py in range(sh):
+        a0 = -(-(top - py) // sh) if top > py else 0  # first phase row inside the image
+        y0 = a0 * sh + py - top
+        for px in range(sw):
+            b0 = -(-(left - px) // sw) if left > px else 0
+            x0 = b0 * sw + px - left
+            copies.append((a0, len(range(y0, h, sh)), b0, len(range(x0, w, sw)), slice(y0, None, sh),
+                           slice(x0, None, sw)))
+    return copies
+
+
 def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     """Fill the phase-im2col fields of ``plan`` for an (h, w) input."""
     sh, sw = plan.strides
@@ -337,6 +353,7 @@ def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     rows = -(-(h + top + bottom) // sh)
     cols = -(-(w + left + right) // sw)
     plan.phase_shape = (rows, cols)
+    plan.phase_copies = _phase_copies(plan, h, w, sh, sw)
     plan.taps = [((ki * dh % sh) * sw + kj * dw % sw, (ki * dh // sh) * cols + kj * dw // sw)
                  for ki in range(kh) for kj in range(kw)]
     # the taps reading one phase form a grid: kernel rows (columns) in an arithmetic progression
@@ -423,6 +440,7 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | None:
         th, tw = -(-geo.out[0] // 2), -(-geo.out[1] // 2)
         plan.phase_shape = (th + 1, tw + 1)
         plan.phase_len = (th + 1) * (tw + 1) + 1
+        plan.phase_copies = _phase_copies(plan, h, wd, 2, 2)
         return plan
     plan = Conv2dPlan("phase", weights=w, **common)
     _phase_layout(plan, h, wd)
