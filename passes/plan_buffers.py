@@ -108,7 +108,8 @@ def read_plan(graph: Graph) -> BufferPlan | None:
     return BufferPlan.from_json(text) if text else None
 
 
-@graph_pass("plan-buffers", "liveness over the schedule, one arena, greedy best-fit offsets in a few orders (in-place, views)",
+@graph_pass("plan-buffers",
+            "liveness over the schedule, one arena, greedy best-fit offsets (in-place, views, Concats joined)",
             establishes=("buffers-planned",))
 def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
     """Plan the root graph's intermediate tensors into one arena:

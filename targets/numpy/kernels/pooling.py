@@ -4,9 +4,11 @@ MaxPool (with the optional Indices output), AveragePool, LpPool, their Global*
 forms, MaxUnpool and RoiAlign. Max and sum windows are separable, so MaxPool and float
 AveragePool reduce one spatial axis at a time: ``k - 1`` ``np.maximum``/``np.add`` calls
 over shifted strided views per axis (``2 * (k - 1)`` for a 2-D k x k window instead of
-``k * k - 1``), the first axis over whole contiguous rows, without padding the input:
-each tap combines only the outputs whose window position lies inside it. The other pools
-fold over every tap's strided view of the padded input; the Python loop never runs per pixel. The window
+``k * k - 1``), without padding the input: each tap combines only the outputs whose
+window position lies inside it. Where the rows line up, an axis runs as ops over whole
+flattened arrays and only the border outputs are recomputed (:func:`combine_axis_flat`).
+LRN's channel windows use the same helpers. The other pools fold over every tap's
+strided view of the padded input; the Python loop never runs per pixel. The window
 geometry (auto_pad, pads, strides, dilations, ceil_mode) is
 :func:`targets.numpy.kernels.conv.conv_geometry`.
 
@@ -115,7 +117,7 @@ def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
 
 
 def combine_taps(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
-                  window: tuple[int, int], combine: Callable[..., np.ndarray], identity: float | int) -> None:
+                 window: tuple[int, int], combine: Callable[..., np.ndarray], identity: float | int) -> None:
     """Outputs ``window`` (first, end) along ``axis`` of ``dst``: ``combine`` over the taps' ``ranges`` of ``cur``."""
     c0, c1 = window
     lead = (slice(None),) * axis
@@ -133,7 +135,7 @@ def combine_taps(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple
 
 
 def combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[tuple[int, int, int]], s: int,
-                       combine: Callable[..., np.ndarray], identity: float | int) -> bool:
+                      combine: Callable[..., np.ndarray], identity: float | int) -> bool:
     """One axis as ops over whole flattened arrays (numpy runs strided slices of short rows far slower).
 
     Applies when the input extent along ``axis`` is ``s`` times the output's and either
