@@ -70,15 +70,16 @@ def test_run_loop_does_not_grow_memory():
     assert grown < 256 * 1024, f"{grown} bytes kept after {SOAK} runs"
 
 
-def test_squeezenet_from_two_threads_matches():
+def test_squeezenet_from_four_threads_with_distinct_inputs_matches():
     art = graphc.compile(onnx.load(example_path("squeezenet")), target="numpy")
     name = "data_0"
-    x = np.random.default_rng(2).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    want = art.run({name: x})
-    with ThreadPoolExecutor(2) as pool:
-        outs = list(pool.map(lambda _: art.run({name: x}), range(4)))
-    for out in outs:
-        for k, v in want.items():
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(4)]
+    want = [art.run({name: x}) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda i: art.run({name: xs[i % 4]}), range(8)))
+    for i, out in enumerate(outs):
+        for k, v in want[i % 4].items():
             np.testing.assert_array_equal(out[k], v)
 
 
