@@ -9,6 +9,9 @@
   caller owns. When the static plan left sizes unknown (symbolic or data-dependent
   shapes), the first run of each input shape signature records the shapes and the
   executor re-plans for that signature (cached).
+* Shape arithmetic (``Shape`` -> ``Gather`` -> ``Concat`` ... chains of dynamic-axis
+  exports) is memoized per bound program (:mod:`targets.numpy.shape_memo`): while the
+  shapes it reads are unchanged, its steps return their previous outputs without running.
 * Debug mode (``debug=True`` or ``GRAPHC_DEBUG_ARENA=1``) fills each op's output buffers
   with NaN (floats) or a byte pattern before the op, so a kernel that reads stale
   buffer contents fails loudly.
@@ -29,6 +32,7 @@ from graphc.ir import Graph, Value
 
 from .kernels import OpContext
 from .lowering import NONE_SLOT, Program, Step
+from .shape_memo import ShapeMemo, shape_roles
 
 __all__ = ["Executor", "BoundProgram", "debug_arena_default"]
 
@@ -113,6 +117,8 @@ class BoundProgram:
             if slot not in planned_slots and slot not in outputs and at >= 0 and slot not in preset_slots:
                 frees[at].append(slot)
         self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
+        roles = shape_roles(program)
+        self.memo = ShapeMemo(roles) if roles else None
         if debug and self.arena is not None:
             self.arena.fill(_GARBAGE)
 
@@ -194,9 +200,22 @@ class BoundProgram:
         arena = self.arena
         frees = self.frees
         debug = self.debug
+        memo = self.memo
+        roles = memo.roles if memo is not None else {}
+        if memo is not None:
+            memo.start_run()
         i = -1
         try:
             for fn, ctx, args, outs, bufs, poison, view_out, i in self.steps:
+                if i in roles:  # shape arithmetic: its previous outputs may still hold
+                    kept = memo.recall(i, vals, args)  # type: ignore[union-attr]
+                    if kept is not None:
+                        for slot, r in zip(outs, kept):
+                            vals[slot] = r
+                        if not record:
+                            for s in frees[i]:
+                                vals[s] = None
+                        continue
                 if debug:
                     for b in poison:
                         _poison(b)
@@ -221,6 +240,8 @@ class BoundProgram:
                         else:
                             r = r.copy()
                     vals[slot] = r
+                if i in roles:
+                    memo.remember(i, vals, args, outs)  # type: ignore[union-attr]
                 if not record:
                     for s in frees[i]:
                         vals[s] = None

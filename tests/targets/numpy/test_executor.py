@@ -461,3 +461,44 @@ def test_plan_buffers_pass_on_a_graph_without_intermediates():
     assert art.plan.arena_bytes == 0 and art.plan.offsets == {} and art.executor._pools["static"][0].arena is None
     np.testing.assert_array_equal(art.run({"x": np.array([-1, 0, 2], np.float32)})["y"], [0, 0, 2])
     assert plan_graph(art.graph).to_json() == art.plan.to_json()
+
+
+# ---------------------------------------------------------------- shape arithmetic memo
+def _dynamic_reshape_model() -> onnx.ModelProto:
+    """y = Reshape(x, [Shape(x)[0], -1]) * 2 and the shape vector itself as a second output."""
+    I64 = TensorProto.INT64
+    inits = [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+             numpy_helper.from_array(np.array([-1], np.int64), "minus1"),
+             numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    nodes = [helper.make_node("Shape", ["x"], ["sh"], name="shape"),
+             helper.make_node("Gather", ["sh", "zero"], ["n"], axis=0, name="gather"),
+             helper.make_node("Unsqueeze", ["n", "zero"], ["n1"], name="unsqueeze"),
+             helper.make_node("Concat", ["n1", "minus1"], ["target"], axis=0, name="concat"),
+             helper.make_node("Reshape", ["x", "target"], ["r"], name="reshape"),
+             helper.make_node("Mul", ["r", "two"], ["y"], name="mul"),
+             helper.make_node("NonZero", ["x"], ["nz"], name="nonzero"),  # data-dependent shape
+             helper.make_node("Shape", ["nz"], ["nzs"], name="shape_nz")]
+    x = helper.make_tensor_value_info("x", F, ["N", "C", 4])
+    outs = [helper.make_tensor_value_info("y", F, None), helper.make_tensor_value_info("target", I64, None),
+            helper.make_tensor_value_info("nzs", I64, None)]
+    return _model(nodes, [x], outs, inits)
+
+
+def test_shape_arithmetic_is_memoized_and_follows_shape_and_data_changes():
+    model = _dynamic_reshape_model()
+    art = graphc.compile(model, "numpy", fallback=False)
+    rng = np.random.default_rng(0)
+    sizes = [(2, 3), (2, 3), (5, 1), (2, 3)]
+    for n, c in sizes:
+        x = rng.standard_normal((n, c, 4)).astype(np.float32)
+        x[x < 0.3] = 0  # NonZero's count changes with the data at one input shape
+        got, want = art.run({"x": x}), ort_run(model, {"x": x})
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+        got["target"][0] = -7  # the caller owns its outputs: the memo keeps its own read-only copy
+    memo = art.executor._pools[art.executor.signature(art.executor.check_inputs({"x": x}))][0].memo
+    names = {art.program.steps[i].op.name for i in memo.roles}
+    assert names == {"shape", "gather", "unsqueeze", "concat", "shape_nz"}  # NonZero and Reshape run every time
+    shape_step = next(i for i in memo.roles if art.program.steps[i].op.name == "shape")
+    assert shape_step in memo._matched  # the last run found x's shape unchanged and skipped the chain
+    assert all(not a.flags.writeable for kept in memo._outputs.values() for a in kept)
