@@ -345,14 +345,42 @@ def _rational(y: np.ndarray, num_c: tuple[float, ...], den_c: tuple[float, ...],
     return np.divide(num, den, out=num)
 
 
+#: float32 erf(x) = x P(x^2) / Q(x^2) on [-4, 4] (Eigen's and XLA's float32 rational; |error| <= 4e-7)
+_ERF32_P = tuple(np.float32(c) for c in (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+                                         -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+                                         -1.60960333262415e-02))
+_ERF32_Q = tuple(np.float32(c) for c in (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+                                         -7.37332916720468e-03, -1.42647390514189e-02))
+
+
+def _erf_float32(x: np.ndarray) -> np.ndarray:
+    """erf in float32 with one rational function: about 20 numpy passes instead of Cody's 60."""
+    t = np.clip(x, np.float32(-4.0), np.float32(4.0))
+    x2 = t * t
+    p = x2 * _ERF32_P[0]
+    p += _ERF32_P[1]
+    for c in _ERF32_P[2:]:
+        p *= x2
+        p += c
+    p *= t
+    q = x2 * _ERF32_Q[0]
+    q += _ERF32_Q[1]
+    for c in _ERF32_Q[2:]:
+        q *= x2
+        q += c
+    return np.divide(p, q, out=p)
+
+
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, vectorized, in x's float dtype.
 
-    Cody's three rational approximations selected branch-free. float16/float32 inputs
-    are computed in float32 (error <= 2e-7 absolute, a few ulp); others in float64
-    (error ~1e-16).
+    float16/float32 inputs: one float32 rational function on [-4, 4] (error <= 4e-7
+    absolute, a few ulp; outside it erf is +-1 in float32). Others: Cody's three
+    rational approximations selected branch-free, in float64 (error ~1e-16).
     """
-    ct = np.float32 if x.dtype in (np.float16, np.float32) else np.float64
+    if x.dtype in (np.float16, np.float32):
+        return _erf_float32(x.astype(np.float32, copy=False)).astype(x.dtype, copy=False)
+    ct = np.float64
     shape, out_dtype = x.shape, x.dtype if x.dtype.kind == "f" else np.dtype(ct)
     x = np.asarray(x, dtype=ct).reshape(-1)
     t = np.dtype(ct).type

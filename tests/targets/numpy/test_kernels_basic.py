@@ -124,7 +124,7 @@ def test_erf_accuracy():
     x = np.linspace(-7, 7, 2001)
     ref = np.array([math.erf(v) for v in x])
     np.testing.assert_allclose(run("Erf", x), ref, rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(run("Erf", x.astype(np.float32)), ref, rtol=0, atol=3e-7)
+    np.testing.assert_allclose(run("Erf", x.astype(np.float32)), ref, rtol=0, atol=4e-7)  # float32 rational
 
 
 def test_clip_attr_and_input_forms():
