@@ -20,6 +20,7 @@ FAMILIES = (
     "targets.numpy.kernels.linalg",
     "targets.numpy.kernels.resize",
     "targets.numpy.kernels.quantize",
+    "targets.numpy.kernels.quantized_contrib",
     "targets.numpy.kernels.recurrent",
     "targets.numpy.kernels.control_flow",
     "targets.numpy.kernels.detection",

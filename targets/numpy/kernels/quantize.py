@@ -39,6 +39,23 @@ def _int_range(dtype: np.dtype) -> tuple[int, int] | None:
     return int(info.min), int(info.max)
 
 
+def round_saturate(q: np.ndarray, zero_point: np.ndarray | int | None, dtype: np.dtype) -> np.ndarray:
+    """saturate(round_half_even(q) + zero_point) in the integer type ``dtype``.
+
+    ``q`` is the real value already divided by the scale; ``zero_point`` broadcasts against it.
+    Shared by QuantizeLinear and the com.microsoft QLinear* kernels (quantized_contrib).
+    """
+    dtype = np.dtype(dtype)
+    rng = _int_range(dtype)
+    if rng is None:
+        raise ShapeInferenceError(f"round_saturate: {dtype} is not an integer quantized type")
+    qi = np.rint(q).astype(np.int64)
+    if zero_point is not None:
+        qi = qi + np.asarray(zero_point).astype(np.int64)
+    np.clip(qi, rng[0], rng[1], out=qi)
+    return qi.astype(dtype)
+
+
 def _broadcast_param(ctx: OpContext, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """A scale/zero point shaped to broadcast against ``shape``: scalar, per-axis or blocked."""
     if p.size == 1 and p.ndim <= 1:
@@ -83,11 +100,8 @@ def quantize_linear(ctx: OpContext, x: np.ndarray, y_scale: np.ndarray, y_zp: np
     rng = _int_range(dtype)
     buf = ctx.out(0, x.shape, dtype)
     if rng is not None:
-        qi = np.rint(q).astype(np.int64)
-        if y_zp is not None:
-            qi += _broadcast_param(ctx, y_zp, x.shape).astype(np.int64)
-        np.clip(qi, rng[0], rng[1], out=qi)
-        np.copyto(buf, qi.astype(dtype))
+        zp = _broadcast_param(ctx, y_zp, x.shape) if y_zp is not None else None
+        np.copyto(buf, round_saturate(q, zp, dtype))
         return buf
     if dtype in _FLOAT8:
         if ctx.attr("saturate", 1):

@@ -1,0 +1,363 @@
+"""Kernels: onnxruntime's quantized ``com.microsoft`` contrib ops (the "QOperator" format).
+
+onnxruntime's static quantizer (``quant_format=QuantFormat.QOperator``) and the int8 models
+of the ONNX model zoo use, next to the standard QLinearConv / QLinearMatMul, these ops that
+only onnxruntime defines. Each kernel follows onnxruntime's CPU implementation
+(``onnxruntime/contrib_ops/cpu/quantization``): dequantize, compute in float32, requantize
+with round-half-to-even and saturation (:func:`targets.numpy.kernels.quantize.round_saturate`).
+onnxruntime evaluates several of them through 256-entry lookup tables or MLAS fixed
+formulas; the results agree to within one quantization step.
+
+* elementwise: ``QLinearAdd``, ``QLinearMul`` (numpy broadcasting), ``QLinearSigmoid``,
+  ``QLinearLeakyRelu`` (``alpha``);
+* pooling: ``QLinearGlobalAveragePool`` and ``QLinearAveragePool`` (``channels_last``;
+  pool attributes as AveragePool, with ``count_include_pad``);
+* ``QLinearConcat``: inputs ``Y_scale, Y_zero_point`` then ``(X, X_scale, X_zero_point)``
+  triples, each input requantized to the output's parameters;
+* ``QLinearSoftmax`` (``axis``, ``opset``: below 13 the input is coerced to 2-D at ``axis``),
+  with onnxruntime's ``floor(1 / y_scale)`` output multiplier;
+* matrix products: ``QGemm`` (int32 bias ``C`` in the scale ``a_scale * b_scale``; float
+  output when ``y_scale`` is absent), ``DynamicQuantizeMatMul`` (float A quantized to uint8
+  on the fly), ``MatMulIntegerToFloat``.
+
+Optional zero points default to 0 and an omitted output zero point gives the input's type.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.errors import ShapeInferenceError
+
+from .pooling import _axis_counts, _geometry, _padded, _reduce_taps
+from .quantize import dynamic_quantize_linear, round_saturate
+from .registry import OpContext, kernel
+
+DOMAIN = "com.microsoft"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _fail(ctx: OpContext, what: str) -> ShapeInferenceError:
+    return ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r} ({DOMAIN}): {what}")
+
+
+def _scalar(ctx: OpContext, p: np.ndarray | None, what: str, default: float | int = 0) -> np.ndarray:
+    """A per-tensor scale or zero point as a 0-d array (``default`` when omitted)."""
+    if p is None:
+        return np.asarray(default)
+    if p.size != 1:
+        raise _fail(ctx, f"{what} must be a scalar or a 1-element tensor, got shape {p.shape}")
+    return p.reshape(())
+
+
+def _deq(ctx: OpContext, x: np.ndarray, scale: np.ndarray, zp: np.ndarray | None, what: str) -> np.ndarray:
+    """(x - zero_point) * scale in float32, per-tensor parameters."""
+    s = _scalar(ctx, scale, f"{what}_scale").astype(np.float32)
+    z = _scalar(ctx, zp, f"{what}_zero_point").astype(np.float32)
+    return (x.astype(np.float32) - z) * s
+
+
+def _out_type(x: np.ndarray, zp: np.ndarray | None) -> np.dtype:
+    return zp.dtype if zp is not None else x.dtype
+
+
+def _requant(ctx: OpContext, q: np.ndarray, zp: np.ndarray | None, dtype: np.dtype, float_zp: bool = False
+             ) -> np.ndarray:
+    """``q`` (already divided by the output scale) rounded, shifted, saturated into output 0's buffer.
+
+    ``float_zp``: add the zero point in float32 before rounding, as MLAS's QLinearAdd/Mul kernels
+    do (``q + zp`` can round to a tie the integer sum would not reach).
+    """
+    z = None if zp is None else _scalar(ctx, zp, "output zero_point")
+    if float_zp and z is not None:
+        q, z = q + z.astype(np.float32), None
+    res = round_saturate(q, z, dtype)
+    buf = ctx.out(0, res.shape, dtype)
+    np.copyto(buf, res)
+    return buf
+
+
+def _plain(ctx: OpContext, attrs: dict | None = None) -> OpContext:
+    """A context for calling another kernel: same node, no planned outputs (they belong to this op)."""
+    return OpContext(ctx.name, ctx.op_type, ctx.attrs if attrs is None else attrs, ctx.opset, ctx.domain)
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+@kernel("QLinearAdd", domain=DOMAIN)
+def qlinear_add(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray | None, b: np.ndarray,
+                b_scale: np.ndarray, b_zp: np.ndarray | None, c_scale: np.ndarray, c_zp: np.ndarray | None = None
+                ) -> np.ndarray:
+    """C = quantize(dequantize(A) + dequantize(B)), broadcasting; MLAS's (a-za) sa/sc + (b-zb) sb/sc form."""
+    sc = _scalar(ctx, c_scale, "C_scale").astype(np.float32)
+    ra = _scalar(ctx, a_scale, "A_scale").astype(np.float32) / sc
+    rb = _scalar(ctx, b_scale, "B_scale").astype(np.float32) / sc
+    za = _scalar(ctx, a_zp, "A_zero_point").astype(np.float32)
+    zb = _scalar(ctx, b_zp, "B_zero_point").astype(np.float32)
+    q = (a.astype(np.float32) - za) * ra + (b.astype(np.float32) - zb) * rb
+    return _requant(ctx, q, c_zp, _out_type(a, c_zp), float_zp=True)
+
+
+@kernel("QLinearMul", domain=DOMAIN)
+def qlinear_mul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray | None, b: np.ndarray,
+                b_scale: np.ndarray, b_zp: np.ndarray | None, c_scale: np.ndarray, c_zp: np.ndarray | None = None
+                ) -> np.ndarray:
+    """C = quantize(dequantize(A) * dequantize(B)), broadcasting: (a-za)(b-zb) sa sb / sc."""
+    mult = (_scalar(ctx, a_scale, "A_scale").astype(np.float32) * _scalar(ctx, b_scale, "B_scale").astype(np.float32)
+            / _scalar(ctx, c_scale, "C_scale").astype(np.float32))
+    za = _scalar(ctx, a_zp, "A_zero_point").astype(np.float32)
+    zb = _scalar(ctx, b_zp, "B_zero_point").astype(np.float32)
+    q = (a.astype(np.float32) - za) * (b.astype(np.float32) - zb) * mult
+    return _requant(ctx, q, c_zp, _out_type(a, c_zp), float_zp=True)
+
+
+def _lookup(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None, y_scale: np.ndarray,
+            y_zp: np.ndarray | None, fn) -> np.ndarray:
+    """Apply float ``fn`` through a 256-entry table over every value of the 8-bit input type."""
+    if x.dtype not in (np.dtype(np.uint8), np.dtype(np.int8)):
+        raise _fail(ctx, f"input type {x.dtype} is not uint8 or int8")
+    info = np.iinfo(x.dtype)
+    codes = np.arange(info.min, info.max + 1, dtype=np.int64).astype(x.dtype)
+    dtype = _out_type(x, y_zp)
+    s = _scalar(ctx, y_scale, "Y_scale").astype(np.float32)
+    z = None if y_zp is None else _scalar(ctx, y_zp, "Y_zero_point")
+    table = round_saturate(fn(_deq(ctx, codes, x_scale, x_zp, "X")) / s, z, dtype)
+    idx = x.astype(np.int64) - info.min
+    buf = ctx.out(0, x.shape, dtype)
+    np.take(table, idx, out=buf if buf.flags.c_contiguous else None)
+    if not buf.flags.c_contiguous:
+        np.copyto(buf, table[idx])
+    return buf
+
+
+@kernel("QLinearSigmoid", domain=DOMAIN)
+def qlinear_sigmoid(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None,
+                    y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Y = quantize(sigmoid(dequantize(X)))."""
+    return _lookup(ctx, x, x_scale, x_zp, y_scale, y_zp,
+                   lambda v: (np.float32(1) / (np.float32(1) + np.exp(-v))).astype(np.float32))
+
+
+@kernel("QLinearLeakyRelu", domain=DOMAIN)
+def qlinear_leaky_relu(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None,
+                       y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Y = quantize(leaky_relu(dequantize(X), alpha)), ``alpha`` default 0.01."""
+    alpha = np.float32(ctx.attr("alpha", 0.01))
+    return _lookup(ctx, x, x_scale, x_zp, y_scale, y_zp, lambda v: np.where(v >= 0, v, v * alpha))
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _to_nchw(x: np.ndarray) -> np.ndarray:
+    return np.moveaxis(x, -1, 1)
+
+
+@kernel("QLinearGlobalAveragePool", domain=DOMAIN)
+def qlinear_global_average_pool(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None,
+                                y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Mean over the spatial axes (N C spatial, or N spatial C with ``channels_last``), requantized.
+
+    As MLAS: the integer window sum minus ``N * x_zero_point`` times ``x_scale / (y_scale * N)``.
+    """
+    if x.ndim < 3:
+        raise _fail(ctx, f"input must be N x C x spatial, got {x.shape}")
+    last = bool(ctx.attr("channels_last", 0))
+    axes = tuple(range(1, x.ndim - 1)) if last else tuple(range(2, x.ndim))
+    n = int(np.prod([x.shape[a] for a in axes]))
+    total = x.sum(axis=axes, keepdims=True, dtype=np.int64)
+    zx = _scalar(ctx, x_zp, "x_zero_point").astype(np.int64)
+    mult = (_scalar(ctx, x_scale, "x_scale").astype(np.float32)
+            / (_scalar(ctx, y_scale, "y_scale").astype(np.float32) * np.float32(n)))
+    q = (total - zx * n).astype(np.float32) * mult
+    return _requant(ctx, q, y_zp, _out_type(x, y_zp))
+
+
+@kernel("QLinearAveragePool", domain=DOMAIN)
+def qlinear_average_pool(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None,
+                         y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Windowed mean of the dequantized input, requantized; N C spatial, or N spatial C with ``channels_last``.
+
+    As onnxruntime: the window's float32 sum in row-major tap order divided by the count of
+    input positions it covers, or by the full kernel size with ``count_include_pad``.
+    """
+    last = bool(ctx.attr("channels_last", 0))
+    xf = _deq(ctx, x, x_scale, x_zp, "x")
+    if last:
+        xf = _to_nchw(xf)
+    geo = _geometry(ctx, xf)
+    acc = _reduce_taps(_padded(xf, geo, 0), geo, np.empty(xf.shape[:2] + geo.out, np.float32), np.add)
+    if ctx.attr("count_include_pad", 0):
+        counts = np.float32(np.prod(geo.kernel))
+    else:
+        counts = _axis_counts(geo, xf.shape[2:], False).astype(np.float32)
+    q = acc / counts / _scalar(ctx, y_scale, "y_scale").astype(np.float32)
+    if y_zp is not None:
+        q += _scalar(ctx, y_zp, "y_zero_point").astype(np.float32)
+    if last:
+        q = np.moveaxis(q, 1, -1)
+    return _requant(ctx, q, None, _out_type(x, y_zp))
+
+
+# --------------------------------------------------------------------------- concat
+
+
+@kernel("QLinearConcat", domain=DOMAIN)
+def qlinear_concat(ctx: OpContext, y_scale: np.ndarray, y_zp: np.ndarray | None, *triples: np.ndarray | None
+                   ) -> np.ndarray:
+    """Concatenate along ``axis``; an input whose scale and zero point differ from Y's is requantized."""
+    if not triples or len(triples) % 3:
+        raise _fail(ctx, f"expects (X, X_scale, X_zero_point) triples after Y_scale, Y_zero_point; got "
+                         f"{len(triples)} more inputs")
+    xs = triples[0::3]
+    dtype = _out_type(xs[0], y_zp)
+    ys = _scalar(ctx, y_scale, "Y_scale").astype(np.float32)
+    yz = _scalar(ctx, y_zp, "Y_zero_point").astype(np.int64)
+    parts = []
+    for i in range(0, len(triples), 3):
+        x, s, z = triples[i:i + 3]
+        s0 = _scalar(ctx, s, f"input {i // 3} scale").astype(np.float32)
+        z0 = _scalar(ctx, z, f"input {i // 3} zero_point").astype(np.int64)
+        if s0 == ys and z0 == yz and x.dtype == dtype:
+            parts.append(x)
+        else:
+            parts.append(round_saturate(_deq(ctx, x, s, z, "X") / ys, yz, dtype))
+    rank = xs[0].ndim
+    axis = int(ctx.attr("axis", 0))
+    if not -rank <= axis < rank:
+        raise _fail(ctx, f"axis {axis} out of range for rank {rank}")
+    axis %= rank
+    try:
+        shape = list(parts[0].shape)
+        shape[axis] = sum(p.shape[axis] for p in parts)
+        buf = ctx.out(0, shape, dtype)
+        np.concatenate(parts, axis=axis, out=buf)
+    except ValueError as err:
+        raise _fail(ctx, f"inputs of shapes {[p.shape for p in parts]} do not concatenate on axis {axis}: {err}"
+                    ) from None
+    return buf
+
+
+# --------------------------------------------------------------------------- softmax
+
+
+@kernel("QLinearSoftmax", domain=DOMAIN)
+def qlinear_softmax(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None,
+                    y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Softmax of the dequantized input along ``axis`` (rows from ``axis`` on when ``opset`` < 13).
+
+    The input zero point cancels out; like onnxruntime the probabilities are multiplied by
+    ``floor(1 / y_scale)`` (not divided by ``y_scale``) before rounding.
+    """
+    opset = int(ctx.attr("opset", 13))
+    axis = int(ctx.attr("axis", 1 if opset < 13 else -1))
+    if x.ndim == 0:
+        raise _fail(ctx, "input must have rank >= 1")
+    if not -x.ndim <= axis < x.ndim:
+        raise _fail(ctx, f"axis {axis} out of range for rank {x.ndim}")
+    axis %= x.ndim
+    xs = _scalar(ctx, x_scale, "X_scale").astype(np.float32)
+    xi = x.astype(np.float32)
+    if opset < 13:
+        rows = xi.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
+        red = 1
+    else:
+        rows, red = xi, axis
+    e = np.exp((rows - rows.max(axis=red, keepdims=True)) * xs)
+    p = e / e.sum(axis=red, keepdims=True)
+    mult = np.float32(np.floor(np.float32(1) / _scalar(ctx, y_scale, "y_scale").astype(np.float32)))
+    return _requant(ctx, (p * mult).reshape(x.shape), y_zp, _out_type(x, y_zp))
+
+
+# --------------------------------------------------------------------------- matrix products
+
+
+def _shift(x: np.ndarray, zp: np.ndarray | None) -> np.ndarray:
+    """x - zero_point in int64 (zero point scalar, or per last axis)."""
+    xi = x.astype(np.int64)
+    return xi if zp is None else xi - zp.astype(np.int64).reshape(-1 if zp.size > 1 else ())
+
+
+def _col_param(ctx: OpContext, p: np.ndarray | None, n: int, what: str, default: float | int) -> np.ndarray:
+    """A per-tensor or per-column (size N) parameter broadcasting against an (..., N) result."""
+    if p is None:
+        return np.asarray(default)
+    if p.size == 1:
+        return p.reshape(())
+    if p.ndim != 1 or p.shape[0] != n:
+        raise _fail(ctx, f"{what} must be a scalar or a 1-D tensor of size {n}, got shape {p.shape}")
+    return p
+
+
+def _product(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.matmul(a, b)
+    except ValueError:
+        raise _fail(ctx, f"shapes {a.shape} and {b.shape} do not multiply") from None
+
+
+def _write_float(ctx: OpContext, y: np.ndarray) -> np.ndarray:
+    buf = ctx.out(0, y.shape, np.float32)
+    np.copyto(buf, y, casting="unsafe")
+    return buf
+
+
+@kernel("QGemm", domain=DOMAIN)
+def qgemm(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray, b: np.ndarray,
+          b_scale: np.ndarray, b_zp: np.ndarray, c: np.ndarray | None = None, y_scale: np.ndarray | None = None,
+          y_zp: np.ndarray | None = None) -> np.ndarray:
+    """alpha * a_scale * b_scale * ((A - a_zp) (B - b_zp) + C), requantized when ``y_scale`` is given.
+
+    ``C`` is an int32 bias in the accumulator's scale (a_scale * b_scale); b's scale and zero
+    point may be per column. Without ``y_scale`` the output is float32.
+    """
+    if a.ndim != 2 or b.ndim != 2:
+        raise _fail(ctx, f"A and B must be 2-D, got {a.shape} and {b.shape}")
+    ai = _shift(a, _scalar(ctx, a_zp, "a_zero_point"))
+    if ctx.attr("transA", 0):
+        ai = ai.T
+    bt = b.T if ctx.attr("transB", 0) else b
+    n = bt.shape[1]
+    bi = bt.astype(np.int64) - _col_param(ctx, b_zp, n, "b_zero_point", 0).astype(np.int64)
+    acc = _product(ctx, ai, bi)
+    if c is not None:
+        acc = acc + c.astype(np.int64)
+    scale = (np.float32(ctx.attr("alpha", 1.0)) * _scalar(ctx, a_scale, "a_scale").astype(np.float32)
+             * _col_param(ctx, b_scale, n, "b_scale", 1).astype(np.float32))
+    if y_scale is None:
+        return _write_float(ctx, acc.astype(np.float32) * scale)
+    scale = scale / _scalar(ctx, y_scale, "y_scale").astype(np.float32)
+    return _requant(ctx, acc.astype(np.float32) * scale, y_zp, _out_type(a, y_zp))
+
+
+def _bias(ctx: OpContext, y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    if bias is None:
+        return y
+    if bias.ndim != 1 or bias.shape[0] != y.shape[-1]:
+        raise _fail(ctx, f"bias must be 1-D of size {y.shape[-1]}, got shape {bias.shape}")
+    return y + bias.astype(np.float32)
+
+
+@kernel("MatMulIntegerToFloat", domain=DOMAIN)
+def matmul_integer_to_float(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_scale: np.ndarray,
+                            b_scale: np.ndarray, a_zp: np.ndarray | None = None, b_zp: np.ndarray | None = None,
+                            bias: np.ndarray | None = None) -> np.ndarray:
+    """(A - a_zp) @ (B - b_zp) * a_scale * b_scale + bias, in float32 (B's parameters may be per column)."""
+    n = b.shape[-1]
+    ai = _shift(a, _scalar(ctx, a_zp, "a_zero_point"))
+    bi = b.astype(np.int64) - _col_param(ctx, b_zp, n, "b_zero_point", 0).astype(np.int64)
+    scale = (_scalar(ctx, a_scale, "a_scale").astype(np.float32)
+             * _col_param(ctx, b_scale, n, "b_scale", 1).astype(np.float32))
+    y = _product(ctx, ai, bi).astype(np.float32) * scale
+    return _write_float(ctx, _bias(ctx, y, bias))
+
+
+@kernel("DynamicQuantizeMatMul", domain=DOMAIN)
+def dynamic_quantize_matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray, b_scale: np.ndarray,
+                            b_zp: np.ndarray | None = None, bias: np.ndarray | None = None) -> np.ndarray:
+    """Float A quantized to uint8 as DynamicQuantizeLinear does, then as MatMulIntegerToFloat."""
+    qa, a_scale, a_zp = dynamic_quantize_linear(_plain(ctx, {}), a.astype(np.float32, copy=False))
+    return matmul_integer_to_float(ctx, qa, b, a_scale, b_scale, a_zp, b_zp, bias)
