@@ -29,6 +29,7 @@ FAMILIES = (
     "targets.numpy.kernels.sampling",
     "targets.numpy.kernels.contrib",
     "targets.numpy.kernels.attention",
+    "targets.numpy.kernels.llm_contrib",
     "targets.numpy.kernels.losses",
 )
 
