@@ -31,6 +31,7 @@ FAMILIES = (
     "targets.numpy.kernels.attention",
     "targets.numpy.kernels.llm_contrib",
     "targets.numpy.kernels.losses",
+    "targets.numpy.kernels.legacy",
 )
 
 register_all(FAMILIES)

@@ -1,7 +1,7 @@
 """Kernels: pooling.
 
 MaxPool (with the optional Indices output), AveragePool, LpPool, their Global*
-forms, MaxUnpool and RoiAlign. Max and sum windows are separable, so MaxPool and float
+forms, MaxUnpool, MaxRoiPool and RoiAlign. Max and sum windows are separable, so MaxPool and float
 AveragePool reduce one spatial axis at a time: ``k - 1`` ``np.maximum``/``np.add`` calls
 over shifted strided views per axis (``2 * (k - 1)`` for a 2-D k x k window instead of
 ``k * k - 1``), without padding the input: each tap combines only the outputs whose
@@ -326,6 +326,38 @@ def _bilinear_weights(coord: np.ndarray, size: int) -> tuple[np.ndarray, np.ndar
     c = np.where(at_end, low.astype(c.dtype), c)
     frac = c - low
     return low, high, frac, valid
+
+
+@kernel("MaxRoiPool")
+def max_roi_pool(ctx: OpContext, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    """Max over ``pooled_shape`` bins of each region (rois: batch index, x1, y1, x2, y2), as onnxruntime:
+    corners scaled by ``spatial_scale`` and rounded half away from zero; an empty bin gives 0."""
+    ph_n, pw_n = (int(v) for v in ctx.attr("pooled_shape"))
+    scale = float(ctx.attr("spatial_scale", 1.0))
+    if x.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 5:
+        raise ShapeInferenceError(f"MaxRoiPool node {ctx.name!r}: needs N x C x H x W input and rois of shape "
+                                  f"(num_rois, 5), got {x.shape} and {rois.shape}")
+    n, c, h, w = x.shape
+    buf = ctx.out(0, (rois.shape[0], c, ph_n, pw_n), x.dtype)
+    corners = rois[:, 1:].astype(np.float64) * scale
+    corners = (np.sign(corners) * np.floor(np.abs(corners) + 0.5)).astype(np.int64)
+    for r, (x1, y1, x2, y2) in enumerate(corners):
+        b = int(rois[r, 0])
+        if not 0 <= b < n:
+            raise ShapeInferenceError(f"MaxRoiPool node {ctx.name!r}: roi {r} names batch {b} of {n}")
+        bin_h = max(y2 - y1 + 1, 1) / ph_n
+        bin_w = max(x2 - x1 + 1, 1) / pw_n
+        for i in range(ph_n):
+            hs = min(max(int(np.floor(i * bin_h)) + y1, 0), h)
+            he = min(max(int(np.ceil((i + 1) * bin_h)) + y1, 0), h)
+            for j in range(pw_n):
+                ws = min(max(int(np.floor(j * bin_w)) + x1, 0), w)
+                we = min(max(int(np.ceil((j + 1) * bin_w)) + x1, 0), w)
+                if he <= hs or we <= ws:
+                    buf[r, :, i, j] = 0
+                else:
+                    np.max(x[b, :, hs:he, ws:we], axis=(1, 2), out=buf[r, :, i, j])
+    return buf
 
 
 @kernel("RoiAlign")
