@@ -3,7 +3,9 @@
 NonMaxSuppression: per batch and class, candidates above ``score_threshold`` in
 descending score order (ties: lower box index first), greedily kept while their IoU
 with every kept box is at most ``iou_threshold``; at most ``max_output_boxes_per_class``
-per class. IoU is computed against all remaining candidates at once per kept box.
+per class. Up to ``PAIRWISE_MAX`` candidates the IoU of every pair is one vectorized
+matrix and the greedy walk only reads booleans; beyond, the IoU of each kept box is
+computed against all remaining candidates at once.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ def _corners(boxes: np.ndarray, center_point_box: int) -> np.ndarray:
                      np.maximum(b[:, 1], b[:, 3]), np.maximum(b[:, 0], b[:, 2])], axis=1)
 
 
-def _suppressed_by(box: np.ndarray, others: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Which of ``others`` overlap ``box`` with IoU > iou_threshold (degenerate boxes never do)."""
-    iw = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
-    ih = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
+def _overlaps(a: np.ndarray, b: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """(len(a), len(b)): which pairs overlap with IoU > iou_threshold (degenerate boxes never do)."""
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    union = area + areas - inter
-    valid = (inter > 0) & (area > 0) & (areas > 0) & (union > 0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    valid = (inter > 0) & (area_a[:, None] > 0) & (area_b[None, :] > 0) & (union > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(valid, inter / np.where(union > 0, union, 1.0), 0.0)
     return valid & (iou > iou_threshold)
@@ -42,6 +44,10 @@ def _scalar(x: np.ndarray | None, default: float) -> float:
     return default if x is None or x.size == 0 else float(x.reshape(-1)[0])
 
 
+#: up to this many candidates, all pairwise overlaps are computed at once (an n x n matrix)
+PAIRWISE_MAX = 1024
+
+
 def _select(corners: np.ndarray, scores: np.ndarray, limit: int, iou_threshold: float,
             score_threshold: float | None) -> list[int]:
     idx = np.arange(scores.shape[0])
@@ -49,11 +55,23 @@ def _select(corners: np.ndarray, scores: np.ndarray, limit: int, iou_threshold: 
         idx = idx[scores > score_threshold]
     order = idx[np.lexsort((idx, -scores[idx].astype(np.float64)))]
     kept: list[int] = []
-    while order.size and len(kept) < limit:
+    if order.size <= PAIRWISE_MAX:  # one vectorized IoU matrix, then a greedy walk over booleans
+        boxes = corners[order]
+        over = _overlaps(boxes, boxes, iou_threshold)
+        suppressed = np.zeros(order.size, dtype=bool)
+        for i in range(order.size):
+            if suppressed[i]:
+                continue
+            kept.append(int(order[i]))
+            if len(kept) >= limit:
+                break
+            suppressed |= over[i]
+        return kept
+    while order.size and len(kept) < limit:  # many candidates: IoU of each kept box against the rest
         best = int(order[0])
         kept.append(best)
         rest = order[1:]
-        order = rest[~_suppressed_by(corners[best], corners[rest], iou_threshold)]
+        order = rest[~_overlaps(corners[best:best + 1], corners[rest], iou_threshold)[0]]
     return kept
 
 

@@ -1,4 +1,4 @@
-"""NonMaxSuppression against onnxruntime on random boxes (ties, degenerate and flipped boxes)."""
+"""NonMaxSuppression against onnxruntime on random boxes (ties, degenerate and flipped boxes), both selection paths."""
 
 from __future__ import annotations
 
@@ -24,9 +24,14 @@ def _nms_model(center_point_box: int, with_score_threshold: bool):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)])
 
 
+@pytest.mark.parametrize("pairwise", [True, False], ids=["iou-matrix", "per-kept-box"])
 @pytest.mark.parametrize("center_point_box", [0, 1])
 @pytest.mark.parametrize("with_score_threshold", [False, True])
-def test_nms_matches_onnxruntime(center_point_box, with_score_threshold):
+def test_nms_matches_onnxruntime(center_point_box, with_score_threshold, pairwise, monkeypatch):
+    from targets.numpy.kernels import detection
+
+    if not pairwise:  # the path for more candidates than the IoU matrix takes
+        monkeypatch.setattr(detection, "PAIRWISE_MAX", 0)
     rng = np.random.default_rng(center_point_box * 2 + with_score_threshold)
     xy = rng.uniform(0, 50, (2, 300, 2)).astype(np.float32)
     wh = rng.uniform(0, 12, (2, 300, 2)).astype(np.float32)
