@@ -44,8 +44,8 @@ def _scalar(x: np.ndarray | None, default: float) -> float:
     return default if x is None or x.size == 0 else float(x.reshape(-1)[0])
 
 
-#: up to this many candidates, all pairwise overlaps are computed at once (an n x n matrix)
-PAIRWISE_MAX = 1024
+#: up to this many candidates, all pairwise overlaps are computed at once (n x n float64 temporaries: 2 MB each)
+PAIRWISE_MAX = 512
 
 
 def _select(corners: np.ndarray, scores: np.ndarray, limit: int, iou_threshold: float,
