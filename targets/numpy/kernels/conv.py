@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -314,6 +314,14 @@ def _prepare_conv(ctx: OpContext, inputs: Sequence[object]) -> object:
     return prepare_conv(ctx, inputs)
 
 
+def _plan(ctx: OpContext, x: np.ndarray) -> Any:
+    """The node's prepared Conv2dPlan for ``x`` (made now for a shape known only at run time), or None."""
+    state = ctx.state
+    if state is None or hasattr(state, "x_shape"):
+        return state
+    return state.plan_for(ctx, x)
+
+
 @kernel("Conv", prepare=_prepare_conv)
 def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Grouped, dilated, strided N-D convolution plus optional bias.
@@ -321,7 +329,7 @@ def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = No
     A node prepared at lowering (:mod:`targets.numpy.kernels.conv2d`) runs its plan when
     the input has the shape it was prepared for.
     """
-    plan = ctx.state
+    plan = _plan(ctx, x)
     if plan is not None and x.shape == plan.x_shape:
         return plan.run(ctx, x, ctx.out(0, plan.out_shape, x.dtype), None)
     return _conv(ctx, x, w, b, x.dtype)
@@ -335,7 +343,7 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     The output may take over Z's buffer (``ctx.inplace_ok``: Z dies here); the
     convolution then goes to a scratch buffer first and the residual add writes the output.
     """
-    plan = ctx.state
+    plan = _plan(ctx, x)
     alias = z is not None and ctx.inplace_ok
     if plan is not None and x.shape == plan.x_shape and (z is None or z.shape == plan.out_shape):
         out = ctx.out(0, plan.out_shape, x.dtype)

@@ -31,10 +31,13 @@ models, single-threaded OpenBLAS; see docs/performance.md):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+
+from graphc.ir import TensorType
 
 from . import blas
 from .registry import OpContext
@@ -42,7 +45,7 @@ from .registry import OpContext
 #: activations the im2col store applies while cropping (same pass)
 _STORE_ACTIVATIONS = ("Relu", "Clip")
 
-__all__ = ["Conv2dPlan", "prepare_conv", "winograd_weights", "WINOGRAD_MIN_TILES", "WIDE_WASTE"]
+__all__ = ["Conv2dPlan", "DeferredConv", "prepare_conv", "winograd_weights", "WINOGRAD_MIN_TILES", "WIDE_WASTE"]
 
 #: Winograd is used when the output has at least this many 2x2 tiles (below, the 16 GEMMs are too thin)
 WINOGRAD_MIN_TILES = 49
@@ -328,6 +331,46 @@ class Conv2dPlan:
                     np.subtract(dst, a[3, :, :, :nx], out=dst)
 
 
+class DeferredConv:
+    """The prepared state of a convolution whose input shape is only known at run time.
+
+    Models exported with dynamic axes (batch, image size) would otherwise never reach the
+    prepared paths. :meth:`plan_for` makes the :class:`Conv2dPlan` for a concrete input
+    shape on first use and keeps the last few; plans of different shapes share equal
+    prepared weight arrays. Shared by every bound program of the node, hence the lock.
+    """
+
+    #: how many input shapes keep their plan
+    MAX_SHAPES = 4
+
+    def __init__(self, w: np.ndarray, b: np.ndarray | None):
+        self.w, self.b = w, b
+        self._plans: dict[tuple[int, ...], Conv2dPlan | None] = {}
+        self._weights: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def plan_for(self, ctx: OpContext, x: np.ndarray) -> Conv2dPlan | None:
+        """The plan for ``x``'s shape (None: the general kernel runs)."""
+        with self._lock:
+            if x.shape in self._plans:
+                return self._plans[x.shape]
+        plan = prepare_conv(ctx, [TensorType(x.dtype, x.shape), self.w, self.b])
+        if not isinstance(plan, Conv2dPlan):
+            plan = None
+        with self._lock:
+            if plan is not None:  # the same path on another shape prepared the same weights: keep one copy
+                same = next((a for a in self._weights if a.shape == plan.weights.shape
+                             and np.array_equal(a, plan.weights)), None)
+                if same is None:
+                    self._weights.append(plan.weights)
+                else:
+                    plan.weights = same
+            if len(self._plans) >= self.MAX_SHAPES:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[x.shape] = plan
+        return plan
+
+
 def _phase_copies(plan: Conv2dPlan, h: int, w: int, sh: int, sw: int) -> list[tuple[int, int, int, int, slice, slice]]:
     """Where each of the ``sh * sw`` phase images of the padded (h, w) input takes its interior from."""
     top, left = plan.pads[0], plan.pads[1]
@@ -389,12 +432,13 @@ def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.nda
     return np.ascontiguousarray(mat)
 
 
-def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | None:
-    """The ``prepare`` hook of Conv/FusedConv: a :class:`Conv2dPlan`, or None (the general kernel runs).
+def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | DeferredConv | None:
+    """The ``prepare`` hook of Conv/FusedConv: a :class:`Conv2dPlan`, a :class:`DeferredConv`
+    (a 4-D input with symbolic dims: plans are made per concrete shape at run time), or None
+    (the general kernel runs).
 
     Prepared when the weights (and bias, if any) are constant float arrays of rank 4, the
-    input's shape is static and 4-D, and the dtypes agree; FusedConv's residual ``Z``
-    may be a runtime input.
+    input is 4-D, and the dtypes agree; FusedConv's residual ``Z`` may be a runtime input.
     """
     from .conv import conv_geometry
     from .epilogue import fused_conv_activation
@@ -408,10 +452,10 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | None:
     if b is not None and not isinstance(b, np.ndarray):
         return None
     shape = getattr(xt, "shape", None)
-    if shape is None or len(shape) != 4 or not all(isinstance(d, int) for d in shape):
+    if shape is None or len(shape) != 4 or getattr(xt, "dtype", None) is None or np.dtype(xt.dtype) != w.dtype:
         return None
-    if getattr(xt, "dtype", None) is None or np.dtype(xt.dtype) != w.dtype:
-        return None
+    if not all(isinstance(d, int) for d in shape):  # symbolic dims: plan per concrete shape at run time
+        return DeferredConv(w, b)
     n, c, h, wd = shape
     m = w.shape[0]
     group = int(ctx.attr("group", 1))

@@ -13,7 +13,7 @@ from graphc.layers.slots import input_slots
 from tests.oracle import ort_run
 from targets.numpy.kernels import OpContext, blas
 from targets.numpy.kernels.conv import conv, fused_conv
-from targets.numpy.kernels.conv2d import prepare_conv, winograd_weights
+from targets.numpy.kernels.conv2d import DeferredConv, prepare_conv, winograd_weights
 
 F = TensorProto.FLOAT
 
@@ -144,9 +144,29 @@ def test_prepare_runs_once_and_other_shapes_fall_back():
 def test_prepare_declines_what_it_cannot_plan():
     w = np.ones((4, 2, 3, 3), np.float32)
     ctx = OpContext("c", "Conv", {"kernel_shape": [3, 3]})
-    assert prepare_conv(ctx, [TensorType(np.dtype(np.float32), (1, 2, "H", 6)), w, None]) is None  # symbolic
+    assert prepare_conv(ctx, [TensorType(np.dtype(np.float32), (1, 2, "H", 6, 1)), w, None]) is None  # not 4-D
     assert prepare_conv(ctx, [TensorType(np.dtype(np.float32), (1, 2, 6, 6)), TensorType(None, None)]) is None
     assert prepare_conv(ctx, [TensorType(np.dtype(np.float64), (1, 2, 6, 6)), w, None]) is None  # dtype mismatch
+
+
+def test_symbolic_input_shapes_get_plans_per_concrete_shape():
+    """Dynamic-axis exports: the plan is made on first use of each shape; equal weights are shared."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    ctx = OpContext("c", "Conv", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
+    ctx.share_scratch({})
+    deferred = prepare_conv(ctx, [TensorType(np.dtype(np.float32), ("N", 4, "H", "W")), w, None])
+    assert isinstance(deferred, DeferredConv)
+    ctx.state = deferred
+    plain = OpContext("p", "Conv", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]})
+    plans = []
+    for shape in [(1, 4, 6, 6), (2, 4, 5, 9), (1, 4, 6, 6)] + [(1, 4, 4 + i, 4) for i in range(5)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(conv(ctx, x, w), conv(plain, x, w), rtol=1e-5, atol=1e-5)
+        plans.append(deferred.plan_for(ctx, x))
+    assert plans[0] is plans[2] and plans[0].x_shape == (1, 4, 6, 6)
+    assert plans[0].weights is plans[1].weights  # same path, one prepared copy
+    assert len(deferred._plans) == DeferredConv.MAX_SHAPES
 
 
 def test_fused_conv_with_aliased_residual_general_path():
