@@ -21,6 +21,14 @@ __all__ = ["erf", "cast_array"]
 
 
 def _shape(*arrays: np.ndarray) -> tuple[int, ...]:
+    """The broadcast shape (equal shapes and a scalar operand, the common cases, without numpy's helper)."""
+    first = arrays[0].shape
+    if len(arrays) == 2:
+        other = arrays[1].shape
+        if other == first or not other:
+            return first
+        if not first:
+            return other
     return np.broadcast_shapes(*(a.shape for a in arrays))
 
 
