@@ -9,6 +9,8 @@ models, single-threaded OpenBLAS; see docs/performance.md):
 * ``pointwise``: 1x1, no padding: the (strided) image already is the patch matrix; one
   GEMM per image straight into the output. The bias rides in the GEMM (a weight column
   times a row of ones) when copying the input is cheaper than a pass over the output.
+* ``patch``: kernel = stride, no padding, one group (the patchify stems of ViT, ConvNeXt,
+  Swin): the patches are one rearranging copy of the input and one GEMM per image.
 * ``winograd``: 3x3, stride 1, dilation 1, one group, at least ``WINOGRAD_MIN_TILES``
   2x2 output tiles and ``WINOGRAD_MIN_CHANNELS`` input and output channels: Winograd
   F(2x2, 3x3) in float32. Weights are transformed once (``U = G g G^T``, 16 matrices
@@ -16,7 +18,8 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   contiguous parity-phase rows, multiplied by 16 batched GEMMs and transformed back
   (``A^T m A``): 2.25x fewer multiplies, worth it where the GEMMs dominate the
   memory-bound transforms.
-* ``phase``: every other case (any stride, dilation, group, depthwise). The padded
+* ``phase``: every other case with at most ``MAX_PHASES`` stride positions (any
+  dilation, group, depthwise; larger strides take the general kernel). The padded
   image is split into ``stride_h * stride_w`` phase images (one strided copy each into
   shared scratch, only the border zeroed), so every kernel tap becomes one contiguous slice
   of a flat phase image. With one group, at least ``IMPLICIT_MIN_CHANNELS`` channels
@@ -60,6 +63,8 @@ IMPLICIT_MIN_CHANNELS = 32
 WIDE_WASTE = 1.2
 #: grouped im2col runs whole groups in blocks whose patch matrix is about this size (stays in L2)
 IM2COL_BLOCK_BYTES = 1 << 20
+#: the phase path splits the padded input into strides[0] * strides[1] images: at most this many
+MAX_PHASES = 16
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -75,7 +80,7 @@ def winograd_weights(w: np.ndarray) -> np.ndarray:
 class Conv2dPlan:
     """How one 2-D Conv node runs for input shape ``x_shape`` (built once by :func:`prepare_conv`)."""
 
-    path: str  # "pointwise" | "winograd" | "phase"
+    path: str  # "pointwise" | "patch" | "winograd" | "phase"
     x_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     group: int
@@ -113,6 +118,8 @@ class Conv2dPlan:
         done = False
         if self.path == "pointwise":
             self._pointwise(ctx, x, out)
+        elif self.path == "patch":
+            self._patch(ctx, x, out)
         elif self.path == "winograd":
             for i in range(x.shape[0]):
                 self._winograd(ctx, x[i], out[i])
@@ -146,6 +153,20 @@ class Conv2dPlan:
                 return True
         np.copyto(out, src)
         return False
+
+    def _patch(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
+        """Non-overlapping patches (kernel = stride): one rearranging copy, then one GEMM per image."""
+        n, c = x.shape[:2]
+        kh, kw = self.kernel
+        ho, wo = self.out_shape[2:]
+        m = self.weights.shape[1]
+        cols = ctx.scratch("conv-patches", (n, c, kh, kw, ho, wo), x.dtype)
+        src = x[:, :, :ho * kh, :wo * kw].reshape(n, c, ho, kh, wo, kw)
+        np.copyto(cols, src.transpose(0, 1, 3, 5, 2, 4))
+        res = out.reshape(n, m, ho * wo)
+        np.matmul(self.weights[0], cols.reshape(n, c * kh * kw, ho * wo), out=res)
+        if self.bias is not None:
+            np.add(res, self.bias, out=res)
 
     def _pointwise(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
         n, c = x.shape[:2]
@@ -477,6 +498,11 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         fold = bias is not None and (geo.strides != (1, 1) or c < m)
         return Conv2dPlan("pointwise", weights=_weight_matrix(w, bias if fold else None, group), folded=fold,
                           **common)
+    if geo.kernel == geo.strides and not geo.padded and geo.dilations == (1, 1) and group == 1:
+        # patchify stems (ViT, ConvNeXt, Swin): kernel = stride, the taps never overlap
+        return Conv2dPlan("patch", weights=_weight_matrix(w, None, group), **common)
+    if geo.strides[0] * geo.strides[1] > MAX_PHASES:
+        return None  # one phase image per stride position: the general kernel is cheaper
     if (geo.kernel == (3, 3) and geo.strides == (1, 1) and geo.dilations == (1, 1) and group == 1
             and tiles >= WINOGRAD_MIN_TILES and min(c, m) >= WINOGRAD_MIN_CHANNELS and w.dtype == np.float32):
         plan = Conv2dPlan("winograd", weights=winograd_weights(w), **common)

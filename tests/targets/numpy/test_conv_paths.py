@@ -72,6 +72,9 @@ CASES = {
     "im2col-exact": (8, 5, 16, 3, 1, 0, 1, 1, True, False, False, 1, "phase", False),
     "grouped": (8, 10, 12, 3, 1, 1, 4, 1, True, False, False, 1, "phase", False),
     "depthwise": (24, 10, 24, 3, 1, 1, 24, 1, True, True, False, 1, "phase", False),
+    # patchify stems: kernel = stride (an input size that is not a multiple of it drops the remainder)
+    "patch": (3, 33, 16, 4, 4, 0, 1, 1, True, True, False, 2, "patch", False),
+    "patch-no-bias": (3, 32, 8, 16, 16, 0, 1, 1, False, False, False, 1, "patch", False),
     "depthwise-strided": (24, 11, 24, 3, 2, 1, 24, 1, False, False, False, 1, "phase", False),
     # several cache-sized blocks of groups, the last one partial
     "depthwise-blocked": (72, 40, 72, 3, 1, 1, 72, 1, True, True, False, 2, "phase", False),
