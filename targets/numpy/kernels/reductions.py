@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import math
+
 import numpy as np
 
 from .registry import OpContext, kernel
@@ -66,6 +68,10 @@ def _sum(x: np.ndarray, axes: tuple[int, ...]) -> Any:
 
 
 def _mean(x: np.ndarray, axes: tuple[int, ...]) -> Any:
+    if x.size == 0:  # the mean of nothing is NaN, without numpy's "Mean of empty slice" warning
+        count = math.prod(x.shape[a] for a in axes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sum(x, axis=axes, keepdims=True, dtype=np.float64) / count
     if x.dtype.kind == "f":
         return np.mean(x, axis=axes, keepdims=True, dtype=x.dtype)
     return np.mean(x, axis=axes, keepdims=True)
