@@ -29,6 +29,7 @@ import numpy as np
 
 from graphc.errors import ShapeInferenceError
 
+from .linalg import integer_matmul
 from .pooling import _axis_counts, _geometry, _padded, _reduce_taps
 from .quantize import dynamic_quantize_linear, round_saturate
 from .registry import OpContext, kernel
@@ -294,6 +295,8 @@ def _col_param(ctx: OpContext, p: np.ndarray | None, n: int, what: str, default:
 
 def _product(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     try:
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return integer_matmul(a, b)
         return np.matmul(a, b)
     except ValueError:
         raise _fail(ctx, f"shapes {a.shape} and {b.shape} do not multiply") from None
