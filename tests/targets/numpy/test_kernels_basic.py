@@ -366,3 +366,14 @@ def test_inplace_binary():
         np.testing.assert_allclose(run(op, alias, b, outs=[alias]), r)
     ai = np.array([7, -7], np.int32)
     np.testing.assert_array_equal(run("Div", ai.copy(), np.array([2, 2], np.int32), outs=[ai]), [3, -3])
+
+
+def test_integer_matmul_is_exact_through_float64_and_falls_back_when_it_would_not_be():
+    from targets.numpy.kernels.linalg import integer_matmul
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(-255, 256, (3, 5, 4000)).astype(np.int32)
+    b = rng.integers(-255, 256, (4000, 7)).astype(np.int32)
+    np.testing.assert_array_equal(integer_matmul(a, b), np.matmul(a.astype(np.int64), b.astype(np.int64)))
+    big = np.array([[2 ** 30, 3]], np.int64)  # 2**30 * 2**30 * 2 is past float64's exact range: the int64 path
+    np.testing.assert_array_equal(integer_matmul(big, big.T), np.array([[2 ** 60 + 9]], np.int64))
