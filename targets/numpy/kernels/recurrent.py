@@ -178,13 +178,15 @@ def _run(setup: _Setup, gates: int, step: Callable[..., tuple[np.ndarray, ...]],
     """Run direction ``d``: ``step(t, proj_t, *states) -> (h, *states)``; masked by lengths."""
     proj = setup.projected(d, gates)
     ys = np.zeros((setup.seq, setup.batch, setup.hidden), setup.dtype)
+    steps = np.arange(setup.seq)[:, None]
+    active = steps < np.asarray(setup.lens).reshape(1, -1)  # (seq, batch): which sequences still run
+    everyone = active.all(axis=1).tolist()
     for t in range(setup.seq):
         new = step(proj[t], *states)
-        active = (t < setup.lens)[:, None]
-        if active.all():
+        if everyone[t]:
             states = list(new)
         else:
-            states = [np.where(active, n, s) for n, s in zip(new, states)]
+            states = [np.where(active[t][:, None], n, s) for n, s in zip(new, states)]
         ys[t] = states[0]
     return setup.scatter(ys, d), states
 
@@ -225,9 +227,8 @@ def gru(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarr
         rb = s.b[d, 3 * hs:]
 
         def step(p, h, f=f, g=g, rzr=rzr, rh=rh, rb=rb):
-            zr = p[:, : 2 * hs] + h @ rzr + rb[: 2 * hs]
-            z = f(s.clipped(zr[:, :hs]))
-            rg = f(s.clipped(zr[:, hs:]))
+            zr = f(s.clipped(p[:, : 2 * hs] + h @ rzr + rb[: 2 * hs]))  # update and reset gates in one call
+            z, rg = zr[:, :hs], zr[:, hs:]
             if lbr:
                 cand = p[:, 2 * hs:] + rg * (h @ rh + rb[2 * hs:])
             else:
