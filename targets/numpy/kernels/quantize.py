@@ -49,11 +49,14 @@ def round_saturate(q: np.ndarray, zero_point: np.ndarray | int | None, dtype: np
     rng = _int_range(dtype)
     if rng is None:
         raise ShapeInferenceError(f"round_saturate: {dtype} is not an integer quantized type")
-    qi = np.rint(q).astype(np.int64)
+    qf = np.rint(np.asarray(q, dtype=np.float64))  # float64 holds every 32-bit integer exactly
     if zero_point is not None:
-        qi = qi + np.asarray(zero_point).astype(np.int64)
-    np.clip(qi, rng[0], rng[1], out=qi)
-    return qi.astype(dtype)
+        qf = qf + np.asarray(zero_point).astype(np.float64)
+    # NaN quantizes to the type's minimum, as onnxruntime's float-to-int conversion gives on x86
+    # (an int64 cast of NaN would wrap past the zero point to the maximum instead)
+    np.copyto(qf, rng[0], where=np.isnan(qf))
+    np.clip(qf, rng[0], rng[1], out=qf)
+    return qf.astype(dtype)
 
 
 def _broadcast_param(ctx: OpContext, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

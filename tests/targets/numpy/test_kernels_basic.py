@@ -7,10 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
+import graphc
 from graphc.attributes import decode_attribute
 from tests.node_cases import node_cases, outputs_match
+from tests.oracle import ort_run
 from targets.numpy.kernels import KERNELS, OpContext
 
 BASIC_FAMILIES = (
@@ -377,3 +379,20 @@ def test_integer_matmul_is_exact_through_float64_and_falls_back_when_it_would_no
     np.testing.assert_array_equal(integer_matmul(a, b), np.matmul(a.astype(np.int64), b.astype(np.int64)))
     big = np.array([[2 ** 30, 3]], np.int64)  # 2**30 * 2**30 * 2 is past float64's exact range: the int64 path
     np.testing.assert_array_equal(integer_matmul(big, big.T), np.array([[2 ** 60 + 9]], np.int64))
+
+
+@pytest.mark.parametrize("zp", [np.int8(-128), np.int8(5), np.uint8(128)])
+def test_quantize_linear_nan_goes_to_the_minimum_like_onnxruntime(zp):
+    """onnxruntime's float-to-int conversion turns NaN into the type's minimum; an int64 cast
+    plus a negative zero point used to wrap to the maximum instead."""
+    from onnx import numpy_helper
+
+    x = np.array([np.nan, 0.5, -np.inf, np.inf, 1e30], np.float32)
+    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])
+    inits = [numpy_helper.from_array(np.array(0.01, np.float32), "s"), numpy_helper.from_array(np.array(zp), "z")]
+    g = helper.make_graph([node], "q", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])],
+                          [helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(np.array(zp).dtype), [5])],
+                          inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    got = graphc.compile(model, "numpy", fallback=False).run({"x": x})["y"]
+    np.testing.assert_array_equal(got, ort_run(model, {"x": x})["y"])
