@@ -171,7 +171,7 @@ def resize_array(x: np.ndarray, out_shape: Sequence[int], scales: Sequence[float
         return work
     if x.dtype.kind in "iu":
         info = np.iinfo(x.dtype)
-        work = np.clip(np.round(work), info.min, info.max)
+        work = np.clip(np.trunc(work), info.min, info.max)  # toward zero, as onnxruntime casts
     return work.astype(x.dtype)
 
 

@@ -416,3 +416,15 @@ def test_scan_directions_and_axes():
                            scan_output_axes=[1], scan_output_directions=[0])
     np.testing.assert_array_equal(final, x.sum(axis=1))
     np.testing.assert_array_equal(ys, np.cumsum(x[:, ::-1], axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_integer_linear_resize_truncates_like_onnxruntime(dtype):
+    """Quantized (QOperator) graphs upsample int8/uint8 tensors: onnxruntime truncates the blend toward zero.
+    (At non-integer scales its fixed-point weights differ from exact ones by one step at a few percent of the
+    positions; not matched.)"""
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(35).integers(info.min, info.max, (1, 2, 5, 6), endpoint=True).astype(dtype)
+    inputs = [x, np.array([], np.float32), np.array([1, 1, 2, 2], np.float32)]
+    np.testing.assert_array_equal(run_kernel("Resize", *inputs, opset=13, mode="linear"),
+                                  run_ort("Resize", inputs, opset=13, mode="linear"))
