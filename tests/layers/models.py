@@ -123,7 +123,20 @@ class StandardOnlyTarget:
         return "canonicalize,legalize,[fold-constants,dce]*8,infer-shapes,fold-blobs,dce"
 
 
-PRIORBOX_FEEDS_SRC = "{'feature': np.zeros((1, 8, 3, 4), np.float32), 'image': np.zeros((1, 3, 60, 80), np.float32)}"
+#: the input shapes of :func:`priorbox_model`; its feeds are zeros (PriorBox reads shapes only)
+PRIORBOX_SHAPES = {"feature": (1, 8, 3, 4), "image": (1, 3, 60, 80)}
+#: the same feeds as Python source, for a fresh interpreter
+PRIORBOX_FEEDS_SRC = "{" + ", ".join(f"{k!r}: np.zeros({s}, np.float32)" for k, s in PRIORBOX_SHAPES.items()) + "}"
+
+
+def priorbox_feeds() -> dict[str, np.ndarray]:
+    """The feeds of :func:`priorbox_model`."""
+    return {k: np.zeros(s, np.float32) for k, s in PRIORBOX_SHAPES.items()}
+
+
+def priorbox_expected() -> np.ndarray:
+    """What :func:`priorbox_model` must give on :func:`priorbox_feeds` (3x4 feature map, 60x80 image)."""
+    return priorbox_reference((3, 4), (60, 80), **{k: v for k, v in PRIORBOX_ATTRS.items() if k != "img_size"})
 
 
 def run_priorbox_in_fresh_process(saved: Path, layer_file: Path, params_expr: str) -> tuple[np.ndarray, dict]:

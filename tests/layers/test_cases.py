@@ -15,8 +15,8 @@ from graphc.layers import LayerRegistry, load_layer_modules
 
 from tests.conftest import ort_session
 from tests.layers.models import (
-    CAFFE_LAYERS, CROP_LAYERS, PRIORBOX_ATTRS, TF_LAYERS, center_crop_model, interp_model, priorbox_model,
-    priorbox_reference, resize_bilinear_model, run_priorbox_in_fresh_process, three_unknown_model,
+    CAFFE_LAYERS, CROP_LAYERS, TF_LAYERS, center_crop_model, interp_model, priorbox_model,
+    priorbox_expected, priorbox_feeds, resize_bilinear_model, run_priorbox_in_fresh_process, three_unknown_model,
 )
 
 
@@ -109,9 +109,8 @@ def test_case3_override_is_shown_by_inspect(tmp_path, capsys):
 # 4. SSD's PriorBox: params survive compile -> save -> load -> run in a fresh process
 def test_case4_priorbox_params_survive_save_and_load_in_a_fresh_process(layers, tmp_path):
     art = graphc.compile(priorbox_model(), "numpy", layers=layers)
-    feeds = {"feature": np.zeros((1, 8, 3, 4), np.float32), "image": np.zeros((1, 3, 60, 80), np.float32)}
-    want = priorbox_reference((3, 4), (60, 80), **{k: v for k, v in PRIORBOX_ATTRS.items() if k != "img_size"})
-    np.testing.assert_allclose(art.run(feeds)["priors"], want, rtol=1e-6, atol=1e-6)
+    want = priorbox_expected()
+    np.testing.assert_allclose(art.run(priorbox_feeds())["priors"], want, rtol=1e-6, atol=1e-6)
     saved = tmp_path / "ssd.graphc"
     art.save(saved)
     y, params = run_priorbox_in_fresh_process(

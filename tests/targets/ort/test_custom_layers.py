@@ -14,7 +14,7 @@ from graphc import LayerError
 from graphc.layers import LayerRegistry, Param, load_layer_modules
 
 from tests.layers.models import (
-    CAFFE_LAYERS, PRIORBOX_ATTRS, TF_LAYERS, interp_model, priorbox_model, priorbox_reference, resize_bilinear_model,
+    CAFFE_LAYERS, TF_LAYERS, interp_model, priorbox_model, priorbox_expected, priorbox_feeds, resize_bilinear_model,
     run_priorbox_in_fresh_process,
 )
 
@@ -78,9 +78,8 @@ def test_resize_bilinear_const_size_is_blobs0(layers, rng, target, align_corners
 
 def test_priorbox_params_survive_save_and_load_in_a_fresh_process(layers, tmp_path):
     art = graphc.compile(priorbox_model(), "ort", layers=layers)
-    feeds = {"feature": np.zeros((1, 8, 3, 4), np.float32), "image": np.zeros((1, 3, 60, 80), np.float32)}
-    want = priorbox_reference((3, 4), (60, 80), **{k: v for k, v in PRIORBOX_ATTRS.items() if k != "img_size"})
-    np.testing.assert_allclose(art.run(feeds)["priors"], want, rtol=1e-6, atol=1e-6)
+    want = priorbox_expected()
+    np.testing.assert_allclose(art.run(priorbox_feeds())["priors"], want, rtol=1e-6, atol=1e-6)
     saved = tmp_path / "ssd.zip"
     art.save(saved)
     y, cfg = run_priorbox_in_fresh_process(  # the params live in the ONNX model itself
