@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "targets" / "numpy")]
 
 import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
 
 import graphc  # noqa: E402
 from graphc.examples import example_names  # noqa: E402
 from numpy_light import randomized_light_model  # noqa: E402
+from tests.oracle import ort_session, random_feeds  # noqa: E402
 
 
 def median_seconds(fn: Callable[[], object], repeat: int, budget: float = 20.0) -> float:
@@ -54,30 +54,6 @@ def median_seconds(fn: Callable[[], object], repeat: int, budget: float = 20.0) 
         times.append(time.perf_counter() - t)
         spent += times[-1]
     return statistics.median(times)
-
-
-def ort_session(model, threads: int) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-
-
-def feeds_of(model) -> dict[str, np.ndarray]:
-    from onnx import helper
-
-    rng = np.random.default_rng(0)
-    inits = {t.name for t in model.graph.initializer}
-    feeds = {}
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        tt = vi.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tt.shape.dim]
-        feeds[vi.name] = rng.standard_normal(shape).astype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
-    return feeds
 
 
 def gemm_peak_gflops(n: int = 2048, repeat: int = 5) -> float:
@@ -123,9 +99,9 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path[:0] = {paths!r}
 import numpy as np
 from numpy_light import randomized_light_model
-from bench_numpy import feeds_of, ort_session
+from tests.oracle import ort_session, random_feeds
 model = randomized_light_model({name!r})
-feeds = feeds_of(model)
+feeds = random_feeds(model, normal=True)
 if {which!r} == "numpy":
     import graphc
     art = graphc.compile(model, "numpy", fallback=False)
@@ -172,7 +148,7 @@ def main() -> int:
     rows: list[tuple[str, float, float, float]] = []
     for name in names:
         model = randomized_light_model(name)
-        feeds = feeds_of(model)
+        feeds = random_feeds(model, normal=True)
         art = graphc.compile(model, "numpy", fallback=False)
         t_np = median_seconds(lambda: art.run(feeds), args.repeat)
         s1 = ort_session(model, 1)

@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
 import graphc  # noqa: E402
-from bench_numpy import median_seconds, ort_session  # noqa: E402
+from bench_numpy import median_seconds  # noqa: E402
+from tests.oracle import ort_session  # noqa: E402
 
 MODELS = ROOT / "tests" / "real_models"
 
