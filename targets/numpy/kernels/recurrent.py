@@ -175,7 +175,7 @@ class _Setup:
 
 def _run(setup: _Setup, gates: int, step: Callable[..., tuple[np.ndarray, ...]], d: int,
          states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Run direction ``d``: ``step(t, proj_t, *states) -> (h, *states)``; masked by lengths."""
+    """Run direction ``d``: ``step(proj_t, *states) -> (h, *states)``; masked by lengths."""
     proj = setup.projected(d, gates)
     ys = np.zeros((setup.seq, setup.batch, setup.hidden), setup.dtype)
     steps = np.arange(setup.seq)[:, None]
@@ -191,24 +191,36 @@ def _run(setup: _Setup, gates: int, step: Callable[..., tuple[np.ndarray, ...]],
     return setup.scatter(ys, d), states
 
 
+def _run_directions(setup: _Setup, gates: int, make_step: Callable[[int], Callable[..., tuple[np.ndarray, ...]]]
+                    ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """Every direction ``d`` with the step ``make_step(d)``: (outputs per direction, final states per state)."""
+    ys: list[np.ndarray] = []
+    finals: list[list[np.ndarray]] = [[] for _ in setup.init]
+    for d in range(setup.num_dirs):
+        y, states = _run(setup, gates, make_step(d), d, [init[d] for init in setup.init])
+        ys.append(y)
+        for final, state in zip(finals, states):
+            final.append(state)
+    return ys, finals
+
+
 @kernel("RNN")
 def rnn(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
         seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Ht = f(Xt W^T + Ht-1 R^T + Wb + Rb)."""
     s = _Setup(ctx, x, w, r, b, seq_lens, 1, [h0])
     acts = _activations(ctx, ["Tanh"], s.num_dirs)
-    ys, finals = [], [[]]
-    for d in range(s.num_dirs):
+
+    def make_step(d: int) -> Callable[..., tuple[np.ndarray, ...]]:
         rt, rb = s.r[d].T, s.b[d, s.hidden:]
         (f,) = acts[d]
 
-        def step(p, h, rt=rt, rb=rb, f=f):
+        def step(p, h):
             return (f(s.clipped(p + h @ rt + rb)),)
 
-        y, (h,) = _run(s, 1, step, d, [s.init[0][d]])
-        ys.append(y)
-        finals[0].append(h)
-    return s.finish(ctx, ys, finals)
+        return step
+
+    return s.finish(ctx, *_run_directions(s, 1, make_step))
 
 
 @kernel("GRU")
@@ -219,14 +231,14 @@ def gru(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarr
     acts = _activations(ctx, ["Sigmoid", "Tanh"], s.num_dirs)
     lbr = bool(ctx.attr("linear_before_reset", 0))
     hs = s.hidden
-    ys, finals = [], [[]]
-    for d in range(s.num_dirs):
+
+    def make_step(d: int) -> Callable[..., tuple[np.ndarray, ...]]:
         f, g = acts[d]
         rzr = s.r[d, : 2 * hs].T
         rh = s.r[d, 2 * hs:].T
         rb = s.b[d, 3 * hs:]
 
-        def step(p, h, f=f, g=g, rzr=rzr, rh=rh, rb=rb):
+        def step(p, h):
             zr = f(s.clipped(p[:, : 2 * hs] + h @ rzr + rb[: 2 * hs]))  # update and reset gates in one call
             z, rg = zr[:, :hs], zr[:, hs:]
             if lbr:
@@ -236,10 +248,9 @@ def gru(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarr
             hh = g(s.clipped(cand))
             return ((1 - z) * hh + z * h,)
 
-        y, (h,) = _run(s, 3, step, d, [s.init[0][d]])
-        ys.append(y)
-        finals[0].append(h)
-    return s.finish(ctx, ys, finals)
+        return step
+
+    return s.finish(ctx, *_run_directions(s, 3, make_step))
 
 
 @kernel("LSTM")
@@ -251,15 +262,24 @@ def lstm(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndar
     acts = _activations(ctx, ["Sigmoid", "Tanh", "Tanh"], s.num_dirs)
     input_forget = bool(ctx.attr("input_forget", 0))
     hs = s.hidden
-    ys, finals = [], [[], []]
-    for d in range(s.num_dirs):
+
+    def make_step(d: int) -> Callable[..., tuple[np.ndarray, ...]]:
         f, g, hf = acts[d]
         rt = s.r[d].T
         rb = s.b[d, 4 * hs:]
-        peep = np.zeros(3 * hs, s.dtype) if p is None else p[d]
-        pi, po, pf = peep[:hs], peep[hs: 2 * hs], peep[2 * hs:]
+        if p is None:
+            def step_no_peepholes(pr, h, c):
+                gates = pr + h @ rt + rb
+                iof = f(s.clipped(gates[:, :3 * hs]))  # input, output and forget gates in one call
+                i = iof[:, :hs]
+                fg = 1 - i if input_forget else iof[:, 2 * hs:]
+                c_new = fg * c + i * g(s.clipped(gates[:, 3 * hs:]))
+                return iof[:, hs: 2 * hs] * hf(c_new), c_new
 
-        def step(pr, h, c, f=f, g=g, hf=hf, rt=rt, rb=rb, pi=pi, po=po, pf=pf):
+            return step_no_peepholes
+        pi, po, pf = p[d, :hs], p[d, hs: 2 * hs], p[d, 2 * hs:]
+
+        def step(pr, h, c):
             gates = pr + h @ rt + rb
             i = f(s.clipped(gates[:, :hs] + pi * c))
             fg = 1 - i if input_forget else f(s.clipped(gates[:, 2 * hs: 3 * hs] + pf * c))
@@ -268,16 +288,6 @@ def lstm(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndar
             o = f(s.clipped(gates[:, hs: 2 * hs] + po * c_new))
             return o * hf(c_new), c_new
 
-        def step_no_peepholes(pr, h, c, f=f, g=g, hf=hf, rt=rt, rb=rb):
-            gates = pr + h @ rt + rb
-            iof = f(s.clipped(gates[:, :3 * hs]))  # input, output and forget gates in one call
-            i = iof[:, :hs]
-            fg = 1 - i if input_forget else iof[:, 2 * hs:]
-            c_new = fg * c + i * g(s.clipped(gates[:, 3 * hs:]))
-            return iof[:, hs: 2 * hs] * hf(c_new), c_new
+        return step
 
-        y, (h, c) = _run(s, 4, step if p is not None else step_no_peepholes, d, [s.init[0][d], s.init[1][d]])
-        ys.append(y)
-        finals[0].append(h)
-        finals[1].append(c)
-    return s.finish(ctx, ys, finals)
+    return s.finish(ctx, *_run_directions(s, 4, make_step))
