@@ -27,6 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from graphc.errors import ShapeInferenceError
 
+from .conv2d import DeferredConv, prepare_conv
 from .epilogue import apply_activation, fused_conv_activation
 from .registry import OpContext, kernel
 
@@ -308,21 +309,13 @@ def _conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt
     return conv_nd(x, w, b, group, geo, buf)
 
 
-def _prepare_conv(ctx: OpContext, inputs: Sequence[object]) -> object:
-    from .conv2d import prepare_conv
-
-    return prepare_conv(ctx, inputs)
-
-
 def _plan(ctx: OpContext, x: np.ndarray) -> Any:
     """The node's prepared Conv2dPlan for ``x`` (made now for a shape known only at run time), or None."""
     state = ctx.state
-    if state is None or hasattr(state, "x_shape"):
-        return state
-    return state.plan_for(ctx, x)
+    return state.plan_for(ctx, x) if isinstance(state, DeferredConv) else state
 
 
-@kernel("Conv", prepare=_prepare_conv)
+@kernel("Conv", prepare=prepare_conv)
 def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Grouped, dilated, strided N-D convolution plus optional bias.
 
@@ -335,7 +328,7 @@ def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = No
     return _conv(ctx, x, w, b, x.dtype)
 
 
-@kernel("FusedConv", domain="com.microsoft", prepare=_prepare_conv, inplace={0: 3})
+@kernel("FusedConv", domain="com.microsoft", prepare=prepare_conv, inplace={0: 3})
 def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
                z: np.ndarray | None = None) -> np.ndarray:
     """Conv (+ optional residual input Z) followed by the ``activation`` epilogue.
