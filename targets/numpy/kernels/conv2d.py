@@ -43,6 +43,7 @@ import numpy as np
 from graphc.ir import TensorType
 
 from . import blas
+from .epilogue import apply_activation, fused_conv_activation
 from .registry import OpContext
 
 #: activations the im2col store applies while cropping (same pass)
@@ -135,8 +136,6 @@ class Conv2dPlan:
     def activate(self, out: np.ndarray) -> np.ndarray:
         """Apply the FusedConv activation (if any) to ``out`` in place."""
         if self.activation is not None:
-            from .epilogue import apply_activation
-
             apply_activation(out, *self.activation)
         return out
 
@@ -223,8 +222,6 @@ class Conv2dPlan:
 
     def _implicit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
         """Implicit GEMM: one accumulating BLAS call per kernel tap, reading the tap's rows in place."""
-        from .blas import sgemm
-
         c = x.shape[0]
         m = self.out_shape[1]
         ho, wo = self.out_shape[2:]
@@ -237,7 +234,7 @@ class Conv2dPlan:
             np.copyto(acc, self.bias)  # the GEMMs accumulate onto the bias
             beta = 1.0
         for t, (p, off) in enumerate(self.taps):
-            sgemm(self.weights[t], phases, p * c * plen + off, plen, c, length, acc, beta)
+            blas.sgemm(self.weights[t], phases, p * c * plen + off, plen, c, length, acc, beta)
             beta = 1.0
         return self._store(acc.reshape(m, ho, self.phase_shape[1])[:, :, :wo], out, fuse)
 
@@ -461,8 +458,7 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     Prepared when the weights (and bias, if any) are constant float arrays of rank 4, the
     input is 4-D, and the dtypes agree; FusedConv's residual ``Z`` may be a runtime input.
     """
-    from .conv import conv_geometry
-    from .epilogue import fused_conv_activation
+    from .conv import conv_geometry  # conv imports this module
 
     if len(inputs) < 2:
         return None
