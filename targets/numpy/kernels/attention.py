@@ -24,17 +24,12 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 
-from graphc.errors import ShapeInferenceError
-
 from .contrib import _heads, _merge_heads, _rotate
 from .registry import OpContext, kernel
 
 _QK_WITH_BIAS = 2
 _QK_AFTER_SOFTMAX = 3
 
-
-def _fail(ctx: OpContext, what: str) -> ShapeInferenceError:
-    return ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r} (opset {ctx.opset}): {what}")
 
 
 def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -51,17 +46,17 @@ def _to_heads(ctx: OpContext, q: np.ndarray, k: np.ndarray, v: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Q, K, V as (B, N, S, H) views: 3-D inputs are split by ``q_num_heads`` / ``kv_num_heads``."""
     if not q.ndim == k.ndim == v.ndim or q.ndim not in (3, 4):
-        raise _fail(ctx, f"Q {q.shape}, K {k.shape} and V {v.shape} must all be 3-D or all be 4-D")
+        raise ctx.shape_error(f"Q {q.shape}, K {k.shape} and V {v.shape} must all be 3-D or all be 4-D")
     if q.ndim == 4:
         if ctx.opset >= 25 and (ctx.attr("q_num_heads") is not None or ctx.attr("kv_num_heads") is not None):
-            raise _fail(ctx, "q_num_heads / kv_num_heads must not be given with 4-D inputs; remove them")
+            raise ctx.shape_error("q_num_heads / kv_num_heads must not be given with 4-D inputs; remove them")
         return q, k, v
     qn, kvn = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
     if qn is None or kvn is None:
-        raise _fail(ctx, "3-D inputs need the q_num_heads and kv_num_heads attributes")
+        raise ctx.shape_error("3-D inputs need the q_num_heads and kv_num_heads attributes")
     qn, kvn = int(qn), int(kvn)
     if qn <= 0 or kvn <= 0 or q.shape[2] % qn or k.shape[2] % kvn or v.shape[2] % kvn:
-        raise _fail(ctx, f"hidden sizes of Q {q.shape}, K {k.shape}, V {v.shape} are not divisible by "
+        raise ctx.shape_error(f"hidden sizes of Q {q.shape}, K {k.shape}, V {v.shape} are not divisible by "
                          f"q_num_heads={qn} / kv_num_heads={kvn}")
     return _heads(q, qn), _heads(k, kvn), _heads(v, kvn)
 
@@ -83,7 +78,7 @@ def _allowed(ctx: OpContext, s: int, t: int, offset: int | np.ndarray) -> np.nda
     left = int(ctx.attr("left_window_size", -1)) if ctx.opset >= 25 else -1
     right = int(ctx.attr("right_window_size", -1)) if ctx.opset >= 25 else -1
     if left < -1 or right < -1:
-        raise _fail(ctx, f"left_window_size / right_window_size must be -1 or >= 0, got {left} / {right}")
+        raise ctx.shape_error(f"left_window_size / right_window_size must be -1 or >= 0, got {left} / {right}")
     if not causal and left < 0 and right < 0:
         return None
     i = np.arange(s).reshape(s, 1)
@@ -107,7 +102,7 @@ def _bias(ctx: OpContext, attn_mask: np.ndarray | None, nonpad: np.ndarray | Non
     if attn_mask is not None:
         pad = t - attn_mask.shape[-1]
         if pad < 0:
-            raise _fail(ctx, f"attn_mask {attn_mask.shape} is longer than the {t} keys")
+            raise ctx.shape_error(f"attn_mask {attn_mask.shape} is longer than the {t} keys")
         bias = _additive(attn_mask, dtype)
         if pad:
             bias = np.pad(bias, [(0, 0)] * (bias.ndim - 1) + [(0, pad)], constant_values=-np.inf)
@@ -115,7 +110,7 @@ def _bias(ctx: OpContext, attn_mask: np.ndarray | None, nonpad: np.ndarray | Non
     if nonpad is not None:
         nonpad = np.asarray(nonpad, dtype=np.int64).reshape(-1)
         if nonpad.shape != (b,):
-            raise _fail(ctx, f"nonpad_kv_seqlen must have shape ({b},), got {nonpad.shape}")
+            raise ctx.shape_error(f"nonpad_kv_seqlen must have shape ({b},), got {nonpad.shape}")
         if past_len is None:
             offset = nonpad - s
     allowed = _allowed(ctx, s, t, offset)
@@ -161,9 +156,9 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
     ((B, Nq, S, P+L)).
     """
     if (past_key is None) != (past_value is None):
-        raise _fail(ctx, "past_key and past_value must be given together")
+        raise ctx.shape_error("past_key and past_value must be given together")
     if nonpad_kv_seqlen is not None and past_key is not None:
-        raise _fail(ctx, "nonpad_kv_seqlen cannot be combined with past_key / past_value")
+        raise ctx.shape_error("nonpad_kv_seqlen cannot be combined with past_key / past_value")
     q, k, v = _to_heads(ctx, query, key, value)
     dtype = q.dtype
     if past_key is not None:
@@ -172,7 +167,7 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
     b, nq, s, h = q.shape
     nkv, t = k.shape[1], k.shape[2]
     if k.shape[0] != b or v.shape[:3] != k.shape[:3] or k.shape[3] != h or nq % nkv:
-        raise _fail(ctx, f"Q heads {q.shape}, K heads {k.shape} and V heads {v.shape} do not fit: batch and kv "
+        raise ctx.shape_error(f"Q heads {q.shape}, K heads {k.shape} and V heads {v.shape} do not fit: batch and kv "
                          "lengths must agree, Q/K head sizes match and q heads be a multiple of kv heads")
     scale = ctx.attr("scale")
     scale = dtype.type(np.sqrt(1 / np.sqrt(h) if scale is None else float(scale)))
@@ -233,23 +228,23 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, cos_cache: np.ndarray, sin_c
     elif x.ndim == 3:
         n = int(ctx.attr("num_heads", 0) or 0)
         if n <= 0 or x.shape[2] % n:
-            raise _fail(ctx, f"3-D input {x.shape} needs a num_heads attribute dividing its hidden size")
+            raise ctx.shape_error(f"3-D input {x.shape} needs a num_heads attribute dividing its hidden size")
         xh = _heads(x, n)
     else:
-        raise _fail(ctx, f"input must be (B, N, S, H) or (B, S, hidden), got {x.shape}")
+        raise ctx.shape_error(f"input must be (B, N, S, H) or (B, S, hidden), got {x.shape}")
     b, _, s, h = xh.shape
     rot = int(ctx.attr("rotary_embedding_dim", 0) or 0) or h
     if rot > h or rot % 2:
-        raise _fail(ctx, f"rotary_embedding_dim {rot} must be even and at most the head size {h}")
+        raise ctx.shape_error(f"rotary_embedding_dim {rot} must be even and at most the head size {h}")
     if position_ids is not None:
         pos = np.asarray(position_ids, dtype=np.int64)
         if pos.size and (pos.min() < 0 or pos.max() >= cos_cache.shape[0]):
-            raise _fail(ctx, f"position_ids out of the cos/sin caches' range [0, {cos_cache.shape[0]})")
+            raise ctx.shape_error(f"position_ids out of the cos/sin caches' range [0, {cos_cache.shape[0]})")
         cos, sin = cos_cache[pos], sin_cache[pos]
     else:
         cos, sin = cos_cache, sin_cache
     if cos.shape[-1] != rot // 2 or sin.shape != cos.shape or cos.shape[:-1] not in ((b, s), (1, s), (s,)):
-        raise _fail(ctx, f"cos/sin caches give {cos.shape} / {sin.shape}, expected ({b}, {s}, {rot // 2})")
+        raise ctx.shape_error(f"cos/sin caches give {cos.shape} / {sin.shape}, expected ({b}, {s}, {rot // 2})")
     cos = cos.astype(x.dtype, copy=False).reshape((-1, 1, s, rot // 2))  # (B, 1, S, rot/2)
     sin = sin.astype(x.dtype, copy=False).reshape((-1, 1, s, rot // 2))
     y = _rotate(xh, cos, sin, rot, interleaved)

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError, UnsupportedOpError
+from graphc.errors import UnsupportedOpError
 
 from .elementwise import erf
 from .registry import OpContext, kernel
@@ -55,9 +55,6 @@ def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np
     np.copyto(buf, value, casting="unsafe")
     return buf
 
-
-def _fail(ctx: OpContext, what: str) -> ShapeInferenceError:
-    return ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r} ({DOMAIN}): {what}")
 
 
 def _unsupported(ctx: OpContext, what: str) -> UnsupportedOpError:
@@ -123,7 +120,7 @@ def quick_gelu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 def bias_add(ctx: OpContext, x: np.ndarray, bias: np.ndarray, skip: np.ndarray) -> np.ndarray:
     """X + bias + skip for (N, S, C) X and skip and a (C) bias."""
     if x.ndim != 3 or skip.shape != x.shape or bias.shape != x.shape[-1:]:
-        raise _fail(ctx, f"expects X and skip (N, S, C) and bias (C), got {x.shape}, {skip.shape}, {bias.shape}")
+        raise ctx.shape_error(f"expects X and skip (N, S, C) and bias (C), got {x.shape}, {skip.shape}, {bias.shape}")
     buf = ctx.out(0, x.shape, x.dtype)
     np.add(x, bias, out=buf, casting="unsafe")
     return np.add(buf, skip, out=buf, casting="unsafe")
@@ -134,7 +131,7 @@ def bias_split_gelu(ctx: OpContext, x: np.ndarray, bias: np.ndarray) -> np.ndarr
     """(X + bias) split in halves along the last axis: left * Gelu(right)."""
     d = x.shape[-1]
     if d % 2 or bias.shape != (d,):
-        raise _fail(ctx, f"expects an even last axis and a matching 1-D bias, got X {x.shape}, bias {bias.shape}")
+        raise ctx.shape_error(f"expects an even last axis and a matching 1-D bias, got X {x.shape}, bias {bias.shape}")
     ct = _ct(x)
     s = x.astype(ct) + bias.astype(ct, copy=False)
     return _write(ctx, 0, s[..., : d // 2] * _gelu_erf(s[..., d // 2:]), x.dtype)
@@ -146,7 +143,8 @@ def bias_split_gelu(ctx: OpContext, x: np.ndarray, bias: np.ndarray) -> np.ndarr
 def _skip_sum(ctx: OpContext, x: np.ndarray, skip: np.ndarray, bias: np.ndarray | None, ct: np.dtype) -> np.ndarray:
     """input + skip (+ bias); skip may be (1, S, H) or (S, H) against a (B, S, H) input."""
     if x.ndim not in (2, 3) or skip.shape[-1] != x.shape[-1] or skip.size not in (x.size, x.size // max(x.shape[0], 1)):
-        raise _fail(ctx, f"input {x.shape} and skip {skip.shape} do not match (skip is (B, S, H), (1, S, H) or (S, H))")
+        raise ctx.shape_error(f"input {x.shape} and skip {skip.shape} do not match "
+                              "(skip is (B, S, H), (1, S, H) or (S, H))")
     s = x.astype(ct) + skip.astype(ct, copy=False).reshape(skip.shape if skip.size == x.size else x.shape[-2:])
     if bias is not None:
         s += bias.astype(ct, copy=False)
@@ -213,7 +211,7 @@ def simplified_layer_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndar
     axis = int(ctx.attr("axis", -1))
     axis = axis + x.ndim if axis < 0 else axis
     if not 0 <= axis < max(x.ndim, 1):
-        raise _fail(ctx, f"axis {ctx.attr('axis')} out of range for rank {x.ndim}")
+        raise ctx.shape_error(f"axis {ctx.attr('axis')} out of range for rank {x.ndim}")
     axes = tuple(range(axis, x.ndim))
     ct = _ct(x)
     xc = x.astype(ct, copy=False)
@@ -238,7 +236,7 @@ def embed_layer_normalization(ctx: OpContext, input_ids: np.ndarray, segment_ids
     """
     eps = float(ctx.attr("epsilon", 1e-12))
     if input_ids.ndim != 2:
-        raise _fail(ctx, f"input_ids must be 2-D (batch, sequence), got {input_ids.shape}")
+        raise ctx.shape_error(f"input_ids must be 2-D (batch, sequence), got {input_ids.shape}")
     b, s = input_ids.shape
     ct = _ct(word_embedding)
     tables = [(word_embedding, input_ids, "input_ids")]
@@ -250,7 +248,7 @@ def embed_layer_normalization(ctx: OpContext, input_ids: np.ndarray, segment_ids
     for table, idx, what in tables:
         idx = np.asarray(idx, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= table.shape[0]):
-            raise _fail(ctx, f"{what} out of range [0, {table.shape[0]})")
+            raise ctx.shape_error(f"{what} out of range [0, {table.shape[0]})")
         rows = table.astype(ct, copy=False)[idx]
         emb = rows if emb is None else emb + rows
     mean = emb.mean(axis=-1, keepdims=True)
@@ -277,7 +275,7 @@ def _group_norm(ctx: OpContext, s: np.ndarray, gamma: np.ndarray, beta: np.ndarr
     x = s if last else np.moveaxis(s, 1, -1)  # (N, ..., C)
     n, c = x.shape[0], x.shape[-1]
     if c % groups:
-        raise _fail(ctx, f"{c} channels are not divisible by groups={groups}")
+        raise ctx.shape_error(f"{c} channels are not divisible by groups={groups}")
     xg = x.reshape(n, -1, groups, c // groups)
     mean = xg.mean(axis=(1, 3), keepdims=True)
     d = xg - mean
@@ -339,7 +337,7 @@ def _padding_mask(ctx: OpContext, mask: np.ndarray, b: int, s: int, t: int, fill
     elif mask.ndim == 3 and mask.shape == (b, s, t):
         valid = mask > 0
     else:
-        raise _fail(ctx, f"mask of shape {mask.shape} is not one of (B)={b}, (2B), (B, T)=({b}, {t}) or "
+        raise ctx.shape_error(f"mask of shape {mask.shape} is not one of (B)={b}, (2B), (B, T)=({b}, {t}) or "
                          f"(B, S, T)=({b}, {s}, {t})")
     return np.where(valid, ct.type(0.0), ct.type(fill))
 
@@ -392,7 +390,7 @@ def _check_bias(ctx: OpContext, attn_bias: np.ndarray | None, b: int, n: int, s:
         return
     sh = attn_bias.shape
     if len(sh) != 4 or sh[0] not in (1, b) or sh[1] not in (1, n) or sh[2:] != (s, t):
-        raise _fail(ctx, f"attention_bias {sh} is not (B or 1, N or 1, S, T) = ({b}|1, {n}|1, {s}, {t})")
+        raise ctx.shape_error(f"attention_bias {sh} is not (B or 1, N or 1, S, T) = ({b}|1, {n}|1, {s}, {t})")
 
 
 def _scale(ctx: OpContext, head_size: int) -> float:
@@ -420,10 +418,10 @@ def attention(ctx: OpContext, x: np.ndarray, weights: np.ndarray, bias: np.ndarr
         raise _unsupported(ctx, "do_rotary")
     n = int(ctx.attr("num_heads"))
     if x.ndim != 3 or weights.ndim != 2 or weights.shape[0] != x.shape[2]:
-        raise _fail(ctx, f"input {x.shape} (B, S, D_in) and weights {weights.shape} (D_in, 3D) do not match")
+        raise ctx.shape_error(f"input {x.shape} (B, S, D_in) and weights {weights.shape} (D_in, 3D) do not match")
     sizes = [int(v) for v in ctx.attr("qkv_hidden_sizes", [weights.shape[1] // 3] * 3)]
     if len(sizes) != 3 or sum(sizes) != weights.shape[1] or any(v % n for v in sizes) or sizes[0] != sizes[1]:
-        raise _fail(ctx, f"qkv_hidden_sizes {sizes} do not split weights {weights.shape} into Q, K (equal) and V "
+        raise ctx.shape_error(f"qkv_hidden_sizes {sizes} do not split weights {weights.shape} into Q, K (equal) and V "
                          f"with num_heads={n}")
     ct = _ct(x)
     b, s, _ = x.shape
@@ -435,7 +433,7 @@ def attention(ctx: OpContext, x: np.ndarray, weights: np.ndarray, bias: np.ndarr
     v = _heads(qkv[..., sizes[0] + sizes[1]:], n)
     if past is not None:
         if past.ndim != 5 or past.shape[:3] != (2, b, n) or past.shape[4] != k.shape[3] or sizes[1] != sizes[2]:
-            raise _fail(ctx, f"past {past.shape} is not (2, B, N, P, H) = (2, {b}, {n}, P, {k.shape[3]}) "
+            raise ctx.shape_error(f"past {past.shape} is not (2, B, N, P, H) = (2, {b}, {n}, P, {k.shape[3]}) "
                              "with equal K and V hidden sizes")
         pc = past.astype(ct, copy=False)
         k = np.concatenate([pc[0], k], axis=2)
@@ -459,14 +457,14 @@ def _mha_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: n
     q = query.astype(ct)
     if key is None:  # packed QKV (B, S, N, 3, H)
         if q.ndim != 5 or q.shape[3] != 3 or q.shape[2] != n:
-            raise _fail(ctx, f"without key, query must be packed QKV (B, S, N, 3, H), got {query.shape}")
+            raise ctx.shape_error(f"without key, query must be packed QKV (B, S, N, 3, H), got {query.shape}")
         b, s, _, _, h = q.shape
         if bias is not None:
             q = q + bias.astype(ct, copy=False).reshape(3, n, h).transpose(1, 0, 2)
         return (q[:, :, :, 0].transpose(0, 2, 1, 3), q[:, :, :, 1].transpose(0, 2, 1, 3),
                 q[:, :, :, 2].transpose(0, 2, 1, 3), False)
     if q.ndim != 3 or q.shape[2] % n:
-        raise _fail(ctx, f"query must be (B, S, hidden) with hidden divisible by num_heads={n}, got {query.shape}")
+        raise ctx.shape_error(f"query must be (B, S, hidden) with hidden divisible by num_heads={n}, got {query.shape}")
     d = q.shape[2]
     h = d // n
     kc = key.astype(ct)
@@ -474,17 +472,17 @@ def _mha_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: n
         q += bias[:d].astype(ct, copy=False)
     if value is None:  # packed KV (B, L, N, 2, H)
         if kc.ndim != 5 or kc.shape[2:4] != (n, 2):
-            raise _fail(ctx, f"without value, key must be packed KV (B, L, N, 2, H), got {key.shape}")
+            raise ctx.shape_error(f"without value, key must be packed KV (B, L, N, 2, H), got {key.shape}")
         if bias is not None:
             kc = kc + bias[d:].astype(ct, copy=False).reshape(2, n, -1).transpose(1, 0, 2)
         return _heads(q, n), kc[:, :, :, 0].transpose(0, 2, 1, 3), kc[:, :, :, 1].transpose(0, 2, 1, 3), False
     vc = value.astype(ct)
     if kc.ndim == 4:  # BNSH key/value (cross attention with pre-projected K/V): no bias
         if vc.ndim != 4 or kc.shape[1] != n or vc.shape[1] != n:
-            raise _fail(ctx, f"4-D key {key.shape} and value {value.shape} must both be (B, N, L, H) with N={n}")
+            raise ctx.shape_error(f"4-D key {key.shape} and value {value.shape} must both be (B, N, L, H) with N={n}")
         return _heads(q, n), kc, vc, True
     if kc.ndim != 3 or vc.ndim != 3 or kc.shape[2] != d or vc.shape[2] % n or kc.shape[:2] != vc.shape[:2]:
-        raise _fail(ctx, f"key {key.shape} and value {value.shape} must be (B, L, {d}) and (B, L, v_hidden)")
+        raise ctx.shape_error(f"key {key.shape} and value {value.shape} must be (B, L, {d}) and (B, L, v_hidden)")
     if bias is not None:
         kc += bias[d: 2 * d].astype(ct, copy=False)
         vc += bias[2 * d:].astype(ct, copy=False)
@@ -511,7 +509,7 @@ def multi_head_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | No
     ct = _ct(query)
     q, k, v, bnsh = _mha_qkv(ctx, query, key, value, bias, n, ct)
     if not bnsh and (past_key is None) != (past_value is None):
-        raise _fail(ctx, "past_key and past_value must be given together")
+        raise ctx.shape_error("past_key and past_value must be given together")
     if past_key is not None and not bnsh:
         k = np.concatenate([past_key.astype(ct, copy=False), k], axis=2)
         v = np.concatenate([past_value.astype(ct, copy=False), v], axis=2)
@@ -557,9 +555,9 @@ def _rope_positions(ctx: OpContext, position_ids: np.ndarray, b: int, s: int, li
     elif p.shape == (b, s):
         pos = p
     else:
-        raise _fail(ctx, f"position_ids {p.shape} must be (1) or (B, S) = ({b}, {s})")
+        raise ctx.shape_error(f"position_ids {p.shape} must be (1) or (B, S) = ({b}, {s})")
     if pos.size and (pos.min() < 0 or pos.max() >= limit):
-        raise _fail(ctx, f"position ids out of the cos/sin cache's range [0, {limit})")
+        raise ctx.shape_error(f"position ids out of the cos/sin cache's range [0, {limit})")
     return pos
 
 
@@ -585,13 +583,13 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, position_ids: np.ndarray, co
         b, s, d = x.shape
         n = int(ctx.attr("num_heads", 0)) or d // rot
         if n <= 0 or d % n:
-            raise _fail(ctx, f"hidden size {d} is not divisible by num_heads={n}")
+            raise ctx.shape_error(f"hidden size {d} is not divisible by num_heads={n}")
         h = d // n
         xh = _heads(xc, n)
     else:
-        raise _fail(ctx, f"input must be (B, S, hidden) or (B, N, S, H), got {x.shape}")
+        raise ctx.shape_error(f"input must be (B, S, hidden) or (B, N, S, H), got {x.shape}")
     if rot > h or rot % 2 or cos_cache.shape[1] * 2 != rot or sin_cache.shape != cos_cache.shape:
-        raise _fail(ctx, f"cos/sin caches {cos_cache.shape} do not fit rotary dim {rot} of head size {h}")
+        raise ctx.shape_error(f"cos/sin caches {cos_cache.shape} do not fit rotary dim {rot} of head size {h}")
     pos = _rope_positions(ctx, position_ids, b, s, cos_cache.shape[0])
     cos = cos_cache.astype(ct, copy=False)[pos][:, None]  # (B, 1, S, rot/2)
     sin = sin_cache.astype(ct, copy=False)[pos][:, None]

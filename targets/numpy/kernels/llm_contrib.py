@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError, UnsupportedOpError
+from graphc.errors import UnsupportedOpError
 
 from .attention import _grouped_matmul
 from .contrib import DOMAIN, _ct, _heads, _merge_heads, _rotate, _scale, _write
@@ -46,9 +46,6 @@ from .registry import OpContext, kernel
 
 __all__ = ["dequantize_nbits", "matmul_nbits", "group_query_attention"]
 
-
-def _fail(ctx: OpContext, what: str) -> ShapeInferenceError:
-    return ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r} ({DOMAIN}): {what}")
 
 
 def _unsupported(ctx: OpContext, what: str) -> UnsupportedOpError:
@@ -79,7 +76,7 @@ def _nbits_params(ctx: OpContext) -> tuple[int, int, int, int]:
     if bits not in (2, 4, 8):
         raise _unsupported(ctx, f"bits={bits} (only 2, 4 and 8)")
     if bs < 16 or bs & (bs - 1):
-        raise _fail(ctx, f"block_size {bs} must be a power of two >= 16")
+        raise ctx.shape_error(f"block_size {bs} must be a power of two >= 16")
     if int(ctx.attr("weight_prepacked", 0)):
         raise _unsupported(ctx, "weight_prepacked (an execution-provider specific weight layout)")
     return k, n, bits, bs
@@ -92,9 +89,9 @@ def dequantize_nbits(ctx: OpContext, b: np.ndarray, scales: np.ndarray, zero_poi
     kb = -(-k // bs)
     blob = bs * bits // 8
     if b.dtype != np.uint8 or b.size != n * kb * blob:
-        raise _fail(ctx, f"B {b.dtype} {b.shape} is not uint8 (N, k_blocks, blob_size) = ({n}, {kb}, {blob})")
+        raise ctx.shape_error(f"B {b.dtype} {b.shape} is not uint8 (N, k_blocks, blob_size) = ({n}, {kb}, {blob})")
     if scales.size != n * kb:
-        raise _fail(ctx, f"scales {scales.shape} is not (N, k_blocks) = ({n}, {kb})")
+        raise ctx.shape_error(f"scales {scales.shape} is not (N, k_blocks) = ({n}, {kb})")
     q = _unpack_bits(b.reshape(n, kb, blob), bits).reshape(n, kb, bs).astype(ct)
     s = scales.astype(ct, copy=False).reshape(n, kb, 1)
     if zero_points is None:
@@ -102,12 +99,12 @@ def dequantize_nbits(ctx: OpContext, b: np.ndarray, scales: np.ndarray, zero_poi
     elif zero_points.dtype == np.uint8:
         per_row = -(-kb * bits // 8)
         if zero_points.size != n * per_row:
-            raise _fail(ctx, f"packed zero_points {zero_points.shape} is not (N, ceil(k_blocks*bits/8)) = "
+            raise ctx.shape_error(f"packed zero_points {zero_points.shape} is not (N, ceil(k_blocks*bits/8)) = "
                              f"({n}, {per_row})")
         zp = _unpack_bits(zero_points.reshape(n, per_row), bits)[:, :kb].astype(ct).reshape(n, kb, 1)
     else:
         if zero_points.size != n * kb:
-            raise _fail(ctx, f"float zero_points {zero_points.shape} is not (N, k_blocks) = ({n}, {kb})")
+            raise ctx.shape_error(f"float zero_points {zero_points.shape} is not (N, k_blocks) = ({n}, {kb})")
         zp = zero_points.astype(ct, copy=False).reshape(n, kb, 1)
     w = ((q - zp) * s).reshape(n, kb * bs)[:, :k]
     return np.ascontiguousarray(w.T)
@@ -150,7 +147,7 @@ def matmul_nbits(ctx: OpContext, a: np.ndarray, b: np.ndarray, scales: np.ndarra
     if g_idx is not None:
         raise _unsupported(ctx, "the deprecated g_idx input (act-order group index)")
     if a.shape[-1:] != (k,):
-        raise _fail(ctx, f"A {a.shape} must end in K={k}")
+        raise ctx.shape_error(f"A {a.shape} must end in K={k}")
     ct = _ct(a)
     if 0 in b.shape:  # an omitted projection: zeros (plus bias)
         y = np.zeros(a.shape[:-1] + (n,), ct)
@@ -162,7 +159,7 @@ def matmul_nbits(ctx: OpContext, a: np.ndarray, b: np.ndarray, scales: np.ndarra
         y = np.matmul(ac, w.astype(ct, copy=False))
     if bias is not None:
         if bias.size != n:
-            raise _fail(ctx, f"bias {bias.shape} is not (N)=({n})")
+            raise ctx.shape_error(f"bias {bias.shape} is not (N)=({n})")
         y += bias.astype(ct, copy=False).reshape(n)
     return _write(ctx, 0, y, a.dtype)
 
@@ -191,22 +188,23 @@ def _gqa_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: n
              kvn: int, ct: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Q (B, N, S, H), K and V (B, N_kv, S, H) from separate or packed (B, S, (N + 2 N_kv) H) inputs."""
     if query.ndim != 3:
-        raise _fail(ctx, f"query must be 3-D (B, S, hidden), got {query.shape}")
+        raise ctx.shape_error(f"query must be 3-D (B, S, hidden), got {query.shape}")
     q = query.astype(ct, copy=False)
     b, s, d = q.shape
     if key is None:
         if value is not None:
-            raise _fail(ctx, "key and value must be both given or both omitted (packed QKV)")
+            raise ctx.shape_error("key and value must be both given or both omitted (packed QKV)")
         if d % (n + 2 * kvn):
-            raise _fail(ctx, f"packed QKV hidden {d} is not divisible by num_heads + 2 * kv_num_heads = {n + 2 * kvn}")
+            raise ctx.shape_error(f"packed QKV hidden {d} is not divisible by "
+                                  f"num_heads + 2 * kv_num_heads = {n + 2 * kvn}")
         h = d // (n + 2 * kvn)
         return (_heads(q[..., : n * h], n), _heads(q[..., n * h: (n + kvn) * h], kvn),
                 _heads(q[..., (n + kvn) * h:], kvn))
     if value is None or key.ndim != 3 or value.shape != key.shape or key.shape[:2] != (b, s):
-        raise _fail(ctx, f"key {key.shape} and value {None if value is None else value.shape} must both be "
+        raise ctx.shape_error(f"key {key.shape} and value {None if value is None else value.shape} must both be "
                          f"(B, S, kv_hidden) with B, S = {b}, {s}")
     if d % n or key.shape[2] != kvn * (d // n):
-        raise _fail(ctx, f"query hidden {d} / num_heads={n} and key hidden {key.shape[2]} / kv_num_heads={kvn} "
+        raise ctx.shape_error(f"query hidden {d} / num_heads={n} and key hidden {key.shape[2]} / kv_num_heads={kvn} "
                          "do not give one head size")
     return _heads(q, n), _heads(key.astype(ct, copy=False), kvn), _heads(value.astype(ct, copy=False), kvn)
 
@@ -227,14 +225,14 @@ def _gqa_positions(ctx: OpContext, position_ids: np.ndarray | None, past: np.nda
         elif p.size == b * s:
             pos = p.reshape(b, s)
         else:
-            raise _fail(ctx, f"position_ids {p.shape} must be (B, S) = ({b}, {s})")
+            raise ctx.shape_error(f"position_ids {p.shape} must be (B, S) = ({b}, {s})")
     elif first_prompt:
         pos = np.broadcast_to(steps, (b, s))
     else:
         pos = past[:, None] + steps[None, :]
         pos = np.where(pos < total[:, None], pos, 1)
     if pos.size and (pos.min() < 0 or pos.max() >= limit):
-        raise _fail(ctx, f"rotary positions {int(pos.min())}..{int(pos.max())} fall outside the cos/sin caches' "
+        raise ctx.shape_error(f"rotary positions {int(pos.min())}..{int(pos.max())} fall outside the cos/sin caches' "
                          f"{limit} rows")
     return pos
 
@@ -250,7 +248,7 @@ def _gqa_visible(ctx: OpContext, past: np.ndarray, total: np.ndarray, s: int, t:
         if window >= 0:
             ok = ok & (j > qpos - window)
     elif int(ctx.attr("local_window_size", -1)) != -1:
-        raise _fail(ctx, "local_window_size must be -1 when causal is 0")
+        raise ctx.shape_error("local_window_size must be -1 when causal is 0")
     return ok[:, None]
 
 
@@ -302,42 +300,42 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
     _gqa_refuse(ctx, k_scale, v_scale, query_seqlens, qk_norm)
     n, kvn = int(ctx.attr("num_heads")), int(ctx.attr("kv_num_heads"))
     if n <= 0 or kvn <= 0 or n % kvn:
-        raise _fail(ctx, f"num_heads={n} must be a positive multiple of kv_num_heads={kvn}")
+        raise ctx.shape_error(f"num_heads={n} must be a positive multiple of kv_num_heads={kvn}")
     if seqlens_k is None or total_sequence_length is None:
-        raise _fail(ctx, "seqlens_k and total_sequence_length are required inputs")
+        raise ctx.shape_error("seqlens_k and total_sequence_length are required inputs")
     ct = _ct(query)
     q, k, v = _gqa_qkv(ctx, query, key, value, n, kvn, ct)
     bsz, _, s, h = q.shape
     total_len = int(np.asarray(total_sequence_length).reshape(-1)[0])
     total = np.asarray(seqlens_k, dtype=np.int64).reshape(-1) + 1
     if total.shape != (bsz,):
-        raise _fail(ctx, f"seqlens_k {np.shape(seqlens_k)} must be (B)=({bsz})")
+        raise ctx.shape_error(f"seqlens_k {np.shape(seqlens_k)} must be (B)=({bsz})")
     if (past_key is None) != (past_value is None):
-        raise _fail(ctx, "past_key and past_value must be given together")
+        raise ctx.shape_error("past_key and past_value must be given together")
     p_buf = 0
     if past_key is not None:
         if past_key.ndim != 4 or past_key.shape[:2] != (bsz, kvn) or past_key.shape[3] != h \
                 or past_value.shape != past_key.shape:
-            raise _fail(ctx, f"past_key {past_key.shape} / past_value {past_value.shape} must be "
+            raise ctx.shape_error(f"past_key {past_key.shape} / past_value {past_value.shape} must be "
                              f"(B, kv_num_heads, P, H) = ({bsz}, {kvn}, P, {h})")
         p_buf = past_key.shape[2]
     first_prompt = s == total_len
     if not first_prompt and p_buf + s != total_len and total_len > p_buf:
-        raise _fail(ctx, f"total_sequence_length {total_len} must be past_sequence_length + sequence_length = "
+        raise ctx.shape_error(f"total_sequence_length {total_len} must be past_sequence_length + sequence_length = "
                          f"{p_buf + s} (growing cache) or at most the past buffer length {p_buf} (static cache)")
     if not first_prompt and s != 1 and bsz != 1:
-        raise _fail(ctx, "a multi-token step after the first prompt needs batch size 1")
+        raise ctx.shape_error("a multi-token step after the first prompt needs batch size 1")
     past = np.zeros(bsz, np.int64) if first_prompt else total - s
     if past.min() < 0 or past.max() > p_buf:
-        raise _fail(ctx, f"seqlens_k {total - 1} do not fit {s} new tokens after a past cache of {p_buf} rows")
+        raise ctx.shape_error(f"seqlens_k {total - 1} do not fit {s} new tokens after a past cache of {p_buf} rows")
     t = max(total_len, p_buf, int(past.max()) + s)
 
     if int(ctx.attr("do_rotary", 0)):
         if cos_cache is None or sin_cache is None:
-            raise _fail(ctx, "do_rotary needs cos_cache and sin_cache")
+            raise ctx.shape_error("do_rotary needs cos_cache and sin_cache")
         rot = 2 * cos_cache.shape[1]
         if rot > h or sin_cache.shape != cos_cache.shape:
-            raise _fail(ctx, f"cos/sin caches {cos_cache.shape} / {sin_cache.shape} do not fit head size {h}")
+            raise ctx.shape_error(f"cos/sin caches {cos_cache.shape} / {sin_cache.shape} do not fit head size {h}")
         pos = _gqa_positions(ctx, position_ids, past, total, first_prompt, s, cos_cache.shape[0])
         cos = cos_cache.astype(ct, copy=False)[pos][:, None]  # (B, 1, S, rot/2)
         sin = sin_cache.astype(ct, copy=False)[pos][:, None]
@@ -365,7 +363,7 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
         ab = attention_bias.astype(ct, copy=False)
         if ab.ndim != 4 or ab.shape[0] not in (1, bsz) or ab.shape[1] not in (1, n) or ab.shape[2] != s \
                 or ab.shape[3] > t:
-            raise _fail(ctx, f"attention_bias {ab.shape} is not (B or 1, num_heads or 1, S, total) with "
+            raise ctx.shape_error(f"attention_bias {ab.shape} is not (B or 1, num_heads or 1, S, total) with "
                              f"B={bsz}, num_heads={n}, S={s}")
         scores[..., : ab.shape[3]] += ab
     probs = _gqa_softmax(ctx, scores, _gqa_visible(ctx, past, total, s, t), head_sink)

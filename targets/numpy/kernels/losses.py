@@ -14,13 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
-
 from .registry import OpContext, kernel
 
-
-def _fail(ctx: OpContext, what: str) -> ShapeInferenceError:
-    return ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r} (opset {ctx.opset}): {what}")
 
 
 def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -32,21 +27,21 @@ def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np
 def _nll(ctx: OpContext, logp: np.ndarray, target: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
     """The reduced negative log-likelihood of ``logp`` (N, C, ...) at ``target`` (N, ...), in logp's dtype."""
     if logp.ndim < 2 or target.shape != logp.shape[:1] + logp.shape[2:]:
-        raise _fail(ctx, f"input {logp.shape} must be (N, C, d1, ...) and target {target.shape} (N, d1, ...)")
+        raise ctx.shape_error(f"input {logp.shape} must be (N, C, d1, ...) and target {target.shape} (N, d1, ...)")
     c = logp.shape[1]
     if weight is not None and weight.shape != (c,):
-        raise _fail(ctx, f"weight {weight.shape} must be ({c},)")
+        raise ctx.shape_error(f"weight {weight.shape} must be ({c},)")
     reduction = ctx.attr("reduction", "mean")
     if isinstance(reduction, bytes):
         reduction = reduction.decode()
     if reduction not in ("none", "sum", "mean"):
-        raise _fail(ctx, f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
+        raise ctx.shape_error(f"reduction must be 'none', 'sum' or 'mean', got {reduction!r}")
     ignore = ctx.attr("ignore_index")
     t = np.asarray(target, dtype=np.int64)
     keep = None if ignore is None else t != int(ignore)
     idx = t if keep is None else np.where(keep, t, 0)
     if idx.size and (idx.min() < 0 or idx.max() >= c):
-        raise _fail(ctx, f"target holds class indices outside [0, {c}) that are not ignore_index={ignore}")
+        raise ctx.shape_error(f"target holds class indices outside [0, {c}) that are not ignore_index={ignore}")
     dtype = logp.dtype
     loss = -np.take_along_axis(logp, idx[:, None], axis=1)[:, 0]
     w = None
@@ -85,7 +80,7 @@ def softmax_cross_entropy_loss(ctx: OpContext, x: np.ndarray, target: np.ndarray
                                weight: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """NegativeLogLikelihoodLoss of log_softmax(input, axis=1); second output: that log-probability."""
     if x.ndim < 2:
-        raise _fail(ctx, f"input {x.shape} must be (N, C, d1, ...)")
+        raise ctx.shape_error(f"input {x.shape} must be (N, C, d1, ...)")
     ct = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
     logp = _log_softmax(x.astype(ct, copy=False))
     loss = _write(ctx, 0, _nll(ctx, logp, target, weight), x.dtype)

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
-
 from .linalg import integer_matmul
 from .pooling import _axis_counts, _geometry, _padded, _reduce_taps
 from .quantize import dynamic_quantize_linear, round_saturate
@@ -40,16 +38,13 @@ DOMAIN = "com.microsoft"
 # --------------------------------------------------------------------------- helpers
 
 
-def _fail(ctx: OpContext, what: str) -> ShapeInferenceError:
-    return ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r} ({DOMAIN}): {what}")
-
 
 def _scalar(ctx: OpContext, p: np.ndarray | None, what: str, default: float | int = 0) -> np.ndarray:
     """A per-tensor scale or zero point as a 0-d array (``default`` when omitted)."""
     if p is None:
         return np.asarray(default)
     if p.size != 1:
-        raise _fail(ctx, f"{what} must be a scalar or a 1-element tensor, got shape {p.shape}")
+        raise ctx.shape_error(f"{what} must be a scalar or a 1-element tensor, got shape {p.shape}")
     return p.reshape(())
 
 
@@ -119,7 +114,7 @@ def _lookup(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray
             y_zp: np.ndarray | None, fn) -> np.ndarray:
     """Apply float ``fn`` through a 256-entry table over every value of the 8-bit input type."""
     if x.dtype not in (np.dtype(np.uint8), np.dtype(np.int8)):
-        raise _fail(ctx, f"input type {x.dtype} is not uint8 or int8")
+        raise ctx.shape_error(f"input type {x.dtype} is not uint8 or int8")
     info = np.iinfo(x.dtype)
     codes = np.arange(info.min, info.max + 1, dtype=np.int64).astype(x.dtype)
     dtype = _out_type(x, y_zp)
@@ -165,7 +160,7 @@ def qlinear_global_average_pool(ctx: OpContext, x: np.ndarray, x_scale: np.ndarr
     As MLAS: the integer window sum minus ``N * x_zero_point`` times ``x_scale / (y_scale * N)``.
     """
     if x.ndim < 3:
-        raise _fail(ctx, f"input must be N x C x spatial, got {x.shape}")
+        raise ctx.shape_error(f"input must be N x C x spatial, got {x.shape}")
     last = bool(ctx.attr("channels_last", 0))
     axes = tuple(range(1, x.ndim - 1)) if last else tuple(range(2, x.ndim))
     n = int(np.prod([x.shape[a] for a in axes]))
@@ -211,7 +206,7 @@ def qlinear_concat(ctx: OpContext, y_scale: np.ndarray, y_zp: np.ndarray | None,
                    ) -> np.ndarray:
     """Concatenate along ``axis``; an input whose scale and zero point differ from Y's is requantized."""
     if not triples or len(triples) % 3:
-        raise _fail(ctx, f"expects (X, X_scale, X_zero_point) triples after Y_scale, Y_zero_point; got "
+        raise ctx.shape_error(f"expects (X, X_scale, X_zero_point) triples after Y_scale, Y_zero_point; got "
                          f"{len(triples)} more inputs")
     xs = triples[0::3]
     dtype = _out_type(xs[0], y_zp)
@@ -229,7 +224,7 @@ def qlinear_concat(ctx: OpContext, y_scale: np.ndarray, y_zp: np.ndarray | None,
     rank = xs[0].ndim
     axis = int(ctx.attr("axis", 0))
     if not -rank <= axis < rank:
-        raise _fail(ctx, f"axis {axis} out of range for rank {rank}")
+        raise ctx.shape_error(f"axis {axis} out of range for rank {rank}")
     axis %= rank
     try:
         shape = list(parts[0].shape)
@@ -237,7 +232,7 @@ def qlinear_concat(ctx: OpContext, y_scale: np.ndarray, y_zp: np.ndarray | None,
         buf = ctx.out(0, shape, dtype)
         np.concatenate(parts, axis=axis, out=buf)
     except ValueError as err:
-        raise _fail(ctx, f"inputs of shapes {[p.shape for p in parts]} do not concatenate on axis {axis}: {err}"
+        raise ctx.shape_error(f"inputs of shapes {[p.shape for p in parts]} do not concatenate on axis {axis}: {err}"
                     ) from None
     return buf
 
@@ -256,9 +251,9 @@ def qlinear_softmax(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np
     opset = int(ctx.attr("opset", 13))
     axis = int(ctx.attr("axis", 1 if opset < 13 else -1))
     if x.ndim == 0:
-        raise _fail(ctx, "input must have rank >= 1")
+        raise ctx.shape_error("input must have rank >= 1")
     if not -x.ndim <= axis < x.ndim:
-        raise _fail(ctx, f"axis {axis} out of range for rank {x.ndim}")
+        raise ctx.shape_error(f"axis {axis} out of range for rank {x.ndim}")
     axis %= x.ndim
     xs = _scalar(ctx, x_scale, "X_scale").astype(np.float32)
     xi = x.astype(np.float32)
@@ -289,7 +284,7 @@ def _col_param(ctx: OpContext, p: np.ndarray | None, n: int, what: str, default:
     if p.size == 1:
         return p.reshape(())
     if p.ndim != 1 or p.shape[0] != n:
-        raise _fail(ctx, f"{what} must be a scalar or a 1-D tensor of size {n}, got shape {p.shape}")
+        raise ctx.shape_error(f"{what} must be a scalar or a 1-D tensor of size {n}, got shape {p.shape}")
     return p
 
 
@@ -299,7 +294,7 @@ def _product(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return integer_matmul(a, b)
         return np.matmul(a, b)
     except ValueError:
-        raise _fail(ctx, f"shapes {a.shape} and {b.shape} do not multiply") from None
+        raise ctx.shape_error(f"shapes {a.shape} and {b.shape} do not multiply") from None
 
 
 def _write_float(ctx: OpContext, y: np.ndarray) -> np.ndarray:
@@ -318,7 +313,7 @@ def qgemm(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray, 
     point may be per column. Without ``y_scale`` the output is float32.
     """
     if a.ndim != 2 or b.ndim != 2:
-        raise _fail(ctx, f"A and B must be 2-D, got {a.shape} and {b.shape}")
+        raise ctx.shape_error(f"A and B must be 2-D, got {a.shape} and {b.shape}")
     ai = _shift(a, _scalar(ctx, a_zp, "a_zero_point"))
     if ctx.attr("transA", 0):
         ai = ai.T
@@ -340,7 +335,7 @@ def _bias(ctx: OpContext, y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     if bias is None:
         return y
     if bias.ndim != 1 or bias.shape[0] != y.shape[-1]:
-        raise _fail(ctx, f"bias must be 1-D of size {y.shape[-1]}, got shape {bias.shape}")
+        raise ctx.shape_error(f"bias must be 1-D of size {y.shape[-1]}, got shape {bias.shape}")
     return y + bias.astype(np.float32)
 
 

@@ -47,6 +47,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from graphc.errors import ShapeInferenceError
+
 __all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
 
 
@@ -81,6 +83,11 @@ class OpContext:
     def attr(self, name: str, default: Any = None) -> Any:
         """The decoded attribute ``name`` or ``default`` when the node omits it."""
         return self.attrs.get(name, default)
+
+    def shape_error(self, what: str) -> ShapeInferenceError:
+        """A ShapeInferenceError naming this node, its op type and its domain (or opset): ``what`` it got wrong."""
+        where = self.domain or f"opset {self.opset}"
+        return ShapeInferenceError(f"{self.op_type} node {self.name!r} ({where}): {what}")
 
     def out(self, index: int, shape: Sequence[int], dtype: Any) -> np.ndarray:
         """The planned buffer for output ``index`` if its shape and dtype fit, else a new array."""
