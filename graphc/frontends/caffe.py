@@ -10,9 +10,11 @@ its blobs matched to layers by name. A ``.caffemodel`` alone carries the structu
   scale-factor blob, Eltwise SUM applies its coefficients.
 * Any other type (Interp, PriorBox, ...) — and any type a registered layer claims for
   domain ``caffe`` (e.g. a center-crop ``Crop``, HED) — becomes a ``caffe`` node: its
-  bottoms, then its blobs, as inputs; every field set in its ``*_param`` blocks (declared
-  in the schema or not) flattened into attributes (``Interp`` gets ``height``, ``width``);
-  unset fields are left to the registered layer's ``Param`` defaults.
+  bottoms, then its blobs, as inputs; every field set in its ``*_param`` blocks flattened
+  into attributes (``Interp`` gets ``height``, ``width``), typed by the schema where
+  :mod:`.caffe_schema` declares the block (repeated fields are lists, float fields floats,
+  enums names, however the prototxt spells them) and as written otherwise; unset fields
+  are left to the registered layer's ``Param`` defaults.
 * In-place layers (``top == bottom``) are followed: the latest value carries the blob
   name. Graph outputs are the blobs no later layer reads.
 """
@@ -92,7 +94,7 @@ class _Layer:
     bottoms: list[Value]
     blobs: list[np.ndarray]
     tops: list[str]
-    extra: dict[str, Any] = field(default_factory=dict)  # undeclared *_param blocks from the text
+    text: dict[str, list[Any]] = field(default_factory=dict)  # the layer's prototxt block, schema-free
 
     def need_blobs(self, n: int) -> None:
         if len(self.blobs) < n:
@@ -359,40 +361,79 @@ def _power(net: _Net, L: _Layer) -> list[Value]:
     return [y]
 
 
-def _param_dict(msg: Any) -> dict[str, Any]:
-    """The fields a declared *_param message sets (as written in the model; enums by name)."""
+def _typed_block(msg: Any, text: dict[str, list[Any]] | None) -> dict[str, Any]:
+    """The fields a declared ``*_param`` message sets, typed by its schema: a repeated field is a
+    list, a float field a float, an enum its name, a nested message a dict. Fields the schema
+    does not declare (a fork's additions) come from the block's ``text``, untyped."""
+    text = text or {}
     out: dict[str, Any] = {}
     for f, val in msg.ListFields():
+        sub = [t for t in text.get(f.name, []) if isinstance(t, dict)]
         if f.message_type is not None:
-            out[f.name] = [_param_dict(m) for m in val] if f.is_repeated else _param_dict(val)
+            if f.is_repeated:
+                out[f.name] = [_typed_block(m, sub[i] if i < len(sub) else None) for i, m in enumerate(val)]
+            else:
+                out[f.name] = _typed_block(val, _merged(sub))
             continue
         if f.enum_type is not None:
             names = f.enum_type.values_by_number
             val = [names[v].name for v in val] if f.is_repeated else names[val].name
+        elif f.type == f.TYPE_FLOAT:
+            val = [_short_float(v) for v in val] if f.is_repeated else _short_float(val)
         elif f.is_repeated:
             val = list(val)
         out[f.name] = val
+    declared = msg.DESCRIPTOR.fields_by_name
+    for key, vals in text.items():
+        if key not in declared:
+            out[key] = _untyped(vals)
     return out
+
+
+def _short_float(value: float) -> float:
+    """A float32 field as the shortest decimal that is the same float32 (0.1, not 0.10000000149011612)."""
+    return float(str(np.float32(value)))
+
+
+def _merged(blocks: list[dict[str, list[Any]]]) -> dict[str, list[Any]] | None:
+    """Text blocks of one field merged as protobuf merges a repeated optional message."""
+    if not blocks:
+        return None
+    out: dict[str, list[Any]] = {}
+    for block in blocks:
+        for key, vals in block.items():
+            out.setdefault(key, []).extend(vals)
+    return out
+
+
+def _untyped(vals: list[Any]) -> Any:
+    """A field of a block no schema declares, as written: one value unwrapped, several a list,
+    nested blocks as dicts (so ``k: 2`` is an int and ``k: 2 k: 3`` a list)."""
+    vals = [_plain(v) if isinstance(v, dict) else v for v in vals]
+    return vals[0] if len(vals) == 1 else vals
 
 
 def _plain(d: dict[str, list[Any]]) -> dict[str, Any]:
-    """A schema-free text block as params: single values unwrapped, nested blocks as dicts."""
-    out: dict[str, Any] = {}
-    for k, vals in d.items():
-        vals = [_plain(v) if isinstance(v, dict) else v for v in vals]
-        out[k] = vals[0] if len(vals) == 1 else vals
-    return out
+    """A schema-free text block as params (see :func:`_untyped`)."""
+    return {k: _untyped(vals) for k, vals in d.items()}
 
 
 def layer_params(L: _Layer) -> dict[str, Any]:
-    """The fields set in a layer's ``*_param`` blocks, flattened into one dict."""
+    """The fields set in a layer's ``*_param`` blocks, flattened into one dict.
+
+    Blocks the schema declares (BVLC's, SSD's, DeepLab's and those registered with
+    :func:`~graphc.frontends.caffe_schema.register_caffe_param`) are typed by it; other
+    ``*_param`` blocks of the prototxt are read untyped.
+    """
     params: dict[str, Any] = {}
     for fd, val in L.proto.ListFields():
         if fd.name.endswith("_param"):
-            params.update(_param_dict(val))
-    for key, block in L.extra.items():
-        if key.endswith("_param") and isinstance(block, dict):
-            params.update(block)
+            params.update(_typed_block(val, _merged([t for t in L.text.get(fd.name, []) if isinstance(t, dict)])))
+    declared = L.proto.DESCRIPTOR.fields_by_name
+    for key, blocks in L.text.items():
+        block = _merged([t for t in blocks if isinstance(t, dict)])
+        if key.endswith("_param") and key not in declared and block is not None:
+            params.update(_plain(block))
     return params
 
 
@@ -465,8 +506,8 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
             bottoms.append(cur[name])
             read.add(id(cur[name]))
         blobs = blobs_by_layer.get(lp.name) or [blob_to_array(x, lp.name) for x in lp.blobs]
-        extra = _plain(text_layers[idx]) if idx < len(text_layers) else {}
-        L = _Layer(lp.name, lp.type, lp, bottoms, blobs, list(lp.top), extra)
+        text = text_layers[idx] if idx < len(text_layers) and isinstance(text_layers[idx], dict) else {}
+        L = _Layer(lp.name, lp.type, lp, bottoms, blobs, list(lp.top), text)
         claimed = layers is not None and layers.lookup(DOMAIN, lp.type, 1) is not None
         conv = MAPPED_LAYERS.get(lp.type)
         outs = conv(net, L) if conv is not None and not claimed else _custom(net, L)
