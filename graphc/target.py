@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["Target", "Artifact", "TARGETS", "TargetRegistry", "get_target", "read_manifest", "describe_runs", "MANIFEST"]
 
 MANIFEST = "manifest.json"
+#: the largest manifest.json read
+MANIFEST_LIMIT = 64 << 20
 
 
 @runtime_checkable
@@ -124,20 +126,25 @@ def describe_runs(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of a saved artifact (a folder or a zip holding manifest.json)."""
+    """The manifest of a saved artifact (a folder or a zip holding manifest.json).
+
+    Reads only regular files (``path`` itself when it is not a folder, ``manifest.json``
+    inside the folder, not a link leaving it), at most :data:`MANIFEST_LIMIT` bytes."""
+    from .archive import read_folder_file, read_member, require_regular_file
+
+    path = Path(path)
     try:
         if path.is_dir():
-            text = (path / MANIFEST).read_text()
-        elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                info = z.getinfo(MANIFEST)
-                if info.file_size > 64 << 20:
-                    raise ModelFormatError(f"{path}: manifest is implausibly large ({info.file_size} bytes)")
-                text = z.read(MANIFEST).decode()
+            data = read_folder_file(path, MANIFEST, MANIFEST_LIMIT)
+            if data is None:
+                raise ModelFormatError(f"{path}: the folder has no {MANIFEST}; is it a graphc artifact?")
         else:
-            raise ModelFormatError(f"{path} is not a graphc artifact (expected a folder or zip with {MANIFEST})")
-        manifest = json.loads(text)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+            require_regular_file(path)
+            if not zipfile.is_zipfile(path):
+                raise ModelFormatError(f"{path} is not a graphc artifact (expected a folder or zip with {MANIFEST})")
+            data = read_member(path, MANIFEST, MANIFEST_LIMIT)
+        manifest = json.loads(data.decode())
+    except (OSError, ValueError, RecursionError, zipfile.BadZipFile) as e:
         raise ModelFormatError(f"{path}: cannot read the artifact manifest ({e})") from e
     if not isinstance(manifest, dict) or "target" not in manifest:
         raise ModelFormatError(f"{path}: the manifest does not say which target wrote it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import onnx
@@ -17,7 +17,7 @@ from ..errors import GraphcError, ModelFormatError
 from ..ir import Graph, ModelInfo, Op, TensorType, Value
 from .types import type_from_proto
 
-__all__ = ["load_onnx", "read_model_proto", "graph_from_proto"]
+__all__ = ["load_onnx", "read_model_proto", "graph_from_proto", "external_tensors", "load_external_data"]
 
 
 def read_model_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> tuple[onnx.ModelProto, Path | None]:
@@ -39,7 +39,7 @@ def read_model_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> tup
         model = _parse(path.read_bytes(), str(path))
     if not model.HasField("graph"):
         raise ModelFormatError("the model has no graph: is this an ONNX model file?")
-    _load_external_data(model, base)
+    load_external_data(model, base)
     return model, base
 
 
@@ -52,18 +52,55 @@ def _parse(data: bytes, where: str) -> onnx.ModelProto:
     return model
 
 
-def _external_tensors(model: onnx.ModelProto):
-    from onnx.external_data_helper import _get_all_tensors
-
-    for t in _get_all_tensors(model):
+def external_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor of ``model`` whose data lives in an external file: initializers and sparse
+    initializers, node attributes (tensors, sparse tensors), at any depth of subgraphs, in the
+    model's functions and its training info."""
+    for t in _all_tensors(model):
         if t.HasField("data_location") and t.data_location == onnx.TensorProto.EXTERNAL:
             yield t
 
 
-def _load_external_data(model: onnx.ModelProto, base: Path | None) -> None:
+def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    yield from _graph_tensors(model.graph)
+    for f in model.functions:
+        yield from _node_tensors(f.node)
+    for info in model.training_info:
+        yield from _graph_tensors(info.initialization)
+        yield from _graph_tensors(info.algorithm)
+
+
+def _graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    yield from _node_tensors(graph.node)
+
+
+def _node_tensors(nodes: Any) -> Iterator[onnx.TensorProto]:
+    """Tensors in the attributes of ``nodes``, whatever the attribute's declared type says."""
+    for node in nodes:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            for sparse in ([a.sparse_tensor] if a.HasField("sparse_tensor") else []) + list(a.sparse_tensors):
+                yield from (sparse.values, sparse.indices)
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _graph_tensors(g)
+
+
+def load_external_data(model: onnx.ModelProto, base: Path | None) -> None:
+    """Read every external tensor of ``model`` into the proto, from files confined to ``base``.
+
+    A location that is absolute, holds ``..``, resolves outside ``base`` (through a link) or
+    is not a regular file is a ModelFormatError; so is any external tensor when ``base`` is
+    None (the model did not come from a file). Afterwards no tensor refers to a file, so
+    nothing downstream (onnxruntime, onnx.reference) resolves a path of its own.
+    """
     from onnx.external_data_helper import load_external_data_for_tensor
 
-    for tensor in _external_tensors(model):
+    for tensor in external_tensors(model):
         info = {e.key: e.value for e in tensor.external_data}
         location = info.get("location", "")
         target = _confined_path(location, base, tensor.name)

@@ -146,13 +146,12 @@ def describe_saved(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Describe a saved artifact from its manifest and model.onnx, like :meth:`NumpyArtifact.describe`,
     without importing or binding its layers (and without planning): the plan figures are the
     ones recorded at save time, how each op runs is what the compile decided."""
-    from graphc.archive import read_member
     from graphc.model_io import load_model
 
     if manifest.get("target") != "numpy":
         raise ModelFormatError(f"{path}: written by target {manifest.get('target')!r}, not numpy")
     path = Path(path)
-    data = (path / MODEL_MEMBER).read_bytes() if path.is_dir() else read_member(path, MODEL_MEMBER)
+    data = _read_model_member(Path(path))
     graph = load_model(data)
     records = manifest.get("layers") or []
     layer_kind = {r.get("node"): "layer-override" if r.get("override") else "layer" for r in records}
@@ -202,10 +201,19 @@ def _module_arg(binding: Any) -> str:
 
 
 # ------------------------------------------------------------------------- loading
+def _read_model_member(path: Path) -> bytes:
+    """The artifact's model.onnx: a zip member, or a regular file inside a folder artifact."""
+    from graphc.archive import read_folder_file, read_member
+
+    data = read_folder_file(path, MODEL_MEMBER) if path.is_dir() else read_member(path, MODEL_MEMBER)
+    if data is None:
+        raise ModelFormatError(f"{path}: the artifact has no {MODEL_MEMBER}")
+    return data
+
+
 def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False,
                   target: NumpyTarget | None = None) -> NumpyArtifact:
     """Rebuild a saved NumpyArtifact; layers come from ``layers`` (a registry), modules are imported only if ``trust``."""
-    from graphc.archive import read_member
     from graphc.layers import resolve_registry
     from graphc.model_io import load_model
 
@@ -216,7 +224,7 @@ def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trus
     if int(manifest.get("format", 0)) > FORMAT_VERSION:
         raise ModelFormatError(f"{path}: artifact format {manifest.get('format')} is newer than this graphc "
                                f"understands ({FORMAT_VERSION}); upgrade graphc")
-    data = (path / MODEL_MEMBER).read_bytes() if path.is_dir() else read_member(path, MODEL_MEMBER)
+    data = _read_model_member(Path(path))
     graph = load_model(data)
     records = manifest.get("layers") or []
     registry = resolve_registry(layers)

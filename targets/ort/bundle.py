@@ -30,7 +30,7 @@ from typing import Any
 
 import onnx
 
-from graphc.archive import read_member
+from graphc.archive import read_folder_file, read_member
 from graphc.atomic import atomic_write_bytes
 from graphc.errors import LayerError, ModelFormatError
 from graphc.target import MANIFEST, read_manifest
@@ -76,14 +76,13 @@ def save_bundle(path: Path, model: onnx.ModelProto, manifest: dict[str, Any], so
 
 
 def read_bundle_file(path: Path, name: str) -> bytes | None:
-    """The bytes of file ``name`` in the bundle at ``path`` (folder or zip), or None when it has none."""
+    """The bytes of file ``name`` in the bundle at ``path`` (folder or zip), or None when it has none.
+
+    Only a regular file inside the bundle, of bounded size (:func:`graphc.archive.read_folder_file`,
+    :func:`graphc.archive.read_member`); anything else is a ModelFormatError."""
     if path.is_dir():
-        p = path / name
-        return p.read_bytes() if p.is_file() else None
-    try:
-        return read_member(path, name)
-    except ModelFormatError:
-        return None
+        return read_folder_file(path, name)
+    return read_member(path, name, missing_ok=True)
 
 
 def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
@@ -106,12 +105,13 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
         raise ModelFormatError(f"{path}: bundle format {manifest.get('format')} is newer than this graphc reads "
                                f"({BUNDLE_FORMAT}); upgrade graphc")
     _check_ort_version(path, manifest)
+    _check_manifest_subgraphs(path, manifest)
     model = read_bundle_model(path, manifest)
     registry = resolve_registry(layers)
     classes, sources = _resolve_layers(path, manifest, registry, trust)
-    from .artifact import OrtArtifact
+    from .partitioned import artifact_for  # one session, or regions when the manifest records a schedule
 
-    return OrtArtifact(model, manifest, classes, sources)
+    return artifact_for(model, manifest, classes, sources)
 
 
 def read_bundle_model(path: Path, manifest: dict[str, Any]) -> onnx.ModelProto:
@@ -120,9 +120,52 @@ def read_bundle_model(path: Path, manifest: dict[str, Any]) -> onnx.ModelProto:
     if data is None:
         raise ModelFormatError(f"{path}: the bundle has no {MODEL_FILE}")
     try:
-        return onnx.load_model_from_string(data)
+        model = onnx.load_model_from_string(data)
     except Exception as e:  # noqa: BLE001 - protobuf's decode errors
         raise ModelFormatError(f"{path}: {MODEL_FILE} is not a readable ONNX model ({e})") from e
+    _confine_external_data(path, model)
+    return model
+
+
+def _confine_external_data(path: Path, model: onnx.ModelProto) -> None:
+    """Read external tensors into ``model`` as graphc's ONNX loader does (confined to the bundle's
+    folder), so onnxruntime never resolves a location itself (it would against the working
+    directory). graphc writes no external data, so a zip bundle holding any is refused."""
+    from graphc.frontends.onnx import external_tensors, load_external_data
+
+    if not path.is_dir():
+        tensor = next(external_tensors(model), None)
+        if tensor is not None:
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            raise ModelFormatError(f"{path}: tensor {tensor.name!r} of {MODEL_FILE} refers to external data "
+                                   f"{location!r}; a zip bundle carries none (graphc never writes it): rebuild "
+                                   "the bundle with `graphc compile`")
+        return
+    try:
+        load_external_data(model, path.resolve())
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{path}: {MODEL_FILE}: {e}") from e
+
+
+def _check_manifest_subgraphs(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest subgraph (the base64 GraphProtos of an op run by onnx.reference) that
+    refers to external data: onnx.reference would read it relative to the working directory."""
+    import base64
+
+    from graphc.frontends.onnx import external_tensors
+
+    for entry in manifest.get("custom_ops") or []:
+        for attr, text in ((entry.get("subgraphs") or {}) if isinstance(entry, dict) else {}).items():
+            try:
+                graph = onnx.GraphProto.FromString(base64.b64decode(text))
+            except Exception as e:  # noqa: BLE001 - base64 and protobuf decode errors
+                raise ModelFormatError(f"{path}: subgraph {attr!r} of node {entry.get('node')!r} in the manifest "
+                                       f"is not a readable GraphProto ({e})") from e
+            tensor = next(external_tensors(onnx.ModelProto(graph=graph)), None)
+            if tensor is not None:
+                raise ModelFormatError(f"{path}: subgraph {attr!r} of node {entry.get('node')!r} in the manifest "
+                                       f"has tensor {tensor.name!r} with external data; a bundle's subgraphs carry "
+                                       "their data inline: rebuild the bundle with `graphc compile`")
 
 
 def _check_ort_version(path: Path, manifest: dict[str, Any]) -> None:

@@ -1,0 +1,236 @@
+"""Hostile artifacts and bundles: they read nothing outside themselves, only regular files of bounded
+size, and every refusal is a GraphcError (never a hang, a read of /dev/zero or a file's bytes leaked)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import graphc
+from graphc import GraphcError, ModelFormatError
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not really"
+
+
+def _relu_model() -> onnx.ModelProto:
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "t",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _external(name: str, location: str, n: int = len(SECRET)) -> onnx.TensorProto:
+    t = helper.make_tensor(name, TensorProto.UINT8, [n], b"\0" * n, raw=True)
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    t.external_data.add(key="location", value=location)
+    return t
+
+
+def _leaking(model: onnx.ModelProto, location: str) -> onnx.ModelProto:
+    """``model`` plus an external-data initializer at ``location`` copied to output ``leak``."""
+    model.graph.initializer.append(_external("secret", location))
+    model.graph.node.append(helper.make_node("Identity", ["secret"], ["leak"]))
+    model.graph.output.append(helper.make_tensor_value_info("leak", TensorProto.UINT8, [len(SECRET)]))
+    return model
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A working directory holding ``.ssh/id_rsa`` (onnxruntime resolves external data against it)."""
+    (tmp_path / "home" / ".ssh").mkdir(parents=True)
+    (tmp_path / "home" / ".ssh" / "id_rsa").write_bytes(SECRET)
+    monkeypatch.chdir(tmp_path / "home")
+    return tmp_path / "home"
+
+
+def _tamper_bundle(bundle: Path, location: str) -> None:
+    """Rewrite the bundle's model.onnx (folder or zip) with an external-data initializer."""
+    if bundle.is_dir():
+        model = onnx.load_model_from_string((bundle / "model.onnx").read_bytes())
+        (bundle / "model.onnx").write_bytes(_leaking(model, location).SerializeToString())
+        return
+    with zipfile.ZipFile(bundle) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    files["model.onnx"] = _leaking(onnx.load_model_from_string(files["model.onnx"]), location).SerializeToString()
+    with zipfile.ZipFile(bundle, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+
+
+@pytest.mark.parametrize("kind", ["folder", "zip"])
+def test_a_bundle_with_external_data_outside_it_is_refused(tmp_path, home, kind):
+    bundle = tmp_path / ("b.zip" if kind == "zip" else "b")
+    graphc.compile(_relu_model(), target="ort").save(bundle)
+    _tamper_bundle(bundle, ".ssh/id_rsa")
+    with pytest.raises(ModelFormatError, match=r"secret.*\.ssh/id_rsa"):
+        graphc.load(bundle).run({"x": np.ones(2, np.float32)})
+
+
+def test_graphc_run_of_a_bundle_reading_the_home_folder_writes_nothing(tmp_path, home):
+    bundle = tmp_path / "b"
+    graphc.compile(_relu_model(), target="ort").save(bundle)
+    _tamper_bundle(bundle, ".ssh/id_rsa")
+    r = _cli("run", str(bundle), "--random-inputs", "0", "--output-dir", "out", cwd=home)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "external data" in r.stderr
+    assert not (home / "out").exists() or not any((home / "out").iterdir())
+
+
+def test_external_data_inside_a_folder_bundle_is_read_confined(tmp_path, home):
+    """Confinement, not a blanket refusal: data beside model.onnx is read (by graphc, into the proto)."""
+    bundle = tmp_path / "b"
+    graphc.compile(_relu_model(), target="ort").save(bundle)
+    (bundle / "weights.bin").write_bytes(b"inside!" + bytes(len(SECRET) - 7))
+    _tamper_bundle(bundle, "weights.bin")
+    out = graphc.load(bundle).run({"x": np.ones(2, np.float32)})
+    assert bytes(out["leak"][:7]) == b"inside!"
+
+
+def test_a_bundle_linking_its_external_data_out_is_refused(tmp_path, home):
+    bundle = tmp_path / "b"
+    graphc.compile(_relu_model(), target="ort").save(bundle)
+    (bundle / "weights.bin").symlink_to(home / ".ssh" / "id_rsa")
+    _tamper_bundle(bundle, "weights.bin")
+    with pytest.raises(ModelFormatError, match="outside"):
+        graphc.load(bundle)
+
+
+@pytest.mark.parametrize("where", ["initializer", "sparse initializer", "function body", "subgraph constant"])
+def test_a_numpy_artifact_with_external_data_is_refused(tmp_path, home, where):
+    """The numpy artifact's model.onnx is parsed from bytes: any external tensor, wherever it hides, is refused."""
+    art = graphc.compile(_relu_model(), target="numpy")
+    path = tmp_path / "a.graphc"
+    art.save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    model = onnx.load_model_from_string(files["model.onnx"])
+    _hide_external(model, where)
+    files["model.onnx"] = model.SerializeToString()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+    with pytest.raises(ModelFormatError, match=r"external data '\.ssh/id_rsa'"):
+        graphc.load(path)
+
+
+def _hide_external(model: onnx.ModelProto, where: str) -> None:
+    t = _external("secret", ".ssh/id_rsa")
+    if where == "initializer":
+        model.graph.initializer.append(t)
+    elif where == "sparse initializer":
+        idx = helper.make_tensor("secret_idx", TensorProto.INT64, [1], [0])
+        model.graph.sparse_initializer.append(helper.make_sparse_tensor(t, idx, [len(SECRET)]))
+    elif where == "function body":
+        fn = helper.make_function("acme", "Leak", [], ["o"], [helper.make_node("Constant", [], ["o"], value=t)],
+                                  [helper.make_opsetid("", 17)])
+        model.functions.append(fn)
+    else:
+        branch = helper.make_graph([helper.make_node("Constant", [], ["o"], value=t)], "b", [],
+                                   [helper.make_tensor_value_info("o", TensorProto.UINT8, None)])
+        model.graph.node.append(helper.make_node("If", ["c"], ["unused"], then_branch=branch, else_branch=branch))
+
+
+# ------------------------------------------------------------------------- files that are not files
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in a child process: bounded in time (a FIFO would block) and address space (/dev/zero)."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "graphc.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60, preexec_fn=limit)
+
+
+def _one_line_error(r: subprocess.CompletedProcess, pattern: str) -> None:
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stderr and "MemoryError" not in r.stderr, r.stderr[-2000:]
+    assert pattern in r.stderr, r.stderr[-2000:]
+
+
+def _saved(tmp_path: Path, target: str) -> Path:
+    path = tmp_path / ("b" if target == "ort" else "a")
+    art = graphc.compile(_relu_model(), target=target)
+    if target == "numpy":  # a folder artifact: the zip's members, extracted
+        art.save(tmp_path / "a.graphc")
+        path.mkdir()
+        with zipfile.ZipFile(tmp_path / "a.graphc") as z:
+            z.extractall(path)
+    else:
+        art.save(path)
+    return path
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+@pytest.mark.parametrize("member", ["manifest.json", "model.onnx"])
+def test_a_folder_member_linked_to_dev_zero_is_refused_quickly(tmp_path, target, member):
+    path = _saved(tmp_path, target)
+    (path / member).unlink()
+    (path / member).symlink_to("/dev/zero")
+    r = _cli("run", str(path), "--random-inputs", "0", cwd=tmp_path)
+    _one_line_error(r, "outside the artifact folder")
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_a_folder_member_that_is_a_fifo_is_refused_quickly(tmp_path, target):
+    path = _saved(tmp_path, target)
+    (path / "model.onnx").unlink()
+    os.mkfifo(path / "model.onnx")
+    r = _cli("run", str(path), "--random-inputs", "0", cwd=tmp_path)
+    _one_line_error(r, "FIFO")
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_a_model_linked_to_a_file_outside_the_folder_is_refused(tmp_path, target):
+    path = _saved(tmp_path, target)
+    other = tmp_path / "other.onnx"
+    onnx.save(_relu_model(), other)
+    (path / "model.onnx").unlink()
+    (path / "model.onnx").symlink_to(other)
+    with pytest.raises(ModelFormatError, match="outside the artifact folder"):
+        graphc.load(path)
+
+
+def test_a_link_inside_the_folder_is_followed(tmp_path):
+    path = _saved(tmp_path, "ort")
+    (path / "model.onnx").rename(path / "real.onnx")
+    (path / "model.onnx").symlink_to("real.onnx")
+    np.testing.assert_array_equal(graphc.load(path).run({"x": np.array([-1, 2], np.float32)})["y"], [0, 2])
+
+
+@pytest.mark.parametrize("name", ["/abs/other.onnx", "../other.onnx", 5])
+def test_a_manifest_naming_a_model_outside_the_bundle_is_refused(tmp_path, name):
+    path = _saved(tmp_path, "ort")
+    onnx.save(_relu_model(), tmp_path / "other.onnx")
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["model"] = str(tmp_path / "other.onnx") if name == "/abs/other.onnx" else name
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="artifact folder|must be a string"):
+        graphc.load(path)
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_graphc_run_of_a_device_or_fifo_is_refused_quickly(tmp_path, special):
+    if special == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+        special = str(tmp_path / "fifo")
+    r = _cli("run", special, "--random-inputs", "0", cwd=tmp_path)
+    _one_line_error(r, "not a regular file")
+
+
+def test_an_oversized_folder_manifest_is_refused(tmp_path):
+    path = _saved(tmp_path, "ort")
+    with open(path / "manifest.json", "r+b") as f:
+        f.truncate(65 << 20)  # sparse: no disk used
+    with pytest.raises(ModelFormatError, match="over the 67108864-byte limit"):
+        graphc.load(path)
