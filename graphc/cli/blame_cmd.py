@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
 
 
 def add_parser(sub) -> None:
@@ -13,6 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("--passes", required=True, help="the pipeline to run (e.g. canonicalize,fuse-conv-bn)")
     p.add_argument("--node", required=True, help="op name in the resulting graph (or a name it replaced)")
     add_layers_argument(p)
+    add_plugins_argument(p)
     p.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ..errors import GraphcError
 
-__all__ = ["add_model_argument", "model_source", "add_layers_argument", "console", "err_console"]
+__all__ = ["add_model_argument", "model_source", "add_layers_argument", "add_plugins_argument", "console", "err_console"]
 
 
 def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -34,6 +34,21 @@ def add_layers_argument(p: argparse.ArgumentParser) -> None:
     """--layers FILE.py|module, repeatable."""
     p.add_argument("--layers", action="append", default=[], metavar="FILE.py|module",
                    help="import custom layers from a Python file or module (repeatable)")
+
+
+def add_plugins_argument(p: argparse.ArgumentParser) -> None:
+    """--plugins FILE.py|module, repeatable: modules declaring passes and rules (loaded by main())."""
+    p.add_argument("--plugins", action="append", default=[], metavar="FILE.py|module",
+                   help="import passes and rules (@graph_pass, register_rules) from a Python file or module "
+                        "(repeatable); installed packages register theirs in the 'graphc.passes' entry-point group")
+
+
+def load_plugins(args: argparse.Namespace) -> None:
+    """Import the modules --plugins names (before the command looks up a pass or rule)."""
+    if getattr(args, "plugins", None):
+        from ..passinfra.plugins import load_pass_plugins
+
+        load_pass_plugins(args.plugins)
 
 
 def layers_from(args: argparse.Namespace):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .stage_instruments import add_stage_arguments
-from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
 
 
 def add_parser(sub) -> None:
@@ -15,6 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="artifact path to write (e.g. model.graphc)")
     add_layers_argument(p)
     p.add_argument("--passes", help="pipeline to run instead of the target's own")
+    add_plugins_argument(p)
     p.add_argument("--no-fallback", action="store_true",
                    help="numpy target: refuse ops without a native kernel instead of running them through onnx.reference")
     p.add_argument("--memory-budget", type=int, metavar="BYTES", help="refuse a buffer plan whose arena or a tensor exceeds BYTES")

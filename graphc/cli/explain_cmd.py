@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
 
 DEFAULT_PASSES = "canonicalize,infer-shapes"
 
@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("--node", help="the op to try the rule at (default: every op of the rule's root type)")
     p.add_argument("--passes", default=DEFAULT_PASSES, help=f"passes to run first (default: {DEFAULT_PASSES}; '' for none)")
     add_layers_argument(p)
+    add_plugins_argument(p)
     p.set_defaults(func=run)
 
 

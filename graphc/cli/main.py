@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from ..errors import GraphcError
+from .common import load_plugins
 
 __all__ = ["main", "COMMANDS"]
 
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        load_plugins(args)
         return int(args.func(args) or 0)
     except GraphcError as e:
         if args.debug:

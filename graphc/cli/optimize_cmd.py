@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .stage_instruments import add_stage_arguments
-from .common import add_model_argument, console, model_source
+from .common import add_model_argument, add_plugins_argument, console, model_source
 
 DEFAULT_PIPELINE = "canonicalize,[fold-constants,dce]*8,infer-shapes"
 
@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--passes", default=DEFAULT_PIPELINE, help=f"pipeline (default: {DEFAULT_PIPELINE})")
     p.add_argument("--verify", action="store_true", help="verify IR invariants after every pass")
+    add_plugins_argument(p)
     add_stage_arguments(p)
     p.set_defaults(func=run)
 

@@ -6,11 +6,12 @@ import argparse
 
 from rich.table import Table
 
-from .common import console
+from .common import add_plugins_argument, console
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("passes", help="list the passes with their contracts")
+    add_plugins_argument(p)
     p.set_defaults(func=run)
 
 

@@ -78,12 +78,15 @@ def _convert(pass_name: str, key: str, typ: type, text: str) -> Any:
 
 
 class PassRegistry:
-    """Named passes. The default registry discovers the built-in ``passes`` package lazily."""
+    """Named passes. The default registry discovers the built-in ``passes`` package and the
+    installed ``graphc.passes`` plugins (:mod:`.plugins`) lazily, on the first lookup."""
 
-    def __init__(self, builtin_package: str | None = None):
+    def __init__(self, builtin_package: str | None = None, plugins: bool = False):
         self._passes: dict[str, PassInfo] = {}
         self._builtin_package = builtin_package
-        self._loaded = builtin_package is None
+        self._plugins = plugins
+        self._plugin_failures: list[str] = []
+        self._loaded = builtin_package is None and not plugins
         self._loading = threading.RLock()  # threads compiling at once wait for one import of the built-ins
         self._started = self._loaded
 
@@ -99,8 +102,17 @@ class PassRegistry:
         with self._loading:
             if not self._started:  # re-entry from the import itself (same thread) falls through
                 self._started = True
-                importlib.import_module(self._builtin_package)  # type: ignore[arg-type]
+                if self._builtin_package:
+                    importlib.import_module(self._builtin_package)
+                if self._plugins:
+                    from .plugins import load_installed_plugins
+
+                    self._plugin_failures = load_installed_plugins()
                 self._loaded = True
+
+    def ensure_loaded(self) -> None:
+        """Import the built-in passes and the installed plugins now (they load on first lookup otherwise)."""
+        self._load()
 
     def remove(self, name: str) -> None:
         """Forget the pass ``name`` (tests and plugins that registered one temporarily)."""
@@ -116,7 +128,9 @@ class PassRegistry:
 
             close = difflib.get_close_matches(name, self._passes, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise PassError(f"unknown pass {name!r}.{hint} `graphc passes` lists them.") from None
+            failed = "".join(f" Note: {m}." for m in self._plugin_failures)
+            raise PassError(f"unknown pass {name!r}.{hint} `graphc passes` lists them; a pass of your own "
+                            f"needs --plugins FILE.py|module (docs/writing-passes.md).{failed}") from None
 
     def names(self) -> list[str]:
         """Every registered pass name, sorted."""
@@ -128,7 +142,7 @@ class PassRegistry:
         return name in self._passes
 
 
-PASSES = PassRegistry(builtin_package="passes")
+PASSES = PassRegistry(builtin_package="passes", plugins=True)
 
 
 def graph_pass(

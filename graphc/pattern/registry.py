@@ -24,6 +24,10 @@ class RuleRegistry:
         if not self._loaded:
             self._loaded = True
             importlib.import_module(self._builtin_package)  # type: ignore[arg-type]
+            if self is RULES:  # installed graphc.passes plugins register rules too
+                from ..passinfra.declare import PASSES
+
+                PASSES.ensure_loaded()
 
     def add(self, rule: Rule, pass_name: str = "") -> None:
         known = self._rules.get(rule.name)
@@ -38,7 +42,8 @@ class RuleRegistry:
         except KeyError:
             close = difflib.get_close_matches(name, self._rules, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise GraphcError(f"unknown rule {name!r}.{hint} Known rules: {', '.join(self.names())}") from None
+            raise GraphcError(f"unknown rule {name!r}.{hint} Known rules: {', '.join(self.names())}. "
+                              "A rule of your own needs --plugins FILE.py|module (docs/writing-passes.md).") from None
 
     def pass_of(self, name: str) -> str:
         self.get(name)
