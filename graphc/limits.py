@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from .errors import GraphcError
+from .errors import GraphcError, ModelFormatError
 
-__all__ = ["default_memory_budget", "memory_budget"]
+__all__ = ["default_memory_budget", "memory_budget", "stricter_budget"]
 
 _FALLBACK_BUDGET = 8 << 30  # when the machine's memory cannot be read
 
@@ -29,3 +29,15 @@ def default_memory_budget() -> int:
 def memory_budget(given: int | None) -> int:
     """``given`` when the caller set one, else :func:`default_memory_budget`."""
     return int(given) if given is not None else default_memory_budget()
+
+
+def stricter_budget(recorded: object, given: int | None) -> int | None:
+    """The budget a loaded artifact runs under: the stricter of the one it ``recorded`` at compile
+    time (its manifest) and the caller's (``given``, else ``GRAPHC_MEMORY_BUDGET``, else half the
+    memory). An artifact can lower the user's limit, never raise it. None when neither is set."""
+    if recorded is None:
+        return given
+    if isinstance(recorded, bool) or not isinstance(recorded, (int, float)) or not recorded >= 0 \
+            or recorded != recorded or recorded == float("inf"):
+        raise ModelFormatError(f"the manifest's options.memory_budget {recorded!r} is not a number of bytes")
+    return min(int(recorded), memory_budget(given))

@@ -52,6 +52,8 @@ class BufferPlan:
     intermediate_bytes: int = 0
     lower_bound_bytes: int = 0
     largest_tensor_bytes: int = 0
+    #: bytes of the graph outputs of known size (fresh arrays each run, outside the arena)
+    output_bytes: int = 0
     offsets: dict[str, tuple[int, int]] = field(default_factory=dict)
     inplace_ops: list[str] = field(default_factory=list)
     views: dict[str, str] = field(default_factory=dict)
@@ -72,6 +74,7 @@ class BufferPlan:
             "intermediate_bytes": self.intermediate_bytes,
             "lower_bound_bytes": self.lower_bound_bytes,
             "largest_tensor_bytes": self.largest_tensor_bytes,
+            "output_bytes": self.output_bytes,
             "ratio": round(self.ratio, 4),
             "planned_values": len(self.offsets),
             "inplace_ops": len(self.inplace_ops),
@@ -133,8 +136,9 @@ def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
        lifetime, keeping the smallest arena; offsets and sizes aligned to 64 bytes.
     Values of unknown size are left out (allocated when produced; the executor re-plans
     once concrete shapes are known). Graph inputs, outputs and constants are never in
-    the arena. With ``ctx.options["memory_budget"]`` (bytes), an arena or a single tensor
-    above it is a PlanError with the figures. The graph's ops and values are not changed,
+    the arena, but the graph outputs count in the budget (a run hands them to the
+    caller). With ``ctx.options["memory_budget"]`` (bytes), an arena, a single tensor, or the
+    arena plus the outputs above it is a PlanError with the figures. The graph's ops and values are not changed,
     so the pass reports ``changed=False``.
     """
     hints = getattr(ctx.target, "buffer_hints", None) if ctx.target is not None else None
@@ -147,12 +151,13 @@ def plan_buffers(graph: Graph, ctx: PassContext) -> PassResult:
 
 
 def check_budget(plan: BufferPlan, budget: int | None) -> None:
-    """Raise PlanError when the arena or one tensor exceeds ``budget`` bytes (None: the
-    default budget, half the machine's memory; see :mod:`graphc.limits`)."""
+    """Raise PlanError when one tensor (intermediate or graph output), the arena, or the arena
+    plus the graph outputs exceed ``budget`` bytes (None: the default budget, half the machine's
+    memory; see :mod:`graphc.limits`)."""
     budget = memory_budget(budget)
     if plan.largest_tensor_bytes > budget:
         raise PlanError(
-            f"a single intermediate tensor needs {plan.largest_tensor_bytes} bytes, over the memory budget of "
+            f"a single tensor needs {plan.largest_tensor_bytes} bytes, over the memory budget of "
             f"{budget} bytes (arena {plan.arena_bytes}, liveness lower bound {plan.lower_bound_bytes}); "
             "raise memory_budget or reduce the input size")
     if plan.arena_bytes > budget:
@@ -160,6 +165,10 @@ def check_budget(plan: BufferPlan, budget: int | None) -> None:
             f"the buffer plan needs an arena of {plan.arena_bytes} bytes, over the memory budget of {budget} bytes "
             f"(liveness lower bound {plan.lower_bound_bytes}, sum of intermediates {plan.intermediate_bytes}); "
             "raise memory_budget or reduce the input size")
+    if plan.arena_bytes + plan.output_bytes > budget:
+        raise PlanError(
+            f"the graph outputs need {plan.output_bytes} bytes on top of an arena of {plan.arena_bytes} bytes, "
+            f"over the memory budget of {budget} bytes; raise memory_budget or reduce the input size")
 
 
 def _aligned(n: int, alignment: int) -> int:
@@ -250,6 +259,7 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
             buf = _Buffer(_aligned(size, alignment), i, max(i, last_use(v)), [v.name], nbytes=size)
             buffers.append(buf)
             group[v.name] = buf
+    _count_outputs(graph, shapes, plan)
     buffers = [b for b in buffers if not b.members or group.get(b.members[0]) is b]  # drop buffers joined into others
     _place(buffers)
     plan.arena_bytes = max((b.offset + b.size for b in buffers), default=0)
@@ -262,6 +272,18 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
         sizes[name] = (buf.offset + buf.parts.get(name, 0), buf.size if n is None else n)
     plan.offsets = sizes
     return plan
+
+
+def _count_outputs(graph: Graph, shapes: Shapes | None, plan: BufferPlan) -> None:
+    """Add the graph outputs of known size to ``plan.output_bytes`` and ``largest_tensor_bytes``:
+    each run hands the caller fresh arrays of them, so they count against the budget."""
+    seen: set[int] = set()
+    for v in graph.outputs:
+        size = _nbytes(v, shapes) if id(v) not in seen else None
+        seen.add(id(v))
+        if size:
+            plan.output_bytes += size
+            plan.largest_tensor_bytes = max(plan.largest_tensor_bytes, size)
 
 
 def _inplace_target(op: Op, by_slot: dict[int, Value | None], slot: int, inplace: Mapping[int, int],

@@ -215,6 +215,7 @@ def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trus
                   target: NumpyTarget | None = None) -> NumpyArtifact:
     """Rebuild a saved NumpyArtifact; layers come from ``layers`` (a registry), modules are imported only if ``trust``."""
     from graphc.layers import resolve_registry
+    from graphc.limits import stricter_budget
     from graphc.model_io import load_model
 
     from .target import NumpyTarget
@@ -233,9 +234,11 @@ def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trus
         registry = _trusted_registry(registry, modules)
     _bind_layers(graph, records, registry, path)
     options = manifest.get("options") or {}
+    if not isinstance(options, dict):
+        raise ModelFormatError(f"{path}: the manifest's options are not an object")
     tgt = target or NumpyTarget()
     tgt = NumpyTarget(fallback=bool(options.get("fallback", True)), debug=tgt.debug,
-                      memory_budget=options.get("memory_budget", tgt.memory_budget))
+                      memory_budget=stricter_budget(options.get("memory_budget"), tgt.memory_budget))
     from graphc.passinfra import PassContext, PassManager
 
     ctx = PassContext(target=tgt, layers=registry, options=dict(tgt.options()))
