@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from ..errors import GraphcError
 
-__all__ = ["add_model_argument", "model_source", "add_layers_argument", "add_plugins_argument", "console", "err_console"]
+__all__ = ["add_model_argument", "model_source", "add_layers_argument", "add_plugins_argument", "add_weights_argument",
+           "load_options", "compile_input", "console", "err_console"]
 
 
 def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -28,6 +30,38 @@ def model_source(args: argparse.Namespace) -> Path:
     if not args.model:
         raise GraphcError("give a MODEL path or --example NAME (see `graphc inspect --help`)")
     return Path(args.model)
+
+
+def add_weights_argument(p: argparse.ArgumentParser) -> None:
+    """--weights FILE: the weights of a framework model kept apart from its structure."""
+    p.add_argument("--weights", metavar="FILE", help="weights for a Caffe .prototxt (a .caffemodel of any name; "
+                   "default: <stem>.caffemodel beside it) or a Keras .json config (a .weights.h5)")
+
+
+def load_options(args: argparse.Namespace, source: Path, structure_only: bool = False) -> dict:
+    """load_model() options for ``source`` from --weights; ``structure_only`` lets a Caffe net
+    without its weights load (scaffold, inspect)."""
+    from ..model_io import FRAMEWORK_SUFFIXES
+
+    framework = FRAMEWORK_SUFFIXES.get(source.suffix.lower())
+    options: dict = {}
+    if getattr(args, "weights", None):
+        if framework not in ("caffe", "keras"):
+            raise GraphcError(f"--weights applies to a Caffe .prototxt or a Keras .json config, not to {source.name}")
+        options["weights"] = args.weights
+    if structure_only and framework == "caffe":
+        options["structure_only"] = True
+    return options
+
+
+def compile_input(args: argparse.Namespace, source: Path, layers: Any) -> tuple[Any, dict]:
+    """What to hand compile() for ``source``: its path, or with --weights the graph loaded with
+    them (and ``model_path`` for the messages that quote the command to run)."""
+    if not getattr(args, "weights", None):
+        return str(source), {}
+    from ..model_io import load_model
+
+    return load_model(source, layers=layers, **load_options(args, source)), {"model_path": str(source)}
 
 
 def add_layers_argument(p: argparse.ArgumentParser) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .stage_instruments import add_stage_arguments
-from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
+from .common import (add_layers_argument, add_model_argument, add_plugins_argument, add_weights_argument,
+                     compile_input, console, layers_from, model_source)
 
 
 def add_parser(sub) -> None:
@@ -16,6 +17,7 @@ def add_parser(sub) -> None:
     add_layers_argument(p)
     p.add_argument("--passes", help="pipeline to run instead of the target's own")
     add_plugins_argument(p)
+    add_weights_argument(p)
     p.add_argument("--no-fallback", action="store_true",
                    help="numpy target: refuse ops without a native kernel instead of running them through onnx.reference")
     p.add_argument("--memory-budget", type=int, metavar="BYTES", help="refuse a buffer plan whose arena or a tensor exceeds BYTES")
@@ -34,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
         options["fallback"] = False
     if args.memory_budget is not None:
         options["memory_budget"] = args.memory_budget
-    art = graphc_compile(str(source), target=args.target, layers=layers_from(args), passes=args.passes,
+    layers = layers_from(args)
+    model, more = compile_input(args, source, layers)  # --weights: structure and weights in files of different names
+    options.update(more)
+    art = graphc_compile(model, target=args.target, layers=layers, passes=args.passes,
                          instruments=stage_instruments(args, out), **options)
     art.save(args.output)
     describe = getattr(art, "describe", None)

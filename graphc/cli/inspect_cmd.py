@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
-from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+from .common import (add_layers_argument, add_model_argument, add_weights_argument, compile_input, console, layers_from,
+                     load_options, model_source)
 
 
 def add_parser(sub) -> None:
@@ -20,6 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-fallback", action="store_true", help="compile without the onnx.reference fallback")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
     add_layers_argument(p)
+    add_weights_argument(p)
     p.set_defaults(func=run)
 
 
@@ -31,11 +33,20 @@ def run(args: argparse.Namespace) -> int:
         return _inspect_artifact(source, args)
     out = console()
     layers = layers_from(args)
-    summary = _model_summary(source, layers)
+    summary = _model_summary(source, layers, load_options(args, source, structure_only=True))
     if not args.json:  # printed before compiling: a model the target can't run still gets its summary
         _print_summary(out, source, summary)
+    if summary.get("missing_weights"):  # a Caffe net read without its .caffemodel: the structure is all there is
+        if args.json:
+            out.print_json(json.dumps({"model": summary}))
+        else:
+            out.print(f"no weights: {summary['missing_weights']}. Pass --weights FILE.caffemodel to see how it "
+                      "compiles.", highlight=False, markup=False)
+        return 0
     options = {"fallback": False} if args.no_fallback else {}
-    art = graphc_compile(str(source), target=args.target, layers=layers, **options)
+    model, more = compile_input(args, source, layers)
+    options.update(more)
+    art = graphc_compile(model, target=args.target, layers=layers, **options)
     title = f"{source} compiled for {args.target}"
     if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: say which target
         out.print(f"[bold]{title}[/]", highlight=False)
@@ -77,14 +88,16 @@ def _inspect_artifact(source: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_summary(source: Path, layers: Any) -> dict[str, Any]:
+def _model_summary(source: Path, layers: Any, load: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model as loaded, after constant folding and shape inference (no target rewrites)."""
     from ..model_io import load_model
     from ..passinfra import PassContext, PassManager
     from ..summary import summarize
 
-    graph = load_model(source)
+    graph = load_model(source, **(load or {}))
     loaded = summarize(graph)
+    if graph.metadata.get("graphc.caffe.missing_weights"):
+        loaded["missing_weights"] = graph.metadata["graphc.caffe.missing_weights"]
     PassManager("canonicalize,[fold-constants,dce]*4,infer-shapes").run(graph, PassContext(layers=layers))
     folded = summarize(graph)
     loaded["untyped"] = folded["untyped"]

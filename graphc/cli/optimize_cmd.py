@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .stage_instruments import add_stage_arguments
-from .common import add_model_argument, add_plugins_argument, console, model_source
+from .common import add_model_argument, add_plugins_argument, add_weights_argument, console, load_options, model_source
 
 DEFAULT_PIPELINE = "canonicalize,[fold-constants,dce]*8,infer-shapes"
 
@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--passes", default=DEFAULT_PIPELINE, help=f"pipeline (default: {DEFAULT_PIPELINE})")
     p.add_argument("--verify", action="store_true", help="verify IR invariants after every pass")
     add_plugins_argument(p)
+    add_weights_argument(p)
     add_stage_arguments(p)
     p.set_defaults(func=run)
 
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from .stage_instruments import stage_instruments
 
     out = console()
-    graph = load_model(model_source(args))
+    source = model_source(args)
+    graph = load_model(source, **load_options(args, source))
     before = len(graph)
     timing = Timing()
     instruments = [timing, *stage_instruments(args, out)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_layers_argument, add_model_argument, console, layers_from, model_source
+from .common import add_layers_argument, add_model_argument, add_weights_argument, console, layers_from, load_options, model_source
 
 #: what scaffold runs before looking: the compile-time view of constants and shapes
 SCAFFOLD_PIPELINE = "canonicalize,legalize,[fold-constants,dce]*8,infer-shapes"
@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="the Python file to write (e.g. my_layers.py)")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     add_layers_argument(p)
+    add_weights_argument(p)
     p.set_defaults(func=run)
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     source = model_source(args)
     target = get_target(args.target)
     layers = layers_from(args)
-    graph = load_model(source)
+    graph = load_model(source, **load_options(args, source, structure_only=True))  # a Caffe net needs no weights
     PassManager(SCAFFOLD_PIPELINE).run(graph, PassContext(target=None, layers=layers))
     items = find_unsupported(graph, target, layers)
     if not items:

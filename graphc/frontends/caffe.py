@@ -21,6 +21,7 @@ its blobs matched to layers by name. A ``.caffemodel`` alone carries the structu
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +31,20 @@ import numpy as np
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
+from ..atomic import atomic_write_bytes
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
 from .builder import GraphBuilder
 from .caffe_schema import caffe_messages
 from .prototext import parse_prototext
 
-__all__ = ["load_caffe", "parse_net", "net_to_graph", "blob_to_array", "MAPPED_LAYERS"]
+__all__ = ["load_caffe", "parse_net", "net_to_graph", "blob_to_array", "save_caffemodel", "MAPPED_LAYERS",
+           "MISSING_WEIGHTS_KEY"]
+logger = logging.getLogger("graphc.frontends")
 
 DOMAIN = "caffe"
+#: Graph.metadata key a structure-only import sets: the layers whose weight blobs are missing
+MISSING_WEIGHTS_KEY = "graphc.caffe.missing_weights"
 
 
 # ------------------------------------------------------------------ parsing
@@ -83,6 +89,20 @@ def blob_to_array(blob: Any, layer: str = "?") -> np.ndarray:
     return data.reshape(shape)
 
 
+def save_caffemodel(path: str | os.PathLike, blobs: dict[str, Sequence[np.ndarray]]) -> None:
+    """Write a binary ``.caffemodel`` holding ``blobs`` (layer name -> its arrays, in Caffe's
+    blob order, e.g. ``{"conv1": [weight, bias]}``): the weights file a prototxt pairs with."""
+    net = caffe_messages()["NetParameter"]()
+    for name, arrays in blobs.items():
+        layer = net.layer.add(name=name)
+        for arr in arrays:
+            arr = np.asarray(arr, dtype=np.float32)
+            blob = layer.blobs.add()
+            blob.shape.dim.extend(arr.shape)
+            blob.data.extend(arr.reshape(-1).tolist())
+    atomic_write_bytes(Path(path), net.SerializeToString())
+
+
 # ---------------------------------------------------------------- conversion
 @dataclass
 class _Layer:
@@ -96,19 +116,25 @@ class _Layer:
     tops: list[str]
     text: dict[str, list[Any]] = field(default_factory=dict)  # the layer's prototxt block, schema-free
 
-    def need_blobs(self, n: int) -> None:
-        if len(self.blobs) < n:
-            raise ModelFormatError(
-                f"layer {self.name!r} ({self.type}) needs {n} weight blob(s) but has {len(self.blobs)}: "
-                f"pass its .caffemodel (load_model(prototxt, weights=...)) or put blobs in the prototxt")
-
 
 class _Net:
-    """Conversion state: the builder and the rank of every value."""
+    """Conversion state: the builder, the rank of every value and the layers found without weights."""
 
     def __init__(self, b: GraphBuilder):
         self.b = b
         self.ranks: dict[int, int] = {}
+        self.missing: list[str] = []  # one description per layer lacking weight blobs
+
+    def has_blobs(self, L: _Layer, n: int) -> bool:
+        """Whether ``L`` carries its ``n`` weight blobs; a layer without them is recorded as missing."""
+        if len(L.blobs) >= n:
+            return True
+        self.missing.append(f"layer {L.name!r} ({L.type}) needs {n} weight blob(s) but has {len(L.blobs)}")
+        return False
+
+    def placeholder(self, L: _Layer, what: str, rank: int) -> Value:
+        """A missing weight blob as a graph input of unknown dims (structure-only import)."""
+        return self.b.input(self.b.graph.unique_name(f"{L.name}_{what}"), np.float32, [None] * rank)
 
     def rank(self, v: Value) -> int:
         if v.shape is not None:
@@ -143,10 +169,13 @@ def _conv_attrs(cp: Any) -> dict[str, Any]:
 def _convolution(onnx_type: str) -> Converter:
     def convert(net: _Net, L: _Layer) -> list[Value]:
         cp = L.proto.convolution_param
-        L.need_blobs(2 if cp.bias_term else 1)
-        inputs = [L.bottoms[0], net.b.const(L.blobs[0], f"{L.name}_weight")]
-        if cp.bias_term:
-            inputs.append(net.b.const(L.blobs[1].reshape(-1), f"{L.name}_bias"))
+        if net.has_blobs(L, 2 if cp.bias_term else 1):
+            inputs = [L.bottoms[0], net.b.const(L.blobs[0], f"{L.name}_weight")]
+            if cp.bias_term:
+                inputs.append(net.b.const(L.blobs[1].reshape(-1), f"{L.name}_bias"))
+        else:
+            inputs = [L.bottoms[0], net.placeholder(L, "weight", net.rank(L.bottoms[0]))]
+            inputs += [net.placeholder(L, "bias", 1)] if cp.bias_term else []
         return [net.b.op1(onnx_type, inputs, _conv_attrs(cp), name=L.name)]
     return convert
 
@@ -171,16 +200,18 @@ def _pooling(net: _Net, L: _Layer) -> list[Value]:
 
 def _inner_product(net: _Net, L: _Layer) -> list[Value]:
     ip = L.proto.inner_product_param
-    L.need_blobs(2 if ip.bias_term else 1)
     x = L.bottoms[0]
     axis = ip.axis if ip.axis >= 0 else ip.axis + net.rank(x)
     if net.rank(x) != axis + 1 or axis != 1:
         x = net.b.op1("Flatten", [x], {"axis": axis}, name=f"{L.name}_flatten")
-    w = L.blobs[0]
-    w = w.reshape(-1, w.shape[-1]) if ip.transpose else w.reshape(int(ip.num_output) or w.shape[0], -1)
-    inputs = [x, net.b.const(w, f"{L.name}_weight")]
-    if ip.bias_term:
-        inputs.append(net.b.const(L.blobs[1].reshape(-1), f"{L.name}_bias"))
+    if net.has_blobs(L, 2 if ip.bias_term else 1):
+        w = L.blobs[0]
+        w = w.reshape(-1, w.shape[-1]) if ip.transpose else w.reshape(int(ip.num_output) or w.shape[0], -1)
+        inputs = [x, net.b.const(w, f"{L.name}_weight")]
+        if ip.bias_term:
+            inputs.append(net.b.const(L.blobs[1].reshape(-1), f"{L.name}_bias"))
+    else:
+        inputs = [x, net.placeholder(L, "weight", 2)] + ([net.placeholder(L, "bias", 1)] if ip.bias_term else [])
     y = net.b.op1("Gemm", inputs, {"transB": 0 if ip.transpose else 1}, name=L.name)
     return [net.set_rank(y, 2)]
 
@@ -235,7 +266,10 @@ def _chain(b: GraphBuilder, op_type: str, L: _Layer) -> Value:
 
 
 def _batch_norm(net: _Net, L: _Layer) -> list[Value]:
-    L.need_blobs(3)
+    eps = float(L.proto.batch_norm_param.eps)
+    if not net.has_blobs(L, 3):
+        stats = [net.placeholder(L, what, 1) for what in ("scale", "bias", "mean", "var")]
+        return [net.b.op1("BatchNormalization", [L.bottoms[0], *stats], {"epsilon": eps}, name=L.name)]
     factor = float(L.blobs[2].reshape(-1)[0])
     inv = 0.0 if factor == 0 else 1.0 / factor
     mean, var = L.blobs[0].reshape(-1) * inv, L.blobs[1].reshape(-1) * inv
@@ -244,7 +278,6 @@ def _batch_norm(net: _Net, L: _Layer) -> list[Value]:
     inputs = [L.bottoms[0], b.const(np.ones(c, np.float32), f"{L.name}_scale"),
               b.const(np.zeros(c, np.float32), f"{L.name}_bias"),
               b.const(mean.astype(np.float32), f"{L.name}_mean"), b.const(var.astype(np.float32), f"{L.name}_var")]
-    eps = float(L.proto.batch_norm_param.eps)
     return [b.op1("BatchNormalization", inputs, {"epsilon": eps}, name=L.name)]
 
 
@@ -266,8 +299,14 @@ def _scale(net: _Net, L: _Layer) -> list[Value]:
         gamma = b.op1("Reshape", [L.bottoms[1], b.ints([-1] + [1] * (rank - ax - 1), f"{L.name}_shape")],
                       name=f"{L.name}_reshape")
         bias_blob = L.blobs[0] if sp.bias_term and L.blobs else None
+    elif not net.has_blobs(L, 2 if sp.bias_term else 1):
+        rank = net.rank(x) - (axis if axis >= 0 else axis + net.rank(x))
+        gamma = net.placeholder(L, "gamma", rank)
+        beta = net.placeholder(L, "beta", rank) if sp.bias_term else None
+        if beta is None:
+            return [b.op1("Mul", [x, gamma], name=L.name)]
+        return [b.op1("Add", [b.op1("Mul", [x, gamma], name=f"{L.name}_mul"), beta], name=L.name)]
     else:
-        L.need_blobs(2 if sp.bias_term else 1)
         gamma = _broadcastable(net, L, L.blobs[0], x, axis, f"{L.name}_gamma")
         bias_blob = L.blobs[1] if sp.bias_term else None
     if bias_blob is None:
@@ -468,8 +507,14 @@ def _blob_shape(shape: Any) -> list[int]:
     return [int(d) for d in shape.dim]
 
 
-def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = None, layers: Any = None) -> Graph:
-    """Convert a parsed NetParameter (+ weights NetParameter) to a Graph."""
+def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = None, layers: Any = None,
+                 structure_only: bool = False) -> Graph:
+    """Convert a parsed NetParameter (+ weights NetParameter) to a Graph.
+
+    Layers lacking weight blobs are a ModelFormatError listing every one of them; with
+    ``structure_only`` their blobs become graph inputs named ``<layer>_weight`` etc. of
+    unknown dims (enough for ``scaffold`` and ``inspect``, not for running), with a warning.
+    """
     b = GraphBuilder(net_proto.name or "caffe_net", DOMAIN, "graphc-caffe")
     net = _Net(b)
     blobs_by_layer: dict[str, list[np.ndarray]] = {}
@@ -520,8 +565,26 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
             else:
                 order.remove(top)
                 order.append(top)
+    _report_missing(net.missing, structure_only)
+    if net.missing:
+        b.graph.metadata[MISSING_WEIGHTS_KEY] = "; ".join(net.missing)
     outputs = [cur[t] for t in order if id(cur[t]) not in read and not b.graph.is_input(cur[t])]
     return b.finish(outputs)
+
+
+def _report_missing(missing: list[str], structure_only: bool) -> None:
+    if not missing:
+        return
+    listing = "; ".join(missing)
+    if structure_only:
+        logger.warning("the model carries no weights for %d layer(s) (%s): their blobs are graph inputs of "
+                       "unknown shape; enough to scaffold or inspect, not to run (pass --weights FILE.caffemodel)",
+                       len(missing), listing)
+        return
+    raise ModelFormatError(
+        f"the model carries no weights for {len(missing)} layer(s): {listing}. Pass the .caffemodel "
+        "(--weights FILE.caffemodel; load_model(prototxt, weights=...)), put <stem>.caffemodel beside the "
+        "prototxt, or put blobs in the prototxt; `graphc scaffold` and `graphc inspect` read the structure alone")
 
 
 def _bind_top(b: GraphBuilder, cur: dict[str, Value], top: str, v: Value, layer: str) -> None:
@@ -534,12 +597,14 @@ def _bind_top(b: GraphBuilder, cur: dict[str, Value], top: str, v: Value, layer:
 
 
 def load_caffe(source: str | os.PathLike | bytes, weights: str | os.PathLike | bytes | None = None, *,
-               layers: Any = None) -> Graph:
-    """Load a Caffe net: a ``.prototxt`` (with ``weights``, a ``.caffemodel``, or the
-    ``<stem>.caffemodel`` beside it when there is one) or a ``.caffemodel`` alone.
+               layers: Any = None, structure_only: bool = False) -> Graph:
+    """Load a Caffe net: a ``.prototxt`` (with ``weights``, a ``.caffemodel`` of any name, or
+    the ``<stem>.caffemodel`` beside it when there is one) or a ``.caffemodel`` alone.
 
     ``layers`` (a LayerRegistry) makes a registered ``caffe`` layer take its type even
-    where graphc has a built-in mapping (e.g. a center-crop ``Crop``).
+    where graphc has a built-in mapping (e.g. a center-crop ``Crop``). Layers without
+    their weight blobs are an error naming all of them, unless ``structure_only`` (see
+    :func:`net_to_graph`).
     """
     net, tree = parse_net(source)
     if weights is None and isinstance(source, (str, os.PathLike)) and tree is not None:
@@ -549,4 +614,4 @@ def load_caffe(source: str | os.PathLike | bytes, weights: str | os.PathLike | b
     wnet = parse_net(weights, binary=True)[0] if weights is not None else None
     if tree is None and wnet is None:
         wnet = net
-    return net_to_graph(net, tree, wnet, layers)
+    return net_to_graph(net, tree, wnet, layers, structure_only)
