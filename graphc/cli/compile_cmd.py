@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compiler import compile as graphc_compile
-    from .stage_instruments import stage_instruments
+    from .stage_instruments import stage_instruments, stage_reports
 
     out = console()
     source = model_source(args)
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     layers = layers_from(args)
     model, more = compile_input(args, source, layers)  # --weights: structure and weights in files of different names
     options.update(more)
-    art = graphc_compile(model, target=args.target, layers=layers, passes=args.passes,
-                         instruments=stage_instruments(args, out), **options)
+    stages = stage_instruments(args, out)
+    art = graphc_compile(model, target=args.target, layers=layers, passes=args.passes, instruments=stages, **options)
     art.save(args.output)
     describe = getattr(art, "describe", None)
     summary = ""
@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if plan:
             summary += f"; arena {_mb(plan['arena_bytes'])} (liveness lower bound {_mb(plan['lower_bound_bytes'])})"
     out.print(f"[bold]{args.output}[/] ({args.target}){summary}", highlight=False)
+    for report in stage_reports(stages):
+        out.print(report, highlight=False, markup=False)
     return 0
 
 

@@ -26,20 +26,23 @@ def run(args: argparse.Namespace) -> int:
     from ..model_io import load_model, save_model
     from ..passinfra import PassContext, PassManager
     from ..passinfra.instruments import Progress, Timing, VerifyEach
-    from .stage_instruments import stage_instruments
+    from .stage_instruments import stage_instruments, stage_reports
 
     out = console()
     source = model_source(args)
     graph = load_model(source, **load_options(args, source))
     before = len(graph)
     timing = Timing()
-    instruments = [timing, *stage_instruments(args, out)]
+    stages = stage_instruments(args, out)
+    instruments = [timing, *stages]
     if args.verify:
         instruments.append(VerifyEach())
-    if len(graph) > 2000:
+    if len(graph) > 2000 and not any(isinstance(i, Progress) for i in stages):
         instruments.append(Progress(out))
     PassManager(args.passes).run(graph, PassContext(instruments=instruments))
     save_model(graph, args.output)
     changed = ", ".join(f"{n} ({sum(s.values())})" for n, _, c, s in timing.records if c) or "nothing"
     out.print(f"[bold]{args.output}[/]: {before} -> {len(graph)} ops; changed by: {changed}")
+    for report in stage_reports(stages):
+        out.print(report, highlight=False, markup=False)
     return 0

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-__all__ = ["stage_instruments", "add_stage_arguments"]
+__all__ = ["stage_instruments", "add_stage_arguments", "stage_reports"]
 
 
 def add_stage_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,6 +30,12 @@ def stage_instruments(args: argparse.Namespace, out: Console) -> list:
         found.append(StageDumper(args.dump_dir))
     if getattr(args, "check_numerics", False):
         from ..diff.instrument import NumericsCheck
+        from ..passinfra.instruments import Progress
 
-        found.append(NumericsCheck())
+        found += [Progress(out), NumericsCheck()]  # the check runs the model after every changing pass: show progress
     return found
+
+
+def stage_reports(instruments: list) -> list[str]:
+    """What the instruments have to say after a successful run (--check-numerics: what it checked)."""
+    return [i.summary() for i in instruments if callable(getattr(i, "summary", None))]
