@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +93,26 @@ def layers_from(args: argparse.Namespace):
     return resolve_registry(args.layers or None)
 
 
+#: the width tables and rules are laid out to when the output is a file or a pipe (text lines never wrap)
+PIPE_WIDTH = 160
+
+
 def console() -> Console:
-    """The stdout console (colors off when NO_COLOR is set)."""
-    return Console(no_color=bool(os.environ.get("NO_COLOR")))
+    """The stdout console (colors off when NO_COLOR is set); see :func:`_console`."""
+    return _console(stderr=False)
 
 
 def err_console() -> Console:
-    """The stderr console."""
-    return Console(stderr=True)
+    """The stderr console; see :func:`_console`."""
+    return _console(stderr=True)
+
+
+def _console(stderr: bool) -> Console:
+    """A console that never crops or wraps information. On a terminal, printed lines are not
+    cut (the terminal folds them); to a file or pipe, lines are written whole (no wrapping at
+    80 columns) and tables are laid out ``PIPE_WIDTH`` wide unless COLUMNS says otherwise."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not stream.isatty() and not os.environ.get("COLUMNS"):
+        width = PIPE_WIDTH
+    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), soft_wrap=True, width=width)
