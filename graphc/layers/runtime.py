@@ -17,6 +17,7 @@ op type and the input shapes, with the original message; the process never dies.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -109,13 +110,29 @@ class LayerRunner:
                 raise self._fail("output_dtypes() failed", sig, e) from e
             if len(out_dtypes) != n:
                 raise self._fail(f"output_dtypes() returned {len(out_dtypes)} dtypes for {n} outputs", sig, "")
-        internals = [np.zeros(tuple(int(d) for d in s), dtype=first) for s in internal_shapes]
+        internal_shapes = [tuple(int(d) for d in s) for s in internal_shapes]
+        self._check_promise(sig, out_shapes, out_dtypes, internal_shapes, first)
+        internals = [np.zeros(s, dtype=first) for s in internal_shapes]
         try:
             layer.finalize([None if s is None else (tuple(s[0]), np.dtype(s[1])) for s in sig],
                            list(zip(out_shapes, out_dtypes)))
         except Exception as e:  # noqa: BLE001
             raise self._fail("finalize() failed", sig, e) from e
         return LayerPlan(out_shapes, out_dtypes, internals)
+
+    def _check_promise(self, sig: Signature, out_shapes: list[tuple[int, ...]], out_dtypes: list[np.dtype],
+                       internal_shapes: list[tuple[int, ...]], internal_dtype: np.dtype) -> None:
+        """LayerError when the promised outputs and internals exceed the memory budget
+        (``GRAPHC_MEMORY_BUDGET``, else half the machine's memory), before anything is allocated."""
+        from ..limits import memory_budget
+
+        need = sum(math.prod(s) * np.dtype(d).itemsize for s, d in zip(out_shapes, out_dtypes))
+        need += sum(math.prod(s) * internal_dtype.itemsize for s in internal_shapes)
+        budget = memory_budget(None)
+        if need > budget:
+            raise self._fail(f"output_shapes() promises {need} bytes of outputs and internals ({out_shapes}), "
+                             f"over the memory budget of {budget} bytes", sig,
+                             "check the layer's params (GRAPHC_MEMORY_BUDGET raises the budget)")
 
     # ----------------------------------------------------------------- running
     def __call__(self, ctx: Any, *inputs: np.ndarray | None) -> tuple[np.ndarray, ...]:

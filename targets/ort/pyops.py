@@ -28,6 +28,7 @@ node. Its traps, and what :class:`PyOpHost` does about each:
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -120,21 +121,10 @@ class PyOpHost:
         def body(*args: np.ndarray) -> Any:
             try:
                 arrays = [_from_carrier(a, dt) for a, dt in zip(args, spec.input_dtypes)]
-                res = list(spec.call(arrays))
-                if len(res) != len(spec.output_dtypes):
-                    raise LayerError(f"returned {len(res)} outputs, the node has {len(spec.output_dtypes)}")
-                outs = []
-                for i, (r, dt) in enumerate(zip(res, spec.output_dtypes)):
-                    arr = np.asarray(r)
-                    if arr.dtype != dt:
-                        raise LayerError(
-                            f"output {i} is {arr.dtype.name} but the model declares {np.dtype(dt).name} "
-                            "(onnxruntime-extensions would cast it silently); make the layer's output_dtypes() "
-                            "and forward() agree")
-                    outs.append(_to_carrier(arr))
+                outs = _checked_outputs(spec, spec.call(arrays))
             except BaseException as e:  # noqa: BLE001 - an exception here would abort the process
                 host.errors.append(_as_layer_error(spec, e))
-                outs = [_dummy(shape, dt) for shape, dt in zip(spec.output_shapes, spec.output_dtypes)]
+                outs = [_placeholder(shape, dt) for shape, dt in zip(spec.output_shapes, spec.output_dtypes)]
             return outs[0] if len(outs) == 1 else tuple(outs)
 
         return body
@@ -146,8 +136,44 @@ class PyOpHost:
             raise err from cause
 
 
+def _checked_outputs(spec: PyOpSpec, returned: Sequence[Any]) -> list[np.ndarray]:
+    """The op's results as the carrier arrays onnxruntime-extensions converts, or LayerError for
+    anything it would cast silently or fail to convert (a C++ exception there aborts the process)."""
+    res = list(returned)
+    if len(res) != len(spec.output_dtypes):
+        raise LayerError(f"returned {len(res)} outputs, the node has {len(spec.output_dtypes)}")
+    outs = []
+    for i, (r, dt) in enumerate(zip(res, spec.output_dtypes)):
+        arr = np.asarray(r)
+        if arr.dtype != dt:
+            raise LayerError(
+                f"output {i} is {arr.dtype.name} but the model declares {np.dtype(dt).name} "
+                "(onnxruntime-extensions would cast it silently); make the layer's output_dtypes() "
+                "and forward() agree")
+        if arr.dtype == object:
+            _check_strings(i, arr)
+        outs.append(_to_carrier(arr))
+    return outs
+
+
+def _check_strings(i: int, arr: np.ndarray) -> None:
+    """LayerError unless every element of string output ``i`` is a str encodable as UTF-8."""
+    for k, s in enumerate(arr.flat):
+        if not isinstance(s, str):
+            raise LayerError(f"output {i} is a string tensor but element {k} is {type(s).__name__} "
+                             f"({repr(s)[:40]}); a string output holds str values only")
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise LayerError(f"output {i}: element {k} ({repr(s)[:40]}) is not valid UTF-8 ({e.reason}); "
+                             "onnxruntime strings are UTF-8") from None
+
+
 def _as_layer_error(spec: PyOpSpec, e: BaseException) -> LayerError:
-    text = str(e)
+    try:
+        text = str(e)
+    except BaseException:  # noqa: BLE001 - an exception whose __str__ raises must not abort the process
+        text = f"<unprintable {type(e).__name__}>"
     if isinstance(e, LayerError) and spec.node in text:
         return e
     detail = text if isinstance(e, LayerError) else f"{type(e).__name__}: {text}"
@@ -177,9 +203,18 @@ def _to_carrier(a: np.ndarray) -> np.ndarray:
     return a.astype(TRANSPORTED[a.dtype.name]) if a.dtype.name in TRANSPORTED else a
 
 
-def _dummy(shape: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
+#: a failed op's placeholder output keeps its declared shape up to this size, else has zero-length dims
+_PLACEHOLDER_LIMIT = 1 << 20
+
+
+def _placeholder(shape: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
+    """What a failed op returns so onnxruntime can finish the run (``run()`` then raises its error):
+    zeros of the declared shape when that is small, else of the same rank with every dim 0, so a
+    huge promised shape allocates nothing."""
     carrier = np.dtype(_carrier(dtype)) if np.dtype(dtype) != object else np.dtype(object)
     dims = tuple(d if isinstance(d, int) and d >= 0 else 0 for d in (shape or (0,)))
+    if math.prod(dims) * carrier.itemsize > _PLACEHOLDER_LIMIT:
+        dims = (0,) * len(dims)
     return np.zeros(dims, dtype=carrier) if carrier != object else np.full(dims, "", dtype=object)
 
 
