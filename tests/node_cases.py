@@ -1,82 +1,23 @@
-"""The ONNX node-test suite, generated from the installed onnx wheel's case generators."""
+"""The ONNX node-test suite, generated from the installed onnx wheel's case generators
+(:mod:`graphc.conformance`), built once per process."""
 
 from __future__ import annotations
 
-import functools
-import warnings
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import onnx
+from graphc.conformance import NodeCase, collect_node_cases, outputs_match
 
 __all__ = ["NodeCase", "node_cases", "tensor_cases", "assert_outputs_match", "outputs_match"]
 
 
-@dataclass(frozen=True)
-class NodeCase:
-    name: str
-    model: onnx.ModelProto
-    inputs: tuple[Any, ...]
-    outputs: tuple[Any, ...]
-    rtol: float
-    atol: float
-
-    @property
-    def tensor_only(self) -> bool:
-        return all(isinstance(x, (np.ndarray, np.generic)) for x in self.inputs + self.outputs)
-
-
-@functools.lru_cache(maxsize=1)
 def node_cases() -> tuple[NodeCase, ...]:
     """Every (case, data set) pair of the node suite, in a stable order."""
-    from onnx.backend.test.case.node import collect_testcases
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with np.errstate(all="ignore"):
-            raw = collect_testcases(None)
-    cases = []
-    for c in sorted(raw, key=lambda c: c.name):
-        for i, (ins, outs) in enumerate(c.data_sets or ()):
-            name = c.name if i == 0 else f"{c.name}_{i}"
-            cases.append(NodeCase(name, c.model, _arrays(ins), _arrays(outs), c.rtol, c.atol))
-    return tuple(cases)
-
-
-def _arrays(values: Any) -> tuple[Any, ...]:
-    """Case data as numpy arrays: TensorProto values (float8, int4, bfloat16...) decoded
-    with onnx's numpy_helper (ml_dtypes types), other values (sequences, None) as given."""
-    from onnx import TensorProto, numpy_helper
-
-    return tuple(numpy_helper.to_array(v) if isinstance(v, TensorProto) else v for v in values)
+    return collect_node_cases()
 
 
 def tensor_cases() -> tuple[NodeCase, ...]:
     return tuple(c for c in node_cases() if c.tensor_only)
 
 
-def outputs_match(expected: Any, got: Any, rtol: float, atol: float) -> str | None:
-    """Compare as onnx's backend runner does; return None or why they differ."""
-    exp, act = np.asarray(expected), np.asarray(got)
-    if exp.dtype != act.dtype:
-        return f"dtype {act.dtype} != expected {exp.dtype}"
-    if exp.shape != act.shape:
-        return f"shape {act.shape} != expected {exp.shape}"
-    if exp.dtype == object or exp.dtype.kind in "SU":
-        return None if exp.tolist() == act.tolist() else "values differ"
-    if exp.dtype.kind in "fc" or exp.dtype.fields is None and exp.dtype.kind == "V":
-        try:
-            np.testing.assert_allclose(act, exp, rtol=rtol, atol=atol)
-        except AssertionError as e:
-            return str(e).strip().splitlines()[-1] if str(e) else "values differ"
-        except TypeError:
-            return None if np.array_equal(act.view(np.uint8), exp.view(np.uint8)) else "values differ"
-        return None
-    return None if np.array_equal(act, exp) else "values differ"
-
-
-def assert_outputs_match(case: NodeCase, got: list[Any]) -> None:
+def assert_outputs_match(case: NodeCase, got: list) -> None:
     assert len(got) == len(case.outputs), f"{len(got)} outputs, expected {len(case.outputs)}"
     for i, (e, a) in enumerate(zip(case.outputs, got)):
         why = outputs_match(e, a, case.rtol, case.atol)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .deviations import deviation_for
+from .deviations import KERNEL, WIDEN_WEIGHTS, Deviation, deviation_for
 from .kernel_ops import ONNX_REFERENCE, kernel_source
 from .kernel_registry import OrtKernelRegistry, default_registry
 from .probe import SessionProbe, refused_nodes
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from graphc.passinfra import PassContext
 
     from .artifact import OrtArtifact
+    from .deviation_check import DeviationCheck
 
 __all__ = ["OrtTarget"]
 logger = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ class OrtTarget:
 
     Nodes onnxruntime lists but refuses when the session is created are re-lowered to
     graphc's kernels by :meth:`lower`; nodes in a configuration where onnxruntime departs
-    from the spec (:data:`targets.ort.deviations.DEVIATIONS`) go to graphc's kernel from
-    the start.
+    from the spec (:data:`targets.ort.deviations.DEVIATIONS`, each entry confirmed on the
+    installed onnxruntime by ``deviations``, default the cached
+    :func:`targets.ort.deviation_check.default_check`) are routed around it from the start.
     """
 
     name = "ort"
@@ -40,9 +42,11 @@ class OrtTarget:
     #: how many times ``lower`` re-lowers nodes onnxruntime refused at session creation
     MAX_RELOWER_ROUNDS = 8
 
-    def __init__(self, fallback: bool = True, registry: OrtKernelRegistry | None = None):
+    def __init__(self, fallback: bool = True, registry: OrtKernelRegistry | None = None,
+                 deviations: DeviationCheck | None = None):
         self.fallback = fallback
         self._registry = registry
+        self._deviations = deviations
         #: single-node session answers, shared by every lowering of this target
         self.probe = SessionProbe()
 
@@ -51,6 +55,17 @@ class OrtTarget:
         if self._registry is None:
             self._registry = default_registry()
         return self._registry
+
+    def deviation(self, op: Op) -> Deviation | None:
+        """The declared deviation ``op`` is in and the installed onnxruntime shows (None without the fallback:
+        onnxruntime's kernels only)."""
+        if not self.fallback:
+            return None
+        if self._deviations is None:
+            from .deviation_check import default_check
+
+            self._deviations = default_check()
+        return deviation_for(op, self._deviations.present)
 
     # ------------------------------------------------------------- supports
     def native(self, op: Op) -> bool:
@@ -63,7 +78,7 @@ class OrtTarget:
             covered = self.registry.covers(op)
         except Exception:  # noqa: BLE001 - an op whose opset/schema onnx does not know
             return False
-        if covered and self.fallback and deviation_for(op) is not None:
+        if covered and (dev := self.deviation(op)) is not None and dev.remedy == KERNEL:
             return kernel_source(op.domain, op.op_type, op.opset) is None
         return covered
 
@@ -130,11 +145,14 @@ class OrtTarget:
         for e in entries:
             if e["node"] in refused:
                 e["reason"] = f"onnxruntime refused the node: {refused[e['node']]}"
-            elif e["node"] in ops and (dev := deviation_for(ops[e["node"]])) is not None:
+            elif e["node"] in ops and (dev := self.deviation(ops[e["node"]])) is not None:
                 e["reason"] = f"onnxruntime departs from the spec here: {dev.reason} ({dev.case})"
+        widened = self._widen_weights(model, graph)
         manifest, sources = build_manifest(entries, classes, model,
                                            include_sources=bool(ctx.options.get("include_sources", True))
                                            if ctx is not None else True)
+        if widened:
+            manifest["widened_weights"] = widened
         for e in entries:
             logger.info("node %s (%s) lowered as %s", e["node"], e["source"]["op_type"], e["lowering"])
         try:
@@ -142,6 +160,17 @@ class OrtTarget:
         except SessionRefused as e:
             e.model = model
             raise
+
+    def _widen_weights(self, model, graph: Graph) -> list[str]:
+        """Apply the ``widen-weights`` remedy to the top-level nodes whose deviation is present; their names."""
+        from .widen_weights import widen_signed_weights
+
+        names = [op.name for op in graph.topological_order()
+                 if (dev := self.deviation(op)) is not None and dev.remedy == WIDEN_WEIGHTS]
+        if names:
+            widen_signed_weights(model, names)
+            logger.info("int8 weights of %d node(s) re-expressed as uint8 (u8s8 saturation): %s", len(names), names)
+        return names
 
     def load(self, path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False) -> OrtArtifact:
         from .bundle import load_bundle

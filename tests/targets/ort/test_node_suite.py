@@ -1,16 +1,16 @@
-"""The ONNX node suite (cases with tensor inputs and outputs) through the ort target; prints the rate."""
+"""The ONNX node suite (cases with tensor inputs and outputs) through the ort target: prints the rate
+and holds the failing set to the one pinned for the installed onnxruntime release."""
 
 from __future__ import annotations
 
 import logging
 
 import numpy as np
+import onnxruntime
 
 import graphc
 from tests.node_cases import outputs_match, tensor_cases
-
-#: the rate reached (the issue asks 97%; see docs/ort-target.md for what is still missing)
-FLOOR = 0.98
+from tests.targets.ort.node_suite_failures import EXPECTED_FAILURES
 
 
 def _run(case) -> str | None:
@@ -37,4 +37,10 @@ def test_node_suite_rate_through_the_ort_target(capsys):
               f"({rate:.1%})")
         for name, why in sorted(failed.items()):
             print(f"  FAIL {name}: {why.splitlines()[0][:150]}")
-    assert rate >= FLOOR
+    release = ".".join(onnxruntime.__version__.split(".")[:2])
+    assert release in EXPECTED_FAILURES, (
+        f"no pinned failing set for onnxruntime {release} (outside pyproject.toml's tested range): "
+        f"record these {len(failed)} in tests/targets/ort/node_suite_failures.py: {sorted(failed)}")
+    expected = EXPECTED_FAILURES[release]
+    assert not set(failed) - expected, f"new failures: {sorted(set(failed) - expected)}"
+    assert not expected - set(failed), f"now passing (unpin them): {sorted(expected - set(failed))}"

@@ -11,9 +11,7 @@ from onnx.reference import ReferenceEvaluator
 import graphc
 from targets.ort import OrtTarget
 from targets.ort.artifact import SessionRefused
-from targets.ort.deviations import DEVIATIONS
 from targets.ort.probe import SessionProbe, named_in
-from tests.node_cases import node_cases, outputs_match
 
 
 def _model(nodes, inputs, outputs, opset=22, initializers=()):
@@ -89,21 +87,3 @@ def test_reduce_min_over_an_empty_bool_set_follows_the_spec():
     assert "departs from the spec" in entry["reason"]
     y = art.run({"x": np.zeros((2, 0, 4), bool), "axes": np.array([1], np.int64)})["y"]
     np.testing.assert_array_equal(y, np.ones((2, 1, 4), bool))
-
-
-@pytest.mark.parametrize("dev", [d for d in DEVIATIONS if d.case.startswith("test_")], ids=lambda d: d.case)
-def test_each_declared_deviation_is_shown_by_its_case_and_fixed(dev):
-    case = next(c for c in node_cases() if c.name == dev.case)
-    feeds = {i.name: x for i, x in zip(case.model.graph.input, case.inputs)}
-    art = graphc.compile(case.model, target="ort")
-    assert [e["source"]["op_type"] for e in art.manifest["custom_ops"]] == [dev.op_type]
-    out = art.run(feeds)
-    for o, want in zip(case.model.graph.output, case.outputs):
-        assert outputs_match(want, out[o.name], case.rtol, case.atol) is None
-    # ... and onnxruntime's own kernel really gives another answer (or fails): the entry is still needed
-    try:
-        raw = graphc.compile(case.model, target=OrtTarget(fallback=False)).run(feeds)
-    except graphc.GraphcError:
-        return
-    assert any(outputs_match(w, raw[o.name], case.rtol, case.atol) for o, w in zip(case.model.graph.output,
-                                                                                  case.outputs))
