@@ -124,7 +124,8 @@ def _float_to_sub_byte_integer(op: Op) -> bool:
     x, y = _input(op, 0), op.outputs[0] if op.outputs else None
     if x is None or y is None or x.type.dtype is None or y.type.dtype is None:
         return False
-    return np.dtype(y.type.dtype).name in _SUB_BYTE_INTEGERS and np.dtype(x.type.dtype).name.startswith(("float", "bfloat"))
+    to, source = np.dtype(y.type.dtype).name, np.dtype(x.type.dtype).name
+    return to in _SUB_BYTE_INTEGERS and source.startswith(("float", "bfloat"))
 
 
 def _empty_bool_reduce_min() -> NodeCase:

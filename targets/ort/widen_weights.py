@@ -108,8 +108,8 @@ def widen_signed_weights(model: onnx.ModelProto, nodes: Iterable[str]) -> None:
         if z_name:
             z = numpy_helper.to_array(inits[z_name])
         else:
-            shape = numpy_helper.to_array(inits[inputs[scale]]).shape if scale is not None and inputs[scale] in inits else ()
-            z = np.zeros(shape, np.int8)
+            scale_init = inits.get(inputs[scale]) if scale is not None else None
+            z = np.zeros(numpy_helper.to_array(scale_init).shape if scale_init is not None else (), np.int8)
         inputs[weight] = _add_shifted(graph, numpy_helper.to_array(w), f"{w.name}__as_u8")
         inputs[zero] = _add_shifted(graph, z, f"{z_name or node.name + '_w_zero_point'}__as_u8")
         del node.input[:]

@@ -1,7 +1,8 @@
 """The whole ONNX node suite (tensor cases) through graphc.compile(model, "numpy") and .run.
 
 Compared as onnx's backend runner compares (each case's rtol/atol, exact shape and dtype).
-``python tools/conformance_report.py`` writes the failure list into docs/conformance.md.
+``python tools/conformance_report.py`` writes the failure list into docs/conformance.md; the test
+holds the failing set to that documented list, so a new failure and a new pass are both reported.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 from tests.node_cases import tensor_cases
 from tests.targets.numpy.numpy_conformance import run_cases
 
-#: the issue's bar: onnx.reference itself passes 98.8% of these cases, onnxruntime 74.1%
-REQUIRED_RATE = 0.993
+#: docs/conformance.md's failures (onnx 1.23): random sampling the spec does not fix, float16 rounding
+BERNOULLI = {f"test_bernoulli{s}" for s in ("", "_double", "_double_expanded", "_expanded", "_seed", "_seed_expanded")}
+DOCUMENTED_FAILURES = BERNOULLI | {"test_causal_conv_with_state_silu_fp16_expanded"}
 
 
 def test_node_suite_pass_rate():
@@ -23,4 +25,7 @@ def test_node_suite_pass_rate():
     for r in failures:
         print(f"  FAIL {r.name} [{', '.join(r.op_types)}]: {r.reason}")
     assert len(results) > 1000, "the node suite generated too few cases"
-    assert rate >= REQUIRED_RATE, f"pass rate {rate:.2%} is below {REQUIRED_RATE:.1%}"
+    failed = {r.name for r in failures}
+    assert not failed - DOCUMENTED_FAILURES, f"new failures: {sorted(failed - DOCUMENTED_FAILURES)}"
+    fixed = DOCUMENTED_FAILURES - failed
+    assert not fixed, f"now passing (update docs/conformance.md): {sorted(fixed)}"
