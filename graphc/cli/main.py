@@ -45,17 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(message: str) -> str:
-    """A multi-line error message as one line (its lines joined with '; ')."""
-    parts = [part.strip() for part in message.splitlines() if part.strip()]
-    text = parts[0] if parts else ""
-    for part in parts[1:]:
-        text += (" " if text.endswith(":") else "; ") + part
-    return text
+def error_text(message: str, prefix: str = "graphc: error: ") -> str:
+    """An error for stderr. A message that lists things in indented lines (the unsupported
+    ops, the scaffold command to run) keeps its lines, each indented two spaces under the
+    first so a command in it can be copied whole; any other message is one line (its lines
+    joined with '; '), including the ``[pass ...]`` context the pass manager appends."""
+    lines = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return prefix.rstrip()
+    body = lines[:-1] if len(lines) > 1 and lines[-1].lstrip().startswith("[pass ") else lines
+    if any(line[:1].isspace() for line in body[1:]):
+        return "\n".join([prefix + lines[0].strip()] + ["  " + line for line in lines[1:]])
+    text = lines[0].strip()
+    for part in lines[1:]:
+        text += (" " if text.endswith(":") else "; ") + part.strip()
+    return prefix + text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (errors print one line on stderr)."""
+    """Run the CLI; return the exit status (errors go to stderr as :func:`error_text` lays them out)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -65,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraphcError as e:
         if args.debug:
             raise
-        print(f"graphc: error: {one_line(str(e))}", file=sys.stderr)
+        print(error_text(str(e)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("graphc: interrupted", file=sys.stderr)
@@ -73,5 +81,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         if args.debug:
             raise
-        print(f"graphc: error: {type(e).__name__}: {one_line(str(e))}", file=sys.stderr)
+        print(error_text(f"{type(e).__name__}: {str(e).strip()}"), file=sys.stderr)
         return 1
