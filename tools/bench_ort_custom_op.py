@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Cost of one op in onnxruntime three ways: built-in, decomposed (a model-local function), Python custom op.
+"""Cost of one op on the ort target four ways: built-in, decomposed (a model-local function), Python custom op
+inside onnxruntime (``mode="single"``), and the same layer run in-process between regions (``mode="partitioned"``).
 
-The work is the same in all three: y = Relu(x) * 2 on a float32 tensor. The built-in
+The work is the same in all four: y = Relu(x) * 2 on a float32 tensor. The built-in
 form is two ONNX nodes; the decomposed form is a graphc layer whose ``to_onnx`` emits
 those nodes into a FunctionProto; the Python form is the same layer run by
-onnxruntime-extensions. Prints medians of ``--repeat`` runs per size and the ratios.
+onnxruntime-extensions; the partitioned form runs the layer's ``forward`` directly (the
+model is that one layer, so no session at all). Prints medians of ``--repeat`` runs per
+size, the ratios to built-in, and the partitioned form's absolute overhead over built-in.
 
 Usage: python tools/bench_ort_custom_op.py [--sizes 1000,100000,1000000] [--repeat 50]
 """
@@ -73,20 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000,100000,1000000")
     ap.add_argument("--repeat", type=int, default=50)
     args = ap.parse_args(argv)
-    print(f"{'elements':>10} {'built-in ms':>12} {'function ms':>12} {'python-op ms':>13} {'fn/built-in':>12} {'py/built-in':>12}")
+    print(f"{'elements':>10} {'built-in ms':>12} {'function ms':>12} {'python-op ms':>13} {'partitioned ms':>15} "
+          f"{'fn/built-in':>12} {'py/built-in':>12} {'part/built-in':>14} {'part-built-in ms':>17}")
     for n in (int(s) for s in args.sizes.split(",")):
         feeds = {"x": np.random.default_rng(0).standard_normal(n).astype(np.float32)}
         arts = {"builtin": graphc.compile(_model(n, False), "ort")}
-        for kind, cls in (("function", ScaledReluDecomposed), ("python", ScaledRelu)):
+        for kind, cls, mode in (("function", ScaledReluDecomposed, "single"), ("python", ScaledRelu, "single"),
+                                ("partitioned", ScaledRelu, "partitioned")):
             reg = LayerRegistry()
             reg.register("ScaledRelu", domain="bench")(cls)
-            arts[kind] = graphc.compile(_model(n, True), "ort", layers=reg)
+            arts[kind] = graphc.compile(_model(n, True), "ort", layers=reg, mode=mode)
         want = arts["builtin"].run(feeds)["y"]
         for a in arts.values():
             np.testing.assert_allclose(a.run(feeds)["y"], want, rtol=1e-6)
         ms = {k: _median_ms(a, feeds, args.repeat) for k, a in arts.items()}
-        print(f"{n:>10} {ms['builtin']:>12.4f} {ms['function']:>12.4f} {ms['python']:>13.4f} "
-              f"{ms['function'] / ms['builtin']:>12.2f} {ms['python'] / ms['builtin']:>12.1f}")
+        print(f"{n:>10} {ms['builtin']:>12.4f} {ms['function']:>12.4f} {ms['python']:>13.4f} {ms['partitioned']:>15.4f} "
+              f"{ms['function'] / ms['builtin']:>12.2f} {ms['python'] / ms['builtin']:>12.1f} "
+              f"{ms['partitioned'] / ms['builtin']:>14.2f} {ms['partitioned'] - ms['builtin']:>17.4f}")
     return 0
 
 

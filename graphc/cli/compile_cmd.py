@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-fallback", action="store_true",
                    help="numpy target: refuse ops without a native kernel instead of running them through onnx.reference")
     p.add_argument("--memory-budget", type=int, metavar="BYTES", help="refuse a buffer plan whose arena or a tensor exceeds BYTES")
+    p.add_argument("--ort-mode", choices=["partitioned", "single"],
+                   help="ort target: 'partitioned' (default) runs onnxruntime regions with Python nodes in-process "
+                        "between them; 'single' writes one model with Python nodes as onnxruntime-extensions ops")
     add_stage_arguments(p)
     p.set_defaults(func=run)
 
@@ -36,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         options["fallback"] = False
     if args.memory_budget is not None:
         options["memory_budget"] = args.memory_budget
+    if args.ort_mode is not None:
+        options["mode"] = args.ort_mode
     layers = layers_from(args)
     model, more = compile_input(args, source, layers)  # --weights: structure and weights in files of different names
     options.update(more)

@@ -160,6 +160,8 @@ def _print(out, title: str, info: dict[str, Any], plan: bool) -> None:
         out.print(f"node {m['node']} ({m['op_type']}) runs as {m['runs']}: {m['reason']}", highlight=False)
     if info.get("layers"):
         _print_layers(out, info["layers"])
+    if info.get("regions"):
+        _print_regions(out, info["regions"])
     if plan and not info.get("plan"):
         out.print("plan: none recorded (onnxruntime plans its own memory)", highlight=False)
     if plan and info.get("plan"):
@@ -181,6 +183,35 @@ def _print_layers(out, layers: list[dict[str, Any]]) -> None:
     bundled = " (or --trust: import the copies of their source it carries)" if all(
         r.get("bundled_source") for r in layers) else ""
     out.print(f"it needs its layers to run: {args}{bundled}", highlight=False, markup=False)
+
+
+def _print_regions(out, regions: list[dict[str, Any]]) -> None:
+    """A partitioned ort bundle's schedule: each stage, where it runs, its ops, the tensors crossing into it and out."""
+    table = Table(title=f"schedule: {sum(r['runs_in'] == 'onnxruntime' for r in regions)} onnxruntime session(s), "
+                        f"Python between them")
+    for col in ("stage", "runs in", "ops", "reads", "hands on"):
+        table.add_column(col, justify="right" if col == "stage" else "left")
+    for r in regions:
+        nodes = r["nodes"]
+        ops = f"{len(nodes)}: {', '.join(nodes[:4])}{' ...' if len(nodes) > 4 else ''}"
+        table.add_row(str(r["stage"]), r["runs_in"], ops, _boundary(r["inputs"]), _boundary(r["outputs"]))
+    out.print(table)
+
+
+def _boundary(values: list[dict[str, Any]]) -> str:
+    parts = []
+    for v in values:
+        shape = "?" if v.get("shape") is None else "x".join(str(d) for d in v["shape"]) or "scalar"
+        size = "" if v.get("bytes") is None else f", {_size(v['bytes'])}"
+        parts.append(f"{v['name']} ({v.get('dtype') or '?'} {shape}{size})")
+    return "\n".join(parts) or "-"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def _fmt(n: int) -> str:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
-from graphc.errors import GraphcError, InputError, LayerError
-from graphc.layers.serialize import decode_params
+from graphc.errors import GraphcError, InputError
 
-from .kernel_ops import KernelNode, kernel_call
-from .lowering import FUNCTION, PYTHON_OP
-from .protos import graphs_of, initializers_of
+from .lowering import FUNCTION
+from .protos import initializers_of
 from .pyop_registry import PYOPS
-from .pyops import HostedOp, PyOpHost, PyOpSpec, dtype_from_name, rewrite_for_host
+from .pynodes import node_spec
+from .pyops import HostedOp, PyOpHost, PyOpSpec, rewrite_for_host
 from .tensors import BoundaryTypes
 
 __all__ = ["OrtArtifact", "SessionRefused"]
@@ -86,56 +83,7 @@ class OrtArtifact:
         return session, views
 
     def _spec(self, entry: dict[str, Any], inits: dict[str, onnx.TensorProto]) -> PyOpSpec:
-        slots = entry["slots"]
-        node_slots: list[int] = slots["node_slots"]
-        n_out = len(entry["output_dtypes"])
-        src = entry["source"]
-        label = f"{src['domain'] + '::' if src['domain'] else ''}{src['op_type']}"
-        call: Callable[[list[np.ndarray]], Sequence[np.ndarray]]
-        if entry["lowering"] == PYTHON_OP:
-            label += f" via layer {entry['layer']}"
-            call = self._layer_call(entry, inits, label)
-        else:
-            label += f" via graphc's {entry['lowering']}"
-            attrs = decode_params(entry["params"])
-            attrs.update({name: onnx.GraphProto.FromString(base64.b64decode(data))
-                          for name, data in entry.get("subgraphs", {}).items()})
-            node = KernelNode(entry["node"], src["op_type"], src["domain"], src["opset"], attrs,
-                              {k: int(v) for k, v in entry.get("attr_kinds", {}).items()}, n_out)
-            fn = kernel_call(node, entry["lowering"])
-            width = slots["n_slots"]
-
-            def call(arrays: list[np.ndarray], fn=fn, width=width) -> Sequence[np.ndarray]:
-                by_slot = dict(zip(node_slots, arrays))
-                return [_as_declared(r) for r in fn([by_slot.get(s) for s in range(width)])]
-
-        return PyOpSpec(entry["node"], label, [dtype_from_name(d) for d in entry["input_dtypes"]],
-                        [dtype_from_name(d) for d in entry["output_dtypes"]],
-                        [tuple(s) if s is not None else None for s in entry["output_shapes"]], call)
-
-    def _layer_call(self, entry: dict[str, Any], inits: dict[str, onnx.TensorProto], label: str):
-        from graphc.layers.runtime import LayerRunner
-
-        cls = self.classes[entry["layer"]]
-        slots = entry["slots"]
-        node = next(n for g in graphs_of(self.model.graph) for n in g.node if n.name == entry["node"])
-        by_slot_name = dict(zip(slots["node_slots"], node.input))
-        blobs = []
-        for s in slots["blob_slots"]:
-            name = by_slot_name.get(s)
-            if name not in inits:
-                raise LayerError(f"node {entry['node']!r}: blob for input slot {s} ({name!r}) is not an "
-                                 "initializer of the model; the bundle is damaged")
-            blobs.append(numpy_helper.to_array(inits[name]))
-        runner = LayerRunner(entry["node"], label, cls, decode_params(entry["params"]), blobs, slots["blob_slots"],
-                             num_outputs=len(entry["output_dtypes"]))
-        node_slots, runtime_slots = slots["node_slots"], slots["runtime_slots"]
-
-        def call(arrays: list[np.ndarray]) -> Sequence[np.ndarray]:
-            by_slot = dict(zip(node_slots, arrays))
-            return runner(None, *[by_slot.get(s) for s in runtime_slots])
-
-        return call
+        return node_spec(entry, self.model, inits, self.classes)
 
     # --------------------------------------------------------------------- run
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -165,9 +113,3 @@ class OrtArtifact:
 
         save_bundle(Path(path), self.model, self.manifest, self.sources)
 
-
-def _as_declared(result: Any) -> Any:
-    """A kernel's result as ONNX declares it: strings are object arrays (onnx.reference
-    returns fixed-width ``str`` arrays), scalars are 0-d arrays."""
-    arr = np.asarray(result)
-    return arr.astype(object) if arr.dtype.kind in "SU" else arr

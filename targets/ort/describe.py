@@ -24,7 +24,7 @@ from .function_builder import FUNCTION_DOMAIN
 from .protos import graphs_of
 from .pyops import CONTRIB_DOMAIN
 
-__all__ = ["describe_bundle", "NATIVE"]
+__all__ = ["describe_bundle", "describe_schedule", "NATIVE"]
 
 #: how a node onnxruntime runs itself is described
 NATIVE = "native"
@@ -56,9 +56,22 @@ def describe_bundle(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any
                   for e in manifest.get("custom_ops", []) if e.get("reason")],
         "inputs": _specs(model.graph, inputs=True),
         "outputs": _specs(model.graph, inputs=False),
+        "mode": manifest.get("mode", "single"),
+        "regions": describe_schedule(manifest),
         "plan": None,  # onnxruntime plans its own memory
         "options": {"onnxruntime": manifest.get("onnxruntime", {}), "graphc_version": manifest.get("graphc_version")},
     }
+
+
+def describe_schedule(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """A partitioned bundle's stages in run order: kind (``onnxruntime``: one session; ``python``),
+    nodes, and the boundary tensors read and handed on (name, dtype, shape, bytes when static).
+    Empty for a single-session bundle."""
+    boundary = ("name", "dtype", "shape", "bytes")
+    return [{"stage": st.get("stage"), "runs_in": st.get("kind"), "nodes": list(st.get("nodes", [])),
+             "inputs": [{k: r.get(k) for k in boundary} for r in st.get("inputs", [])],
+             "outputs": [{k: r.get(k) for k in boundary} for r in st.get("outputs", [])]}
+            for st in (manifest.get("partition") or {}).get("stages", [])]
 
 
 def _layers(manifest: dict[str, Any]) -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from graphc.errors import GraphcError
+
 from .deviations import KERNEL, WIDEN_WEIGHTS, Deviation, deviation_for
 from .kernel_ops import ONNX_REFERENCE, kernel_source
 from .kernel_registry import OrtKernelRegistry, default_registry
@@ -43,8 +45,15 @@ class OrtTarget:
     MAX_RELOWER_ROUNDS = 8
 
     def __init__(self, fallback: bool = True, registry: OrtKernelRegistry | None = None,
-                 deviations: DeviationCheck | None = None):
+                 deviations: DeviationCheck | None = None, mode: str = "partitioned"):
+        from .partitioned import MODES
+
+        if mode not in MODES:
+            raise GraphcError(f"unknown ort mode {mode!r}; choose one of: {', '.join(MODES)}")
         self.fallback = fallback
+        #: "partitioned": onnxruntime regions with Python nodes run in-process between them;
+        #: "single": one model, Python nodes as onnxruntime-extensions ops inside it
+        self.mode = mode
         self._registry = registry
         self._deviations = deviations
         #: single-node session answers, shared by every lowering of this target
@@ -136,6 +145,7 @@ class OrtTarget:
         from .artifact import OrtArtifact, SessionRefused
         from .bundle import build_manifest
         from .lowering import lower_graph, walk_ops
+        from .partitioned import PARTITIONED, PartitionedArtifact, partition_manifest
 
         def native(op: Op) -> bool:
             return op.name not in refused and self.native(op)
@@ -156,6 +166,12 @@ class OrtTarget:
         for e in entries:
             logger.info("node %s (%s) lowered as %s", e["node"], e["source"]["op_type"], e["lowering"])
         try:
+            manifest["mode"] = self.mode
+            if self.mode == PARTITIONED:
+                schedule = partition_manifest(graph, manifest)
+                if schedule is not None:
+                    manifest["partition"] = schedule
+                    return PartitionedArtifact(model, manifest, classes, sources)
             return OrtArtifact(model, manifest, classes, sources)
         except SessionRefused as e:
             e.model = model

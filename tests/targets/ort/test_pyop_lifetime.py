@@ -73,7 +73,7 @@ def test_compile_run_cycles_do_not_grow_memory():
         reg, m = registry(), model()
         x = np.ones((1, 3, 256, 256), np.float32)
         def cycle():
-            art = graphc.compile(m, "ort", layers=reg)
+            art = graphc.compile(m, "ort", layers=reg, mode="single")
             y = art.run({"x": x})["y"]
             return weakref.ref(art), weakref.ref(art.host), y
         for _ in range(5):
@@ -109,7 +109,7 @@ def test_sessions_of_many_signatures_run_and_die_in_any_order():
             if rnd.random() < 0.6 or not live:
                 dt = dtypes[i % len(dtypes)]
                 factor = float(1 + i % 4)
-                art = graphc.compile(model(dt, factor, shape), "ort", layers=reg)
+                art = graphc.compile(model(dt, factor, shape), "ort", layers=reg, mode="single")
                 live.append((art, dt, factor))
             else:
                 live.pop(rnd.randrange(len(live)))
