@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from graphc.frontends.builder import OVERRIDDEN_MAPPING
 from graphc.ir import Graph, Op
 from graphc.layers.binding import bind_layer
 from graphc.layers.unsupported import UnsupportedOp, unsupported_error
@@ -22,7 +23,8 @@ def legalize(graph: Graph, ctx: PassContext) -> PassResult:
        is bound to it (``op.layer = bind_layer(...)``, which validates and serializes
        the params). If ``ctx.target`` also runs the op natively the layer overrides the
        built-in: the binding says ``override=True`` and a WARNING is logged on
-       ``graphc.layers``;
+       ``graphc.layers``. So does a framework node a registered layer took from graphc's
+       built-in import mapping (the frontend marks it, e.g. a Caffe ``Crop``);
     2. otherwise, the target runs it natively (or there is no target): left alone;
     3. otherwise it is unsupported. After the walk, if any op is unsupported, one
        UnsupportedOpError lists every (domain, op_type, opset) with the nodes using it,
@@ -35,7 +37,7 @@ def legalize(graph: Graph, ctx: PassContext) -> PassResult:
     overrides: dict[str, list[str]] = {}
     _legalize(graph, ctx, result, missing, overrides)
     for name, nodes in sorted(overrides.items()):
-        logger.warning("layer %s overrides the target's built-in %s on %d node(s): %s",
+        logger.warning("layer %s overrides %s on %d node(s): %s",
                        name, nodes[0], len(nodes) - 1, ", ".join(nodes[1:6]) + (" ..." if len(nodes) > 6 else ""))
     if missing:
         err = unsupported_error(list(missing.values()), ctx.target, ctx.layers, ctx.options.get("model_path"))
@@ -59,12 +61,12 @@ def _legalize_op(op: Op, ctx: PassContext, result: PassResult,
     if entry is not None:
         if op.layer is not None and op.layer.entry is entry:
             return
-        native = ctx.target is not None and _native(ctx, op)
-        op.layer = bind_layer(op, entry, override=native)
+        builtin = _builtin(ctx, op)
+        op.layer = bind_layer(op, entry, override=builtin is not None)
         result.count("bound")
-        if native:
+        if builtin is not None:
             result.count("overrides")
-            overrides.setdefault(entry.import_path, [op.qualified_type]).append(op.name)
+            overrides.setdefault(entry.import_path, [builtin]).append(op.name)
         return
     if op.layer is not None:  # bound by an earlier run against another registry
         op.layer = None
@@ -77,3 +79,13 @@ def _legalize_op(op: Op, ctx: PassContext, result: PassResult,
 
 def _native(ctx: PassContext, op: Op) -> bool:
     return bool(ctx.target.supports(op))
+
+
+def _builtin(ctx: PassContext, op: Op) -> str | None:
+    """What a layer bound to ``op`` overrides: the target's kernel, or the frontend's built-in
+    mapping of a framework op (a Caffe Crop imported for a registered caffe::Crop layer)."""
+    if ctx.target is None:
+        return None
+    if OVERRIDDEN_MAPPING in op.metadata:
+        return f"graphc's built-in import of {op.metadata[OVERRIDDEN_MAPPING]} (as {op.qualified_type})"
+    return f"the target's built-in {op.qualified_type}" if _native(ctx, op) else None

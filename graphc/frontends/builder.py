@@ -22,12 +22,23 @@ from onnx import AttributeProto
 from ..errors import ModelFormatError
 from ..ir import Graph, ModelInfo, TensorType, Value
 
-__all__ = ["GraphBuilder", "encodable_attrs", "ONNX_OPSET", "NHWC_TO_NCHW", "NCHW_TO_NHWC", "check_param_coverage"]
+__all__ = ["GraphBuilder", "encodable_attrs", "ONNX_OPSET", "NHWC_TO_NCHW", "NCHW_TO_NHWC", "check_param_coverage",
+           "OVERRIDDEN_MAPPING", "mark_overridden"]
 
 #: the ONNX opset every frontend emits (ReduceMean axes as an attribute, Split equal parts)
 ONNX_OPSET = 17
 NHWC_TO_NCHW = (0, 3, 1, 2)
 NCHW_TO_NHWC = (0, 2, 3, 1)
+#: Op.metadata key on a framework node that a registered layer took from graphc's built-in mapping
+#: (value: what the mapping was, e.g. "Caffe Crop"); ``legalize`` reports it as an override
+OVERRIDDEN_MAPPING = "graphc.overrides_mapping"
+
+
+def mark_overridden(outputs: Sequence[Value], what: str) -> None:
+    """Record on the op producing ``outputs`` that a registered layer replaces graphc's mapping of ``what``."""
+    op = outputs[0].producer() if outputs else None
+    if op is not None:
+        op.metadata[OVERRIDDEN_MAPPING] = what
 
 
 def encodable_attrs(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:

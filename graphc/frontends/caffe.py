@@ -34,7 +34,7 @@ from google.protobuf.message import DecodeError
 from ..atomic import atomic_write_bytes
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
-from .builder import GraphBuilder
+from .builder import GraphBuilder, mark_overridden
 from .caffe_schema import caffe_messages
 from .prototext import parse_prototext
 
@@ -556,6 +556,8 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
         claimed = layers is not None and layers.lookup(DOMAIN, lp.type, 1) is not None
         conv = MAPPED_LAYERS.get(lp.type)
         outs = conv(net, L) if conv is not None and not claimed else _custom(net, L)
+        if conv is not None and claimed:
+            mark_overridden(outs, f"Caffe {lp.type}")
         if len(outs) != len(L.tops):
             raise ModelFormatError(f"layer {lp.name!r} ({lp.type}) has {len(L.tops)} tops; graphc produced {len(outs)}")
         for top, v in zip(L.tops, outs):

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
-from .builder import GraphBuilder, check_param_coverage
+from .builder import GraphBuilder, check_param_coverage, mark_overridden
 
 __all__ = ["load_keras", "config_to_graph", "read_keras_weights", "MAPPED_LAYERS"]
 
@@ -471,6 +471,8 @@ def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = 
                                  f"save the Keras layer with a get_config() that returns them "
                                  f"(e.g. return {{**super().get_config(), 'param': self.param}})")
             v = _custom(ctx, L)
+            if conv is not None:
+                mark_overridden([v], f"Keras {lcls}")
         b.name_output(v, name)
         produced[name] = [v]
         prev = v

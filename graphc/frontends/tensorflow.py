@@ -28,7 +28,7 @@ from google.protobuf.message import DecodeError
 
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
-from .builder import GraphBuilder
+from .builder import GraphBuilder, mark_overridden
 from .tf_schema import DT_TO_NUMPY, tf_messages
 
 __all__ = ["load_tensorflow", "parse_graphdef", "graphdef_to_graph", "tensor_to_array", "MAPPED_OPS"]
@@ -460,8 +460,11 @@ def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
         outs = conv(b, node)
         b.name_output(outs[0], node.name)
         return outs
-    return b.custom(node.op, node.inputs, node.attrs, name=node.name,
+    outs = b.custom(node.op, node.inputs, node.attrs, name=node.name,
                     outputs=[node.name] + [f"{node.name}:{i}" for i in range(1, node.n_outputs)])
+    if conv is not None and claimed:
+        mark_overridden(outs, f"TensorFlow {node.op}")
+    return outs
 
 
 def load_tensorflow(source: str | os.PathLike | bytes, *, text: bool | None = None,
