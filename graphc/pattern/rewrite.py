@@ -200,9 +200,7 @@ def rewrite(r: Rule, m: Match, pass_name: str) -> tuple[bool, str]:
     replaced = list(m.ops)
     for old, value in zip(root.outputs, new):
         graph.replace_all_uses(old, value)
-    for o in reversed(graph.topological_order()):
-        if o in replaced and not any(graph.is_output(v) or v.consumers() for v in o.outputs):
-            graph.remove_op(o)
+    _remove_unread(graph, replaced)
     created = set(b.ops)
     for o in b.ops:  # a new op asked for a replaced op's name: it gets it now that it is free
         hint = b.hints[o]
@@ -215,6 +213,21 @@ def rewrite(r: Rule, m: Match, pass_name: str) -> tuple[bool, str]:
                 value.type = old.type
     _record_provenance(b.ops, replaced, pass_name, r.name)
     return True, ""
+
+
+def _remove_unread(graph: Graph, ops: list[Op]) -> None:
+    """Remove the ops of ``ops`` nothing reads any more, consumers before producers, looking only at
+    the matched ops (a matched op another op still reads stays). Linear in the match, never a sort
+    of the whole graph: rewriting stays linear in the number of rewrites."""
+    pending = list(dict.fromkeys(ops))
+    removed = True
+    while removed:
+        removed = False
+        for o in list(pending):
+            if not any(graph.is_output(v) or v.consumers() for v in o.outputs):
+                graph.remove_op(o)
+                pending.remove(o)
+                removed = True
 
 
 def _check_outputs(r: Rule, root: Op, new: list, b: Builder) -> None:

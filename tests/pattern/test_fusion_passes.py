@@ -168,3 +168,31 @@ def test_fuse_activation_declines_when_target_lacks_the_op(rng):
     assert sorted(o.op_type for o in graph.ops.values()) == ["Conv", "Relu"]
     assert len(graph.values) == before  # the declined replacement left nothing behind
     graph.verify()
+
+
+def test_fusing_every_block_sorts_the_graph_a_constant_number_of_times(monkeypatch):
+    """Rewrites are linear: removing a match's ops looks at the match, not a re-sorted graph
+    (a full topological sort per rewrite made fusing 10,000 ops quadratic)."""
+    import sys
+    from pathlib import Path
+
+    from graphc.ir import Graph
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from bench_compile import conv_bn_relu_model
+
+    sorts = []
+    original = Graph.topological_order
+
+    def counting(self):
+        if self._topo_cache is None:
+            sorts.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Graph, "topological_order", counting)
+    for blocks in (20, 200):
+        sorts.clear()
+        graph = load_model(conv_bn_relu_model(3 * blocks))
+        result = PassManager("infer-shapes,fuse-conv-bn,fuse-activation").run(graph, PassContext())
+        assert result is not None and [op.op_type for op in graph] == ["FusedConv"] * blocks
+        assert len(sorts) <= 8, f"{len(sorts)} full sorts for {blocks} blocks"
