@@ -75,11 +75,15 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         """The parameters that rebuild this layer; JSON data or numpy arrays only.
 
-        The default returns the declared parameters' values. A layer with no
-        declaration must override it (graphc refuses it at compile time otherwise).
+        The default returns the declared parameters' values, and ``{}`` for a layer that
+        declares none and keeps Layer's constructor (it has no parameters). A layer with
+        its own constructor and no declaration must override it (graphc refuses it at
+        compile time otherwise).
         """
         declared = self.declared_params()
         if not declared:
+            if type(self).__init__ is Layer.__init__:
+                return {}
             raise NotImplementedError
         return {k: getattr(self, k) for k in declared}
 

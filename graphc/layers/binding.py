@@ -185,6 +185,8 @@ def bind_layer(op: Op, entry: LayerEntry, override: bool = False) -> LayerBindin
 
 def _config_params(op: Op, cls: type[Layer], where: str) -> dict[str, Any]:
     if cls.get_config is Layer.get_config:
+        if not op.attrs and cls.__init__ is Layer.__init__:
+            return {}  # a layer without parameters (and no constructor of its own): nothing to save
         raise LayerError(f"{where}: the layer declares no parameters and has no get_config(), so graphc cannot "
                          "save what builds it. Declare each parameter as a class attribute "
                          "(`height = graphc.Param(int)`) or implement get_config() returning a dict of JSON data "

@@ -164,5 +164,11 @@ def test_layer_config_of_instances_and_bindings():
     class Bare(graphc.Layer):
         pass
 
+    assert layer_config(Bare({})) == {}  # no parameters, Layer's constructor: nothing to save (issue 16 item 9)
+
+    class OwnConstructor(graphc.Layer):
+        def __init__(self, params, blobs):
+            self.size = params["size"]
+
     with pytest.raises(LayerError, match="does not implement get_config"):
-        layer_config(Bare({}))
+        layer_config(OwnConstructor({"size": 2}, []))
