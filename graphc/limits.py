@@ -1,14 +1,21 @@
-"""Resource limits that apply when the caller sets none."""
+"""Resource limits that apply when the caller sets none: the memory budget, and the loop
+iterations one run may make (all loops of the run together, nested ones included)."""
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
-from .errors import GraphcError, ModelFormatError
+from .errors import GraphcError, ModelFormatError, PlanError
 
-__all__ = ["default_memory_budget", "memory_budget", "stricter_budget"]
+__all__ = ["default_memory_budget", "memory_budget", "stricter_budget", "max_loop_iterations", "IterationBudget",
+           "run_iterations", "current_iterations", "DEFAULT_MAX_LOOP_ITERATIONS"]
 
 _FALLBACK_BUDGET = 8 << 30  # when the machine's memory cannot be read
+#: loop iterations per run when ``GRAPHC_MAX_LOOP_ITERATIONS`` is not set
+DEFAULT_MAX_LOOP_ITERATIONS = 10_000_000
 
 
 def default_memory_budget() -> int:
@@ -41,3 +48,60 @@ def stricter_budget(recorded: object, given: int | None) -> int | None:
             or recorded != recorded or recorded == float("inf"):
         raise ModelFormatError(f"the manifest's options.memory_budget {recorded!r} is not a number of bytes")
     return min(int(recorded), memory_budget(given))
+
+
+def max_loop_iterations() -> int:
+    """Loop iterations one run may make in total: ``GRAPHC_MAX_LOOP_ITERATIONS`` or 10,000,000."""
+    raw = os.environ.get("GRAPHC_MAX_LOOP_ITERATIONS", "")
+    try:
+        return int(raw) if raw.strip() else DEFAULT_MAX_LOOP_ITERATIONS
+    except ValueError:
+        raise PlanError(f"GRAPHC_MAX_LOOP_ITERATIONS={raw!r} is not an integer") from None
+
+
+class IterationBudget:
+    """The loop iterations left to one run. Every Loop of the run spends from the same budget,
+    so nested loops cannot multiply the limit (9e6 inside 9e6 is 8.1e13 iterations, not 9e6)."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = max_loop_iterations() if limit is None else int(limit)
+        self.spent = 0
+
+    def check_trip_count(self, node: str, trip: int) -> None:
+        """PlanError when Loop ``node`` declares a trip count above what one whole run may make."""
+        if trip > self.limit:
+            raise PlanError(f"Loop node {node!r}: trip count M={trip} exceeds the limit of {self.limit} loop "
+                            "iterations per run; raise GRAPHC_MAX_LOOP_ITERATIONS if this is intended")
+
+    def spend(self, node: str, n: int = 1) -> None:
+        """Count ``n`` iterations of Loop ``node``; PlanError once the run's total passes the limit."""
+        self.spent += n
+        if self.spent > self.limit:
+            raise PlanError(f"Loop node {node!r}: still running after {self.limit} iterations, the limit of loop "
+                            "iterations per run (nested loops count together); raise GRAPHC_MAX_LOOP_ITERATIONS "
+                            "if this is intended")
+
+
+#: the budget of the run in progress in this context (set by :func:`run_iterations`)
+_RUN_ITERATIONS: ContextVar[IterationBudget | None] = ContextVar("graphc_run_iterations", default=None)
+
+
+@contextmanager
+def run_iterations() -> Iterator[IterationBudget]:
+    """The iteration budget of a run: a fresh one at the outermost run, the enclosing run's
+    inside it (a layer that runs another artifact spends from its caller's budget)."""
+    current = _RUN_ITERATIONS.get()
+    if current is not None:
+        yield current
+        return
+    budget = IterationBudget()
+    token = _RUN_ITERATIONS.set(budget)
+    try:
+        yield budget
+    finally:
+        _RUN_ITERATIONS.reset(token)
+
+
+def current_iterations() -> IterationBudget:
+    """The budget of the run in progress; outside any run (a kernel called directly) a fresh one."""
+    return _RUN_ITERATIONS.get() or IterationBudget()

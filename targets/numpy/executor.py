@@ -29,6 +29,7 @@ import numpy as np
 
 from graphc.errors import GraphcError, InputError
 from graphc.ir import Graph, Value
+from graphc.limits import run_iterations
 
 from .kernels import OpContext
 from .lowering import NONE_SLOT, Program, Step
@@ -362,7 +363,8 @@ class Executor:
         if bound is None:
             bound = BoundProgram(self.program, plan, shapes, self.debug)
         try:
-            outputs, recorded = bound.run(arrays, record=not known)
+            with run_iterations():  # one loop-iteration budget for the whole run, nested loops included
+                outputs, recorded = bound.run(arrays, record=not known)
         finally:
             with self._lock:
                 if pool_key in self._pools:

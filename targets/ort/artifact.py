@@ -11,6 +11,7 @@ import onnx
 
 from graphc.errors import GraphcError, InputError
 
+from .loop_guard import guard_loops
 from .lowering import FUNCTION
 from .protos import initializers_of
 from .pyop_registry import PYOPS
@@ -70,7 +71,9 @@ class OrtArtifact:
                 continue
             spec = self._spec(entry, inits)
             renames[entry["node"]] = (self.host.register(spec), spec)
-        model, views = rewrite_for_host(self.model, renames) if renames else (self.model, {})
+        guarded, guards = guard_loops(self.model, self.host)  # Loop iteration bounds (loop_guard.py)
+        renames.update(guards)
+        model, views = rewrite_for_host(guarded, renames) if renames else (guarded, {})
         if renames:  # shared, and built after every Python op is registered (see pyop_registry)
             so = PYOPS.session_options()
         else:
@@ -92,7 +95,7 @@ class OrtArtifact:
         if missing:
             raise InputError(f"missing input(s) {missing}; the model takes {self.input_names}")
         with self.host.lock:
-            self.host.errors.clear()
+            self.host.begin_run()
             try:
                 if self._io.bitwise:
                     got = self._io.run(self._session, {name: feeds[name] for name in self.input_names})

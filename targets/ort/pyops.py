@@ -37,7 +37,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from graphc.errors import LayerError
+from graphc.errors import GraphcError, LayerError
+from graphc.limits import IterationBudget, current_iterations
 
 from .protos import graphs_of, graphs_of_node
 from .pyop_registry import OP_TYPE, PYOPS
@@ -95,8 +96,10 @@ class PyOpHost:
     go when the artifact goes."""
 
     def __init__(self) -> None:
-        self.errors: list[LayerError] = []
+        self.errors: list[GraphcError] = []
         self.lock = threading.Lock()
+        #: the loop iterations left to the run in progress (:mod:`targets.ort.loop_guard`)
+        self.iterations = IterationBudget()
         self.specs: dict[str, PyOpSpec] = {}
         self._bodies: list[Callable[..., Any]] = []
 
@@ -128,6 +131,13 @@ class PyOpHost:
             return outs[0] if len(outs) == 1 else tuple(outs)
 
         return body
+
+    def begin_run(self) -> None:
+        """Forget the previous run's failures; take this run's loop-iteration budget: the enclosing
+        run's when there is one (:func:`graphc.limits.run_iterations`: a partitioned artifact's
+        regions, a layer running another artifact), else a fresh one."""
+        self.errors.clear()
+        self.iterations = current_iterations()
 
     def raise_errors(self, cause: BaseException | None = None) -> None:
         """Raise the first recorded failure (then forget them all)."""
@@ -169,12 +179,12 @@ def _check_strings(i: int, arr: np.ndarray) -> None:
                              "onnxruntime strings are UTF-8") from None
 
 
-def _as_layer_error(spec: PyOpSpec, e: BaseException) -> LayerError:
+def _as_layer_error(spec: PyOpSpec, e: BaseException) -> GraphcError:
     try:
         text = str(e)
     except BaseException:  # noqa: BLE001 - an exception whose __str__ raises must not abort the process
         text = f"<unprintable {type(e).__name__}>"
-    if isinstance(e, LayerError) and spec.node in text:
+    if isinstance(e, GraphcError) and repr(spec.node) in text:
         return e
     detail = text if isinstance(e, LayerError) else f"{type(e).__name__}: {text}"
     err = LayerError(f"node {spec.node!r} ({spec.label}) failed inside onnxruntime: {detail}")
@@ -212,7 +222,7 @@ def _placeholder(shape: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
     zeros of the declared shape when that is small, else of the same rank with every dim 0, so a
     huge promised shape allocates nothing."""
     carrier = np.dtype(_carrier(dtype)) if np.dtype(dtype) != object else np.dtype(object)
-    dims = tuple(d if isinstance(d, int) and d >= 0 else 0 for d in (shape or (0,)))
+    dims = tuple(d if isinstance(d, int) and d >= 0 else 0 for d in (shape if shape is not None else (0,)))
     if math.prod(dims) * carrier.itemsize > _PLACEHOLDER_LIMIT:
         dims = (0,) * len(dims)
     return np.zeros(dims, dtype=carrier) if carrier != object else np.full(dims, "", dtype=object)

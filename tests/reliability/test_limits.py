@@ -188,3 +188,154 @@ def test_a_manifest_budget_that_is_not_a_number_is_a_model_format_error(tmp_path
             z.writestr(n, data)
     with pytest.raises(ModelFormatError, match="memory_budget"):
         graphc.load(path)
+
+
+def _nested_loops(outer: int, inner: int, fed: bool = False):
+    """Loop (M=outer) whose body runs Loop (M=inner) counting into a float; M's are inputs when ``fed``."""
+    f = helper.make_tensor_value_info
+    inner_body = helper.make_graph(
+        [helper.make_node("Identity", ["ci"], ["co"]), helper.make_node("Add", ["a_in", "one"], ["a_out"])],
+        "inner_body", [f("j", TensorProto.INT64, []), f("ci", TensorProto.BOOL, []), f("a_in", TensorProto.FLOAT, [1])],
+        [f("co", TensorProto.BOOL, []), f("a_out", TensorProto.FLOAT, [1])],
+        [helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+    outer_body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Loop", ["N", "", "acc_in"], ["acc_out"], name="inner", body=inner_body)],
+        "outer_body", [f("i", TensorProto.INT64, []), f("c_in", TensorProto.BOOL, []), f("acc_in", TensorProto.FLOAT, [1])],
+        [f("c_out", TensorProto.BOOL, []), f("acc_out", TensorProto.FLOAT, [1])])
+    nodes = [helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
+             helper.make_node("Loop", ["M", "c", "x"], ["y"], name="outer", body=outer_body)]
+    inputs, inits = [f("x", TensorProto.FLOAT, [1])], []
+    for name, n in (("M", outer), ("N", inner)):
+        if fed:
+            inputs.append(f(name, TensorProto.INT64, []))
+        else:
+            inits.append(helper.make_tensor(name, TensorProto.INT64, [], [n]))
+    g = helper.make_graph(nodes, "nested", inputs, [f("y", TensorProto.FLOAT, [1])], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_nested_loops_share_one_iteration_budget_per_run(monkeypatch):
+    """100 x 100 iterations: each loop is under a limit of 1000, together they are 10x over it."""
+    monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "1000")
+    art = graphc.compile(_nested_loops(100, 100), target="numpy")
+    with pytest.raises(PlanError, match="'inner'.*1000 iterations.*nested loops count together"):
+        art.run({"x": np.zeros(1, np.float32)})
+    monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "10100")  # 100 outer + 100 * 100 inner
+    np.testing.assert_array_equal(art.run({"x": np.zeros(1, np.float32)})["y"], [10_000.0])
+    np.testing.assert_array_equal(art.run({"x": np.zeros(1, np.float32)})["y"], [10_000.0])  # a fresh budget per run
+
+
+ORT_CHILD = """
+import sys
+import numpy as np
+import graphc
+from graphc import PlanError
+from tests.reliability.test_limits import _nested_loops, _runaway_loop
+
+model = {build}
+art = graphc.compile(model, target="ort", mode="single")
+for feeds in {feeds}:
+    try:
+        print("ran", art.run(feeds)["y"].tolist(), flush=True)
+    except PlanError as e:
+        print("PlanError", e, flush=True)
+"""
+
+
+def _ort_child(build: str, feeds: str, limit: int | None = None) -> list[str]:
+    """Compile and run on the ort target in a child process: an unbounded loop inside onnxruntime
+    cannot be interrupted from Python, so a regression must time out, not hang the test run."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    env.pop("GRAPHC_MAX_LOOP_ITERATIONS", None)
+    if limit is not None:
+        env["GRAPHC_MAX_LOOP_ITERATIONS"] = str(limit)
+    code = ORT_CHILD.format(build=build, feeds=feeds)
+    try:
+        r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the ort run was still going after 90 s: no iteration limit")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout.splitlines()
+
+
+def _fed_trip_count():
+    model = _runaway_loop(10)
+    model.graph.node.pop(0)  # M becomes an input
+    model.graph.input.append(helper.make_tensor_value_info("M", TensorProto.INT64, []))
+    return model
+
+
+def test_a_fed_trip_count_of_1e12_is_refused_on_the_ort_target():
+    """onnxruntime has no loop limit: without graphc's guard this runs until the process is killed."""
+    x = "np.zeros(1, np.float32)"
+    lines = _ort_child("__import__('tests.reliability.test_limits', fromlist=['x'])._fed_trip_count()",
+                       f"[{{'x': {x}, 'M': np.array(10**12)}}, {{'x': {x}, 'M': np.array(5)}}]")
+    assert lines[0].startswith("PlanError Loop node 'runaway': trip count M=1000000000000 exceeds the limit"), lines
+    assert lines[1] == "ran [5.0]", lines
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_a_condition_only_runaway_loop_stops_at_the_limit(monkeypatch, target):
+    build = "_runaway_loop(10); model.graph.node[2].input[0] = ''"  # no trip count: the condition alone
+    if target == "ort":
+        lines = _ort_child(build, "[{'x': np.zeros(1, np.float32)}]", limit=2000)
+        assert lines == ["PlanError Loop node 'runaway': still running after 2000 iterations, the limit of loop "
+                         "iterations per run (nested loops count together); raise GRAPHC_MAX_LOOP_ITERATIONS if "
+                         "this is intended"], lines
+        return
+    monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "2000")
+    model = _runaway_loop(10)
+    model.graph.node[2].input[0] = ""
+    with pytest.raises(PlanError, match="'runaway': still running after 2000 iterations"):
+        graphc.compile(model, target="numpy").run({"x": np.zeros(1, np.float32)})
+
+
+@pytest.mark.parametrize("fed", [False, True])
+def test_nested_loops_share_one_iteration_budget_on_the_ort_target(fed):
+    """100 x 100 iterations, each loop under the limit of 1000, and 10x over it together."""
+    feeds = "{'x': np.zeros(1, np.float32)" + (", 'M': np.array(100), 'N': np.array(100)}" if fed else "}")
+    lines = _ort_child(f"_nested_loops(100, 100, {fed})", f"[{feeds}]", limit=1000)
+    assert len(lines) == 1 and lines[0].startswith("PlanError Loop node 'inner': still running after 1000"), lines
+    lines = _ort_child(f"_nested_loops(100, 100, {fed})", f"[{feeds}, {feeds}]", limit=10_100)
+    assert lines == ["ran [10000.0]", "ran [10000.0]"], lines  # a fresh budget per run
+
+
+def test_a_small_constant_loop_on_the_ort_target_runs_unguarded():
+    """A top-level Loop with a small constant trip count costs no Python call per iteration."""
+    art = graphc.compile(_runaway_loop(10), target="ort", mode="single")
+    assert not art.host.specs, "a guard was registered for a loop that cannot run long"
+    np.testing.assert_array_equal(art.run({"x": np.zeros(1, np.float32)})["y"], [10.0])
+
+
+def test_a_layer_promising_a_huge_output_is_refused_on_the_numpy_target():
+    """The docs' Interp layer at 200000 x 200000 with a symbolic batch: refused before any allocation."""
+    from graphc import LayerError
+    from graphc.layers import LayerRegistry
+
+    class Interp(graphc.Layer):
+        height = graphc.Param(int)
+        width = graphc.Param(int)
+
+        def output_shapes(self, input_shapes):
+            n, c, _, _ = input_shapes[0]
+            return [(n, c, self.height, self.width)]
+
+        def forward(self, inputs, outputs, internals):
+            outputs[0][...] = 0
+
+    reg = LayerRegistry()
+    reg.register("Interp", domain="caffe")(Interp)
+    node = helper.make_node("Interp", ["x"], ["y"], domain="caffe", name="resize1", height=200_000, width=200_000)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("caffe", 1)])
+    art = graphc.compile(model, target="numpy", layers=reg)
+    with pytest.raises(LayerError, match=r"'resize1'.*promises 160000000000 bytes.*memory budget"):
+        art.run({"x": np.ones((1, 1, 2, 2), np.float32)})

@@ -6,9 +6,10 @@ executor binds (``ctx.subgraph_runner``); it returns the body's outputs as a lis
 * If runs ``then_branch`` or ``else_branch`` with no inputs.
 * Loop runs ``body`` with ``[iteration, cond, *carried]`` and receives
   ``[cond, *carried, *scan_outputs]``; per-iteration scan outputs are stacked on a new
-  axis 0. The trip count is bounded by ``GRAPHC_MAX_LOOP_ITERATIONS`` (default
-  10,000,000): a larger ``M`` or a runaway condition-only loop raises
-  :class:`graphc.errors.PlanError` naming the node.
+  axis 0. Iterations are bounded per run by ``GRAPHC_MAX_LOOP_ITERATIONS`` (default
+  10,000,000; :class:`graphc.limits.IterationBudget`), every Loop of the run, nested ones
+  included, spending from one budget: a larger ``M`` or a run whose loops together go past
+  it raises :class:`graphc.errors.PlanError` naming the node.
 * Scan (opset 9+) runs ``body`` with ``[*states, *slices]`` per step over
   ``scan_input_axes`` / ``scan_input_directions`` and stacks the per-step outputs on
   ``scan_output_axes`` (reversed for ``scan_output_directions`` 1). Scan-8 (batch axis 0,
@@ -17,27 +18,16 @@ executor binds (``ctx.subgraph_runner``); it returns the body's outputs as a lis
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import numpy as np
 
-from graphc.errors import PlanError, ShapeInferenceError
+from graphc.errors import ShapeInferenceError
+from graphc.limits import current_iterations, max_loop_iterations
 
 from .registry import OpContext, kernel
 
 __all__ = ["max_loop_iterations"]
-
-_DEFAULT_MAX_ITERATIONS = 10_000_000
-
-
-def max_loop_iterations() -> int:
-    """The Loop trip-count bound: ``GRAPHC_MAX_LOOP_ITERATIONS`` or 10,000,000."""
-    raw = os.environ.get("GRAPHC_MAX_LOOP_ITERATIONS", "")
-    try:
-        return int(raw) if raw.strip() else _DEFAULT_MAX_ITERATIONS
-    except ValueError:
-        raise PlanError(f"GRAPHC_MAX_LOOP_ITERATIONS={raw!r} is not an integer") from None
 
 
 def _results(outputs: Sequence[Any]) -> Any:
@@ -65,23 +55,16 @@ def _stack(parts: list[np.ndarray]) -> np.ndarray:
 @kernel("Loop")
 def loop(ctx: OpContext, m: np.ndarray | None = None, cond: np.ndarray | None = None, *carried: Any) -> Any:
     """Iterate ``body`` while ``i < M`` and ``cond`` (either may be omitted)."""
-    limit = max_loop_iterations()
+    budget = current_iterations()  # the run's: nested loops spend from the same one
     trip = None if m is None or np.asarray(m).size == 0 else int(np.asarray(m).reshape(-1)[0])
-    if trip is not None and trip > limit:
-        raise PlanError(
-            f"Loop node {ctx.name!r}: trip count M={trip} exceeds the limit {limit}; "
-            "raise GRAPHC_MAX_LOOP_ITERATIONS if this is intended"
-        )
+    if trip is not None:
+        budget.check_trip_count(ctx.name, trip)
     keep_going = True if cond is None else _truth(cond)
     state = list(carried)
     scans: list[list[np.ndarray]] | None = None
     i = 0
     while keep_going and (trip is None or i < trip):
-        if i >= limit:
-            raise PlanError(
-                f"Loop node {ctx.name!r}: still running after {limit} iterations (no trip count bounds it); "
-                "raise GRAPHC_MAX_LOOP_ITERATIONS if this is intended"
-            )
+        budget.spend(ctx.name)
         outs = ctx.run_subgraph("body", [np.array(i, dtype=np.int64), np.array(keep_going), *state])
         if len(outs) < 1 + len(state):
             raise ShapeInferenceError(
