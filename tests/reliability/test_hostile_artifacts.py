@@ -234,3 +234,20 @@ def test_an_oversized_folder_manifest_is_refused(tmp_path):
         f.truncate(65 << 20)  # sparse: no disk used
     with pytest.raises(ModelFormatError, match="over the 67108864-byte limit"):
         graphc.load(path)
+
+
+def test_a_manifest_subgraph_with_external_data_is_refused(tmp_path, home):
+    """An op run by onnx.reference carries its subgraphs in the manifest; onnx.reference would read their
+    external data relative to the working directory."""
+    import base64
+
+    path = _saved(tmp_path, "ort")
+    branch = helper.make_graph([helper.make_node("Identity", ["secret"], ["o"])], "b", [],
+                               [helper.make_tensor_value_info("o", TensorProto.UINT8, None)],
+                               [_external("secret", ".ssh/id_rsa")])
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["custom_ops"] = [{"node": "flex", "lowering": "onnx-reference",
+                               "subgraphs": {"score_mod": base64.b64encode(branch.SerializeToString()).decode()}}]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match=r"subgraph 'score_mod' of node 'flex'.*external data"):
+        graphc.load(path)
