@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import onnx
 from onnx import helper
@@ -41,13 +43,24 @@ def type_from_proto(tp: onnx.TypeProto) -> TensorType:
     tt = tp.tensor_type
     shape = None
     if tt.HasField("shape"):
-        # a negative dim_value (some exporters write -1 for "unknown") is read as unknown
-        shape = tuple(
-            (d.dim_value if d.dim_value >= 0 else None) if d.HasField("dim_value")
-            else (d.dim_param if d.HasField("dim_param") else None)
-            for d in tt.shape.dim
-        )
+        shape = tuple(_dim(d) for d in tt.shape.dim)
     return TensorType(np_dtype(tt.elem_type), shape)
+
+
+#: dim_param spellings exporters use for "unknown", not for a named size shared between dims:
+#: Paddle's "?", tf2onnx's "unk__N", "-1", "None", "*" and the empty string
+_ANONYMOUS_DIM = re.compile(r"\?|unk__\d+|-1|None|none|\*|")
+
+
+def _dim(d: onnx.TensorShapeProto.Dimension) -> int | str | None:
+    """A dimension: its value, its symbol, or None when unknown. A negative dim_value (some
+    exporters write -1) and a conventional "unknown" dim_param are each an anonymous unknown
+    dim: two "?" of one input are not required to be equal."""
+    if d.HasField("dim_value"):
+        return d.dim_value if d.dim_value >= 0 else None
+    if d.HasField("dim_param") and not _ANONYMOUS_DIM.fullmatch(d.dim_param.strip()):
+        return d.dim_param
+    return None
 
 
 def type_to_proto(t: TensorType) -> onnx.TypeProto:
