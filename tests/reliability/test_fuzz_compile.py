@@ -11,30 +11,24 @@ from __future__ import annotations
 import collections
 import os
 import random
-import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 
 import graphc
 from graphc import GraphcError
 from graphc.examples import example_path
 from tests.node_cases import node_cases
+from tests.reliability.bounds import Hang, hung, time_bound
 from tests.reliability.test_fuzz_load import _mutate_bytes, _mutate_structure
 
 COUNT = int(os.environ.get("GRAPHC_FUZZ_COMPILE_COUNT", "150"))
 SECONDS_PER_CASE = 30
 BUDGET = 512 << 20
 CORPUS = Path(__file__).parent / "corpus"
-
-
-class Hang(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise Hang
 
 
 def _feeds(graph) -> dict[str, np.ndarray]:
@@ -57,21 +51,18 @@ def _one(data: bytes) -> str:
     return "ran"
 
 
-def _outcome(data: bytes) -> str:
-    """The outcome class of one case; raises AssertionError for anything not allowed."""
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(SECONDS_PER_CASE)
+def _outcome(data: bytes, run=None, seconds: int = SECONDS_PER_CASE) -> str:
+    """The outcome class of one case; raises AssertionError for anything not allowed, a hang
+    included even when graphc wrapped it in a GraphcError."""
     try:
-        with np.errstate(all="ignore"):
-            return _one(data)
+        with time_bound(seconds), np.errstate(all="ignore"):
+            return (run or _one)(data)
     except GraphcError as e:
+        assert not hung(e), f"no result within {seconds} s (reported as {type(e).__name__}: {e})"
         assert str(e), "a GraphcError must say what is wrong"
         return type(e).__name__
     except Hang:
-        raise AssertionError(f"no result within {SECONDS_PER_CASE} s") from None
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+        raise AssertionError(f"no result within {seconds} s") from None
 
 
 def _seeds() -> list[bytes]:
@@ -100,6 +91,8 @@ def test_mutated_models_compile_and_run_or_fail_cleanly():
                 (CORPUS / f"case_{i}.onnx").write_bytes(data)
     print(f"fuzz-compile: {COUNT} mutations, outcomes {dict(outcomes)}")
     assert not unexpected, "\n".join(unexpected[:10])
+    # a regression that rejects every model must not pass: enough mutants still compile and run
+    assert outcomes["ran"] >= COUNT // 20, f"only {outcomes['ran']} of {COUNT} mutated models ran: {dict(outcomes)}"
 
 
 def test_corpus_of_past_failures():
@@ -114,3 +107,41 @@ def test_corpus_of_past_failures():
             changed.append(f"{p.name}: now {got}")
     print(f"corpus: {len(cases)} models, {len(changed)} changed outcome")
     assert not changed, "\n".join(changed)
+
+
+class _Sleeper(graphc.Layer):
+    """Sleeps in shape inference (a pass) or in forward (a kernel), as its ``where`` param says."""
+
+    where = graphc.Param(str)
+
+    def output_shapes(self, input_shapes):
+        if self.where == "pass":
+            time.sleep(30)
+        return [input_shapes[0]]
+
+    def forward(self, inputs, outputs, internals):
+        if self.where == "kernel":
+            time.sleep(30)
+        outputs[0][...] = inputs[0]
+
+
+@pytest.mark.parametrize("where", ["pass", "kernel"])
+def test_the_hang_bound_catches_a_hang_inside_graphc(where):
+    """A pass or kernel sleeping past the bound fails the case: graphc's ``except Exception`` (which
+    turns errors into PassError/LayerError) must not turn the bound into a clean outcome."""
+    from onnx import TensorProto, helper
+
+    reg = graphc.LayerRegistry()
+    reg.register("Sleeper", domain="test.fuzz")(_Sleeper)
+    node = helper.make_node("Sleeper", ["x"], ["y"], domain="test.fuzz", where=where)
+    model = helper.make_model(helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])]),
+        opset_imports=[helper.make_opsetid("", 19), helper.make_opsetid("test.fuzz", 1)])
+
+    def run(data: bytes) -> str:
+        graphc.compile(graphc.load_model(data), target="numpy", layers=reg).run({"x": np.ones(2, np.float32)})
+        return "ran"
+
+    with pytest.raises(AssertionError, match="no result within 1 s"):
+        _outcome(model.SerializeToString(), run=run, seconds=1)

@@ -3,7 +3,8 @@
 Byte-level mutations (flips, truncation, duplicated spans) and structural ones (removed
 or duplicated nodes/initializers, wrong attribute types, dangling inputs, cycles, huge or
 negative dims, raw_data of the wrong length, unknown dtypes, bad opsets). The count is
-GRAPHC_FUZZ_COUNT (default 300); the seed is fixed.
+GRAPHC_FUZZ_COUNT (default 300); the seed is fixed. Each case runs under a time bound
+(tests/reliability/bounds.py: a hang inside graphc fails the case, even when wrapped).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import pytest
 from graphc import GraphcError, PassContext, PassManager, load_model
 from graphc.examples import example_path
 from tests.node_cases import node_cases
+from tests.reliability.bounds import Hang, hung, time_bound
 
 COUNT = int(os.environ.get("GRAPHC_FUZZ_COUNT", "300"))
+SECONDS_PER_CASE = 30
 
 
 def _seeds() -> list[bytes]:
@@ -89,14 +92,20 @@ def test_mutated_models_fail_cleanly():
             outcomes["skipped"] += 1
             continue
         try:
-            graph = load_model(data)
-            PassManager("canonicalize,dce,infer-shapes").run(graph, PassContext())
-            graph.verify()
+            with time_bound(SECONDS_PER_CASE):
+                graph = load_model(data)
+                PassManager("canonicalize,dce,infer-shapes").run(graph, PassContext())
+                graph.verify()
             outcomes["ok"] += 1
         except GraphcError as e:
+            assert not hung(e), f"case {i}: no result within {SECONDS_PER_CASE} s ({type(e).__name__}: {e})"
             assert str(e), "a GraphcError must say what is wrong"
             outcomes[type(e).__name__] += 1
+        except Hang:
+            unexpected.append(f"case {i}: no result within {SECONDS_PER_CASE} s")
         except Exception as e:  # noqa: BLE001
             unexpected.append(f"case {i}: {type(e).__name__}: {str(e)[:200]}")
     print(f"fuzz: {COUNT} mutations, outcomes {dict(outcomes)}")
     assert not unexpected, "\n".join(unexpected[:10])
+    # a regression that rejects every model must not pass: enough mutants still load and verify
+    assert outcomes["ok"] >= COUNT // 20, f"only {outcomes['ok']} of {COUNT} mutated models loaded: {dict(outcomes)}"
