@@ -14,9 +14,9 @@ the statically shaped outputs to fresh numpy buffers the caller then owns
 (``bind_output`` with the buffer's address); outputs whose shape is known only at run
 time are left for onnxruntime to allocate. Such a region's session lets its idle threads sleep
 (``session.intra_op.allow_spinning`` 0), so regions and Python stages taking turns do not
-fight over the cores. Otherwise (strings, sequences, bfloat16/float8
-/int4 values, Python ops inside If/Loop/Scan bodies) the region runs through
-:class:`~targets.ort.artifact.OrtArtifact`, which handles all of those.
+fight over the cores. Otherwise (strings, sequences, bfloat16/float8/int4 values, Python
+ops inside If/Loop/Scan bodies, a Loop, whose iterations the single-model session bounds)
+the region runs through :class:`~targets.ort.artifact.OrtArtifact`, which handles all of those.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ class OnnxRegion:
         self.input_names = [r["name"] for r in stage["inputs"]]
         self.output_names = [r["name"] for r in stage["outputs"]]
         records = list(stage["inputs"]) + list(stage["outputs"])
-        self.bound = not nested and all(r.get("dtype") in PLAIN_DTYPES for r in records)
+        loops = any(n.op_type == "Loop" for g in graphs_of(model.graph) for n in g.node)
+        # a Loop runs through OrtArtifact, which bounds its iterations as single mode does
+        self.bound = not nested and not loops and all(r.get("dtype") in PLAIN_DTYPES for r in records)
         self.session = _session(model) if self.bound else None
         self.artifact = None if self.bound else OrtArtifact(model, {"custom_ops": nested}, classes, sources)
         #: per output: (dtype, shape) to pre-bind, or None when only the run knows the shape

@@ -13,7 +13,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 __all__ = ["PARTITION_LAYERS", "chain_model", "diamond_model", "io_model", "shared_const_model", "dynamic_model",
-           "if_model", "squeezenet_with_layer", "squeezenet_without_layer"]
+           "if_model", "loop_model", "squeezenet_with_layer", "squeezenet_without_layer"]
 
 PARTITION_LAYERS = Path(__file__).resolve().parent / "layer_files" / "partition_layers.py"
 F = onnx.TensorProto.FLOAT
@@ -91,6 +91,23 @@ def if_model() -> onnx.ModelProto:
     return _model([helper.make_node("Relu", ["x"], ["r"], name="relu"),
                    helper.make_node("If", ["c"], ["i"], name="if", then_branch=then_g, else_branch=else_g),
                    _layer("Scale", ["i"], "y", "scale", factor=0.5)], [_x(), cond], [_out("y")])
+
+
+def loop_model() -> onnx.ModelProto:
+    """A layer, then a Loop adding 1 three times (trip count and condition constant)."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
+         helper.make_node("Constant", [], ["one"], name="body_one", value_float=1.0),
+         helper.make_node("Add", ["v_in", "one"], ["v_out"], name="body_add")], "body",
+        [helper.make_tensor_value_info("i", onnx.TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", onnx.TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", F, [2, 3, 4, 5])],
+        [helper.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", F, [2, 3, 4, 5])])
+    inits = [numpy_helper.from_array(np.array(3, np.int64), "m"), numpy_helper.from_array(np.array(True), "t")]
+    return _model([_layer("Scale", ["x"], "s", "scale", factor=2.0),
+                   helper.make_node("Loop", ["m", "t", "s"], ["y"], name="loop", body=body)],
+                  [_x()], [_out("y")], inits)
 
 
 def _seeded_squeezenet(seed: int) -> onnx.ModelProto:

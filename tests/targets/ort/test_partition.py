@@ -114,6 +114,17 @@ def test_a_layer_in_an_if_branch_stays_a_python_op_inside_its_region(layers, rng
         np.testing.assert_allclose(got["y"], np.maximum(x, 0) * (5.0 if c else -0.5), rtol=1e-6)
 
 
+def test_a_region_holding_a_loop_runs_through_the_single_mode_session(layers, rng):
+    # OrtArtifact bounds Loop iterations; a bound region would bypass that
+    art = graphc.compile(pm.loop_model(), "ort", layers=layers)
+    assert _stages(art) == [("python", ["scale"]), ("onnxruntime", ["loop"])]
+    (region,) = art.regions
+    assert not region.bound and region.artifact is not None
+    x = _x(rng)
+    got = _same_as_numpy_and_single(pm.loop_model(), {"x": x}, layers, art)
+    np.testing.assert_allclose(got["y"], x * 2 + 3, rtol=1e-6)
+
+
 def test_without_python_nodes_both_modes_are_one_session(rng):
     m = helper.make_model(helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
