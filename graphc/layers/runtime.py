@@ -11,15 +11,19 @@ A runner is built once per node at lowering time. Called as
 3. if ``forward`` returns arrays, checks them against the promised shapes and dtypes
    and copies them into the output buffers.
 
-Any exception inside the layer becomes a :class:`LayerError` naming the node, the
-op type and the input shapes, with the original message; the process never dies.
+Any exception inside the layer (``SystemExit`` and ``GeneratorExit`` too; a
+``KeyboardInterrupt`` still interrupts) becomes a :class:`LayerError` naming the node,
+the op type and the input shapes, with the original message; the process never dies.
+``forward`` gets read-only views of its inputs (they may be the caller's arrays or
+values other nodes read); plans are kept for the most recent input shapes only.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -46,6 +50,9 @@ class LayerPlan:
 class LayerRunner:
     """A layer instance bound to one node, callable like a numpy kernel (runtime inputs only)."""
 
+    #: input shape signatures whose plan (shapes, dtypes, internals) is kept
+    PLAN_CACHE_SIZE = 16
+
     def __init__(self, node_name: str, op_type: str, layer_cls: type[Layer], params: dict[str, Any],
                  blobs: Sequence[np.ndarray] = (), blob_slots: Sequence[int] = (), *,
                  num_outputs: int | None = None):
@@ -55,15 +62,27 @@ class LayerRunner:
         self.op_type = op_type
         self.layer_cls = layer_cls
         self.num_outputs = num_outputs
-        self._plans: dict[Signature, LayerPlan] = {}
+        self._plans: OrderedDict[Signature, LayerPlan] = OrderedDict()
         try:
             self.layer = construct_layer(layer_cls, params, [np.asarray(b) for b in blobs], list(blob_slots))
-        except Exception as e:  # noqa: BLE001 - user code
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - user code: sys.exit() in it must not end the run silently
             raise LayerError(f"node {node_name!r} ({op_type}): building layer "
                              f"{layer_cls.__module__}:{layer_cls.__qualname__} failed: {type(e).__name__}: {e}") from e
 
     def __repr__(self) -> str:
         return f"LayerRunner({self.node_name!r}: {self.op_type} -> {self.layer_cls.__qualname__})"
+
+    def _user(self, what: str, sig: Signature, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` (the layer's code); anything it raises, SystemExit and GeneratorExit included,
+        becomes a LayerError naming the node. A KeyboardInterrupt still interrupts."""
+        try:
+            return fn(*args)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - user code never kills the process or ends it silently
+            raise self._fail(what, sig, e) from e
 
     def _fail(self, what: str, sig: Signature, e: BaseException | str) -> LayerError:
         shapes = ", ".join("None" if s is None else f"{np.dtype(s[1]).name}{list(s[0])}" for s in sig) or "no inputs"
@@ -73,20 +92,22 @@ class LayerRunner:
 
     # ---------------------------------------------------------------- planning
     def prepare(self, sig: Signature) -> LayerPlan:
-        """The plan for input signature ``sig`` (computed once, then cached)."""
+        """The plan for input signature ``sig`` (computed once, then cached: the
+        :attr:`PLAN_CACHE_SIZE` most recently used signatures are kept)."""
         plan = self._plans.get(sig)
         if plan is None:
             plan = self._plans[sig] = self._plan(sig)
+            while len(self._plans) > self.PLAN_CACHE_SIZE:  # the least recently used shape goes
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(sig)
         return plan
 
     def _plan(self, sig: Signature) -> LayerPlan:
         layer = self.layer
         in_shapes = [None if s is None else tuple(s[0]) for s in sig]
         in_dtypes = [np.dtype(s[1]) for s in sig if s is not None]
-        try:
-            res = layer.output_shapes(in_shapes)
-        except Exception as e:  # noqa: BLE001
-            raise self._fail("output_shapes() failed", sig, e) from e
+        res = self._user("output_shapes() failed", sig, layer.output_shapes, in_shapes)
         internal_shapes: Any = []
         if isinstance(res, tuple) and len(res) == 2 and not _is_shape_list(res) \
                 and _is_shape_list(res[0]) and _is_shape_list(res[1]):
@@ -104,20 +125,15 @@ class LayerRunner:
         if type(layer).output_dtypes is Layer.output_dtypes:
             out_dtypes = [first] * n
         else:
-            try:
-                out_dtypes = [np.dtype(d) for d in layer.output_dtypes(in_dtypes)]
-            except Exception as e:  # noqa: BLE001
-                raise self._fail("output_dtypes() failed", sig, e) from e
+            out_dtypes = self._user("output_dtypes() failed", sig,
+                                    lambda: [np.dtype(d) for d in layer.output_dtypes(in_dtypes)])
             if len(out_dtypes) != n:
                 raise self._fail(f"output_dtypes() returned {len(out_dtypes)} dtypes for {n} outputs", sig, "")
         internal_shapes = [tuple(int(d) for d in s) for s in internal_shapes]
         self._check_promise(sig, out_shapes, out_dtypes, internal_shapes, first)
         internals = [np.zeros(s, dtype=first) for s in internal_shapes]
-        try:
-            layer.finalize([None if s is None else (tuple(s[0]), np.dtype(s[1])) for s in sig],
-                           list(zip(out_shapes, out_dtypes)))
-        except Exception as e:  # noqa: BLE001
-            raise self._fail("finalize() failed", sig, e) from e
+        self._user("finalize() failed", sig, layer.finalize,
+                   [None if s is None else (tuple(s[0]), np.dtype(s[1])) for s in sig], list(zip(out_shapes, out_dtypes)))
         return LayerPlan(out_shapes, out_dtypes, internals)
 
     def _check_promise(self, sig: Signature, out_shapes: list[tuple[int, ...]], out_dtypes: list[np.dtype],
@@ -142,10 +158,8 @@ class LayerRunner:
         get = getattr(ctx, "out", None)
         outs = [get(i, s, d) if get is not None else np.empty(s, d)
                 for i, (s, d) in enumerate(zip(plan.output_shapes, plan.output_dtypes))]
-        try:
-            returned = self.layer.forward(list(inputs), outs, plan.internals)
-        except Exception as e:  # noqa: BLE001 - user code never kills the process
-            raise self._fail("forward() raised", sig, e) from e
+        returned = self._user("forward() raised", sig, self.layer.forward, [_read_only(x) for x in inputs], outs,
+                              plan.internals)
         if returned is None:
             return tuple(outs)
         return self._check_returned(returned, outs, plan, sig, ctx)
@@ -170,6 +184,14 @@ class LayerRunner:
                 arr = outs[i]
             result.append(arr)
         return tuple(result)
+
+
+def _read_only(x: Any) -> Any:
+    """A read-only view of an input array: the array may be the caller's, or a value other nodes read."""
+    if isinstance(x, np.ndarray) and x.flags.writeable:
+        x = x.view()
+        x.flags.writeable = False
+    return x
 
 
 def _is_shape_list(x: Any) -> bool:
