@@ -39,7 +39,7 @@ from .lowering import FUNCTION
 from .partition import ONNXRUNTIME, PYTHON, Stage, boundary_bytes, form_stages
 from .protos import graphs_of, initializers_of
 from .pynodes import node_label, node_spec
-from .pyops import PyOpSpec
+from .pyops import PyOpSpec, _check_strings
 from .regions import OnnxRegion, boundary_record, region_model
 
 __all__ = ["PartitionedArtifact", "partition_manifest", "artifact_for", "MODES", "SINGLE", "PARTITIONED"]
@@ -143,7 +143,7 @@ class PartitionedArtifact:
                         if vi.name not in top_inits]
         self.input_names = [s.name for s in self._inputs]
         self.output_names = [o.name for o in model.graph.output]
-        self._frees = self._last_uses()
+        self._live = self._live_after()
         from targets.numpy.executor import _check_one  # the numpy target's input checks, shared
 
         self._check_one = _check_one
@@ -167,18 +167,15 @@ class PartitionedArtifact:
         return {n.name: node_spec(self._entries[n.name], self.model, self._inits, self.classes)
                 for nodes in self._python.values() for n in nodes}
 
-    def _last_uses(self) -> list[list[str]]:
-        """Per stage, the values no later stage reads (dropped after it; graph outputs are kept)."""
-        last: dict[str, int] = {}
-        for rec in self._schedule:
-            for r in rec["inputs"]:
-                last[r["name"]] = rec["stage"]
-        frees: list[list[str]] = [[] for _ in self._schedule]
-        keep = set(self.output_names)
-        for name, at in last.items():
-            if name not in keep:
-                frees[at].append(name)
-        return frees
+    def _live_after(self) -> list[frozenset[str]]:
+        """Per stage, the values a later stage reads or the caller gets: everything else a run holds
+        (a stage's inputs, a Python stage's intermediates) is dropped once the stage is done."""
+        live: set[str] = set(self.output_names)
+        after: list[frozenset[str]] = []
+        for rec in reversed(self._schedule):
+            after.append(frozenset(live))
+            live |= {r["name"] for r in rec["inputs"]}
+        return after[::-1]
 
     # ------------------------------------------------------------------- running
     @property
@@ -201,7 +198,7 @@ class PartitionedArtifact:
         if runners is None:
             runners = self._runners()
         try:
-            for rec, frees in zip(self._schedule, self._frees):
+            for rec, live in zip(self._schedule, self._live):
                 stage = rec["stage"]
                 if stage in self._regions:
                     region = self._regions[stage]
@@ -210,8 +207,8 @@ class PartitionedArtifact:
                 else:
                     for node in self._python[stage]:
                         self._run_node(node, runners[node.name], vals)
-                for name in frees:
-                    vals.pop(name, None)
+                for name in [n for n in vals if n not in live]:
+                    del vals[name]
         finally:
             with self._lock:
                 self._pool.append(runners)
@@ -242,6 +239,11 @@ class PartitionedArtifact:
             if isinstance(r, np.ndarray) and r.dtype != dt:
                 raise LayerError(f"node {node.name!r} ({spec.label}): output {i} is {r.dtype.name} but the model "
                                  f"declares {np.dtype(dt).name}; make the layer's output_dtypes() and forward() agree")
+            if isinstance(r, np.ndarray) and r.dtype == object:
+                try:
+                    _check_strings(i, r)  # what a Python op's output must be, so both modes agree
+                except LayerError as e:
+                    raise LayerError(f"node {node.name!r} ({spec.label}): {e}") from None
             if name:
                 vals[name] = r
 

@@ -203,6 +203,21 @@ def test_an_op_onnxruntime_lacks_runs_on_graphcs_kernel_between_regions(rng):
                                rtol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [0, 1])
+def test_a_string_output_holds_strings_only_as_in_single_mode(layers, bad):
+    m = pm._model([helper.make_node("Relu", ["x"], ["r"], name="relu"), pm._layer("Words", ["r"], "y", "words", bad=bad)],
+                  [pm._x((3,))], [helper.make_tensor_value_info("y", onnx.TensorProto.STRING, None)])
+    art = graphc.compile(m, "ort", layers=layers)
+    assert _stages(art) == [("onnxruntime", ["relu"]), ("python", ["words"])]
+    x = np.array([-1.0, 0.5, 2.0], np.float32)
+    if bad:
+        for mode_art in (art, graphc.compile(m, "ort", layers=layers, mode="single")):
+            with pytest.raises(LayerError, match=r"node 'words'.*output 0 is a string tensor but element 0 is NoneType"):
+                mode_art.run({"x": x})
+    else:
+        assert art.run({"x": x})["y"].tolist() == ["v0", "v0.5", "v2"]
+
+
 def test_inputs_are_checked_before_anything_runs(layers, rng):
     art = graphc.compile(pm.io_model(), "ort", layers=layers)
     with pytest.raises(graphc.InputError, match="missing input"):

@@ -48,3 +48,22 @@ class Boom(graphc.Layer):
         if np.any(inputs[0] > self.limit):
             raise ValueError(f"value above {self.limit}")
         outputs[0][...] = inputs[0]
+
+
+@graphc.register_layer("Words", domain="acme")
+class Words(graphc.Layer):
+    """One string per element (``v<value>``); ``bad`` puts a None among them."""
+
+    bad = Param(int, default=0)
+
+    def output_shapes(self, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def output_dtypes(self, input_dtypes):
+        return [np.dtype(object)]
+
+    def forward(self, inputs, outputs, internals):
+        out = np.array([f"v{v:g}" for v in inputs[0].reshape(-1)], dtype=object).reshape(inputs[0].shape)
+        if self.bad:
+            out.reshape(-1)[0] = None
+        return [out]
