@@ -7,7 +7,7 @@ from typing import Any
 
 from .ir import Graph
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "human_bytes"]
 
 
 def summarize(graph: Graph) -> dict[str, Any]:
@@ -39,3 +39,13 @@ def summarize(graph: Graph) -> dict[str, Any]:
         "parameter_bytes": int(sum(v.const.nbytes for v in consts)),
         "untyped": untyped,
     }
+
+
+def human_bytes(n: int) -> str:
+    """A byte count a reader takes in at a glance: 512 bytes, 12.5 KiB, 3.75 MiB, 1.2 GiB."""
+    if n < 1024:
+        return f"{n} bytes"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}" if n < 100 * size else f"{n / size:.0f} {unit}"
+    return f"{n} bytes"

@@ -66,7 +66,7 @@ def _legalize_op(op: Op, ctx: PassContext, result: PassResult,
         result.count("bound")
         if builtin is not None:
             result.count("overrides")
-            overrides.setdefault(entry.import_path, [builtin]).append(op.name)
+            overrides.setdefault(entry.display_name, [builtin]).append(op.name)
         return
     if op.layer is not None:  # bound by an earlier run against another registry
         op.layer = None

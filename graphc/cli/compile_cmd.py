@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..compiler import compile as graphc_compile
+    from ..summary import human_bytes
     from .stage_instruments import stage_instruments, stage_reports
 
     out = console()
@@ -55,12 +56,10 @@ def run(args: argparse.Namespace) -> int:
         plan = info.get("plan") or {}
         summary = f": {info.get('ops', '?')} ops ({runs})"
         if plan:
-            summary += f"; arena {_mb(plan['arena_bytes'])} (liveness lower bound {_mb(plan['lower_bound_bytes'])})"
+            summary += (f"; arena {human_bytes(plan['arena_bytes'])} "
+                        f"(liveness lower bound {human_bytes(plan['lower_bound_bytes'])})")
     out.print(f"[bold]{args.output}[/] ({args.target}){summary}", highlight=False)
     for report in stage_reports(stages):
         out.print(report, highlight=False, markup=False)
     return 0
 
-
-def _mb(n: int) -> str:
-    return f"{n / (1 << 20):.2f} MiB"

@@ -8,6 +8,8 @@ from .stage_instruments import add_stage_arguments
 from .common import add_model_argument, add_plugins_argument, add_weights_argument, console, load_options, model_source
 
 DEFAULT_PIPELINE = "canonicalize,[fold-constants,dce]*8,infer-shapes"
+#: pass counters that record bookkeeping, not a change a diff shows (canonicalize naming unnamed ops)
+BOOKKEEPING = frozenset({"named"})
 
 
 def add_parser(sub) -> None:
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         instruments.append(Progress(out))
     PassManager(args.passes).run(graph, PassContext(instruments=instruments))
     save_model(graph, args.output)
-    changed = ", ".join(f"{n} ({sum(s.values())})" for n, _, c, s in timing.records if c) or "nothing"
+    counts = [(n, sum(v for k, v in s.items() if k not in BOOKKEEPING)) for n, _, c, s in timing.records if c]
+    changed = ", ".join(f"{n} ({k})" for n, k in counts if k) or "nothing"
     out.print(f"[bold]{args.output}[/]: {before} -> {len(graph)} ops; changed by: {changed}")
     for report in stage_reports(stages):
         out.print(report, highlight=False, markup=False)

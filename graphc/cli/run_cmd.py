@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     feeds = _read_inputs(args.input)
     art = load(path, layers=args.layers or None, trust=args.trust)
     specs = input_specs(art, manifest)
+    _check_names(feeds, specs)
     if args.random_inputs is not None:
         rng = np.random.default_rng(args.random_inputs)
         for spec in specs:
@@ -78,6 +79,19 @@ def input_specs(art: Any, manifest: dict[str, Any]) -> list[dict[str, Any]]:
         specs.append({"name": vi.name, "dtype": None if t.dtype is None else np.dtype(t.dtype).name,
                       "shape": None if t.shape is None else list(t.shape)})
     return specs
+
+
+def _check_names(feeds: dict[str, np.ndarray], specs: list[dict[str, Any]]) -> None:
+    """Refuse an --input NAME the artifact does not have, naming the ones it has."""
+    known = [s["name"] for s in specs]
+    unknown = [name for name in feeds if known and name not in known]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(f"--input {unknown[0]}=...: the artifact has no input {unknown[0]!r}{hint}; "
+                         f"its inputs are {', '.join(map(repr, known))}")
 
 
 def _read_inputs(items: list[str]) -> dict[str, np.ndarray]:

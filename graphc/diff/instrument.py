@@ -78,6 +78,14 @@ class StageDumper(Instrument):
         if result.changed:
             self._dump(graph, info.name)
 
+    def summary(self) -> str:
+        """What was written, e.g. "wrote 4 stages to stages/ (12.5 MiB)": a dump of a large model is large."""
+        from ..summary import human_bytes
+
+        total = sum(p.stat().st_size for p in self.written if p.exists())
+        return f"wrote {len(self.written)} stage{'s' if len(self.written) != 1 else ''} to {self.directory}/ " \
+               f"({human_bytes(total)})"
+
 
 class NumericsError(GraphcError):
     """A pass changed the model's outputs beyond tolerance."""

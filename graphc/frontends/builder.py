@@ -99,7 +99,7 @@ def check_param_coverage(layers: Any, domain: str, op_type: str, node: str, para
     missing = [k for k in entry.cls.declared_params() if k not in params]
     if missing:
         raise ModelFormatError(
-            f"node {node!r} ({domain}::{op_type}): the registered layer {entry.import_path} declares "
+            f"node {node!r} ({domain}::{op_type}): the registered layer {entry.display_name} declares "
             f"params {missing} that the saved model does not carry (it has {sorted(params) or 'none'}); "
             f"{hint}"
         )

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import LayerError
 from .base import Layer, Param
-from .registry import LayerEntry
+from .registry import LayerEntry, display_name
 from .serialize import check_round_trip, normalize, params_equal
 from .slots import split_inputs
 
@@ -57,6 +57,11 @@ class LayerBinding:
     def import_path(self) -> str:
         """``"module:QualName"`` of the layer class."""
         return self.entry.import_path
+
+    @property
+    def display_name(self) -> str:
+        """How messages name the layer (``my_layers.py:Interp`` for a layer file)."""
+        return self.entry.display_name
 
     def build(self, blobs: Sequence[np.ndarray] = (), blob_slots: Sequence[int] = ()) -> Layer:
         """A layer instance from the bound params and the given blobs."""
@@ -98,7 +103,7 @@ def _accepts_slots(cls: type[Layer]) -> bool:
 
 def validate_params(op: Op, cls: type[Layer], declared: Mapping[str, Param]) -> dict[str, Any]:
     """The node's attributes checked against ``declared``, with defaults filled in."""
-    where = f"{describe_op(op)}, layer {cls.__module__}:{cls.__qualname__}"
+    where = f"{describe_op(op)}, layer {display_name(cls)}"
     for name, p in declared.items():
         if p.type not in _PARAM_TYPES:
             raise LayerError(f"{where}: parameter {name!r} is declared as {getattr(p.type, '__name__', p.type)}; "
@@ -171,7 +176,7 @@ def bind_layer(op: Op, entry: LayerEntry, override: bool = False) -> LayerBindin
     the params (it must rebuild an equal config). Raises LayerError otherwise.
     """
     cls = entry.cls
-    where = f"{describe_op(op)}, layer {entry.import_path}"
+    where = f"{describe_op(op)}, layer {entry.display_name}"
     for k, _ in op.subgraphs():
         raise LayerError(f"{where}: attribute {k!r} is a subgraph; custom layers take only data parameters")
     declared = cls.declared_params()

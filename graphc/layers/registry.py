@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -32,6 +34,21 @@ class LayerEntry:
     def import_path(self) -> str:
         """``module:QualName`` of the layer class (what manifests record)."""
         return f"{self.cls.__module__}:{self.cls.__qualname__}"
+
+    @property
+    def display_name(self) -> str:
+        """How messages name the layer: ``my_layers.py:Interp`` for a class from a layer file
+        (not the hashed module name graphc imported the file under), else the import path."""
+        return display_name(self.cls)
+
+
+def display_name(cls: type) -> str:
+    """``FILE.py:QualName`` for a class of a layer file loaded by path, else ``module:QualName``."""
+    origin = getattr(sys.modules.get(cls.__module__), "__graphc_origin__", None)
+    if not origin:
+        return f"{cls.__module__}:{cls.__qualname__}"
+    rel = os.path.relpath(origin)
+    return f"{origin if rel.startswith('..') else rel}:{cls.__qualname__}"
 
 
 class LayerRegistry:

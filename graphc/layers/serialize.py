@@ -153,13 +153,14 @@ def layer_config(binding_or_layer: Any) -> dict[str, Any]:
     """
     from .base import Layer
     from .binding import LayerBinding
+    from .registry import display_name
 
     if isinstance(binding_or_layer, LayerBinding):
-        where = f"layer {binding_or_layer.import_path}"
+        where = f"layer {binding_or_layer.display_name}"
         config = binding_or_layer.params
     elif isinstance(binding_or_layer, Layer):
         cls = type(binding_or_layer)
-        where = f"layer {cls.__module__}:{cls.__qualname__}"
+        where = f"layer {display_name(cls)}"
         try:
             config = binding_or_layer.get_config()
         except NotImplementedError:
