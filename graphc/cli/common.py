@@ -13,7 +13,7 @@ from rich.console import Console
 from ..errors import GraphcError
 
 __all__ = ["add_model_argument", "model_source", "add_layers_argument", "add_plugins_argument", "add_weights_argument",
-           "load_options", "compile_input", "console", "err_console"]
+           "load_options", "compile_input", "output_path", "console", "err_console"]
 
 
 def add_model_argument(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -63,6 +63,17 @@ def compile_input(args: argparse.Namespace, source: Path, layers: Any) -> tuple[
     from ..model_io import load_model
 
     return load_model(source, layers=layers, **load_options(args, source)), {"model_path": str(source)}
+
+
+def output_path(text: str) -> Path:
+    """The -o path, refused when its folder does not exist (graphc creates no directories you
+    did not ask for: a typo in the folder name would otherwise go unnoticed)."""
+    path = Path(text)
+    parent = path.parent
+    if not parent.is_dir():
+        raise GraphcError(f"-o {text}: folder {str(parent)!r} does not exist; create it first (mkdir -p {parent}) "
+                          "or choose another output path")
+    return path
 
 
 def add_layers_argument(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from .stage_instruments import add_stage_arguments
 from .common import (add_layers_argument, add_model_argument, add_plugins_argument, add_weights_argument,
-                     compile_input, console, layers_from, model_source)
+                     compile_input, console, layers_from, model_source, output_path)
 
 
 def add_parser(sub) -> None:
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = console()
     source = model_source(args)
+    output_path(args.output)
     options = {}
     if args.no_fallback:
         options["fallback"] = False

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .stage_instruments import add_stage_arguments
-from .common import add_model_argument, add_plugins_argument, add_weights_argument, console, load_options, model_source
+from .common import (add_model_argument, add_plugins_argument, add_weights_argument, console, load_options, model_source,
+                     output_path)
 
 DEFAULT_PIPELINE = "canonicalize,[fold-constants,dce]*8,infer-shapes"
 #: pass counters that record bookkeeping, not a change a diff shows (canonicalize naming unnamed ops)
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = console()
     source = model_source(args)
+    output_path(args.output)
     graph = load_model(source, **load_options(args, source))
     before = len(graph)
     timing = Timing()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from .common import add_layers_argument, add_model_argument, add_weights_argument, console, layers_from, load_options, model_source
+from .common import (add_layers_argument, add_model_argument, add_weights_argument, console, layers_from, load_options,
+                     model_source, output_path)
 
 #: what scaffold runs before looking: the compile-time view of constants and shapes
 SCAFFOLD_PIPELINE = "canonicalize,legalize,[fold-constants,dce]*8,infer-shapes"
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if not items:
         out.print(f"every op of {source} runs on target {args.target!r} (or has a registered layer): nothing to write")
         return 0
-    dest = Path(args.output)
+    dest = output_path(args.output)
     if dest.exists() and not args.force:
         raise GraphcError(f"{dest} exists; pass --force to overwrite it or choose another -o path")
     model_name = f"--example {args.example}" if getattr(args, "example", None) else str(source)

@@ -55,3 +55,13 @@ def test_dump_dir_says_what_it_wrote_and_optimize_counts_visible_changes(tmp_pat
     out = capsys.readouterr().out
     assert "changed by: nothing" in out
     assert f"wrote 2 stages to {tmp_path / 'stages'}/ (" in out
+
+
+def test_output_into_a_missing_folder_is_refused_not_created(tmp_path, capsys):
+    _model(tmp_path / "m.onnx", "relu")
+    missing = tmp_path / "no_such_folder"
+    for argv in (["compile", str(tmp_path / "m.onnx"), "-o", str(missing / "m.graphc")],
+                 ["optimize", str(tmp_path / "m.onnx"), "-o", str(missing / "o.onnx")]):
+        assert main(argv) == 1
+        assert f"folder {str(missing)!r} does not exist; create it first" in capsys.readouterr().err
+    assert not missing.exists()
