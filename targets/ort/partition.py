@@ -18,9 +18,12 @@ the ops it reads (inputs and values its subgraphs capture), so
 
 That is the as-soon-as-possible leveling; its number of regions is the longest chain of
 Python -> onnxruntime crossings, except that an onnxruntime op independent of a leading
-Python node would open an extra region before it. The same leveling of the reversed
-graph (as late as possible) avoids that; :func:`form_stages` takes whichever needs fewer
-sessions, then fewer Python stages, then fewer bytes crossing boundaries.
+Python node opens an extra region before it. The same leveling of the reversed graph (as
+late as possible) avoids that, once ending with a region and once with a Python stage (a
+chain that ends in a layer then lets its regions line up with those of a chain that starts
+with one). :func:`form_stages` takes whichever of the three needs fewer sessions, then
+fewer Python stages, then fewer bytes crossing boundaries. This is a heuristic, not a
+proof of the minimum for every graph; the tests pin the cases each leveling wins.
 """
 
 from __future__ import annotations
@@ -64,13 +67,14 @@ def form_stages(graph: Graph, is_python: Callable[[Op], bool]) -> list[Stage]:
         for p in preds[op]:
             succs[p].append(op)
     kinds = {op: is_python(op) for op in order}
-    asap = _positions(order, preds, kinds)
-    late = _positions(list(reversed(order)), succs, kinds)
-    top = max(late.values(), default=0)
-    top += top % 2  # keep each position's parity (even: onnxruntime)
-    alap = {op: top - p for op, p in late.items()}
-    candidates = [_stages(graph, order, pos, kinds) for pos in (asap, alap)]
-    return min(candidates, key=_cost)
+    candidates = [_positions(order, preds, kinds)]  # as soon as possible
+    for python_last in (False, True):  # as late as possible, ending with a region / with a Python stage
+        odd = {op: kinds[op] != python_last for op in order}  # counted from the end
+        late = _positions(list(reversed(order)), succs, odd)
+        top = max(late.values(), default=0)
+        top += (top % 2) != int(python_last)  # so that regions land on even positions
+        candidates.append({op: top - p for op, p in late.items()})
+    return min((_stages(graph, order, pos, kinds) for pos in candidates), key=_cost)
 
 
 def _producers(graph: Graph, op: Op) -> list[Op]:
@@ -85,12 +89,12 @@ def _producers(graph: Graph, op: Op) -> list[Op]:
     return list(found)
 
 
-def _positions(order: list[Op], preds: dict[Op, list[Op]], python: dict[Op, bool]) -> dict[Op, int]:
-    """Each op's position: the first of its kind's parity at or after every predecessor's."""
+def _positions(order: list[Op], preds: dict[Op, list[Op]], odd: dict[Op, bool]) -> dict[Op, int]:
+    """Each op's position: the first of its parity (``odd[op]``) at or after every predecessor's."""
     pos: dict[Op, int] = {}
     for op in order:
         at = max((pos[p] for p in preds[op]), default=0)
-        if at % 2 != int(python[op]):
+        if at % 2 != int(odd[op]):
             at += 1
         pos[op] = at
     return pos

@@ -38,7 +38,7 @@ from graphc.ir import Graph, TensorType, Value
 from .lowering import FUNCTION
 from .partition import ONNXRUNTIME, PYTHON, Stage, boundary_bytes, form_stages
 from .protos import graphs_of, initializers_of
-from .pynodes import node_label, node_spec
+from .pynodes import node_spec
 from .pyops import PyOpSpec, _check_strings
 from .regions import OnnxRegion, boundary_record, region_model
 

@@ -13,7 +13,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 __all__ = ["PARTITION_LAYERS", "chain_model", "diamond_model", "io_model", "shared_const_model", "dynamic_model",
-           "if_model", "loop_model", "squeezenet_with_layer", "squeezenet_without_layer"]
+           "if_model", "loop_model", "two_chains_model", "squeezenet_with_layer", "squeezenet_without_layer"]
 
 PARTITION_LAYERS = Path(__file__).resolve().parent / "layer_files" / "partition_layers.py"
 F = onnx.TensorProto.FLOAT
@@ -158,3 +158,18 @@ def squeezenet_with_layer(seed: int = 0, factor: float = 1.5) -> onnx.ModelProto
     model.graph.node.extend(nodes)
     model.opset_import.append(helper.make_opsetid("acme", 1))
     return model
+
+
+def two_chains_model() -> onnx.ModelProto:
+    """Two chains from x: layer, Relu, layer, Relu (-> y1) and Neg, layer, Sigmoid, layer (-> y2).
+    Two sessions suffice only if the second chain's regions line up with the first's, which neither
+    leveling that ends in a region finds (three sessions); ending in a Python stage does."""
+    return _model([_layer("Scale", ["x"], "a1", "p1a", factor=2.0),
+                   helper.make_node("Relu", ["a1"], ["a2"], name="o1a"),
+                   _layer("Scale", ["a2"], "a3", "p1b", factor=3.0),
+                   helper.make_node("Relu", ["a3"], ["y1"], name="o1b"),
+                   helper.make_node("Neg", ["x"], ["b1"], name="o2a"),
+                   _layer("Scale", ["b1"], "b2", "p2a", factor=0.5),
+                   helper.make_node("Sigmoid", ["b2"], ["b3"], name="o2b"),
+                   _layer("Scale", ["b3"], "y2", "p2b", factor=4.0)],
+                  [_x()], [_out("y1"), _out("y2")])

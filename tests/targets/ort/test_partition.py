@@ -81,6 +81,13 @@ def test_a_layer_reading_the_input_and_feeding_an_output_needs_one_region(layers
     np.testing.assert_allclose(art.run({"x": x})["y_layer"], x * -2)
 
 
+def test_chains_that_start_and_end_with_layers_line_their_regions_up(layers, rng):
+    art = graphc.compile(pm.two_chains_model(), "ort", layers=layers)
+    assert _stages(art) == [("python", ["p1a"]), ("onnxruntime", ["o1a", "o2a"]), ("python", ["p1b", "p2a"]),
+                            ("onnxruntime", ["o1b", "o2b"]), ("python", ["p2b"])]
+    _same_as_numpy_and_single(pm.two_chains_model(), {"x": _x(rng)}, layers, art)
+
+
 def test_a_constant_read_by_two_regions_is_in_both_models(layers, rng):
     art = graphc.compile(pm.shared_const_model(), "ort", layers=layers)
     assert [k for k, _ in _stages(art)] == ["onnxruntime", "python", "onnxruntime", "python", "onnxruntime"]
