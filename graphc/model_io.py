@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -9,52 +10,65 @@ from typing import Any
 import onnx
 
 from .errors import GraphcError, ModelFormatError
+from .formats import Detected, detect_format
 from .ir import Graph
 
-__all__ = ["load_model", "save_model", "as_graph", "FRAMEWORK_SUFFIXES"]
+__all__ = ["load_model", "save_model", "as_graph", "source_format"]
+logger = logging.getLogger(__name__)
 
-#: file suffix -> framework frontend (ONNX for anything else)
-FRAMEWORK_SUFFIXES = {
-    ".pbtxt": "tensorflow", ".pb": "tensorflow",
-    ".prototxt": "caffe", ".caffemodel": "caffe",
-    ".keras": "keras", ".json": "keras",
-}
+
+def source_format(source: str | os.PathLike | bytes | onnx.ModelProto | Graph) -> Detected:
+    """The format ``load_model`` reads ``source`` as (:func:`graphc.formats.detect_format` for a path)."""
+    if isinstance(source, (str, os.PathLike)):
+        return detect_format(source)
+    return Detected("onnx", False, f"a {type(source).__name__} is read as ONNX", sniffed=False)
 
 
 def load_model(source: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, layers: Any = None,
                **options: Any) -> Graph:
-    """Load a model into a Graph; a path's suffix chooses the format.
+    """Load a model into a Graph; the format comes from a path's suffix, or its content when
+    the suffix is not one graphc knows (:func:`graphc.formats.detect_format`).
 
-    ``.onnx`` (and bytes / ModelProto): ONNX. ``.pbtxt``/``.pb``: TensorFlow GraphDef
-    (``outputs=[...]`` optional). ``.prototxt`` (``weights=`` a ``.caffemodel``, or the
-    one beside it) and ``.caffemodel``: Caffe. ``.keras``/``.json``: Keras (``weights=``
-    a ``.weights.h5`` for a bare config). ``layers`` (a LayerRegistry) lets registered
+    ONNX (``.onnx``, bytes, a ModelProto). TensorFlow GraphDef (``.pbtxt`` text, ``.pb``
+    binary; ``outputs=[...]`` optional). Caffe: a prototxt (``weights=`` a ``.caffemodel``, or
+    the one beside it) or a ``.caffemodel``. Keras: a ``.keras`` archive or a ``to_json()`` config
+    (``weights=`` a ``.weights.h5`` for a bare config). ``layers`` (a LayerRegistry) lets registered
     layers take framework ops and checks custom Keras layers' saved params.
     """
     if isinstance(source, Graph):
         return source
-    if isinstance(source, (str, os.PathLike)):
-        suffix = Path(source).suffix.lower()
-        framework = FRAMEWORK_SUFFIXES.get(suffix)
-        if framework == "tensorflow":
-            from .frontends.tensorflow import load_tensorflow
+    detected = source_format(source)
+    if detected.sniffed:
+        logger.info("%s: read as %s", source, detected.describe())
+    fmt = detected.format
+    if fmt == "tensorflow":
+        from .frontends.tensorflow import load_tensorflow
 
-            return load_tensorflow(source, layers=layers, **options)
-        if framework == "caffe":
-            from .frontends.caffe import load_caffe
+        return load_tensorflow(source, text=detected.text, layers=layers, **options)
+    if fmt == "caffe":
+        from .frontends.caffe import load_caffe
 
-            return load_caffe(source, layers=layers, **options)
-        if framework == "keras":
-            from .frontends.keras import load_keras
+        return load_caffe(source, binary=not detected.text, layers=layers, **options)
+    if fmt == "keras":
+        from .frontends.keras import load_keras
 
-            return load_keras(source, layers=layers, **options)
-        if suffix == ".h5":
-            raise ModelFormatError(f"{source}: legacy Keras .h5 models are not supported; "
-                                   f"save the model as .keras (Keras 3) or export it to ONNX")
+        return load_keras(source, layers=layers, **options)
+    if fmt == "keras-h5":
+        raise ModelFormatError(f"{source}: a Keras HDF5 model ({detected.describe()}); legacy Keras .h5 models "
+                               f"are not supported yet: save the model as .keras (Keras 3) or export it to ONNX")
+    if fmt == "graphc-artifact":
+        raise ModelFormatError(f"{source}: a compiled graphc artifact ({detected.describe()}), not a model: "
+                               f"run it with graphc.load() / `graphc run`")
     if options:
         raise GraphcError(f"load_model: options {sorted(options)} apply to framework models only, not ONNX")
     from .frontends.onnx import load_onnx
 
+    if fmt == "unknown":
+        try:
+            return load_onnx(source)
+        except ModelFormatError as e:
+            raise ModelFormatError(f"{e} (the format was not recognized: {detected.how}; graphc reads ONNX, "
+                                   f"TensorFlow GraphDef, Caffe and Keras models)") from e
     return load_onnx(source)
 
 

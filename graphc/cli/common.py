@@ -42,9 +42,9 @@ def add_weights_argument(p: argparse.ArgumentParser) -> None:
 def load_options(args: argparse.Namespace, source: Path, structure_only: bool = False) -> dict:
     """load_model() options for ``source`` from --weights; ``structure_only`` lets a Caffe net
     without its weights load (scaffold, inspect)."""
-    from ..model_io import FRAMEWORK_SUFFIXES
+    from ..formats import detect_format
 
-    framework = FRAMEWORK_SUFFIXES.get(source.suffix.lower())
+    framework = detect_format(source).format
     options: dict = {}
     if getattr(args, "weights", None):
         if framework not in ("caffe", "keras"):

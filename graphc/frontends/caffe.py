@@ -599,16 +599,17 @@ def _bind_top(b: GraphBuilder, cur: dict[str, Value], top: str, v: Value, layer:
 
 
 def load_caffe(source: str | os.PathLike | bytes, weights: str | os.PathLike | bytes | None = None, *,
-               layers: Any = None, structure_only: bool = False) -> Graph:
+               layers: Any = None, structure_only: bool = False, binary: bool | None = None) -> Graph:
     """Load a Caffe net: a ``.prototxt`` (with ``weights``, a ``.caffemodel`` of any name, or
     the ``<stem>.caffemodel`` beside it when there is one) or a ``.caffemodel`` alone.
 
     ``layers`` (a LayerRegistry) makes a registered ``caffe`` layer take its type even
     where graphc has a built-in mapping (e.g. a center-crop ``Crop``). Layers without
     their weight blobs are an error naming all of them, unless ``structure_only`` (see
-    :func:`net_to_graph`).
+    :func:`net_to_graph`). ``binary`` says whether ``source`` is a binary net (default: by its
+    suffix, ``.caffemodel``).
     """
-    net, tree = parse_net(source)
+    net, tree = parse_net(source, binary)
     if weights is None and isinstance(source, (str, os.PathLike)) and tree is not None:
         sibling = Path(source).with_suffix(".caffemodel")
         if sibling.is_file():
