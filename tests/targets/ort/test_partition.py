@@ -132,6 +132,21 @@ def test_a_region_holding_a_loop_runs_through_the_single_mode_session(layers, rn
     np.testing.assert_allclose(got["y"], x * 2 + 3, rtol=1e-6)
 
 
+@pytest.mark.parametrize("elem, bound", [(onnx.TensorProto.FLOAT16, True), (onnx.TensorProto.BFLOAT16, False)])
+def test_float16_crosses_bound_and_bfloat16_through_ort_values(layers, elem, bound):
+    # bfloat16 cannot be bound as numpy memory: its regions run through OrtArtifact's bit-exact crossing
+    m = pm._model([helper.make_node("Cast", ["x"], ["c"], name="to", to=elem),
+                   pm._layer("Scale", ["c"], "s", "scale", factor=2.0),
+                   helper.make_node("Cast", ["s"], ["y"], name="back", to=onnx.TensorProto.FLOAT)],
+                  [pm._x((2, 3))], [pm._out("y")])
+    art = graphc.compile(m, "ort", layers=layers)
+    assert _stages(art) == [("onnxruntime", ["to"]), ("python", ["scale"]), ("onnxruntime", ["back"])]
+    assert [r.bound for r in art.regions] == [bound, bound]
+    x = np.array([[-1, 0.5, 2], [3, -4, 1.25]], np.float32)
+    got = _same_as_numpy_and_single(m, {"x": x}, layers, art)
+    np.testing.assert_array_equal(got["y"], x * 2)
+
+
 def test_without_python_nodes_both_modes_are_one_session(rng):
     m = helper.make_model(helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
