@@ -27,7 +27,7 @@ from typing import Sequence
 from ..errors import LayerError
 from .registry import DEFAULT_LAYERS, LayerEntry, LayerRegistry
 
-__all__ = ["load_layer_modules", "module_name_for_path", "layer_argument", "load_layer_source"]
+__all__ = ["load_layer_modules", "module_name_for_path", "layer_argument", "load_layer_source", "layer_source_digest"]
 logger = logging.getLogger("graphc.layers")
 
 _ATTR = "__graphc_layers__"
@@ -59,6 +59,20 @@ def layer_argument(module_name: str) -> str:
     """What to pass to ``--layers`` (or ``layers=[...]``) to load module ``module_name`` again: the
     resolved path of the .py file it was loaded from, else the module name itself."""
     return getattr(sys.modules.get(module_name), _ORIGIN, None) or module_name
+
+
+def layer_source_digest(cls: type) -> str:
+    """The sha256 (hex) of the source file defining layer class ``cls``; "" when it has none
+    (defined in a REPL, a notebook, ``python -c``). Artifacts record it to notice a changed layer."""
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(cls)
+    except (TypeError, OSError):
+        return ""
+    if not path or not Path(path).is_file():
+        return ""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def load_layer_source(name: str, source: bytes, origin: str) -> LayerRegistry:

@@ -5,13 +5,16 @@ plan figures, options, and every custom layer's import path and params) and
 ``model.onnx`` (the lowered graph: custom-layer params as attributes, blobs as
 initializers; tensors are data, never pickles). Loading re-reads the ONNX, binds the
 layers from the registry the caller gives — it never imports a module the manifest
-names unless ``trust=True`` — and plans again.
+names unless ``trust=True`` — and plans again. A layer whose source file changed since
+the save (the manifest records each layer's source sha256) is refused unless
+``trust=True``, as an onnxruntime bundle's is.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import shlex
 import zipfile
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphc.errors import GraphcError, ModelFormatError
+from graphc.errors import LayerError, ModelFormatError
 from graphc.target import describe_runs
 from graphc.ir import Graph, Op
 
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from .target import NumpyTarget
 
 __all__ = ["NumpyArtifact", "load_artifact", "describe_saved", "FORMAT_VERSION"]
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MODEL_MEMBER = "model.onnx"
@@ -178,6 +182,7 @@ def _walk(graph: Graph):
 
 def _layer_records(graph: Graph) -> list[dict[str, Any]]:
     """One record per custom-layer op: which class implements it, with which params."""
+    from graphc.layers.loading import layer_source_digest
     from graphc.layers.serialize import encode_params
 
     out = []
@@ -189,6 +194,7 @@ def _layer_records(graph: Graph) -> list[dict[str, Any]]:
             "node": op.name, "op_type": op.op_type, "domain": op.domain, "opset": op.opset,
             "import_path": b.import_path, "module": _module_arg(b),
             "override": bool(b.override), "params": json.loads(b.config or encode_params(b.params)),
+            "sha256": layer_source_digest(b.cls),
         })
     return out
 
@@ -232,7 +238,7 @@ def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trus
     if records and trust:
         modules = sorted({r["module"] for r in records})
         registry = _trusted_registry(registry, modules)
-    _bind_layers(graph, records, registry, path)
+    _bind_layers(graph, records, registry, path, trust)
     options = manifest.get("options") or {}
     if not isinstance(options, dict):
         raise ModelFormatError(f"{path}: the manifest's options are not an object")
@@ -253,8 +259,9 @@ def _trusted_registry(registry: Any, modules: list[str]) -> Any:
     return LayerRegistry(parents=(registry, load_layer_modules(modules)))  # the caller's registry still wins
 
 
-def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, path: Path) -> None:
-    """Bind each recorded node to the caller's registered layer of the same import path."""
+def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, path: Path, trust: bool = False) -> None:
+    """Bind each recorded node to the caller's registered layer of the same import path; a layer
+    whose source file changed since the artifact was saved is refused unless ``trust``."""
     from graphc.layers.binding import LayerBinding
     from graphc.layers.serialize import decode_params, encode_params
 
@@ -269,15 +276,31 @@ def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, pat
                 or (entry.import_path != r["import_path"] and not r["import_path"].startswith("graphc_layers_")):
             missing.setdefault(r["module"], []).append(f"{r['node']} ({r['op_type']} -> {r['import_path']})")
             continue
+        _check_source(path, r, entry, trust)
         params = decode_params(json.dumps(r.get("params") or {}))
         op.layer = LayerBinding(entry, params, bool(r.get("override")), encode_params(params))
     if missing:
         mods = sorted(missing)
         nodes = "; ".join(f"{m}: {', '.join(ns[:3])}{' ...' if len(ns) > 3 else ''}" for m, ns in missing.items())
         flags = " ".join(f"--layers {shlex.quote(m)}" for m in mods)
-        raise GraphcError(
+        raise LayerError(
             f"{path} uses custom layers from module(s) {', '.join(mods)} that were not given ({nodes}). "
             f"Pass them: `graphc run {shlex.quote(str(path))} {flags}` or graphc.load(path, layers=[{', '.join(map(repr, mods))}]). "
             "graphc never imports modules named in an artifact by itself (`--trust`, or trust=True, allows it)."
         )
 
+
+def _check_source(path: Path, record: dict[str, Any], entry: Any, trust: bool) -> None:
+    """Refuse (or, with ``trust``, warn about) a layer whose source differs from the one the artifact was built with."""
+    from graphc.layers.loading import layer_source_digest
+
+    want = record.get("sha256") or ""
+    have = layer_source_digest(entry.cls)
+    if not want or not have or want == have:  # artifacts written before the digest, or a layer without a file
+        return
+    msg = (f"{path}: layer {entry.display_name} (node {record.get('node')!r}) changed since the artifact was saved "
+           f"(source sha256 {want[:12]}... then, {have[:12]}... now)")
+    if not trust:
+        raise LayerError(msg + "; compile the artifact again with the current layers, or pass --trust "
+                         "(trust=True) to run it with the changed module")
+    logger.warning("%s; running it anyway (trust)", msg)
