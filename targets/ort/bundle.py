@@ -31,7 +31,7 @@ from typing import Any
 import onnx
 
 from graphc.archive import read_folder_file, read_member
-from graphc.atomic import atomic_write_bytes
+from graphc.atomic import atomic_write_bytes, atomic_write_folder
 from graphc.errors import LayerError, ModelFormatError
 from graphc.target import MANIFEST, read_manifest
 
@@ -57,22 +57,39 @@ def source_digest(cls: type) -> tuple[str, bytes | None]:
 
 
 def save_bundle(path: Path, model: onnx.ModelProto, manifest: dict[str, Any], sources: dict[str, bytes]) -> None:
-    """Write the bundle to ``path`` (a zip when it ends in .zip, else a folder); each file atomically."""
-    files: dict[str, bytes] = {MODEL_FILE: model.SerializeToString()}
-    for module, data in sorted(sources.items()):
-        files[f"{_LAYER_DIR}/{module}.py"] = data
+    """Write the bundle to ``path`` (a zip when it ends in .zip, else a folder), atomically as a whole:
+    a reader, or another save to the same path, sees the previous bundle or this one, never a mix.
+    The manifest records the sha256 of ``model.onnx``; :func:`load_bundle` checks it."""
+    data = model.SerializeToString()
+    manifest = dict(manifest, model_sha256=hashlib.sha256(data).hexdigest())
+    files: dict[str, bytes] = {MODEL_FILE: data}
+    for module, source in sorted(sources.items()):
+        files[f"{_LAYER_DIR}/{module}.py"] = source
     files[MANIFEST] = json.dumps(manifest, indent=1, sort_keys=True).encode()
     if path.suffix.lower() == ".zip":
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, data in files.items():
-                z.writestr(name, data)
+            for name, member in files.items():
+                z.writestr(name, member)
         atomic_write_bytes(path, buf.getvalue())
         return
     if path.exists() and not path.is_dir():
         raise ModelFormatError(f"{path} exists and is not a folder; choose another bundle path or end it in .zip")
-    for name, data in files.items():  # the manifest last: a reader never sees a manifest without its model
-        atomic_write_bytes(path / name, data)
+    if path.is_dir():
+        _check_replaceable(path)
+    atomic_write_folder(path, files)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Saving replaces the whole folder: refuse one holding anything a bundle does not."""
+    ours = {MODEL_FILE, MANIFEST, _LAYER_DIR}
+    other = sorted(p.name for p in path.iterdir() if p.name not in ours)
+    layers = path / _LAYER_DIR
+    if layers.is_dir():
+        other += sorted(f"{_LAYER_DIR}/{p.name}" for p in layers.iterdir() if p.suffix != ".py")
+    if other:
+        raise ModelFormatError(f"{path} holds files that are not part of a bundle ({', '.join(other[:5])}); saving "
+                               "replaces the whole folder, so choose an empty or new folder")
 
 
 def read_bundle_file(path: Path, name: str) -> bytes | None:
@@ -98,7 +115,7 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
     from graphc.layers import resolve_registry
 
     path = Path(path)
-    manifest = read_manifest(path)
+    manifest, data = _read_one_save(path)
     if manifest.get("target") != "ort":
         raise ModelFormatError(f"{path}: written by the {manifest.get('target')!r} target, not 'ort'")
     if int(manifest.get("format", 0)) > BUNDLE_FORMAT:
@@ -106,7 +123,7 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
                                f"({BUNDLE_FORMAT}); upgrade graphc")
     _check_ort_version(path, manifest)
     _check_manifest_subgraphs(path, manifest)
-    model = read_bundle_model(path, manifest)
+    model = _parse_model(path, data)
     registry = resolve_registry(layers)
     classes, sources = _resolve_layers(path, manifest, registry, trust)
     from .partitioned import artifact_for  # one session, or regions when the manifest records a schedule
@@ -115,10 +132,48 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
 
 
 def read_bundle_model(path: Path, manifest: dict[str, Any]) -> onnx.ModelProto:
-    """The bundle's ``model.onnx`` (ModelFormatError when it is missing or unreadable)."""
+    """The bundle's ``model.onnx`` (ModelFormatError when it is missing, unreadable, or not the one
+    the manifest records)."""
+    data = _model_bytes(path, manifest)
+    _check_model_digest(path, manifest, data)
+    return _parse_model(path, data)
+
+
+def _read_one_save(path: Path, attempts: int = 3) -> tuple[dict[str, Any], bytes]:
+    """The manifest and the ``model.onnx`` bytes of one save: a save swapping the folder in between
+    the two reads shows as a digest mismatch and is read again; a lasting one is an error."""
+    for _ in range(attempts - 1):
+        manifest = read_manifest(path)
+        data = _model_bytes(path, manifest)
+        if _digest_matches(manifest, data):
+            return manifest, data
+    manifest = read_manifest(path)
+    data = _model_bytes(path, manifest)
+    _check_model_digest(path, manifest, data)
+    return manifest, data
+
+
+def _model_bytes(path: Path, manifest: dict[str, Any]) -> bytes:
     data = read_bundle_file(path, manifest.get("model", MODEL_FILE))
     if data is None:
         raise ModelFormatError(f"{path}: the bundle has no {MODEL_FILE}")
+    return data
+
+
+def _digest_matches(manifest: dict[str, Any], data: bytes) -> bool:
+    want = manifest.get("model_sha256")
+    return not want or hashlib.sha256(data).hexdigest() == want  # bundles written before the digest have none
+
+
+def _check_model_digest(path: Path, manifest: dict[str, Any], data: bytes) -> None:
+    if not _digest_matches(manifest, data):
+        have, want = hashlib.sha256(data).hexdigest(), str(manifest.get("model_sha256"))
+        raise ModelFormatError(f"{path}: {MODEL_FILE} is not the model the manifest records (sha256 {have[:12]}... "
+                               f"!= {want[:12]}...): the bundle was modified, or mixed by an interrupted or "
+                               "concurrent save; save or compile it again")
+
+
+def _parse_model(path: Path, data: bytes) -> onnx.ModelProto:
     try:
         model = onnx.load_model_from_string(data)
     except Exception as e:  # noqa: BLE001 - protobuf's decode errors

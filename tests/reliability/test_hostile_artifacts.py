@@ -56,14 +56,23 @@ def home(tmp_path, monkeypatch):
 
 
 def _tamper_bundle(bundle: Path, location: str) -> None:
-    """Rewrite the bundle's model.onnx (folder or zip) with an external-data initializer."""
+    """Rewrite the bundle's model.onnx (folder or zip) with an external-data initializer, and the
+    manifest's record of the model's digest to match (as a hostile bundle would)."""
+    import hashlib
+
     if bundle.is_dir():
-        model = onnx.load_model_from_string((bundle / "model.onnx").read_bytes())
-        (bundle / "model.onnx").write_bytes(_leaking(model, location).SerializeToString())
-        return
-    with zipfile.ZipFile(bundle) as z:
-        files = {n: z.read(n) for n in z.namelist()}
+        files = {n: (bundle / n).read_bytes() for n in ("model.onnx", "manifest.json")}
+    else:
+        with zipfile.ZipFile(bundle) as z:
+            files = {n: z.read(n) for n in z.namelist()}
     files["model.onnx"] = _leaking(onnx.load_model_from_string(files["model.onnx"]), location).SerializeToString()
+    manifest = json.loads(files["manifest.json"])
+    manifest["model_sha256"] = hashlib.sha256(files["model.onnx"]).hexdigest()
+    files["manifest.json"] = json.dumps(manifest).encode()
+    if bundle.is_dir():
+        for n, data in files.items():
+            (bundle / n).write_bytes(data)
+        return
     with zipfile.ZipFile(bundle, "w") as z:
         for n, data in files.items():
             z.writestr(n, data)
