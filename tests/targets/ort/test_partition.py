@@ -336,3 +336,14 @@ def test_inspect_shows_the_regions(layers, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "2 onnxruntime session(s)" in proc.stdout
     assert "r (float32 2x3x4x5, 480 B)" in proc.stdout and "scale1, scale2" in proc.stdout
+
+
+@pytest.mark.parametrize("flag, mode", [([], "partitioned"), (["--ort-mode", "single"], "single")])
+def test_compile_takes_the_ort_mode(tmp_path, flag, mode):
+    onnx.save(pm.chain_model(), tmp_path / "chain.onnx")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "graphc"), "compile", str(tmp_path / "chain.onnx"),
+                           "--target", "ort", "--layers", str(pm.PARTITION_LAYERS), "-o", str(tmp_path / "b"), *flag],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["mode"] == mode and ("partition" in manifest) == (mode == "partitioned")
