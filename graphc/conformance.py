@@ -83,6 +83,7 @@ def outputs_match(expected: Any, got: Any, rtol: float, atol: float) -> str | No
         except AssertionError as e:
             return str(e).strip().splitlines()[-1] if str(e) else "values differ"
         except TypeError:
-            return None if np.array_equal(act.view(np.uint8), exp.view(np.uint8)) else "values differ"
+            same = np.array_equal(np.ascontiguousarray(act).view(np.uint8), np.ascontiguousarray(exp).view(np.uint8))
+            return None if same else "values differ"
         return None
     return None if np.array_equal(act, exp) else "values differ"

@@ -209,7 +209,7 @@ def _from_carrier(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _to_carrier(a: np.ndarray) -> np.ndarray:
     if a.dtype.name in BIT_CARRIED:
-        return np.array(a, order="C", copy=None).view(np.uint8)
+        return np.asarray(a, order="C").view(np.uint8)
     return a.astype(TRANSPORTED[a.dtype.name]) if a.dtype.name in TRANSPORTED else a
 
 
@@ -300,7 +300,7 @@ def _retype_bit_carried(graph: onnx.GraphProto) -> dict[str, str]:
             tt.elem_type = onnx.TensorProto.UINT8
     for k, init in enumerate(graph.initializer):
         if init.data_type in carried:
-            codes = np.array(numpy_helper.to_array(init), order="C", copy=None).view(np.uint8)
+            codes = np.asarray(numpy_helper.to_array(init), order="C").view(np.uint8)
             graph.initializer[k].CopyFrom(numpy_helper.from_array(codes, init.name))
     return views
 

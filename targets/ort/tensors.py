@@ -61,7 +61,7 @@ def to_ort_value(array: np.ndarray) -> Any:
     """
     import onnxruntime as ort
 
-    arr = np.array(array, order="C", copy=None)  # keeps 0-d arrays 0-d
+    arr = np.asarray(array, order="C")  # keeps 0-d arrays 0-d (numpy 1.26 has no copy=None)
     elem = _onnx_type(arr.dtype)
     value = ort.OrtValue.ortvalue_from_shape_and_type(list(arr.shape), elem)
     raw = _pack(arr) if arr.dtype.name in SUB_BYTE else arr.reshape(-1).view(np.uint8)
@@ -149,7 +149,7 @@ class BoundaryTypes:
 
                 raise InputError(f"input {name!r} is {arr.dtype.name}; the model takes {want.name}")
             if name in self.views:
-                arr = np.array(arr, order="C", copy=None).view(np.uint8)
+                arr = np.asarray(arr, order="C").view(np.uint8)
             values[name] = to_ort_value(arr) if exotic(arr.dtype) else ort.OrtValue.ortvalue_from_numpy(arr)
         got = session.run_with_ort_values(list(self.outputs), values)
         out = []

@@ -47,7 +47,7 @@ def _close(model, graph, feeds):
 
 def _scale_model(rng, k_shape=(4, 1, 1), bias=True, add_first=False, bn=False):
     inits = {"W": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
-             "k": rng.random(k_shape).astype(np.float32) + 0.5,
+             "k": (rng.random(k_shape) + 0.5).astype(np.float32),
              "c": rng.standard_normal(k_shape).astype(np.float32)}
     conv_in = ["x", "W"]
     if bias:
@@ -91,7 +91,7 @@ def test_batchnorm_mul_add_fold_into_the_batchnorm():
 def test_constants_that_are_not_per_channel_are_left_alone(k_shape):
     rng = np.random.default_rng(2)
     inits = {"W": rng.standard_normal((4, 3, 3, 3)).astype(np.float32),
-             "k": rng.random(k_shape).astype(np.float32) + 0.5}
+             "k": (rng.random(k_shape) + 0.5).astype(np.float32)}
     nodes = [helper.make_node("Conv", ["x", "W"], ["h"], pads=[1, 1, 1, 1]), helper.make_node("Mul", ["h", "k"], ["y"])]
     model = _model(nodes, [helper.make_tensor_value_info("x", F, [1, 3, 6, 6])], inits)
     graph, result = _optimize(model, "canonicalize,infer-shapes,fuse-conv-affine")
