@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .errors import ModelFormatError
@@ -54,7 +55,7 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, member_lim
                             raise ModelFormatError(f"{archive}: member {info.filename!r} inflates past its declared size")
                         f.write(chunk)
                 out.append(target)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:  # zlib: a damaged compressed member
         raise ModelFormatError(f"{archive}: not a readable zip archive ({e})") from e
     return out
 
@@ -79,7 +80,7 @@ def read_member(archive: str | os.PathLike, name: str, member_limit: int = DEFAU
         if missing_ok:
             return None
         raise ModelFormatError(f"{archive}: has no member {name!r}") from None
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:  # zlib: a damaged compressed member
         raise ModelFormatError(f"{archive}: not a readable zip archive ({e})") from e
 
 

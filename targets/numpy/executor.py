@@ -401,6 +401,8 @@ def _check_one(v: Value, x: Any, symbols: dict[str, tuple[int, str]]) -> np.ndar
     want = np.dtype(t.dtype) if t.dtype is not None else None
     if isinstance(x, np.ndarray):
         arr = x
+        if want is not None and arr.dtype != want and arr.dtype.newbyteorder("=") == want.newbyteorder("="):
+            arr = arr.astype(want)  # the declared type in the other byte order (>f4): same values, native order
         if want is not None and arr.dtype != want and not (want == object and arr.dtype.kind in "SU"):
             raise InputError(f"input {v.name!r}: expected dtype {want.name} ({t}), got {arr.dtype.name} "
                              f"with shape {arr.shape}; convert it with .astype(np.{want.name})")

@@ -67,6 +67,17 @@ def test_non_contiguous_and_read_only_inputs_give_correct_results(art):
     np.testing.assert_array_equal(big[:, ::2], feeds["x"])  # inputs untouched
 
 
+def test_big_endian_inputs_are_read_by_value(art):
+    """A '>f4' array is float32 in the other byte order: it used to be refused as "expected float32, got
+    float32"; its values are used, the caller's array is left alone."""
+    feeds = _feeds()
+    want = np.maximum(feeds["x"] + feeds["b"], 0)
+    swapped = feeds["x"].astype(">f4")
+    out = art.run({"x": swapped, "b": feeds["b"]})
+    np.testing.assert_array_equal(out["y"], want)
+    assert swapped.dtype == np.dtype(">f4") and np.array_equal(swapped, feeds["x"])
+
+
 def test_nan_and_inf_propagate_as_onnxruntime_does(art):
     feeds = _feeds()
     feeds["x"][0, 0] = np.nan
