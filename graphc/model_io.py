@@ -54,8 +54,9 @@ def load_model(source: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, l
 
         return load_keras(source, layers=layers, **options)
     if fmt == "keras-h5":
-        raise ModelFormatError(f"{source}: a Keras HDF5 model ({detected.describe()}); legacy Keras .h5 models "
-                               f"are not supported yet: save the model as .keras (Keras 3) or export it to ONNX")
+        from .frontends.keras_h5 import load_keras_h5
+
+        return load_keras_h5(source, layers=layers, **options)
     if fmt == "graphc-artifact":
         raise ModelFormatError(f"{source}: a compiled graphc artifact ({detected.describe()}), not a model: "
                                f"run it with graphc.load() / `graphc run`")

@@ -415,8 +415,11 @@ def _input_shape(cfg: dict) -> list[Any] | None:
     return None if shape is None else [None if d is None else int(d) for d in shape]
 
 
-def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = None, layers: Any = None) -> Graph:
-    """Convert a Keras model config (Functional or Sequential) to a Graph."""
+def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = None, layers: Any = None, *,
+                    weights_by_name: bool = False) -> Graph:
+    """Convert a Keras model config (Functional or Sequential) to a Graph. ``weights`` maps
+    ``layers/<path>`` (Keras 3) or ``layers/<layer name>`` to arrays; ``weights_by_name`` (Keras 2
+    files) looks layers up by name only."""
     cls = config.get("class_name")
     mcfg = config.get("config", {})
     if cls not in ("Functional", "Model", "Sequential"):
@@ -460,7 +463,8 @@ def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = 
                 inputs.append(produced[src][t])
         w = None
         if weights is not None:
-            w = weights.get(f"layers/{path}", weights.get(f"layers/{name}", []))
+            by_name = weights.get(f"layers/{name}", [])
+            w = by_name if weights_by_name else weights.get(f"layers/{path}", by_name)
         L = _Layer(name, lcls, lcfg, inputs, w)
         conv = MAPPED_LAYERS.get(lcls)
         claimed = layers is not None and layers.lookup(DOMAIN, lcls, 1) is not None
@@ -505,7 +509,21 @@ def load_keras(source: str | os.PathLike | dict, *, weights: str | os.PathLike |
             wdata = archived if wdata is None else wdata
         else:
             config = _json(path.read_bytes(), str(path))
-    table = None
+    table, by_name = None, False
     if wdata is not None and (weights is not None or _has_h5py()):
-        table = read_keras_weights(wdata)  # an archive without h5py imports config-only
-    return config_to_graph(config, table, layers)
+        table, by_name = read_any_keras_weights(wdata)  # an archive without h5py imports config-only
+    return config_to_graph(config, table, layers, weights_by_name=by_name)
+
+
+def read_any_keras_weights(data: bytes | str | os.PathLike) -> tuple[dict[str, list[np.ndarray]], bool]:
+    """Weights in the Keras 3 layout, or a Keras 2 HDF5 file's (then looked up by layer name: True)."""
+    from .keras_h5 import is_keras2_weights, read_keras2_weights
+
+    try:
+        import h5py
+
+        with h5py.File(io.BytesIO(data) if isinstance(data, bytes) else str(data), "r") as f:
+            keras2 = is_keras2_weights(f)
+    except (ImportError, OSError):
+        keras2 = False  # read_keras_weights says what is wrong
+    return (read_keras2_weights(data), True) if keras2 else (read_keras_weights(data), False)
