@@ -67,11 +67,21 @@ def describe_schedule(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """A partitioned bundle's stages in run order: kind (``onnxruntime``: one session; ``python``),
     nodes, and the boundary tensors read and handed on (name, dtype, shape, bytes when static).
     Empty for a single-session bundle."""
-    boundary = ("name", "dtype", "shape", "bytes")
-    return [{"stage": st.get("stage"), "runs_in": st.get("kind"), "nodes": list(st.get("nodes", [])),
-             "inputs": [{k: r.get(k) for k in boundary} for r in st.get("inputs", [])],
-             "outputs": [{k: r.get(k) for k in boundary} for r in st.get("outputs", [])]}
-            for st in (manifest.get("partition") or {}).get("stages", [])]
+    partition = manifest.get("partition")
+    stages = partition.get("stages") if isinstance(partition, dict) else None
+    if not isinstance(stages, list) or not all(isinstance(st, dict) for st in stages):
+        return []  # none, or damaged: graphc.load says what is wrong (targets/ort/schedule.py)
+
+    def values(st: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        got = st.get(key)
+        records = [r for r in got if isinstance(r, dict)] if isinstance(got, list) else []
+        return [{"name": str(r.get("name")), "dtype": r.get("dtype"),
+                 "shape": r["shape"] if isinstance(r.get("shape"), list) else None,
+                 "bytes": r["bytes"] if isinstance(r.get("bytes"), int) else None} for r in records]
+
+    return [{"stage": st.get("stage"), "runs_in": str(st.get("kind")),
+             "nodes": [str(n) for n in st["nodes"]] if isinstance(st.get("nodes"), list) else [],
+             "inputs": values(st, "inputs"), "outputs": values(st, "outputs")} for st in stages]
 
 
 def _layers(manifest: dict[str, Any]) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ from .protos import graphs_of, initializers_of
 from .pynodes import node_spec
 from .pyops import PyOpSpec, _check_strings
 from .regions import OnnxRegion, boundary_record, region_model
+from .schedule import check_schedule
 
 __all__ = ["PartitionedArtifact", "partition_manifest", "artifact_for", "MODES", "SINGLE", "PARTITIONED"]
 logger = logging.getLogger(__name__)
@@ -125,17 +126,15 @@ class PartitionedArtifact:
         self._entries = {e["node"]: e for e in manifest.get("custom_ops", [])}
         self._inits = initializers_of(model.graph)
         top = {n.name: n for n in model.graph.node}
-        self._schedule: list[dict[str, Any]] = manifest["partition"]["stages"]
+        self._schedule: list[dict[str, Any]] = check_schedule(model, manifest)
         self._regions: dict[int, OnnxRegion] = {}
         self._python: dict[int, list[_PyNode]] = {}
         for rec in self._schedule:
             if rec["kind"] == ONNXRUNTIME:
                 self._regions[rec["stage"]] = self._region(rec)
-            elif rec["kind"] == PYTHON:
+            else:  # PYTHON (check_schedule allows no other kind)
                 self._python[rec["stage"]] = [_PyNode(n, [i for i in top[n].input if i], list(top[n].output))
                                               for n in rec["nodes"]]
-            else:
-                raise GraphcError(f"unknown stage kind {rec['kind']!r} in the schedule; the bundle is damaged")
         read = {i for nodes in self._python.values() for n in nodes for i in n.inputs}
         top_inits = {t.name: t for t in model.graph.initializer}
         self._consts = {name: numpy_helper.to_array(top_inits[name]) for name in read if name in top_inits}

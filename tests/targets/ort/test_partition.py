@@ -320,6 +320,28 @@ def test_loading_a_partitioned_bundle_keeps_the_layer_trust_check(layers, tmp_pa
     np.testing.assert_array_equal(again.run({"x": x})["y"], art.run({"x": x})["y"])
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda st: st[0]["nodes"].append("nowhere"), "names node 'nowhere'"),
+    (lambda st: st[2]["nodes"].append("relu"), "node 'relu' is in two stages"),
+    (lambda st: st[1]["nodes"].append("sigmoid"), "node 'sigmoid' is not a Python node"),
+    (lambda st: (st[0]["nodes"].remove("relu"), st[0]["outputs"].clear()), "reads 'r' before any stage makes it"),
+    (lambda st: st[2]["inputs"][0].update(name="nothing"), "reads 'nothing' before any stage makes it"),
+    (lambda st: st.pop(2), "no stage for node"),
+    (lambda st: st[2]["outputs"].append(dict(st[2]["outputs"][0], name="r")), "hands on 'r'"),
+    (lambda st: st[0]["inputs"][0].update(type="!!"), "value 'x' has no readable type"),
+    (lambda st: st[1].update(kind="gpu"), "is not a stage record"),
+    (lambda st: st.clear(), "no list of stages"),
+])
+def test_a_damaged_schedule_is_refused_at_load(layers, tmp_path, damage, message):
+    graphc.compile(pm.chain_model(), "ort", layers=layers).save(tmp_path / "b")
+    path = tmp_path / "b" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    damage(manifest["partition"]["stages"])
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(graphc.ModelFormatError, match=message):
+        graphc.load(tmp_path / "b", layers=[str(pm.PARTITION_LAYERS)])
+
+
 def test_inspect_shows_the_regions(layers, tmp_path):
     art = graphc.compile(pm.chain_model(), "ort", layers=layers)
     art.save(tmp_path / "b")

@@ -1,0 +1,96 @@
+"""Checking the schedule a partitioned bundle's manifest records, before anything is built from it.
+
+A bundle is input from outside: its ``partition.stages`` must describe a run of its own
+``model.onnx``, or loading stops with a :class:`~graphc.errors.ModelFormatError` saying what
+is wrong (a KeyError halfway through a run is not an answer). :func:`check_schedule` holds:
+
+1. ``stages`` is a list of records, each with an integer ``stage`` equal to its place, a
+   ``kind`` (``onnxruntime`` or ``python``), ``nodes`` (names), ``inputs`` and ``outputs``
+   (records with a ``name`` and, for an onnxruntime stage, a decodable ``type``);
+2. every top-level node of the model is in exactly one stage, and a Python stage's nodes are
+   Python nodes (``custom_ops`` entries not lowered to functions);
+3. every value a stage reads exists when the stage runs: a graph input, an initializer, or an
+   output of an earlier stage (an onnxruntime stage reads only its recorded inputs, each of
+   which must be such a value; its recorded outputs must be outputs of its nodes);
+4. every graph output exists after the last stage.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from graphc.errors import ModelFormatError
+
+from .lowering import FUNCTION
+from .partition import ONNXRUNTIME, PYTHON
+
+__all__ = ["check_schedule"]
+
+
+def check_schedule(model: onnx.ModelProto, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's stages, checked against ``model`` (ModelFormatError naming the first problem)."""
+    stages = (manifest.get("partition") or {}).get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise ModelFormatError("the manifest's partition has no list of stages; the bundle is damaged")
+    nodes = {n.name: n for n in model.graph.node}
+    python = {e.get("node") for e in manifest.get("custom_ops", [])
+              if isinstance(e, dict) and e.get("lowering") != FUNCTION}
+    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
+    placed: set[str] = set()
+    for k, st in enumerate(stages):
+        where = f"schedule stage {k}"
+        _check_record(st, k, where)
+        for name in st["nodes"]:
+            if name not in nodes:
+                raise ModelFormatError(f"{where} names node {name!r}, which model.onnx has not at top level")
+            if name in placed:
+                raise ModelFormatError(f"{where}: node {name!r} is in two stages")
+            if st["kind"] == PYTHON and name not in python:
+                raise ModelFormatError(f"{where}: node {name!r} is not a Python node of the manifest")
+            placed.add(name)
+        produced = {o for name in st["nodes"] for o in nodes[name].output if o}
+        if st["kind"] == PYTHON:
+            for name in st["nodes"]:
+                missing = [i for i in nodes[name].input if i and i not in available]
+                if missing:
+                    raise ModelFormatError(f"{where}: node {name!r} reads {missing[0]!r} before any stage makes it")
+                available |= {o for o in nodes[name].output if o}
+            continue
+        reads = [r["name"] for r in st["inputs"]]
+        missing = [n for n in reads if n not in available]
+        if missing:
+            raise ModelFormatError(f"{where} reads {missing[0]!r} before any stage makes it")
+        stray = [r["name"] for r in st["outputs"] if r["name"] not in produced]
+        if stray:
+            raise ModelFormatError(f"{where} hands on {stray[0]!r}, which none of its nodes makes")
+        available |= {r["name"] for r in st["outputs"]}
+    unplaced = sorted(set(nodes) - placed)
+    if unplaced:
+        raise ModelFormatError(f"the schedule runs no stage for node(s) {unplaced[:5]}; the bundle is damaged")
+    lost = [o.name for o in model.graph.output if o.name not in available]
+    if lost:
+        raise ModelFormatError(f"graph output {lost[0]!r} is made by no stage of the schedule")
+    return stages
+
+
+def _check_record(st: Any, k: int, where: str) -> None:
+    if not isinstance(st, dict) or st.get("stage") != k or st.get("kind") not in (ONNXRUNTIME, PYTHON):
+        raise ModelFormatError(f"{where} is not a stage record (stage {k}, kind onnxruntime or python)")
+    for key in ("nodes", "inputs", "outputs"):
+        if not isinstance(st.get(key), list):
+            raise ModelFormatError(f"{where} has no list {key!r}")
+    if not all(isinstance(n, str) for n in st["nodes"]):
+        raise ModelFormatError(f"{where}: node names must be strings")
+    for r in st["inputs"] + st["outputs"]:
+        if not isinstance(r, dict) or not isinstance(r.get("name"), str):
+            raise ModelFormatError(f"{where}: a boundary value record has no name")
+        if st["kind"] == ONNXRUNTIME:
+            try:
+                onnx.TypeProto.FromString(base64.b64decode(r.get("type", ""), validate=True))
+            except (binascii.Error, TypeError, ValueError, DecodeError) as e:
+                raise ModelFormatError(f"{where}: value {r['name']!r} has no readable type ({e})") from e
