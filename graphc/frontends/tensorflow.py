@@ -324,6 +324,42 @@ def _softmax(b: GraphBuilder, node: _Node) -> list[Value]:
     return [b.op1("Softmax", node.inputs[:1], {"axis": -1}, name=node.name)]
 
 
+def _square(b: GraphBuilder, node: _Node) -> list[Value]:
+    x = node.inputs[0]
+    return [b.op1("Mul", [x, x], name=node.name)]
+
+
+def _rsqrt(b: GraphBuilder, node: _Node) -> list[Value]:
+    return [b.op1("Reciprocal", [b.op1("Sqrt", node.inputs[:1], name=f"{node.name}_sqrt")], name=node.name)]
+
+
+def _squared_difference(b: GraphBuilder, node: _Node) -> list[Value]:
+    d = b.op1("Sub", node.inputs[:2], name=f"{node.name}_sub")
+    return [b.op1("Mul", [d, d], name=node.name)]
+
+
+def _leaky_relu(b: GraphBuilder, node: _Node) -> list[Value]:
+    return [b.op1("LeakyRelu", node.inputs[:1], {"alpha": float(node.attr("alpha", 0.2))}, name=node.name)]
+
+
+def _reduce(onnx_type: str) -> Converter:
+    """Sum/Max/Min/Prod over the constant ``reduction_indices`` (opset 17: ReduceSum takes axes
+    as an input, the others as an attribute)."""
+    def convert(b: GraphBuilder, node: _Node) -> list[Value]:
+        axes = [int(a) for a in np.asarray(node.const_input(1)).reshape(-1)]
+        keep = int(bool(node.attr("keep_dims", False)))
+        if onnx_type == "ReduceSum":
+            return [b.op1(onnx_type, [node.inputs[0], b.ints(axes, f"{node.name}_axes")], {"keepdims": keep},
+                          name=node.name)]
+        return [b.op1(onnx_type, [node.inputs[0]], {"axes": axes, "keepdims": keep}, name=node.name)]
+    return convert
+
+
+def _expand_dims(b: GraphBuilder, node: _Node) -> list[Value]:
+    axis = [int(np.asarray(node.const_input(1)).reshape(()))]
+    return [b.op1("Unsqueeze", [node.inputs[0], b.ints(axis, f"{node.name}_axes")], name=node.name)]
+
+
 def _identity(b: GraphBuilder, node: _Node) -> list[Value]:
     x = node.inputs[0]
     if x.const is not None:  # weights read through Identity (frozen graphs): stay constant
@@ -350,6 +386,20 @@ MAPPED_OPS: dict[str, Converter] = {
     "Squeeze": _squeeze,
     "Transpose": _transpose,
     "Softmax": _softmax,
+    # element-wise math (tf.nn.l2_normalize is Square, Sum, Maximum, Rsqrt, Mul)
+    "Square": _square, "Rsqrt": _rsqrt, "SquaredDifference": _squared_difference, "LeakyRelu": _leaky_relu,
+    "Sqrt": _unary("Sqrt"), "Exp": _unary("Exp"), "Log": _unary("Log"), "Abs": _unary("Abs"), "Neg": _unary("Neg"),
+    "Floor": _unary("Floor"), "Ceil": _unary("Ceil"), "Round": _unary("Round"), "Reciprocal": _unary("Reciprocal"),
+    "Inv": _unary("Reciprocal"), "Sign": _unary("Sign"), "Erf": _unary("Erf"), "Softplus": _unary("Softplus"),
+    "Softsign": _unary("Softsign"), "Elu": _unary("Elu"), "Selu": _unary("Selu"), "Sin": _unary("Sin"),
+    "Cos": _unary("Cos"), "StopGradient": _identity,
+    "Maximum": _binary("Max"), "Minimum": _binary("Min"), "Pow": _binary("Pow"),
+    "Greater": _binary("Greater"), "GreaterEqual": _binary("GreaterOrEqual"), "Less": _binary("Less"),
+    "LessEqual": _binary("LessOrEqual"), "Equal": _binary("Equal"), "LogicalAnd": _binary("And"),
+    "LogicalOr": _binary("Or"), "LogicalNot": _unary("Not"),
+    "Sum": _reduce("ReduceSum"), "Max": _reduce("ReduceMax"), "Min": _reduce("ReduceMin"),
+    "Prod": _reduce("ReduceProd"),
+    "ExpandDims": _expand_dims,
 }
 
 _NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}

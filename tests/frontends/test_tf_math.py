@@ -1,0 +1,80 @@
+"""TensorFlow's common math ops map to ONNX: tf.nn.l2_normalize as frozen graphs spell it, the
+reductions, comparisons and element-wise functions, held to numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphc.frontends.tensorflow import load_tensorflow
+from tests.frontends.frontend_refs import run_ort
+from tests.frontends.test_tensorflow import GraphText
+
+
+def test_l2_normalize_as_frozen_graphs_spell_it(tmp_path):
+    """x * rsqrt(max(sum(square(x), axis=-1, keepdims), eps)): a face embedder's last step."""
+    x = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    x[2] = 1e-7  # below epsilon: the Maximum clamps
+    g = GraphText()
+    g.placeholder("x", x.shape)
+    g.node("sq", "Square", ["x"])
+    g.const("axis", np.array([1], np.int32))
+    g.node("sum", "Sum", ["sq", "axis"], keep_dims="b: true")
+    g.const("eps", np.array(1e-10, np.float32))
+    g.node("max", "Maximum", ["sum", "eps"])
+    g.node("rsqrt", "Rsqrt", ["max"])
+    g.node("embeddings", "Mul", ["x", "rsqrt"])
+    (tmp_path / "l2.pbtxt").write_text(g.text())
+    (y,) = run_ort(load_tensorflow(tmp_path / "l2.pbtxt"), {"x": x})
+    want = x / np.sqrt(np.maximum((x.astype(np.float64) ** 2).sum(1, keepdims=True), 1e-10))
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-7)
+
+
+UNARY = {
+    "Sqrt": np.sqrt, "Exp": np.exp, "Log": np.log, "Abs": np.abs, "Neg": np.negative, "Floor": np.floor,
+    "Ceil": np.ceil, "Round": np.round, "Reciprocal": np.reciprocal, "Sign": np.sign,
+    "Softplus": lambda a: np.log1p(np.exp(a)), "Softsign": lambda a: a / (1 + np.abs(a)),
+    "Elu": lambda a: np.where(a > 0, a, np.expm1(a)), "Sin": np.sin, "Cos": np.cos,
+    "LeakyRelu": lambda a: np.where(a > 0, a, 0.2 * a), "Square": np.square, "Rsqrt": lambda a: 1 / np.sqrt(a),
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY))
+def test_unary_math(tmp_path, op):
+    x = np.random.default_rng(1).uniform(0.1, 3.0, (2, 5)).astype(np.float32)
+    x[0] -= 1.5  # negatives where the function is defined for them
+    if op in ("Sqrt", "Log", "Rsqrt"):
+        x = np.abs(x) + 0.1
+    x[1, 0] = 2.5  # half-way: Round is to even, as TF's
+    g = GraphText()
+    g.placeholder("x", x.shape)
+    g.node("y", op, ["x"])
+    (tmp_path / "u.pbtxt").write_text(g.text())
+    (y,) = run_ort(load_tensorflow(tmp_path / "u.pbtxt"), {"x": x})
+    np.testing.assert_allclose(y, UNARY[op](x.astype(np.float64)), rtol=1e-5, atol=1e-6)
+
+
+def test_binary_reductions_and_comparisons(tmp_path):
+    rng = np.random.default_rng(2)
+    a, c = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    g = GraphText()
+    g.placeholder("a", a.shape)
+    g.const("c", c)
+    g.node("mn", "Minimum", ["a", "c"])
+    g.node("sd", "SquaredDifference", ["a", "c"])
+    g.const("axes", np.array([0, 2], np.int32))
+    g.node("rmax", "Max", ["sd", "axes"], keep_dims="b: false")
+    g.node("rmin", "Min", ["mn", "axes"], keep_dims="b: true")
+    g.node("rprod", "Prod", ["sd", "axes"])
+    g.node("gt", "Greater", ["a", "c"])
+    g.const("dim", np.array(1, np.int32))
+    g.node("ex", "ExpandDims", ["rmax", "dim"])
+    (tmp_path / "b.pbtxt").write_text(g.text())
+    graph = load_tensorflow(tmp_path / "b.pbtxt", outputs=["rmax", "rmin", "rprod", "gt", "ex"])
+    rmax, rmin, rprod, gt, ex = run_ort(graph, {"a": a})
+    sd = (a - c) ** 2
+    np.testing.assert_allclose(rmax, sd.max(axis=(0, 2)), rtol=1e-6)
+    np.testing.assert_allclose(rmin, np.minimum(a, c).min(axis=(0, 2), keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(rprod, sd.prod(axis=(0, 2)), rtol=1e-5)
+    np.testing.assert_array_equal(gt, a > c)
+    np.testing.assert_allclose(ex, sd.max(axis=(0, 2))[:, None], rtol=1e-6)
