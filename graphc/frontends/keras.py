@@ -344,6 +344,92 @@ def _zero_pad(ctx: _Ctx, L: _Layer) -> Value:
     return ctx.b.op1("Pad", [L.inputs[0], ctx.b.ints(pads, f"{L.name}_pads")], {"mode": "constant"}, name=L.name)
 
 
+def _separable(ctx: _Ctx, L: _Layer) -> Value:
+    """Depthwise (group = input channels, no bias) then the 1x1 pointwise conv with the bias."""
+    use_bias = bool(L.cfg("use_bias", True))
+    w = L.need_weights(3 if use_bias else 2)
+    kh, kw, cin, mult = w[0].shape
+    b = ctx.b
+    depth = b.const(np.ascontiguousarray(np.transpose(w[0].reshape(kh, kw, 1, cin * mult), (3, 2, 0, 1))),
+                    f"{L.name}_depthwise_kernel")
+    point = b.const(np.ascontiguousarray(np.transpose(w[1], (3, 2, 0, 1))), f"{L.name}_pointwise_kernel")
+    cl = _channels_last(L)
+    x = b.to_nchw(L.inputs[0]) if cl else L.inputs[0]
+    attrs = {"strides": _pair(L.cfg("strides", 1)), "dilations": _pair(L.cfg("dilation_rate", 1)),
+             "group": int(cin), **_pad_attrs(L)}
+    h = b.op1("Conv", [x, depth], attrs, name=f"{L.name}_depthwise")
+    y = b.op1("Conv", [h, point] + ([b.const(w[2], f"{L.name}_bias")] if use_bias else []), name=f"{L.name}_pointwise")
+    return _activation(ctx, b.to_nhwc(y) if cl else y, L.cfg("activation"), L.name)
+
+
+def _upsampling(ctx: _Ctx, L: _Layer) -> Value:
+    """Keras 'nearest' repeats each pixel; 'bilinear' is tf.image.resize's (half-pixel centres)."""
+    mode = str(L.cfg("interpolation", "nearest")).lower()
+    if mode not in ("nearest", "bilinear"):
+        return _custom(ctx, L)
+    sh, sw = _pair(L.cfg("size", 2))
+    scales = ctx.b.const(np.array([1, 1, sh, sw], np.float32), f"{L.name}_scales")
+    attrs = ({"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+             if mode == "nearest" else {"mode": "linear", "coordinate_transformation_mode": "half_pixel"})
+    return _spatial(ctx, L, "Resize", [L.inputs[0], None, scales], attrs)
+
+
+def _merge(onnx_type: str) -> Converter:
+    """Multiply / Maximum / Minimum (any number of inputs, pairwise) and Subtract (two)."""
+    def convert(ctx: _Ctx, L: _Layer) -> Value:
+        y = L.inputs[0]
+        for i, v in enumerate(L.inputs[1:], 1):
+            y = ctx.b.op1(onnx_type, [y, v], name=L.name if i == len(L.inputs) - 1 else f"{L.name}_{i}")
+        return y
+    return convert
+
+
+def _average(ctx: _Ctx, L: _Layer) -> Value:
+    total = ctx.b.op1("Sum", L.inputs, name=f"{L.name}_sum")
+    return ctx.b.op1("Div", [total, ctx.b.const(np.array(len(L.inputs), np.float32), f"{L.name}_n")], name=L.name)
+
+
+def _global_max(ctx: _Ctx, L: _Layer) -> Value:
+    keep = bool(L.cfg("keepdims", False))
+    axes = [1, 2] if _channels_last(L) else [2, 3]
+    y = ctx.b.op1("ReduceMax", [L.inputs[0]], {"axes": axes, "keepdims": int(keep)}, name=L.name)
+    return ctx.set_rank(y, 4 if keep else 2)
+
+
+def _leaky_relu_layer(ctx: _Ctx, L: _Layer) -> Value:
+    slope = L.config.get("negative_slope", L.config.get("alpha", 0.3))  # Keras 3 / Keras 2 spelling
+    return ctx.b.op1("LeakyRelu", L.inputs[:1], {"alpha": float(slope)}, name=L.name)
+
+
+def _rescaling(ctx: _Ctx, L: _Layer) -> Value:
+    b = ctx.b
+    scale, offset = np.asarray(L.cfg("scale", 1.0), np.float32), np.asarray(L.cfg("offset", 0.0), np.float32)
+    y = b.op1("Mul", [L.inputs[0], b.const(scale, f"{L.name}_scale")], name=f"{L.name}_mul")
+    return b.op1("Add", [y, b.const(offset, f"{L.name}_offset")], name=L.name)
+
+
+def _cropping(ctx: _Ctx, L: _Layer) -> Value:
+    c = L.cfg("cropping", ((0, 0), (0, 0)))
+    if isinstance(c, (int, float)):
+        (t, bo), (le, r) = (int(c), int(c)), (int(c), int(c))
+    elif all(isinstance(x, (int, float)) for x in c):
+        (t, bo), (le, r) = (int(c[0]), int(c[0])), (int(c[1]), int(c[1]))
+    else:
+        (t, bo), (le, r) = (int(c[0][0]), int(c[0][1])), (int(c[1][0]), int(c[1][1]))
+    axes = [1, 2] if _channels_last(L) else [2, 3]
+    big = np.iinfo(np.int64).max
+    b = ctx.b
+    inputs = [L.inputs[0], b.ints([t, le], f"{L.name}_starts"), b.ints([-bo if bo else big, -r if r else big],
+                                                                          f"{L.name}_ends"),
+              b.ints(axes, f"{L.name}_axes")]
+    return b.op1("Slice", inputs, name=L.name)
+
+
+def _permute(ctx: _Ctx, L: _Layer) -> Value:
+    dims = [int(d) for d in L.cfg("dims", [])]
+    return ctx.b.op1("Transpose", L.inputs[:1], {"perm": [0] + dims}, name=L.name)
+
+
 def custom_params(config: dict[str, Any]) -> dict[str, Any]:
     """A custom layer's params: its saved config minus name/trainable/dtype."""
     return {k: v for k, v in config.items() if k not in _DROPPED_CONFIG}
@@ -372,6 +458,15 @@ MAPPED_LAYERS: dict[str, Converter] = {
     "Dropout": _dropout,
     "Softmax": _softmax,
     "ZeroPadding2D": _zero_pad,
+    "SeparableConv2D": _separable, "SeparableConvolution2D": _separable,
+    "UpSampling2D": _upsampling,
+    "Multiply": _merge("Mul"), "Subtract": _merge("Sub"), "Maximum": _merge("Max"), "Minimum": _merge("Min"),
+    "Average": _average,
+    "GlobalMaxPooling2D": _global_max, "GlobalMaxPool2D": _global_max,
+    "LeakyReLU": _leaky_relu_layer,
+    "Rescaling": _rescaling,
+    "Cropping2D": _cropping,
+    "Permute": _permute,
 }
 
 
