@@ -14,9 +14,9 @@ control-flow node runs it inside onnxruntime, through
 :class:`~targets.ort.artifact.OrtArtifact`).
 
 The manifest records the schedule (``partition``: per stage its kind, nodes, boundary
-values with their types and sizes); ``model.onnx`` stays the whole lowered model, so a
-bundle holds its weights once, loads in ``mode="single"`` hosts unchanged, and the
-regions' models are cut from it again at load.
+values with their types and sizes, checked at load by :mod:`targets.ort.schedule`);
+``model.onnx`` stays the whole lowered model, the one single mode writes, so a bundle holds
+its weights once and the regions' models are cut from it again at load.
 """
 
 from __future__ import annotations
