@@ -88,6 +88,17 @@ def test_chains_that_start_and_end_with_layers_line_their_regions_up(layers, rng
     _same_as_numpy_and_single(pm.two_chains_model(), {"x": _x(rng)}, layers, art)
 
 
+def test_a_region_output_reaches_the_layer_and_the_caller_without_a_copy(layers, rng):
+    m = pm._model([helper.make_node("Relu", ["x"], ["r"], name="relu"), pm._layer("Spy", ["r"], "s", "spy", tag="t1"),
+                   helper.make_node("Neg", ["s"], ["y"], name="neg")], [pm._x()], [pm._out("r"), pm._out("y")])
+    art = graphc.compile(m, "ort", layers=layers)
+    seen = sys.modules[layers.lookup("acme", "Spy", 1).cls.__module__].SEEN.setdefault("t1", [])
+    seen.clear()
+    out = art.run({"x": _x(rng)})
+    # onnxruntime wrote r into the buffer the layer then read and the caller got
+    assert seen == [out["r"].__array_interface__["data"][0]] and out["r"].flags.owndata
+
+
 def test_a_constant_read_by_two_regions_is_in_both_models(layers, rng):
     art = graphc.compile(pm.shared_const_model(), "ort", layers=layers)
     assert [k for k, _ in _stages(art)] == ["onnxruntime", "python", "onnxruntime", "python", "onnxruntime"]
