@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import onnx
 
+from .errors import GraphcError
 from .ir import Graph
 from .model_io import as_graph
 from .passinfra import Instrument, PassContext, PassManager
 from .target import Artifact, Target, get_target, read_manifest, TARGETS
 
-__all__ = ["compile", "load", "run_pipeline"]
+__all__ = ["compile", "load", "run_pipeline", "LOAD_OPTIONS", "PIPELINE_OPTIONS"]
+
+#: options that reach the model loader (framework models: a Caffe net's weights, a GraphDef's outputs...)
+LOAD_OPTIONS = frozenset({"weights", "outputs", "structure_only"})
+#: options the passes and lowering read from ``PassContext.options`` whatever the target
+PIPELINE_OPTIONS = frozenset({"model_path", "include_sources", "evaluate", "memory_budget"})
+
+
+def _target_options(tgt: Target) -> frozenset[str] | None:
+    """The keyword options ``tgt``'s constructor takes (None: it takes any)."""
+    try:
+        params = inspect.signature(type(tgt)).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _check_options(options: dict[str, Any], tgt: Target) -> None:
+    """Unknown options are an error, not silently dropped."""
+    taken = _target_options(tgt)
+    if taken is None:
+        return
+    known = LOAD_OPTIONS | PIPELINE_OPTIONS | taken
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise GraphcError(f"unknown option(s) {', '.join(unknown)} for target {getattr(tgt, 'name', tgt)!r}; "
+                          f"the options are: {', '.join(sorted(known))}")
 
 
 def run_pipeline(
@@ -28,10 +58,12 @@ def run_pipeline(
     """Load ``model`` and run the target's pipeline (or ``passes``); return the result."""
     from .layers import resolve_registry
 
-    tgt = get_target(target, **dict(options or {}))  # the target takes the options it knows (fallback, ...)
-    registry = resolve_registry(layers)
-    graph = as_graph(model, layers=registry)  # framework frontends let registered layers take ops
     opts = dict(options or {})
+    tgt = get_target(target, **opts)  # the target takes the options it knows (fallback, ...)
+    _check_options(opts, tgt)
+    registry = resolve_registry(layers)
+    load_opts = {k: v for k, v in opts.items() if k in LOAD_OPTIONS}
+    graph = as_graph(model, layers=registry, **load_opts)  # framework frontends let registered layers take ops
     if isinstance(model, (str, os.PathLike)):
         opts.setdefault("model_path", os.fspath(model))  # error messages quote the exact command to run
     ctx = PassContext(target=tgt, layers=registry, options=opts,
@@ -52,8 +84,11 @@ def compile(  # noqa: A001 - the public name the product uses
     """Compile ``model`` for ``target`` and return a runnable artifact.
 
     ``layers`` is a LayerRegistry (default: the one behind ``@register_layer``);
-    ``passes`` overrides the target's pipeline; other keyword options reach the passes
-    and the target through ``PassContext.options`` (e.g. ``fallback=False``).
+    ``passes`` overrides the target's pipeline. Keyword options: the loader's for a framework
+    model (:data:`LOAD_OPTIONS`: ``weights=``, ``outputs=``, ``structure_only=``), the target's
+    constructor's (``fallback=False``, ``memory_budget=``, the ort target's ``mode=``...) and
+    :data:`PIPELINE_OPTIONS`; they reach the passes through ``PassContext.options``. Any other
+    option is a GraphcError naming the known ones.
     """
     graph, ctx, tgt = run_pipeline(model, target, layers=layers, passes=passes,
                                    instruments=instruments, options=options)

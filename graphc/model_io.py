@@ -73,9 +73,15 @@ def load_model(source: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, l
     return load_onnx(source)
 
 
-def as_graph(model: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, layers: Any = None) -> Graph:
-    """A Graph the caller may mutate: a copy when a Graph was given."""
-    return model.copy() if isinstance(model, Graph) else load_model(model, layers=layers)
+def as_graph(model: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, layers: Any = None,
+             **options: Any) -> Graph:
+    """A Graph the caller may mutate: a copy when a Graph was given (``options``, the loader's, then
+    make no sense: an error)."""
+    if isinstance(model, Graph):
+        if options:
+            raise GraphcError(f"options {sorted(options)} apply when loading a model file, not to a Graph")
+        return model.copy()
+    return load_model(model, layers=layers, **options)
 
 
 def save_model(graph: Graph, path: str | os.PathLike) -> None:
