@@ -109,6 +109,12 @@ class OrtArtifact:
             self.host.raise_errors()
         return dict(zip(self.output_names, got))
 
+    def describe(self) -> dict[str, Any]:
+        """What ``graphc inspect`` shows: ops by type and how each runs, layers, moved nodes, the schedule."""
+        from .describe import describe_lowered
+
+        return describe_lowered(self.model, self.manifest)
+
     # -------------------------------------------------------------------- save
     def save(self, path: str | Path) -> None:
         """Write the bundle (a folder, or a zip when ``path`` ends in .zip), atomically."""

@@ -24,7 +24,7 @@ from .function_builder import FUNCTION_DOMAIN
 from .protos import graphs_of
 from .pyops import CONTRIB_DOMAIN
 
-__all__ = ["describe_bundle", "describe_schedule", "NATIVE"]
+__all__ = ["describe_bundle", "describe_lowered", "describe_schedule", "NATIVE"]
 
 #: how a node onnxruntime runs itself is described
 NATIVE = "native"
@@ -36,7 +36,11 @@ def describe_bundle(path: str | Path, manifest: dict[str, Any]) -> dict[str, Any
     path = Path(path)
     if manifest.get("target") != "ort":
         raise ModelFormatError(f"{path}: written by the {manifest.get('target')!r} target, not 'ort'")
-    model = read_bundle_model(path, manifest)
+    return describe_lowered(read_bundle_model(path, manifest), manifest)
+
+
+def describe_lowered(model: onnx.ModelProto, manifest: dict[str, Any]) -> dict[str, Any]:
+    """:func:`describe_bundle` of a lowered model and its manifest in memory (an artifact's ``describe()``)."""
     entries = {e.get("node"): e for e in manifest.get("custom_ops", [])}
     rows = []
     for graph in graphs_of(model.graph):

@@ -260,6 +260,12 @@ class PartitionedArtifact:
             out[name] = a
         return out
 
+    def describe(self) -> dict[str, Any]:
+        """What ``graphc inspect`` shows: ops by type and how each runs, layers, moved nodes, the schedule."""
+        from .describe import describe_lowered
+
+        return describe_lowered(self.model, self.manifest)
+
     # -------------------------------------------------------------------- saving
     def save(self, path: str | Path) -> None:
         """Write the bundle (a folder, or a zip when ``path`` ends in .zip), atomically."""

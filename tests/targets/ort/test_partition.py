@@ -380,3 +380,16 @@ def test_compile_takes_the_ort_mode(tmp_path, flag, mode):
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["mode"] == mode and ("partition" in manifest) == (mode == "partitioned")
+
+
+def test_inspect_of_a_model_for_the_ort_target_shows_the_schedule(tmp_path):
+    onnx.save(pm.chain_model(), tmp_path / "chain.onnx")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "graphc"), "inspect", str(tmp_path / "chain.onnx"),
+                           "--target", "ort", "--layers", str(pm.PARTITION_LAYERS), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert info["mode"] == "partitioned" and info["runs"] == {"native": {"Relu": 1, "Sigmoid": 1},
+                                                              "python-op": {"acme::Scale": 2}}
+    assert [(r["runs_in"], r["nodes"]) for r in info["regions"]] == [
+        ("onnxruntime", ["relu"]), ("python", ["scale1", "scale2"]), ("onnxruntime", ["sigmoid"])]
