@@ -8,7 +8,10 @@ its blobs matched to layers by name. A ``.caffemodel`` alone carries the structu
   pooling rounds output sizes up (``ceil_mode``), Crop starts at ``offset`` from the
   top-left and takes the reference blob's size, BatchNorm divides its statistics by the
   scale-factor blob, Eltwise SUM applies its coefficients.
-* Any other type (Interp, PriorBox, ...) — and any type a registered layer claims for
+* SSD's Permute, Normalize and PriorBox map to ONNX ops and DetectionOutput to a ``caffe``
+  node graphc's built-in layer runs (:mod:`.caffe_ssd`); Split fans a blob out; training-only
+  layers (losses, Accuracy, data layers) are dropped with a warning (:mod:`.caffe_training`).
+* Any other type (Interp, ...) — and any type a registered layer claims for
   domain ``caffe`` (e.g. a center-crop ``Crop``, HED) — becomes a ``caffe`` node: its
   bottoms, then its blobs, as inputs; every field set in its ``*_param`` blocks flattened
   into attributes (``Interp`` gets ``height``, ``width``), typed by the schema where
@@ -34,8 +37,11 @@ from google.protobuf.message import DecodeError
 from ..atomic import atomic_write_bytes
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
+from ..layers.registry import user_layer
 from .builder import GraphBuilder, mark_overridden
 from .caffe_schema import caffe_messages
+from .caffe_ssd import SSD_LAYERS
+from .caffe_training import drop_training_layer, report_dropped
 from .prototext import parse_prototext
 
 __all__ = ["load_caffe", "parse_net", "net_to_graph", "blob_to_array", "save_caffemodel", "MAPPED_LAYERS",
@@ -400,6 +406,11 @@ def _power(net: _Net, L: _Layer) -> list[Value]:
     return [y]
 
 
+def _split(net: _Net, L: _Layer) -> list[Value]:
+    """Caffe's Split fans one blob out under several top names: one value carrying them all."""
+    return [net.b.op1("Identity", L.bottoms[:1], name=L.name)] * len(L.tops)
+
+
 def _typed_block(msg: Any, text: dict[str, list[Any]] | None) -> dict[str, Any]:
     """The fields a declared ``*_param`` message sets, typed by its schema: a repeated field is a
     list, a float field a float, an enum its name, a nested message a dict. Fields the schema
@@ -500,6 +511,8 @@ MAPPED_LAYERS: dict[str, Converter] = {
     "Crop": _crop,
     "Slice": _slice,
     "Power": _power,
+    "Split": _split,
+    **SSD_LAYERS,  # Permute, Normalize, PriorBox, DetectionOutput
 }
 
 
@@ -536,6 +549,8 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
             shape = None
         cur[name] = b.input(name, np.float32, shape)
     text_layers = (text_tree or {}).get("layer", [])
+    pending: dict[str, list[int] | None] = {}  # tops of dropped data layers: graph inputs once read
+    dropped: list[str] = []
     for idx, lp in enumerate(net_proto.layer):
         if lp.type == "Input":
             for i, top in enumerate(lp.top):
@@ -543,17 +558,21 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
                 shape = _blob_shape(shapes[i if i < len(shapes) else 0]) if len(shapes) else None
                 cur[top] = b.input(top, np.float32, shape)
             continue
+        text = text_layers[idx] if idx < len(text_layers) and isinstance(text_layers[idx], dict) else {}
+        if drop_training_layer(lp, text, pending, dropped):
+            continue
         bottoms = []
         for name in lp.bottom:
+            if name not in cur and name in pending:
+                cur[name] = b.input(name, np.float32, pending.pop(name))
             if name not in cur:
                 raise ModelFormatError(f"layer {lp.name!r} ({lp.type}) reads blob {name!r}, which no earlier layer "
                                        f"or input produces")
             bottoms.append(cur[name])
             read.add(id(cur[name]))
         blobs = blobs_by_layer.get(lp.name) or [blob_to_array(x, lp.name) for x in lp.blobs]
-        text = text_layers[idx] if idx < len(text_layers) and isinstance(text_layers[idx], dict) else {}
         L = _Layer(lp.name, lp.type, lp, bottoms, blobs, list(lp.top), text)
-        claimed = layers is not None and layers.lookup(DOMAIN, lp.type, 1) is not None
+        claimed = user_layer(layers, DOMAIN, lp.type) is not None  # graphc's built-in layers claim nothing
         conv = MAPPED_LAYERS.get(lp.type)
         outs = conv(net, L) if conv is not None and not claimed else _custom(net, L)
         if conv is not None and claimed:
@@ -567,6 +586,7 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
             else:
                 order.remove(top)
                 order.append(top)
+    report_dropped(dropped)
     _report_missing(net.missing, structure_only)
     if net.missing:
         b.graph.metadata[MISSING_WEIGHTS_KEY] = "; ".join(net.missing)

@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator
 from ..errors import LayerError
 from .base import Layer
 
-__all__ = ["LayerRegistry", "LayerEntry", "DEFAULT_LAYERS", "register_layer", "resolve_registry"]
+__all__ = ["LayerRegistry", "LayerEntry", "BUILTIN_LAYERS", "DEFAULT_LAYERS", "register_layer", "resolve_registry",
+           "is_builtin", "user_layer"]
 logger = logging.getLogger("graphc.layers")
 
 
@@ -147,8 +148,25 @@ class LayerRegistry:
             del self._scoped[len(self._scoped) - len(registries):]
 
 
-#: the registry behind ``@graphc.register_layer``
-DEFAULT_LAYERS = LayerRegistry()
+#: layers graphc ships for framework ops ONNX cannot express (:mod:`graphc.layers.builtin`, e.g.
+#: SSD's ``caffe::DetectionOutput``); filled when :mod:`graphc.layers` is imported
+BUILTIN_LAYERS = LayerRegistry()
+
+#: the registry behind ``@graphc.register_layer``; it sees the built-in layers (its parent), so
+#: does every registry composed over it (``load_layer_modules``, ``--layers``)
+DEFAULT_LAYERS = LayerRegistry(parents=(BUILTIN_LAYERS,))
+
+
+def is_builtin(entry: LayerEntry) -> bool:
+    """Whether ``entry`` is one of graphc's built-in layers (not a user's)."""
+    return any(e is entry for es in BUILTIN_LAYERS._entries.values() for e in es)
+
+
+def user_layer(layers: LayerRegistry | None, domain: str, op_type: str, opset: int = 1) -> LayerEntry | None:
+    """The layer a user registered for ``domain::op_type`` in ``layers``, ignoring graphc's built-ins
+    (how frontends decide that a registered layer claims a type they import themselves)."""
+    entry = layers.lookup(domain, op_type, opset) if layers is not None else None
+    return None if entry is None or is_builtin(entry) else entry
 
 
 def register_layer(op_type: str, domain: str = "", since_version: int = 1,

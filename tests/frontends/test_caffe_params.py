@@ -23,10 +23,12 @@ CROP = INPUTS + """
 layer { name: "crop" type: "Crop" bottom: "data" bottom: "ref" top: "crop" crop_param { axis: 2 OFFSETS } }
 """
 
+# graphc imports SSD's PriorBox, Permute and Normalize itself (issue 17): a fork's own layer types
+# reading their blocks stay caffe nodes, whose attributes these tests check
 PRIOR_BOXES = INPUTS + """
-layer { name: "pb1" type: "PriorBox" bottom: "data" bottom: "ref" top: "pb1"
+layer { name: "pb1" type: "MyPriorBox" bottom: "data" bottom: "ref" top: "pb1"
         prior_box_param { min_size: 4 aspect_ratio: 2 step: 8 variance: 0.1 } }
-layer { name: "pb2" type: "PriorBox" bottom: "data" bottom: "ref" top: "pb2"
+layer { name: "pb2" type: "MyPriorBox" bottom: "data" bottom: "ref" top: "pb2"
         prior_box_param { min_size: 4.5 aspect_ratio: 2 aspect_ratio: 3 step: 8.0
                           variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 } }
 """
@@ -105,8 +107,8 @@ def test_bvlc_blocks_graphc_does_not_map_are_typed(tmp_path):
     path.write_text(INPUTS + """
 layer { name: "elu" type: "ELU" bottom: "data" top: "elu" elu_param { alpha: 1 } }
 layer { name: "red" type: "Reduction" bottom: "elu" top: "red" reduction_param { operation: MEAN axis: 1 coeff: 2 } }
-layer { name: "perm" type: "Permute" bottom: "data" top: "perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
-layer { name: "norm" type: "Normalize" bottom: "data" top: "norm"
+layer { name: "perm" type: "MyPermute" bottom: "data" top: "perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "norm" type: "MyNormalize" bottom: "data" top: "norm"
         norm_param { across_spatial: false channel_shared: false eps: 0.001 } }
 """)
     ops = graphc.load_model(path).ops
