@@ -131,6 +131,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     Reads only regular files (``path`` itself when it is not a folder, ``manifest.json``
     inside the folder, not a link leaving it), at most :data:`MANIFEST_LIMIT` bytes."""
     from .archive import read_folder_file, read_member, require_regular_file
+    from .manifest_schema import COMMON, check_manifest
 
     path = Path(path)
     try:
@@ -148,4 +149,5 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise ModelFormatError(f"{path}: cannot read the artifact manifest ({e})") from e
     if not isinstance(manifest, dict) or "target" not in manifest:
         raise ModelFormatError(f"{path}: the manifest does not say which target wrote it")
+    check_manifest(path, manifest, COMMON)
     return manifest

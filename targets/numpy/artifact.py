@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphc.errors import LayerError, ModelFormatError
+from graphc.manifest_schema import COMMON, DIMS, OPTIONAL_STR, REQUIRED, check_manifest
 from graphc.target import describe_runs
 from graphc.ir import Graph, Op
 
@@ -37,6 +38,16 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MODEL_MEMBER = "model.onnx"
+_SPEC = {"name": str, "dtype": OPTIONAL_STR, "shape": DIMS}
+#: what load_artifact and describe_saved read from the manifest, checked first (graphc.manifest_schema)
+MANIFEST_SCHEMA = {
+    **COMMON,
+    "options": {"fallback": bool, "memory_budget": (int, float, type(None))},
+    "layers": [{REQUIRED: ("node", "op_type", "import_path", "module"), "node": str, "op_type": str, "domain": str,
+                "opset": int, "import_path": str, "module": str, "override": bool, "params": dict,
+                "sha256": OPTIONAL_STR}],
+    "inputs": [_SPEC], "outputs": [_SPEC], "fallback_ops": [str], "plan": (dict, type(None)),
+}
 
 
 class NumpyArtifact:
@@ -154,6 +165,7 @@ def describe_saved(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
     if manifest.get("target") != "numpy":
         raise ModelFormatError(f"{path}: written by target {manifest.get('target')!r}, not numpy")
+    check_manifest(Path(path), manifest, MANIFEST_SCHEMA)
     path = Path(path)
     data = _read_model_member(Path(path))
     graph = load_model(data)
@@ -228,6 +240,7 @@ def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trus
 
     if manifest.get("target") != "numpy":
         raise ModelFormatError(f"{path}: written by target {manifest.get('target')!r}, not numpy")
+    check_manifest(Path(path), manifest, MANIFEST_SCHEMA)
     if int(manifest.get("format", 0)) > FORMAT_VERSION:
         raise ModelFormatError(f"{path}: artifact format {manifest.get('format')} is newer than this graphc "
                                f"understands ({FORMAT_VERSION}); upgrade graphc")

@@ -33,6 +33,7 @@ import onnx
 from graphc.archive import read_folder_file, read_member
 from graphc.atomic import atomic_write_bytes, atomic_write_folder
 from graphc.errors import LayerError, ModelFormatError
+from graphc.manifest_schema import COMMON, DIMS, OPTIONAL_STR, REQUIRED, check_manifest, map_of
 from graphc.target import MANIFEST, read_manifest
 
 __all__ = ["save_bundle", "load_bundle", "read_bundle_file", "read_bundle_model", "source_digest",
@@ -42,6 +43,23 @@ logger = logging.getLogger(__name__)
 BUNDLE_FORMAT = 1
 MODEL_FILE = "model.onnx"
 _LAYER_DIR = "layers"
+_CUSTOM_OP = {
+    REQUIRED: ("node", "lowering", "source", "slots", "input_dtypes", "output_dtypes", "output_shapes"),
+    "node": str, "lowering": str, "layer": OPTIONAL_STR, "params": str,
+    "source": {REQUIRED: ("domain", "op_type"), "domain": str, "op_type": str, "opset": int},
+    "slots": {REQUIRED: ("node_slots", "blob_slots", "runtime_slots"), "node_slots": [int], "blob_slots": [int],
+              "runtime_slots": [int], "n_slots": int},
+    "input_dtypes": [str], "output_dtypes": [str], "output_shapes": [DIMS],
+    "subgraphs": map_of(str), "attr_kinds": map_of(int),
+}
+#: what loading reads from a bundle's manifest, checked first (graphc.manifest_schema)
+MANIFEST_SCHEMA = {
+    **COMMON, "model": str, "model_sha256": str,
+    "onnxruntime": {"built_with": str, "min": str, "below": str},
+    "custom_ops": [_CUSTOM_OP],
+    "layer_modules": map_of({"sha256": str, "layers_arg": OPTIONAL_STR, "file": str}),
+    "partition": dict,
+}
 
 
 def source_digest(cls: type) -> tuple[str, bytes | None]:
@@ -118,6 +136,7 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
     manifest, data = _read_one_save(path)
     if manifest.get("target") != "ort":
         raise ModelFormatError(f"{path}: written by the {manifest.get('target')!r} target, not 'ort'")
+    check_manifest(path, manifest, MANIFEST_SCHEMA)
     if int(manifest.get("format", 0)) > BUNDLE_FORMAT:
         raise ModelFormatError(f"{path}: bundle format {manifest.get('format')} is newer than this graphc reads "
                                f"({BUNDLE_FORMAT}); upgrade graphc")
@@ -128,7 +147,13 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
     classes, sources = _resolve_layers(path, manifest, registry, trust)
     from .partitioned import artifact_for  # one session, or regions when the manifest records a schedule
 
-    return artifact_for(model, manifest, classes, sources)
+    try:
+        return artifact_for(model, manifest, classes, sources)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, StopIteration) as e:
+        # the manifest's fields have the declared types (MANIFEST_SCHEMA), but do not fit the model or each
+        # other: a dtype name numpy does not know, a node model.onnx lacks, a lowering no kernel source serves
+        raise ModelFormatError(f"{path}: the manifest does not describe {MODEL_FILE} ({type(e).__name__}: {e}); "
+                               "the bundle is damaged or was edited: compile it again") from e
 
 
 def read_bundle_model(path: Path, manifest: dict[str, Any]) -> onnx.ModelProto:
