@@ -123,10 +123,10 @@ class PartitionedArtifact:
         self.manifest = manifest
         self.classes = dict(classes)
         self.sources = dict(sources or {})
+        self._schedule: list[dict[str, Any]] = check_schedule(model, manifest)  # first: a bundle is outside input
         self._entries = {e["node"]: e for e in manifest.get("custom_ops", [])}
         self._inits = initializers_of(model.graph)
         top = {n.name: n for n in model.graph.node}
-        self._schedule: list[dict[str, Any]] = check_schedule(model, manifest)
         self._regions: dict[int, OnnxRegion] = {}
         self._python: dict[int, list[_PyNode]] = {}
         for rec in self._schedule:

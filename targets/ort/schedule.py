@@ -34,12 +34,14 @@ __all__ = ["check_schedule"]
 
 def check_schedule(model: onnx.ModelProto, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The manifest's stages, checked against ``model`` (ModelFormatError naming the first problem)."""
-    stages = (manifest.get("partition") or {}).get("stages")
+    partition = manifest.get("partition")
+    stages = partition.get("stages") if isinstance(partition, dict) else None
     if not isinstance(stages, list) or not stages:
         raise ModelFormatError("the manifest's partition has no list of stages; the bundle is damaged")
     nodes = {n.name: n for n in model.graph.node}
-    python = {e.get("node") for e in manifest.get("custom_ops", [])
-              if isinstance(e, dict) and e.get("lowering") != FUNCTION}
+    entries = manifest.get("custom_ops", [])
+    python = {e.get("node") for e in entries if isinstance(e, dict) and e.get("lowering") != FUNCTION} \
+        if isinstance(entries, list) else set()
     available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
     placed: set[str] = set()
     for k, st in enumerate(stages):

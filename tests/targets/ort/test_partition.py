@@ -353,6 +353,17 @@ def test_a_damaged_schedule_is_refused_at_load(layers, tmp_path, damage, message
         graphc.load(tmp_path / "b", layers=[str(pm.PARTITION_LAYERS)])
 
 
+@pytest.mark.parametrize("partition", [[1, 2], "stages", {"stages": {"0": {}}}, {"stages": [None]}])
+def test_a_partition_of_the_wrong_shape_is_refused_at_load(layers, tmp_path, partition):
+    graphc.compile(pm.chain_model(), "ort", layers=layers).save(tmp_path / "b")
+    path = tmp_path / "b" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["partition"] = partition
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(graphc.ModelFormatError, match="partition|stage"):
+        graphc.load(tmp_path / "b", layers=[str(pm.PARTITION_LAYERS)])
+
+
 def test_inspect_shows_the_regions(layers, tmp_path):
     art = graphc.compile(pm.chain_model(), "ort", layers=layers)
     art.save(tmp_path / "b")
