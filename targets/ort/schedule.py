@@ -7,8 +7,9 @@ is wrong (a KeyError halfway through a run is not an answer). :func:`check_sched
 1. ``stages`` is a list of records, each with an integer ``stage`` equal to its place, a
    ``kind`` (``onnxruntime`` or ``python``), ``nodes`` (names), ``inputs`` and ``outputs``
    (records with a ``name`` and, for an onnxruntime stage, a decodable ``type``);
-2. every top-level node of the model is in exactly one stage, and a Python stage's nodes are
-   Python nodes (``custom_ops`` entries not lowered to functions);
+2. every top-level node of the model is in exactly one stage, a Python stage's nodes are
+   Python nodes (``custom_ops`` entries not lowered to functions) and an onnxruntime stage's
+   are not;
 3. every value a stage reads exists when the stage runs: a graph input, an initializer, or an
    output of an earlier stage (an onnxruntime stage reads only its recorded inputs, each of
    which must be such a value; its recorded outputs must be outputs of its nodes);
@@ -52,8 +53,10 @@ def check_schedule(model: onnx.ModelProto, manifest: dict[str, Any]) -> list[dic
                 raise ModelFormatError(f"{where} names node {name!r}, which model.onnx has not at top level")
             if name in placed:
                 raise ModelFormatError(f"{where}: node {name!r} is in two stages")
-            if st["kind"] == PYTHON and name not in python:
-                raise ModelFormatError(f"{where}: node {name!r} is not a Python node of the manifest")
+            if (st["kind"] == PYTHON) != (name in python):
+                which = "is not a Python node of the manifest" if st["kind"] == PYTHON else \
+                    "is a Python node, which onnxruntime cannot run"
+                raise ModelFormatError(f"{where}: node {name!r} {which}")
             placed.add(name)
         produced = {o for name in st["nodes"] for o in nodes[name].output if o}
         if st["kind"] == PYTHON:

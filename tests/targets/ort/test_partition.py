@@ -335,6 +335,8 @@ def test_loading_a_partitioned_bundle_keeps_the_layer_trust_check(layers, tmp_pa
     (lambda st: st[0]["nodes"].append("nowhere"), "names node 'nowhere'"),
     (lambda st: st[2]["nodes"].append("relu"), "node 'relu' is in two stages"),
     (lambda st: st[1]["nodes"].append("sigmoid"), "node 'sigmoid' is not a Python node"),
+    (lambda st: (st[1]["nodes"].remove("scale2"), st[2]["nodes"].insert(0, "scale2")),
+     "node 'scale2' is a Python node, which onnxruntime cannot run"),
     (lambda st: (st[0]["nodes"].remove("relu"), st[0]["outputs"].clear()), "reads 'r' before any stage makes it"),
     (lambda st: st[2]["inputs"][0].update(name="nothing"), "reads 'nothing' before any stage makes it"),
     (lambda st: st.pop(2), "no stage for node"),
