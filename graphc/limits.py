@@ -11,7 +11,8 @@ from typing import Iterator
 from .errors import GraphcError, ModelFormatError, PlanError
 
 __all__ = ["default_memory_budget", "memory_budget", "stricter_budget", "max_loop_iterations", "IterationBudget",
-           "run_iterations", "current_iterations", "DEFAULT_MAX_LOOP_ITERATIONS"]
+           "run_iterations", "current_iterations", "DEFAULT_MAX_LOOP_ITERATIONS", "run_memory_budget",
+           "check_allocation"]
 
 _FALLBACK_BUDGET = 8 << 30  # when the machine's memory cannot be read
 #: loop iterations per run when ``GRAPHC_MAX_LOOP_ITERATIONS`` is not set
@@ -105,3 +106,33 @@ def run_iterations() -> Iterator[IterationBudget]:
 def current_iterations() -> IterationBudget:
     """The budget of the run in progress; outside any run (a kernel called directly) a fresh one."""
     return _RUN_ITERATIONS.get() or IterationBudget()
+
+
+#: the memory budget of the run in progress in this context (set by :func:`run_memory_budget`)
+_RUN_MEMORY: ContextVar[int | None] = ContextVar("graphc_run_memory", default=None)
+
+
+@contextmanager
+def run_memory_budget(budget: int | None) -> Iterator[int]:
+    """Make ``budget`` (None: :func:`default_memory_budget`) the bound :func:`check_allocation`
+    applies during a run; an enclosing run's stricter budget is kept."""
+    own = memory_budget(budget)
+    outer = _RUN_MEMORY.get()
+    token = _RUN_MEMORY.set(own if outer is None else min(own, outer))
+    try:
+        yield _RUN_MEMORY.get()  # type: ignore[misc]
+    finally:
+        _RUN_MEMORY.reset(token)
+
+
+def check_allocation(node: str, op_type: str, shape: tuple[int, ...], nbytes: int) -> None:
+    """PlanError before allocating ``nbytes`` for a value whose size only the run knew (a shape
+    fed as data, a symbolic dimension) when that is over the run's memory budget: the planner
+    checks what it can predict at compile time; this is the same check at the moment of need."""
+    budget = _RUN_MEMORY.get()
+    if budget is None:
+        budget = default_memory_budget()
+    if nbytes > budget:
+        raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes, over the "
+                        f"memory budget of {budget} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) or reduce "
+                        "the input")

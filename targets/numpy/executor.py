@@ -29,7 +29,7 @@ import numpy as np
 
 from graphc.errors import GraphcError, InputError
 from graphc.ir import Graph, Value
-from graphc.limits import run_iterations
+from graphc.limits import run_iterations, run_memory_budget
 
 from .kernels import OpContext
 from .lowering import NONE_SLOT, Program, Step
@@ -363,7 +363,8 @@ class Executor:
         if bound is None:
             bound = BoundProgram(self.program, plan, shapes, self.debug)
         try:
-            with run_iterations():  # one loop-iteration budget for the whole run, nested loops included
+            # one loop-iteration budget for the whole run, nested loops included; fresh outputs bounded
+            with run_iterations(), run_memory_budget(self.memory_budget):
                 outputs, recorded = bound.run(arrays, record=not known)
         finally:
             with self._lock:

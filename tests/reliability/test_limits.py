@@ -339,3 +339,30 @@ def test_a_layer_promising_a_huge_output_is_refused_on_the_numpy_target():
     art = graphc.compile(model, target="numpy", layers=reg)
     with pytest.raises(LayerError, match=r"'resize1'.*promises 160000000000 bytes.*memory budget"):
         art.run({"x": np.ones((1, 1, 2, 2), np.float32)})
+
+
+def test_a_fed_shape_over_the_budget_is_refused_before_allocation():
+    """Expand to a shape fed as data: the plan cannot know the size, so the run checks it when the output is
+    allocated. It used to compute the 800 MB result, then refuse it at re-planning, on every call."""
+    import time
+    import tracemalloc
+
+    g = helper.make_graph([helper.make_node("Expand", ["x", "shape"], ["y"], name="grow")], "fed",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1]),
+                           helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
+                         memory_budget=10 << 20)
+    x = np.ones((1, 1), np.float32)
+    assert art.run({"x": x, "shape": np.array([100, 100])})["y"].shape == (100, 100)
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            start = time.perf_counter()
+            with pytest.raises(PlanError, match=r"'grow'.*800000000 bytes, over the memory budget of 10485760"):
+                art.run({"x": x, "shape": np.array([10_000, 20_000])})
+            assert time.perf_counter() - start < 1.0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"the refused run allocated {peak} bytes"

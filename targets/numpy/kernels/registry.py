@@ -48,8 +48,13 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from graphc.errors import ShapeInferenceError
+from graphc.limits import check_allocation
 
 __all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
+
+
+#: fresh outputs above this many bytes are checked against the run's memory budget before allocation
+_CHECKED_ALLOCATION = 1 << 20
 
 
 class OpContext:
@@ -95,7 +100,11 @@ class OpContext:
             buf = self.outs[index]
             if buf is not None and buf.shape == tuple(shape) and buf.dtype == np.dtype(dtype):
                 return buf
-        return np.empty(tuple(shape), dtype=dtype)
+        shape = tuple(shape)
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if nbytes > _CHECKED_ALLOCATION:  # a size the plan did not fix: checked against the run's budget first
+            check_allocation(self.name, self.op_type, shape, nbytes)
+        return np.empty(shape, dtype=dtype)
 
     def scratch(self, key: Any, shape: Sequence[int], dtype: Any, zero: bool = False,
                 fill: Any = None) -> np.ndarray:
