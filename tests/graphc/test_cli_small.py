@@ -65,3 +65,15 @@ def test_output_into_a_missing_folder_is_refused_not_created(tmp_path, capsys):
         assert main(argv) == 1
         assert f"folder {str(missing)!r} does not exist; create it first" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_help_does_not_import_onnx_or_networkx():
+    """`graphc --help` stays fast: the CLI and `import graphc` load onnx and networkx only when used."""
+    import subprocess
+    import sys
+
+    code = ("import sys, graphc; from graphc.cli.main import build_parser; build_parser().format_help(); "
+            "heavy = [n for n in ('onnx', 'networkx', 'onnxruntime') if n in sys.modules]; "
+            "assert not heavy, heavy; assert graphc.Param is graphc.layers.Param; print('ok')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
