@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-__all__ = ["ort_session", "ort_run", "random_feeds", "without_u8s8_saturation"]
+__all__ = ["ort_session", "ort_run", "random_feeds", "run_keeping_inputs", "without_u8s8_saturation"]
 
 
 def ort_session(model, threads: int = 0) -> ort.InferenceSession:
@@ -75,3 +75,16 @@ def random_feeds(model, seed: int = 0, normal: bool = False) -> dict[str, np.nda
             values = rng.integers(0, 4, shape)
         feeds[vi.name] = values.astype(dtype)
     return feeds
+
+
+def run_keeping_inputs(art, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``art.run(feeds)``, asserting the run left every caller array as it was ("inputs are never
+    modified", docs/reliability.md): dtype, shape and every bit (NaNs and ml_dtypes types included)."""
+    before = {k: np.array(v, copy=True) for k, v in feeds.items()}
+    out = art.run(feeds)
+    for k, v in before.items():
+        now = np.asarray(feeds[k])
+        same = now.dtype == v.dtype and now.shape == v.shape and (
+            now.tobytes() == v.tobytes() if now.dtype != object else now.tolist() == v.tolist())
+        assert same, f"the run modified the caller's input {k!r}"
+    return out
