@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Iterator
 
 from .errors import GraphcError, ModelFormatError, PlanError
 
-__all__ = ["default_memory_budget", "memory_budget", "stricter_budget", "max_loop_iterations", "IterationBudget",
-           "run_iterations", "current_iterations", "DEFAULT_MAX_LOOP_ITERATIONS", "run_memory_budget",
-           "check_allocation"]
+__all__ = ["default_memory_budget", "memory_budget", "stricter_budget", "max_loop_iterations", "RunBudget",
+           "begin_run", "end_run", "run_budget", "current_budget", "DEFAULT_MAX_LOOP_ITERATIONS"]
 
 _FALLBACK_BUDGET = 8 << 30  # when the machine's memory cannot be read
 #: loop iterations per run when ``GRAPHC_MAX_LOOP_ITERATIONS`` is not set
@@ -60,13 +59,36 @@ def max_loop_iterations() -> int:
         raise PlanError(f"GRAPHC_MAX_LOOP_ITERATIONS={raw!r} is not an integer") from None
 
 
-class IterationBudget:
-    """The loop iterations left to one run. Every Loop of the run spends from the same budget,
-    so nested loops cannot multiply the limit (9e6 inside 9e6 is 8.1e13 iterations, not 9e6)."""
+class RunBudget:
+    """The limits of one run, both read lazily (most runs need neither):
 
-    def __init__(self, limit: int | None = None) -> None:
-        self.limit = max_loop_iterations() if limit is None else int(limit)
+    * loop iterations: every Loop of the run spends from the same count, so nested loops
+      cannot multiply the limit (9e6 inside 9e6 is 8.1e13 iterations, not 9e6);
+    * memory: the bound :meth:`check_allocation` applies to values whose size only the run
+      knows (``memory``: the artifact's budget, None for :func:`default_memory_budget`).
+    """
+
+    __slots__ = ("_limit", "_memory", "_memory_given", "spent")
+
+    def __init__(self, limit: int | None = None, memory: int | None = None) -> None:
+        self._limit = None if limit is None else int(limit)
+        self._memory_given = memory
+        self._memory: int | None = None
         self.spent = 0
+
+    @property
+    def limit(self) -> int:
+        """Loop iterations the run may make (``GRAPHC_MAX_LOOP_ITERATIONS``, read on first use)."""
+        if self._limit is None:
+            self._limit = max_loop_iterations()
+        return self._limit
+
+    @property
+    def memory(self) -> int:
+        """Bytes one value of run-time size may take (read on first use)."""
+        if self._memory is None:
+            self._memory = memory_budget(self._memory_given)
+        return self._memory
 
     def check_trip_count(self, node: str, trip: int) -> None:
         """PlanError when Loop ``node`` declares a trip count above what one whole run may make."""
@@ -82,57 +104,44 @@ class IterationBudget:
                             "iterations per run (nested loops count together); raise GRAPHC_MAX_LOOP_ITERATIONS "
                             "if this is intended")
 
+    def check_allocation(self, node: str, op_type: str, shape: tuple[int, ...], nbytes: int) -> None:
+        """PlanError before allocating ``nbytes`` for a value whose size only the run knew (a shape fed
+        as data, a symbolic dimension) when that is over the memory budget: the planner checks what it
+        can predict at compile time; this is the same check at the moment of need."""
+        if nbytes > self.memory:
+            raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes, over "
+                            f"the memory budget of {self.memory} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) "
+                            "or reduce the input")
 
-#: the budget of the run in progress in this context (set by :func:`run_iterations`)
-_RUN_ITERATIONS: ContextVar[IterationBudget | None] = ContextVar("graphc_run_iterations", default=None)
+
+#: the budget of the run in progress in this context (set by :func:`begin_run`)
+_RUN: ContextVar[RunBudget | None] = ContextVar("graphc_run_budget", default=None)
+
+
+def begin_run(memory: int | None = None) -> Token[RunBudget | None] | None:
+    """Open a run's budget (for :func:`end_run`); None inside a run already open, whose budget the
+    inner run then shares (a layer running another artifact spends from its caller's)."""
+    if _RUN.get() is not None:
+        return None
+    return _RUN.set(RunBudget(memory=memory))
+
+
+def end_run(token: Token[RunBudget | None] | None) -> None:
+    """Close the budget :func:`begin_run` opened (nothing for a nested run)."""
+    if token is not None:
+        _RUN.reset(token)
 
 
 @contextmanager
-def run_iterations() -> Iterator[IterationBudget]:
-    """The iteration budget of a run: a fresh one at the outermost run, the enclosing run's
-    inside it (a layer that runs another artifact spends from its caller's budget)."""
-    current = _RUN_ITERATIONS.get()
-    if current is not None:
-        yield current
-        return
-    budget = IterationBudget()
-    token = _RUN_ITERATIONS.set(budget)
+def run_budget(memory: int | None = None) -> Iterator[RunBudget]:
+    """:func:`begin_run` / :func:`end_run` as a context manager; yields the run's budget."""
+    token = begin_run(memory)
     try:
-        yield budget
+        yield current_budget()
     finally:
-        _RUN_ITERATIONS.reset(token)
+        end_run(token)
 
 
-def current_iterations() -> IterationBudget:
+def current_budget() -> RunBudget:
     """The budget of the run in progress; outside any run (a kernel called directly) a fresh one."""
-    return _RUN_ITERATIONS.get() or IterationBudget()
-
-
-#: the memory budget of the run in progress in this context (set by :func:`run_memory_budget`)
-_RUN_MEMORY: ContextVar[int | None] = ContextVar("graphc_run_memory", default=None)
-
-
-@contextmanager
-def run_memory_budget(budget: int | None) -> Iterator[int]:
-    """Make ``budget`` (None: :func:`default_memory_budget`) the bound :func:`check_allocation`
-    applies during a run; an enclosing run's stricter budget is kept."""
-    own = memory_budget(budget)
-    outer = _RUN_MEMORY.get()
-    token = _RUN_MEMORY.set(own if outer is None else min(own, outer))
-    try:
-        yield _RUN_MEMORY.get()  # type: ignore[misc]
-    finally:
-        _RUN_MEMORY.reset(token)
-
-
-def check_allocation(node: str, op_type: str, shape: tuple[int, ...], nbytes: int) -> None:
-    """PlanError before allocating ``nbytes`` for a value whose size only the run knew (a shape
-    fed as data, a symbolic dimension) when that is over the run's memory budget: the planner
-    checks what it can predict at compile time; this is the same check at the moment of need."""
-    budget = _RUN_MEMORY.get()
-    if budget is None:
-        budget = default_memory_budget()
-    if nbytes > budget:
-        raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes, over the "
-                        f"memory budget of {budget} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) or reduce "
-                        "the input")
+    return _RUN.get() or RunBudget()

@@ -29,7 +29,7 @@ import numpy as np
 
 from graphc.errors import GraphcError, InputError
 from graphc.ir import Graph, Value
-from graphc.limits import run_iterations, run_memory_budget
+from graphc.limits import begin_run, end_run
 
 from .kernels import OpContext
 from .lowering import NONE_SLOT, Program, Step
@@ -363,9 +363,12 @@ class Executor:
         if bound is None:
             bound = BoundProgram(self.program, plan, shapes, self.debug)
         try:
-            # one loop-iteration budget for the whole run, nested loops included; fresh outputs bounded
-            with run_iterations(), run_memory_budget(self.memory_budget):
+            # one budget for the whole run: loop iterations (nested loops too), outputs of run-time size
+            token = begin_run(self.memory_budget)
+            try:
                 outputs, recorded = bound.run(arrays, record=not known)
+            finally:
+                end_run(token)
         finally:
             with self._lock:
                 if pool_key in self._pools:

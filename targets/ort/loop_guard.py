@@ -3,7 +3,7 @@ onnxruntime could otherwise run without bound.
 
 onnxruntime has no iteration limit: a fed trip count of 1e12, or a condition that stays true, runs
 until the process is killed. graphc's numpy target spends every iteration of a run from one
-:class:`graphc.limits.IterationBudget` (``GRAPHC_MAX_LOOP_ITERATIONS``). The same budget bounds a
+:class:`graphc.limits.RunBudget` (``GRAPHC_MAX_LOOP_ITERATIONS``). The same budget bounds a
 session here: :func:`guard_loops` rewrites the session's copy of the model so that a Loop body's
 condition output passes through a guard op, which
 

@@ -38,7 +38,7 @@ import onnx
 from onnx import helper
 
 from graphc.errors import GraphcError, LayerError
-from graphc.limits import IterationBudget, current_iterations
+from graphc.limits import RunBudget, current_budget
 
 from .protos import graphs_of, graphs_of_node
 from .pyop_registry import OP_TYPE, PYOPS
@@ -99,7 +99,7 @@ class PyOpHost:
         self.errors: list[GraphcError] = []
         self.lock = threading.Lock()
         #: the loop iterations left to the run in progress (:mod:`targets.ort.loop_guard`)
-        self.iterations = IterationBudget()
+        self.iterations = RunBudget()
         self.specs: dict[str, PyOpSpec] = {}
         self._bodies: list[Callable[..., Any]] = []
 
@@ -134,10 +134,10 @@ class PyOpHost:
 
     def begin_run(self) -> None:
         """Forget the previous run's failures; take this run's loop-iteration budget: the enclosing
-        run's when there is one (:func:`graphc.limits.run_iterations`: a partitioned artifact's
+        run's when there is one (:func:`graphc.limits.begin_run`: a partitioned artifact's
         regions, a layer running another artifact), else a fresh one."""
         self.errors.clear()
-        self.iterations = current_iterations()
+        self.iterations = current_budget()
 
     def raise_errors(self, cause: BaseException | None = None) -> None:
         """Raise the first recorded failure (then forget them all)."""

@@ -7,7 +7,7 @@ executor binds (``ctx.subgraph_runner``); it returns the body's outputs as a lis
 * Loop runs ``body`` with ``[iteration, cond, *carried]`` and receives
   ``[cond, *carried, *scan_outputs]``; per-iteration scan outputs are stacked on a new
   axis 0. Iterations are bounded per run by ``GRAPHC_MAX_LOOP_ITERATIONS`` (default
-  10,000,000; :class:`graphc.limits.IterationBudget`), every Loop of the run, nested ones
+  10,000,000; :class:`graphc.limits.RunBudget`), every Loop of the run, nested ones
   included, spending from one budget: a larger ``M`` or a run whose loops together go past
   it raises :class:`graphc.errors.PlanError` naming the node.
 * Scan (opset 9+) runs ``body`` with ``[*states, *slices]`` per step over
@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphc.errors import ShapeInferenceError
-from graphc.limits import current_iterations, max_loop_iterations
+from graphc.limits import current_budget, max_loop_iterations
 
 from .registry import OpContext, kernel
 
@@ -55,7 +55,7 @@ def _stack(parts: list[np.ndarray]) -> np.ndarray:
 @kernel("Loop")
 def loop(ctx: OpContext, m: np.ndarray | None = None, cond: np.ndarray | None = None, *carried: Any) -> Any:
     """Iterate ``body`` while ``i < M`` and ``cond`` (either may be omitted)."""
-    budget = current_iterations()  # the run's: nested loops spend from the same one
+    budget = current_budget()  # the run's: nested loops spend from the same one
     trip = None if m is None or np.asarray(m).size == 0 else int(np.asarray(m).reshape(-1)[0])
     if trip is not None:
         budget.check_trip_count(ctx.name, trip)

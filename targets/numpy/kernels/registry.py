@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from graphc.errors import ShapeInferenceError
-from graphc.limits import check_allocation
+from graphc.limits import current_budget
 
 __all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
 
@@ -103,7 +103,7 @@ class OpContext:
         shape = tuple(shape)
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         if nbytes > _CHECKED_ALLOCATION:  # a size the plan did not fix: checked against the run's budget first
-            check_allocation(self.name, self.op_type, shape, nbytes)
+            current_budget().check_allocation(self.name, self.op_type, shape, nbytes)
         return np.empty(shape, dtype=dtype)
 
     def scratch(self, key: Any, shape: Sequence[int], dtype: Any, zero: bool = False,
