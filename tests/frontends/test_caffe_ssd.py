@@ -19,6 +19,7 @@ from graphc.errors import ModelFormatError
 from graphc.frontends.caffe import load_caffe, save_caffemodel
 from graphc.frontends.caffe_schema import caffe_messages
 from graphc.layers import LayerRegistry, load_layer_modules
+from graphc.layers.builtin import caffe_ssd as caffe_ssd_layer
 from graphc.layers.builtin.caffe_ssd import DetectionOutput
 
 from tests.frontends import ssd_refs
@@ -286,7 +287,9 @@ def _run_layer(layer: DetectionOutput, inputs: list[np.ndarray]) -> np.ndarray:
     dict(num_classes=3, background_label_id=-1, code_type="CENTER_SIZE", keep_top_k=50, nms_threshold=0.4,
          confidence_threshold=0.25, clip=True),
 ])
-def test_detection_output_layer_matches_opencv(params):
+@pytest.mark.parametrize("matrix_limit", [2048, 3])  # overlaps as one matrix, or row by row
+def test_detection_output_layer_matches_opencv(params, matrix_limit, monkeypatch):
+    monkeypatch.setattr(caffe_ssd_layer, "_MATRIX_LIMIT", matrix_limit)
     rng = np.random.default_rng(4)
     num, num_priors, classes = 2, 40, params["num_classes"]
     num_loc = 1 if params.get("share_location", True) else classes

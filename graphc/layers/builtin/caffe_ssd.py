@@ -32,7 +32,7 @@ from ..base import Layer, Param
 from ..registry import BUILTIN_LAYERS
 from ..slots import merge_slots
 
-__all__ = ["DetectionOutput", "decode_boxes", "box_sizes", "nms_fast"]
+__all__ = ["DetectionOutput", "decode_boxes", "box_sizes", "overlaps", "nms_fast"]
 
 _F32 = np.float32
 
@@ -75,30 +75,57 @@ def decode_boxes(loc: np.ndarray, priors: np.ndarray, variances: np.ndarray | No
     return out
 
 
-def _overlaps(box: np.ndarray, size: np.float32, kept: np.ndarray, kept_sizes: np.ndarray,
-              normalized: bool) -> np.ndarray:
-    """OpenCV's JaccardOverlap of ``box`` with each row of ``kept``."""
-    inter = np.stack([np.maximum(kept[:, 0], box[0]), np.maximum(kept[:, 1], box[1]),
-                      np.minimum(kept[:, 2], box[2]), np.minimum(kept[:, 3], box[3])], axis=-1)
-    isize = box_sizes(inter, normalized)
+#: candidates up to this many get their pairwise overlaps in one matrix (16 MiB of float32)
+_MATRIX_LIMIT = 2048
+
+
+def overlaps(a: np.ndarray, a_sizes: np.ndarray, b: np.ndarray, b_sizes: np.ndarray, normalized: bool) -> np.ndarray:
+    """OpenCV's JaccardOverlap of every row of ``a`` ``[n, 4]`` with every row of ``b`` ``[m, 4]``: ``[n, m]``."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    area = w * h if normalized else (w + _F32(1)) * (h + _F32(1))
+    isize = np.where((w < 0) | (h < 0), _F32(0), area)  # box_sizes of the intersections
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = isize / (size + kept_sizes - isize)
+        iou = isize / (a_sizes[:, None] + b_sizes[None, :] - isize)
     return np.where(isize > 0, iou, _F32(0))
 
 
 def nms_fast(boxes: np.ndarray, sizes: np.ndarray, scores: np.ndarray, threshold: float, nms_threshold: float,
              top_k: int, normalized: bool, limit: int | None = None) -> list[int]:
-    """OpenCV's NMSFast_ (eta 1): indices of the boxes kept, best first."""
+    """OpenCV's NMSFast_ (eta 1): indices of the boxes kept, best first.
+
+    The candidates (scores above ``threshold``, best first, stable; the ``top_k`` first) are
+    visited in order; one is kept when its overlap with every box kept so far is at most
+    ``nms_threshold``; the walk stops after ``limit`` kept boxes.
+    """
     candidates = np.nonzero(scores > _F32(threshold))[0]
     order = candidates[np.argsort(-scores[candidates], kind="stable")]
     if top_k > 0:
         order = order[:top_k]
+    if len(order) > _MATRIX_LIMIT:
+        return _nms_by_rows(boxes, sizes, order, nms_threshold, normalized, limit)
+    # the overlap is symmetric: "overlaps no kept box" is "not suppressed by an earlier kept box"
+    over = overlaps(boxes[order], sizes[order], boxes[order], sizes[order], normalized) > _F32(nms_threshold)
+    suppressed = np.zeros(len(order), bool)
+    kept: list[int] = []
+    for j in range(len(order)):
+        if suppressed[j]:
+            continue
+        kept.append(int(order[j]))
+        if limit is not None and len(kept) >= limit:
+            break
+        suppressed |= over[j]
+    return kept
+
+
+def _nms_by_rows(boxes: np.ndarray, sizes: np.ndarray, order: np.ndarray, nms_threshold: float, normalized: bool,
+                 limit: int | None) -> list[int]:
+    """:func:`nms_fast`'s walk for many candidates: each one's overlaps with the kept boxes only."""
     kept: list[int] = []
     for idx in order:
-        if kept:
-            ious = _overlaps(boxes[idx], sizes[idx], boxes[kept], sizes[kept], normalized)
-            if np.any(ious > _F32(nms_threshold)):
-                continue
+        if kept and np.any(overlaps(boxes[idx:idx + 1], sizes[idx:idx + 1], boxes[kept], sizes[kept],
+                                    normalized) > _F32(nms_threshold)):
+            continue
         kept.append(int(idx))
         if limit is not None and len(kept) >= limit:
             break
