@@ -34,6 +34,7 @@ from onnx import numpy_helper
 from graphc.errors import GraphcError, InputError, LayerError
 from graphc.frontends.types import type_from_proto, type_to_proto
 from graphc.ir import Graph, TensorType, Value
+from graphc.limits import begin_run, end_run
 
 from .lowering import FUNCTION
 from .partition import ONNXRUNTIME, PYTHON, Stage, boundary_bytes, form_stages
@@ -196,6 +197,7 @@ class PartitionedArtifact:
             runners = self._pool.pop() if self._pool else None
         if runners is None:
             runners = self._runners()
+        token = begin_run()  # one budget for the whole run: every stage's loops and run-time sizes
         try:
             for rec, live in zip(self._schedule, self._live):
                 stage = rec["stage"]
@@ -209,6 +211,7 @@ class PartitionedArtifact:
                 for name in [n for n in vals if n not in live]:
                     del vals[name]
         finally:
+            end_run(token)
             with self._lock:
                 self._pool.append(runners)
         return self._outputs(vals, fed)

@@ -13,7 +13,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 __all__ = ["PARTITION_LAYERS", "chain_model", "diamond_model", "io_model", "shared_const_model", "dynamic_model",
-           "if_model", "loop_model", "two_chains_model", "squeezenet_with_layer", "squeezenet_without_layer"]
+           "if_model", "loop_model", "two_loops_model", "two_chains_model", "squeezenet_with_layer", "squeezenet_without_layer"]
 
 PARTITION_LAYERS = Path(__file__).resolve().parent / "layer_files" / "partition_layers.py"
 F = onnx.TensorProto.FLOAT
@@ -93,9 +93,8 @@ def if_model() -> onnx.ModelProto:
                    _layer("Scale", ["i"], "y", "scale", factor=0.5)], [_x(), cond], [_out("y")])
 
 
-def loop_model() -> onnx.ModelProto:
-    """A layer, then a Loop adding 1 three times (trip count and condition constant)."""
-    body = helper.make_graph(
+def _add_one_body() -> onnx.GraphProto:
+    return helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
          helper.make_node("Constant", [], ["one"], name="body_one", value_float=1.0),
          helper.make_node("Add", ["v_in", "one"], ["v_out"], name="body_add")], "body",
@@ -104,10 +103,23 @@ def loop_model() -> onnx.ModelProto:
          helper.make_tensor_value_info("v_in", F, [2, 3, 4, 5])],
         [helper.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
          helper.make_tensor_value_info("v_out", F, [2, 3, 4, 5])])
+
+
+def loop_model() -> onnx.ModelProto:
+    """A layer, then a Loop adding 1 three times (trip count and condition constant)."""
     inits = [numpy_helper.from_array(np.array(3, np.int64), "m"), numpy_helper.from_array(np.array(True), "t")]
     return _model([_layer("Scale", ["x"], "s", "scale", factor=2.0),
-                   helper.make_node("Loop", ["m", "t", "s"], ["y"], name="loop", body=body)],
+                   helper.make_node("Loop", ["m", "t", "s"], ["y"], name="loop", body=_add_one_body())],
                   [_x()], [_out("y")], inits)
+
+
+def two_loops_model() -> onnx.ModelProto:
+    """Loop (fed trip count m) adding 1, a layer, the same Loop again: two regions, each with a Loop."""
+    return _model([helper.make_node("Loop", ["m", "t", "x"], ["a"], name="loop1", body=_add_one_body()),
+                   _layer("Scale", ["a"], "s", "scale", factor=2.0),
+                   helper.make_node("Loop", ["m", "t", "s"], ["y"], name="loop2", body=_add_one_body())],
+                  [_x(), helper.make_tensor_value_info("m", onnx.TensorProto.INT64, [])], [_out("y")],
+                  [numpy_helper.from_array(np.array(True), "t")])
 
 
 def _seeded_squeezenet(seed: int) -> onnx.ModelProto:

@@ -158,6 +158,18 @@ def test_float16_crosses_bound_and_bfloat16_through_ort_values(layers, elem, bou
     np.testing.assert_array_equal(got["y"], x * 2)
 
 
+def test_the_loops_of_all_regions_spend_one_iteration_budget(layers, monkeypatch):
+    monkeypatch.setenv("GRAPHC_MAX_LOOP_ITERATIONS", "5")
+    art = graphc.compile(pm.two_loops_model(), "ort", layers=layers)
+    assert [k for k, _ in _stages(art)] == ["onnxruntime", "python", "onnxruntime"]
+    x = np.zeros((2, 3, 4, 5), np.float32)
+    np.testing.assert_array_equal(art.run({"x": x, "m": np.array(2, np.int64)})["y"], np.full_like(x, 6))
+    for target in (art, graphc.compile(pm.two_loops_model(), "numpy", layers=layers)):
+        # 3 + 3 iterations: each region alone is within the limit, the run is not
+        with pytest.raises(GraphcError, match="loop2.*after 5 iterations"):
+            target.run({"x": x, "m": np.array(3, np.int64)})
+
+
 def test_without_python_nodes_both_modes_are_one_session(rng):
     m = helper.make_model(helper.make_graph(
         [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
