@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -98,18 +99,58 @@ def load_external_data(model: onnx.ModelProto, base: Path | None) -> None:
     None (the model did not come from a file). Afterwards no tensor refers to a file, so
     nothing downstream (onnxruntime, onnx.reference) resolves a path of its own.
     """
-    from onnx.external_data_helper import load_external_data_for_tensor
-
     for tensor in external_tensors(model):
         info = {e.key: e.value for e in tensor.external_data}
         location = info.get("location", "")
         target = _confined_path(location, base, tensor.name)
-        try:
-            load_external_data_for_tensor(tensor, str(base))
-        except Exception as e:  # noqa: BLE001 - any failure here is a bad model
-            raise ModelFormatError(f"tensor {tensor.name!r}: cannot read external data {location!r}: {e}") from e
+        tensor.raw_data = _read_external(tensor, target, location, info)
         tensor.data_location = onnx.TensorProto.DEFAULT
         del tensor.external_data[:]
+
+
+def _read_external(tensor: onnx.TensorProto, target: Path, location: str, info: dict[str, str]) -> bytes:
+    """Exactly the bytes the tensor's dims and type need, from ``offset`` in ``target``: a length (or
+    the rest of the file) that disagrees is refused before anything is read, so a sparse 900 MB
+    file behind an 8-byte tensor costs nothing."""
+    from ..archive import read_regular_file
+
+    where = f"tensor {tensor.name!r}: external data {location!r}"
+    try:
+        offset, length = int(info.get("offset") or 0), (int(info["length"]) if info.get("length") else None)
+        size = target.stat().st_size
+    except (ValueError, OSError) as e:
+        raise ModelFormatError(f"{where}: unreadable offset/length or file ({e})") from e
+    need = _tensor_nbytes(tensor)
+    have = length if length is not None else size - offset
+    if offset < 0 or have < 0 or offset + have > size:
+        raise ModelFormatError(f"{where}: offset {offset} and length {have} lie outside the {size}-byte file")
+    if need is not None and have != need:
+        raise ModelFormatError(f"{where} holds {have} bytes (offset {offset}), but the tensor's dims "
+                               f"{list(tensor.dims)} of its type need {need}; the model is malformed")
+    if offset == 0 and have == size:
+        return read_regular_file(target, have)
+    with open(target, "rb") as f:  # a regular file (checked by _confined_path)
+        f.seek(offset)
+        return f.read(have)
+
+
+#: bits per element of the packed element types (the rest: numpy's itemsize)
+_PACKED_BITS = {getattr(onnx.TensorProto, name): bits for name, bits in
+                (("INT4", 4), ("UINT4", 4), ("FLOAT4E2M1", 4), ("INT2", 2), ("UINT2", 2))
+                if hasattr(onnx.TensorProto, name)}
+
+
+def _tensor_nbytes(tensor: onnx.TensorProto) -> int | None:
+    """The raw bytes a tensor of its dims and element type holds; None when unknown (strings)."""
+    count = math.prod(int(d) for d in tensor.dims)
+    bits = _PACKED_BITS.get(tensor.data_type)
+    if bits is not None:
+        return (count * bits + 7) // 8
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type)
+    except (KeyError, ValueError, TypeError):
+        return None
+    return None if dtype == object else count * dtype.itemsize
 
 
 def _confined_path(location: str, base: Path | None, tensor: str) -> Path:

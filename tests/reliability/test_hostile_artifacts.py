@@ -343,3 +343,30 @@ def test_every_manifest_field_of_a_wrong_type_is_a_graphc_error(tmp_path, target
             except Exception as e:  # noqa: BLE001 - what this test is about
                 escaped.append(f"{'.'.join(map(str, field))}={bad!r}: {type(e).__name__}: {e}"[:160])
     assert not escaped, f"{len(escaped)} escaped:\n" + "\n".join(escaped[:20])
+
+
+def test_external_data_larger_than_its_tensor_is_refused_before_reading(tmp_path):
+    """An 8-byte tensor whose external file is a sparse 900 MB file: refused from the sizes alone (it used to be
+    read whole, peaking at 1.87 GB)."""
+    import tracemalloc
+
+    model = _relu_model()
+    t = helper.make_tensor("w", TensorProto.FLOAT, [2], b"\0" * 8, raw=True)
+    t.ClearField("raw_data")
+    t.data_location = TensorProto.EXTERNAL
+    t.external_data.add(key="location", value="w.bin")
+    model.graph.initializer.append(t)
+    with open(tmp_path / "w.bin", "wb") as f:
+        f.truncate(900 << 20)
+    onnx.save(model, tmp_path / "m.onnx")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError, match=r"'w'.*holds 943718400 bytes.*need 8"):
+            graphc.load_model(tmp_path / "m.onnx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"refusing it allocated {peak} bytes"
+    with open(tmp_path / "w.bin", "r+b") as f:  # the right size loads
+        f.truncate(8)
+    assert graphc.load_model(tmp_path / "m.onnx") is not None
