@@ -72,16 +72,24 @@ def read_member(archive: str | os.PathLike, name: str, member_limit: int = DEFAU
             if info.file_size > member_limit:
                 raise ModelFormatError(f"{archive}: member {name!r} is {info.file_size} bytes, over the {member_limit}-byte limit")
             with z.open(info) as src:
-                data = src.read(member_limit + 1)
-            if len(data) > member_limit:
-                raise ModelFormatError(f"{archive}: member {name!r} inflates past the {member_limit}-byte limit")
-            return data
+                return _read_declared(archive, name, src, info.file_size)
     except KeyError:
         if missing_ok:
             return None
         raise ModelFormatError(f"{archive}: has no member {name!r}") from None
     except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as e:  # zlib: a damaged compressed member
         raise ModelFormatError(f"{archive}: not a readable zip archive ({e})") from e
+
+
+def _read_declared(archive: Path, name: str, src: zipfile.ZipExtFile, declared: int) -> bytes:
+    """A member's bytes, inflated 1 MiB at a time and never past its declared size (a member declaring
+    1000 bytes that inflates to 1 GB is refused after 1 MiB, not after inflating it all)."""
+    data = bytearray()
+    while chunk := src.read(min(1 << 20, declared + 1 - len(data))):
+        data += chunk
+        if len(data) > declared:
+            raise ModelFormatError(f"{archive}: member {name!r} inflates past its declared {declared} bytes")
+    return bytes(data)
 
 
 def require_regular_file(path: str | os.PathLike) -> None:

@@ -370,3 +370,32 @@ def test_external_data_larger_than_its_tensor_is_refused_before_reading(tmp_path
     with open(tmp_path / "w.bin", "r+b") as f:  # the right size loads
         f.truncate(8)
     assert graphc.load_model(tmp_path / "m.onnx") is not None
+
+
+def test_a_zip_member_inflating_past_its_declared_size_is_refused_without_inflating_it(tmp_path):
+    """A member declaring 1000 bytes whose data inflates to 256 MiB: it used to be inflated whole (the peak twice
+    its size) before the CRC check failed; now at most 1 MiB is inflated at a time."""
+    import struct
+    import tracemalloc
+
+    from graphc.archive import read_member
+
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("manifest.json", "w", force_zip64=False) as f:
+            for _ in range(256):
+                f.write(bytes(1 << 20))
+    data = bytearray(path.read_bytes())
+    local = data.find(b"PK\x03\x04")
+    struct.pack_into("<I", data, local + 22, 1000)  # the local header's uncompressed size
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 1000)  # and the central directory's
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFormatError):
+            read_member(path, "manifest.json")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"reading the member allocated {peak} bytes"
