@@ -108,7 +108,8 @@ def _decode(prior, var, loc, code_type, normalized, clip):
 
 def detection_output(loc, conf, priors, num_classes, share_location=True, background_label_id=0,
                      nms_threshold=0.3, top_k=-1, code_type="CORNER", keep_top_k=-1,
-                     variance_encoded_in_target=False, confidence_threshold=0.0, clip=False):
+                     variance_encoded_in_target=False, confidence_threshold=0.0, clip=False,
+                     group_by_classes=False):
     """OpenCV's DetectionOutput forward (normalized boxes): [1, 1, keep_top_k * N, 7], zero padded."""
     num = loc.shape[0]
     num_priors = priors.shape[2] // 4
@@ -151,10 +152,14 @@ def detection_output(loc, conf, priors, num_classes, share_location=True, backgr
             for _, c, p in pairs[:keep_top_k]:
                 best.setdefault(c, []).append(p)
             indices = best
+        image_rows = []
         for c in sorted(indices):
             boxes = decoded[-1 if share_location else c]
             for p in indices[c]:
-                rows.append([i, c, confs[i, p, c], *boxes[p]])
+                image_rows.append([i, c, confs[i, p, c], *boxes[p]])
+        if not group_by_classes:  # OpenCV 4.x sorts an image's rows by confidence
+            image_rows.sort(key=lambda r: -r[2])
+        rows += image_rows
     if keep_top_k >= 0:
         out = np.zeros((1, 1, keep_top_k * num, 7), F)
     else:

@@ -95,7 +95,7 @@ def ssd_blobs(seed: int = 0) -> dict[str, list[np.ndarray]]:
              "conv1_norm": [(20 + rng.standard_normal(8)).astype(np.float32)]}
     for name, c, k, _, _ in SOURCES:
         blobs[f"{name}_loc"] = conv(4 * k, c, 0.02)
-        blobs[f"{name}_conf"] = conv(NUM_CLASSES * k, c, 0.04 if name == "conv1_norm" else 0.2)
+        blobs[f"{name}_conf"] = conv(NUM_CLASSES * k, c, 0.02 if name == "conv1_norm" else 0.05)
     return blobs
 
 
@@ -406,3 +406,19 @@ def test_training_layers_are_dropped_with_a_note(tmp_path, caplog, target):
     (got,) = graphc.compile(g, target=target).run({"data": x}).values()
     hidden = np.maximum(conv_nchw(x, *blobs["conv"]), 0).reshape(2, -1)
     np.testing.assert_allclose(got, hidden @ blobs["fc"][0].T + blobs["fc"][1], rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------- OpenCV as oracle
+@pytest.mark.parametrize("target", TARGETS)
+def test_same_detections_as_opencv_dnn_when_installed(ssd_files, target):
+    """OpenCV 4.x itself, where it is installed (graphc does not depend on it): checked with 4.5.5 and 4.14."""
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        pytest.skip(f"OpenCV {cv2.__version__} has no Caffe importer")
+    _, dynamic, weights, _ = ssd_files
+    x = np.random.default_rng(8).standard_normal((2, 3, 40, 24)).astype(np.float32)
+    net = cv2.dnn.readNetFromCaffe(str(dynamic), str(weights))
+    net.setInput(x)
+    want = net.forward()
+    got = graphc.compile(dynamic, target=target).run({"data": x})["detection_out"]
+    assert_same_detections(got, want)

@@ -14,8 +14,9 @@ What it computes, as OpenCV's ``detection_output_layer.cpp`` does:
    kept box is at most ``nms_threshold`` (at most ``keep_top_k`` boxes when there is a
    single target class; ``eta`` is not used, as in OpenCV);
 3. over all classes of an image, the ``keep_top_k`` best-scoring boxes;
-4. rows ``(image_id, label, confidence, xmin, ymin, xmax, ymax)``, by class then score,
-   images one after another, in an output of shape ``[1, 1, keep_top_k * N, 7]`` whose
+4. rows ``(image_id, label, confidence, xmin, ymin, xmax, ymax)``, each image's sorted by
+   confidence (what OpenCV 4.5-4.14 return for a Caffe net; ``group_by_classes`` keeps them
+   by class instead; equal confidences stay in class order), images one after another, in an output of shape ``[1, 1, keep_top_k * N, 7]`` whose
    unused rows are zero (OpenCV's shape: an image without detections adds no row, and an
    output without any detection is all zeros). With ``keep_top_k < 0`` (no cap) the output
    has room for every candidate: ``N * classes * P`` rows (``top_k`` instead of ``P`` when set).
@@ -148,6 +149,7 @@ class DetectionOutput(Layer):
     confidence_threshold = Param(float, default=0.0)
     normalized_bbox = Param(bool, default=True, doc="OpenCV: priors and boxes in [0, 1]")
     clip = Param(bool, default=False, doc="OpenCV: clip decoded boxes to the image")
+    group_by_classes = Param(bool, default=False, doc="OpenCV: rows by class instead of by confidence")
 
     # ------------------------------------------------------------------ shapes
     def _num_loc_classes(self) -> int:
@@ -229,6 +231,8 @@ class DetectionOutput(Layer):
             loc_c = 0 if self.share_location else c
             for idx in kept[c]:
                 rows.append(np.array([image, c, conf[idx, c], *decoded[loc_c, idx]], _F32))
+        if not self.group_by_classes:
+            rows.sort(key=lambda row: -row[2])  # stable: equal confidences stay in class order
         return rows
 
     def _best_over_classes(self, kept: dict[int, list[int]], conf: np.ndarray) -> dict[int, list[int]]:
