@@ -11,9 +11,10 @@ A runner is built once per node at lowering time. Called as
 3. if ``forward`` returns arrays, checks them against the promised shapes and dtypes
    and copies them into the output buffers.
 
-Any exception inside the layer (``SystemExit`` and ``GeneratorExit`` too; a
-``KeyboardInterrupt`` still interrupts) becomes a :class:`LayerError` naming the node,
-the op type and the input shapes, with the original message; the process never dies.
+Any exception inside the layer (``SystemExit`` and ``GeneratorExit`` too; other
+``BaseException``s such as ``KeyboardInterrupt`` still propagate) becomes a
+:class:`LayerError` naming the node, the op type and the input shapes, with the original
+message; the process never dies.
 ``forward`` gets read-only views of its inputs (they may be the caller's arrays or
 values other nodes read); plans are kept for the most recent input shapes only.
 """
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["LayerRunner", "LayerPlan", "layer_runner"]
 
 Signature = tuple[Any, ...]  # per runtime input: None or (shape, dtype)
+#: what a layer's code raising is reported as a LayerError (sys.exit() in a layer must not end the run)
+_LAYER_FAILURES = (Exception, SystemExit, GeneratorExit)
 
 
 @dataclass
@@ -65,9 +68,7 @@ class LayerRunner:
         self._plans: OrderedDict[Signature, LayerPlan] = OrderedDict()
         try:
             self.layer = construct_layer(layer_cls, params, [np.asarray(b) for b in blobs], list(blob_slots))
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # noqa: BLE001 - user code: sys.exit() in it must not end the run silently
+        except _LAYER_FAILURES as e:  # user code: sys.exit() in it must not end the run silently
             raise LayerError(f"node {node_name!r} ({op_type}): building layer "
                              f"{layer_cls.__module__}:{layer_cls.__qualname__} failed: {type(e).__name__}: {e}") from e
 
@@ -75,13 +76,12 @@ class LayerRunner:
         return f"LayerRunner({self.node_name!r}: {self.op_type} -> {self.layer_cls.__qualname__})"
 
     def _user(self, what: str, sig: Signature, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` (the layer's code); anything it raises, SystemExit and GeneratorExit included,
-        becomes a LayerError naming the node. A KeyboardInterrupt still interrupts."""
+        """``fn(*args)`` (the layer's code); an exception it raises, ``SystemExit`` and ``GeneratorExit``
+        included, becomes a LayerError naming the node. Other ``BaseException``s (a KeyboardInterrupt,
+        a caller's time bound) still propagate: they are the caller's, not the layer's failure."""
         try:
             return fn(*args)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # noqa: BLE001 - user code never kills the process or ends it silently
+        except _LAYER_FAILURES as e:  # user code never kills the process or ends it silently
             raise self._fail(what, sig, e) from e
 
     def _fail(self, what: str, sig: Signature, e: BaseException | str) -> LayerError:

@@ -249,7 +249,10 @@ class BoundProgram:
         except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
             if i < 0 or getattr(e, "_graphc_node", None) == self.program.steps[i].op.name:
                 raise
-            raise self._error(i, vals, e) from e
+            err = self._error(i, vals, e)
+            if err is e:  # already names the node: keep its own cause (``raise e from e`` would replace it)
+                raise
+            raise err from e
 
     def _error(self, i: int, vals: list[Any], e: BaseException) -> GraphcError:
         """``e`` raised at step ``i`` as a GraphcError naming the node, its op type and input shapes.
