@@ -5,7 +5,8 @@ as ONNX ops, DetectionOutput as a ``caffe`` node the built-in layer
 * ``Permute``: ``Transpose`` by ``order`` (axes it leaves out follow in their order).
 * ``Normalize``: ``x * 1 / sqrt(sum(x^2) + eps)`` (eps inside the root, as OpenCV's
   NormalizeBBox and Caffe add it), the sum over C, H, W (``across_spatial``, the default) or
-  over C at each pixel; then ``Mul`` by the scale blob (one value, or one per channel).
+  over C at each pixel; then ``Mul`` by the scale blob (one value, or one per channel; a layer
+  without it is reported with the other layers lacking weights).
 * ``PriorBox``: one constant when the shapes of the feature map and the image are static at
   import (:func:`~.static_shapes.static_shape`); otherwise ONNX ops computing OpenCV's priors
   from those shapes at run time (``Shape`` -> ``Range`` ...), on any target. Output
@@ -64,9 +65,9 @@ def normalize(net: _Net, L: _Layer) -> list[Value]:
     eps = b.const(np.array(float(p.eps), _F32), f"{L.name}_eps")
     norm = b.op1("Sqrt", [b.op1("Add", [sq, eps], name=f"{L.name}_add_eps")], name=f"{L.name}_norm")
     inv = b.op1("Reciprocal", [norm], name=f"{L.name}_inv_norm")  # OpenCV multiplies by 1 / norm
-    if not L.blobs:
-        return [b.op1("Mul", [x, inv], name=L.name)]
     y = b.op1("Mul", [x, inv], name=f"{L.name}_normalized")
+    if not net.has_blobs(L, 1):  # Caffe's Normalize always carries its scale: a missing one is missing weights
+        return [b.op1("Mul", [y, net.placeholder(L, "scale", 1)], name=L.name)]
     scale = L.blobs[0].reshape(-1).astype(_F32)
     if scale.size == 1:
         scale = scale.reshape(())

@@ -253,6 +253,14 @@ def test_normalize_matches_opencv(tmp_path, target, params, scale, across):
     np.testing.assert_allclose(got, ssd_refs.normalize(x, scale, across, eps), rtol=1e-5, atol=1e-6)
 
 
+def test_normalize_without_its_scale_is_missing_weights(tmp_path):
+    (tmp_path / "n.prototxt").write_text(NORMALIZE.replace("PARAMS", "across_spatial: false"))
+    with pytest.raises(ModelFormatError, match="layer 'norm' \\(Normalize\\) needs 1 weight blob"):
+        load_caffe(tmp_path / "n.prototxt")
+    g = load_caffe(tmp_path / "n.prototxt", structure_only=True)  # scaffold / inspect
+    assert [v.name for v in g.inputs] == ["data", "norm_scale"]
+
+
 def test_permute_completes_a_partial_order_and_refuses_a_bad_one(tmp_path):
     base = 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 5 } } }\n'
     (tmp_path / "p.prototxt").write_text(base + 'layer { name: "p" type: "Permute" bottom: "data" top: "p" '
