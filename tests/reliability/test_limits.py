@@ -231,10 +231,11 @@ import sys
 import numpy as np
 import graphc
 from graphc import PlanError
-from tests.reliability.test_limits import _nested_loops, _runaway_loop
+from tests.reliability.test_limits import _double_layers, _nested_loops, _runaway_loop, _two_regions
 
 model = {build}
-art = graphc.compile(model, target="ort", mode="single")
+art = graphc.compile(model, target="ort", mode="{mode}", layers=_double_layers())
+print("artifact", type(art).__name__, flush=True)
 for feeds in {feeds}:
     try:
         print("ran", art.run(feeds)["y"].tolist(), flush=True)
@@ -243,7 +244,7 @@ for feeds in {feeds}:
 """
 
 
-def _ort_child(build: str, feeds: str, limit: int | None = None) -> list[str]:
+def _ort_child(build: str, feeds: str, limit: int | None = None, mode: str = "single") -> list[str]:
     """Compile and run on the ort target in a child process: an unbounded loop inside onnxruntime
     cannot be interrupted from Python, so a regression must time out, not hang the test run."""
     import os
@@ -256,13 +257,57 @@ def _ort_child(build: str, feeds: str, limit: int | None = None) -> list[str]:
     env.pop("GRAPHC_MAX_LOOP_ITERATIONS", None)
     if limit is not None:
         env["GRAPHC_MAX_LOOP_ITERATIONS"] = str(limit)
-    code = ORT_CHILD.format(build=build, feeds=feeds)
+    code = ORT_CHILD.format(build=build, feeds=feeds, mode=mode)
     try:
         r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=90)
     except subprocess.TimeoutExpired:
         pytest.fail("the ort run was still going after 90 s: no iteration limit")
     assert r.returncode == 0, r.stderr[-2000:]
-    return r.stdout.splitlines()
+    kind, *lines = r.stdout.splitlines()
+    assert kind == ("artifact PartitionedArtifact" if mode == "partitioned" else "artifact OrtArtifact"), kind
+    return lines
+
+
+class _Double(graphc.Layer):
+    """y = 2x, run by Python: it splits a partitioned ort artifact into regions."""
+
+    def output_shapes(self, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def forward(self, inputs, outputs, internals):
+        outputs[0][...] = inputs[0] * 2
+
+
+def _double_layers():
+    from graphc.layers import LayerRegistry
+
+    reg = LayerRegistry()
+    reg.register("Double", domain="acme")(_Double)
+    return reg
+
+
+def _two_regions(outer: int, inner: int):
+    """Nested loops (outer x inner), a Python layer, nested loops again: two onnxruntime regions with loops."""
+    first, second = _nested_loops(outer, inner), _nested_loops(outer, inner)
+    g = first.graph
+    g.node[-1].output[0] = "a"
+    g.node.append(helper.make_node("Double", ["a"], ["b"], domain="acme", name="double"))
+    for n in second.graph.node:
+        n.name = f"{n.name}2" if n.name else n.name
+        n.input[:] = [{"x": "b", "M": "M2", "N": "N2", "c": "c2"}.get(i, i) for i in n.input]
+        n.output[:] = [{"c": "c2"}.get(o, o) for o in n.output]
+    for t in second.graph.initializer:
+        t.name += "2"
+    for n in second.graph.node:
+        for a in n.attribute:
+            if a.name == "body":
+                for m in a.g.node:
+                    m.input[:] = [{"N": "N2"}.get(i, i) for i in m.input]
+    g.node.extend(second.graph.node)
+    g.initializer.extend(second.graph.initializer)
+    g.node[-1].output[0] = "y"
+    first.opset_import.append(helper.make_opsetid("acme", 1))
+    return first
 
 
 def _fed_trip_count():
@@ -305,6 +350,15 @@ def test_nested_loops_share_one_iteration_budget_on_the_ort_target(fed):
     assert len(lines) == 1 and lines[0].startswith("PlanError Loop node 'inner': still running after 1000"), lines
     lines = _ort_child(f"_nested_loops(100, 100, {fed})", f"[{feeds}, {feeds}]", limit=10_100)
     assert lines == ["ran [10000.0]", "ran [10000.0]"], lines  # a fresh budget per run
+
+
+def test_the_regions_of_a_partitioned_run_share_one_iteration_budget():
+    """Two onnxruntime regions, each with 100 x 100 nested loops (10,100 iterations), around a Python layer:
+    within a limit of 15,000 each, not together."""
+    lines = _ort_child("_two_regions(100, 100)", "[{'x': np.zeros(1, np.float32)}]", limit=15_000, mode="partitioned")
+    assert len(lines) == 1 and lines[0].startswith("PlanError Loop node 'inner"), lines
+    lines = _ort_child("_two_regions(100, 100)", "[{'x': np.zeros(1, np.float32)}] * 2", limit=20_200, mode="partitioned")
+    assert lines == ["ran [30000.0]", "ran [30000.0]"], lines  # (10,000 * 2) + 10,000, a fresh budget per run
 
 
 def test_a_small_constant_loop_on_the_ort_target_runs_unguarded():
