@@ -178,6 +178,14 @@ def _print_layers(out, layers: list[dict[str, Any]]) -> None:
     for r in layers:
         out.print(f"layer: node {r['node']} ({r['op_type']}) runs as {r.get('runs', 'layer')}: {r['import_path']} "
                   f"{json.dumps(r.get('params'), sort_keys=True)}", highlight=False, markup=False)
+    from graphc.layers.registry import is_builtin_path
+
+    if any(is_builtin_path(r["import_path"]) for r in layers):
+        out.print("graphc's built-in layers run with no --layers: " + ", ".join(dict.fromkeys(
+            r["import_path"] for r in layers if is_builtin_path(r["import_path"]))), highlight=False, markup=False)
+    layers = [r for r in layers if not is_builtin_path(r["import_path"])]
+    if not layers:
+        return
     args = " ".join(f"--layers {a or 'FILE.py (the file it was compiled with; not recorded)'}"
                     for a in dict.fromkeys(r["layers_arg"] for r in layers))
     bundled = " (or --trust: import the copies of their source it carries)" if all(

@@ -14,7 +14,7 @@ from ..errors import LayerError
 from .base import Layer
 
 __all__ = ["LayerRegistry", "LayerEntry", "BUILTIN_LAYERS", "DEFAULT_LAYERS", "register_layer", "resolve_registry",
-           "is_builtin", "user_layer"]
+           "is_builtin", "is_builtin_path", "user_layer"]
 logger = logging.getLogger("graphc.layers")
 
 
@@ -160,6 +160,11 @@ DEFAULT_LAYERS = LayerRegistry(parents=(BUILTIN_LAYERS,))
 def is_builtin(entry: LayerEntry) -> bool:
     """Whether ``entry`` is one of graphc's built-in layers (not a user's)."""
     return any(e is entry for es in BUILTIN_LAYERS._entries.values() for e in es)
+
+
+def is_builtin_path(import_path: str) -> bool:
+    """Whether ``module:QualName`` names one of graphc's built-in layers (an artifact's record)."""
+    return any(e.import_path == import_path for es in BUILTIN_LAYERS._entries.values() for e in es)
 
 
 def user_layer(layers: LayerRegistry | None, domain: str, op_type: str, opset: int = 1) -> LayerEntry | None:

@@ -430,3 +430,17 @@ def test_same_detections_as_opencv_dnn_when_installed(ssd_files, target):
     want = net.forward()
     got = graphc.compile(dynamic, target=target).run({"data": x})["detection_out"]
     assert_same_detections(got, want)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_inspect_says_built_in_layers_need_no_layers_flag(ssd_files, tmp_path, target, capsys):
+    from graphc.cli.main import main
+
+    static, _, _, _ = ssd_files
+    out = tmp_path / f"ssd_{target}.graphc"
+    assert main(["compile", str(static), "--target", target, "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "graphc's built-in layers run with no --layers: graphc.layers.builtin.caffe_ssd:DetectionOutput" in text
+    assert "it needs its layers to run" not in text
