@@ -9,6 +9,8 @@ from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 import graphc
+from targets.ort import OrtTarget
+from targets.ort.deviation_check import DeviationCheck
 from targets.ort.tensors import exotic, from_ort_value, to_ort_value
 
 ALL_CODES = {  # every bit pattern of each type (NaN codes included), in an odd-length array
@@ -61,8 +63,11 @@ def test_graph_inputs_and_outputs_of_types_onnxruntime_cannot_return(dst):
     x = np.array([-3.5, -1.0, 0.0, 0.75, 2.0], np.float32)
     if dst in (TensorProto.INT4, TensorProto.UINT2):  # integral values in range: no rounding rule involved
         x = np.array([-2.0, -1.0, 0.0, 1.0, 2.0] if dst == TensorProto.INT4 else [0.0, 1.0, 2.0, 3.0, 1.0], np.float32)
-    to = graphc.compile(_cast_model(TensorProto.FLOAT, dst), target="ort")
-    assert not to.python_ops  # onnxruntime casts natively; only the way out is special
+    # onnxruntime casts natively; only the way out is special. (Float to int4/uint2 is a declared deviation
+    # for out-of-range values, routed to graphc's kernel: held off here, these values are in range.)
+    target = OrtTarget(deviations=DeviationCheck(forced={"cast-float-to-sub-byte-integer": False}))
+    to = graphc.compile(_cast_model(TensorProto.FLOAT, dst), target=target)
+    assert not to.python_ops
     y = to.run({"x": x})["y"]
     want = ReferenceEvaluator(_cast_model(TensorProto.FLOAT, dst)).run(None, {"x": x})[0]
     assert y.dtype == want.dtype
