@@ -172,51 +172,61 @@ def prior_box(net: _Net, L: _Layer) -> list[Value]:
     return [net.set_rank(_prior_box_ops(net, L, widths, heights, variances, clip, step, offset), 3)]
 
 
+class _Ops:
+    """Constants and ops of one layer's ONNX expansion, named ``<layer>_<tag>``."""
+
+    def __init__(self, b: Any, layer: str):
+        self.b = b
+        self.layer = layer
+
+    def const(self, array: Any, tag: str, dtype: Any = _F32) -> Value:
+        return self.b.const(np.asarray(array, dtype), f"{self.layer}_{tag}")
+
+    def op(self, op_type: str, inputs: list[Value], tag: str, **attrs: Any) -> Value:
+        return self.b.op1(op_type, inputs, attrs, name=f"{self.layer}_{tag}")
+
+    def pick(self, v: Value, index: int, tag: str) -> Value:
+        """Element ``index`` of the 1-D ``v``, as a scalar."""
+        return self.op("Gather", [v, self.const(index, f"{tag}_index", np.int64)], tag, axis=0)
+
+
 def _prior_box_ops(net: _Net, L: _Layer, widths: np.ndarray, heights: np.ndarray, variances: list[float],
                    clip: bool, step: list[float] | None, offset: float) -> Value:
     """The ONNX ops of :func:`prior_boxes`, on the shapes of L's bottoms at run time."""
-    b = net.b
-    n = L.name
-
-    def c(arr: Any, tag: str, dtype: Any = _F32) -> Value:
-        return b.const(np.asarray(arr, dtype), f"{n}_{tag}")
-
-    def op(op_type: str, inputs: list[Value], tag: str, attrs: dict[str, Any] | None = None) -> Value:
-        return b.op1(op_type, inputs, attrs, name=f"{n}_{tag}")
-
-    fmap = op("Shape", [L.bottoms[0]], "fmap_hw", {"start": 2, "end": 4})          # [H, W] int64
-    image = op("Shape", [L.bottoms[1]], "image_hw", {"start": 2, "end": 4})        # [IH, IW]
-    image_f = op("Cast", [image], "image_hw_f", {"to": 1})
-    steps = c(step, "step") if step is not None else op("Div", [image_f, op("Cast", [fmap], "fmap_hw_f", {"to": 1})],
-                                                           "step")
-    centers = []
-    for axis, tag in ((0, "y"), (1, "x")):
-        size = op("Gather", [fmap, c(axis, f"axis_{tag}", np.int64)], f"size_{tag}", {"axis": 0})
-        cells = op("Cast", [op("Range", [c(0, f"zero_{tag}", np.int64), size, c(1, f"one_{tag}", np.int64)],
-                               f"range_{tag}")], f"cells_{tag}", {"to": 1})
-        stride = op("Gather", [steps, c(axis, f"step_axis_{tag}", np.int64)], f"step_{tag}", {"axis": 0})
-        center = op("Mul", [op("Add", [cells, c(offset, f"offset_{tag}")], f"shift_{tag}"), stride], f"center_{tag}")
-        centers.append(op("Reshape", [center, c([-1, 1, 1] if axis == 0 else [1, -1, 1], f"grid_{tag}", np.int64)],
-                          f"center_{tag}_grid"))
-    cy, cx = centers
-    img_h = op("Gather", [image_f, c(0, "img_axis_h", np.int64)], "img_h", {"axis": 0})
-    img_w = op("Gather", [image_f, c(1, "img_axis_w", np.int64)], "img_w", {"axis": 0})
-    half_w, half_h = c((widths * _F32(0.5)).reshape(1, 1, -1), "half_w"), c((heights * _F32(0.5)).reshape(1, 1, -1),
-                                                                             "half_h")
-    grid = op("Concat", [fmap, c([widths.size], "num_priors", np.int64)], "grid_shape", {"axis": 0})  # [H, W, K]
+    g = _Ops(net.b, L.name)
+    fmap = g.op("Shape", [L.bottoms[0]], "fmap_hw", start=2, end=4)  # [H, W] int64
+    image = g.op("Cast", [g.op("Shape", [L.bottoms[1]], "image_hw", start=2, end=4)], "image_hw_f", to=1)
+    steps = g.const(step, "step") if step is not None else \
+        g.op("Div", [image, g.op("Cast", [fmap], "fmap_hw_f", to=1)], "step")
+    cy, cx = (_cell_centers(g, fmap, steps, offset, axis) for axis in (0, 1))
+    grid = g.op("Concat", [fmap, g.const([widths.size], "num_priors", np.int64)], "grid_shape", axis=0)  # [H, W, K]
+    half_w = g.const((widths * _F32(0.5)).reshape(1, 1, -1), "half_w")
+    half_h = g.const((heights * _F32(0.5)).reshape(1, 1, -1), "half_h")
+    img_h, img_w = g.pick(image, 0, "img_h"), g.pick(image, 1, "img_w")
     corners = []
     for tag, center, half, size, kind in (("xmin", cx, half_w, img_w, "Sub"), ("ymin", cy, half_h, img_h, "Sub"),
                                           ("xmax", cx, half_w, img_w, "Add"), ("ymax", cy, half_h, img_h, "Add")):
-        edge = op("Div", [op(kind, [center, half], f"{tag}_px"), size], tag)
-        corners.append(op("Unsqueeze", [op("Expand", [edge, grid], f"{tag}_grid"), c([3], f"{tag}_axis", np.int64)],
-                          f"{tag}_4d"))
-    boxes = op("Concat", corners, "boxes", {"axis": 3})                              # [H, W, K, 4]
+        edge = g.op("Expand", [g.op("Div", [g.op(kind, [center, half], f"{tag}_px"), size], tag), grid], f"{tag}_grid")
+        corners.append(g.op("Unsqueeze", [edge, g.const([3], f"{tag}_axis", np.int64)], f"{tag}_4d"))
+    boxes = g.op("Concat", corners, "boxes", axis=3)  # [H, W, K, 4]
     if clip:
-        boxes = op("Clip", [boxes, c(0.0, "clip_lo"), c(1.0, "clip_hi")], "clip")
-    var = op("Expand", [c(variances, "variance"), op("Shape", [boxes], "boxes_shape")], "variances")
-    flat = c([1, 1, -1], "flat", np.int64)
-    return b.op1("Concat", [op("Reshape", [boxes, flat], "boxes_flat"), op("Reshape", [var, flat], "variances_flat")],
-                 {"axis": 1}, name=n)
+        boxes = g.op("Clip", [boxes, g.const(0.0, "clip_lo"), g.const(1.0, "clip_hi")], "clip")
+    var = g.op("Expand", [g.const(variances, "variance"), g.op("Shape", [boxes], "boxes_shape")], "variances")
+    flat = g.const([1, 1, -1], "flat", np.int64)
+    return net.b.op1("Concat", [g.op("Reshape", [boxes, flat], "boxes_flat"),
+                                g.op("Reshape", [var, flat], "variances_flat")], {"axis": 1}, name=L.name)
+
+
+def _cell_centers(g: _Ops, fmap: Value, steps: Value, offset: float, axis: int) -> Value:
+    """``(cell + offset) * step`` along ``axis`` (0: rows, as [H, 1, 1]; 1: columns, as [1, W, 1])."""
+    tag = "yx"[axis]
+    cells = g.op("Range", [g.const(0, f"zero_{tag}", np.int64), g.pick(fmap, axis, f"size_{tag}"),
+                           g.const(1, f"one_{tag}", np.int64)], f"range_{tag}")
+    shifted = g.op("Add", [g.op("Cast", [cells], f"cells_{tag}", to=1), g.const(offset, f"offset_{tag}")],
+                   f"shift_{tag}")
+    center = g.op("Mul", [shifted, g.pick(steps, axis, f"step_{tag}")], f"center_{tag}")
+    return g.op("Reshape", [center, g.const([-1, 1, 1] if axis == 0 else [1, -1, 1], f"grid_{tag}", np.int64)],
+                f"center_{tag}_grid")
 
 
 # ---------------------------------------------------------- DetectionOutput
