@@ -115,6 +115,7 @@ def _prior_params(L: _Layer) -> tuple[np.ndarray, np.ndarray, list[float], bool,
     """(widths, heights, variances, clip, (step_y, step_x) or None, offset), checked as OpenCV does."""
     p = L.proto.prior_box_param
     where = f"layer {L.name!r} (PriorBox)"
+    _refuse_extras(L, "prior_box_param", where, set())
     mins, maxs = [float(v) for v in p.min_size], [float(v) for v in p.max_size]
     if not mins or any(m <= 0 for m in mins):
         raise ModelFormatError(f"{where}: prior_box_param needs positive min_size values (has {mins})")
@@ -242,6 +243,7 @@ def detection_output(net: _Net, L: _Layer) -> list[Value]:
     if code not in ("CORNER", "CENTER_SIZE"):
         raise ModelFormatError(f"{where}: code_type {code} is not supported (CORNER and CENTER_SIZE are; OpenCV "
                                "would decode it as CORNER)")
+    extras = _refuse_extras(L, "detection_output_param", where, {"normalized_bbox", "clip", "save_output_param"})
     nms = p.nms_param
     params: dict[str, Any] = {
         "num_classes": int(p.num_classes), "share_location": bool(p.share_location),
@@ -250,10 +252,26 @@ def detection_output(net: _Net, L: _Layer) -> list[Value]:
         "confidence_threshold": _short(p.confidence_threshold) if p.HasField("confidence_threshold") else 0.0,
         "nms_threshold": _short(nms.nms_threshold), "top_k": int(nms.top_k) if nms.HasField("top_k") else -1,
     }
+    params.update({k: bool(v) for k, v in extras.items() if k in ("normalized_bbox", "clip")})  # OpenCV's own
     if nms.HasField("eta") and nms.eta != 1.0:
         logger.warning("%s: nms_param eta %s is not used, as in OpenCV (plain NMS)", where, nms.eta)
     out = net.b.custom("DetectionOutput", L.bottoms, params, name=L.name, outputs=list(L.tops))
     return [net.set_rank(v, 4) for v in out]
+
+
+def _refuse_extras(L: _Layer, block: str, where: str, allowed: set[str]) -> dict[str, Any]:
+    """The fields of ``block`` the schema does not declare (a fork's or OpenCV's additions, read from
+    the prototxt text): those in ``allowed``; any other is refused rather than silently ignored."""
+    extras: dict[str, Any] = {}
+    declared = L.proto.DESCRIPTOR.fields_by_name[block].message_type.fields_by_name
+    for text in L.text.get(block, []):
+        if isinstance(text, dict):
+            extras.update({k: v[-1] for k, v in text.items() if k not in declared})
+    unknown = sorted(set(extras) - allowed)
+    if unknown:
+        raise ModelFormatError(f"{where}: {block} field(s) {', '.join(unknown)} are not supported by graphc's "
+                               f"import (SSD's fields are); register a caffe::{L.type} layer to run this layer")
+    return extras
 
 
 def _short(value: float) -> float:

@@ -444,3 +444,18 @@ def test_inspect_says_built_in_layers_need_no_layers_flag(ssd_files, tmp_path, t
     text = capsys.readouterr().out
     assert "graphc's built-in layers run with no --layers: graphc.layers.builtin.caffe_ssd:DetectionOutput" in text
     assert "it needs its layers to run" not in text
+
+
+def test_fields_outside_ssds_schema(ssd_files):
+    """OpenCV's own normalized_bbox / clip reach the layer, save_output_param is left out, and a field
+    graphc does not implement (OpenCV's explicit PriorBox widths) is refused rather than ignored."""
+    static, _, weights, _ = ssd_files
+    text = static.read_text()
+    static.write_text(text.replace("confidence_threshold: 0.3 }", 'confidence_threshold: 0.3 clip: true '
+                                   'save_output_param { label_map_file: "labelmap.prototxt" } }'))
+    det = load_caffe(static, weights).ops["detection_out"]
+    assert det.attrs["clip"] is True and "save_output_param" not in det.attrs
+    static.write_text(text.replace("offset: 0.5", "offset: 0.5 width: 10 height: 12"))
+    with pytest.raises(ModelFormatError, match="layer 'conv2_priorbox' \\(PriorBox\\): prior_box_param field\\(s\\) "
+                                               "height, width are not supported"):
+        load_caffe(static, weights)
