@@ -11,6 +11,7 @@ import onnx
 
 from graphc.errors import GraphcError, InputError
 
+from .feeds import check_feeds, feed_specs
 from .loop_guard import guard_loops
 from .lowering import FUNCTION
 from .protos import initializers_of
@@ -53,6 +54,7 @@ class OrtArtifact:
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._io = BoundaryTypes(self._session, views)
+        self._feeds = feed_specs(self._session, self._io, self.model)
 
     # ----------------------------------------------------------------- session
     @property
@@ -91,9 +93,7 @@ class OrtArtifact:
     # --------------------------------------------------------------------- run
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once; return output name -> array. A failing layer raises LayerError naming its node."""
-        missing = [n for n in self.input_names if n not in feeds]
-        if missing:
-            raise InputError(f"missing input(s) {missing}; the model takes {self.input_names}")
+        feeds = check_feeds(self._feeds, feeds)  # names, dtypes (byte order by value), shapes: InputError
         with self.host.lock:
             self.host.begin_run()
             try:

@@ -87,3 +87,24 @@ def test_nan_and_inf_propagate_as_onnxruntime_does(art):
     want = ort_run(_model(), feeds)["y"]
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+@pytest.mark.parametrize("mode", ["single", "partitioned"])
+def test_ort_target_feeds_are_checked_like_the_numpy_targets(mode):
+    """onnxruntime read '>f4' bytes as native ones ([4.6e-41, ...]), gave a generic GraphcError for a wrong
+    dtype or shape and ignored unknown inputs; each is now handled before the session sees the feeds. (Without
+    Python nodes the partitioned mode is one session too; its Python stages check feeds with the numpy
+    target's checks.)"""
+    art = graphc.compile(_model(), target="ort", mode=mode)
+    feeds = _feeds()
+    want = np.maximum(feeds["x"] + feeds["b"], 0)
+    np.testing.assert_array_equal(art.run({"x": feeds["x"].astype(">f4"), "b": feeds["b"]})["y"], want)
+    for change, pattern in [(lambda f: f.update(x=f["x"].astype(np.float64)), r"'x'.*float32.*float64"),
+                            (lambda f: f.update(x=np.zeros((2, 4), np.float32)), r"'x'.*\[2, 3\].*\(2, 4\)"),
+                            (lambda f: f.update(x=f["x"].reshape(6)), r"'x'.*rank 2"),
+                            (lambda f: f.update(zz=np.zeros(1, np.float32)), r"'zz'"),
+                            (lambda f: f.pop("b"), r"missing.*'b'")]:
+        bad = _feeds()
+        change(bad)
+        with pytest.raises(InputError, match=pattern):
+            art.run(bad)
