@@ -61,18 +61,27 @@ def layer_argument(module_name: str) -> str:
     return getattr(sys.modules.get(module_name), _ORIGIN, None) or module_name
 
 
-def layer_source_digest(cls: type) -> str:
-    """The sha256 (hex) of the source file defining layer class ``cls``; "" when it has none
-    (defined in a REPL, a notebook, ``python -c``). Artifacts record it to notice a changed layer."""
+def layer_source(cls: type) -> tuple[str, bytes | None]:
+    """(sha256 hex, source bytes) of the file defining layer class ``cls``; ("", None) when it has
+    none (defined in a REPL, a notebook, ``python -c``) or when it is one of graphc's built-in layers
+    (graphc's own code, versioned with graphc like its kernels: an upgrade must not orphan artifacts)."""
     import inspect
 
+    if cls.__module__.startswith("graphc.layers.builtin"):
+        return "", None
     try:
         path = inspect.getsourcefile(cls)
     except (TypeError, OSError):
-        return ""
+        return "", None
     if not path or not Path(path).is_file():
-        return ""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return "", None
+    data = Path(path).read_bytes()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def layer_source_digest(cls: type) -> str:
+    """The sha256 (hex) of :func:`layer_source`; artifacts record it to notice a changed layer."""
+    return layer_source(cls)[0]
 
 
 def load_layer_source(name: str, source: bytes, origin: str) -> LayerRegistry:

@@ -18,7 +18,6 @@ bundle was compiled with (``layers_arg``: a module name or a .py path).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import json
 import logging
@@ -63,15 +62,10 @@ MANIFEST_SCHEMA = {
 
 
 def source_digest(cls: type) -> tuple[str, bytes | None]:
-    """(sha256 hex, source bytes) of the file defining ``cls``; ("", None) when it has none."""
-    try:
-        path = inspect.getsourcefile(cls)
-    except (TypeError, OSError):  # built-in, or defined where no file is (python -c, a REPL, a notebook)
-        path = None
-    if not path or not Path(path).is_file():
-        return "", None
-    data = Path(path).read_bytes()
-    return hashlib.sha256(data).hexdigest(), data
+    """(sha256 hex, source bytes) of the file defining ``cls`` (:func:`graphc.layers.loading.layer_source`)."""
+    from graphc.layers.loading import layer_source
+
+    return layer_source(cls)
 
 
 def save_bundle(path: Path, model: onnx.ModelProto, manifest: dict[str, Any], sources: dict[str, bytes]) -> None:
