@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
+from onnx import TensorProto, helper
 
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
@@ -168,7 +169,7 @@ class _Node:
         return v.const
 
 
-Converter = Callable[[GraphBuilder, _Node], list[Value]]
+Converter = Callable[[GraphBuilder, _Node], "list[Value] | None"]
 
 
 def _hw(values: Sequence[int], data_format: str) -> list[int]:
@@ -301,9 +302,64 @@ def _concat(b: GraphBuilder, node: _Node) -> list[Value]:
 
 
 def _reshape(b: GraphBuilder, node: _Node) -> list[Value]:
+    """A Const shape maps directly; a computed one (Shape -> StridedSlice -> Pack, as Keras/TF emit for
+    a batch-preserving reshape) stays graph ops, which fold-constants folds when the shapes are known."""
+    if node.inputs[1].const is None:
+        shape = b.op1("Cast", [node.inputs[1]], {"to": int(TensorProto.INT64)}, name=f"{node.name}_shape")
+        return [b.op1("Reshape", [node.inputs[0], shape], {"allowzero": 1}, name=node.name)]
     shape = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1)
     attrs = {"allowzero": 1} if (shape == 0).any() else {}  # TF's 0 is a zero-sized dim, not "copy"
     return [b.op1("Reshape", [node.inputs[0], b.ints(shape, f"{node.name}_shape")], attrs, name=node.name)]
+
+
+def _shape(b: GraphBuilder, node: _Node) -> list[Value]:
+    y = b.op1("Shape", node.inputs[:1], name=f"{node.name}_int64")
+    return [_cast_to(b, y, node.attr("out_type", "int32"), node.name)]
+
+
+def _cast_to(b: GraphBuilder, v: Value, dtype_name: str, name: str) -> Value:
+    to = helper.np_dtype_to_tensor_dtype(np.dtype(dtype_name))
+    return b.op1("Cast", [v], {"to": int(to)}, name=name)
+
+
+def _cast(b: GraphBuilder, node: _Node) -> list[Value]:
+    return [_cast_to(b, node.inputs[0], node.attr("DstT"), node.name)]
+
+
+def _pack(b: GraphBuilder, node: _Node) -> list[Value]:
+    axis = int(node.attr("axis", 0))
+    parts = [b.op1("Unsqueeze", [v, b.ints([axis], f"{node.name}_axis{i}")], name=f"{node.name}_{i}")
+             for i, v in enumerate(node.inputs)]
+    return [b.op1("Concat", parts, {"axis": axis}, name=node.name)]
+
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _strided_slice(b: GraphBuilder, node: _Node) -> list[Value] | None:
+    """Const begin/end/strides with begin/end/shrink-axis masks (what shape arithmetic uses); ellipsis and
+    new-axis masks or computed bounds stay a ``tf`` node (None)."""
+    if node.attr("ellipsis_mask", 0) or node.attr("new_axis_mask", 0) or any(v.const is None for v in node.inputs[1:4]):
+        return None
+    begin, end, strides = (np.asarray(node.const_input(i), np.int64).reshape(-1) for i in (1, 2, 3))
+    bmask, emask, shrink = (int(node.attr(k, 0)) for k in ("begin_mask", "end_mask", "shrink_axis_mask"))
+    starts, ends = [], []
+    for i, (lo, hi, step) in enumerate(zip(begin, end, strides)):
+        forward = step > 0
+        lo = (0 if forward else -1) if bmask >> i & 1 else int(lo)
+        hi = (_INT64_MAX if forward else -_INT64_MAX) if emask >> i & 1 else int(hi)
+        if shrink >> i & 1:
+            hi = lo + 1 if lo != -1 else _INT64_MAX
+        starts.append(lo)
+        ends.append(hi)
+    axes = list(range(len(begin)))
+    y = b.op1("Slice", [node.inputs[0], b.ints(starts, f"{node.name}_starts"), b.ints(ends, f"{node.name}_ends"),
+                        b.ints(axes, f"{node.name}_axes"), b.ints([int(s) for s in strides], f"{node.name}_steps")],
+              name=f"{node.name}_slice" if shrink else node.name)
+    squeezed = [i for i in axes if shrink >> i & 1]
+    if squeezed:
+        y = b.op1("Squeeze", [y, b.ints(squeezed, f"{node.name}_squeeze")], name=node.name)
+    return [y]
 
 
 def _squeeze(b: GraphBuilder, node: _Node) -> list[Value]:
@@ -400,6 +456,8 @@ MAPPED_OPS: dict[str, Converter] = {
     "Sum": _reduce("ReduceSum"), "Max": _reduce("ReduceMax"), "Min": _reduce("ReduceMin"),
     "Prod": _reduce("ReduceProd"),
     "ExpandDims": _expand_dims,
+    # shape arithmetic (a computed Reshape): kept as ops, folded when the shapes are known
+    "Shape": _shape, "Cast": _cast, "Pack": _pack, "StridedSlice": _strided_slice,
 }
 
 _NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}
@@ -506,8 +564,8 @@ def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
         return [b.const(value, node.name)]
     claimed = layers is not None and layers.lookup(DOMAIN, node.op, 1) is not None
     conv = MAPPED_OPS.get(node.op)
-    if conv is not None and not claimed and not _is_fused_bn_training(node, node.attrs):
-        outs = conv(b, node)
+    outs = conv(b, node) if conv is not None and not claimed and not _is_fused_bn_training(node, node.attrs) else None
+    if outs is not None:  # a converter returns None for a configuration it does not map
         b.name_output(outs[0], node.name)
         return outs
     outs = b.custom(node.op, node.inputs, node.attrs, name=node.name,

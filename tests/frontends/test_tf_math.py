@@ -78,3 +78,46 @@ def test_binary_reductions_and_comparisons(tmp_path):
     np.testing.assert_allclose(rprod, sd.prod(axis=(0, 2)), rtol=1e-5)
     np.testing.assert_array_equal(gt, a > c)
     np.testing.assert_allclose(ex, sd.max(axis=(0, 2))[:, None], rtol=1e-6)
+
+
+def _computed_reshape_graph(tmp_path, batch: int) -> str:
+    """Flatten as Keras/TF emit it: Reshape(x, Pack([StridedSlice(Shape(x))[0], -1]))."""
+    g = GraphText()
+    g.placeholder("x", (batch, 3, 4))
+    g.node("shape", "Shape", ["x"], out_type="type: DT_INT32")
+    g.const("begin", np.array([0], np.int32))
+    g.const("end", np.array([1], np.int32))
+    g.const("stride", np.array([1], np.int32))
+    g.node("batch", "StridedSlice", ["shape", "begin", "end", "stride"], shrink_axis_mask="i: 1",
+           Index="type: DT_INT32", T="type: DT_INT32")
+    g.const("minus_one", np.array(-1, np.int32))
+    g.node("target", "Pack", ["batch", "minus_one"], N="i: 2", axis="i: 0", T="type: DT_INT32")
+    g.node("flat", "Reshape", ["x", "target"])
+    g.node("y", "Relu", ["flat"])
+    path = tmp_path / f"flatten_{batch}.pbtxt"
+    path.write_text(g.text())
+    return str(path)
+
+
+def test_a_computed_reshape_folds_when_shapes_are_known(tmp_path):
+    import graphc
+
+    path = _computed_reshape_graph(tmp_path, 2)
+    graph = graphc.load_model(path)
+    graphc.PassManager("canonicalize,infer-shapes,[fold-constants,dce]*8").run(graph)
+    assert [op.op_type for op in graph] == ["Reshape", "Relu"]
+    assert graph.ops["flat"].inputs[1].const.tolist() == [2, -1]
+    x = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
+    (y,) = graphc.compile(path, "numpy").run({"x": x}).values()
+    np.testing.assert_array_equal(y, np.maximum(x.reshape(2, 12), 0))
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_a_computed_reshape_with_an_unknown_batch_runs_as_ops(tmp_path, target):
+    import graphc
+
+    art = graphc.compile(_computed_reshape_graph(tmp_path, -1), target)
+    for n in (1, 5):
+        x = np.random.default_rng(n).standard_normal((n, 3, 4)).astype(np.float32)
+        (y,) = art.run({"x": x}).values()
+        np.testing.assert_array_equal(y, np.maximum(x.reshape(n, 12), 0))
