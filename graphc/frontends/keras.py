@@ -206,16 +206,21 @@ def _conv2d(ctx: _Ctx, L: _Layer) -> Value:
                        L.cfg("activation"), L.name)
 
 
+def _depthwise_kernel(b: GraphBuilder, kernel: np.ndarray, name: str) -> tuple[Value, int]:
+    """A Keras depthwise kernel [kh, kw, C, M] as an ONNX grouped-conv weight [C*M, 1, kh, kw]; and C."""
+    kh, kw, cin, mult = kernel.shape
+    onnx_kernel = np.ascontiguousarray(np.transpose(kernel.reshape(kh, kw, 1, cin * mult), (3, 2, 0, 1)))
+    return b.const(onnx_kernel, name), int(cin)
+
+
 def _depthwise(ctx: _Ctx, L: _Layer) -> Value:
     use_bias = bool(L.cfg("use_bias", True))
     w = L.need_weights(2 if use_bias else 1)
-    kh, kw, cin, mult = w[0].shape
     b = ctx.b
-    kernel = b.const(np.ascontiguousarray(np.transpose(w[0].reshape(kh, kw, 1, cin * mult), (3, 2, 0, 1))),
-                     f"{L.name}_kernel")
+    kernel, cin = _depthwise_kernel(b, w[0], f"{L.name}_kernel")
     inputs = [L.inputs[0], kernel] + ([b.const(w[1], f"{L.name}_bias")] if use_bias else [])
     attrs = {"strides": _pair(L.cfg("strides", 1)), "dilations": _pair(L.cfg("dilation_rate", 1)),
-             "group": int(cin), **_pad_attrs(L)}
+             "group": cin, **_pad_attrs(L)}
     return _activation(ctx, _spatial(ctx, L, "Conv", inputs, attrs, name=f"{L.name}_conv"),
                        L.cfg("activation"), L.name)
 
@@ -348,15 +353,13 @@ def _separable(ctx: _Ctx, L: _Layer) -> Value:
     """Depthwise (group = input channels, no bias) then the 1x1 pointwise conv with the bias."""
     use_bias = bool(L.cfg("use_bias", True))
     w = L.need_weights(3 if use_bias else 2)
-    kh, kw, cin, mult = w[0].shape
     b = ctx.b
-    depth = b.const(np.ascontiguousarray(np.transpose(w[0].reshape(kh, kw, 1, cin * mult), (3, 2, 0, 1))),
-                    f"{L.name}_depthwise_kernel")
+    depth, cin = _depthwise_kernel(b, w[0], f"{L.name}_depthwise_kernel")
     point = b.const(np.ascontiguousarray(np.transpose(w[1], (3, 2, 0, 1))), f"{L.name}_pointwise_kernel")
     cl = _channels_last(L)
     x = b.to_nchw(L.inputs[0]) if cl else L.inputs[0]
     attrs = {"strides": _pair(L.cfg("strides", 1)), "dilations": _pair(L.cfg("dilation_rate", 1)),
-             "group": int(cin), **_pad_attrs(L)}
+             "group": cin, **_pad_attrs(L)}
     h = b.op1("Conv", [x, depth], attrs, name=f"{L.name}_depthwise")
     y = b.op1("Conv", [h, point] + ([b.const(w[2], f"{L.name}_bias")] if use_bias else []), name=f"{L.name}_pointwise")
     return _activation(ctx, b.to_nhwc(y) if cl else y, L.cfg("activation"), L.name)
