@@ -201,28 +201,42 @@ def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
 
 
 def _check_attribute_types(graph: Graph, node: onnx.NodeProto, kinds: dict[str, int]) -> None:
-    """Refuse a standard op whose attribute has another type than its schema declares."""
+    """Refuse a standard op whose attributes contradict its ONNX schema: one of another type than
+    declared, one the schema does not have (a misspelling such as ``kernel_shap`` would be ignored),
+    or a required one missing (MaxPool without ``kernel_shape`` would act as an identity)."""
     if node.domain not in ("", "ai.onnx"):
         return
-    declared = _declared_attribute_types(node.op_type, graph.opset(""))
+    schema = _schema_attributes(node.op_type, graph.opset(""))
+    if schema is None:
+        return
+    declared, required = schema
+    AT = onnx.AttributeProto.AttributeType
+    where = f"node {node.name!r} ({node.op_type}, opset {graph.opset('')})"
     for name, kind in kinds.items():
         want = declared.get(name)
-        if want is not None and kind != want:
-            AT = onnx.AttributeProto.AttributeType
+        if want is None:
+            raise ModelFormatError(f"{where}: attribute {name!r} is not in the {node.op_type} schema (it has "
+                                   f"{', '.join(sorted(declared)) or 'none'}); the model is malformed (re-export it)")
+        if kind != want:
             got = AT.Name(kind) if kind in AT.values() else str(kind)
             raise ModelFormatError(
                 f"node {node.name!r} ({node.op_type}): attribute {name!r} is {got}, but the {node.op_type} "
                 f"schema declares {AT.Name(want)}; the model is malformed (re-export it)")
+    missing = sorted(required - set(kinds))
+    if missing:
+        raise ModelFormatError(f"{where}: required attribute(s) {', '.join(map(repr, missing))} missing; "
+                               "the model is malformed (re-export it)")
 
 
 @functools.lru_cache(maxsize=1024)
-def _declared_attribute_types(op_type: str, opset: int) -> dict[str, int]:
-    """Attribute name -> AttributeProto type from the ONNX schema (empty if unknown)."""
+def _schema_attributes(op_type: str, opset: int) -> tuple[dict[str, int], frozenset[str]] | None:
+    """(attribute name -> AttributeProto type, required names) from the ONNX schema; None if unknown."""
     try:
         schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="")
     except Exception:  # noqa: BLE001 - unknown op or version: nothing to check
-        return {}
-    return {name: int(a.type) for name, a in schema.attributes.items()}
+        return None
+    return ({name: int(a.type) for name, a in schema.attributes.items()},
+            frozenset(name for name, a in schema.attributes.items() if a.required))
 
 
 def _copy_proto(p: Any) -> Any:

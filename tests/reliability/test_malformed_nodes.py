@@ -1,0 +1,56 @@
+"""Standard ops whose attributes contradict the ONNX schema are refused at load, naming the node and
+the attribute: before, MaxPool without kernel_shape ran as an identity, Concat without axis used 0,
+and unknown or misspelled attributes were ignored (on the ort target graphc even re-lowered the node
+onnxruntime refused to its own kernel)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import graphc
+from graphc import ModelFormatError
+
+
+def _model(node, x_shape=(1, 1, 4, 4), domain_opsets=()):
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), *domain_opsets])
+
+
+CASES = {
+    "MaxPool without kernel_shape": (helper.make_node("MaxPool", ["x"], ["y"], name="pool"), r"'pool'.*'kernel_shape' missing"),
+    "Concat without axis": (helper.make_node("Concat", ["x", "x"], ["y"], name="cat"), r"'cat'.*'axis' missing"),
+    "Relu with alpha2": (helper.make_node("Relu", ["x"], ["y"], name="relu", alpha2=0.5), r"'relu'.*'alpha2' is not in the Relu schema"),
+    "kernel_shap misspelled": (helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], kernel_shap=[3, 3]),
+                               r"'pool'.*'kernel_shap' is not in the MaxPool schema"),
+}
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_node_contradicting_its_schema_is_refused_at_load(case, target):
+    node, pattern = CASES[case]
+    with pytest.raises(ModelFormatError, match=pattern):
+        graphc.compile(_model(node), target=target)
+
+
+def test_a_custom_domain_node_keeps_any_attributes():
+    """Custom domains have no ONNX schema: their attributes are the layer's params, not checked here."""
+    from graphc.layers import LayerRegistry
+
+    class Scale(graphc.Layer):
+        factor = graphc.Param(float)
+
+        def output_shapes(self, input_shapes):
+            return [tuple(input_shapes[0])]
+
+        def forward(self, inputs, outputs, internals):
+            outputs[0][...] = inputs[0] * self.factor
+
+    reg = LayerRegistry()
+    reg.register("Scale", domain="acme")(Scale)
+    node = helper.make_node("Scale", ["x"], ["y"], domain="acme", name="s", factor=3.0)
+    art = graphc.compile(_model(node, domain_opsets=[helper.make_opsetid("acme", 1)]), target="numpy", layers=reg)
+    np.testing.assert_array_equal(art.run({"x": np.ones((1, 1, 4, 4), np.float32)})["y"], np.full((1, 1, 4, 4), 3.0))
