@@ -94,8 +94,7 @@ class OrtArtifact:
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once; return output name -> array. A failing layer raises LayerError naming its node."""
         feeds = check_feeds(self._feeds, feeds)  # names, dtypes (byte order by value), shapes: InputError
-        with self.host.lock:
-            self.host.begin_run()
+        with self.host.running():  # one run at a time; begins the run's failures and budget
             try:
                 if self._io.bitwise:
                     got = self._io.run(self._session, {name: feeds[name] for name in self.input_names})

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -100,6 +101,7 @@ class PyOpHost:
         self.lock = threading.Lock()
         #: the loop iterations left to the run in progress (:mod:`targets.ort.loop_guard`)
         self.iterations = RunBudget()
+        self._owner: int | None = None  # the thread running the artifact
         self.specs: dict[str, PyOpSpec] = {}
         self._bodies: list[Callable[..., Any]] = []
 
@@ -131,6 +133,23 @@ class PyOpHost:
             return outs[0] if len(outs) == 1 else tuple(outs)
 
         return body
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Hold the artifact for one run (:meth:`begin_run` included). A run started from inside one of
+        this artifact's own Python ops (a layer calling ``run()`` on its artifact) would wait for itself
+        forever: it is a LayerError instead."""
+        me = threading.get_ident()
+        if self._owner == me:
+            raise LayerError("a layer called run() on the artifact it is running in (from inside its own "
+                             "Python op); run another artifact, or compute the value in the layer")
+        with self.lock:
+            self._owner = me
+            try:
+                self.begin_run()
+                yield
+            finally:
+                self._owner = None
 
     def begin_run(self) -> None:
         """Forget the previous run's failures; take this run's loop-iteration budget: the enclosing

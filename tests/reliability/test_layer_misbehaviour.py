@@ -128,3 +128,48 @@ def test_a_layer_fed_many_shapes_keeps_a_bounded_number_of_plans():
     assert len(runner._plans) <= LayerRunner.PLAN_CACHE_SIZE
     (y,) = runner(None, np.full((3, 4), 2, np.float32))  # an evicted shape is planned again
     np.testing.assert_array_equal(y, np.full((3, 4), 2, np.float32))
+
+
+REENTRANT = '''
+import numpy as np
+import graphc
+from graphc.layers import LayerRegistry
+from onnx import helper, TensorProto
+
+HOLDER = {}
+
+
+class Again(graphc.Layer):
+    def output_shapes(self, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def forward(self, inputs, outputs, internals):
+        outputs[0][...] = HOLDER["art"].run({"x": inputs[0]})["y"]
+
+
+reg = LayerRegistry()
+reg.register("Again", domain="acme")(Again)
+g = helper.make_graph([helper.make_node("Again", ["x"], ["y"], domain="acme", name="again")], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("acme", 1)])
+HOLDER["art"] = art = graphc.compile(m, target="ort", layers=reg, mode="single")
+try:
+    art.run({"x": np.ones(2, np.float32)})
+except graphc.LayerError as e:
+    print("LayerError", e)
+print("after", art.run.__self__ is art)
+'''
+
+
+def test_a_layer_running_its_own_ort_artifact_is_a_layer_error_not_a_deadlock(tmp_path):
+    """The Python op runs on the caller's thread, which holds the artifact's lock: run() from inside it used
+    to wait for itself forever (a child process, so a regression times out instead of hanging pytest)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    try:
+        r = subprocess.run([sys.executable, "-c", REENTRANT], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlock: the run did not return within 60 s")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "'again'" in r.stdout and "run() on the artifact it is running in" in r.stdout, r.stdout
