@@ -34,9 +34,26 @@ def model_source(args: argparse.Namespace) -> Path:
 
 
 def add_weights_argument(p: argparse.ArgumentParser) -> None:
-    """--weights FILE: the weights of a framework model kept apart from its structure."""
+    """Framework-model loading: --weights FILE (weights kept apart from the structure), --input-shape
+    NAME=DIMS (repeatable) and --outputs NAMES."""
     p.add_argument("--weights", metavar="FILE", help="weights for a Caffe .prototxt (a .caffemodel of any name; "
                    "default: <stem>.caffemodel beside it) or a Keras .json config (a .weights.h5)")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                   help="a framework model's input shape instead of the declared one, ? for a free dim "
+                        "(e.g. data=1,3,?,?: any image size); repeatable")
+    p.add_argument("--outputs", metavar="NAMES", help="a TensorFlow graph's outputs, comma-separated (node or node:1)")
+
+
+def parse_input_shape(text: str) -> tuple[str, list[int | None]]:
+    """``NAME=1,3,?,?`` -> ("NAME", [1, 3, None, None])."""
+    name, sep, dims = text.rpartition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, [None if d.strip() in ("?", "") else int(d) for d in dims.split(",")]
+    except ValueError:
+        raise GraphcError(f"--input-shape {text!r}: write NAME=DIMS, dims comma-separated, ? for a free one "
+                          f"(e.g. data=1,3,?,?)") from None
 
 
 def load_options(args: argparse.Namespace, source: Path, structure_only: bool = False) -> dict:
@@ -52,17 +69,28 @@ def load_options(args: argparse.Namespace, source: Path, structure_only: bool = 
         options["weights"] = args.weights
     if structure_only and framework == "caffe":
         options["structure_only"] = True
+    if getattr(args, "input_shape", None):
+        if framework not in ("caffe", "tensorflow", "keras", "keras-h5"):
+            raise GraphcError(f"--input-shape applies to Caffe, TensorFlow and Keras models, not to {source.name} "
+                              f"(an ONNX model's inputs take any size its dims allow)")
+        options["input_shapes"] = dict(parse_input_shape(t) for t in args.input_shape)
+    if getattr(args, "outputs", None):
+        if framework != "tensorflow":
+            raise GraphcError(f"--outputs applies to a TensorFlow graph, not to {source.name}")
+        options["outputs"] = [o.strip() for o in args.outputs.split(",") if o.strip()]
     return options
 
 
 def compile_input(args: argparse.Namespace, source: Path, layers: Any) -> tuple[Any, dict]:
-    """What to hand compile() for ``source``: its path, or with --weights the graph loaded with
-    them (and ``model_path`` for the messages that quote the command to run)."""
-    if not getattr(args, "weights", None):
+    """What to hand compile() for ``source``: its path, or with loading options (--weights,
+    --input-shape, --outputs) the graph loaded with them (and ``model_path`` for the messages
+    that quote the command to run)."""
+    options = load_options(args, source)
+    if not options:
         return str(source), {}
     from ..model_io import load_model
 
-    return load_model(source, layers=layers, **load_options(args, source)), {"model_path": str(source)}
+    return load_model(source, layers=layers, **options), {"model_path": str(source)}
 
 
 def output_path(text: str) -> Path:

@@ -108,15 +108,21 @@ def check_param_coverage(layers: Any, domain: str, op_type: str, node: str, para
 class GraphBuilder:
     """Builds a frontend's Graph: ONNX ops, framework-domain ops, constants, layouts."""
 
-    def __init__(self, name: str, domain: str, producer: str):
+    def __init__(self, name: str, domain: str, producer: str,
+                 input_shapes: dict[str, Sequence[int | str | None]] | None = None):
         self.domain = domain
         self.graph = Graph(name or "main", model=ModelInfo(
             ir_version=8, opset_imports={"": ONNX_OPSET, domain: 1}, producer_name=producer))
         #: NHWC value -> the NCHW value it is a transpose of (and back)
         self._twins: dict[tuple[int, tuple[int, ...]], Value] = {}
+        #: the caller's input shapes, overriding what the model file declares (None: a free dim)
+        self.input_shapes = {k: list(v) for k, v in (input_shapes or {}).items()}
 
     # ------------------------------------------------------------------ values
     def input(self, name: str, dtype: Any, shape: Sequence[int | str | None] | None) -> Value:
+        """A graph input; its shape is the caller's ``input_shapes[name]`` when given (OpenCV lets an SSD
+        face detector take any image size: ``data=1,3,?,?``), else the model's."""
+        shape = self.input_shapes.get(name, shape)
         return self.graph.add_input(name, TensorType(np.dtype(dtype), None if shape is None else tuple(shape)))
 
     def const(self, array: Any, name: str | None = None, dtype: Any = None) -> Value:
@@ -177,6 +183,10 @@ class GraphBuilder:
 
     def finish(self, outputs: Sequence[Value]) -> Graph:
         """Set the graph outputs and return the graph (checked by ``verify``)."""
+        unknown = sorted(set(self.input_shapes) - {v.name for v in self.graph.inputs})
+        if unknown:
+            raise ModelFormatError(f"input shape given for {', '.join(map(repr, unknown))}, which the model has no "
+                                   f"input named; its inputs: {', '.join(v.name for v in self.graph.inputs)}")
         seen: set[int] = set()
         for v in outputs:
             if id(v) in seen:

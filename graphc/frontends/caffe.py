@@ -521,14 +521,15 @@ def _blob_shape(shape: Any) -> list[int]:
 
 
 def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = None, layers: Any = None,
-                 structure_only: bool = False) -> Graph:
+                 structure_only: bool = False, input_shapes: dict[str, Any] | None = None) -> Graph:
     """Convert a parsed NetParameter (+ weights NetParameter) to a Graph.
 
     Layers lacking weight blobs are a ModelFormatError listing every one of them; with
     ``structure_only`` their blobs become graph inputs named ``<layer>_weight`` etc. of
     unknown dims (enough for ``scaffold`` and ``inspect``, not for running), with a warning.
+    ``input_shapes`` overrides the declared input shapes (None for a free dim).
     """
-    b = GraphBuilder(net_proto.name or "caffe_net", DOMAIN, "graphc-caffe")
+    b = GraphBuilder(net_proto.name or "caffe_net", DOMAIN, "graphc-caffe", input_shapes)
     net = _Net(b)
     blobs_by_layer: dict[str, list[np.ndarray]] = {}
     if weights is not None:
@@ -619,7 +620,8 @@ def _bind_top(b: GraphBuilder, cur: dict[str, Value], top: str, v: Value, layer:
 
 
 def load_caffe(source: str | os.PathLike | bytes, weights: str | os.PathLike | bytes | None = None, *,
-               layers: Any = None, structure_only: bool = False, binary: bool | None = None) -> Graph:
+               layers: Any = None, structure_only: bool = False, binary: bool | None = None,
+               input_shapes: dict[str, Any] | None = None) -> Graph:
     """Load a Caffe net: a ``.prototxt`` (with ``weights``, a ``.caffemodel`` of any name, or
     the ``<stem>.caffemodel`` beside it when there is one) or a ``.caffemodel`` alone.
 
@@ -637,4 +639,4 @@ def load_caffe(source: str | os.PathLike | bytes, weights: str | os.PathLike | b
     wnet = parse_net(weights, binary=True)[0] if weights is not None else None
     if tree is None and wnet is None:
         wnet = net
-    return net_to_graph(net, tree, wnet, layers, structure_only)
+    return net_to_graph(net, tree, wnet, layers, structure_only, input_shapes)

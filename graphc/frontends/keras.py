@@ -514,7 +514,7 @@ def _input_shape(cfg: dict) -> list[Any] | None:
 
 
 def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = None, layers: Any = None, *,
-                    weights_by_name: bool = False) -> Graph:
+                    weights_by_name: bool = False, input_shapes: dict[str, Any] | None = None) -> Graph:
     """Convert a Keras model config (Functional or Sequential) to a Graph. ``weights`` maps
     ``layers/<path>`` (Keras 3) or ``layers/<layer name>`` to arrays; ``weights_by_name`` (Keras 2
     files) looks layers up by name only."""
@@ -522,7 +522,7 @@ def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = 
     mcfg = config.get("config", {})
     if cls not in ("Functional", "Model", "Sequential"):
         raise ModelFormatError(f"Keras model class {cls!r} is not supported: save a Functional or Sequential model")
-    b = GraphBuilder(mcfg.get("name") or "keras_model", DOMAIN, "graphc-keras")
+    b = GraphBuilder(mcfg.get("name") or "keras_model", DOMAIN, "graphc-keras", input_shapes)
     ctx = _Ctx(b)
     layer_list = list(mcfg.get("layers", []))
     sequential = cls == "Sequential"
@@ -588,7 +588,7 @@ def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = 
 
 
 def load_keras(source: str | os.PathLike | dict, *, weights: str | os.PathLike | bytes | None = None,
-               layers: Any = None) -> Graph:
+               layers: Any = None, input_shapes: dict[str, Any] | None = None) -> Graph:
     """Load a ``.keras`` archive or a ``to_json()`` config (``.json`` path or dict).
 
     ``weights`` (a Keras 3 ``.weights.h5``) supplies weights for a bare config; a
@@ -610,7 +610,7 @@ def load_keras(source: str | os.PathLike | dict, *, weights: str | os.PathLike |
     table, by_name = None, False
     if wdata is not None and (weights is not None or _has_h5py()):
         table, by_name = read_any_keras_weights(wdata)  # an archive without h5py imports config-only
-    return config_to_graph(config, table, layers, weights_by_name=by_name)
+    return config_to_graph(config, table, layers, weights_by_name=by_name, input_shapes=input_shapes)
 
 
 def read_any_keras_weights(data: bytes | str | os.PathLike) -> tuple[dict[str, list[np.ndarray]], bool]:

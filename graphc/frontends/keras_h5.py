@@ -42,7 +42,8 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
-def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any = None) -> Graph:
+def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any = None,
+                  input_shapes: dict[str, Any] | None = None) -> Graph:
     """Load a Keras 2 full-model HDF5 file (architecture and weights) into a Graph."""
     from .keras import config_to_graph
 
@@ -64,7 +65,7 @@ def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any
         config = json.loads(text)
     except ValueError as e:
         raise ModelFormatError(f"{source}: model_config is not valid JSON: {e}") from e
-    return config_to_graph(upgrade_config(config), table, layers, weights_by_name=True)
+    return config_to_graph(upgrade_config(config), table, layers, weights_by_name=True, input_shapes=input_shapes)
 
 
 def _weights_only_message(source: Any, f: Any) -> str:

@@ -505,9 +505,10 @@ def _is_fused_bn_training(nd: Any, attrs: dict[str, Any]) -> bool:
 
 
 def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | None = None,
-                      layers: Any = None) -> Graph:
-    """Convert a parsed GraphDef. ``layers`` (a LayerRegistry) claims ops for domain ``tf``."""
-    b = GraphBuilder(name, DOMAIN, "graphc-tensorflow")
+                      layers: Any = None, input_shapes: dict[str, Any] | None = None) -> Graph:
+    """Convert a parsed GraphDef. ``layers`` (a LayerRegistry) claims ops for domain ``tf``;
+    ``input_shapes`` overrides Placeholder shapes (None for a free dim)."""
+    b = GraphBuilder(name, DOMAIN, "graphc-tensorflow", input_shapes)
     nodes = list(gd.node)
     names: set[str] = set()
     for n in nodes:
@@ -576,7 +577,8 @@ def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
 
 
 def load_tensorflow(source: str | os.PathLike | bytes, *, text: bool | None = None,
-                    outputs: Sequence[str] | None = None, layers: Any = None) -> Graph:
+                    outputs: Sequence[str] | None = None, layers: Any = None,
+                    input_shapes: dict[str, Any] | None = None) -> Graph:
     """Load a TensorFlow GraphDef (``.pbtxt`` text or ``.pb`` binary) into a Graph.
 
     ``outputs`` names the tensors to expose ("node" or "node:1"); by default every data
@@ -585,4 +587,4 @@ def load_tensorflow(source: str | os.PathLike | bytes, *, text: bool | None = No
     """
     gd = parse_graphdef(source, text)
     name = Path(source).stem if isinstance(source, (str, os.PathLike)) else "tf_graph"
-    return graphdef_to_graph(gd, name, outputs, layers)
+    return graphdef_to_graph(gd, name, outputs, layers, input_shapes)
