@@ -31,6 +31,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from graphc.errors import GraphcError
+
 __all__ = ["PyOpRegistry", "PYOPS", "OP_TYPE", "DOMAIN_PREFIX"]
 
 #: the op type of every registered Python op (the domain tells them apart)
@@ -54,7 +56,7 @@ class PyOpRegistry:
     def domain_for(self, inputs: Sequence[str], outputs: Sequence[str]) -> str:
         """The domain of the op taking ``inputs`` and returning ``outputs`` (onnxruntime-extensions
         type names, ``dt_float``...), registered on first use."""
-        from onnxruntime_extensions import PyCustomOpDef, onnx_op
+        PyCustomOpDef, onnx_op = _extensions("PyCustomOpDef", "onnx_op")
 
         sig: Signature = (tuple(inputs), tuple(outputs))
         with self._lock:
@@ -79,7 +81,8 @@ class PyOpRegistry:
 
         Shared: onnxruntime only reads SessionOptions when a session is created."""
         import onnxruntime as ort
-        from onnxruntime_extensions import get_library_path
+
+        (get_library_path,) = _extensions("get_library_path")
 
         with self._lock:
             if self._options is None or self._options_ops != len(self._domains):
@@ -116,3 +119,15 @@ _NUMPY = {"dt_float": np.float32, "dt_double": np.float64, "dt_uint8": np.uint8,
 
 #: the process's registry (onnxruntime-extensions' own registry is process-wide too)
 PYOPS = PyOpRegistry()
+
+
+def _extensions(*names: str) -> tuple[Any, ...]:
+    """Names from onnxruntime-extensions, or a GraphcError saying how to get it."""
+    try:
+        import onnxruntime_extensions
+    except ImportError as e:
+        raise GraphcError(
+            "this model needs Python ops inside onnxruntime (a layer or graphc kernel in an If/Loop/Scan body, "
+            "or mode='single'), which onnxruntime-extensions provides: pip install 'graphc[ort]' "
+            "(or compile for --target numpy)") from e
+    return tuple(getattr(onnxruntime_extensions, n) for n in names)
