@@ -246,6 +246,8 @@ def _copy_proto(p: Any) -> Any:
 
 
 def _to_array(t: onnx.TensorProto, what: str) -> np.ndarray:
+    if any(d < 0 for d in t.dims):  # numpy would read dims [-2] as [2]
+        raise ModelFormatError(f"{what} {t.name!r} has dims {list(t.dims)}; a tensor's dims cannot be negative")
     try:
         return numpy_helper.to_array(t)
     except Exception as e:  # noqa: BLE001
@@ -298,6 +300,8 @@ def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | N
             raise ModelFormatError(f"graph output {vi.name!r} is not produced by any node, input or initializer")
         if v.graph is graph and vi.HasField("type") and v.type.dtype is None:
             v.type = type_from_proto(vi.type)
+        if outer is None and v in graph.outputs:  # run() returns a dict: one of the two would be lost
+            raise ModelFormatError(f"graph output {vi.name!r} is listed twice; outputs are returned by name")
         graph.outputs.append(v)
     return graph
 

@@ -54,3 +54,38 @@ def test_a_custom_domain_node_keeps_any_attributes():
     node = helper.make_node("Scale", ["x"], ["y"], domain="acme", name="s", factor=3.0)
     art = graphc.compile(_model(node, domain_opsets=[helper.make_opsetid("acme", 1)]), target="numpy", layers=reg)
     np.testing.assert_array_equal(art.run({"x": np.ones((1, 1, 4, 4), np.float32)})["y"], np.full((1, 1, 4, 4), 3.0))
+
+
+def test_negative_initializer_dims_are_refused():
+    from onnx import numpy_helper
+
+    w = numpy_helper.from_array(np.ones(2, np.float32), "w")
+    w.dims[:] = [-2]  # numpy read it as [2]
+    node = helper.make_node("Add", ["x", "w"], ["y"], name="add")
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    with pytest.raises(ModelFormatError, match=r"'w' has dims \[-2\]"):
+        graphc.load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+
+
+def test_a_graph_output_listed_twice_is_refused():
+    """run() returns a dict by output name: one of the two used to be dropped silently."""
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])] * 2)
+    with pytest.raises(ModelFormatError, match="'y' is listed twice"):
+        graphc.load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_a_reshape_target_below_minus_one_is_refused():
+    """numpy reads any negative dim as -1: Reshape to [-2] used to act as flatten."""
+    from graphc import GraphcError
+
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+                           helper.make_tensor_value_info("s", TensorProto.INT64, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy")
+    with pytest.raises(GraphcError, match=r"'reshape'.*below -1"):
+        art.run({"x": np.ones((2, 3), np.float32), "s": np.array([-2])})
+    assert art.run({"x": np.ones((2, 3), np.float32), "s": np.array([-1])})["y"].shape == (6,)

@@ -60,6 +60,8 @@ def size(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 
 def _reshape_target(ctx: OpContext, in_shape: Sequence[int], size: int, shape_in: Any) -> list[int]:
     target = _ints(ctx.attr("shape", []) if ctx.opset < 5 else shape_in)
+    if any(d < -1 for d in target):  # numpy would read any negative value as -1
+        raise ctx.shape_error(f"target shape {target} holds a value below -1 (only -1, inferred, and 0 are special)")
     if not ctx.attr("allowzero", 0):
         target = [in_shape[i] if d == 0 else d for i, d in enumerate(target)]
     if -1 in target and size == 0:
