@@ -48,8 +48,21 @@ def display_name(cls: type) -> str:
     origin = getattr(sys.modules.get(cls.__module__), "__graphc_origin__", None)
     if not origin:
         return f"{cls.__module__}:{cls.__qualname__}"
-    rel = os.path.relpath(origin)
-    return f"{origin if rel.startswith('..') else rel}:{cls.__qualname__}"
+    return f"{_readable_file(origin)}:{cls.__qualname__}"
+
+
+def readable_import_path(import_path: str, source_file: str | None) -> str:
+    """A manifest's ``module:QualName`` as messages show it: ``FILE.py:QualName`` when the module is the
+    hashed name graphc imported ``source_file`` under (``graphc_layers_<stem>_<hash>``), else as is."""
+    module, _, qual = import_path.partition(":")
+    if module.startswith("graphc_layers_") and source_file and source_file.endswith(".py"):
+        return f"{_readable_file(source_file)}:{qual}"
+    return import_path
+
+
+def _readable_file(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 class LayerRegistry:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphc.errors import LayerError, ModelFormatError
+from graphc.layers.registry import readable_import_path
 from graphc.manifest_schema import COMMON, DIMS, OPTIONAL_STR, REQUIRED, check_manifest
 from graphc.target import describe_runs
 from graphc.ir import Graph, Op
@@ -287,7 +288,8 @@ def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, pat
         entry = registry.lookup(op.domain, op.op_type, op.opset) if registry is not None else None
         if entry is None or entry.import_path.partition(":")[2] != r["import_path"].partition(":")[2] \
                 or (entry.import_path != r["import_path"] and not r["import_path"].startswith("graphc_layers_")):
-            missing.setdefault(r["module"], []).append(f"{r['node']} ({r['op_type']} -> {r['import_path']})")
+            shown = readable_import_path(r["import_path"], r["module"])
+            missing.setdefault(r["module"], []).append(f"{r['node']} ({r['op_type']} -> {shown})")
             continue
         _check_source(path, r, entry, trust)
         params = decode_params(json.dumps(r.get("params") or {}))

@@ -32,6 +32,7 @@ import onnx
 from graphc.archive import read_folder_file, read_member
 from graphc.atomic import atomic_write_bytes, atomic_write_folder
 from graphc.errors import LayerError, ModelFormatError
+from graphc.layers.registry import readable_import_path
 from graphc.manifest_schema import COMMON, DIMS, OPTIONAL_STR, REQUIRED, check_manifest, map_of
 from graphc.target import MANIFEST, read_manifest
 
@@ -302,7 +303,7 @@ def _missing_message(path: Path, module: str, import_path: str, src: dict[str, A
     arg = info.get("layers_arg") or module
     trust = ("--trust (trust=True) to import the bundle's own copy of its source" if info.get("file")
              else "--trust (trust=True) to import it")
-    head = f"{path}: layer module {arg!r} is missing: nodes {nodes} need {import_path} for {op}."
+    head = f"{path}: layer module {arg!r} is missing: nodes {nodes} need {readable_import_path(import_path, arg)} for {op}."
     if arg == module and module.startswith("graphc_layers_"):  # a bundle from before layers_arg was recorded
         return (f"{head} It was loaded from a .py file the bundle does not name: pass that file "
                 f"(`graphc run {path} --layers FILE.py`, or graphc.load(path, layers=['FILE.py'])), or {trust}")
