@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import networkx as nx
 import numpy as np
 
+from .domains import canonical_domain
 from .errors import GraphcError, VerifyError
 
 __all__ = ["TensorType", "Value", "Op", "Graph", "ModelInfo", "Dim", "Shape"]
@@ -156,7 +157,7 @@ class Op:
     ):
         self.op_type = op_type
         self.name = name
-        self.domain = "" if domain == "ai.onnx" else domain
+        self.domain = canonical_domain(domain)
         self.attrs: dict[str, Any] = dict(attrs or {})
         self.attr_kinds: dict[str, int] = dict(attr_kinds or {})
         self.inputs: list[Value | None] = []
@@ -253,7 +254,7 @@ class Graph:
         model = self.root.model
         if model is None:
             return 1
-        domain = "" if domain == "ai.onnx" else domain
+        domain = canonical_domain(domain)
         return model.opset_imports.get(domain, 1)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from .domains import display_domain
 from .ir import Graph
 
 __all__ = ["summarize", "human_bytes"]
@@ -31,7 +32,7 @@ def summarize(graph: Graph) -> dict[str, Any]:
     return {
         "inputs": {v.name: str(v.type) for v in runtime_inputs},
         "outputs": {v.name: str(v.type) for v in graph.outputs},
-        "opsets": {d or "ai.onnx": n for d, n in sorted((model.opset_imports if model else {}).items())},
+        "opsets": {display_domain(d): n for d, n in sorted((model.opset_imports if model else {}).items())},
         "ir_version": model.ir_version if model else None,
         "ops": len(graph),
         "op_types": dict(histogram.most_common()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graphc.domains import is_onnx_domain
 from graphc.ir import Graph, Op
 from graphc.passinfra import PassContext, PassResult, graph_pass
 
@@ -10,7 +11,7 @@ __all__ = ["eliminate_dropout", "is_inference_dropout"]
 
 def is_inference_dropout(op: Op) -> bool | str:
     """True when ``op`` is a Dropout that computes the identity at inference, else the reason it is not."""
-    if op.op_type != "Dropout" or op.domain not in ("", "ai.onnx"):
+    if op.op_type != "Dropout" or not is_onnx_domain(op.domain):
         return "not an ONNX Dropout"
     if len(op.outputs) > 1 and op.outputs[1] is not None and (op.outputs[1].consumers() or op.graph.is_output(op.outputs[1])):
         return "its mask output is read"

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graphc import limits
+from graphc.domains import is_onnx_domain
 from graphc.evaluate import reference_evaluate
 from graphc.ir import Graph, Op
 from graphc.layers.slots import full_inputs
@@ -89,7 +90,7 @@ def _may_exceed(op: Op, max_elements: int, budget: int) -> bool:
 
 
 def _foldable(op: Op) -> bool:
-    if op.domain not in ("", "ai.onnx") or op.op_type in _NONDETERMINISTIC or op.layer is not None:
+    if not is_onnx_domain(op.domain) or op.op_type in _NONDETERMINISTIC or op.layer is not None:
         return False
     if any(True for _ in op.subgraphs()):
         return False

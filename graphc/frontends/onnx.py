@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from ..attributes import decode_attribute
+from ..domains import canonical_domain, is_onnx_domain
 from ..errors import GraphcError, ModelFormatError
 from ..ir import Graph, ModelInfo, Op, TensorType, Value
 from .types import type_from_proto
@@ -181,7 +182,7 @@ def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
                                    "opset versions start at 1 (fix the model's opset_import)")
     info = ModelInfo(
         ir_version=model.ir_version,
-        opset_imports={("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import},
+        opset_imports={canonical_domain(o.domain): o.version for o in model.opset_import},
         producer_name=model.producer_name,
         producer_version=model.producer_version,
         domain=model.domain,
@@ -204,7 +205,7 @@ def _check_attribute_types(graph: Graph, node: onnx.NodeProto, kinds: dict[str, 
     """Refuse a standard op whose attributes contradict its ONNX schema: one of another type than
     declared, one the schema does not have (a misspelling such as ``kernel_shap`` would be ignored),
     or a required one missing (MaxPool without ``kernel_shape`` would act as an identity)."""
-    if node.domain not in ("", "ai.onnx"):
+    if not is_onnx_domain(node.domain):
         return
     schema = _schema_attributes(node.op_type, graph.opset(""))
     if schema is None:

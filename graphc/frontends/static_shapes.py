@@ -13,6 +13,7 @@ import logging
 import onnx
 from onnx import helper, numpy_helper
 
+from ..domains import is_onnx_domain
 from ..ir import Op, TensorType, Value
 from .types import type_from_proto, type_to_proto
 
@@ -51,7 +52,7 @@ def _ancestors(v: Value) -> list[Op]:
 def _infer(op: Op, known: dict[int, TensorType]) -> list[TensorType | None] | None:
     from ..exporters.onnx import _node as node_proto  # the exporter imports the frontends
 
-    if op.domain not in ("", "ai.onnx"):
+    if not is_onnx_domain(op.domain):
         return None
     try:
         schema = onnx.defs.get_schema(op.op_type, op.opset, op.domain)

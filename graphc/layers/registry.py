@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from ..domains import canonical_domain
 from ..errors import LayerError
 from .base import Layer
 
@@ -87,7 +88,7 @@ class LayerRegistry:
         def add(cls: type[Layer]) -> type[Layer]:
             if not (isinstance(cls, type) and issubclass(cls, Layer)):
                 raise LayerError(f"register_layer({op_type!r}): {cls!r} is not a graphc.Layer subclass")
-            d = "" if domain == "ai.onnx" else domain
+            d = canonical_domain(domain)
             cls.op_key = (d, op_type)
             dest = self._capturing[-1] if self._capturing else self
             dest._entries.setdefault((d, op_type), []).insert(0, LayerEntry(d, op_type, cls, since_version, until_version))
@@ -101,7 +102,7 @@ class LayerRegistry:
 
     def unregister(self, op_type: str, domain: str = "") -> None:
         """Remove this registry's layers for ``domain::op_type`` (scopes and parents keep theirs)."""
-        self._entries.pop(("" if domain == "ai.onnx" else domain, op_type), None)
+        self._entries.pop((canonical_domain(domain), op_type), None)
 
     def _chain(self) -> Iterator[LayerRegistry]:
         for r in reversed(self._scoped):
@@ -112,7 +113,7 @@ class LayerRegistry:
 
     def lookup(self, domain: str, op_type: str, opset: int = 1) -> LayerEntry | None:
         """The layer registered for this op at ``opset``, nearest scope first."""
-        d = "" if domain == "ai.onnx" else domain
+        d = canonical_domain(domain)
         for reg in self._chain():
             for e in reg._entries.get((d, op_type), ()):
                 if e.covers(opset):

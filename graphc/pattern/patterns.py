@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from ..domains import canonical_domain
+
 if TYPE_CHECKING:
     from .matcher import Match
 
@@ -84,7 +86,7 @@ class OpPattern(Pattern):
         self.inputs = tuple(_as_pattern(p) for p in (inputs[:-1] if self.rest else inputs))
         self.name = name
         self.attrs = dict(attrs or {})
-        self.domain = "" if domain == "ai.onnx" else domain
+        self.domain = canonical_domain(domain)
         self.outputs = outputs
         self.commutative = all(t in COMMUTATIVE for t in self.op_types) and not self.domain if commutative is None else commutative
         self.shared = shared

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from graphc.domains import canonical_domain
 from graphc.errors import UnsupportedOpError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def fallback_ops() -> dict[tuple[str, str], str]:
                 continue  # OpRun, OpFunction, OpRunAiOnnxMl: the evaluator's base classes, not operators
             table[(domain, op_type)] = "reference class"
     for schema in onnx.defs.get_all_schemas_with_history():
-        key = (schema.domain if schema.domain != "ai.onnx" else "", schema.name)
+        key = (canonical_domain(schema.domain), schema.name)
         if key[0] == "" and key not in table and (schema.has_function or schema.has_context_dependent_function):
             table[key] = "schema function"
     return dict(sorted(table.items()))
@@ -61,7 +62,7 @@ def fallback_ops() -> dict[tuple[str, str], str]:
 
 def has_fallback(domain: str, op_type: str) -> bool:
     """True when onnx.reference can run ``domain::op_type``."""
-    return ("" if domain == "ai.onnx" else domain, op_type) in fallback_ops()
+    return (canonical_domain(domain), op_type) in fallback_ops()
 
 
 def _slot_names(op: Op, blob_names: Sequence[str]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from graphc.domains import is_onnx_domain
 from graphc.errors import ModelFormatError
 from graphc.target import describe_runs
 
@@ -114,7 +115,7 @@ def _source_type(entry: dict[str, Any]) -> str:
 
 
 def _qualified(domain: str, op_type: str) -> str:
-    return f"{domain}::{op_type}" if domain and domain != "ai.onnx" else op_type
+    return f"{domain}::{op_type}" if not is_onnx_domain(domain) else op_type
 
 
 def _specs(graph: onnx.GraphProto, inputs: bool) -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from graphc.domains import canonical_domain, is_onnx_domain
+
 if TYPE_CHECKING:
     from graphc.ir import Op
 
@@ -93,7 +95,7 @@ class OrtKernelRegistry:
             if k.provider != "CPUExecutionProvider":
                 continue
             lo, hi = k.version_range
-            domain = "" if k.domain == "ai.onnx" else k.domain
+            domain = canonical_domain(k.domain)
             tc = {name: frozenset(types) for name, types in k.type_constraints.items()}
             kernels.append(KernelDef(domain, k.op_name, int(lo), None if hi >= _OPEN else int(hi), tc))
         max_ir = _probe_max(lambda v: _session_accepts(ir_version=v), onnx.IR_VERSION)
@@ -107,7 +109,7 @@ class OrtKernelRegistry:
 
     # ----------------------------------------------------------------- queries
     def kernels(self, domain: str, op_type: str) -> list[KernelDef]:
-        return list(self._by_op.get(("" if domain == "ai.onnx" else domain, op_type), ()))
+        return list(self._by_op.get((canonical_domain(domain), op_type), ()))
 
     def has_op(self, domain: str, op_type: str, opset: int) -> bool:
         """Any kernel for ``domain::op_type`` at ``opset``, whatever its types."""
@@ -118,7 +120,7 @@ class OrtKernelRegistry:
 
     def stamped_opset(self, domain: str, opset: int) -> int:
         """The opset a model importing ``domain`` at ``opset`` runs at once lowered for this build."""
-        limit = self.max_opsets.get("" if domain == "ai.onnx" else domain)
+        limit = self.max_opsets.get(canonical_domain(domain))
         return opset if limit is None else min(opset, limit)
 
     def covers(self, op: Op, opset: int | None = None) -> bool:
@@ -129,7 +131,7 @@ class OrtKernelRegistry:
         constraint (per the ONNX schema) are among the types compiled in. Unknown
         types are not held against the op.
         """
-        if op.domain in ("", "ai.onnx") and op.op_type in self.graph_level:
+        if is_onnx_domain(op.domain) and op.op_type in self.graph_level:
             return True
         if opset is None:
             opset = self.stamped_opset(op.domain, op.opset)

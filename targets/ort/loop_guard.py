@@ -28,6 +28,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from graphc.domains import is_onnx_domain
 from graphc.limits import max_loop_iterations
 
 from .pyops import CONTRIB_DOMAIN, HostedOp, PyOpHost, PyOpSpec
@@ -68,7 +69,7 @@ def guard_loops(model: onnx.ModelProto, host: PyOpHost) -> tuple[onnx.ModelProto
 def _loops(graph: onnx.GraphProto, repeated: bool) -> Iterator[tuple[onnx.GraphProto, onnx.NodeProto, bool]]:
     """(graph, Loop node, inside a repeating body) for every Loop, outer ones before their bodies'."""
     for node in graph.node:
-        standard = node.domain in ("", "ai.onnx")
+        standard = is_onnx_domain(node.domain)
         if standard and node.op_type == "Loop":
             yield graph, node, repeated
         inner = repeated or (standard and node.op_type in _REPEATING)
@@ -86,7 +87,7 @@ def _static_trip(graph: onnx.GraphProto, node: onnx.NodeProto) -> int | None:
         if init.name == name:
             return _int(numpy_helper.to_array(init))
     for n in graph.node:
-        if n.op_type == "Constant" and n.domain in ("", "ai.onnx") and name in n.output:
+        if n.op_type == "Constant" and is_onnx_domain(n.domain) and name in n.output:
             value = next((a for a in n.attribute if a.name == "value" and a.HasField("t")), None)
             return _int(numpy_helper.to_array(value.t)) if value is not None else None
     return None

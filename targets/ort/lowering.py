@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from graphc.domains import is_onnx_domain
 from graphc.errors import LayerError, UnsupportedOpError
 from graphc.exporters.onnx import to_onnx
 from graphc.ir import Graph, Op
@@ -79,7 +80,7 @@ def lower_graph(graph: Graph, native) -> tuple[onnx.ModelProto, list[dict[str, A
 def _stays_onnx(op: Op, native) -> bool:
     """True when ``op`` is exported as itself (onnxruntime runs it): a standard op, or one of
     onnxruntime's own ``com.microsoft`` contrib ops (ORT-optimized transformer models)."""
-    return op.layer is None and op.domain in ("", "ai.onnx", "ai.onnx.ml", "com.microsoft") and native(op)
+    return op.layer is None and (is_onnx_domain(op.domain) or op.domain in ("ai.onnx.ml", "com.microsoft")) and native(op)
 
 
 def _ops_to_lower(graph: Graph, native):
@@ -166,7 +167,7 @@ def _try_function(op: Op, node: onnx.NodeProto, model: onnx.ModelProto, blobs: l
     if any(not n for n in runtime_names):
         return None  # a function cannot take an omitted input
     n_in, n_blob = len(runtime_names), len(slots["blob_slots"])
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 21)
+    opset = next((o.version for o in model.opset_import if is_onnx_domain(o.domain)), 21)
     builder = FunctionBuilder([f"x{i}" for i in range(n_in)], [f"blob{i}" for i in range(n_blob)], opset)
     try:
         layer = op.layer.build(blobs, slots["blob_slots"])
@@ -255,7 +256,7 @@ def _fix_opsets(model: onnx.ModelProto, used: set[str]) -> None:
     node_domains = {n.domain for g in graphs_of(model.graph) for n in g.node} | {f.domain for f in model.functions}
     for f in model.functions:
         node_domains |= {n.domain for n in f.node}
-    keep = [o for o in model.opset_import if o.domain in ("", "ai.onnx") or o.domain in node_domains]
+    keep = [o for o in model.opset_import if is_onnx_domain(o.domain) or o.domain in node_domains]
     del model.opset_import[:]
     model.opset_import.extend(keep)
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from graphc.domains import ONNX_DOMAIN_NAME, is_onnx_domain
 from graphc.errors import GraphcError
 
 from .deviations import KERNEL, WIDEN_WEIGHTS, Deviation, deviation_for
@@ -81,7 +82,7 @@ class OrtTarget:
         """True when onnxruntime itself runs ``op``: its kernel registry covers the op, types and
         stamped opset, and, when graphc's kernel may stand in (``fallback``), the node is not a
         configuration where onnxruntime departs from the spec (:mod:`targets.ort.deviations`)."""
-        if op.domain not in ("", "ai.onnx.ml", "com.microsoft") and not op.domain.startswith("ai.onnx"):
+        if not is_onnx_domain(op.domain) and op.domain not in ("ai.onnx.ml", "com.microsoft") and not op.domain.startswith(ONNX_DOMAIN_NAME):
             return False
         try:
             covered = self.registry.covers(op)

@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from graphc.domains import canonical_domain
 from graphc.errors import ShapeInferenceError
 from graphc.limits import current_budget
 
@@ -186,7 +187,7 @@ class KernelTable:
 
     def lookup(self, domain: str, op_type: str, opset: int) -> KernelSpec | None:
         """The kernel for this op at ``opset``, or None."""
-        domain = "" if domain == "ai.onnx" else domain
+        domain = canonical_domain(domain)
         for spec in self._specs.get((domain, op_type), ()):
             if spec.covers(opset):
                 return spec
