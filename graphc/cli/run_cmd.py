@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.artifact)
     if not path.exists():
         raise GraphcError(f"{path}: no such artifact (write one with `graphc compile MODEL -o {path}`)")
+    if args.random_inputs is not None and args.random_inputs < 0:
+        raise InputError(f"--random-inputs {args.random_inputs}: the seed must be a non-negative integer")
     manifest = read_manifest(path)
     feeds = _read_inputs(args.input)
     art = load(path, layers=args.layers or None, trust=args.trust)
