@@ -246,11 +246,14 @@ def _pool(onnx_type: str) -> Converter:
     return convert
 
 
-def _global_avg(ctx: _Ctx, L: _Layer) -> Value:
-    keep = bool(L.cfg("keepdims", False))
-    axes = [1, 2] if _channels_last(L) else [2, 3]
-    y = ctx.b.op1("ReduceMean", [L.inputs[0]], {"axes": axes, "keepdims": int(keep)}, name=L.name)
-    return ctx.set_rank(y, 4 if keep else 2)
+def _global_pool(onnx_type: str) -> Converter:
+    """GlobalAverage/MaxPooling2D: a reduction over the spatial axes (``keepdims`` as saved)."""
+    def convert(ctx: _Ctx, L: _Layer) -> Value:
+        keep = bool(L.cfg("keepdims", False))
+        axes = [1, 2] if _channels_last(L) else [2, 3]
+        y = ctx.b.op1(onnx_type, [L.inputs[0]], {"axes": axes, "keepdims": int(keep)}, name=L.name)
+        return ctx.set_rank(y, 4 if keep else 2)
+    return convert
 
 
 def _batch_norm(ctx: _Ctx, L: _Layer) -> Value:
@@ -392,13 +395,6 @@ def _average(ctx: _Ctx, L: _Layer) -> Value:
     return ctx.b.op1("Div", [total, ctx.b.const(np.array(len(L.inputs), np.float32), f"{L.name}_n")], name=L.name)
 
 
-def _global_max(ctx: _Ctx, L: _Layer) -> Value:
-    keep = bool(L.cfg("keepdims", False))
-    axes = [1, 2] if _channels_last(L) else [2, 3]
-    y = ctx.b.op1("ReduceMax", [L.inputs[0]], {"axes": axes, "keepdims": int(keep)}, name=L.name)
-    return ctx.set_rank(y, 4 if keep else 2)
-
-
 def _leaky_relu_layer(ctx: _Ctx, L: _Layer) -> Value:
     slope = L.config.get("negative_slope", L.config.get("alpha", 0.3))  # Keras 3 / Keras 2 spelling
     return ctx.b.op1("LeakyRelu", L.inputs[:1], {"alpha": float(slope)}, name=L.name)
@@ -450,7 +446,7 @@ MAPPED_LAYERS: dict[str, Converter] = {
     "DepthwiseConv2D": _depthwise,
     "MaxPooling2D": _pool("MaxPool"), "MaxPool2D": _pool("MaxPool"),
     "AveragePooling2D": _pool("AveragePool"), "AvgPool2D": _pool("AveragePool"),
-    "GlobalAveragePooling2D": _global_avg, "GlobalAvgPool2D": _global_avg,
+    "GlobalAveragePooling2D": _global_pool("ReduceMean"), "GlobalAvgPool2D": _global_pool("ReduceMean"),
     "BatchNormalization": _batch_norm,
     "Activation": _activation_layer,
     "ReLU": _relu_layer,
@@ -465,7 +461,7 @@ MAPPED_LAYERS: dict[str, Converter] = {
     "UpSampling2D": _upsampling,
     "Multiply": _merge("Mul"), "Subtract": _merge("Sub"), "Maximum": _merge("Max"), "Minimum": _merge("Min"),
     "Average": _average,
-    "GlobalMaxPooling2D": _global_max, "GlobalMaxPool2D": _global_max,
+    "GlobalMaxPooling2D": _global_pool("ReduceMax"), "GlobalMaxPool2D": _global_pool("ReduceMax"),
     "LeakyReLU": _leaky_relu_layer,
     "Rescaling": _rescaling,
     "Cropping2D": _cropping,
