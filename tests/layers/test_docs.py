@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
+from tests.doc_snippets import python_blocks, unguarded_excepts
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "custom-layers.md"
-
-
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
 
 
 def test_tutorial_snippets_run(tmp_path, monkeypatch, capsys):
@@ -32,3 +28,15 @@ def test_tutorial_snippets_run(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     for printed in ("(1, 3, 8, 10)", "(1, 9, 8, 3)", "['images'] [[9, 8]] [1]", "[16. 17. 18. 19.]", "[ 8.  9. 10. 11.]"):
         assert printed in out
+
+
+def test_every_error_demonstration_fails_when_the_error_is_not_raised():
+    """A block `try: compile(...) except graphc.LayerError as e: assert ...` passes when compile
+    stops raising; each needs `else: raise AssertionError` (or a raise closing the try body).
+    Demonstrated: with the `else:` removed from the undeclared-attribute block, this test fails;
+    with it, a layer that accepts the undeclared 'mode' attribute fails test_tutorial_snippets_run."""
+    blocks = python_blocks(DOC.read_text())
+    bad = {i: lines for i, b in enumerate(blocks) if (lines := unguarded_excepts(b))}
+    assert not bad, f"{DOC.name}: blocks (index: try lines) that pass when their error is not raised: {bad}"
+    assert unguarded_excepts("try:\n    f()\nexcept ValueError as e:\n    assert 'x' in str(e)\n") == [1]
+    assert unguarded_excepts("try:\n    f()\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError\n") == []

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from tests.doc_snippets import python_blocks, unguarded_excepts
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "writing-passes.md"
-
-
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
 
 
 def test_tutorial_snippets_run(tmp_path, monkeypatch):
@@ -27,3 +24,9 @@ def test_tutorial_snippets_run(tmp_path, monkeypatch):
         for name in ("fuse-matmul-scale", "oops"):
             PASSES.remove(name)
         RULES._rules.pop("matmul-scale", None)
+
+
+def test_every_error_demonstration_fails_when_the_error_is_not_raised():
+    """Each `try: ... except SomeError` block must fail when the error is not raised (issue 21 item 6)."""
+    bad = {i: lines for i, b in enumerate(python_blocks(DOC.read_text())) if (lines := unguarded_excepts(b))}
+    assert not bad, f"{DOC.name}: blocks (index: try lines) that pass when their error is not raised: {bad}"
