@@ -18,7 +18,7 @@ from .target import Artifact, Target, get_target, read_manifest, TARGETS
 __all__ = ["compile", "load", "run_pipeline", "LOAD_OPTIONS", "PIPELINE_OPTIONS"]
 
 #: options that reach the model loader (framework models: a Caffe net's weights, a GraphDef's outputs...)
-LOAD_OPTIONS = frozenset({"weights", "outputs", "structure_only", "input_shapes"})
+LOAD_OPTIONS = frozenset({"weights", "inputs", "outputs", "structure_only", "input_shapes"})
 #: options the passes and lowering read from ``PassContext.options`` whatever the target
 PIPELINE_OPTIONS = frozenset({"model_path", "include_sources", "evaluate", "memory_budget"})
 

@@ -35,12 +35,14 @@ def model_source(args: argparse.Namespace) -> Path:
 
 def add_weights_argument(p: argparse.ArgumentParser) -> None:
     """Framework-model loading: --weights FILE (weights kept apart from the structure), --input-shape
-    NAME=DIMS (repeatable) and --outputs NAMES."""
+    NAME=DIMS (repeatable), --inputs / --outputs NAMES (TensorFlow cuts)."""
     p.add_argument("--weights", metavar="FILE", help="weights for a Caffe .prototxt (a .caffemodel of any name; "
                    "default: <stem>.caffemodel beside it) or a Keras .json config (a .weights.h5)")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                    help="a framework model's input shape instead of the declared one, ? for a free dim "
                         "(e.g. data=1,3,?,?: any image size); repeatable")
+    p.add_argument("--inputs", metavar="NAMES", help="cut a TensorFlow graph at these tensors, comma-separated: "
+                   "they become its inputs and what only feeds them (pre-processing) is left out")
     p.add_argument("--outputs", metavar="NAMES", help="a TensorFlow graph's outputs, comma-separated (node or node:1)")
 
 
@@ -74,10 +76,11 @@ def load_options(args: argparse.Namespace, source: Path, structure_only: bool = 
             raise GraphcError(f"--input-shape applies to Caffe, TensorFlow and Keras models, not to {source.name} "
                               f"(an ONNX model's inputs take any size its dims allow)")
         options["input_shapes"] = dict(parse_input_shape(t) for t in args.input_shape)
-    if getattr(args, "outputs", None):
-        if framework != "tensorflow":
-            raise GraphcError(f"--outputs applies to a TensorFlow graph, not to {source.name}")
-        options["outputs"] = [o.strip() for o in args.outputs.split(",") if o.strip()]
+    for flag in ("inputs", "outputs"):
+        if getattr(args, flag, None):
+            if framework != "tensorflow":
+                raise GraphcError(f"--{flag} applies to a TensorFlow graph, not to {source.name}")
+            options[flag] = [o.strip() for o in getattr(args, flag).split(",") if o.strip()]
     return options
 
 

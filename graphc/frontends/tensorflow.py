@@ -505,9 +505,12 @@ def _is_fused_bn_training(nd: Any, attrs: dict[str, Any]) -> bool:
 
 
 def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | None = None,
-                      layers: Any = None, input_shapes: dict[str, Any] | None = None) -> Graph:
+                      layers: Any = None, input_shapes: dict[str, Any] | None = None,
+                      inputs: Sequence[str] | None = None) -> Graph:
     """Convert a parsed GraphDef. ``layers`` (a LayerRegistry) claims ops for domain ``tf``;
-    ``input_shapes`` overrides Placeholder shapes (None for a free dim)."""
+    ``input_shapes`` overrides Placeholder shapes (None for a free dim). ``inputs`` cuts the graph at
+    internal tensors ("node" or "node:1"), which become graph inputs: only what the outputs need
+    downstream of the cuts is imported (a detector's pre-processing ``while`` loop is left out)."""
     b = GraphBuilder(name, DOMAIN, "graphc-tensorflow", input_shapes)
     nodes = list(gd.node)
     names: set[str] = set()
@@ -527,6 +530,8 @@ def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | 
             ports[src[0]] = max(ports[src[0]], src[1] + 1)
             read.add(src)
     produced: dict[tuple[str, int], Value] = {}
+    if inputs:
+        nodes = _cut(b, nodes, inputs, outputs, produced)
     for nd in _topological(nodes):
         attrs = {k: decode_attr(v, nd.name) for k, v in sorted(nd.attr.items())}
         inputs = []
@@ -551,6 +556,54 @@ def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | 
                   and (n.name, 0) in produced
                   and not any((n.name, p) in read for p in range(ports[n.name]))]
     return b.finish(result)
+
+
+def _cut(b: GraphBuilder, nodes: list[Any], inputs: Sequence[str], outputs: Sequence[str] | None,
+         produced: dict[tuple[str, int], Value]) -> list[Any]:
+    """Make the ``inputs`` tensors graph inputs (in ``produced``) and return the nodes still needed: those
+    the outputs (default: every sink downstream of the cuts) read without passing through a cut."""
+    by_name = {n.name: n for n in nodes}
+    cuts: list[tuple[str, int]] = []
+    for ref in inputs:
+        src = _split_input(ref)
+        if src is None or src[0] not in by_name:
+            raise ModelFormatError(f"cut input {ref!r} names no node of the graph")
+        cuts.append(src)
+        nd = by_name[src[0]]
+        attrs = {k: decode_attr(v, nd.name) for k, v in nd.attr.items()}
+        dtype = attrs.get("T") or attrs.get("dtype") or attrs.get("out_type") or "float32"
+        shapes = attrs.get("_output_shapes")
+        shape = shapes[src[1]] if isinstance(shapes, list) and src[1] < len(shapes) else None
+        label = src[0] if src[1] == 0 else f"{src[0]}:{src[1]}"
+        produced[src] = b.input(label, np.dtype(dtype) if dtype != "string" else object,
+                                None if not isinstance(shape, list) else [None if d < 0 else d for d in shape])
+    if outputs:
+        targets = [s[0] for s in map(_split_input, outputs) if s is not None]
+    else:  # the sinks downstream of the cuts
+        readers: dict[str, list[str]] = {}
+        for n in nodes:
+            for ref in n.input:
+                if (src := _split_input(ref)) is not None:
+                    readers.setdefault(src[0], []).append(n.name)
+        seen, stack = set(), [c[0] for c in cuts]
+        while stack:
+            for r in readers.get(stack.pop(), []):
+                if r not in seen:
+                    seen.add(r)
+                    stack.append(r)
+        targets = [n for n in seen if not readers.get(n) and by_name[n].op not in _NO_OUTPUT_OPS]
+    needed: set[str] = set()
+    stack = [t for t in targets if t in by_name]
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        for ref in by_name[name].input:
+            src = _split_input(ref)
+            if src is not None and src not in produced and src[0] in by_name:
+                stack.append(src[0])
+    return [n for n in nodes if n.name in needed and not any(c[0] == n.name for c in cuts)]
 
 
 def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
@@ -578,7 +631,7 @@ def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
 
 def load_tensorflow(source: str | os.PathLike | bytes, *, text: bool | None = None,
                     outputs: Sequence[str] | None = None, layers: Any = None,
-                    input_shapes: dict[str, Any] | None = None) -> Graph:
+                    input_shapes: dict[str, Any] | None = None, inputs: Sequence[str] | None = None) -> Graph:
     """Load a TensorFlow GraphDef (``.pbtxt`` text or ``.pb`` binary) into a Graph.
 
     ``outputs`` names the tensors to expose ("node" or "node:1"); by default every data
@@ -587,4 +640,4 @@ def load_tensorflow(source: str | os.PathLike | bytes, *, text: bool | None = No
     """
     gd = parse_graphdef(source, text)
     name = Path(source).stem if isinstance(source, (str, os.PathLike)) else "tf_graph"
-    return graphdef_to_graph(gd, name, outputs, layers, input_shapes)
+    return graphdef_to_graph(gd, name, outputs, layers, input_shapes, inputs)

@@ -121,3 +121,52 @@ def test_a_computed_reshape_with_an_unknown_batch_runs_as_ops(tmp_path, target):
         x = np.random.default_rng(n).standard_normal((n, 3, 4)).astype(np.float32)
         (y,) = art.run({"x": x}).values()
         np.testing.assert_array_equal(y, np.maximum(x.reshape(n, 12), 0))
+
+
+def _detector_like(tmp_path) -> str:
+    """A 'pre-processing' loop (a cycle through Merge/NextIteration, as TF1 while frames are) feeding
+    a head; the head is what a user wants to run."""
+    g = GraphText()
+    g.placeholder("image", (1, 4))
+    g.node("pre/Merge", "Merge", ["image", "pre/NextIteration"], T="type: DT_FLOAT", N="i: 2")
+    g.node("pre/body", "Relu", ["pre/Merge"], T="type: DT_FLOAT")
+    g.node("pre/NextIteration", "NextIteration", ["pre/body"], T="type: DT_FLOAT")
+    g.node("pre/Exit", "Exit", ["pre/Merge"], T="type: DT_FLOAT",
+           _output_shapes='list { shape { dim { size: 1 } dim { size: 4 } } }')
+    g.node("head/sig", "Sigmoid", ["pre/Exit"], T="type: DT_FLOAT")
+    g.node("head/scores", "Square", ["head/sig"], T="type: DT_FLOAT")
+    path = tmp_path / "detector.pbtxt"
+    path.write_text(g.text())
+    return str(path)
+
+
+def test_a_graph_cut_at_internal_tensors_leaves_the_loop_out(tmp_path):
+    import graphc
+    from graphc.errors import ModelFormatError
+
+    path = _detector_like(tmp_path)
+    with pytest.raises(ModelFormatError, match="cycle"):
+        graphc.load_model(path)
+    for outputs in (["head/scores"], None):
+        graph = graphc.load_model(path, inputs=["pre/Exit"], **({"outputs": outputs} if outputs else {}))
+        assert [v.name for v in graph.inputs] == ["pre/Exit"] and graph.inputs[0].shape == (1, 4)
+        assert [op.op_type for op in graph] == ["Sigmoid", "Mul"]
+    x = np.linspace(-2, 2, 4, dtype=np.float32).reshape(1, 4)
+    (y,) = graphc.compile(path, "numpy", inputs=["pre/Exit"], outputs=["head/scores"]).run({"pre/Exit": x}).values()
+    np.testing.assert_allclose(y, (1 / (1 + np.exp(-x))) ** 2, rtol=1e-6)
+    with pytest.raises(ModelFormatError, match="names no node"):
+        graphc.load_model(path, inputs=["nope"])
+
+
+def test_the_cli_cuts_a_graph(tmp_path):
+    import subprocess
+    import sys
+
+    import graphc
+
+    path = _detector_like(tmp_path)
+    out = tmp_path / "head.graphc"
+    done = subprocess.run([sys.executable, "-m", "graphc.cli", "compile", path, "-o", str(out), "--inputs", "pre/Exit",
+                           "--outputs", "head/scores"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert list(graphc.load(out).run({"pre/Exit": np.zeros((1, 4), np.float32)})) == ["head/scores"]
