@@ -20,17 +20,55 @@ DEFAULT_MAX_LOOP_ITERATIONS = 10_000_000
 
 def default_memory_budget() -> int:
     """Bytes a plan may use when no ``memory_budget`` is given: ``GRAPHC_MEMORY_BUDGET`` if
-    set, else half of the machine's physical memory (8 GiB where that cannot be read)."""
+    set, else half of the least of the machine's physical memory (16 GiB where that cannot be
+    read), the process's address-space limit and its container's memory limit."""
     text = os.environ.get("GRAPHC_MEMORY_BUDGET")
     if text:
         try:
             return int(text)
         except ValueError:
             raise GraphcError(f"GRAPHC_MEMORY_BUDGET={text!r} is not a number of bytes") from None
+    return min([_physical_memory(), *_process_memory_limits()]) // 2
+
+
+def _physical_memory() -> int:
+    """The machine's physical memory in bytes (twice the fallback budget where it cannot be read)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):
-        return _FALLBACK_BUDGET
+        return 2 * _FALLBACK_BUDGET
+
+
+def _process_memory_limits() -> list[int]:
+    """The limits below the machine's memory that this process runs under: its address-space
+    limit (``ulimit -v``) and its container's memory limit (cgroup v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``); those that are set, in bytes."""
+    limits = []
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            limits.append(int(soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        value = _read_limit_file(path)
+        if value is not None:
+            limits.append(value)
+    return limits
+
+
+def _read_limit_file(path: str) -> int | None:
+    """The number of bytes in a cgroup limit file; None when absent, unlimited (``max``) or absurd."""
+    try:
+        with open(path, encoding="ascii") as f:
+            text = f.read(64).strip()
+    except (OSError, ValueError):
+        return None
+    if not text.isdigit():
+        return None
+    value = int(text)
+    return value if 0 < value < 1 << 60 else None  # cgroup v1 writes ~2^63 for "no limit"
 
 
 def memory_budget(given: int | None) -> int:

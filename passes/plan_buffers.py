@@ -52,6 +52,8 @@ class BufferPlan:
     intermediate_bytes: int = 0
     lower_bound_bytes: int = 0
     largest_tensor_bytes: int = 0
+    #: the largest tensor and the node writing it (``'y' (output of HannWindow node 'hann')``)
+    largest_tensor: str = ""
     #: bytes of the graph outputs of known size (fresh arrays each run, outside the arena)
     output_bytes: int = 0
     offsets: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -61,6 +63,13 @@ class BufferPlan:
     #: one (offset, aligned size, first step, last step) per arena buffer
     buffers: list[tuple[int, int, int, int]] = field(default_factory=list)
     alignment: int = ALIGNMENT
+
+    def note_tensor(self, v: Value, op: Op | None, size: int) -> None:
+        """Count ``size`` bytes of ``v`` (written by ``op``) towards ``largest_tensor_bytes``."""
+        if size > self.largest_tensor_bytes:
+            self.largest_tensor_bytes = size
+            where = f" (output of {op.op_type} node {op.name!r})" if op is not None else ""
+            self.largest_tensor = f"{v.name!r}{where}"
 
     @property
     def ratio(self) -> float:
@@ -157,7 +166,8 @@ def check_budget(plan: BufferPlan, budget: int | None) -> None:
     budget = memory_budget(budget)
     if plan.largest_tensor_bytes > budget:
         raise PlanError(
-            f"a single tensor needs {plan.largest_tensor_bytes} bytes, over the memory budget of "
+            f"a single tensor{' ' + plan.largest_tensor if plan.largest_tensor else ''} needs "
+            f"{plan.largest_tensor_bytes} bytes, over the memory budget of "
             f"{budget} bytes (arena {plan.arena_bytes}, liveness lower bound {plan.lower_bound_bytes}); "
             "raise memory_budget or reduce the input size")
     if plan.arena_bytes > budget:
@@ -223,14 +233,14 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
                 plan.inplace_ops.append(op.name)
                 size = _nbytes(op.outputs[0], shapes) or 0
                 plan.intermediate_bytes += size
-                plan.largest_tensor_bytes = max(plan.largest_tensor_bytes, size)
+                plan.note_tensor(op.outputs[0], op, size)
                 continue
         for slot, v in enumerate(op.outputs):
             size = _nbytes(v, shapes)
             is_candidate = size is not None and size > 0 and id(v) not in outputs and v.const is None
             if size is not None and id(v) not in outputs:
                 plan.intermediate_bytes += 0 if (view and slot == 0) else size
-                plan.largest_tensor_bytes = max(plan.largest_tensor_bytes, size)
+                plan.note_tensor(v, op, size)
             src = by_slot.get(0)
             if view and slot == 0 and src is not None:
                 plan.views[v.name] = src.name
@@ -283,7 +293,7 @@ def _count_outputs(graph: Graph, shapes: Shapes | None, plan: BufferPlan) -> Non
         seen.add(id(v))
         if size:
             plan.output_bytes += size
-            plan.largest_tensor_bytes = max(plan.largest_tensor_bytes, size)
+            plan.note_tensor(v, v.producer() if v.graph is not None else None, size)
 
 
 def _inplace_target(op: Op, by_slot: dict[int, Value | None], slot: int, inplace: Mapping[int, int],

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from graphc.errors import GraphcError, InputError
+from graphc.errors import GraphcError, InputError, PlanError
 from graphc.ir import Graph, Value
 from graphc.limits import begin_run, end_run
 
@@ -267,11 +267,28 @@ class BoundProgram:
         else:
             shapes = ", ".join(_describe(vals[a]) if a != NONE_SLOT else "None" for a in self.program.steps[i].args)
             how = {"native": "kernel", "fallback": "onnx.reference fallback", "layer": "layer"}[kind]
-            cls = type(e) if isinstance(e, GraphcError) else GraphcError
-            err = cls(f"node {op.name!r} ({op.qualified_type}, {how}) failed on inputs ({shapes or 'no inputs'}): "
-                      f"{e if isinstance(e, GraphcError) else f'{type(e).__name__}: {e}'}")
+            err = _error_class(e)(f"node {op.name!r} ({op.qualified_type}, {how}) failed on inputs "
+                                  f"({shapes or 'no inputs'}): {_cause_text(e)}")
         err._graphc_node = op.name  # type: ignore[attr-defined]
         return err
+
+
+def _error_class(e: BaseException) -> type[GraphcError]:
+    """The GraphcError subclass a node's failure ``e`` becomes: its own class, PlanError for a
+    MemoryError (the run needed more memory than the process could get), else GraphcError."""
+    if isinstance(e, GraphcError):
+        return type(e)
+    return PlanError if isinstance(e, MemoryError) else GraphcError
+
+
+def _cause_text(e: BaseException) -> str:
+    """What ``e`` says, with its class; for a MemoryError also what to do about it."""
+    if isinstance(e, GraphcError):
+        return str(e)
+    if isinstance(e, MemoryError):
+        return (f"out of memory (MemoryError: {e}); reduce the input, or set memory_budget (GRAPHC_MEMORY_BUDGET) "
+                "to what this process can allocate so that such a plan is refused before it runs")
+    return f"{type(e).__name__}: {e}"
 
 
 def _describe(a: Any) -> str:

@@ -420,3 +420,82 @@ def test_a_fed_shape_over_the_budget_is_refused_before_allocation():
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"the refused run allocated {peak} bytes"
+
+
+def _window_model(size: int | None):
+    """HannWindow of a constant ``size``, or of a size fed as input ``n`` (None)."""
+    nodes = [helper.make_node("HannWindow", ["n"], ["y"], name="hann")]
+    inputs = [helper.make_tensor_value_info("n", TensorProto.INT64, [])]
+    if size is not None:
+        nodes.insert(0, helper.make_node("Constant", [], ["n"], value=helper.make_tensor("n", TensorProto.INT64,
+                                                                                        [], [size])))
+        inputs = []
+    g = helper.make_graph(nodes, "window", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+_UNDER_ADDRESS_LIMIT = """
+import resource, sys, numpy as np, onnx, graphc
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+model = onnx.load_from_string(sys.stdin.buffer.read())
+try:
+    art = graphc.compile(model, target="numpy")
+    art.run({} if not model.graph.input else {"n": np.array(int(sys.argv[1]))})
+    print("ran")
+except Exception as e:
+    print(type(e).__name__, str(e).splitlines()[0])
+"""
+
+
+def _under_address_limit(model, fed: int = 0, budget: str | None = None) -> str:
+    """What compiling and running ``model`` prints in a child process limited to 3 GiB of address space."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GRAPHC_MEMORY_BUDGET"}
+    if budget is not None:
+        env["GRAPHC_MEMORY_BUDGET"] = budget
+    res = subprocess.run([sys.executable, "-c", _UNDER_ADDRESS_LIMIT, str(fed)], input=model.SerializeToString(),
+                         capture_output=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    return res.stdout.decode().strip()
+
+
+def test_the_default_budget_respects_the_address_space_limit():
+    """HannWindow of a constant 3e9 (a 12 GB output) under ``ulimit -v`` 3 GiB: the default budget is half
+    of the least of the machine's memory, the address-space limit and the container's limit, so the plan
+    is refused naming the node (it was half the machine's memory, passed, and the run died of MemoryError)."""
+    from graphc.limits import default_memory_budget
+
+    out = _under_address_limit(_window_model(3_000_000_000))
+    assert out.startswith("PlanError") and "'hann'" in out and "12000000000 bytes" in out, out
+    assert "1610612736" in out, out  # half of 3 GiB
+    assert default_memory_budget() > 0
+
+
+def test_a_window_of_fed_size_is_checked_before_allocation():
+    """The window kernels write into ``ctx.out`` (checked against the run's budget) a chunk at a time; they
+    used to build the whole window in float64 first (240 MB of scratch for a 120 MB output here)."""
+    import tracemalloc
+
+    art = graphc.compile(_window_model(None), target="numpy", memory_budget=10 << 20)
+    from onnx.reference import ReferenceEvaluator
+
+    expected = ReferenceEvaluator(_window_model(None)).run(None, {"n": np.array(70_000)})[0]
+    np.testing.assert_allclose(art.run({"n": np.array(70_000)})["y"], expected, atol=1e-6)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlanError, match=r"HannWindow node 'hann'.*120000000 bytes"):
+            art.run({"n": np.array(30_000_000)})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"the refused run allocated {peak} bytes"
+
+
+def test_running_out_of_memory_in_a_kernel_is_a_plan_error_naming_the_node():
+    """A budget set above what the process can allocate (GRAPHC_MEMORY_BUDGET=100 GB under ``ulimit -v``
+    3 GiB): the kernel's MemoryError is a PlanError naming the node and what to do, not a bare GraphcError."""
+    out = _under_address_limit(_window_model(None), fed=1_000_000_000, budget=str(100 << 30))
+    assert out.startswith("PlanError") and "'hann'" in out and "out of memory" in out, out

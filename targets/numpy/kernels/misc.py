@@ -6,6 +6,8 @@ single-node ops that belong to no other family.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from onnx import helper
 
@@ -41,32 +43,38 @@ def bit_cast(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     return (x if x.flags.c_contiguous else x.copy()).view(dtype)
 
 
-def _window(ctx: OpContext, size: np.ndarray) -> tuple[np.ndarray, float, np.dtype]:
-    """(n, N - 1 or N, output dtype) for a window of ``size`` points."""
+_WINDOW_CHUNK = 1 << 16  # points computed at once in float64: bounds a window kernel's scratch
+
+
+def _window(ctx: OpContext, size: np.ndarray, formula: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """A window of ``size`` points, ``formula`` applied to ``2 pi n / N`` (N = size, or size - 1
+    when not periodic). The output comes from ``ctx.out`` (so its size is checked against the
+    run's memory budget before allocation) and is filled a chunk at a time: the float64 scratch
+    stays small whatever the size (a size of 3e9 used to allocate 22 GiB of it first)."""
     n = int(np.asarray(size).reshape(-1)[0])
     dtype = helper.tensor_dtype_to_np_dtype(int(ctx.attr("output_datatype", 1)))
-    denom = n if ctx.attr("periodic", 1) else n - 1
-    return np.arange(n, dtype=np.float64), float(denom), dtype
+    denom = np.float64(n if ctx.attr("periodic", 1) else n - 1)
+    out = ctx.out(0, (max(n, 0),), dtype)
+    for start in range(0, n, _WINDOW_CHUNK):
+        points = np.arange(start, min(start + _WINDOW_CHUNK, n), dtype=np.float64)
+        out[start:start + len(points)] = formula(points * (2 * np.pi) / denom)
+    return out
 
 
 @kernel("HannWindow")
 def hann_window(ctx: OpContext, size: np.ndarray) -> np.ndarray:
     """sin^2(pi n / N)."""
-    n, denom, dtype = _window(ctx, size)
-    return (np.sin(n * np.pi / denom) ** 2).astype(dtype)
+    return _window(ctx, size, lambda t: np.sin(t / 2) ** 2)
 
 
 @kernel("HammingWindow")
 def hamming_window(ctx: OpContext, size: np.ndarray) -> np.ndarray:
     """alpha - beta cos(2 pi n / N) with alpha = 25/46."""
-    n, denom, dtype = _window(ctx, size)
     alpha = 25.0 / 46.0
-    return (alpha - np.cos(n * 2 * np.pi / denom) * (1 - alpha)).astype(dtype)
+    return _window(ctx, size, lambda t: alpha - np.cos(t) * (1 - alpha))
 
 
 @kernel("BlackmanWindow")
 def blackman_window(ctx: OpContext, size: np.ndarray) -> np.ndarray:
     """0.42 - 0.5 cos(2 pi n / N) + 0.08 cos(4 pi n / N)."""
-    n, denom, dtype = _window(ctx, size)
-    y = 0.42 - 0.5 * np.cos(n * 2 * np.pi / denom) + 0.08 * np.cos(n * 4 * np.pi / denom)
-    return y.astype(dtype)
+    return _window(ctx, size, lambda t: 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t))
