@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from ..errors import GraphcError, InputError
+from ..limits import memory_budget
 from .common import add_layers_argument, console
 
 
@@ -103,10 +104,32 @@ def _read_inputs(items: list[str]) -> dict[str, np.ndarray]:
         if not sep or not name or not file:
             raise InputError(f"--input {item!r}: expected NAME=FILE.npy")
         try:
+            _check_npy_header(Path(file))
             feeds[name] = np.load(file, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise InputError(f"--input {name}={file}: cannot read a .npy array ({e})") from e
     return feeds
+
+
+def _check_npy_header(path: Path) -> None:
+    """Refuse a .npy whose header claims more data than the file holds (np.load would try to allocate
+    it first: a 128-byte file claiming 1e6 x 1e6 floats), before reading any of it."""
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            return  # not .npy: np.load says so
+        f.seek(0)
+        version = np.lib.format.read_magic(f)
+        shape, _, dtype = _header(f, version)
+        claimed = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+        held = path.stat().st_size - f.tell()
+    if dtype.hasobject or claimed > held:
+        raise ValueError(f"its header claims shape {tuple(shape)} {dtype} ({claimed:.3g} bytes) but the file "
+                         f"holds {held} bytes of data")
+
+
+def _header(f: Any, version: tuple[int, int]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return reader(f)
 
 
 def random_input(spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
@@ -115,6 +138,10 @@ def random_input(spec: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
         raise InputError(f"input {spec['name']!r} has no declared type/shape; give it with --input {spec['name']}=FILE.npy")
     shape = tuple(d if isinstance(d, int) else 1 for d in spec["shape"])
     dt = np.dtype(spec["dtype"])
+    size = float(np.prod(shape, dtype=np.float64)) * dt.itemsize
+    if size > memory_budget(None):
+        raise InputError(f"input {spec['name']!r} is {list(shape)} {dt} ({size:.3g} bytes), over the memory budget "
+                         f"({memory_budget(None)} bytes): give it with --input {spec['name']}=FILE.npy")
     if dt.kind == "f":
         return rng.standard_normal(shape).astype(dt)
     if dt.kind == "b":
@@ -141,4 +168,6 @@ def summarize(arr: np.ndarray) -> str:
 
 
 def safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "output"
+    """A file name for output ``name``: letters, digits and ``_.-`` kept, anything else %-escaped, so two
+    outputs never share a file (``a/b`` -> ``a%2Fb``, ``a_b`` stays)."""
+    return quote(name, safe="") if name not in ("", ".", "..") else f"output{quote(name, safe='')}"
