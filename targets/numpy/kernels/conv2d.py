@@ -20,9 +20,10 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   memory-bound transforms.
 * ``phase``: every other case with at most ``MAX_PHASES`` stride positions (any
   dilation, group, depthwise; larger strides take the general kernel). The padded
-  image is split into ``stride_h * stride_w`` phase images (one strided copy each into
-  shared scratch, only the border zeroed), so every kernel tap becomes one contiguous slice
-  of a flat phase image. With one group, at least ``IMPLICIT_MIN_CHANNELS`` channels
+  image is split into ``stride_h * stride_w`` phase images (one strided copy each; a small
+  buffer, up to ``ZEROED_PHASES_MAX_BYTES``, is private to its geometry and zeroed once, a
+  larger one is shared scratch whose border is zeroed per call), so every kernel tap becomes
+  one contiguous slice of a flat phase image. With one group, at least ``IMPLICIT_MIN_CHANNELS`` channels
   and a CBLAS at hand (:mod:`targets.numpy.kernels.blas`) it is an implicit GEMM: one
   accumulating BLAS call per tap reads those slices in place (no im2col), onto an
   accumulator preset with the bias. Otherwise im2col is ``k*k`` slice copies into a
@@ -66,6 +67,9 @@ WIDE_WASTE = 1.2
 IM2COL_BLOCK_BYTES = 1 << 20
 #: the phase path splits the padded input into strides[0] * strides[1] images: at most this many
 MAX_PHASES = 16
+#: phase buffers up to this size are private to their geometry and zeroed once (smaller maps are bound by
+#: numpy's per-call cost, and zeroing the borders took three calls per phase); larger ones are shared scratch
+ZEROED_PHASES_MAX_BYTES = 1 << 18
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -108,6 +112,8 @@ class Conv2dPlan:
     length: int = 0  # GEMM columns per image (Ho * phase cols when wide, else Ho * Wo)
     #: per phase image: (first interior row, rows, first interior col, cols, input row slice, input col slice)
     phase_copies: list[tuple[int, int, int, int, slice, slice]] = field(default_factory=list)
+    #: scratch key of the private zero-bordered phase buffer: everything that decides which positions are written
+    zeroed_key: tuple = ()
 
     # ------------------------------------------------------------------ running
     def run(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, z: np.ndarray | None,
@@ -194,31 +200,48 @@ class Conv2dPlan:
     def _load_phases(self, ctx: OpContext, x: np.ndarray) -> np.ndarray:
         """The zero-padded image ``x`` (C, H, W) split into its stride phases: (phases, C, phase_len).
 
-        Each phase is one strided copy of ``x`` into its interior; only the zeros around
-        it are written (before the first interior row, after the last one, and the
-        gutters between rows: one row's right padding runs into the next row's left
-        padding), so the buffer can be shared scratch. The geometry is
-        :attr:`phase_copies`, computed once by :func:`_phase_copies`.
+        Each phase is one strided copy of ``x`` into its interior. A buffer of at most
+        ``ZEROED_PHASES_MAX_BYTES`` is private to the phase geometry (:attr:`zeroed_key`)
+        and zero-filled once: every call writes the same interior, so the zeros around
+        it stay. A larger one is shared scratch, and its zeros are written on every call
+        (before the first interior row, after the last one, and the gutters between
+        rows: one row's right padding runs into the next row's left padding). The
+        geometry is :attr:`phase_copies`, computed once by :func:`_phase_copies`.
         """
-        c = x.shape[0]
-        cols = self.phase_shape[1]
-        plen = self.phase_len
-        buf = ctx.scratch("conv-phases", (len(self.phase_copies), c, plen), x.dtype)
-        item = buf.itemsize
-        for p, (a0, ny, b0, nx, ys, xs) in enumerate(self.phase_copies):
-            flat = buf[p]
-            if ny <= 0 or nx <= 0:
-                flat[...] = 0
-                continue
-            first, last = a0 * cols + b0, (a0 + ny - 1) * cols + b0 + nx
-            flat[:, :first] = 0
-            flat[:, last:] = 0
-            if ny > 1 and cols > nx:
-                np.ndarray((c, ny - 1, cols - nx), buf.dtype, buf, (p * c * plen + first + nx) * item,
-                           (plen * item, cols * item, item))[...] = 0
-            np.ndarray((c, ny, nx), buf.dtype, buf, (p * c * plen + first) * item,
-                       (plen * item, cols * item, item))[...] = x[:, ys, xs]
+        shape = (len(self.phase_copies), x.shape[0], self.phase_len)
+        if shape[0] * shape[1] * shape[2] * x.itemsize <= ZEROED_PHASES_MAX_BYTES:
+            buf = ctx.scratch(self.zeroed_key, shape, x.dtype, zero=True)
+            for p, (a0, ny, b0, nx, ys, xs) in enumerate(self.phase_copies):
+                if ny > 0 and nx > 0:
+                    self._interior(buf, p, a0 * self.phase_shape[1] + b0, ny, nx)[...] = x[:, ys, xs]
+            return buf
+        buf = ctx.scratch("conv-phases", shape, x.dtype)
+        for p, copy in enumerate(self.phase_copies):
+            self._load_phase(buf, p, x, copy)
         return buf
+
+    def _load_phase(self, buf: np.ndarray, p: int, x: np.ndarray,
+                    copy: tuple[int, int, int, int, slice, slice]) -> None:
+        """Phase ``p`` of shared scratch ``buf``: its zeros, then its interior from ``x``."""
+        a0, ny, b0, nx, ys, xs = copy
+        c, cols = x.shape[0], self.phase_shape[1]
+        flat = buf[p]
+        if ny <= 0 or nx <= 0:
+            flat[...] = 0
+            return
+        first, last = a0 * cols + b0, (a0 + ny - 1) * cols + b0 + nx
+        flat[:, :first] = 0
+        flat[:, last:] = 0
+        if ny > 1 and cols > nx:
+            self._interior(buf, p, first + nx, ny - 1, cols - nx)[...] = 0
+        self._interior(buf, p, first, ny, nx)[...] = x[:, ys, xs]
+
+    def _interior(self, buf: np.ndarray, p: int, first: int, rows: int, cols: int) -> np.ndarray:
+        """(C, rows, cols) window of phase ``p`` of ``buf`` from flat offset ``first``, phase rows apart."""
+        c, plen = buf.shape[1], self.phase_len
+        item = buf.itemsize
+        return np.ndarray((c, rows, cols), buf.dtype, buf, (p * c * plen + first) * item,
+                          (plen * item, self.phase_shape[1] * item, item))
 
     def _implicit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
         """Implicit GEMM: one accumulating BLAS call per kernel tap, reading the tap's rows in place."""
@@ -404,6 +427,14 @@ def _phase_copies(plan: Conv2dPlan, h: int, w: int, sh: int, sw: int) -> list[tu
     return copies
 
 
+def _set_phase_copies(plan: Conv2dPlan, h: int, w: int, sh: int, sw: int) -> None:
+    """Fill ``plan.phase_copies`` and the :attr:`Conv2dPlan.zeroed_key` that names their geometry
+    (``phase_shape`` and ``phase_len`` must be set: both are part of it)."""
+    plan.phase_copies = _phase_copies(plan, h, w, sh, sw)
+    interiors = tuple(copy[:4] for copy in plan.phase_copies)
+    plan.zeroed_key = ("conv-phases-zeroed", plan.phase_shape, plan.phase_len, interiors)
+
+
 def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     """Fill the phase-im2col fields of ``plan`` for an (h, w) input."""
     sh, sw = plan.strides
@@ -414,7 +445,6 @@ def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     rows = -(-(h + top + bottom) // sh)
     cols = -(-(w + left + right) // sw)
     plan.phase_shape = (rows, cols)
-    plan.phase_copies = _phase_copies(plan, h, w, sh, sw)
     plan.taps = [((ki * dh % sh) * sw + kj * dw % sw, (ki * dh // sh) * cols + kj * dw // sw)
                  for ki in range(kh) for kj in range(kw)]
     # the taps reading one phase form a grid: kernel rows (columns) in an arithmetic progression
@@ -437,6 +467,7 @@ def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     plan.length = ho * cols if plan.wide else ho * wo
     reach = max(off for _, off in plan.taps) + ho * cols
     plan.phase_len = max(rows * cols, reach)
+    _set_phase_copies(plan, h, w, sh, sw)
     group_bytes = (c // plan.group * kh * kw + 1) * plan.length * np.dtype(plan.weights.dtype).itemsize
     plan.block_groups = max(1, min(plan.group, IM2COL_BLOCK_BYTES // group_bytes))
 
@@ -506,7 +537,7 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         th, tw = -(-geo.out[0] // 2), -(-geo.out[1] // 2)
         plan.phase_shape = (th + 1, tw + 1)
         plan.phase_len = (th + 1) * (tw + 1) + 1
-        plan.phase_copies = _phase_copies(plan, h, wd, 2, 2)
+        _set_phase_copies(plan, h, wd, 2, 2)
         return plan
     plan = Conv2dPlan("phase", weights=w, **common)
     _phase_layout(plan, h, wd)

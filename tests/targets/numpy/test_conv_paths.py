@@ -270,3 +270,65 @@ def test_pool_axis_over_flat_arrays_matches_the_row_path(k, s, d, pad, combine):
         assert combine_axis_flat(x, got, axis, ranges, s, combine, identity) == (axis == 3 or s == 1)
         if axis == 3 or s == 1:
             np.testing.assert_array_equal(got, want)
+
+
+def _depthwise_pair(c, hw, k, strides, dilations, pads, multiplier=1, bias=True, relu6=False, seed=0):
+    """Two depthwise convs of one geometry (different weights) on the same input, added: they share the
+    zeroed phase buffer."""
+    rng = np.random.default_rng(seed)
+    m = c * multiplier
+    inits = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", 0.0), ("hi", 6.0))]
+    nodes = []
+    for i in range(2):
+        w = (rng.standard_normal((m, 1, k[0], k[1])) / np.sqrt(k[0] * k[1])).astype(np.float32)
+        inits.append(numpy_helper.from_array(w, f"w{i}"))
+        ins = ["x", f"w{i}"]
+        if bias:
+            inits.append(numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), f"b{i}"))
+            ins.append(f"b{i}")
+        nodes.append(helper.make_node("Conv", ins, [f"c{i}"], kernel_shape=list(k), strides=list(strides),
+                                      dilations=list(dilations), pads=list(pads), group=c))
+        if relu6:
+            nodes.append(helper.make_node("Clip", [f"c{i}", "lo", "hi"], [f"r{i}"]))
+    last = "r" if relu6 else "c"
+    nodes.append(helper.make_node("Add", [f"{last}0", f"{last}1"], ["y"]))
+    g = helper.make_graph(nodes, "dw", [helper.make_tensor_value_info("x", F, [1, c, *hw])],
+                          [helper.make_tensor_value_info("y", F, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+DEPTHWISE = {
+    # name: (channels, (h, w), kernel, strides, dilations, pads (top, left, bottom, right), depth multiplier)
+    "3x3-same": (16, (15, 15), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    "3x3-stride2-even": (24, (16, 16), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1),
+    "3x3-stride2-odd-asym": (8, (13, 11), (3, 3), (2, 2), (1, 1), (0, 0, 1, 1), 1),
+    "3x3-valid": (12, (9, 10), (3, 3), (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    "3x3-dilated2": (8, (14, 14), (3, 3), (1, 1), (2, 2), (2, 2, 2, 2), 1),
+    "5x5-stride2": (16, (17, 17), (5, 5), (2, 2), (1, 1), (2, 2, 2, 2), 1),
+    "5x3-stride-1x2": (8, (12, 13), (5, 3), (1, 2), (1, 1), (2, 1, 2, 1), 1),
+    "3x3-stride3-dilated": (6, (20, 20), (3, 3), (3, 3), (2, 2), (1, 2, 3, 0), 1),
+    "multiplier2": (8, (10, 10), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 2),
+    "multiplier3-stride2": (4, (11, 11), (3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 3),
+    "7x7-wide-pad": (8, (9, 9), (7, 7), (1, 1), (1, 1), (3, 3, 3, 3), 1),
+}
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["zeroed-once", "shared-scratch"])
+@pytest.mark.parametrize("name", sorted(DEPTHWISE))
+def test_depthwise_matches_onnxruntime(name, large, monkeypatch):
+    """Depthwise and depth-multiplier convs (group = channels) through the phase path, against onnxruntime:
+    the private phase buffer zeroed once (two nodes of one geometry share it, runs reuse it) and, with the
+    size limit at 0, the shared scratch whose zeros are rewritten on every call."""
+    from targets.numpy.kernels import conv2d
+
+    if large:
+        monkeypatch.setattr(conv2d, "ZEROED_PHASES_MAX_BYTES", 0)
+    c, hw, k, strides, dilations, pads, mult = DEPTHWISE[name]
+    for bias, relu6 in ((True, True), (False, False)):
+        model = _depthwise_pair(c, hw, k, strides, dilations, pads, mult, bias, relu6)
+        art = graphc.compile(model, "numpy", fallback=False)
+        assert _paths(art) == [("phase", False)] * 2
+        feeds = _feeds(model)
+        want = ort_run(model, feeds)["y"]
+        for _ in range(3):  # later runs reuse the phase buffer: its zeros must still be there
+            np.testing.assert_allclose(art.run(feeds)["y"], want, rtol=1e-4, atol=1e-5)
