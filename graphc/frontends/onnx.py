@@ -19,7 +19,8 @@ from ..errors import GraphcError, ModelFormatError
 from ..ir import Graph, ModelInfo, Op, TensorType, Value
 from .types import type_from_proto
 
-__all__ = ["load_onnx", "read_model_proto", "graph_from_proto", "external_tensors", "load_external_data"]
+__all__ = ["load_onnx", "read_model_proto", "graph_from_proto", "external_tensors", "load_external_data",
+           "check_subgraph_depth", "MAX_SUBGRAPH_DEPTH"]
 
 
 def read_model_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> tuple[onnx.ModelProto, Path | None]:
@@ -41,8 +42,37 @@ def read_model_proto(source: str | os.PathLike | bytes | onnx.ModelProto) -> tup
         model = _parse(path.read_bytes(), str(path))
     if not model.HasField("graph"):
         raise ModelFormatError("the model has no graph: is this an ONNX model file?")
+    check_subgraph_depth(model)
     load_external_data(model, base)
     return model, base
+
+
+#: how deep subgraphs (If/Loop/Scan bodies) may nest; protobuf's decoder reads no deeper files (its
+#: limit of 100 nested messages is about 25 levels), and graphc's passes recurse once per level
+MAX_SUBGRAPH_DEPTH = 32
+
+
+def check_subgraph_depth(model: onnx.ModelProto) -> None:
+    """ModelFormatError naming the node when subgraphs nest deeper than :data:`MAX_SUBGRAPH_DEPTH`
+    (a 1000-deep nested If built in memory used to end in a RecursionError). The walk keeps its own
+    stack, so it cannot overflow Python's."""
+    stack: list[tuple[Any, int]] = [(model.graph.node, 0)]
+    stack += [(f.node, 0) for f in model.functions]
+    stack += [(g.node, 0) for t in model.training_info for g in (t.initialization, t.algorithm)]
+    while stack:
+        nodes, depth = stack.pop()
+        for node in nodes:
+            for g in _subgraphs(node):
+                if depth + 1 > MAX_SUBGRAPH_DEPTH:
+                    raise ModelFormatError(
+                        f"{node.op_type} node {node.name!r}: subgraphs nest more than {MAX_SUBGRAPH_DEPTH} levels "
+                        "deep, the limit graphc reads; flatten the nested control flow")
+                stack.append((g.node, depth + 1))
+
+
+def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The graphs held by ``node``'s attributes, whatever their declared type says."""
+    return [g for a in node.attribute for g in ([a.g] if a.HasField("g") else []) + list(a.graphs)]
 
 
 def _parse(data: bytes, where: str) -> onnx.ModelProto:

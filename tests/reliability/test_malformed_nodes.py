@@ -6,6 +6,7 @@ onnxruntime refused to its own kernel)."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -89,3 +90,35 @@ def test_a_reshape_target_below_minus_one_is_refused():
     with pytest.raises(GraphcError, match=r"'reshape'.*below -1"):
         art.run({"x": np.ones((2, 3), np.float32), "s": np.array([-2])})
     assert art.run({"x": np.ones((2, 3), np.float32), "s": np.array([-1])})["y"].shape == (6,)
+
+
+def _nested_ifs(depth: int) -> onnx.ModelProto:
+    """``depth`` Ifs, each in the then-branch of the one before, built in place (protobuf's decoder would
+    refuse to parse so deep a model from bytes, but a ModelProto built in memory can be handed to graphc)."""
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    model = helper.make_model(helper.make_graph(
+        [], "top", [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+                    helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])], [out]),
+        opset_imports=[helper.make_opsetid("", 17)])
+    graph = model.graph
+    for d in range(depth):
+        node = graph.node.add(op_type="If", input=["c"], output=["y"], name=f"if{d}")
+        node.attribute.add(name="else_branch", type=onnx.AttributeProto.GRAPH).g.CopyFrom(
+            helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "else", [], [out]))
+        graph = node.attribute.add(name="then_branch", type=onnx.AttributeProto.GRAPH).g
+        graph.name = f"then{d}"
+        graph.output.add().CopyFrom(out)
+    graph.node.add().CopyFrom(helper.make_node("Identity", ["x"], ["y"]))
+    return model
+
+
+def test_subgraphs_nested_past_the_limit_are_refused_naming_the_node():
+    """A 1000-deep nested If was a RecursionError; past MAX_SUBGRAPH_DEPTH it is a ModelFormatError naming the
+    node at the limit, at load and at compile. A model at the limit still compiles and runs."""
+    from graphc.frontends.onnx import MAX_SUBGRAPH_DEPTH
+
+    for load in (graphc.load_model, lambda m: graphc.compile(m, target="numpy")):
+        with pytest.raises(ModelFormatError, match=rf"If node 'if{MAX_SUBGRAPH_DEPTH}'.*nest more than"):
+            load(_nested_ifs(1000))
+    art = graphc.compile(_nested_ifs(MAX_SUBGRAPH_DEPTH), target="numpy")
+    assert art.run({"c": np.array(True), "x": np.ones(1, np.float32)})["y"].tolist() == [1.0]
