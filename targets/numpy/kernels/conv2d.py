@@ -22,9 +22,10 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   dilation, group, depthwise; larger strides take the general kernel). The padded
   image is split into ``stride_h * stride_w`` phase images (one strided copy each; a small
   buffer, up to ``ZEROED_PHASES_MAX_BYTES``, is private to its geometry and zeroed once, a
-  larger one is shared scratch whose border is zeroed per call), so every kernel tap becomes
-  one contiguous slice of a flat phase image. With one group, at least ``IMPLICIT_MIN_CHANNELS`` channels
-  and a CBLAS at hand (:mod:`targets.numpy.kernels.blas`) it is an implicit GEMM: one
+  larger one is shared scratch whose border is zeroed per call; in a zeroed buffer the phases
+  of an evenly split input, e.g. stride 2 on even sizes, take one copy together), so every
+  kernel tap becomes one contiguous slice of a flat phase image. With one group, at least
+  ``IMPLICIT_MIN_CHANNELS`` channels and a CBLAS at hand (:mod:`targets.numpy.kernels.blas`) it is an implicit GEMM: one
   accumulating BLAS call per tap reads those slices in place (no im2col), onto an
   accumulator preset with the bias. Otherwise im2col is ``k*k`` slice copies into a
   patch matrix (with a row of ones for the bias) and one (grouped, batched for
@@ -114,6 +115,10 @@ class Conv2dPlan:
     phase_copies: list[tuple[int, int, int, int, slice, slice]] = field(default_factory=list)
     #: scratch key of the private zero-bordered phase buffer: everything that decides which positions are written
     zeroed_key: tuple = ()
+    #: every phase interior in one copy when the phases split one input window (see :func:`_phase_grid`):
+    #: (phase rows, phase cols, rows, cols, window's first row and column, phase row and column of its first
+    #: element, phase index steps, that phase's first flat interior offset, interior row/column steps); or None
+    phase_grid: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------ running
     def run(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, z: np.ndarray | None,
@@ -211,6 +216,9 @@ class Conv2dPlan:
         shape = (len(self.phase_copies), x.shape[0], self.phase_len)
         if shape[0] * shape[1] * shape[2] * x.itemsize <= ZEROED_PHASES_MAX_BYTES:
             buf = ctx.scratch(self.zeroed_key, shape, x.dtype, zero=True)
+            if self.phase_grid is not None:
+                self._grid_view(buf)[...] = self._grid_source(x)
+                return buf
             for p, (a0, ny, b0, nx, ys, xs) in enumerate(self.phase_copies):
                 if ny > 0 and nx > 0:
                     self._interior(buf, p, a0 * self.phase_shape[1] + b0, ny, nx)[...] = x[:, ys, xs]
@@ -219,6 +227,22 @@ class Conv2dPlan:
         for p, copy in enumerate(self.phase_copies):
             self._load_phase(buf, p, x, copy)
         return buf
+
+    def _grid_view(self, buf: np.ndarray) -> np.ndarray:
+        """The interiors of all phases of ``buf`` as one view (r, s, C, rows, cols): the phase whose first
+        input row is ``r`` below the lowest one's and first column ``s`` right of the leftmost one's."""
+        sh, sw, ny, nx, _, _, py0, px0, spy, spx, first, da, db = self.phase_grid
+        c, plen, cols, item = buf.shape[1], self.phase_len, self.phase_shape[1], buf.itemsize
+        start = (py0 * sw + px0) * c * plen + first
+        step_r, step_s = spy * sw * c * plen + da * cols, spx * c * plen + db  # flat, per r and per s
+        return np.ndarray((sh, sw, c, ny, nx), buf.dtype, buf, start * item,
+                          (step_r * item, step_s * item, plen * item, cols * item, item))
+
+    def _grid_source(self, x: np.ndarray) -> np.ndarray:
+        """x (C, H, W) as the (r, s, C, rows, cols) view :meth:`_grid_view` receives (axes split, no copy)."""
+        sh, sw, ny, nx, ymin, xmin = self.phase_grid[:6]
+        window = x[:, ymin:ymin + ny * sh, xmin:xmin + nx * sw]
+        return window.reshape(x.shape[0], ny, sh, nx, sw).transpose(2, 4, 0, 1, 3)
 
     def _load_phase(self, buf: np.ndarray, p: int, x: np.ndarray,
                     copy: tuple[int, int, int, int, slice, slice]) -> None:
@@ -433,6 +457,44 @@ def _set_phase_copies(plan: Conv2dPlan, h: int, w: int, sh: int, sw: int) -> Non
     plan.phase_copies = _phase_copies(plan, h, w, sh, sw)
     interiors = tuple(copy[:4] for copy in plan.phase_copies)
     plan.zeroed_key = ("conv-phases-zeroed", plan.phase_shape, plan.phase_len, interiors)
+    plan.phase_grid = _phase_grid(plan, sh, sw)
+
+
+def _phase_grid(plan: Conv2dPlan, sh: int, sw: int) -> tuple[int, ...] | None:
+    """The :attr:`Conv2dPlan.phase_grid` of ``plan.phase_copies``, or None: one phase, empty or unequal
+    interiors, or first input rows (columns) of the phases that are not consecutive in phase order or its
+    reverse (then the phases are not one split of an input window)."""
+    copies = plan.phase_copies
+    if len(copies) < 2 or len({(ny, nx) for _, ny, _, nx, _, _ in copies}) != 1 or copies[0][1] <= 0 \
+            or copies[0][3] <= 0:
+        return None
+    if any((a0, b0) != (copies[p // sw * sw][0], copies[p % sw][2]) for p, (a0, _, b0, _, _, _) in enumerate(copies)):
+        return None  # a phase row (column) whose interiors start at different rows (columns)
+    rows = _consecutive([copies[py * sw][4].start for py in range(sh)])
+    cols = _consecutive([copies[px][5].start for px in range(sw)])
+    if rows is None or cols is None:
+        return None
+    (ymin, py0, spy), (xmin, px0, spx) = rows, cols
+    a0, b0 = copies[py0 * sw][0], copies[px0][2]
+    da = copies[(py0 + spy) * sw][0] - a0 if sh > 1 else 0
+    db = copies[px0 + spx][2] - b0 if sw > 1 else 0
+    if any(copies[(py0 + spy * r) * sw][0] != a0 + r * da for r in range(sh)) \
+            or any(copies[px0 + spx * r][2] != b0 + r * db for r in range(sw)):
+        return None  # interiors not evenly spaced: no single view
+    return (sh, sw, copies[0][1], copies[0][3], ymin, xmin, py0, px0, spy, spx, a0 * plan.phase_shape[1] + b0,
+            da, db)
+
+
+def _consecutive(starts: list[int]) -> tuple[int, int, int] | None:
+    """(lowest start, its index, index step) when ``starts`` are consecutive integers in index order (step 1)
+    or reversed (step -1); None otherwise."""
+    if len(starts) == 1:
+        return starts[0], 0, 0
+    for step in (1, -1):
+        if all(b - a == step for a, b in zip(starts, starts[1:])):
+            first = 0 if step == 1 else len(starts) - 1
+            return starts[first], first, step
+    return None
 
 
 def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
