@@ -460,7 +460,30 @@ MAPPED_OPS: dict[str, Converter] = {
     "Shape": _shape, "Cast": _cast, "Pack": _pack, "StridedSlice": _strided_slice,
 }
 
+#: data inputs a mapped op needs at least, where more than one (TensorFlow's op registry)
+_MIN_INPUTS: dict[str, int] = {
+    **dict.fromkeys(["Conv2D", "DepthwiseConv2dNative", "BiasAdd", "MatMul", "Add", "AddV2", "Mul", "Sub",
+                     "RealDiv", "SquaredDifference", "Maximum", "Minimum", "Pow", "Greater", "GreaterEqual",
+                     "Less", "LessEqual", "Equal", "LogicalAnd", "LogicalOr", "Mean", "Pad", "ConcatV2",
+                     "Reshape", "Transpose", "Sum", "Max", "Min", "Prod", "ExpandDims"], 2),
+    "PadV2": 3, "StridedSlice": 4, "FusedBatchNorm": 5, "FusedBatchNormV3": 5,
+}
+
 _NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}
+
+
+def _mapped(conv: Converter, b: GraphBuilder, node: _Node) -> list[Value] | None:
+    """``conv`` applied to ``node``, after checking it has the data inputs its op needs; a converter
+    that fails on a malformed node (an index, a value or a type it cannot read) is a ModelFormatError
+    naming the node (a BiasAdd with one input escaped as ValueError)."""
+    need = _MIN_INPUTS.get(node.op, 1)
+    if len(node.inputs) < need:
+        raise ModelFormatError(f"node {node.name!r} ({node.op}) has {len(node.inputs)} data input(s); {node.op} "
+                               f"takes at least {need}: the GraphDef is damaged or was not written by TensorFlow")
+    try:
+        return conv(b, node)
+    except (IndexError, ValueError, TypeError, KeyError) as e:
+        raise ModelFormatError(f"node {node.name!r} ({node.op}) cannot be imported: {type(e).__name__}: {e}") from e
 
 
 def _split_input(ref: str) -> tuple[str, int] | None:
@@ -618,7 +641,8 @@ def _convert_node(b: GraphBuilder, node: _Node, layers: Any) -> list[Value]:
         return [b.const(value, node.name)]
     claimed = layers is not None and layers.lookup(DOMAIN, node.op, 1) is not None
     conv = MAPPED_OPS.get(node.op)
-    outs = conv(b, node) if conv is not None and not claimed and not _is_fused_bn_training(node, node.attrs) else None
+    use = conv is not None and not claimed and not _is_fused_bn_training(node, node.attrs)
+    outs = _mapped(conv, b, node) if use else None  # type: ignore[arg-type]
     if outs is not None:  # a converter returns None for a configuration it does not map
         b.name_output(outs[0], node.name)
         return outs
