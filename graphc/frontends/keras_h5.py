@@ -61,6 +61,8 @@ def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any
             table = _weights_table(group) if group is not None else None
     except OSError as e:
         raise ModelFormatError(f"{source} is not a readable HDF5 file: {e}") from e
+    except (RuntimeError, KeyError, OverflowError, ValueError, TypeError, IndexError) as e:  # a damaged file
+        raise ModelFormatError(f"{source} is a damaged HDF5 file (h5py: {type(e).__name__}: {e})") from e
     try:
         config = json.loads(text)
     except ValueError as e:

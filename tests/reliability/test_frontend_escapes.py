@@ -21,3 +21,36 @@ def test_a_tensorflow_op_missing_inputs_is_a_model_format_error_naming_the_node(
     path.write_text(_PLACEHOLDER + f'node {{ name: "n" op: "{op}" input: "x" attr {{ key: "T" value {{ type: DT_FLOAT }} }} }}\n')
     with pytest.raises(ModelFormatError, match=rf"node 'n' \({op}\) has 1 data input\(s\); {op} takes at least"):
         graphc.load_model(path)
+
+
+def test_every_flipped_byte_of_a_keras_weights_file_is_a_model_format_error(tmp_path):
+    """200 single-byte flips of a Keras 3 ``.weights.h5``: each loads or is a ModelFormatError (16 escaped as
+    h5py's RuntimeError or KeyError)."""
+    import json
+    from collections import Counter
+
+    import numpy as np
+
+    h5py = pytest.importorskip("h5py")
+    config = {"class_name": "Sequential", "config": {"name": "seq", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "inp", "batch_shape": [None, 3], "dtype": "float32"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "softmax", "use_bias": True}}]}}
+    (tmp_path / "m.json").write_text(json.dumps(config))
+    with h5py.File(tmp_path / "w.weights.h5", "w") as f:
+        group = f.create_group("layers/dense/vars")
+        group.create_dataset("0", data=np.ones((3, 2), np.float32))
+        group.create_dataset("1", data=np.zeros(2, np.float32))
+    data = (tmp_path / "w.weights.h5").read_bytes()
+    rng = np.random.default_rng(0)
+    outcomes: Counter[str] = Counter()
+    for _ in range(200):
+        flipped = bytearray(data)
+        flipped[int(rng.integers(len(flipped)))] ^= 0xFF
+        (tmp_path / "f.weights.h5").write_bytes(bytes(flipped))
+        try:
+            graphc.load_model(tmp_path / "m.json", weights=tmp_path / "f.weights.h5")
+            outcomes["ok"] += 1
+        except ModelFormatError as e:
+            assert "weights" in str(e) or "HDF5" in str(e), str(e)
+            outcomes["ModelFormatError"] += 1
+    assert outcomes["ModelFormatError"] > 0, outcomes
