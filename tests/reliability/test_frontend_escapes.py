@@ -54,3 +54,31 @@ def test_every_flipped_byte_of_a_keras_weights_file_is_a_model_format_error(tmp_
             assert "weights" in str(e) or "HDF5" in str(e), str(e)
             outcomes["ModelFormatError"] += 1
     assert outcomes["ModelFormatError"] > 0, outcomes
+
+
+def test_a_keras_weights_member_over_the_budget_is_refused_before_inflating(tmp_path, monkeypatch):
+    """A ``.keras`` whose ``model.weights.h5`` is 200 MB of zeros (200 KB in the zip) under a 64 MiB budget:
+    refused from its declared size with the figures, having inflated nothing (an 805 MB member of zeros,
+    783 KB on disk, peaked at 1.6 GB)."""
+    import json
+    import tracemalloc
+    import zipfile
+
+    from graphc import PlanError
+
+    path = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": []}}))
+        with z.open("model.weights.h5", "w", force_zip64=True) as member:
+            for _ in range(200):
+                member.write(bytes(1_000_000))
+    assert path.stat().st_size < 1_000_000
+    monkeypatch.setenv("GRAPHC_MEMORY_BUDGET", str(64 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlanError, match=r"model.weights.h5 is 200000000 bytes.*memory budget of 67108864"):
+            graphc.load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"the refused load allocated {peak} bytes"  # 200 MB before
