@@ -221,6 +221,9 @@ class PartitionedArtifact:
         missing = [s.name for s in self._inputs if s.name not in feeds]
         if missing:
             raise InputError(f"missing input(s) {missing}; the model takes {self.input_names}")
+        extra = [n for n in feeds if n not in self.input_names]
+        if extra:  # a misspelt name would otherwise run on nothing it meant to feed
+            raise InputError(f"unknown input name(s) {extra}; the model takes {self.input_names}")
         symbols: dict[str, tuple[int, str]] = {}
         return {s.name: _check_one(s, feeds[s.name], symbols) for s in self._inputs}  # type: ignore[arg-type]
 

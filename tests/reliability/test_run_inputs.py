@@ -108,3 +108,32 @@ def test_ort_target_feeds_are_checked_like_the_numpy_targets(mode):
         change(bad)
         with pytest.raises(InputError, match=pattern):
             art.run(bad)
+
+
+class _Double(graphc.Layer):
+    def output_shapes(self, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def forward(self, inputs, outputs, internals):
+        outputs[0][...] = 2 * inputs[0]
+
+
+def test_a_partitioned_artifact_with_python_stages_refuses_unknown_inputs():
+    """A partitioned ort artifact whose Python stages run between onnxruntime regions checked dtypes and
+    shapes but ran with a misspelt extra feed ignored; it is an InputError naming it, like the other modes."""
+    from graphc.layers import LayerRegistry
+
+    reg = LayerRegistry()
+    reg.register("Double", domain="acme")(_Double)
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Double", ["r"], ["d"], domain="acme", name="double"),
+             helper.make_node("Neg", ["d"], ["y"], name="neg")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("acme", 1)])
+    art = graphc.compile(model, target="ort", mode="partitioned", layers=reg)
+    assert art.python_ops == ["double"]
+    x = np.arange(-3, 3, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(art.run({"x": x})["y"], -2 * np.maximum(x, 0))
+    with pytest.raises(InputError, match=r"unknown input name\(s\) \['xx'\]"):
+        art.run({"x": x, "xx": x})
