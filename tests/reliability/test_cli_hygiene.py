@@ -97,7 +97,7 @@ ERROR_CASES = [
 RAW_CLASS_PREFIX = re.compile(r"^graphc: error: [A-Z][A-Za-z]*(Error|Exception|Exit)\b")
 
 
-@pytest.mark.parametrize("args,expected", ERROR_CASES, ids=lambda a: "-".join(a[:4]) if isinstance(a, list) else "")
+@pytest.mark.parametrize("args,expected", ERROR_CASES, ids=["-".join(args[:4]) for args, _ in ERROR_CASES])
 def test_error_paths_exit_nonzero_with_one_line(tmp_path, args, expected):
     _tiny(tmp_path / "tiny.onnx")
     _unknown_ops(tmp_path / "unknown.onnx")
