@@ -12,7 +12,8 @@ is wrong (a KeyError halfway through a run is not an answer). :func:`check_sched
    are not;
 3. every value a stage reads exists when the stage runs: a graph input, an initializer, or an
    output of an earlier stage (an onnxruntime stage reads only its recorded inputs, each of
-   which must be such a value; its recorded outputs must be outputs of its nodes);
+   which must be such a value; its recorded outputs must be outputs of its nodes; a Python
+   stage's recorded inputs list every value but initializers its nodes read from outside it);
 4. every graph output exists after the last stage.
 """
 
@@ -43,7 +44,8 @@ def check_schedule(model: onnx.ModelProto, manifest: dict[str, Any]) -> list[dic
     entries = manifest.get("custom_ops", [])
     python = {e.get("node") for e in entries if isinstance(e, dict) and e.get("lowering") != FUNCTION} \
         if isinstance(entries, list) else set()
-    available = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
+    inits = {t.name for t in model.graph.initializer}
+    available = {i.name for i in model.graph.input} | inits
     placed: set[str] = set()
     for k, st in enumerate(stages):
         where = f"schedule stage {k}"
@@ -60,11 +62,8 @@ def check_schedule(model: onnx.ModelProto, manifest: dict[str, Any]) -> list[dic
             placed.add(name)
         produced = {o for name in st["nodes"] for o in nodes[name].output if o}
         if st["kind"] == PYTHON:
-            for name in st["nodes"]:
-                missing = [i for i in nodes[name].input if i and i not in available]
-                if missing:
-                    raise ModelFormatError(f"{where}: node {name!r} reads {missing[0]!r} before any stage makes it")
-                available |= {o for o in nodes[name].output if o}
+            _check_python_stage(st, nodes, available, inits, where)
+            available |= produced
             continue
         reads = [r["name"] for r in st["inputs"]]
         missing = [n for n in reads if n not in available]
@@ -81,6 +80,23 @@ def check_schedule(model: onnx.ModelProto, manifest: dict[str, Any]) -> list[dic
     if lost:
         raise ModelFormatError(f"graph output {lost[0]!r} is made by no stage of the schedule")
     return stages
+
+
+def _check_python_stage(st: dict[str, Any], nodes: dict[str, onnx.NodeProto], available: set[str],
+                        inits: set[str], where: str) -> None:
+    """Each node of a Python stage reads only what an earlier stage, a graph input, an initializer or an
+    earlier node of the stage makes, and the stage's ``inputs`` list every such value but initializers
+    (a run keeps a value only while a later stage lists it: an unlisted one was a KeyError mid-run)."""
+    listed = {r["name"] for r in st["inputs"]}
+    made: set[str] = set()
+    for name in st["nodes"]:
+        for i in (i for i in nodes[name].input if i and i not in made):
+            if i not in available:
+                raise ModelFormatError(f"{where}: node {name!r} reads {i!r} before any stage makes it")
+            if i not in listed and i not in inits:
+                raise ModelFormatError(f"{where}: node {name!r} reads {i!r}, which the stage's inputs do not list; "
+                                       "the bundle is damaged")
+        made |= {o for o in nodes[name].output if o}
 
 
 def _check_record(st: Any, k: int, where: str) -> None:

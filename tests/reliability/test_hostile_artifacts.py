@@ -399,3 +399,43 @@ def test_a_zip_member_inflating_past_its_declared_size_is_refused_without_inflat
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"reading the member allocated {peak} bytes"
+
+
+_DOUBLE_LAYER = '''
+import graphc
+
+
+@graphc.register_layer("Double", domain="acme")
+class Double(graphc.Layer):
+    def output_shapes(self, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def forward(self, inputs, outputs, internals):
+        outputs[0][...] = 2 * inputs[0]
+'''
+
+
+@pytest.mark.parametrize("damage", [[], [{"name": "x"}], [{"name": "zz"}]])
+def test_a_python_stage_not_listing_what_it_reads_is_refused_at_load(tmp_path, damage):
+    """A partitioned bundle (Relu | Python Double | Neg) whose Python stage's ``inputs`` record drops the value
+    its node reads: the run freed that value after the first stage and the Python stage died of a KeyError;
+    now loading is a ModelFormatError naming the stage, the node and the value."""
+    layers = tmp_path / "double.py"
+    layers.write_text(_DOUBLE_LAYER)
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+             helper.make_node("Double", ["r"], ["d"], domain="acme", name="double"),
+             helper.make_node("Neg", ["d"], ["y"], name="neg")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("acme", 1)])
+    path = tmp_path / "a.graphc"
+    graphc.compile(model, target="ort", mode="partitioned", layers=str(layers)).save(path)
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(graphc.load(path, layers=str(layers)).run({"x": x})["y"], -2 * x)
+    manifest = json.loads((path / "manifest.json").read_text())
+    stage = manifest["partition"]["stages"][1]
+    assert stage["kind"] == "python" and [r["name"] for r in stage["inputs"]] == ["r"]
+    stage["inputs"] = damage
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match=r"stage 1: node 'double' reads 'r', which the stage's inputs do not"):
+        graphc.load(path, layers=str(layers)).run({"x": x})
