@@ -23,7 +23,7 @@ import onnx
 from onnx import helper
 
 from graphc.domains import canonical_domain
-from graphc.errors import UnsupportedOpError
+from graphc.errors import PlanError, UnsupportedOpError
 
 if TYPE_CHECKING:
     from graphc.ir import Op, Value
@@ -135,9 +135,39 @@ class ReferenceRunner:
         names = self.input_names + self.capture_names
         for name, arr in zip(names, args):
             feeds[name] = arr
+        precheck = _PRECHECKS.get(self.op_type)
+        if precheck is not None:
+            precheck(self.node_name, self.op_type, args)
         with np.errstate(all="ignore"):
             got = self.evaluator.run(None, feeds)
         out: list[Any] = [None] * self.n_outputs
         for i, arr in zip(self.present, got):
             out[i] = arr if not np.isscalar(arr) else np.asarray(arr)
         return tuple(out)
+
+
+def _check_image_decoder(node: str, op_type: str, args: Sequence[Any]) -> None:
+    """PlanError before decoding when the image's header promises more than the run's memory budget:
+    the decoded pixels (up to 4 bytes each inside PIL) and the output (1 or 3 bytes each). A 236 KB
+    PNG of 9000x9000 pixels peaked at 869 MB. A header PIL cannot read is left to the decoder."""
+    import io
+
+    from graphc.limits import current_budget
+
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(np.asarray(args[0], dtype=np.uint8).tobytes())) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - not an image PIL knows: onnx.reference reports it
+        return
+    need, budget = height * width * (4 + 3), current_budget().memory
+    if need > budget:
+        raise PlanError(f"{op_type} node {node!r}: decoding a {width}x{height} image needs about {need} bytes "
+                        f"(the decoded pixels and the output), over the memory budget of {budget} bytes; raise "
+                        "memory_budget (GRAPHC_MEMORY_BUDGET) or give a smaller image")
+
+
+#: op type (default domain) -> a check of its runtime inputs before onnx.reference runs it (sizes the
+#: plan could not know, found in the data)
+_PRECHECKS: dict[str, Any] = {"ImageDecoder": _check_image_decoder}

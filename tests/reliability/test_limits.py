@@ -502,3 +502,35 @@ def test_running_out_of_memory_in_a_kernel_is_a_plan_error_naming_the_node():
     3 GiB): the kernel's MemoryError is a PlanError naming the node and what to do, not a bare GraphcError."""
     out = _under_address_limit(_window_model(None), fed=1_000_000_000, budget=str(100 << 30))
     assert out.startswith("PlanError") and "'hann'" in out and "out of memory" in out, out
+
+
+def test_an_image_to_decode_is_checked_against_the_budget_before_decoding():
+    """ImageDecoder (onnx.reference fallback) reads the image's header first: a 3000x3000 PNG of a few KB
+    under a 16 MiB budget is a PlanError naming the node and the dimensions, with nothing decoded (a 236 KB
+    PNG of 9000x9000 pixels peaked at 869 MB). A small image still decodes."""
+    import io
+    import tracemalloc
+
+    image = pytest.importorskip("PIL.Image")
+
+    def png(width: int, height: int) -> np.ndarray:
+        buf = io.BytesIO()
+        image.new("RGB", (width, height), (10, 20, 30)).save(buf, format="PNG")
+        return np.frombuffer(buf.getvalue(), np.uint8)
+
+    g = helper.make_graph([helper.make_node("ImageDecoder", ["b"], ["y"], name="decode")], "decode",
+                          [helper.make_tensor_value_info("b", TensorProto.UINT8, [None])],
+                          [helper.make_tensor_value_info("y", TensorProto.UINT8, None)])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)]), target="numpy",
+                         memory_budget=16 << 20)
+    small = art.run({"b": png(20, 10)})["y"]
+    assert small.shape == (10, 20, 3) and small[0, 0].tolist() == [10, 20, 30]
+    big = png(3000, 3000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlanError, match=r"ImageDecoder node 'decode': decoding a 3000x3000 image.*16777216"):
+            art.run({"b": big})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"the refused run allocated {peak} bytes"
