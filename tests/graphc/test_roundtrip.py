@@ -86,7 +86,7 @@ def test_every_node_suite_model_roundtrips():
     cases = _unique_models()
     assert len(cases) > 1800
     failures = []
-    ran = 0
+    ran = checked = 0
     for case in cases:
         out = _roundtrip(case.model)
         try:
@@ -94,9 +94,11 @@ def test_every_node_suite_model_roundtrips():
         except AssertionError as e:
             failures.append(f"{case.name}: structure {e}")
             continue
-        if _checks(case.model) and not _checks(out):
-            failures.append(f"{case.name}: original passes the full checker, export does not")
-            continue
+        if _checks(case.model):
+            checked += 1
+            if not _checks(out):
+                failures.append(f"{case.name}: original passes the full checker, export does not")
+                continue
         if not case.tensor_only or any(n.op_type.startswith(("Random", "Bernoulli")) for n in case.model.graph.node):
             continue
         feeds = dict(zip([i.name for i in case.model.graph.input], case.inputs))
@@ -114,8 +116,14 @@ def test_every_node_suite_model_roundtrips():
             if not _identical(np.asarray(w), np.asarray(g)):
                 failures.append(f"{case.name}: outputs differ")
                 break
-    print(f"round-trip: {len(cases)} node-suite models, {ran} compared numerically in onnx.reference")
+    print(f"round-trip: {len(cases)} node-suite models, {checked} through the full checker, "
+          f"{ran} compared numerically in onnx.reference")
     assert not failures, "\n".join(failures[:20])
+    # floors on what the broad excepts let through (issue 21 Low): a checker or reference that fails
+    # on everything would otherwise leave this test comparing nothing. (2026-12-04, onnx
+    # 1.23: 1883 of 1884 through the checker, 1849 compared)
+    assert checked >= 0.95 * len(cases), f"only {checked} of {len(cases)} originals passed the full checker"
+    assert ran >= 0.9 * len(cases), f"only {ran} of {len(cases)} models were compared in onnx.reference"
 
 
 @pytest.mark.parametrize("name", LIGHT_MODELS)
