@@ -534,3 +534,45 @@ def test_an_image_to_decode_is_checked_against_the_budget_before_decoding():
     finally:
         tracemalloc.stop()
     assert peak < 4 << 20, f"the refused run allocated {peak} bytes"
+
+
+def _stacking_loop(trips: int):
+    """A Loop emitting a fed-size value (``Expand`` of x to ``shape``) as a scan output ``trips`` times."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["s_in"], ["s_out"]),
+         helper.make_node("Identity", ["big"], ["scan"], name="emit")], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("scan", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Constant", [], ["M"], value=helper.make_tensor("M", TensorProto.INT64, [], [trips])),
+             helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
+             helper.make_node("Expand", ["x", "shape"], ["big"], name="expand"),
+             helper.make_node("Loop", ["M", "c", "x"], ["s", "stack"], name="stacking", body=body),
+             helper.make_node("ReduceSum", ["stack"], ["y"], keepdims=0)]
+    g = helper.make_graph(nodes, "stacking", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+                                              helper.make_tensor_value_info("shape", TensorProto.INT64, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_loop_scan_outputs_are_checked_as_they_grow():
+    """200 iterations each emitting 1 MB as a scan output, under a 10 MiB budget: no single value is over it,
+    so the run used to stack all 200 MB and only then refuse at re-planning; the Loop now counts what its scan
+    outputs hold and stops at the iteration that passes the budget."""
+    import tracemalloc
+
+    art = graphc.compile(_stacking_loop(200), target="numpy", memory_budget=10 << 20)
+    feeds = {"x": np.ones(1, np.float32), "shape": np.array([262_144])}
+    assert float(art.run({"x": feeds["x"], "shape": np.array([4])})["y"]) == 800.0
+    tracemalloc.start()
+    try:
+        with pytest.raises(PlanError, match=r"Loop node 'stacking': its scan outputs need \d+ bytes after 11 "
+                                            r"iterations, over the memory budget of 10485760"):
+            art.run(feeds)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"the refused run allocated {peak} bytes"

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
+from graphc.errors import PlanError, ShapeInferenceError
 from graphc.limits import current_budget, max_loop_iterations
 
 from .registry import OpContext, kernel
@@ -46,6 +46,19 @@ def if_(ctx: OpContext, cond: np.ndarray) -> Any:
     return _results(ctx.run_subgraph(branch, []))
 
 
+def _check_scan_growth(ctx: OpContext, budget: int, held: int, step: Sequence[Any], steps: int) -> int:
+    """The bytes the scan outputs of a Loop or Scan will stack into after this step; PlanError naming
+    the node once that passes the run's memory budget (each step's values are small, so no single
+    allocation was over it: 200 steps of 1 MB stacked into 200 MB under a 10 MB budget, checked only
+    after the whole run)."""
+    held += sum(int(getattr(v, "nbytes", 0)) for v in step)
+    if held > budget:
+        raise PlanError(f"{ctx.op_type} node {ctx.name!r}: its scan outputs need {held} bytes after {steps} "
+                        f"iterations, over the memory budget of {budget} bytes; raise memory_budget "
+                        "(GRAPHC_MEMORY_BUDGET) or run fewer iterations")
+    return held
+
+
 def _stack(parts: list[np.ndarray]) -> np.ndarray:
     if not parts:
         return np.empty((0,), dtype=np.float32)
@@ -62,7 +75,7 @@ def loop(ctx: OpContext, m: np.ndarray | None = None, cond: np.ndarray | None = 
     keep_going = True if cond is None else _truth(cond)
     state = list(carried)
     scans: list[list[np.ndarray]] | None = None
-    i = 0
+    i, stacked = 0, 0
     while keep_going and (trip is None or i < trip):
         budget.spend(ctx.name)
         outs = ctx.run_subgraph("body", [np.array(i, dtype=np.int64), np.array(keep_going), *state])
@@ -78,6 +91,7 @@ def loop(ctx: OpContext, m: np.ndarray | None = None, cond: np.ndarray | None = 
         for acc, v in zip(scans, step_scans):
             acc.append(v)
         i += 1
+        stacked = _check_scan_growth(ctx, budget.memory, stacked, step_scans, i)
     n_scan = len(ctx.outs) - len(carried) if ctx.outs else (len(scans) if scans else 0)
     scan_outs = [_stack(s) for s in scans] if scans is not None else [_stack([]) for _ in range(max(n_scan, 0))]
     return _results(state + scan_outs)
@@ -98,6 +112,7 @@ def _scan_once(ctx: OpContext, states: list[Any], inputs: Sequence[np.ndarray], 
         raise ShapeInferenceError(f"Scan node {ctx.name!r}: scan inputs have different lengths {sorted(lengths)}")
     n = steps if steps is not None else (lengths.pop() if lengths else 0)
     per_step: list[list[np.ndarray]] = []
+    memory, held = current_budget().memory, 0
     for t in range(n):
         slices = [np.take(x, n - 1 - t if d else t, axis=a) for x, a, d in zip(inputs, axes, in_dirs)]
         outs = ctx.run_subgraph("body", [*states, *slices])
@@ -106,6 +121,7 @@ def _scan_once(ctx: OpContext, states: list[Any], inputs: Sequence[np.ndarray], 
             if t == 0:
                 per_step.append([])
             per_step[k].append(np.asarray(v))
+        held = _check_scan_growth(ctx, memory, held, outs[len(states):], t + 1)
     stacked = []
     for k, parts in enumerate(per_step):
         if out_dirs[k]:
