@@ -576,3 +576,42 @@ def test_loop_scan_outputs_are_checked_as_they_grow():
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"the refused run allocated {peak} bytes"
+
+
+def test_a_concat_doubling_chain_of_symbolic_size_stops_at_the_budget():
+    """40 Concats each doubling a value of symbolic length N (the plan knows no size; 2^40 x N floats in the
+    end): refused at the first output over the budget, naming that node (issue 20: grew to MemoryError)."""
+    nodes, prev = [], "x"
+    for i in range(40):
+        nodes.append(helper.make_node("Concat", [prev, prev], [f"c{i}"], axis=0, name=f"cat{i}"))
+        prev = f"c{i}"
+    nodes.append(helper.make_node("ReduceSum", [prev], ["y"], keepdims=0))
+    g = helper.make_graph(nodes, "doubling", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
+                         memory_budget=10 << 20)
+    with pytest.raises(PlanError, match=r"Concat node 'cat19'.*16777216 bytes, over the memory budget of 10485760"):
+        art.run({"x": np.ones(4, np.float32)})
+
+
+def test_a_loop_doubling_its_state_stops_at_the_budget():
+    """A Loop of 40 iterations whose body doubles its carried state: refused inside the body, at the first
+    state over the budget, the error naming the Loop and the body's node (issue 20: grew to MemoryError)."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Concat", ["s_in", "s_in"], ["s_out"], axis=0, name="grow")], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Constant", [], ["M"], value=helper.make_tensor("M", TensorProto.INT64, [], [40])),
+             helper.make_node("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.BOOL, [], [True])),
+             helper.make_node("Loop", ["M", "c", "x"], ["s"], name="doubling", body=body),
+             helper.make_node("ReduceSum", ["s"], ["y"], keepdims=0)]
+    g = helper.make_graph(nodes, "loop", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
+                         memory_budget=10 << 20)
+    with pytest.raises(PlanError, match=r"'doubling'.*Concat node 'grow'.*over the memory budget of 10485760"):
+        art.run({"x": np.ones(1, np.float32)})
