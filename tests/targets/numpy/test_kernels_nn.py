@@ -241,7 +241,9 @@ def test_layer_norm_float16_and_group_norm_opset18():
     x = rand(2, 4, 6, seed=24).astype(np.float16)
     got = run_kernel("LayerNormalization", x, np.ones(6, np.float16), None, opset=17, n_out=3)
     want = run_ort("LayerNormalization", [x, np.ones(6, np.float16)], opset=17, n_out=3)
-    assert_close(got, want, rtol=1e-2, atol=1e-2)
+    # about one float16 step (ort and graphc agree exactly today); at 1e-2 an epsilon of 1e-2 instead
+    # of the default 1e-5 passed (issue 21 Low), here it fails
+    assert_close(got, want, rtol=2e-3, atol=1e-3)
     x = rand(2, 4, 3, 3, seed=25)
     s, b = rand(2, seed=26), rand(2, seed=27)
     expected = ((x.reshape(2, 2, -1) - x.reshape(2, 2, -1).mean(-1, keepdims=True))
