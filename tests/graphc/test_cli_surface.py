@@ -52,3 +52,25 @@ def test_the_checkout_shim_runs_the_cli(tmp_path, shim):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "fold-constants" in r.stdout and "infer-shapes" in r.stdout
+
+
+def _three_ops(path: Path, middle: str) -> str:
+    from onnx import TensorProto, helper, save
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"), helper.make_node(middle, ["a"], ["b"], name="n"),
+             helper.make_node("Identity", ["b"], ["y"], name="i")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return str(path)
+
+
+def test_diff_no_context_leaves_out_producers_and_consumers(tmp_path, capsys):
+    a, b = _three_ops(tmp_path / "a.onnx", "Neg"), _three_ops(tmp_path / "b.onnx", "Abs")
+    assert main(["diff", a, b, "--no-color"]) == 0
+    full = capsys.readouterr().out
+    assert "+ Abs n  (a) -> b" in full and "- Neg n  (a) -> b" in full and "← a (Relu r)" in full
+    assert main(["diff", a, b, "--no-color", "--no-context"]) == 0
+    bare = capsys.readouterr().out
+    assert "+ Abs n  (a) -> b" in bare and "- Neg n  (a) -> b" in bare
+    assert "← a (Relu r)" not in bare and "→ i (Identity)" not in bare
