@@ -16,11 +16,12 @@ from tests.reliability.test_cli_hygiene import _tiny, _unknown_ops
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_inspect_json_describes_the_model_and_how_it_runs(tmp_path, capsys):
-    assert main(["inspect", str(_tiny(tmp_path / "tiny.onnx")), "--json"]) == 0
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_inspect_json_describes_the_model_and_how_it_runs(tmp_path, capsys, target):
+    assert main(["inspect", str(_tiny(tmp_path / "tiny.onnx")), "--json", "--target", target]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["model"]["inputs"] == {"x": "float32[2]"} and info["model"]["outputs"] == {"y": "float32[2]"}
-    assert info["model"]["op_types"] == {"Relu": 1} and info["target"] == "numpy"
+    assert info["model"]["op_types"] == {"Relu": 1} and info["target"] == target
     assert info["runs"]["native"] == {"Relu": 1}
 
 
