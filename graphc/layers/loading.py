@@ -79,6 +79,18 @@ def layer_source(cls: type) -> tuple[str, bytes | None]:
     return hashlib.sha256(data).hexdigest(), data
 
 
+def check_source_unchanged(subject: str, recorded: str, current: str, trust: bool, redo: str) -> None:
+    """Refuse (LayerError), or with ``trust`` warn about, a layer source whose sha256 ``current`` differs
+    from the ``recorded`` one; ``subject`` says what changed ("layer X (node n) changed since ..."), ``redo``
+    how to rebuild. Nothing to compare (an artifact older than the digest, a layer without a file): no check."""
+    if not recorded or not current or recorded == current:
+        return
+    msg = f"{subject} (source sha256 {recorded[:12]}... then, {current[:12]}... now)"
+    if not trust:
+        raise LayerError(f"{msg}; {redo}, or pass --trust (trust=True) to run it with the changed module")
+    logger.warning("%s; running it anyway (trust)", msg)
+
+
 def layer_source_digest(cls: type) -> str:
     """The sha256 (hex) of :func:`layer_source`; artifacts record it to notice a changed layer."""
     return layer_source(cls)[0]

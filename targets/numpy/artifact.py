@@ -307,15 +307,9 @@ def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, pat
 
 def _check_source(path: Path, record: dict[str, Any], entry: Any, trust: bool) -> None:
     """Refuse (or, with ``trust``, warn about) a layer whose source differs from the one the artifact was built with."""
-    from graphc.layers.loading import layer_source_digest
+    from graphc.layers.loading import check_source_unchanged, layer_source_digest
 
-    want = record.get("sha256") or ""
-    have = layer_source_digest(entry.cls)
-    if not want or not have or want == have:  # artifacts written before the digest, or a layer without a file
-        return
-    msg = (f"{path}: layer {entry.display_name} (node {record.get('node')!r}) changed since the artifact was saved "
-           f"(source sha256 {want[:12]}... then, {have[:12]}... now)")
-    if not trust:
-        raise LayerError(msg + "; compile the artifact again with the current layers, or pass --trust "
-                         "(trust=True) to run it with the changed module")
-    logger.warning("%s; running it anyway (trust)", msg)
+    check_source_unchanged(
+        f"{path}: layer {entry.display_name} (node {record.get('node')!r}) changed since the artifact was saved",
+        record.get("sha256") or "", layer_source_digest(entry.cls), trust,
+        "compile the artifact again with the current layers")

@@ -264,6 +264,8 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 def _resolve_layers(path: Path, manifest: dict[str, Any], registry: Any, trust: bool):
     """Layer classes for every import path the manifest needs, checked against its hashes."""
+    from graphc.layers.loading import check_source_unchanged
+
     needed: dict[str, list[dict[str, Any]]] = {}
     for entry in manifest.get("custom_ops", []):
         if entry.get("layer"):
@@ -282,13 +284,8 @@ def _resolve_layers(path: Path, manifest: dict[str, Any], registry: Any, trust: 
             raise LayerError(_missing_message(path, module, import_path, src, entries, info))
         want = info.get("sha256", "")
         have, file_data = source_digest(cls) if data is None else (hashlib.sha256(data).hexdigest(), data)
-        if want and have and want != have:
-            msg = (f"{path}: layer module {module!r} changed since the bundle was written (source sha256 "
-                   f"{have[:12]}... != {want[:12]}... recorded)")
-            if not trust:
-                raise LayerError(msg + "; rebuild the bundle with the current layers, or pass --trust "
-                                 "(trust=True) to run it with the changed module")
-            logger.warning("%s; running it anyway (trust)", msg)
+        check_source_unchanged(f"{path}: layer module {module!r} changed since the bundle was written", want, have,
+                               trust, "rebuild the bundle with the current layers")
         classes[import_path] = cls
         if file_data is not None:
             sources[module] = file_data
