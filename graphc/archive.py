@@ -8,6 +8,7 @@ import stat
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from .errors import ModelFormatError
 
@@ -84,11 +85,18 @@ def read_member(archive: str | os.PathLike, name: str, member_limit: int = DEFAU
 def _read_declared(archive: Path, name: str, src: zipfile.ZipExtFile, declared: int) -> bytes:
     """A member's bytes, inflated 1 MiB at a time and never past its declared size (a member declaring
     1000 bytes that inflates to 1 GB is refused after 1 MiB, not after inflating it all)."""
+    overflow = f"{archive}: member {name!r} inflates past its declared {declared} bytes"
+    return _read_at_most(src, declared, 1 << 20, overflow)
+
+
+def _read_at_most(src: BinaryIO, limit: int, chunk_size: int, overflow: str) -> bytes:
+    """All of ``src``, read ``chunk_size`` bytes at a time; ModelFormatError(``overflow``) as soon as it
+    holds more than ``limit`` bytes (never more than one chunk past the limit is read)."""
     data = bytearray()
-    while chunk := src.read(min(1 << 20, declared + 1 - len(data))):
+    while chunk := src.read(min(chunk_size, limit + 1 - len(data))):
         data += chunk
-        if len(data) > declared:
-            raise ModelFormatError(f"{archive}: member {name!r} inflates past its declared {declared} bytes")
+        if len(data) > limit:
+            raise ModelFormatError(overflow)
     return bytes(data)
 
 
@@ -123,12 +131,7 @@ def read_regular_file(path: str | os.PathLike, limit: int = DEFAULT_MEMBER_LIMIT
             raise ModelFormatError(f"{path} is {_kind(st.st_mode)}, not a regular file; refused")
         if st.st_size > limit:
             raise ModelFormatError(f"{path} is {st.st_size} bytes, over the {limit}-byte limit")
-        data = bytearray()
-        while chunk := f.read(min(1 << 24, limit + 1 - len(data))):
-            data += chunk
-            if len(data) > limit:
-                raise ModelFormatError(f"{path} grew past the {limit}-byte limit while it was read")
-    return bytes(data)
+        return _read_at_most(f, limit, 1 << 24, f"{path} grew past the {limit}-byte limit while it was read")
 
 
 def read_folder_file(folder: str | os.PathLike, name: str, limit: int = DEFAULT_MEMBER_LIMIT) -> bytes | None:
