@@ -556,6 +556,8 @@ def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | 
     if inputs:
         nodes = _cut(b, nodes, inputs, outputs, produced)
     for nd in _topological(nodes):
+        if nd.op == "NoOp":  # control-only (TF2 freezing leaves one ordering the variable reads): no data
+            continue
         attrs = {k: decode_attr(v, nd.name) for k, v in sorted(nd.attr.items())}
         inputs = []
         for ref in nd.input:
