@@ -4,6 +4,7 @@ iterations one run may make (all loops of the run together, nested ones included
 from __future__ import annotations
 
 import os
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Iterator
@@ -103,16 +104,19 @@ class RunBudget:
     * loop iterations: every Loop of the run spends from the same count, so nested loops
       cannot multiply the limit (9e6 inside 9e6 is 8.1e13 iterations, not 9e6);
     * memory: the bound :meth:`check_allocation` applies to values whose size only the run
-      knows (``memory``: the artifact's budget, None for :func:`default_memory_budget`).
+      knows (``memory``: the artifact's budget, None for :func:`default_memory_budget`), each
+      one together with the others of its kind still alive (:meth:`hold`).
     """
 
-    __slots__ = ("_limit", "_memory", "_memory_given", "spent")
+    __slots__ = ("_limit", "_memory", "_memory_given", "spent", "_held")
 
     def __init__(self, limit: int | None = None, memory: int | None = None) -> None:
         self._limit = None if limit is None else int(limit)
         self._memory_given = memory
         self._memory: int | None = None
         self.spent = 0
+        #: (weak reference, bytes) of the checked allocations of this run (:meth:`hold`)
+        self._held: list[tuple[weakref.ref, int]] = []
 
     @property
     def limit(self) -> int:
@@ -150,6 +154,26 @@ class RunBudget:
             raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes, over "
                             f"the memory budget of {self.memory} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) "
                             "or reduce the input")
+        live = self.live_bytes()
+        if live + nbytes > self.memory:
+            raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes while "
+                            f"{live} bytes of earlier values of run-time size are still live, together over the "
+                            f"memory budget of {self.memory} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) "
+                            "or reduce the input")
+
+    def hold(self, array: object, nbytes: int) -> None:
+        """Count ``array`` (``nbytes``, allocated after :meth:`check_allocation`) as live until it is freed:
+        later checks add it to their own size, so values under the budget each but alive at once do not
+        pass it together. Objects that cannot be weakly referenced are not counted."""
+        try:
+            self._held.append((weakref.ref(array), int(nbytes)))
+        except TypeError:
+            pass
+
+    def live_bytes(self) -> int:
+        """Bytes of the :meth:`hold`-counted allocations still alive (the dead ones are forgotten)."""
+        self._held = [(ref, n) for ref, n in self._held if ref() is not None]
+        return sum(n for _, n in self._held)
 
 
 #: the budget of the run in progress in this context (set by :func:`begin_run`)

@@ -76,6 +76,8 @@ class BoundProgram:
         declared = {v.name: v.type.dtype for v in program.graph.outputs}
         self.output_dtypes = [None if declared.get(n) is None else np.dtype(declared[n]) for n, _ in program.outputs]
         self._vals: list[Any] = []
+        #: slot -> name of the non-constant value it holds (shapes recorded for re-planning)
+        self._recorded_names = {slot: v.name for v, slot in program.slot_of.items() if v.const is None}
         planned_slots: set[int] = set()
         self.steps: list[tuple] = []
         last_use = _last_uses(program)
@@ -157,7 +159,7 @@ class BoundProgram:
             vals[i] = arr
         for (slot, _), arr in zip(self.program.inputs, inputs):
             vals[slot] = arr
-        self._execute(vals, record=False)
+        self._execute(vals, None)
         return [vals[s] for _, s in self.program.outputs]
 
     def run(self, feeds: Sequence[tuple[int, np.ndarray]], record: bool = False) -> tuple[dict[str, Any], dict[str, tuple]]:
@@ -165,7 +167,11 @@ class BoundProgram:
         vals = self.base.copy()
         for slot, arr in feeds:
             vals[slot] = arr
-        self._execute(vals, record)
+        shapes: dict[str, tuple] = {}
+        if record:
+            for slot, arr in feeds:
+                self._record(slot, arr, shapes)
+        self._execute(vals, shapes if record else None)
         outs: dict[str, Any] = {}
         seen: set[int] = {id(a) for _, a in feeds} | self.preset_ids
         for (name, slot), want in zip(self.program.outputs, self.output_dtypes):
@@ -174,13 +180,14 @@ class BoundProgram:
                     and a.dtype.kind in "SU":
                 a = a.astype(object)  # ONNX strings are object arrays
             outs[name] = a
-        shapes: dict[str, tuple] = {}
-        if record:
-            for v, slot in self.program.slot_of.items():
-                a = vals[slot]
-                if isinstance(a, np.ndarray) and v.const is None:
-                    shapes[v.name] = (a.shape, a.dtype)
         return outs, shapes
+
+    def _record(self, slot: int, a: Any, shapes: dict[str, tuple]) -> None:
+        """Note the shape of the value in ``slot`` (for re-planning) as it is produced, so recording a run
+        keeps no value alive past its last reader."""
+        name = self._recorded_names.get(slot)
+        if name is not None and isinstance(a, np.ndarray):
+            shapes[name] = (a.shape, a.dtype)
 
     def _owned(self, a: Any, seen: set[int]) -> Any:
         """``a`` if nobody else holds it, else a copy (outputs are the caller's)."""
@@ -196,8 +203,10 @@ class BoundProgram:
             return None
         return np.array(a)
 
-    def _execute(self, vals: list[Any], record: bool) -> None:
+    def _execute(self, vals: list[Any], shapes: dict[str, tuple] | None) -> None:
+        """Run the steps over ``vals``; with ``shapes``, record each produced value's shape there."""
         self._vals = vals
+        record = shapes is not None
         arena = self.arena
         frees = self.frees
         debug = self.debug
@@ -213,9 +222,10 @@ class BoundProgram:
                     if kept is not None:
                         for slot, r in zip(outs, kept):
                             vals[slot] = r
-                        if not record:
-                            for s in frees[i]:
-                                vals[s] = None
+                            if record:
+                                self._record(slot, r, shapes)  # type: ignore[arg-type]
+                        for s in frees[i]:
+                            vals[s] = None
                         continue
                 if debug:
                     for b in poison:
@@ -241,11 +251,12 @@ class BoundProgram:
                         else:
                             r = r.copy()
                     vals[slot] = r
+                    if record:
+                        self._record(slot, r, shapes)  # type: ignore[arg-type]
                 if i in roles:
                     memo.remember(i, vals, args, outs)  # type: ignore[union-attr]
-                if not record:
-                    for s in frees[i]:
-                        vals[s] = None
+                for s in frees[i]:
+                    vals[s] = None
         except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
             if i < 0 or getattr(e, "_graphc_node", None) == self.program.steps[i].op.name:
                 raise

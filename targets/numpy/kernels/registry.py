@@ -103,9 +103,13 @@ class OpContext:
                 return buf
         shape = tuple(shape)
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        if nbytes > _CHECKED_ALLOCATION:  # a size the plan did not fix: checked against the run's budget first
-            current_budget().check_allocation(self.name, self.op_type, shape, nbytes)
-        return np.empty(shape, dtype=dtype)
+        if nbytes <= _CHECKED_ALLOCATION:
+            return np.empty(shape, dtype=dtype)
+        budget = current_budget()  # a size the plan did not fix: checked against the run's budget first
+        budget.check_allocation(self.name, self.op_type, shape, nbytes)
+        arr = np.empty(shape, dtype=dtype)
+        budget.hold(arr, nbytes)
+        return arr
 
     def scratch(self, key: Any, shape: Sequence[int], dtype: Any, zero: bool = False,
                 fill: Any = None) -> np.ndarray:
