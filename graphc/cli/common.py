@@ -27,6 +27,9 @@ def model_source(args: argparse.Namespace) -> Path:
     from ..examples import example_path
 
     if getattr(args, "example", None):
+        if args.model:
+            raise GraphcError(f"give a MODEL path or --example NAME, not both (got {args.model!r} and "
+                              f"--example {args.example})")
         return example_path(args.example)
     if not args.model:
         raise GraphcError("give a MODEL path or --example NAME (see `graphc inspect --help`)")
