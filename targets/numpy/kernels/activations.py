@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ._numeric import sigmoid_into
 from .elementwise import erf
 from .registry import OpContext, kernel
 
@@ -99,27 +100,17 @@ def celu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     return buf
 
 
-def _sigmoid_into(buf: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)), overflow-free."""
-    with np.errstate(over="ignore"):
-        np.negative(x, out=buf)
-        np.exp(buf, out=buf)
-        np.add(buf, 1, out=buf)
-        np.reciprocal(buf, out=buf)
-    return buf
-
-
 @kernel("Sigmoid", inplace={0: 0})
 def sigmoid(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """Logistic sigmoid."""
-    return _sigmoid_into(_buf(ctx, x), x)
+    return sigmoid_into(_buf(ctx, x), x)
 
 
 @kernel("Swish")
 def swish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """x * sigmoid(alpha * x)."""
     alpha = _scalar(x, ctx.attr("alpha", 1.0))
-    buf = _sigmoid_into(_buf(ctx, x), x * alpha)
+    buf = sigmoid_into(_buf(ctx, x), x * alpha)
     return np.multiply(buf, x, out=buf)
 
 
@@ -264,6 +255,6 @@ def hardmax(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 def swiglu(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Swish_alpha(a) * b for equal-shaped a and b."""
     alpha = _scalar(a, ctx.attr("alpha", 1.0))
-    buf = _sigmoid_into(ctx.out(0, a.shape, a.dtype), a * alpha)
+    buf = sigmoid_into(ctx.out(0, a.shape, a.dtype), a * alpha)
     np.multiply(buf, a, out=buf)
     return np.multiply(buf, b, out=buf)

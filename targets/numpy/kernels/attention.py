@@ -15,8 +15,8 @@ Both follow ``onnx.reference`` step by step (including its order of roundings: Q
 are each multiplied by sqrt(scale), arithmetic is done in the input dtype) so results
 agree with the reference to the last bits. A query row whose mask bias is entirely
 ``-inf`` gives zeros (not NaN), as the specification requires. The com.microsoft
-variants live in :mod:`targets.numpy.kernels.contrib`, whose head-layout and rotation
-helpers are reused here.
+variants live in :mod:`targets.numpy.kernels.contrib`; both share the head-layout,
+rotation and grouped-matmul helpers of :mod:`targets.numpy.kernels._attention`.
 """
 
 from __future__ import annotations
@@ -24,19 +24,11 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 
-from .contrib import _heads, _merge_heads, _rotate
+from ._attention import grouped_matmul, merge_heads, rotate, split_heads
 from .registry import OpContext, kernel
 
 _QK_WITH_BIAS = 2
 _QK_AFTER_SOFTMAX = 3
-
-
-
-def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``value`` cast into the planned buffer of output ``index`` (or a new array)."""
-    buf = ctx.out(index, value.shape, dtype)
-    np.copyto(buf, value, casting="unsafe")
-    return buf
 
 
 # --------------------------------------------------------------------------- Attention helpers
@@ -58,7 +50,7 @@ def _to_heads(ctx: OpContext, q: np.ndarray, k: np.ndarray, v: np.ndarray
     if qn <= 0 or kvn <= 0 or q.shape[2] % qn or k.shape[2] % kvn or v.shape[2] % kvn:
         raise ctx.shape_error(f"hidden sizes of Q {q.shape}, K {k.shape}, V {v.shape} are not divisible by "
                          f"q_num_heads={qn} / kv_num_heads={kvn}")
-    return _heads(q, qn), _heads(k, kvn), _heads(v, kvn)
+    return split_heads(q, qn), split_heads(k, kvn), split_heads(v, kvn)
 
 
 def _additive(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -134,16 +126,6 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return np.divide(x, total, out=x)
 
 
-def _grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(B, Nq, S, X) @ (B, Nkv, X, Y) with head i of ``a`` using head i // (Nq/Nkv) of ``b`` (GQA), no repeat."""
-    bq, nq = a.shape[:2]
-    nkv = b.shape[1]
-    if nq == nkv or nkv == 1:
-        return np.matmul(a, b)
-    out = np.matmul(a.reshape(bq, nkv, nq // nkv, *a.shape[2:]), b[:, :, None])
-    return out.reshape(bq, nq, *out.shape[3:])
-
-
 @kernel("Attention", since=23)
 def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndarray,
               attn_mask: np.ndarray | None = None, past_key: np.ndarray | None = None,
@@ -171,7 +153,7 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
                          "lengths must agree, Q/K head sizes match and q heads be a multiple of kv heads")
     scale = ctx.attr("scale")
     scale = dtype.type(np.sqrt(1 / np.sqrt(h) if scale is None else float(scale)))
-    scores = _grouped_matmul(q * scale, np.swapaxes(k, 2, 3) * scale)
+    scores = grouped_matmul(q * scale, np.swapaxes(k, 2, 3) * scale)
     if scores.dtype != dtype:
         scores = scores.astype(dtype)
     softcap = float(ctx.attr("softcap", 0.0))
@@ -196,16 +178,16 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
     probs = probs.astype(dtype, copy=False)
     if want_qk and mode == _QK_AFTER_SOFTMAX:
         qk_out = probs
-    y = _grouped_matmul(probs, v)
+    y = grouped_matmul(probs, v)
     if y.dtype != dtype:
         y = y.astype(dtype)
-    outs: list[np.ndarray | None] = [_write(ctx, 0, _merge_heads(y) if query.ndim == 3 else y, dtype)]
+    outs: list[np.ndarray | None] = [ctx.write(0, merge_heads(y) if query.ndim == 3 else y, dtype)]
     if len(ctx.outs) > 1:
-        outs.append(_write(ctx, 1, k, k.dtype))
+        outs.append(ctx.write(1, k, k.dtype))
     if len(ctx.outs) > 2:
-        outs.append(_write(ctx, 2, v, v.dtype))
+        outs.append(ctx.write(2, v, v.dtype))
     if want_qk:
-        outs.append(_write(ctx, 3, np.broadcast_to(qk_out, (b, nq, s, t)), dtype))
+        outs.append(ctx.write(3, np.broadcast_to(qk_out, (b, nq, s, t)), dtype))
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
@@ -229,7 +211,7 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, cos_cache: np.ndarray, sin_c
         n = int(ctx.attr("num_heads", 0) or 0)
         if n <= 0 or x.shape[2] % n:
             raise ctx.shape_error(f"3-D input {x.shape} needs a num_heads attribute dividing its hidden size")
-        xh = _heads(x, n)
+        xh = split_heads(x, n)
     else:
         raise ctx.shape_error(f"input must be (B, N, S, H) or (B, S, hidden), got {x.shape}")
     b, _, s, h = xh.shape
@@ -247,6 +229,6 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, cos_cache: np.ndarray, sin_c
         raise ctx.shape_error(f"cos/sin caches give {cos.shape} / {sin.shape}, expected ({b}, {s}, {rot // 2})")
     cos = cos.astype(x.dtype, copy=False).reshape((-1, 1, s, rot // 2))  # (B, 1, S, rot/2)
     sin = sin.astype(x.dtype, copy=False).reshape((-1, 1, s, rot // 2))
-    y = _rotate(xh, cos, sin, rot, interleaved)
-    return _write(ctx, 0, y if x.ndim == 4 else _merge_heads(y), x.dtype)
+    y = rotate(xh, cos, sin, rot, interleaved)
+    return ctx.write(0, y if x.ndim == 4 else merge_heads(y), x.dtype)
 

@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from graphc.errors import UnsupportedOpError
-
+from ._attention import attention_scale, merge_heads, rotate, split_heads
+from ._numeric import compute_dtype, sigmoid
 from .elementwise import erf
 from .registry import OpContext, kernel
 
@@ -40,26 +40,8 @@ DOMAIN = "com.microsoft"
 # --------------------------------------------------------------------------- helpers
 
 
-def _ct(x: np.ndarray) -> np.dtype:
-    """The compute dtype: float64 stays float64, everything else is float32."""
-    return np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
-
-
 def _f(x: np.ndarray | None, ct: np.dtype) -> np.ndarray | None:
     return None if x is None else x.astype(ct, copy=False)
-
-
-def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``value`` cast into the planned buffer of output ``index`` (or a new array)."""
-    buf = ctx.out(index, value.shape, dtype)
-    np.copyto(buf, value, casting="unsafe")
-    return buf
-
-
-
-def _unsupported(ctx: OpContext, what: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{ctx.op_type} node {ctx.name!r} ({DOMAIN}): {what} is not supported by the numpy "
-                              "kernel; compile for the 'ort' target or without this option")
 
 
 def _gelu_erf(x: np.ndarray) -> np.ndarray:
@@ -75,14 +57,9 @@ def _gelu_tanh(x: np.ndarray) -> np.ndarray:
     return x * (np.tanh(inner) + t(1.0)) * t(0.5)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return x.dtype.type(1.0) / (x.dtype.type(1.0) + np.exp(-x))
-
-
 def _activated(ctx: OpContext, x: np.ndarray, fn) -> np.ndarray:
-    ct = _ct(x)
-    return _write(ctx, 0, fn(x.astype(ct, copy=False)), x.dtype)
+    ct = compute_dtype(x)
+    return ctx.write(0, fn(x.astype(ct, copy=False)), x.dtype)
 
 
 # --------------------------------------------------------------------------- activations
@@ -97,23 +74,23 @@ def gelu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 @kernel("BiasGelu", domain=DOMAIN)
 def bias_gelu(ctx: OpContext, a: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Gelu(A + B), B a 1-D bias over the last axis."""
-    ct = _ct(a)
-    return _write(ctx, 0, _gelu_erf(a.astype(ct) + bias.astype(ct, copy=False)), a.dtype)
+    ct = compute_dtype(a)
+    return ctx.write(0, _gelu_erf(a.astype(ct) + bias.astype(ct, copy=False)), a.dtype)
 
 
 @kernel("FastGelu", domain=DOMAIN)
 def fast_gelu(ctx: OpContext, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """The tanh Gelu approximation of x (+ bias)."""
-    ct = _ct(x)
+    ct = compute_dtype(x)
     xc = x.astype(ct) if bias is None else x.astype(ct) + bias.astype(ct, copy=False)
-    return _write(ctx, 0, _gelu_tanh(xc), x.dtype)
+    return ctx.write(0, _gelu_tanh(xc), x.dtype)
 
 
 @kernel("QuickGelu", domain=DOMAIN)
 def quick_gelu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """x * sigmoid(alpha x), alpha defaulting to 1.702."""
     alpha = float(ctx.attr("alpha", 1.702))
-    return _activated(ctx, x, lambda v: v * _sigmoid(v * v.dtype.type(alpha)))
+    return _activated(ctx, x, lambda v: v * sigmoid(v * v.dtype.type(alpha)))
 
 
 @kernel("BiasAdd", domain=DOMAIN)
@@ -132,9 +109,9 @@ def bias_split_gelu(ctx: OpContext, x: np.ndarray, bias: np.ndarray) -> np.ndarr
     d = x.shape[-1]
     if d % 2 or bias.shape != (d,):
         raise ctx.shape_error(f"expects an even last axis and a matching 1-D bias, got X {x.shape}, bias {bias.shape}")
-    ct = _ct(x)
+    ct = compute_dtype(x)
     s = x.astype(ct) + bias.astype(ct, copy=False)
-    return _write(ctx, 0, s[..., : d // 2] * _gelu_erf(s[..., d // 2:]), x.dtype)
+    return ctx.write(0, s[..., : d // 2] * _gelu_erf(s[..., d // 2:]), x.dtype)
 
 
 # --------------------------------------------------------------------------- layer norms
@@ -156,9 +133,9 @@ def _skip_norm_outputs(ctx: OpContext, x: np.ndarray, y: np.ndarray, mean: np.nd
     """(output, mean, inv_std_var, input_skip_bias_sum), as many as the node declares."""
     n = len(ctx.outs)
     if n <= 1:
-        return _write(ctx, 0, y, x.dtype)
-    outs = [_write(ctx, 0, y, x.dtype), _write(ctx, 1, mean, np.float32), _write(ctx, 2, inv, np.float32),
-            _write(ctx, 3, s, x.dtype)]
+        return ctx.write(0, y, x.dtype)
+    outs = [ctx.write(0, y, x.dtype), ctx.write(1, mean, np.float32), ctx.write(2, inv, np.float32),
+            ctx.write(3, s, x.dtype)]
     return tuple(outs[:n])
 
 
@@ -172,7 +149,7 @@ def skip_layer_normalization(ctx: OpContext, x: np.ndarray, skip: np.ndarray, ga
     pre-normalization sum input_skip_bias_sum.
     """
     eps = float(ctx.attr("epsilon", 1e-12))
-    ct = _ct(x)
+    ct = compute_dtype(x)
     s = _skip_sum(ctx, x, skip, bias, ct)
     mean = s.mean(axis=-1, keepdims=True)
     d = s - mean
@@ -193,7 +170,7 @@ def skip_simplified_layer_normalization(ctx: OpContext, x: np.ndarray, skip: np.
     inv_std_var is 1 / sqrt(mean(s^2) + eps).
     """
     eps = float(ctx.attr("epsilon", 1e-12))
-    ct = _ct(x)
+    ct = compute_dtype(x)
     s = _skip_sum(ctx, x, skip, bias, ct)
     inv = ct.type(1.0) / np.sqrt(np.mean(s * s, axis=-1, keepdims=True) + ct.type(eps))
     y = s * inv * gamma.astype(ct, copy=False)
@@ -213,13 +190,13 @@ def simplified_layer_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndar
     if not 0 <= axis < max(x.ndim, 1):
         raise ctx.shape_error(f"axis {ctx.attr('axis')} out of range for rank {x.ndim}")
     axes = tuple(range(axis, x.ndim))
-    ct = _ct(x)
+    ct = compute_dtype(x)
     xc = x.astype(ct, copy=False)
     inv = ct.type(1.0) / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + ct.type(eps))
     y = xc * inv * scale.astype(ct, copy=False)
     if len(ctx.outs) > 1:
-        return _write(ctx, 0, y, x.dtype), _write(ctx, 1, inv, np.float32)
-    return _write(ctx, 0, y, x.dtype)
+        return ctx.write(0, y, x.dtype), ctx.write(1, inv, np.float32)
+    return ctx.write(0, y, x.dtype)
 
 
 @kernel("EmbedLayerNormalization", domain=DOMAIN)
@@ -238,7 +215,7 @@ def embed_layer_normalization(ctx: OpContext, input_ids: np.ndarray, segment_ids
     if input_ids.ndim != 2:
         raise ctx.shape_error(f"input_ids must be 2-D (batch, sequence), got {input_ids.shape}")
     b, s = input_ids.shape
-    ct = _ct(word_embedding)
+    ct = compute_dtype(word_embedding)
     tables = [(word_embedding, input_ids, "input_ids")]
     pos = np.broadcast_to(np.arange(s), (b, s)) if position_ids is None else np.broadcast_to(position_ids, (b, s))
     tables.append((position_embedding, pos, "position ids"))
@@ -255,12 +232,12 @@ def embed_layer_normalization(ctx: OpContext, input_ids: np.ndarray, segment_ids
     d = emb - mean
     y = d / np.sqrt(np.mean(d * d, axis=-1, keepdims=True) + ct.type(eps)) * gamma.astype(ct, copy=False)
     y += beta.astype(ct, copy=False)
-    outs = [_write(ctx, 0, y, word_embedding.dtype)]
+    outs = [ctx.write(0, y, word_embedding.dtype)]
     if len(ctx.outs) > 1:
         index = np.zeros(b, np.int32) if mask is None else np.count_nonzero(mask == 1, axis=-1).astype(np.int32)
-        outs.append(_write(ctx, 1, index, np.dtype(np.int32)))
+        outs.append(ctx.write(1, index, np.dtype(np.int32)))
     if len(ctx.outs) > 2:
-        outs.append(_write(ctx, 2, emb, word_embedding.dtype))
+        outs.append(ctx.write(2, emb, word_embedding.dtype))
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
@@ -282,45 +259,33 @@ def _group_norm(ctx: OpContext, s: np.ndarray, gamma: np.ndarray, beta: np.ndarr
     var = np.mean(d * d, axis=(1, 3), keepdims=True)
     y = (d / np.sqrt(var + s.dtype.type(eps))).reshape(x.shape) * gamma.astype(s.dtype) + beta.astype(s.dtype)
     if int(ctx.attr("activation", 0)) == 1:
-        y = y * _sigmoid(y)
+        y = y * sigmoid(y)
     return y if last else np.moveaxis(y, -1, 1)
 
 
 @kernel("GroupNorm", domain=DOMAIN)
 def group_norm(ctx: OpContext, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """Per-group normalization with per-channel gamma/beta; NHWC unless channels_last=0; activation 1 = SiLU."""
-    ct = _ct(x)
-    return _write(ctx, 0, _group_norm(ctx, x.astype(ct), gamma, beta), x.dtype)
+    ct = compute_dtype(x)
+    return ctx.write(0, _group_norm(ctx, x.astype(ct), gamma, beta), x.dtype)
 
 
 @kernel("SkipGroupNorm", domain=DOMAIN)
 def skip_group_norm(ctx: OpContext, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, skip: np.ndarray,
                     bias: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """GroupNorm(x + skip + bias); skip is (N, H, W, C), (N, 1, 1, C) or (N, C); output S is the sum."""
-    ct = _ct(x)
+    ct = compute_dtype(x)
     sk = skip.astype(ct, copy=False)
     if sk.ndim == 2:
         sk = sk.reshape(sk.shape[:1] + (1,) * (x.ndim - 2) + sk.shape[1:])
     s = x.astype(ct) + sk
     if bias is not None:
         s += bias.astype(ct, copy=False)
-    y = _write(ctx, 0, _group_norm(ctx, s, gamma, beta), x.dtype)
-    return (y, _write(ctx, 1, s, x.dtype)) if len(ctx.outs) > 1 else y
+    y = ctx.write(0, _group_norm(ctx, s, gamma, beta), x.dtype)
+    return (y, ctx.write(1, s, x.dtype)) if len(ctx.outs) > 1 else y
 
 
 # --------------------------------------------------------------------------- attention core
-
-
-def _heads(x: np.ndarray, n: int) -> np.ndarray:
-    """(B, S, N*H) -> (B, N, S, H)."""
-    b, s, d = x.shape
-    return x.reshape(b, s, n, d // n).transpose(0, 2, 1, 3)
-
-
-def _merge_heads(x: np.ndarray) -> np.ndarray:
-    """(B, N, S, H) -> (B, S, N*H)."""
-    b, n, s, h = x.shape
-    return x.transpose(0, 2, 1, 3).reshape(b, s, n * h)
 
 
 def _padding_mask(ctx: OpContext, mask: np.ndarray, b: int, s: int, t: int, fill: float,
@@ -393,11 +358,6 @@ def _check_bias(ctx: OpContext, attn_bias: np.ndarray | None, b: int, n: int, s:
         raise ctx.shape_error(f"attention_bias {sh} is not (B or 1, N or 1, S, T) = ({b}|1, {n}|1, {s}, {t})")
 
 
-def _scale(ctx: OpContext, head_size: int) -> float:
-    scale = float(ctx.attr("scale", 0.0))
-    return scale if scale != 0.0 else 1.0 / math.sqrt(head_size)
-
-
 # --------------------------------------------------------------------------- Attention
 
 
@@ -413,9 +373,9 @@ def attention(ctx: OpContext, x: np.ndarray, weights: np.ndarray, bias: np.ndarr
     ``present`` (2, B, N, P + S, H) returned. Output (B, S, v_hidden_size).
     """
     if past_sequence_length is not None or ctx.attr("past_present_share_buffer", 0):
-        raise _unsupported(ctx, "past_present_share_buffer")
+        raise ctx.unsupported("past_present_share_buffer")
     if ctx.attr("do_rotary", 0):
-        raise _unsupported(ctx, "do_rotary")
+        raise ctx.unsupported("do_rotary")
     n = int(ctx.attr("num_heads"))
     if x.ndim != 3 or weights.ndim != 2 or weights.shape[0] != x.shape[2]:
         raise ctx.shape_error(f"input {x.shape} (B, S, D_in) and weights {weights.shape} (D_in, 3D) do not match")
@@ -423,14 +383,14 @@ def attention(ctx: OpContext, x: np.ndarray, weights: np.ndarray, bias: np.ndarr
     if len(sizes) != 3 or sum(sizes) != weights.shape[1] or any(v % n for v in sizes) or sizes[0] != sizes[1]:
         raise ctx.shape_error(f"qkv_hidden_sizes {sizes} do not split weights {weights.shape} into Q, K (equal) and V "
                          f"with num_heads={n}")
-    ct = _ct(x)
+    ct = compute_dtype(x)
     b, s, _ = x.shape
     qkv = np.matmul(x.astype(ct, copy=False), weights.astype(ct, copy=False))
     if bias is not None:
         qkv += bias.astype(ct, copy=False)
-    q = _heads(qkv[..., : sizes[0]], n)
-    k = _heads(qkv[..., sizes[0]: sizes[0] + sizes[1]], n)
-    v = _heads(qkv[..., sizes[0] + sizes[1]:], n)
+    q = split_heads(qkv[..., : sizes[0]], n)
+    k = split_heads(qkv[..., sizes[0]: sizes[0] + sizes[1]], n)
+    v = split_heads(qkv[..., sizes[0] + sizes[1]:], n)
     if past is not None:
         if past.ndim != 5 or past.shape[:3] != (2, b, n) or past.shape[4] != k.shape[3] or sizes[1] != sizes[2]:
             raise ctx.shape_error(f"past {past.shape} is not (2, B, N, P, H) = (2, {b}, {n}, P, {k.shape[3]}) "
@@ -441,10 +401,10 @@ def attention(ctx: OpContext, x: np.ndarray, weights: np.ndarray, bias: np.ndarr
     t = k.shape[2]
     _check_bias(ctx, attention_bias, b, n, s, t)
     mask = _attention_mask(ctx, mask_index, bool(ctx.attr("unidirectional", 0)), b, s, t, ct)
-    _, probs = _scores_softmax(ctx, q, k, _scale(ctx, sizes[0] // n), mask, attention_bias)
-    out = _write(ctx, 0, _merge_heads(np.matmul(probs, v)), x.dtype)
+    _, probs = _scores_softmax(ctx, q, k, attention_scale(ctx, sizes[0] // n), mask, attention_bias)
+    out = ctx.write(0, merge_heads(np.matmul(probs, v)), x.dtype)
     if len(ctx.outs) > 1:
-        return out, _write(ctx, 1, np.stack([k, v]), x.dtype)
+        return out, ctx.write(1, np.stack([k, v]), x.dtype)
     return out
 
 
@@ -475,18 +435,18 @@ def _mha_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: n
             raise ctx.shape_error(f"without value, key must be packed KV (B, L, N, 2, H), got {key.shape}")
         if bias is not None:
             kc = kc + bias[d:].astype(ct, copy=False).reshape(2, n, -1).transpose(1, 0, 2)
-        return _heads(q, n), kc[:, :, :, 0].transpose(0, 2, 1, 3), kc[:, :, :, 1].transpose(0, 2, 1, 3), False
+        return split_heads(q, n), kc[:, :, :, 0].transpose(0, 2, 1, 3), kc[:, :, :, 1].transpose(0, 2, 1, 3), False
     vc = value.astype(ct)
     if kc.ndim == 4:  # BNSH key/value (cross attention with pre-projected K/V): no bias
         if vc.ndim != 4 or kc.shape[1] != n or vc.shape[1] != n:
             raise ctx.shape_error(f"4-D key {key.shape} and value {value.shape} must both be (B, N, L, H) with N={n}")
-        return _heads(q, n), kc, vc, True
+        return split_heads(q, n), kc, vc, True
     if kc.ndim != 3 or vc.ndim != 3 or kc.shape[2] != d or vc.shape[2] % n or kc.shape[:2] != vc.shape[:2]:
         raise ctx.shape_error(f"key {key.shape} and value {value.shape} must be (B, L, {d}) and (B, L, v_hidden)")
     if bias is not None:
         kc += bias[d: 2 * d].astype(ct, copy=False)
         vc += bias[2 * d:].astype(ct, copy=False)
-    return _heads(q, n), _heads(kc, n), _heads(vc, n), False
+    return split_heads(q, n), split_heads(kc, n), split_heads(vc, n), False
 
 
 @kernel("MultiHeadAttention", domain=DOMAIN)
@@ -504,9 +464,9 @@ def multi_head_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | No
     before softmax).
     """
     if past_sequence_length is not None or cache_indirection is not None:
-        raise _unsupported(ctx, "past_sequence_length / cache_indirection (decoder buffer sharing)")
+        raise ctx.unsupported("past_sequence_length / cache_indirection (decoder buffer sharing)")
     n = int(ctx.attr("num_heads"))
-    ct = _ct(query)
+    ct = compute_dtype(query)
     q, k, v, bnsh = _mha_qkv(ctx, query, key, value, bias, n, ct)
     if not bnsh and (past_key is None) != (past_value is None):
         raise ctx.shape_error("past_key and past_value must be given together")
@@ -517,34 +477,18 @@ def multi_head_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | No
     t = k.shape[2]
     _check_bias(ctx, attention_bias, b, n, s, t)
     mask = _attention_mask(ctx, key_padding_mask, bool(ctx.attr("unidirectional", 0)), b, s, t, ct)
-    qk, probs = _scores_softmax(ctx, q, k, _scale(ctx, h), mask, attention_bias)
-    outs = [_write(ctx, 0, _merge_heads(np.matmul(probs, v)), query.dtype)]
+    qk, probs = _scores_softmax(ctx, q, k, attention_scale(ctx, h), mask, attention_bias)
+    outs = [ctx.write(0, merge_heads(np.matmul(probs, v)), query.dtype)]
     if len(ctx.outs) > 1:
-        outs.append(_write(ctx, 1, k, query.dtype))
+        outs.append(ctx.write(1, k, query.dtype))
     if len(ctx.outs) > 2:
-        outs.append(_write(ctx, 2, v, query.dtype))
+        outs.append(ctx.write(2, v, query.dtype))
     if len(ctx.outs) > 3:
-        outs.append(_write(ctx, 3, qk, query.dtype))
+        outs.append(ctx.write(3, qk, query.dtype))
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
 # --------------------------------------------------------------------------- rotary
-
-
-def _rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, rot: int, interleaved: bool) -> np.ndarray:
-    """RoPE on the first ``rot`` features of (..., S, H) ``x`` with (..., S, rot/2) cos/sin (broadcast)."""
-    out = x.copy()
-    xr = x[..., :rot]
-    if interleaved:
-        x1, x2 = xr[..., 0::2], xr[..., 1::2]
-        out[..., 0:rot:2] = cos * x1 - sin * x2
-        out[..., 1:rot:2] = sin * x1 + cos * x2
-    else:
-        half = rot // 2
-        x1, x2 = xr[..., :half], xr[..., half:]
-        out[..., :half] = cos * x1 - sin * x2
-        out[..., half:rot] = sin * x1 + cos * x2
-    return out
 
 
 def _rope_positions(ctx: OpContext, position_ids: np.ndarray, b: int, s: int, limit: int) -> np.ndarray:
@@ -571,10 +515,10 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, position_ids: np.ndarray, co
     the two halves.
     """
     if ctx.attr("is_packed_batching", 0):
-        raise _unsupported(ctx, "is_packed_batching")
+        raise ctx.unsupported("is_packed_batching")
     interleaved = bool(ctx.attr("interleaved", 0))
     rot = int(ctx.attr("rotary_embedding_dim", 0)) or 2 * cos_cache.shape[1]
-    ct = _ct(x)
+    ct = compute_dtype(x)
     xc = x.astype(ct, copy=False)
     if x.ndim == 4:
         b, n, s, h = x.shape
@@ -585,7 +529,7 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, position_ids: np.ndarray, co
         if n <= 0 or d % n:
             raise ctx.shape_error(f"hidden size {d} is not divisible by num_heads={n}")
         h = d // n
-        xh = _heads(xc, n)
+        xh = split_heads(xc, n)
     else:
         raise ctx.shape_error(f"input must be (B, S, hidden) or (B, N, S, H), got {x.shape}")
     if rot > h or rot % 2 or cos_cache.shape[1] * 2 != rot or sin_cache.shape != cos_cache.shape:
@@ -593,5 +537,5 @@ def rotary_embedding(ctx: OpContext, x: np.ndarray, position_ids: np.ndarray, co
     pos = _rope_positions(ctx, position_ids, b, s, cos_cache.shape[0])
     cos = cos_cache.astype(ct, copy=False)[pos][:, None]  # (B, 1, S, rot/2)
     sin = sin_cache.astype(ct, copy=False)[pos][:, None]
-    y = _rotate(xh, cos, sin, rot, interleaved)
-    return _write(ctx, 0, y if x.ndim == 4 else _merge_heads(y), x.dtype)
+    y = rotate(xh, cos, sin, rot, interleaved)
+    return ctx.write(0, y if x.ndim == 4 else merge_heads(y), x.dtype)

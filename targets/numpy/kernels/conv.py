@@ -12,137 +12,26 @@ input already is the patch matrix) and depthwise convolutions (one multiply-add 
 kernel tap over the whole output). ConvTranspose is the adjoint: one GEMM to columns
 then a scatter-add per kernel tap.
 
-:func:`conv_geometry` (pads and output sizes from ``auto_pad``/``pads``/``strides``)
-is shared with the pooling kernels.
+:func:`targets.numpy.kernels._window.conv_geometry` (pads and output sizes from
+``auto_pad``/``pads``/``strides``) is shared with the pooling kernels.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from graphc.errors import ShapeInferenceError
 
+from ._quant import shift_zero_point
+from ._window import Geometry, conv_geometry, int_tuple, pad_spatial, tap_view, window_view
 from .conv2d import DeferredConv, prepare_conv
 from .epilogue import apply_activation, fused_conv_activation
 from .registry import OpContext, kernel
 
-__all__ = ["Geometry", "conv_geometry", "conv_nd", "pad_spatial", "window_view"]
-
-
-# --------------------------------------------------------------------------- geometry
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Spatial layout of a sliding-window op: per spatial axis kernel, stride, dilation,
-    pads before/after and the output size."""
-
-    kernel: tuple[int, ...]
-    strides: tuple[int, ...]
-    dilations: tuple[int, ...]
-    pads_begin: tuple[int, ...]
-    pads_end: tuple[int, ...]
-    out: tuple[int, ...]
-
-    @property
-    def padded(self) -> bool:
-        return any(self.pads_begin) or any(self.pads_end)
-
-
-def _ints(value: Sequence[int] | None, n: int, default: int) -> tuple[int, ...]:
-    return tuple(int(v) for v in value) if value is not None and len(value) else (default,) * n
-
-
-def conv_geometry(ctx: OpContext, in_spatial: Sequence[int], kernel_shape: Sequence[int] | None = None,
-                  ceil_mode: bool = False) -> Geometry:
-    """Pads and output size of a Conv/pool node from its attributes (ONNX rules).
-
-    ``auto_pad`` SAME_UPPER/SAME_LOWER gives ``ceil(in / stride)`` outputs with the odd
-    pad at the end/beginning; VALID no padding; NOTSET the ``pads`` attribute. With
-    ``ceil_mode`` (pooling) the output is rounded up but the last window must start
-    inside the input or its begin padding.
-    """
-    n = len(in_spatial)
-    ks = _ints(kernel_shape if kernel_shape is not None else ctx.attr("kernel_shape"), n, 1)
-    strides = _ints(ctx.attr("strides"), n, 1)
-    dil = _ints(ctx.attr("dilations"), n, 1)
-    if len(ks) != n or len(strides) != n or len(dil) != n:
-        raise ShapeInferenceError(
-            f"{ctx.op_type} node {ctx.name!r}: kernel_shape/strides/dilations must have {n} entries "
-            f"for a {n}-D input (got {list(ks)}, {list(strides)}, {list(dil)})"
-        )
-    span = [(k - 1) * d + 1 for k, d in zip(ks, dil)]
-    auto_pad = ctx.attr("auto_pad", "NOTSET")
-    if isinstance(auto_pad, bytes):
-        auto_pad = auto_pad.decode()
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [-(-i // s) for i, s in zip(in_spatial, strides)]
-        total = [max(0, (o - 1) * s + sp - i) for o, s, sp, i in zip(out, strides, span, in_spatial)]
-        small = [t // 2 for t in total]
-        big = [t - t // 2 for t in total]
-        begin, end = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
-    elif auto_pad == "VALID":
-        begin = end = [0] * n
-        out = [(i - sp) // s + 1 for i, sp, s in zip(in_spatial, span, strides)]
-    else:
-        pads = _ints(ctx.attr("pads"), 2 * n, 0)
-        begin, end = list(pads[:n]), list(pads[n:])
-        out = []
-        for i in range(n):
-            full = in_spatial[i] + begin[i] + end[i] - span[i]
-            o = (-(-full // strides[i]) if ceil_mode else full // strides[i]) + 1
-            if ceil_mode and (o - 1) * strides[i] >= in_spatial[i] + begin[i]:
-                o -= 1
-            out.append(o)
-    if any(o <= 0 for o in out):
-        raise ShapeInferenceError(
-            f"{ctx.op_type} node {ctx.name!r}: input spatial shape {list(in_spatial)} is smaller than the "
-            f"kernel window {span} (pads {list(begin)}+{list(end)}): output would be {out}"
-        )
-    return Geometry(ks, strides, dil, tuple(begin), tuple(end), tuple(out))
-
-
-def pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int], value: float = 0) -> np.ndarray:
-    """``x`` with its trailing ``len(begin)`` axes padded by a constant (negative pads crop)."""
-    lead = x.ndim - len(begin)
-    if not any(begin) and not any(end):
-        return x
-    crop = tuple([slice(None)] * lead + [slice(max(0, -b), x.shape[lead + i] - max(0, -e))
-                                         for i, (b, e) in enumerate(zip(begin, end))])
-    x = x[crop]
-    b = [max(0, v) for v in begin]
-    e = [max(0, v) for v in end]
-    shape = x.shape[:lead] + tuple(s + p + q for s, p, q in zip(x.shape[lead:], b, e))
-    out = np.full(shape, value, dtype=x.dtype) if value != 0 else np.zeros(shape, dtype=x.dtype)
-    out[tuple([slice(None)] * lead + [slice(p, p + s) for p, s in zip(b, x.shape[lead:])])] = x
-    return out
-
-
-def window_view(xp: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Read-only strided view ``(*lead, *kernel, *out)`` of padded ``xp`` (no copy)."""
-    nd = len(geo.kernel)
-    lead = xp.ndim - nd
-    sp = xp.strides[lead:]
-    shape = xp.shape[:lead] + geo.kernel + geo.out
-    strides = xp.strides[:lead] + tuple(s * d for s, d in zip(sp, geo.dilations)) + \
-        tuple(s * st for s, st in zip(sp, geo.strides))
-    return as_strided(xp, shape, strides, writeable=False)
-
-
-def tap_view(xp: np.ndarray, geo: Geometry, tap: Sequence[int]) -> np.ndarray:
-    """The input samples kernel tap ``tap`` meets at every output position: ``(*lead, *out)``."""
-    nd = len(geo.kernel)
-    lead = xp.ndim - nd
-    idx = [slice(None)] * lead + [
-        slice(t * d, t * d + (o - 1) * s + 1, s)
-        for t, d, o, s in zip(tap, geo.dilations, geo.out, geo.strides)
-    ]
-    return xp[tuple(idx)]
+__all__ = ["Geometry", "conv_geometry", "conv_nd", "pad_spatial", "tap_view", "window_view"]
 
 
 # --------------------------------------------------------------------------- Conv core
@@ -359,24 +248,12 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     return apply_activation(buf, name, params)
 
 
-def _zero_point(zp: np.ndarray | None, ndim: int, axis: int = 0) -> np.ndarray | int:
-    """A scalar or per-channel (axis ``axis``) zero point, broadcastable over ``ndim`` axes."""
-    if zp is None:
-        return 0
-    zp = np.asarray(zp).astype(np.int32)
-    if zp.size == 1:
-        return zp.reshape(())
-    shape = [1] * ndim
-    shape[axis] = zp.size
-    return zp.reshape(shape)
-
-
 @kernel("ConvInteger")
 def conv_integer(ctx: OpContext, x: np.ndarray, w: np.ndarray, x_zp: np.ndarray | None = None,
                  w_zp: np.ndarray | None = None) -> np.ndarray:
     """Integer convolution of zero-point shifted 8-bit tensors, int32 result."""
-    xi = x.astype(np.int32) - _zero_point(x_zp, x.ndim)
-    wi = w.astype(np.int32) - _zero_point(w_zp, w.ndim)
+    xi = shift_zero_point(x, x_zp)
+    wi = shift_zero_point(w, w_zp)
     return _conv(ctx, xi, wi, None, np.dtype(np.int32))
 
 
@@ -385,8 +262,8 @@ def qlinear_conv(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.nd
                  w: np.ndarray, w_scale: np.ndarray, w_zp: np.ndarray | None, y_scale: np.ndarray,
                  y_zp: np.ndarray | None = None, b: np.ndarray | None = None) -> np.ndarray:
     """Quantized convolution: requantize the int32 accumulator to the output scale/zero point."""
-    xi = x.astype(np.int32) - _zero_point(x_zp, x.ndim)
-    wi = w.astype(np.int32) - _zero_point(w_zp, w.ndim)
+    xi = shift_zero_point(x, x_zp)
+    wi = shift_zero_point(w, w_zp)
     acc = _conv(ctx, xi, wi, None if b is None else b.astype(np.int32), np.dtype(np.int32))
     ws = np.asarray(w_scale, dtype=np.float32)
     if ws.size > 1:
@@ -411,9 +288,9 @@ def _transpose_geometry(ctx: OpContext, in_spatial: Sequence[int], kernel_shape:
     """(geometry with pads, output_padding) of a ConvTranspose node per the ONNX spec."""
     n = len(in_spatial)
     ks = tuple(int(k) for k in (ctx.attr("kernel_shape") or kernel_shape))
-    strides = _ints(ctx.attr("strides"), n, 1)
-    dil = _ints(ctx.attr("dilations"), n, 1)
-    opad = _ints(ctx.attr("output_padding"), n, 0)[:n]
+    strides = int_tuple(ctx.attr("strides"), n, 1)
+    dil = int_tuple(ctx.attr("dilations"), n, 1)
+    opad = int_tuple(ctx.attr("output_padding"), n, 0)[:n]
     auto_pad = ctx.attr("auto_pad", "NOTSET")
     out_shape = ctx.attr("output_shape")
     if out_shape is not None and len(out_shape) > n:
@@ -431,7 +308,7 @@ def _transpose_geometry(ctx: OpContext, in_spatial: Sequence[int], kernel_shape:
         end = [t - b for t, b in zip(total, begin)]
         out = tuple(target)
     else:
-        p = _ints(pads, 2 * n, 0)
+        p = int_tuple(pads, 2 * n, 0)
         begin, end = list(p[:n]), list(p[n:])
         out = tuple(f - b - e for f, b, e in zip(full, begin, end))
     if any(o <= 0 for o in out):

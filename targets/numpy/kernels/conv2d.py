@@ -45,6 +45,7 @@ import numpy as np
 from graphc.ir import TensorType
 
 from . import blas
+from ._window import conv_geometry
 from .epilogue import apply_activation, fused_conv_activation
 from .registry import OpContext
 
@@ -551,8 +552,6 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     Prepared when the weights (and bias, if any) are constant float arrays of rank 4, the
     input is 4-D, and the dtypes agree; FusedConv's residual ``Z`` may be a runtime input.
     """
-    from .conv import conv_geometry  # conv imports this module
-
     if len(inputs) < 2:
         return None
     xt, w = inputs[0], inputs[1]

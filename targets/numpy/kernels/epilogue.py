@@ -13,7 +13,7 @@ import numpy as np
 
 from graphc.errors import UnsupportedOpError
 
-from .activations import _sigmoid_into
+from ._numeric import sigmoid_into
 from .registry import OpContext
 
 __all__ = ["ACTIVATIONS", "apply_activation", "fused_conv_activation", "fused_gemm_activation"]
@@ -37,7 +37,7 @@ def apply_activation(buf: np.ndarray, name: str, params: Sequence[float]) -> np.
     elif name == "Tanh":
         np.tanh(buf, out=buf)
     elif name == "Sigmoid":
-        _sigmoid_into(buf, buf)
+        sigmoid_into(buf, buf)
     elif name == "LeakyRelu":
         alpha = t(params[0])
         if 0 <= alpha <= 1:

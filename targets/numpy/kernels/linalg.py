@@ -13,6 +13,7 @@ import numpy as np
 
 from graphc.errors import ShapeInferenceError
 
+from ._quant import shift_zero_point
 from .epilogue import apply_activation, fused_gemm_activation
 from .registry import OpContext, kernel
 
@@ -136,26 +137,12 @@ def integer_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.rint(np.matmul(a.astype(np.float64), b.astype(np.float64))).astype(np.int64)
 
 
-def _shifted(x: np.ndarray, zp: np.ndarray | None, axis: int) -> np.ndarray:
-    """``x - zero_point`` in int32; a 1-D zero point applies along ``axis`` (per row/column)."""
-    xi = x.astype(np.int32)
-    if zp is None:
-        return xi
-    z = np.asarray(zp).astype(np.int32)
-    if z.size > 1 and z.ndim == 1:
-        shape = [1] * xi.ndim
-        shape[axis] = z.size
-        z = z.reshape(shape)
-    xi -= z
-    return xi
-
-
 @kernel("MatMulInteger")
 def matmul_integer(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_zp: np.ndarray | None = None,
                    b_zp: np.ndarray | None = None) -> np.ndarray:
     """(A - a_zero_point) @ (B - b_zero_point) in int32 (zero points per row of A / column of B)."""
-    ai = _shifted(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
-    bi = _shifted(b, b_zp, b.ndim - 1)
+    ai = shift_zero_point(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
+    bi = shift_zero_point(b, b_zp, b.ndim - 1)
     buf = ctx.out(0, _matmul_shape(ctx, ai, bi), np.dtype(np.int32))
     np.copyto(buf, integer_matmul(ai, bi), casting="unsafe")
     return buf
@@ -166,8 +153,8 @@ def qlinear_matmul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.
                    b: np.ndarray, b_scale: np.ndarray, b_zp: np.ndarray | None,
                    y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
     """Quantized MatMul: int32 product requantized by a_scale * b_scale / y_scale."""
-    ai = _shifted(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
-    bi = _shifted(b, b_zp, b.ndim - 1)
+    ai = shift_zero_point(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
+    bi = shift_zero_point(b, b_zp, b.ndim - 1)
     acc = integer_matmul(ai, bi)
     sa = a_scale.reshape(-1, 1) if a_scale.size > 1 else a_scale
     res = acc * (sa * b_scale / y_scale)

@@ -38,19 +38,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphc.errors import UnsupportedOpError
-
-from .attention import _grouped_matmul
-from .contrib import DOMAIN, _ct, _heads, _merge_heads, _rotate, _scale, _write
+from ._attention import attention_scale, grouped_matmul, merge_heads, rotate, split_heads
+from ._numeric import compute_dtype
 from .registry import OpContext, kernel
 
 __all__ = ["dequantize_nbits", "matmul_nbits", "group_query_attention"]
 
+DOMAIN = "com.microsoft"
 
-
-def _unsupported(ctx: OpContext, what: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{ctx.op_type} node {ctx.name!r} ({DOMAIN}): {what} is not supported by the numpy "
-                              "kernel; compile for the 'ort' target or export the model without it")
+#: what an UnsupportedOpError of these kernels tells the user to do
+REMEDY = "compile for the 'ort' target or export the model without it"
 
 
 # --------------------------------------------------------------------------- MatMulNBits
@@ -74,11 +71,11 @@ def _nbits_params(ctx: OpContext) -> tuple[int, int, int, int]:
     k, n = int(ctx.attr("K")), int(ctx.attr("N"))
     bits, bs = int(ctx.attr("bits", 4)), int(ctx.attr("block_size"))
     if bits not in (2, 4, 8):
-        raise _unsupported(ctx, f"bits={bits} (only 2, 4 and 8)")
+        raise ctx.unsupported(f"bits={bits} (only 2, 4 and 8)", REMEDY)
     if bs < 16 or bs & (bs - 1):
         raise ctx.shape_error(f"block_size {bs} must be a power of two >= 16")
     if int(ctx.attr("weight_prepacked", 0)):
-        raise _unsupported(ctx, "weight_prepacked (an execution-provider specific weight layout)")
+        raise ctx.unsupported("weight_prepacked (an execution-provider specific weight layout)", REMEDY)
     return k, n, bits, bs
 
 
@@ -129,7 +126,7 @@ def _prepare_nbits(ctx: OpContext, inputs: Sequence[Any]) -> np.ndarray | None:
     zp = inputs[3] if len(inputs) > 3 else None
     g_idx = inputs[4] if len(inputs) > 4 else None
     if g_idx is not None:
-        raise _unsupported(ctx, "the deprecated g_idx input (act-order group index)")
+        raise ctx.unsupported("the deprecated g_idx input (act-order group index)", REMEDY)
     if not all(isinstance(x, np.ndarray) for x in (b, scales)) or not (zp is None or isinstance(zp, np.ndarray)):
         return None
     if 0 in b.shape:
@@ -145,10 +142,10 @@ def matmul_nbits(ctx: OpContext, a: np.ndarray, b: np.ndarray, scales: np.ndarra
     """Y (..., N) = A (..., K) @ dequant(B) + bias, with B block-quantized to ``bits`` bits along K."""
     k, n, _, _ = _nbits_params(ctx)
     if g_idx is not None:
-        raise _unsupported(ctx, "the deprecated g_idx input (act-order group index)")
+        raise ctx.unsupported("the deprecated g_idx input (act-order group index)", REMEDY)
     if a.shape[-1:] != (k,):
         raise ctx.shape_error(f"A {a.shape} must end in K={k}")
-    ct = _ct(a)
+    ct = compute_dtype(a)
     if 0 in b.shape:  # an omitted projection: zeros (plus bias)
         y = np.zeros(a.shape[:-1] + (n,), ct)
     else:
@@ -161,7 +158,7 @@ def matmul_nbits(ctx: OpContext, a: np.ndarray, b: np.ndarray, scales: np.ndarra
         if bias.size != n:
             raise ctx.shape_error(f"bias {bias.shape} is not (N)=({n})")
         y += bias.astype(ct, copy=False).reshape(n)
-    return _write(ctx, 0, y, a.dtype)
+    return ctx.write(0, y, a.dtype)
 
 
 # --------------------------------------------------------------------------- GroupQueryAttention
@@ -170,18 +167,18 @@ def matmul_nbits(ctx: OpContext, a: np.ndarray, b: np.ndarray, scales: np.ndarra
 def _gqa_refuse(ctx: OpContext, k_scale: Any, v_scale: Any, query_seqlens: Any, qk_norm: Any) -> None:
     """Raise for the GroupQueryAttention features this kernel does not implement."""
     if qk_norm is not None:
-        raise _unsupported(ctx, "q_norm_weight / k_norm_weight (per-head Q/K RMS norm)")
+        raise ctx.unsupported("q_norm_weight / k_norm_weight (per-head Q/K RMS norm)", REMEDY)
     if k_scale is not None or v_scale is not None:
-        raise _unsupported(ctx, "a quantized KV cache (k_scale / v_scale)")
+        raise ctx.unsupported("a quantized KV cache (k_scale / v_scale)", REMEDY)
     for name in ("k_quant_type", "v_quant_type"):
         if str(ctx.attr(name, "NONE")).upper() != "NONE":
-            raise _unsupported(ctx, f"{name}={ctx.attr(name)!r} (quantized KV cache)")
+            raise ctx.unsupported(f"{name}={ctx.attr(name)!r} (quantized KV cache)", REMEDY)
     if query_seqlens is not None:
-        raise _unsupported(ctx, "query_seqlens (right-padded query chunks)")
+        raise ctx.unsupported("query_seqlens (right-padded query chunks)", REMEDY)
     if int(ctx.attr("sliding_window_cache", 0)):
-        raise _unsupported(ctx, "sliding_window_cache=1 (window-sized KV buffers)")
+        raise ctx.unsupported("sliding_window_cache=1 (window-sized KV buffers)", REMEDY)
     if int(ctx.attr("qk_output", 0)) or len(ctx.outs) > 3:
-        raise _unsupported(ctx, "the output_qk output (qk_output)")
+        raise ctx.unsupported("the output_qk output (qk_output)", REMEDY)
 
 
 def _gqa_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: np.ndarray | None, n: int,
@@ -198,15 +195,15 @@ def _gqa_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: n
             raise ctx.shape_error(f"packed QKV hidden {d} is not divisible by "
                                   f"num_heads + 2 * kv_num_heads = {n + 2 * kvn}")
         h = d // (n + 2 * kvn)
-        return (_heads(q[..., : n * h], n), _heads(q[..., n * h: (n + kvn) * h], kvn),
-                _heads(q[..., (n + kvn) * h:], kvn))
+        return (split_heads(q[..., : n * h], n), split_heads(q[..., n * h: (n + kvn) * h], kvn),
+                split_heads(q[..., (n + kvn) * h:], kvn))
     if value is None or key.ndim != 3 or value.shape != key.shape or key.shape[:2] != (b, s):
         raise ctx.shape_error(f"key {key.shape} and value {None if value is None else value.shape} must both be "
                          f"(B, S, kv_hidden) with B, S = {b}, {s}")
     if d % n or key.shape[2] != kvn * (d // n):
         raise ctx.shape_error(f"query hidden {d} / num_heads={n} and key hidden {key.shape[2]} / kv_num_heads={kvn} "
                          "do not give one head size")
-    return _heads(q, n), _heads(key.astype(ct, copy=False), kvn), _heads(value.astype(ct, copy=False), kvn)
+    return split_heads(q, n), split_heads(key.astype(ct, copy=False), kvn), split_heads(value.astype(ct, copy=False), kvn)
 
 
 def _gqa_positions(ctx: OpContext, position_ids: np.ndarray | None, past: np.ndarray, total: np.ndarray,
@@ -303,7 +300,7 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
         raise ctx.shape_error(f"num_heads={n} must be a positive multiple of kv_num_heads={kvn}")
     if seqlens_k is None or total_sequence_length is None:
         raise ctx.shape_error("seqlens_k and total_sequence_length are required inputs")
-    ct = _ct(query)
+    ct = compute_dtype(query)
     q, k, v = _gqa_qkv(ctx, query, key, value, n, kvn, ct)
     bsz, _, s, h = q.shape
     total_len = int(np.asarray(total_sequence_length).reshape(-1)[0])
@@ -340,8 +337,8 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
         cos = cos_cache.astype(ct, copy=False)[pos][:, None]  # (B, 1, S, rot/2)
         sin = sin_cache.astype(ct, copy=False)[pos][:, None]
         interleaved = bool(ctx.attr("rotary_interleaved", 0))
-        q = _rotate(q, cos, sin, rot, interleaved)
-        k = _rotate(k, cos, sin, rot, interleaved)
+        q = rotate(q, cos, sin, rot, interleaved)
+        k = rotate(k, cos, sin, rot, interleaved)
 
     present_k = np.zeros((bsz, kvn, t, h), ct)
     present_v = np.zeros((bsz, kvn, t, h), ct)
@@ -353,8 +350,8 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
         present_k[i, :, pb: pb + s] = k[i]
         present_v[i, :, pb: pb + s] = v[i]
 
-    scale = _scale(ctx, h)
-    scores = _grouped_matmul(q, np.swapaxes(present_k, 2, 3))
+    scale = attention_scale(ctx, h)
+    scores = grouped_matmul(q, np.swapaxes(present_k, 2, 3))
     scores *= ct.type(scale)
     softcap = float(ctx.attr("softcap", 0.0))
     if softcap > 0:
@@ -367,7 +364,7 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
                              f"B={bsz}, num_heads={n}, S={s}")
         scores[..., : ab.shape[3]] += ab
     probs = _gqa_softmax(ctx, scores, _gqa_visible(ctx, past, total, s, t), head_sink)
-    out = _merge_heads(_grouped_matmul(probs, present_v))
-    outs = (_write(ctx, 0, out, query.dtype), _write(ctx, 1, present_k, query.dtype),
-            _write(ctx, 2, present_v, query.dtype))
+    out = merge_heads(grouped_matmul(probs, present_v))
+    outs = (ctx.write(0, out, query.dtype), ctx.write(1, present_k, query.dtype),
+            ctx.write(2, present_v, query.dtype))
     return outs if len(ctx.outs) > 1 else outs[0]

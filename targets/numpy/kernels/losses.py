@@ -17,13 +17,6 @@ import numpy as np
 from .registry import OpContext, kernel
 
 
-
-def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    buf = ctx.out(index, np.shape(value), dtype)
-    np.copyto(buf, value, casting="unsafe")
-    return buf
-
-
 def _nll(ctx: OpContext, logp: np.ndarray, target: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
     """The reduced negative log-likelihood of ``logp`` (N, C, ...) at ``target`` (N, ...), in logp's dtype."""
     if logp.ndim < 2 or target.shape != logp.shape[:1] + logp.shape[2:]:
@@ -72,7 +65,7 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 def negative_log_likelihood_loss(ctx: OpContext, x: np.ndarray, target: np.ndarray,
                                  weight: np.ndarray | None = None) -> np.ndarray:
     """-input[n, target[n, ...], ...] (weighted, ignore_index zeroed), reduced per ``reduction``."""
-    return _write(ctx, 0, _nll(ctx, x, target, weight), x.dtype)
+    return ctx.write(0, _nll(ctx, x, target, weight), x.dtype)
 
 
 @kernel("SoftmaxCrossEntropyLoss", since=12)
@@ -83,7 +76,7 @@ def softmax_cross_entropy_loss(ctx: OpContext, x: np.ndarray, target: np.ndarray
         raise ctx.shape_error(f"input {x.shape} must be (N, C, d1, ...)")
     ct = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
     logp = _log_softmax(x.astype(ct, copy=False))
-    loss = _write(ctx, 0, _nll(ctx, logp, target, weight), x.dtype)
+    loss = ctx.write(0, _nll(ctx, logp, target, weight), x.dtype)
     if len(ctx.outs) > 1:
-        return loss, _write(ctx, 1, logp, x.dtype)
+        return loss, ctx.write(1, logp, x.dtype)
     return loss

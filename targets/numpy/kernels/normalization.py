@@ -12,8 +12,6 @@ default) and the result cast back.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from graphc.errors import ShapeInferenceError
@@ -37,12 +35,6 @@ def _mean_var(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndar
     diff = x - mean
     np.multiply(diff, diff, out=diff)
     return mean, diff.mean(axis=axes, keepdims=True)
-
-
-def _write(ctx: OpContext, index: int, value: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    buf = ctx.out(index, value.shape, dtype)
-    np.copyto(buf, value, casting="unsafe")
-    return buf
 
 
 # --------------------------------------------------------------------------- BatchNormalization
@@ -107,9 +99,9 @@ def batch_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
     bmean, bvar = bmean.reshape(-1), bvar.reshape(-1)
     run_mean = mean * momentum + bmean * (1 - momentum)
     run_var = var * momentum + bvar * (1 - momentum)
-    outs = [buf, _write(ctx, 1, run_mean, mean.dtype), _write(ctx, 2, run_var, var.dtype)]
+    outs = [buf, ctx.write(1, run_mean, mean.dtype), ctx.write(2, run_var, var.dtype)]
     if ctx.opset < 14:
-        outs += [_write(ctx, 3, bmean, mean.dtype), _write(ctx, 4, bvar, var.dtype)]
+        outs += [ctx.write(3, bmean, mean.dtype), ctx.write(4, bvar, var.dtype)]
     return tuple(outs[: max(len(ctx.outs), 1)])
 
 
@@ -124,7 +116,7 @@ def instance_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bia
     xc = x.astype(ct, copy=False)
     mean, var = _mean_var(xc, tuple(range(2, x.ndim)))
     y = (xc - mean) / np.sqrt(var + ct.type(eps)) * _channel(scale.astype(ct), x.ndim) + _channel(bias.astype(ct), x.ndim)
-    return _write(ctx, 0, y, x.dtype)
+    return ctx.write(0, y, x.dtype)
 
 
 @kernel("GroupNormalization")
@@ -146,7 +138,7 @@ def group_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
     if sc.size == groups and groups != c:
         sc, bi = np.repeat(sc, c // groups), np.repeat(bi, c // groups)
     y = y * _channel(sc, x.ndim) + _channel(bi, x.ndim)
-    return _write(ctx, 0, y, x.dtype)
+    return ctx.write(0, y, x.dtype)
 
 
 # --------------------------------------------------------------------------- Layer / RMS
@@ -181,11 +173,11 @@ def layer_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
     y = (xc - mean) * inv * scale.astype(st, copy=False)
     if bias is not None:
         y += bias.astype(st, copy=False)
-    outs = [_write(ctx, 0, y, x.dtype)]
+    outs = [ctx.write(0, y, x.dtype)]
     if len(ctx.outs) > 1:
-        outs.append(_write(ctx, 1, mean, st))
+        outs.append(ctx.write(1, mean, st))
         if len(ctx.outs) > 2:
-            outs.append(_write(ctx, 2, inv, st))
+            outs.append(ctx.write(2, inv, st))
         return tuple(outs)
     return outs[0]
 
@@ -199,7 +191,7 @@ def rms_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray) -> np.nd
     xc = x.astype(st, copy=False)
     ms = np.mean(xc * xc, axis=axes, keepdims=True)
     y = xc / np.sqrt(ms + st.type(eps)) * scale.astype(st, copy=False)
-    return _write(ctx, 0, y, x.dtype)
+    return ctx.write(0, y, x.dtype)
 
 
 # --------------------------------------------------------------------------- LRN, MVN, Lp
@@ -265,7 +257,7 @@ def mean_variance_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     xc = x.astype(ct, copy=False)
     mean = xc.mean(axis=axes, keepdims=True)
     std = np.sqrt(np.maximum((xc * xc).mean(axis=axes, keepdims=True) - mean * mean, 0))
-    return _write(ctx, 0, (xc - mean) / (std + ct.type(1e-9)), x.dtype)
+    return ctx.write(0, (xc - mean) / (std + ct.type(1e-9)), x.dtype)
 
 
 @kernel("LpNormalization")
@@ -278,4 +270,4 @@ def lp_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     norm = np.abs(x).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt((x * x).sum(axis=axis, keepdims=True))
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.where(norm == 0, 0, x / norm)
-    return _write(ctx, 0, y, x.dtype)
+    return ctx.write(0, y, x.dtype)

@@ -10,7 +10,7 @@ flattened arrays and only the border outputs are recomputed (:func:`combine_axis
 LRN's channel windows use the same helpers. The other pools fold over every tap's
 strided view of the padded input; the Python loop never runs per pixel. The window
 geometry (auto_pad, pads, strides, dilations, ceil_mode) is
-:func:`targets.numpy.kernels.conv.conv_geometry`.
+:func:`targets.numpy.kernels._window.conv_geometry`.
 
 With ``ceil_mode`` the last window may run past the padded input; those positions are
 ignored (they neither win a max nor count towards an average).
@@ -25,57 +25,12 @@ import numpy as np
 
 from graphc.errors import ShapeInferenceError
 
-from .conv import Geometry, conv_geometry, pad_spatial, tap_view
+from ._window import Geometry, pool_geometry, pool_padded, reduce_taps, tap_view, window_counts
 from .registry import OpContext, kernel
 
 
 def _lowest(dtype: np.dtype) -> float | int:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
-
-
-def _padded(x: np.ndarray, geo: Geometry, value: float | int) -> np.ndarray:
-    """``x`` padded by the geometry's pads plus the ceil-mode overhang at the end."""
-    ends = []
-    for i, (size, b, e) in enumerate(zip(x.shape[2:], geo.pads_begin, geo.pads_end)):
-        need = (geo.out[i] - 1) * geo.strides[i] + (geo.kernel[i] - 1) * geo.dilations[i] + 1
-        ends.append(max(e, need - size - b))
-    return pad_spatial(x, geo.pads_begin, ends, value)
-
-
-def _axis_counts(geo: Geometry, in_spatial: tuple[int, ...], include_pad: bool) -> np.ndarray:
-    """How many window taps land on counted positions, per output position (separable)."""
-    total = np.ones((), dtype=np.float64)
-    for i, size in enumerate(in_spatial):
-        pos = (np.arange(geo.out[i])[:, None] * geo.strides[i]
-               + np.arange(geo.kernel[i])[None, :] * geo.dilations[i])
-        if include_pad:
-            lo, hi = 0, size + geo.pads_begin[i] + geo.pads_end[i]
-        else:
-            lo, hi = geo.pads_begin[i], geo.pads_begin[i] + size
-        cnt = ((pos >= lo) & (pos < hi)).sum(axis=1).astype(np.float64)
-        total = np.multiply.outer(total, cnt)
-    return total
-
-
-def _geometry(ctx: OpContext, x: np.ndarray) -> Geometry:
-    if x.ndim < 3:
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: input must be N x C x spatial, got {x.shape}")
-    return conv_geometry(ctx, x.shape[2:], ceil_mode=bool(ctx.attr("ceil_mode", 0)))
-
-
-def _reduce_taps(xp: np.ndarray, geo: Geometry, out: np.ndarray,
-                 combine: Callable[..., np.ndarray], pre: Callable[[np.ndarray], np.ndarray] | None = None
-                 ) -> np.ndarray:
-    """Fold ``combine`` over every kernel tap's strided view into ``out``."""
-    for t, tap in enumerate(np.ndindex(*geo.kernel)):
-        v = tap_view(xp, geo, tap)
-        if pre is not None:
-            v = pre(v)
-        if t == 0:
-            np.copyto(out, v, casting="unsafe")
-        else:
-            combine(out, v, out=out, casting="unsafe")
-    return out
 
 
 def tap_ranges(size: int, k: int, s: int, d: int, pad: int, o: int) -> list[tuple[int, int, int]]:
@@ -168,12 +123,12 @@ def combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[
 @kernel("MaxPool")
 def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Windowed max; a second declared output gets the flat argmax Indices (``storage_order``)."""
-    geo = _geometry(ctx, x)
+    geo = pool_geometry(ctx, x)
     shape = x.shape[:2] + geo.out
     buf = ctx.out(0, shape, x.dtype)
     if len(ctx.outs) < 2:
         return _separable(ctx, x, geo, buf, np.maximum, _lowest(x.dtype))
-    xp = _padded(x, geo, _lowest(x.dtype))
+    xp = pool_padded(x, geo, _lowest(x.dtype))
     best = np.zeros(shape, dtype=np.int64)
     for t, tap in enumerate(np.ndindex(*geo.kernel)):
         v = tap_view(xp, geo, tap)
@@ -210,16 +165,16 @@ def _flat_indices(ctx: OpContext, in_shape: tuple[int, ...], geo: Geometry, best
 @kernel("AveragePool")
 def average_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """Windowed mean; padding counts only with ``count_include_pad``."""
-    geo = _geometry(ctx, x)
+    geo = pool_geometry(ctx, x)
     buf = ctx.out(0, x.shape[:2] + geo.out, x.dtype)
     if x.dtype.kind == "f":
         acc = _separable(ctx, x, geo, buf, np.add, 0)
     else:
-        acc = _reduce_taps(_padded(x, geo, 0), geo, np.empty(buf.shape, np.float64), np.add)
+        acc = reduce_taps(pool_padded(x, geo, 0), geo, np.empty(buf.shape, np.float64), np.add)
     include_pad = bool(ctx.attr("count_include_pad", 0))
     counts = ctx.scratch(("pool-counts", include_pad, geo, x.shape[2:]), geo.out, acc.dtype, fill=np.nan)
     if np.isnan(counts.flat[0]):  # first call: the divisor of every output position
-        counts[...] = _axis_counts(geo, x.shape[2:], include_pad)
+        counts[...] = window_counts(geo, x.shape[2:], include_pad)
     np.divide(acc, counts, out=acc)
     if acc is not buf:
         np.copyto(buf, acc, casting="unsafe")
@@ -239,14 +194,14 @@ def _lp(buf: np.ndarray, p: float) -> np.ndarray:
 def lp_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """(sum over the window of |x|^p)^(1/p)."""
     p = float(ctx.attr("p", 2))
-    geo = _geometry(ctx, x)
-    xp = _padded(x, geo, 0)
+    geo = pool_geometry(ctx, x)
+    xp = pool_padded(x, geo, 0)
     buf = ctx.out(0, x.shape[:2] + geo.out, x.dtype)
 
     def power(v: np.ndarray) -> np.ndarray:
         return np.abs(v) if p == 1 else (v * v if p == 2 else np.abs(v) ** v.dtype.type(p))
 
-    _reduce_taps(xp, geo, buf, np.add, power)
+    reduce_taps(xp, geo, buf, np.add, power)
     return _lp(buf, p)
 
 

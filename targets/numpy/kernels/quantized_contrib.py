@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._numeric import sigmoid
+from ._quant import shift_zero_point
+from ._window import pool_geometry, pool_padded, reduce_taps, window_counts
 from .linalg import integer_matmul
-from .pooling import _axis_counts, _geometry, _padded, _reduce_taps
 from .quantize import dynamic_quantize_linear, round_saturate
 from .registry import OpContext, kernel
 
@@ -36,7 +38,6 @@ DOMAIN = "com.microsoft"
 
 
 # --------------------------------------------------------------------------- helpers
-
 
 
 def _scalar(ctx: OpContext, p: np.ndarray | None, what: str, default: float | int = 0) -> np.ndarray:
@@ -134,7 +135,7 @@ def qlinear_sigmoid(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np
                     y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
     """Y = quantize(sigmoid(dequantize(X)))."""
     return _lookup(ctx, x, x_scale, x_zp, y_scale, y_zp,
-                   lambda v: (np.float32(1) / (np.float32(1) + np.exp(-v))).astype(np.float32))
+                   sigmoid)
 
 
 @kernel("QLinearLeakyRelu", domain=DOMAIN)
@@ -184,12 +185,12 @@ def qlinear_average_pool(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_z
     xf = _deq(ctx, x, x_scale, x_zp, "x")
     if last:
         xf = _to_nchw(xf)
-    geo = _geometry(ctx, xf)
-    acc = _reduce_taps(_padded(xf, geo, 0), geo, np.empty(xf.shape[:2] + geo.out, np.float32), np.add)
+    geo = pool_geometry(ctx, xf)
+    acc = reduce_taps(pool_padded(xf, geo, 0), geo, np.empty(xf.shape[:2] + geo.out, np.float32), np.add)
     if ctx.attr("count_include_pad", 0):
         counts = np.float32(np.prod(geo.kernel))
     else:
-        counts = _axis_counts(geo, xf.shape[2:], False).astype(np.float32)
+        counts = window_counts(geo, xf.shape[2:], False).astype(np.float32)
     q = acc / counts / _scalar(ctx, y_scale, "y_scale").astype(np.float32)
     if y_zp is not None:
         q += _scalar(ctx, y_zp, "y_zero_point").astype(np.float32)
@@ -271,12 +272,6 @@ def qlinear_softmax(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np
 # --------------------------------------------------------------------------- matrix products
 
 
-def _shift(x: np.ndarray, zp: np.ndarray | None) -> np.ndarray:
-    """x - zero_point in int64 (zero point scalar, or per last axis)."""
-    xi = x.astype(np.int64)
-    return xi if zp is None else xi - zp.astype(np.int64).reshape(-1 if zp.size > 1 else ())
-
-
 def _col_param(ctx: OpContext, p: np.ndarray | None, n: int, what: str, default: float | int) -> np.ndarray:
     """A per-tensor or per-column (size N) parameter broadcasting against an (..., N) result."""
     if p is None:
@@ -297,12 +292,6 @@ def _product(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ctx.shape_error(f"shapes {a.shape} and {b.shape} do not multiply") from None
 
 
-def _write_float(ctx: OpContext, y: np.ndarray) -> np.ndarray:
-    buf = ctx.out(0, y.shape, np.float32)
-    np.copyto(buf, y, casting="unsafe")
-    return buf
-
-
 @kernel("QGemm", domain=DOMAIN)
 def qgemm(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray, b: np.ndarray,
           b_scale: np.ndarray, b_zp: np.ndarray, c: np.ndarray | None = None, y_scale: np.ndarray | None = None,
@@ -314,7 +303,7 @@ def qgemm(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray, 
     """
     if a.ndim != 2 or b.ndim != 2:
         raise ctx.shape_error(f"A and B must be 2-D, got {a.shape} and {b.shape}")
-    ai = _shift(a, _scalar(ctx, a_zp, "a_zero_point"))
+    ai = shift_zero_point(a, _scalar(ctx, a_zp, "a_zero_point"), dtype=np.int64)
     if ctx.attr("transA", 0):
         ai = ai.T
     bt = b.T if ctx.attr("transB", 0) else b
@@ -326,7 +315,7 @@ def qgemm(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray, 
     scale = (np.float32(ctx.attr("alpha", 1.0)) * _scalar(ctx, a_scale, "a_scale").astype(np.float32)
              * _col_param(ctx, b_scale, n, "b_scale", 1).astype(np.float32))
     if y_scale is None:
-        return _write_float(ctx, acc.astype(np.float32) * scale)
+        return ctx.write(0, acc.astype(np.float32) * scale, np.float32)
     scale = scale / _scalar(ctx, y_scale, "y_scale").astype(np.float32)
     return _requant(ctx, acc.astype(np.float32) * scale, y_zp, _out_type(a, y_zp))
 
@@ -345,12 +334,12 @@ def matmul_integer_to_float(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_scal
                             bias: np.ndarray | None = None) -> np.ndarray:
     """(A - a_zp) @ (B - b_zp) * a_scale * b_scale + bias, in float32 (B's parameters may be per column)."""
     n = b.shape[-1]
-    ai = _shift(a, _scalar(ctx, a_zp, "a_zero_point"))
+    ai = shift_zero_point(a, _scalar(ctx, a_zp, "a_zero_point"), dtype=np.int64)
     bi = b.astype(np.int64) - _col_param(ctx, b_zp, n, "b_zero_point", 0).astype(np.int64)
     scale = (_scalar(ctx, a_scale, "a_scale").astype(np.float32)
              * _col_param(ctx, b_scale, n, "b_scale", 1).astype(np.float32))
     y = _product(ctx, ai, bi).astype(np.float32) * scale
-    return _write_float(ctx, _bias(ctx, y, bias))
+    return ctx.write(0, _bias(ctx, y, bias), np.float32)
 
 
 @kernel("DynamicQuantizeMatMul", domain=DOMAIN)

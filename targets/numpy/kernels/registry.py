@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from graphc.domains import canonical_domain
-from graphc.errors import ShapeInferenceError
+from graphc.errors import ShapeInferenceError, UnsupportedOpError
 from graphc.limits import current_budget
 
 __all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
@@ -95,6 +95,19 @@ class OpContext:
         where = self.domain or f"opset {self.opset}"
         return ShapeInferenceError(f"{self.op_type} node {self.name!r} ({where}): {what}")
 
+    def unsupported(self, what: str, remedy: str = "compile for the 'ort' target or without this option"
+                    ) -> UnsupportedOpError:
+        """An UnsupportedOpError naming this node: ``what`` the numpy kernel does not support, then ``remedy``."""
+        where = self.domain or f"opset {self.opset}"
+        return UnsupportedOpError(f"{self.op_type} node {self.name!r} ({where}): {what} is not supported by the "
+                                  f"numpy kernel; {remedy}")
+
+    def write(self, index: int, value: Any, dtype: Any) -> np.ndarray:
+        """``value`` cast (unsafe casting) into output ``index``'s planned buffer (or a new array), returned."""
+        buf = self.out(index, np.shape(value), dtype)
+        np.copyto(buf, value, casting="unsafe")
+        return buf
+
     def out(self, index: int, shape: Sequence[int], dtype: Any) -> np.ndarray:
         """The planned buffer for output ``index`` if its shape and dtype fit, else a new array."""
         if index < len(self.outs):
@@ -138,13 +151,22 @@ class OpContext:
             full_key = (key, shape, dtype.str, repr(fill))
             buf = pool.get(full_key)
             if buf is None:
+                self._check_scratch(key, shape, dtype)
                 buf = pool[full_key] = np.full(shape, fill, dtype)
             return buf
         size = math.prod(shape)
         flat = pool.get((key, dtype.str))
         if flat is None or flat.size < size:
+            self._check_scratch(key, shape, dtype)
             flat = pool[(key, dtype.str)] = np.empty(size, dtype)
         return flat[:size].reshape(shape)
+
+    def _check_scratch(self, key: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """A new scratch buffer above the checked size is checked against the run's memory budget first, with
+        the values of run-time size alive (im2col columns can be many times the convolution's output)."""
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > _CHECKED_ALLOCATION:
+            current_budget().check_allocation(self.name, self.op_type, shape, nbytes, what=f"its scratch {key!r}")
 
     def share_scratch(self, pool: dict[Any, np.ndarray]) -> None:
         """Draw scratch buffers from ``pool`` (the executor passes one pool per bound program)."""
