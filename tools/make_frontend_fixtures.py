@@ -1,0 +1,313 @@
+"""Write tests/frontends/data/: tiny models saved by the REAL frameworks' serializers.
+
+Run by a developer, never by the tests (the tests only read what this wrote). Each step runs
+under the interpreter that has the framework; see tests/frontends/data/README.md for the exact
+commands, versions and what produced every expected output::
+
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf         # TensorFlow frozen GraphDef
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2     # tf.keras 2.15 .h5/.keras/json
+    KERAS_BACKEND=jax /tmp/vk3/bin/python tools/make_frontend_fixtures.py keras3
+    /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe --proto caffe.proto
+    /tmp/cv4/bin/python   tools/make_frontend_fixtures.py caffe-oracle   # OpenCV dnn outputs
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-schema  # TF's own descriptors
+
+Every step seeds its weights and inputs, so a rerun with the same versions rewrites the same
+numbers. Outputs are stored as the framework (or OpenCV) computed them: graphc is never run here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "frontends" / "data"
+
+
+def _save_npz(name: str, **arrays: np.ndarray) -> None:
+    np.savez(DATA / name, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+# ---------------------------------------------------------------- TensorFlow
+
+def make_tf() -> None:
+    """A frozen NHWC conv net: tf_conv_frozen.pb (binary), .pbtxt (text), tf_conv_frozen.npz."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    rng = np.random.default_rng(21)
+
+    def var(*shape: int, scale: float = 0.5, shift: float = 0.0) -> tf.Variable:
+        return tf.Variable((rng.standard_normal(shape) * scale + shift).astype(np.float32))
+
+    w_conv, b_conv = var(3, 3, 3, 4), var(4)
+    gamma, beta, mean = var(4, shift=1.0), var(4), var(4, scale=0.1)
+    variance = tf.Variable(rng.uniform(0.5, 1.5, 4).astype(np.float32))
+    w_dw = var(3, 3, 4, 2)
+    w_fc, b_fc = var(3 * 3 * 8, 5, scale=0.2), var(5)
+    w_emb = var(8, 6)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 7, 7, 3], tf.float32, name="input")])
+    def net(x):
+        h = tf.nn.conv2d(x, w_conv, strides=1, padding="SAME")
+        h = tf.nn.bias_add(h, b_conv)
+        h, _, _ = tf.compat.v1.nn.fused_batch_norm(h, gamma, beta, mean, variance, epsilon=1e-3,
+                                                   is_training=False)
+        h = tf.nn.relu6(h)
+        h = tf.nn.depthwise_conv2d(h, w_dw, strides=[1, 2, 2, 1], padding="SAME")  # [N,4,4,8]
+        p = tf.nn.max_pool2d(h, ksize=2, strides=1, padding="VALID")  # [N,3,3,8]
+        flat = tf.reshape(p, tf.stack([tf.shape(p)[0], -1]))  # Shape -> StridedSlice -> Pack
+        logits = tf.identity(tf.matmul(flat, w_fc) + b_fc, name="logits")
+        m = tf.reduce_mean(p, axis=[1, 2])
+        emb = tf.identity(tf.nn.l2_normalize(tf.matmul(m, w_emb), axis=1), name="embedding")
+        return logits, emb
+
+    frozen = convert_variables_to_constants_v2(net.get_concrete_function())
+    graph_def = frozen.graph.as_graph_def()
+    tf.io.write_graph(graph_def, str(DATA), "tf_conv_frozen.pb", as_text=False)
+    tf.io.write_graph(graph_def, str(DATA), "tf_conv_frozen.pbtxt", as_text=True)
+
+    x = rng.standard_normal((2, 7, 7, 3)).astype(np.float32)
+    logits, emb = (t.numpy() for t in net(tf.constant(x)))
+    outputs = [n.name for n in graph_def.node if n.op == "Identity" and n.name.startswith("Identity")]
+    ops = sorted({n.op for n in graph_def.node})
+    print("tf ops:", ops, "outputs:", outputs)
+    _save_npz("tf_conv_frozen.npz", input=x, Identity=logits, Identity_1=emb)
+
+
+def make_tf_schema() -> None:
+    """TensorFlow's own descriptors of the GraphDef messages graphc declares: tf_descriptors.json."""
+    from tensorflow.core.framework import graph_pb2
+
+    _dump_descriptors(graph_pb2.GraphDef.DESCRIPTOR.file.pool, "tensorflow.", [
+        "GraphDef", "NodeDef", "AttrValue", "AttrValue.ListValue", "NameAttrList", "TensorProto",
+        "TensorShapeProto", "TensorShapeProto.Dim", "VersionDef"], ["DataType"], "tf_descriptors.json")
+
+
+# ---------------------------------------------------------------- Keras
+
+def _keras_model(keras, seed: int):
+    """Conv2D, BatchNormalization, SeparableConv2D, DepthwiseConv2D, pooling, Dense; seeded weights
+    (BatchNormalization's moving statistics too, so inference differs from an identity)."""
+    L = keras.layers
+    x = L.Input((8, 8, 3), name="image")
+    h = L.Conv2D(4, 3, padding="same", activation="relu", name="conv")(x)
+    h = L.BatchNormalization(name="bn")(h)
+    h = L.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="relu", name="sep")(h)
+    h = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=1, name="dw")(h)
+    h = L.MaxPooling2D(2, name="maxpool")(h)
+    h = L.AveragePooling2D(2, strides=1, padding="same", name="avgpool")(h)
+    features = L.GlobalAveragePooling2D(name="gap")(h)
+    y = L.Dense(5, activation="softmax", name="fc")(features)
+    model = keras.Model(x, [features, y], name="tiny")
+    rng = np.random.default_rng(seed)
+    weights = []
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if "moving_variance" in w.name:
+            weights.append(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+        else:
+            weights.append((rng.standard_normal(shape) * 0.5).astype(np.float32))
+    model.set_weights(weights)
+    return model, rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+
+
+def make_keras2() -> None:
+    """tf.keras 2.15: keras2_full.h5 (model.save), keras2_tf215.keras, keras2_weights.h5 + .json."""
+    import tensorflow as tf
+    keras = tf.keras
+    model, x = _keras_model(keras, seed=22)
+    model.save(DATA / "keras2_full.h5")
+    model.save(DATA / "keras2_tf215.keras")
+    model.save_weights(DATA / "keras2_weights.h5")
+    (DATA / "keras2_weights.json").write_text(model.to_json())
+    gap, fc = model.predict(x, verbose=0)
+    _save_npz("keras2.npz", image=x, gap=gap, fc=fc)
+    print("keras", keras.__version__ if hasattr(keras, "__version__") else tf.__version__)
+
+
+def make_keras3() -> None:
+    """Keras 3: keras3.keras (model.save), keras3.weights.h5 + keras3.json, keras3.npz."""
+    import keras
+    model, x = _keras_model(keras, seed=23)
+    model.save(DATA / "keras3.keras")
+    model.save_weights(DATA / "keras3.weights.h5")
+    (DATA / "keras3.json").write_text(model.to_json())
+    gap, fc = model.predict(x, verbose=0)
+    _save_npz("keras3.npz", image=x, gap=np.asarray(gap), fc=np.asarray(fc))
+    print("keras", keras.__version__, "backend", keras.backend.backend())
+
+
+# ---------------------------------------------------------------- Caffe
+
+CAFFE_NET = "caffe_tiny"
+
+
+def _compile_proto(proto: Path):
+    """``caffe_pb2`` compiled from ``proto`` with grpcio-tools' protoc into a temporary folder."""
+    from grpc_tools import protoc
+
+    out = Path(tempfile.mkdtemp(prefix="caffe_pb2_"))
+    (out / "caffe.proto").write_bytes(proto.read_bytes())
+    rc = protoc.main(["protoc", f"-I{out}", f"--python_out={out}", str(out / "caffe.proto")])
+    if rc != 0:
+        raise SystemExit(f"protoc failed on {proto} ({rc})")
+    sys.path.insert(0, str(out))
+    return importlib.import_module("caffe_pb2")
+
+
+def make_caffe(proto: Path) -> None:
+    """caffe_tiny.caffemodel (binary NetParameter) and .prototxt (text_format) from upstream caffe.proto,
+    the inputs in caffe_tiny.npz (outputs: the caffe-oracle step), caffe_descriptors.json."""
+    from google.protobuf import text_format
+
+    pb = _compile_proto(proto)
+    rng = np.random.default_rng(24)
+    net = pb.NetParameter(name=CAFFE_NET)
+
+    def layer(name: str, type_: str, bottom: list[str], top: list[str], blobs=(), **params):
+        lp = net.layer.add(name=name, type=type_, bottom=bottom, top=top)
+        for key, value in params.items():
+            getattr(lp, key).CopyFrom(value)
+        for arr in blobs:
+            blob = lp.blobs.add()
+            blob.shape.dim.extend(arr.shape)
+            blob.data.extend(np.asarray(arr, np.float32).reshape(-1).tolist())
+        return lp
+
+    def randn(*shape: int, scale: float = 0.5) -> np.ndarray:
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    layer("data", "Input", [], ["data"], input_param=pb.InputParameter(shape=[pb.BlobShape(dim=[1, 3, 8, 8])]))
+    layer("conv1", "Convolution", ["data"], ["conv1"], [randn(4, 3, 3, 3), randn(4)],
+          convolution_param=pb.ConvolutionParameter(num_output=4, kernel_size=[3], pad=[1]))
+    # Caffe's BatchNorm stores sums scaled by blobs[2] (the moving-average factor): mean = blobs[0] / blobs[2]
+    layer("bn1", "BatchNorm", ["conv1"], ["conv1"],
+          [randn(4) * 2.5, rng.uniform(0.5, 1.5, 4).astype(np.float32) * 2.5, np.array([2.5], np.float32)],
+          batch_norm_param=pb.BatchNormParameter(use_global_stats=True, eps=1e-4))
+    layer("scale1", "Scale", ["conv1"], ["conv1"], [randn(4) + 1.0, randn(4)],
+          scale_param=pb.ScaleParameter(bias_term=True))
+    layer("relu1", "ReLU", ["conv1"], ["conv1"], relu_param=pb.ReLUParameter(negative_slope=0.1))
+    layer("split1", "Split", ["conv1"], ["split1_a", "split1_b"])
+    layer("pool1", "Pooling", ["split1_a"], ["pool1"],
+          pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.MAX, kernel_size=3, stride=2))
+    layer("fc", "InnerProduct", ["pool1"], ["fc"], [randn(5, 4 * 4 * 4, scale=0.05), randn(5)],
+          inner_product_param=pb.InnerProductParameter(num_output=5))
+    layer("prob", "Softmax", ["fc"], ["prob"])
+    layer("pool2", "Pooling", ["split1_b"], ["pool2"],
+          pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.AVE, global_pooling=True))
+
+    (DATA / f"{CAFFE_NET}.caffemodel").write_bytes(net.SerializeToString())
+    deploy = pb.NetParameter()
+    deploy.CopyFrom(net)
+    for lp in deploy.layer:
+        del lp.blobs[:]
+    (DATA / f"{CAFFE_NET}.prototxt").write_text(text_format.MessageToString(deploy))
+    _save_npz(f"{CAFFE_NET}.npz", data=rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
+    _dump_file_descriptors(pb.DESCRIPTOR, "caffe_descriptors.json")
+
+
+def make_caffe_schema(proto: Path, out: str, only: list[str] | None) -> None:
+    """The descriptors of a fork's caffe.proto (weiliu89's SSD branch) as JSON, nothing else;
+    ``only``: these top-level messages (and what they nest)."""
+    _dump_file_descriptors(_compile_proto(proto).DESCRIPTOR, out, only)
+
+
+def make_caffe_oracle() -> None:
+    """OpenCV dnn (which reads real Caffe files) runs caffe_tiny: its outputs go into caffe_tiny.npz."""
+    import cv2
+
+    net = cv2.dnn.readNetFromCaffe(str(DATA / f"{CAFFE_NET}.prototxt"), str(DATA / f"{CAFFE_NET}.caffemodel"))
+    inputs = dict(np.load(DATA / f"{CAFFE_NET}.npz"))
+    net.setInput(inputs["data"], "data")
+    prob, pool2 = net.forward(["prob", "pool2"])
+    _save_npz(f"{CAFFE_NET}.npz", data=inputs["data"], prob=prob, pool2=pool2)
+    print("opencv", cv2.__version__)
+
+
+# ---------------------------------------------------------------- descriptors
+
+def _dump_file_descriptors(file_desc, name: str, only: list[str] | None = None) -> None:
+    """Every message (nested ones as ``Outer.Inner``) and enum of a .proto file, as JSON."""
+    package = file_desc.package + "."
+    messages, enums = [], []
+
+    def walk(desc) -> None:
+        messages.append(desc.full_name[len(package):])
+        enums.extend(e.full_name[len(package):] for e in desc.enum_types)
+        for nested in desc.nested_types:
+            if not nested.GetOptions().map_entry:
+                walk(nested)
+
+    for desc in file_desc.message_types_by_name.values():
+        if only is None or desc.name in only:
+            walk(desc)
+    if only is None:
+        enums.extend(file_desc.enum_types_by_name)
+    _dump_descriptors(file_desc.pool, package, messages, enums, name)
+
+
+
+def _dump_descriptors(pool, package: str, messages: list[str], enums: list[str], name: str) -> None:
+    """Each message's fields as ``name: [number, type, repeated, default, message/enum type]`` (JSON)."""
+    out: dict[str, dict] = {"messages": {}, "enums": {}}
+    for msg in messages:
+        desc = pool.FindMessageTypeByName(package + msg)
+        out["messages"][msg] = {f.name: [f.number, f.type, _repeated(f), _default_text(f), _type_name(f, package)]
+                                for f in desc.fields}
+    for enum in enums:
+        desc = pool.FindEnumTypeByName(package + enum)
+        out["enums"][enum] = {v.name: v.number for v in desc.values}
+    blocks = []
+    for kind in ("messages", "enums"):  # one message a line: reviewable diffs
+        body = ",\n".join(f" {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in sorted(out[kind].items()))
+        blocks.append(f"{json.dumps(kind)}: {{\n{body}\n}}")
+    (DATA / name).write_text("{\n" + ",\n".join(blocks) + "\n}\n")
+
+def _repeated(f) -> bool:
+    return f.is_repeated if hasattr(f, "is_repeated") else f.label == f.LABEL_REPEATED  # protobuf >= 6 / older
+
+
+def _type_name(f, package: str) -> str | None:
+    desc = f.message_type or f.enum_type
+    return None if desc is None else desc.full_name[len(package):]
+
+
+def _default_text(f) -> str | None:
+    if not f.has_default_value:
+        return None
+    v = f.default_value
+    if f.enum_type is not None:
+        return f.enum_type.values_by_number[v].name
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(float(np.float32(v))) if f.type == f.TYPE_FLOAT else repr(v)
+    return str(v)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=["tf", "tf-schema", "keras2", "keras3", "caffe", "caffe-schema", "caffe-oracle"])
+    ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe and caffe-schema steps)")
+    ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
+    ap.add_argument("--messages", help="comma-separated top-level messages to keep (caffe-schema)")
+    args = ap.parse_args(argv)
+    DATA.mkdir(parents=True, exist_ok=True)
+    if args.step in ("caffe", "caffe-schema") and args.proto is None:
+        ap.error(f"{args.step} needs --proto caffe.proto")
+    steps = {"tf": make_tf, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
+             "caffe": lambda: make_caffe(args.proto), "caffe-schema": lambda: make_caffe_schema(
+                 args.proto, args.out, args.messages.split(",") if args.messages else None),
+             "caffe-oracle": make_caffe_oracle}
+    steps[args.step]()
+
+if __name__ == "__main__":
+    main()
