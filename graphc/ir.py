@@ -303,6 +303,34 @@ class Graph:
             g = g.parent.graph if g.parent is not None else None
         return None
 
+    def walk(self, order: str = "pre") -> Iterator[Op]:
+        """Every op of this graph and of its nested subgraphs; ``op.graph`` is the graph each belongs to.
+
+        Each graph is visited in topological order, taken when the walk reaches it. With
+        ``order="pre"`` an op comes before the ops of its subgraphs (readers of the whole
+        program); with ``order="post"`` after them, so a pass rewriting an op has already
+        processed its bodies. The walk tolerates rewrites of the op it just yielded: an op
+        removed before its turn is skipped, and ops added meanwhile are not visited.
+        """
+        if order not in ("pre", "post"):
+            raise ValueError(f"walk order must be 'pre' or 'post', not {order!r}")
+        for op in list(self.topological_order()):
+            if op.graph is not self:
+                continue  # removed by a rewrite earlier in the walk
+            if order == "pre":
+                yield op
+            for _, sub in op.subgraphs():
+                yield from sub.walk(order)
+            if order == "post" and op.graph is self:
+                yield op
+
+    def all_graphs(self) -> Iterator[Graph]:
+        """This graph, then every nested subgraph (depth first, in the order :meth:`walk` reaches them)."""
+        yield self
+        for op in self.topological_order():
+            for _, sub in op.subgraphs():
+                yield from sub.all_graphs()
+
     def __len__(self) -> int:
         return len(self._ops)
 

@@ -31,17 +31,15 @@ def canonicalize(graph: Graph, ctx: PassContext) -> PassResult:
 
 
 def _canonicalize(graph: Graph, ctx: PassContext, result: PassResult) -> None:
-    for op in list(graph.topological_order()):
+    for op in graph.walk("post"):
         ctx.focus(op)
-        for _, sub in op.subgraphs():
-            _canonicalize(sub, ctx, result)
         if op.anonymous:
             op.anonymous = False
             result.count("named")
         if op.domain == "" and op.op_type == "Constant":
-            _fold_constant_op(graph, op, result)
+            _fold_constant_op(op.graph, op, result)
         elif op.domain == "" and op.op_type == "Identity":
-            _eliminate_identity(graph, op, result)
+            _eliminate_identity(op.graph, op, result)
 
 
 def constant_op_value(op: Op) -> np.ndarray | None:

@@ -36,20 +36,14 @@ def eliminate_dropout(graph: Graph, ctx: PassContext) -> PassResult:
     target plans every buffer statically.
     """
     result = PassResult()
-    _eliminate(graph, ctx, result)
-    return result
-
-
-def _eliminate(graph: Graph, ctx: PassContext, result: PassResult) -> None:
-    for op in list(graph.topological_order()):
-        for _, sub in op.subgraphs():
-            _eliminate(sub, ctx, result)
+    for op in graph.walk("post"):
         if op.op_type != "Dropout" or is_inference_dropout(op) is not True:
             continue
         ctx.focus(op)
-        x, y = op.inputs[0], op.outputs[0]
-        if x is None or graph.is_output(y):
+        x, y, owner = op.inputs[0], op.outputs[0], op.graph
+        if x is None or owner.is_output(y):
             continue
-        graph.replace_all_uses(y, x)
-        graph.remove_op(op)
+        owner.replace_all_uses(y, x)
+        owner.remove_op(op)
         result.count("dropouts_removed")
+    return result

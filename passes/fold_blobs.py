@@ -43,14 +43,11 @@ def fold_blobs(graph: Graph, ctx: PassContext) -> PassResult:
 
 
 def _fold(graph: Graph, ctx: PassContext, result: PassResult, folded: dict[int, Value]) -> None:
-    for op in graph.topological_order():
+    for op in graph.walk("post"):
         ctx.focus(op)
-        subs = list(op.subgraphs())
-        for _, sub in subs:
-            _fold(sub, ctx, result, folded)
-        if subs:
-            graph.refresh_captures(op)  # a subgraph may no longer read an outer constant
-        _fold_op(graph, op, result, folded)
+        if op.has_subgraphs:
+            op.graph.refresh_captures(op)  # a subgraph may no longer read an outer constant
+        _fold_op(op.graph, op, result, folded)
 
 
 def _fold_op(graph: Graph, op: Op, result: PassResult, folded: dict[int, Value]) -> None:

@@ -41,11 +41,8 @@ def _infer(graph: Graph, ctx: PassContext, result: PassResult) -> None:
     root = graph.root
     opsets = [helper.make_opsetid(d, v) for d, v in (root.model.opset_imports.items() if root.model else [("", 21)])]
     ir_version = root.model.ir_version if root.model else 10
-    for op in graph.topological_order():
+    for op in graph.walk("post"):  # a subgraph's ops before the op holding it
         ctx.focus(op)
-        for _, sub in op.subgraphs():
-            _infer_subgraph_inputs(sub)
-            _infer(sub, ctx, result)
         inferred = _layer_types(op) if op.layer is not None else _onnx_types(op, opsets, ir_version)
         if inferred is None:
             result.count("untyped")
@@ -57,10 +54,6 @@ def _infer(graph: Graph, ctx: PassContext, result: PassResult) -> None:
             if merged != v.type:
                 v.type = merged
                 result.count("typed")
-
-
-def _infer_subgraph_inputs(sub: Graph) -> None:
-    """Nothing to do yet: subgraph inputs carry their declared types."""
 
 
 def _layer_types(op: Op) -> list[TensorType | None] | None:

@@ -40,15 +40,13 @@ def inline_functions(graph: Graph, ctx: PassContext) -> PassResult:
 
 
 def _inline_in(graph: Graph, functions: dict, ctx: PassContext, result: PassResult, depth: int) -> None:
-    for op in list(graph.topological_order()):
+    for op in graph.walk("post"):
         ctx.focus(op)
-        for _, sub in op.subgraphs():
-            _inline_in(sub, functions, ctx, result, depth)
         fn = functions.get((op.domain, op.op_type))
         if fn is not None:
             if depth >= _MAX_DEPTH:
                 raise ModelFormatError(f"function {op.domain}::{op.op_type} calls itself (through node {op.name!r})")
-            _expand(graph, op, fn, functions, ctx, result, depth)
+            _expand(op.graph, op, fn, functions, ctx, result, depth)
             result.count("inlined")
 
 

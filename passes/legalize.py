@@ -48,10 +48,8 @@ def legalize(graph: Graph, ctx: PassContext) -> PassResult:
 
 def _legalize(graph: Graph, ctx: PassContext, result: PassResult,
               missing: dict[tuple[str, str, int], UnsupportedOp], overrides: dict[str, list[str]]) -> None:
-    for op in graph.topological_order():
+    for op in graph.walk("post"):
         ctx.focus(op)
-        for _, sub in op.subgraphs():
-            _legalize(sub, ctx, result, missing, overrides)
         _legalize_op(op, ctx, result, missing, overrides)
 
 

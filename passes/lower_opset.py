@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterator
 
 import onnx
 
 from graphc.errors import UnsupportedOpError
-from graphc.ir import Graph, Op
+from graphc.ir import Graph
 from graphc.passinfra import PassContext, PassResult, graph_pass
 
 __all__ = ["lower_opset", "changed_since"]
@@ -53,17 +52,10 @@ def lower_opset(graph: Graph, ctx: PassContext, *, opset: int = 0, ir: int = 0) 
     return result
 
 
-def _ops(graph: Graph) -> Iterator[Op]:
-    for op in graph.topological_order():
-        yield op
-        for _, sub in op.subgraphs():
-            yield from _ops(sub)
-
-
 def changed_since(graph: Graph, current: int, target: int) -> dict[tuple[str, int], list[str]]:
     """ai.onnx ops whose schema at ``current`` was introduced after ``target``: (op, since) -> node names."""
     changed: dict[tuple[str, int], list[str]] = {}
-    for op in _ops(graph):
+    for op in graph.walk():
         if op.domain != "" or op.layer is not None:
             continue
         try:

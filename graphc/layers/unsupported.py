@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedOpError
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..ir import Graph, Op
     from .registry import LayerRegistry
 
-__all__ = ["UnsupportedOp", "walk_ops", "find_unsupported", "unsupported_error", "scaffold_command"]
+__all__ = ["UnsupportedOp", "find_unsupported", "unsupported_error", "scaffold_command"]
 
 
 @dataclass
@@ -37,18 +37,10 @@ class UnsupportedOp:
         return [op.name for op in self.ops]
 
 
-def walk_ops(graph: Graph) -> Iterator[Op]:
-    """Every op of ``graph`` and its subgraphs, in topological order (an op before its subgraphs' ops)."""
-    for op in graph.topological_order():
-        yield op
-        for _, sub in op.subgraphs():
-            yield from walk_ops(sub)
-
-
 def find_unsupported(graph: Graph, target: Any, layers: LayerRegistry | None) -> list[UnsupportedOp]:
     """Ops (by domain, op type, opset) that no layer in ``layers`` implements and ``target`` cannot run."""
     found: dict[tuple[str, str, int], UnsupportedOp] = {}
-    for op in walk_ops(graph):
+    for op in graph.walk():
         if op.layer is not None:
             continue
         if layers is not None and layers.lookup(op.domain, op.op_type, op.opset) is not None:

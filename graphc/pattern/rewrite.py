@@ -162,14 +162,10 @@ class RuleSet:
         )
 
     def _sweep(self, graph: Graph, ctx: PassContext, pass_name: str, result: PassResult) -> None:
-        for o in list(graph.topological_order()):
-            if o.graph is not graph:
-                continue  # removed by an earlier rewrite in this sweep
-            for _, sub in o.subgraphs():
-                self._sweep(sub, ctx, pass_name, result)
+        for o in graph.walk("post"):
             for r in self._by_type.get(o.op_type, ()):
                 ctx.focus(o)
-                if self._try(r, o, graph, ctx, pass_name):
+                if self._try(r, o, o.graph, ctx, pass_name):
                     result.count(r.name)
                     break
 

@@ -175,7 +175,7 @@ def describe_saved(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     fallback = set(manifest.get("fallback_ops") or [])
     kinds = [(op.name, op.qualified_type,
               layer_kind.get(op.name) or ("fallback" if op.qualified_type in fallback else "native"))
-             for op in _walk(graph)]
+             for op in graph.walk()]
     return _description(kinds, list(manifest.get("inputs") or []), list(manifest.get("outputs") or []),
                         manifest.get("plan"), dict(manifest.get("options") or {}), records)
 
@@ -186,20 +186,13 @@ def _spec(v: Any) -> dict[str, Any]:
             "shape": None if t.shape is None else list(t.shape)}
 
 
-def _walk(graph: Graph):
-    for op in graph.topological_order():
-        yield op
-        for _, sub in op.subgraphs():
-            yield from _walk(sub)
-
-
 def _layer_records(graph: Graph) -> list[dict[str, Any]]:
     """One record per custom-layer op: which class implements it, with which params."""
     from graphc.layers.loading import layer_source_digest
     from graphc.layers.serialize import encode_params
 
     out = []
-    for op in _walk(graph):
+    for op in graph.walk():
         b = op.layer
         if b is None:
             continue
@@ -279,7 +272,7 @@ def _bind_layers(graph: Graph, records: list[dict[str, Any]], registry: Any, pat
     from graphc.layers.binding import LayerBinding
     from graphc.layers.serialize import decode_params, encode_params
 
-    ops: dict[str, Op] = {op.name: op for op in _walk(graph)}
+    ops: dict[str, Op] = {op.name: op for op in graph.walk()}
     missing: dict[str, list[str]] = {}
     for r in records:
         op = ops.get(r.get("node", ""))

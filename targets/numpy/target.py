@@ -90,16 +90,10 @@ class NumpyTarget:
         from .lowering import op_kind
 
         rows = []
-        for op in _walk(graph):
+        for op in graph.walk():
             kind = op_kind(op, self.fallback) or "unsupported"
             if kind == "layer" and getattr(op.layer, "override", False):
                 kind = "layer-override"
             rows.append((op.name, op.qualified_type, kind))
         return rows
 
-
-def _walk(graph: Graph):
-    for op in graph.topological_order():
-        yield op
-        for _, sub in op.subgraphs():
-            yield from _walk(sub)

@@ -38,7 +38,7 @@ from .kernel_ops import ONNX_REFERENCE, kernel_source
 from .protos import graphs_of
 from .pyops import CONTRIB_DOMAIN, py_type_ok
 
-__all__ = ["lower_graph", "walk_ops", "FUNCTION", "PYTHON_OP"]
+__all__ = ["lower_graph", "FUNCTION", "PYTHON_OP"]
 
 FUNCTION = "function"
 PYTHON_OP = "python-op"
@@ -92,14 +92,6 @@ def _ops_to_lower(graph: Graph, native):
             continue
         for _, sub in op.subgraphs():
             yield from _ops_to_lower(sub, native)
-
-
-def walk_ops(graph: Graph):
-    """Every op of ``graph`` and of its subgraphs, outer ops first."""
-    for op in graph.topological_order():
-        yield op
-        for _, sub in op.subgraphs():
-            yield from walk_ops(sub)
 
 
 def _slot_info(op: Op, node: onnx.NodeProto) -> dict[str, Any]:

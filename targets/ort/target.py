@@ -123,7 +123,6 @@ class OrtTarget:
         :attr:`MAX_RELOWER_ROUNDS` times. Each such node's manifest entry says why.
         """
         from .artifact import SessionRefused
-        from .lowering import walk_ops
 
         refused: dict[str, str] = {}
         for _ in range(self.MAX_RELOWER_ROUNDS + 1):
@@ -132,7 +131,7 @@ class OrtTarget:
             except SessionRefused as e:
                 if not self.fallback or e.model is None:
                     raise
-                candidates = [op.name for op in walk_ops(graph)
+                candidates = [op.name for op in graph.walk()
                               if op.layer is None and op.name not in refused and self.native(op) and _relowerable(op)]
                 culprits = refused_nodes(e.model, e.detail, candidates, self.probe)
                 if not culprits:
@@ -145,14 +144,14 @@ class OrtTarget:
     def _lower_once(self, graph: Graph, ctx: PassContext, refused: dict[str, str]) -> OrtArtifact:
         from .artifact import OrtArtifact, SessionRefused
         from .bundle import build_manifest
-        from .lowering import lower_graph, walk_ops
+        from .lowering import lower_graph
         from .partitioned import PARTITIONED, PartitionedArtifact, partition_manifest
 
         def native(op: Op) -> bool:
             return op.name not in refused and self.native(op)
 
         model, entries, classes = lower_graph(graph, native)
-        ops = {op.name: op for op in walk_ops(graph)}
+        ops = {op.name: op for op in graph.walk()}
         for e in entries:
             if e["node"] in refused:
                 e["reason"] = f"onnxruntime refused the node: {refused[e['node']]}"
