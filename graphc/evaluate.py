@@ -15,12 +15,12 @@ __all__ = ["reference_evaluate", "single_op_model"]
 
 def single_op_model(op: Op, inputs: Sequence[Any]) -> onnx.ModelProto:
     """A one-node ONNX model computing ``op`` on inputs named in0, in1, ... ."""
-    from .exporters.onnx import _attribute  # one encoder for attributes
+    from .exporters.onnx import attribute_proto  # one encoder for attributes
 
     names = [f"in{i}" if x is not None else "" for i, x in enumerate(inputs)]
     outs = [f"out{i}" for i in range(len(op.outputs))]
     node = helper.make_node(op.op_type, names, outs, domain=op.domain)
-    node.attribute.extend(_attribute(op, k, v) for k, v in op.attrs.items())
+    node.attribute.extend(attribute_proto(op, k, v) for k, v in op.attrs.items())
     graph = helper.make_graph(
         [node], "single",
         [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(np.asarray(x).dtype) if np.asarray(x).dtype != object else onnx.TensorProto.STRING, None)

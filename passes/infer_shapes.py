@@ -8,7 +8,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from graphc.errors import ShapeInferenceError
-from graphc.exporters.onnx import _node as node_proto
+from graphc.exporters.onnx import node_proto
 from graphc.frontends.types import type_from_proto, type_to_proto
 from graphc.ir import Dim, Graph, Op, TensorType, Value
 from graphc.passinfra import PassContext, PassResult, graph_pass

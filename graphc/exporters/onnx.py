@@ -18,7 +18,7 @@ from ..attributes import encode_attribute
 from ..frontends.types import type_to_proto
 from ..ir import Graph, ModelInfo, Op, TensorType, Value
 
-__all__ = ["to_onnx", "graph_to_proto"]
+__all__ = ["to_onnx", "graph_to_proto", "node_proto", "attribute_proto"]
 
 _PRIVATE_META = "graphc."
 
@@ -89,7 +89,7 @@ def graph_to_proto(graph: Graph) -> onnx.GraphProto:
             gp.initializer.append(_tensor(v))
     n_init = len(gp.initializer)
     for op in graph.topological_order():
-        gp.node.append(_node(op, gp))
+        gp.node.append(node_proto(op, gp))
     root = graph.root.model
     if graph.parent is None and root is not None and root.ir_version < 4:
         # IR < 4: every initializer is also a graph input, blobs re-materialized above included
@@ -102,7 +102,8 @@ def graph_to_proto(graph: Graph) -> onnx.GraphProto:
     return gp
 
 
-def _node(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
+def node_proto(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
+    """``op`` as an ONNX node; blobs that fold-blobs moved into it become initializers of ``gp`` again."""
     inputs = [v.name if v is not None else "" for v in op.inputs]
     if op.blobs:  # fold-blobs moved constant inputs into the op: put them back at their slots
         from ..layers.slots import merge_slots
@@ -126,11 +127,12 @@ def _node(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
     for k, val in op.metadata.items():
         if not k.startswith(_PRIVATE_META):
             node.metadata_props.add(key=k, value=val)
-    node.attribute.extend(_attribute(op, k, val) for k, val in op.attrs.items())
+    node.attribute.extend(attribute_proto(op, k, val) for k, val in op.attrs.items())
     return node
 
 
-def _attribute(op: Op, name: str, value: Any) -> onnx.AttributeProto:
+def attribute_proto(op: Op, name: str, value: Any) -> onnx.AttributeProto:
+    """Attribute ``name`` of ``op`` as ONNX: the proto it was read from when unchanged, else encoded anew."""
     source = op.source_attrs.get(name)
     if source is not None and source[0] is value:
         return source[1]

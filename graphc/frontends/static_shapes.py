@@ -50,7 +50,7 @@ def _ancestors(v: Value) -> list[Op]:
 
 
 def _infer(op: Op, known: dict[int, TensorType]) -> list[TensorType | None] | None:
-    from ..exporters.onnx import _node as node_proto  # the exporter imports the frontends
+    from ..exporters.onnx import node_proto  # the exporter imports the frontends
 
     if not is_onnx_domain(op.domain):
         return None
