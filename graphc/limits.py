@@ -146,17 +146,19 @@ class RunBudget:
                             "iterations per run (nested loops count together); raise GRAPHC_MAX_LOOP_ITERATIONS "
                             "if this is intended")
 
-    def check_allocation(self, node: str, op_type: str, shape: tuple[int, ...], nbytes: int) -> None:
+    def check_allocation(self, node: str, op_type: str, shape: tuple[int, ...], nbytes: int,
+                         what: str = "its output") -> None:
         """PlanError before allocating ``nbytes`` for a value whose size only the run knew (a shape fed
         as data, a symbolic dimension) when that is over the memory budget: the planner checks what it
-        can predict at compile time; this is the same check at the moment of need."""
+        can predict at compile time; this is the same check at the moment of need. ``what`` names the
+        allocation in the message (a kernel's scratch: ``"its scratch 'conv-cols'"``)."""
         if nbytes > self.memory:
-            raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes, over "
+            raise PlanError(f"{op_type} node {node!r}: {what} of shape {list(shape)} needs {nbytes} bytes, over "
                             f"the memory budget of {self.memory} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) "
                             "or reduce the input")
         live = self.live_bytes()
         if live + nbytes > self.memory:
-            raise PlanError(f"{op_type} node {node!r}: its output of shape {list(shape)} needs {nbytes} bytes while "
+            raise PlanError(f"{op_type} node {node!r}: {what} of shape {list(shape)} needs {nbytes} bytes while "
                             f"{live} bytes of earlier values of run-time size are still live, together over the "
                             f"memory budget of {self.memory} bytes; raise memory_budget (GRAPHC_MEMORY_BUDGET) "
                             "or reduce the input")

@@ -340,7 +340,8 @@ class Executor:
         self.hints = hints
         self.debug = debug or debug_arena_default()
         self.memory_budget = memory_budget
-        self.dynamic = plan is None or bool(plan.fresh)
+        # re-planned by input signature when a size is only known at run time: an intermediate or a graph output
+        self.dynamic = plan is None or bool(plan.fresh) or any(not v.type.is_static for v in graph.outputs)
         self._lock = threading.Lock()
         self._plans: OrderedDict[Any, tuple[Any, dict | None]] = OrderedDict()
         self._pools: dict[Any, list[BoundProgram]] = {}

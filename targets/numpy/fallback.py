@@ -24,6 +24,9 @@ from onnx import helper
 
 from graphc.domains import canonical_domain
 from graphc.errors import PlanError, UnsupportedOpError
+from graphc.limits import current_budget
+
+from .fallback_sizes import OutputSizes
 
 if TYPE_CHECKING:
     from graphc.ir import Op, Value
@@ -129,6 +132,9 @@ class ReferenceRunner:
                 f"cannot run it ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                 "register a custom layer for it (graphc scaffold)") from e
         self.n_outputs = len(op.outputs)
+        #: predicts the outputs' sizes from the run's inputs (None when every output's size is static: planned)
+        self.sizes = None if all(v.type.is_static for v in op.outputs) else OutputSizes(
+            model, names_in(gp), {self.output_names[i]: kept[i] for i in self.present})
 
     def __call__(self, ctx: Any, *args: np.ndarray | None) -> tuple[Any, ...]:
         feeds = {}
@@ -138,11 +144,16 @@ class ReferenceRunner:
         precheck = _PRECHECKS.get(self.op_type)
         if precheck is not None:
             precheck(self.node_name, self.op_type, args)
+        if self.sizes is not None:
+            self.sizes.check(self.node_name, self.op_type, [feeds.get(n) for n in self.sizes.input_names])
         with np.errstate(all="ignore"):
             got = self.evaluator.run(None, feeds)
         out: list[Any] = [None] * self.n_outputs
+        budget = current_budget()
         for i, arr in zip(self.present, got):
             out[i] = arr if not np.isscalar(arr) else np.asarray(arr)
+            if isinstance(out[i], np.ndarray) and out[i].nbytes > 1 << 20:
+                budget.hold(out[i], out[i].nbytes)  # alive from here on, for the later checks of this run
         return tuple(out)
 
 
@@ -151,8 +162,6 @@ def _check_image_decoder(node: str, op_type: str, args: Sequence[Any]) -> None:
     the decoded pixels (up to 4 bytes each inside PIL) and the output (1 or 3 bytes each). A 236 KB
     PNG of 9000x9000 pixels peaked at 869 MB. A header PIL cannot read is left to the decoder."""
     import io
-
-    from graphc.limits import current_budget
 
     try:
         from PIL import Image
@@ -171,3 +180,8 @@ def _check_image_decoder(node: str, op_type: str, args: Sequence[Any]) -> None:
 #: op type (default domain) -> a check of its runtime inputs before onnx.reference runs it (sizes the
 #: plan could not know, found in the data)
 _PRECHECKS: dict[str, Any] = {"ImageDecoder": _check_image_decoder}
+
+
+def names_in(graph: onnx.GraphProto) -> list[str]:
+    """The names of ``graph``'s inputs, in order."""
+    return [vi.name for vi in graph.input]

@@ -661,3 +661,59 @@ def test_a_loop_doubling_its_state_stops_at_the_budget():
                          memory_budget=10 << 20)
     with pytest.raises(PlanError, match=r"'doubling'.*Concat node 'grow'.*over the memory budget of 10485760"):
         art.run({"x": np.ones(1, np.float32)})
+
+
+def _peak_of(fn):
+    """(exception raised or None, peak traced bytes) of calling ``fn``."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            fn()
+            err = None
+        except PlanError as e:
+            err = e
+        return err, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_convolutions_im2col_scratch_is_checked_against_the_budget():
+    """A 7x7 Conv over a 512x512 image of symbolic size: its 1 MiB output fits a 10 MiB budget, but the im2col
+    columns it builds (49 taps x ~259,000 columns, 50 MB) do not: a PlanError naming the node and the scratch
+    before it is allocated (the run used to allocate the 50 MB). A 64x64 image runs and matches a direct sum."""
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "conv",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 7, 7], np.ones(49, np.float32))])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
+                         memory_budget=10 << 20)
+    small = np.arange(64 * 64, dtype=np.float32).reshape(1, 1, 64, 64) / 4096
+    want = np.lib.stride_tricks.sliding_window_view(small[0, 0], (7, 7)).sum(axis=(2, 3))
+    np.testing.assert_allclose(art.run({"x": small})["y"][0, 0], want, rtol=1e-5)
+    x = np.ones((1, 1, 512, 512), np.float32)
+    err, peak = _peak_of(lambda: art.run({"x": x}))
+    assert err is not None and "Conv node 'conv': its scratch 'conv-cols'" in str(err), err
+    assert "over the memory budget of 10485760" in str(err)
+    assert peak < 10 << 20, f"the refused run allocated {peak} bytes"
+
+
+def test_a_fallback_nodes_output_is_predicted_and_checked_before_it_runs():
+    """RandomUniformLike (run by onnx.reference) of a fed 3 MiB float32 input, as float64: ONNX shape inference
+    with the run's input shape predicts 6 MiB, over a 4 MiB budget: a PlanError naming the node and its output
+    before the evaluator runs (it used to draw the 6 MiB, then refuse at re-planning)."""
+    g = helper.make_graph([helper.make_node("RandomUniformLike", ["x"], ["y"], name="rnd", dtype=TensorProto.DOUBLE,
+                                            low=2.0, high=3.0)], "rnd",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+                          [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)])
+    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
+                         memory_budget=4 << 20)
+    y = art.run({"x": np.ones(1000, np.float32)})["y"]
+    assert y.shape == (1000,) and y.dtype == np.float64 and 2.0 <= y.min() and y.max() < 3.0
+    x = np.ones(3 << 18, np.float32)
+    err, peak = _peak_of(lambda: art.run({"x": x}))
+    assert err is not None, "a 6 MiB output ran under a 4 MiB budget"
+    assert ("RandomUniformLike node 'rnd': output 'y' (predicted before the onnx.reference fallback runs) of shape "
+            "[786432] needs 6291456 bytes, over the memory budget of 4194304") in str(err)
+    assert peak < 1 << 20, f"the refused run allocated {peak} bytes"
