@@ -11,10 +11,12 @@ its blobs matched to layers by name. A ``.caffemodel`` alone carries the structu
 * SSD's Permute, Normalize and PriorBox map to ONNX ops and DetectionOutput to a ``caffe``
   node graphc's built-in layer runs (:mod:`.caffe_ssd`); Split fans a blob out; training-only
   layers (losses, Accuracy, data layers) are dropped with a warning (:mod:`.caffe_training`).
-* Any other type (Interp, ...) — and any type a registered layer claims for
+* OpenCV's other native layers (PReLU, ELU, MVN, Interp, ...; LRN WITHIN_CHANNEL, STOCHASTIC
+  pooling) map to ONNX ops (:mod:`.caffe_layers`).
+* Any other type (Proposal, ROIPooling, ...) — and any type a registered layer claims for
   domain ``caffe`` (e.g. a center-crop ``Crop``, HED) — becomes a ``caffe`` node: its
   bottoms, then its blobs, as inputs; every field set in its ``*_param`` blocks flattened
-  into attributes (``Interp`` gets ``height``, ``width``), typed by the schema where
+  into attributes (``Proposal`` gets ``feat_stride``, ...), typed by the schema where
   :mod:`.caffe_schema` declares the block (repeated fields are lists, float fields floats,
   enums names, however the prototxt spells them) and as written otherwise; unset fields
   are left to the registered layer's ``Param`` defaults.
@@ -39,6 +41,7 @@ from ..errors import ModelFormatError
 from ..ir import Graph, Value
 from ..layers.registry import user_layer
 from .builder import GraphBuilder, mark_overridden
+from .caffe_layers import OPENCV_LAYERS, lrn_within_channel, stochastic_pooling
 from .caffe_schema import caffe_messages
 from .caffe_ssd import SSD_LAYERS
 from .caffe_training import drop_training_layer, report_dropped
@@ -189,14 +192,16 @@ def _convolution(onnx_type: str) -> Converter:
 def _pooling(net: _Net, L: _Layer) -> list[Value]:
     pp = L.proto.pooling_param
     pool = pp.pool  # MAX=0, AVE=1, STOCHASTIC=2
-    if pool == 2:
-        return _custom(net, L)
+    if pool == 2 and (pp.global_pooling or pp.pad or pp.pad_h or pp.pad_w):
+        return _custom(net, L)  # Caffe's test-time STOCHASTIC ignores the padding: no ONNX pooling window matches
     if pp.global_pooling:
         return [net.b.op1("GlobalMaxPool" if pool == 0 else "GlobalAveragePool", L.bottoms[:1], name=L.name)]
     k = _pair([pp.kernel_size] if pp.HasField("kernel_size") else [], pp.HasField("kernel_h"), pp.kernel_h,
               pp.kernel_w, 1)
     p = _pair([pp.pad], pp.HasField("pad_h") or pp.HasField("pad_w"), pp.pad_h, pp.pad_w, 0)
     s = _pair([pp.stride], pp.HasField("stride_h"), pp.stride_h, pp.stride_w, 1)
+    if pool == 2:
+        return stochastic_pooling(net, L, k, s)
     attrs: dict[str, Any] = {"kernel_shape": k, "pads": [p[0], p[1], p[0], p[1]], "strides": s,
                              "ceil_mode": int(pp.round_mode == 0)}  # Caffe rounds output sizes up
     if pool == 1:
@@ -329,7 +334,7 @@ def _dropout(net: _Net, L: _Layer) -> list[Value]:
 def _lrn(net: _Net, L: _Layer) -> list[Value]:
     lp = L.proto.lrn_param
     if lp.norm_region != 0:
-        return _custom(net, L)
+        return lrn_within_channel(net, L)
     attrs = {"size": int(lp.local_size), "alpha": float(lp.alpha), "beta": float(lp.beta), "bias": float(lp.k)}
     return [net.b.op1("LRN", L.bottoms[:1], attrs, name=L.name)]
 
@@ -513,6 +518,7 @@ MAPPED_LAYERS: dict[str, Converter] = {
     "Power": _power,
     "Split": _split,
     **SSD_LAYERS,  # Permute, Normalize, PriorBox, DetectionOutput
+    **OPENCV_LAYERS,  # PReLU, ELU, AbsVal, BNLL, ReLU6, MVN, Bias, Exp, Log, Threshold, ArgMax, Reduction, ...
 }
 
 

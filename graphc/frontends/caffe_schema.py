@@ -70,6 +70,7 @@ LAYER_PARAM_FIELDS: dict[str, tuple[int, str]] = {
     "tile_param": (138, "TileParameter"),
     # forks, at the numbers of OpenCV's merged caffe.proto
     "interp_param": (2143, "InterpParameter"),
+    "shuffle_channel_param": (164, "ShuffleChannelParameter"),  # ShuffleNet's (farmingyard/ShuffleNet)
     "permute_param": (202, "PermuteParameter"),
     "prior_box_param": (203, "PriorBoxParameter"),
     "detection_output_param": (204, "DetectionOutputParameter"),
@@ -249,6 +250,7 @@ def _schema(extra: Sequence[ParamSchema] = ()) -> FileSchema:
         field("zoom_factor", 3, "int32", default=1), field("shrink_factor", 4, "int32", default=1),
         field("pad_beg", 5, "int32", default=0), field("pad_end", 6, "int32", default=0),
     ])
+    f.message("ShuffleChannelParameter", [field("group", 1, "uint32", default=1)])
     f.message("PriorBoxParameter", [
         field("min_size", 1, "float", repeated=True), field("max_size", 2, "float", repeated=True),
         field("aspect_ratio", 3, "float", repeated=True), field("flip", 4, "bool", default=True),
@@ -280,7 +282,8 @@ def _schema(extra: Sequence[ParamSchema] = ()) -> FileSchema:
 
 
 def _bvlc_messages(f: FileSchema) -> None:
-    """BVLC's parameter messages of layers graphc does not map to ONNX (they become caffe nodes)."""
+    """BVLC's parameter messages of the other layers (those :mod:`.caffe_layers` maps and those that
+    become caffe nodes)."""
     f.message("ArgMaxParameter", [field("out_max_val", 1, "bool", default=False),
                                   field("top_k", 2, "uint32", default=1), field("axis", 3, "int32")])
     f.message("BiasParameter", [field("axis", 1, "int32", default=1), field("num_axes", 2, "int32", default=1),

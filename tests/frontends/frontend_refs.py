@@ -1,5 +1,6 @@
 """numpy references for the frontend tests (NHWC convolution and pooling, Caffe pooling,
-bilinear resize) and a runner for imported graphs in onnxruntime."""
+bilinear resize, Caffe's and OpenCV's other layers as loops over their definitions) and a
+runner for imported graphs in onnxruntime."""
 
 from __future__ import annotations
 
@@ -114,4 +115,111 @@ def resize_bilinear_tf(x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
             top = x[:, y0, x0] * (1 - dx) + x[:, y0, x1] * dx
             bot = x[:, y1, x0] * (1 - dx) + x[:, y1, x1] * dx
             out[:, i, j] = top * (1 - dy) + bot * dy
+    return out
+
+
+# ------------------------------------------- Caffe / OpenCV layers (issue 17, item 3)
+def bilinear_align_corners(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """DeepLab's Interp (caffe_cpu_interp2): bilinear with aligned corners, NCHW."""
+    _, _, ih, iw = x.shape
+    rh = (ih - 1) / (h - 1) if h > 1 else 0.0
+    rw = (iw - 1) / (w - 1) if w > 1 else 0.0
+    out = np.zeros(x.shape[:2] + (h, w), np.float64)
+    for i in range(h):
+        y0 = int(rh * i); y1 = y0 + (y0 < ih - 1); ly = rh * i - y0
+        for j in range(w):
+            x0 = int(rw * j); x1 = x0 + (x0 < iw - 1); lx = rw * j - x0
+            out[:, :, i, j] = ((1 - ly) * ((1 - lx) * x[:, :, y0, x0] + lx * x[:, :, y0, x1])
+                               + ly * ((1 - lx) * x[:, :, y1, x0] + lx * x[:, :, y1, x1]))
+    return out
+
+
+def deeplab_interp(x: np.ndarray, height=None, width=None, zoom=None, shrink=None, pad_beg=0, pad_end=0):
+    """DeepLab's Interp layer: output size by its rules (shrink alone, zoom alone, height and width,
+    shrink then zoom), the input cropped by the (non-positive) pads first."""
+    h_in, w_in = x.shape[2] + pad_beg + pad_end, x.shape[3] + pad_beg + pad_end
+    if shrink and not zoom:
+        h, w = (h_in - 1) // shrink + 1, (w_in - 1) // shrink + 1
+    elif zoom and not shrink:
+        h, w = h_in + (h_in - 1) * (zoom - 1), w_in + (w_in - 1) * (zoom - 1)
+    elif height and width:
+        h, w = height, width
+    else:
+        h, w = (h_in - 1) // shrink + 1, (w_in - 1) // shrink + 1
+        h, w = h + (h - 1) * (zoom - 1), w + (w - 1) * (zoom - 1)
+    crop = x[:, :, -pad_beg: -pad_beg + h_in, -pad_beg: -pad_beg + w_in]
+    return bilinear_align_corners(crop, h, w)
+
+
+def opencv_mvn(x: np.ndarray, normalize_variance=True, across_channels=False, eps=1e-9) -> np.ndarray:
+    """OpenCV's MVN: per image (and channel, unless across_channels), x - mean, divided by
+    sqrt(variance + eps) (Caffe adds eps to the standard deviation instead)."""
+    out = np.empty(x.shape, np.float64)
+    for n in range(x.shape[0]):
+        for c in ([slice(None)] if across_channels else range(x.shape[1])):
+            v = x[n, c].astype(np.float64)
+            y = v - v.mean()
+            out[n, c] = y / np.sqrt((y ** 2).mean() + eps) if normalize_variance else y
+    return out
+
+
+def caffe_lrn_within_channel(x: np.ndarray, size: int, alpha: float, beta: float) -> np.ndarray:
+    """Caffe's LRN WITHIN_CHANNEL: x / (1 + alpha / size^2 * sum of x^2 over the zero-padded
+    size x size window)^beta."""
+    pad = (size - 1) // 2
+    sq = np.pad(x.astype(np.float64) ** 2, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    acc = np.zeros(x.shape, np.float64)
+    for i in range(size):
+        for j in range(size):
+            acc += sq[:, :, i: i + x.shape[2], j: j + x.shape[3]]
+    return x / (1 + alpha * acc / size ** 2) ** beta
+
+
+def caffe_stochastic_pool_test(x: np.ndarray, k: int, s: int) -> np.ndarray:
+    """Caffe's StoPoolForwardTest: per window, sum(x^2) / (FLT_MIN + sum(x)); the windows start
+    at i * stride and are clipped at the border; output sizes rounded up."""
+    n, c, h, w = x.shape
+    oh, ow = -(-(h - k) // s) + 1, -(-(w - k) // s) + 1
+    out = np.zeros((n, c, oh, ow), np.float64)
+    for i in range(oh):
+        for j in range(ow):
+            win = x[:, :, i * s: min(i * s + k, h), j * s: min(j * s + k, w)].astype(np.float64)
+            out[:, :, i, j] = (win ** 2).sum((2, 3)) / (np.finfo(np.float32).tiny + win.sum((2, 3)))
+    return out
+
+
+def caffe_argmax(x: np.ndarray, top_k=1, out_max_val=False, axis=None) -> np.ndarray:
+    """Caffe's ArgMaxLayer: the top_k (value, index) pairs, largest first."""
+    if axis is None:
+        flat = x.reshape(x.shape[0], -1)
+        out = np.zeros((x.shape[0], 2 if out_max_val else 1, top_k))
+        for n in range(x.shape[0]):
+            pairs = sorted(((v, i) for i, v in enumerate(flat[n])), reverse=True)[:top_k]
+            out[n, 0] = [i for _, i in pairs]
+            if out_max_val:
+                out[n, 1] = [v for v, _ in pairs]
+        return out
+    moved = np.moveaxis(x, axis, -1)
+    out = np.zeros(moved.shape[:-1] + (top_k,))
+    for idx in np.ndindex(moved.shape[:-1]):
+        pairs = sorted(((v, i) for i, v in enumerate(moved[idx])), reverse=True)[:top_k]
+        out[idx] = [v if out_max_val else i for v, i in pairs]
+    return np.moveaxis(out, -1, axis)
+
+
+def caffe_reduction(x: np.ndarray, operation="SUM", axis=0, coeff=1.0) -> np.ndarray:
+    """Caffe's ReductionLayer: each of the prod(shape[:axis]) slices reduced over the rest."""
+    rows = x.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1).astype(np.float64)
+    fn = {"SUM": lambda r: r.sum(), "ASUM": lambda r: np.abs(r).sum(), "SUMSQ": lambda r: (r ** 2).sum(),
+          "MEAN": lambda r: r.mean()}[operation]
+    return (np.array([fn(r) for r in rows]) * coeff).reshape(x.shape[:axis])
+
+
+def shuffle_channel(x: np.ndarray, group: int) -> np.ndarray:
+    """ShuffleNet's ShuffleChannel: output channel j * group + i is input channel i * (C / group) + j."""
+    c = x.shape[1]
+    out = np.empty_like(x)
+    for i in range(group):
+        for j in range(c // group):
+            out[:, j * group + i] = x[:, i * (c // group) + j]
     return out

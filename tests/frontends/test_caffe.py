@@ -1,5 +1,6 @@
-"""Caffe frontend: Interp after a convolution and the HED center-crop override (case 2),
-and the mapped layers checked numerically against numpy references (case 4)."""
+"""Caffe frontend: Interp after a convolution (mapped to Resize, or a registered layer of
+yours), the HED center-crop override (case 2), and the mapped layers checked numerically
+against numpy references (case 4)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from graphc.errors import ModelFormatError
 from graphc.frontends.caffe import load_caffe
 from graphc.frontends.caffe_schema import caffe_messages
 
-from tests.frontends.frontend_refs import caffe_pool, conv_nchw, run_ort
+from tests.frontends.frontend_refs import bilinear_align_corners, caffe_pool, conv_nchw, run_ort
 
 
 def write_caffemodel(path, blobs: dict[str, list[np.ndarray]]) -> None:
@@ -46,17 +47,20 @@ def interp_net(tmp_path):
     return tmp_path / "net.prototxt", w, b
 
 
-def test_interp_becomes_caffe_node_with_its_params(interp_net):
-    path, w, _ = interp_net
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_interp_maps_to_resize_with_aligned_corners(interp_net, target):
+    path, w, b = interp_net
     g = graphc.load_model(path)  # net.caffemodel beside it supplies the weights
     interp = g.ops["interp"]
-    assert interp.qualified_type == "caffe::Interp"
-    assert interp.attrs["height"] == 9 and interp.attrs["width"] == 8
-    assert interp.attrs == {"height": 9, "width": 8}  # the fields the prototxt sets
+    assert interp.op_type == "Resize" and interp.attrs["coordinate_transformation_mode"] == "align_corners"
     np.testing.assert_array_equal(g.ops["conv"].inputs[1].const, w)
     # the in-place ReLU's output carries the blob name; the conv output was renamed
     assert interp.inputs[0].name == "conv" and interp.inputs[0].producer().op_type == "Relu"
     assert [v.name for v in g.outputs] == ["interp"]
+    x = np.random.default_rng(4).standard_normal((1, 2, 5, 6)).astype(np.float32)
+    (y,) = graphc.compile(g, target).run({"data": x}).values()
+    ref = bilinear_align_corners(np.maximum(conv_nchw(x, w, b, 1, 1), 0), 9, 8)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
 def test_unknown_param_blocks_pass_through(tmp_path):
@@ -76,19 +80,9 @@ def test_missing_weights_name_the_layer(tmp_path):
         graphc.load_model(tmp_path / "n.prototxt")
 
 
-def _bilinear_align_corners(x, h, w):
-    """Caffe Interp (DeepLab): bilinear with aligned corners, NCHW."""
-    n, c, ih, iw = x.shape
-    ys = np.linspace(0, ih - 1, h)
-    xs = np.linspace(0, iw - 1, w)
-    y0 = np.floor(ys).astype(int); y1 = np.minimum(y0 + 1, ih - 1); dy = (ys - y0)[:, None]
-    x0 = np.floor(xs).astype(int); x1 = np.minimum(x0 + 1, iw - 1); dx = (xs - x0)[None, :]
-    a, b_ = x[:, :, y0][:, :, :, x0], x[:, :, y0][:, :, :, x1]
-    c_, d = x[:, :, y1][:, :, :, x0], x[:, :, y1][:, :, :, x1]
-    return (a * (1 - dx) + b_ * dx) * (1 - dy) + (c_ * (1 - dx) + d * dx) * dy
-
-
 class Interp(graphc.Layer):
+    """A user's Interp: registered, it takes the type over graphc's mapping."""
+
     height = graphc.Param(int)
     width = graphc.Param(int)
 
@@ -97,7 +91,7 @@ class Interp(graphc.Layer):
         return [(n, c, self.height, self.width)]
 
     def forward(self, inputs, outputs, internals):
-        outputs[0][...] = _bilinear_align_corners(inputs[0], self.height, self.width)
+        outputs[0][...] = bilinear_align_corners(inputs[0], self.height, self.width)
 
 
 class CenterCrop(graphc.Layer):
@@ -121,8 +115,9 @@ def test_interp_compiles_with_registered_layer(interp_net):
     reg = graphc.LayerRegistry()
     reg.register("Interp", domain="caffe")(Interp)
     x = np.random.default_rng(4).standard_normal((1, 2, 5, 6)).astype(np.float32)
+    assert graphc.load_model(path, layers=reg).ops["interp"].qualified_type == "caffe::Interp"
     (y,) = graphc.compile(path, "numpy", layers=reg).run({"data": x}).values()
-    ref = _bilinear_align_corners(np.maximum(conv_nchw(x, w, b, 1, 1), 0), 9, 8)
+    ref = bilinear_align_corners(np.maximum(conv_nchw(x, w, b, 1, 1), 0), 9, 8)
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
 
 

@@ -95,18 +95,21 @@ def test_scaffold_types_prior_box_params_and_the_skeleton_compiles(tmp_path, mon
 
 
 def test_enums_are_names(tmp_path):
+    """On a type graphc does not map (it maps Pooling, STOCHASTIC included), the enums stay names."""
     path = tmp_path / "pool.prototxt"
-    path.write_text(INPUTS + 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
+    path.write_text(INPUTS + 'layer { name: "p" type: "MyPooling" bottom: "data" top: "p" '
                              "pooling_param { pool: STOCHASTIC kernel_size: 2 stride: 2 engine: CAFFE } }")
     assert graphc.load_model(path).ops["p"].attrs == {"pool": "STOCHASTIC", "kernel_size": 2, "stride": 2,
                                                       "engine": "CAFFE"}
 
 
-def test_bvlc_blocks_graphc_does_not_map_are_typed(tmp_path):
+def test_bvlc_blocks_of_unmapped_types_are_typed(tmp_path):
+    """graphc maps ELU, Reduction, Permute and Normalize itself: layer types it does not map, reading
+    their blocks, stay caffe nodes whose attributes show the typing."""
     path = tmp_path / "bvlc.prototxt"
     path.write_text(INPUTS + """
-layer { name: "elu" type: "ELU" bottom: "data" top: "elu" elu_param { alpha: 1 } }
-layer { name: "red" type: "Reduction" bottom: "elu" top: "red" reduction_param { operation: MEAN axis: 1 coeff: 2 } }
+layer { name: "elu" type: "MyELU" bottom: "data" top: "elu" elu_param { alpha: 1 } }
+layer { name: "red" type: "MyReduction" bottom: "elu" top: "red" reduction_param { operation: MEAN axis: 1 coeff: 2 } }
 layer { name: "perm" type: "MyPermute" bottom: "data" top: "perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
 layer { name: "norm" type: "MyNormalize" bottom: "data" top: "norm"
         norm_param { across_spatial: false channel_shared: false eps: 0.001 } }
@@ -119,9 +122,9 @@ layer { name: "norm" type: "MyNormalize" bottom: "data" top: "norm"
 
 
 def test_fields_a_declared_block_lacks_are_kept_untyped(tmp_path):
-    """A fork's extra field in a standard block (here Interp's ``align_corners``) is not dropped."""
+    """A fork's extra field in a standard block (here interp_param's ``align_corners``) is not dropped."""
     path = tmp_path / "fork.prototxt"
-    path.write_text(INPUTS + 'layer { name: "i" type: "Interp" bottom: "data" top: "i" '
+    path.write_text(INPUTS + 'layer { name: "i" type: "MyInterp" bottom: "data" top: "i" '
                              "interp_param { height: 9 width: 8 align_corners: true } }")
     assert graphc.load_model(path).ops["i"].attrs == {"height": 9, "width": 8, "align_corners": True}
 

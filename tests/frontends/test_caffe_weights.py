@@ -18,7 +18,7 @@ layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_
 layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "conv" }
 layer { name: "scale" type: "Scale" bottom: "conv" top: "conv" scale_param { bias_term: true } }
 layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
-layer { name: "up" type: "Interp" bottom: "conv" top: "up" interp_param { height: 16 width: 16 } }
+layer { name: "up" type: "MyInterp" bottom: "conv" top: "up" interp_param { height: 16 width: 16 } }
 layer { name: "crop" type: "Crop" bottom: "up" bottom: "data" top: "crop" crop_param { axis: 2 offset: 4 } }
 layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" inner_product_param { num_output: 4 } }
 """
@@ -53,14 +53,14 @@ def test_compile_names_every_layer_without_blobs(hed):
 def test_scaffold_reads_the_structure_alone(hed):
     assert main(["scaffold", "deploy.prototxt", "-o", "hed_layers.py"]) == 0
     skeleton = (hed / "hed_layers.py").read_text()
-    assert "@graphc.register_layer('Interp', domain='caffe')" in skeleton and "height = Param(int, default=16)" in skeleton
+    assert "@graphc.register_layer('MyInterp', domain='caffe')" in skeleton and "height = Param(int, default=16)" in skeleton
     assert "Convolution" not in skeleton  # mapped layers stay mapped without their weights
 
 
 def test_inspect_reads_the_structure_alone(hed, capsys):
     assert main(["inspect", "deploy.prototxt"]) == 0
     out = capsys.readouterr().out.replace("\n", " ")
-    assert "caffe::Interp" in out and "no weights:" in out and "'fc' (InnerProduct)" in out
+    assert "caffe::MyInterp" in out and "no weights:" in out and "'fc' (InnerProduct)" in out
 
 
 def test_structure_only_graph_has_the_blobs_as_inputs(hed):
