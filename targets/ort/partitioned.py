@@ -33,6 +33,7 @@ from onnx import numpy_helper
 
 from graphc.errors import GraphcError, InputError, LayerError
 from graphc.frontends.types import type_from_proto, type_to_proto
+from graphc.input_check import check_input
 from graphc.ir import Graph, TensorType, Value
 from graphc.limits import begin_run, end_run
 
@@ -40,7 +41,7 @@ from .lowering import FUNCTION
 from .partition import ONNXRUNTIME, PYTHON, Stage, boundary_bytes, form_stages
 from .protos import graphs_of, initializers_of
 from .pynodes import node_spec
-from .pyops import PyOpSpec, _check_strings
+from .pyops import PyOpSpec, check_string_output
 from .regions import OnnxRegion, boundary_record, region_model
 from .schedule import check_schedule
 
@@ -144,9 +145,6 @@ class PartitionedArtifact:
         self.input_names = [s.name for s in self._inputs]
         self.output_names = [o.name for o in model.graph.output]
         self._live = self._live_after()
-        from targets.numpy.executor import _check_one  # the numpy target's input checks, shared
-
-        self._check_one = _check_one
         self._region_outputs = {n for r in self._regions.values() for n in r.output_names}
         self._lock = threading.Lock()
         self._pool: list[dict[str, PyOpSpec]] = [self._runners()]  # builds every layer now: errors surface here
@@ -217,7 +215,6 @@ class PartitionedArtifact:
         return self._outputs(vals, fed)
 
     def _check_inputs(self, feeds: dict[str, Any]) -> dict[str, Any]:
-        _check_one = self._check_one
         missing = [s.name for s in self._inputs if s.name not in feeds]
         if missing:
             raise InputError(f"missing input(s) {missing}; the model takes {self.input_names}")
@@ -225,7 +222,7 @@ class PartitionedArtifact:
         if extra:  # a misspelt name would otherwise run on nothing it meant to feed
             raise InputError(f"unknown input name(s) {extra}; the model takes {self.input_names}")
         symbols: dict[str, tuple[int, str]] = {}
-        return {s.name: _check_one(s, feeds[s.name], symbols) for s in self._inputs}  # type: ignore[arg-type]
+        return {s.name: check_input(s.name, s.type, feeds[s.name], symbols) for s in self._inputs}
 
     def _run_node(self, node: _PyNode, spec: PyOpSpec, vals: dict[str, Any]) -> None:
         args = [vals[n] if n in vals else self._consts[n] for n in node.inputs]
@@ -246,7 +243,7 @@ class PartitionedArtifact:
                                  f"declares {np.dtype(dt).name}; make the layer's output_dtypes() and forward() agree")
             if isinstance(r, np.ndarray) and r.dtype == object:
                 try:
-                    _check_strings(i, r)  # what a Python op's output must be, so both modes agree
+                    check_string_output(i, r)  # what a Python op's output must be, so both modes agree
                 except LayerError as e:
                     raise LayerError(f"node {node.name!r} ({spec.label}): {e}") from None
             if name:

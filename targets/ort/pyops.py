@@ -45,7 +45,8 @@ from .protos import graphs_of, graphs_of_node
 from .pyop_registry import OP_TYPE, PYOPS
 from .tensors import BIT_CARRIED
 
-__all__ = ["PyOpSpec", "PyOpHost", "HostedOp", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED", "BIT_CARRIED", "rewrite_for_host"]
+__all__ = ["PyOpSpec", "PyOpHost", "HostedOp", "CONTRIB_DOMAIN", "py_type_ok", "TRANSPORTED", "BIT_CARRIED", "rewrite_for_host",
+           "check_string_output"]
 
 #: the only domain onnxruntime-extensions serves Python ops in
 CONTRIB_DOMAIN = "ai.onnx.contrib"
@@ -180,12 +181,12 @@ def _checked_outputs(spec: PyOpSpec, returned: Sequence[Any]) -> list[np.ndarray
                 "(onnxruntime-extensions would cast it silently); make the layer's output_dtypes() "
                 "and forward() agree")
         if arr.dtype == object:
-            _check_strings(i, arr)
+            check_string_output(i, arr)
         outs.append(_to_carrier(arr))
     return outs
 
 
-def _check_strings(i: int, arr: np.ndarray) -> None:
+def check_string_output(i: int, arr: np.ndarray) -> None:
     """LayerError unless every element of string output ``i`` is a str encodable as UTF-8."""
     for k, s in enumerate(arr.flat):
         if not isinstance(s, str):
