@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from graphc.errors import GraphcError, InputError, PlanError
+from graphc.input_check import check_input
 from graphc.ir import Graph, Value
 from graphc.limits import begin_run, end_run
 
@@ -372,7 +373,7 @@ class Executor:
         out: list[tuple[int, np.ndarray]] = []
         symbols: dict[str, tuple[int, str]] = {}
         for slot, v in self.program.inputs:
-            out.append((slot, _check_one(v, feeds[v.name], symbols)))
+            out.append((slot, check_input(v.name, v.type, feeds[v.name], symbols)))
         return out
 
     def signature(self, feeds: Sequence[tuple[int, np.ndarray]]) -> Any:
@@ -427,41 +428,3 @@ class Executor:
 
     def plan_for(self, key: Any = "static") -> Any:
         return self._plans[key][0]
-
-
-def _check_one(v: Value, x: Any, symbols: dict[str, tuple[int, str]]) -> np.ndarray:
-    """``x`` as a contiguous array of ``v``'s declared type, or InputError."""
-    t = v.type
-    if t.kind != "tensor":  # sequences / optionals pass through as given
-        return x
-    want = np.dtype(t.dtype) if t.dtype is not None else None
-    if isinstance(x, np.ndarray):
-        arr = x
-        if want is not None and arr.dtype != want and arr.dtype.newbyteorder("=") == want.newbyteorder("="):
-            arr = arr.astype(want)  # the declared type in the other byte order (>f4): same values, native order
-        if want is not None and arr.dtype != want and not (want == object and arr.dtype.kind in "SU"):
-            raise InputError(f"input {v.name!r}: expected dtype {want.name} ({t}), got {arr.dtype.name} "
-                             f"with shape {arr.shape}; convert it with .astype(np.{want.name})")
-        if want == object and arr.dtype.kind in "SU":
-            arr = arr.astype(object)
-    else:
-        try:
-            arr = np.asarray(x, dtype=want)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"input {v.name!r}: cannot convert {type(x).__name__} to {t}: {e}") from e
-    if t.shape is not None:
-        if arr.ndim != len(t.shape):
-            raise InputError(f"input {v.name!r}: expected rank {len(t.shape)} ({t}), got shape {arr.shape} "
-                             f"(rank {arr.ndim})")
-        for i, (d, got) in enumerate(zip(t.shape, arr.shape)):
-            if isinstance(d, int) and d != got:
-                raise InputError(f"input {v.name!r}: expected shape {tuple(t.shape)} ({t}), got {arr.shape} "
-                                 f"(dimension {i} is {got}, not {d})")
-            if isinstance(d, str):
-                seen = symbols.setdefault(d, (got, v.name))
-                if seen[0] != got:
-                    raise InputError(f"input {v.name!r}: dimension {i} ({d!r}) is {got}, but input {seen[1]!r} "
-                                     f"gave {d!r} = {seen[0]}")
-    if not arr.flags.c_contiguous:
-        arr = np.ascontiguousarray(arr)
-    return arr
