@@ -12,6 +12,8 @@ No TensorFlow import: the GraphDef schema is declared in :mod:`.tf_schema`.
   node in domain ``tf`` with all of its attributes decoded to Python values and its
   inputs unchanged (NHWC, as TensorFlow defines the op), e.g. ``tf::ResizeBilinear(images,
   size)`` with ``align_corners``/``half_pixel_centers``.
+* TF1 control flow (``while`` frames, ``tf.map_fn``'s TensorArrays, ``tf.cond``) becomes ONNX
+  ``Loop``/``If`` (:mod:`.tf_control_flow`).
 * Graph outputs: the data outputs no node reads, unless ``outputs`` names them.
 """
 
@@ -30,6 +32,7 @@ from onnx import TensorProto, helper
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
 from .builder import GraphBuilder, mark_overridden
+from .tf_control_flow import ControlFlowImporter, has_control_flow
 from .tf_schema import DT_TO_NUMPY, tf_messages
 
 __all__ = ["load_tensorflow", "parse_graphdef", "graphdef_to_graph", "tensor_to_array", "MAPPED_OPS"]
@@ -250,6 +253,12 @@ def _binary(onnx_type: str) -> Converter:
     return convert
 
 
+def _ternary(onnx_type: str) -> Converter:
+    def convert(b: GraphBuilder, node: _Node) -> list[Value]:
+        return [b.op1(onnx_type, node.inputs[:3], name=node.name)]
+    return convert
+
+
 def _unary(onnx_type: str) -> Converter:
     def convert(b: GraphBuilder, node: _Node) -> list[Value]:
         return [b.op1(onnx_type, node.inputs[:1], name=node.name)]
@@ -458,6 +467,7 @@ MAPPED_OPS: dict[str, Converter] = {
     "ExpandDims": _expand_dims,
     # shape arithmetic (a computed Reshape): kept as ops, folded when the shapes are known
     "Shape": _shape, "Cast": _cast, "Pack": _pack, "StridedSlice": _strided_slice,
+    "Range": _ternary("Range"),  # scalar start, limit, delta of one type in both
 }
 
 #: data inputs a mapped op needs at least, where more than one (TensorFlow's op registry)
@@ -466,7 +476,7 @@ _MIN_INPUTS: dict[str, int] = {
                      "RealDiv", "SquaredDifference", "Maximum", "Minimum", "Pow", "Greater", "GreaterEqual",
                      "Less", "LessEqual", "Equal", "LogicalAnd", "LogicalOr", "Mean", "Pad", "ConcatV2",
                      "Reshape", "Transpose", "Sum", "Max", "Min", "Prod", "ExpandDims"], 2),
-    "PadV2": 3, "StridedSlice": 4, "FusedBatchNorm": 5, "FusedBatchNormV3": 5,
+    "PadV2": 3, "Range": 3, "StridedSlice": 4, "FusedBatchNorm": 5, "FusedBatchNormV3": 5,
 }
 
 _NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}
@@ -555,30 +565,32 @@ def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | 
     produced: dict[tuple[str, int], Value] = {}
     if inputs:
         nodes = _cut(b, nodes, inputs, outputs, produced)
-    for nd in _topological(nodes):
+
+    def convert(builder: GraphBuilder, nd: Any, values: list[Value], label: str) -> list[Value]:
         if nd.op == "NoOp":  # control-only (TF2 freezing leaves one ordering the variable reads): no data
-            continue
+            return []
         attrs = {k: decode_attr(v, nd.name) for k, v in sorted(nd.attr.items())}
-        inputs = []
-        for ref in nd.input:
-            src = _split_input(ref)
-            if src is not None:
-                inputs.append(produced[src])
-        node = _Node(nd.name, nd.op, attrs, inputs, ports[nd.name])
-        outs = _convert_node(b, node, layers)
-        for i, v in enumerate(outs):
-            produced[(nd.name, i)] = v
+        return _convert_node(builder, _Node(label, nd.op, attrs, values, ports[nd.name]), layers)
+
+    if has_control_flow(nodes):  # while frames -> Loop, tf.cond -> If (tf_control_flow)
+        ControlFlowImporter(nodes, ports, convert, decode_attr).import_root(b, produced, [n.name for n in nodes])
+    else:
+        for nd in _topological(nodes):
+            values = [produced[src] for src in map(_split_input, nd.input) if src is not None]
+            for i, v in enumerate(convert(b, nd, values, nd.name)):
+                produced[(nd.name, i)] = v
     if outputs:
         result = []
         for ref in outputs:
             src = _split_input(ref)
-            if src is None or src not in produced:
-                raise ModelFormatError(f"requested output {ref!r} is not produced by the graph")
+            if src is None or not isinstance(produced.get(src), Value):
+                raise ModelFormatError(f"requested output {ref!r} is not produced by the graph (a tensor inside a "
+                                       f"while loop or tf.cond branch is not a graph output: ask for its Exit/Merge)")
             result.append(produced[src])
     else:
         result = [produced[(n.name, 0)] for n in nodes
                   if n.op not in ("Const", "Placeholder") and n.op not in _NO_OUTPUT_OPS
-                  and (n.name, 0) in produced
+                  and isinstance(produced.get((n.name, 0)), Value)
                   and not any((n.name, p) in read for p in range(ports[n.name]))]
     return b.finish(result)
 
