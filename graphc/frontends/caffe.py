@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,6 +41,7 @@ from ..ir import Graph, Value
 from ..layers.registry import user_layer
 from .builder import GraphBuilder, mark_overridden
 from .caffe_layers import OPENCV_LAYERS, lrn_within_channel, stochastic_pooling
+from .caffe_net import CaffeLayer as _Layer, CaffeNet as _Net
 from .caffe_schema import caffe_messages
 from .caffe_ssd import SSD_LAYERS
 from .caffe_training import drop_training_layer, report_dropped
@@ -113,48 +113,6 @@ def save_caffemodel(path: str | os.PathLike, blobs: dict[str, Sequence[np.ndarra
 
 
 # ---------------------------------------------------------------- conversion
-@dataclass
-class _Layer:
-    """A LayerParameter being converted."""
-
-    name: str
-    type: str
-    proto: Any
-    bottoms: list[Value]
-    blobs: list[np.ndarray]
-    tops: list[str]
-    text: dict[str, list[Any]] = field(default_factory=dict)  # the layer's prototxt block, schema-free
-
-
-class _Net:
-    """Conversion state: the builder, the rank of every value and the layers found without weights."""
-
-    def __init__(self, b: GraphBuilder):
-        self.b = b
-        self.ranks: dict[int, int] = {}
-        self.missing: list[str] = []  # one description per layer lacking weight blobs
-
-    def has_blobs(self, L: _Layer, n: int) -> bool:
-        """Whether ``L`` carries its ``n`` weight blobs; a layer without them is recorded as missing."""
-        if len(L.blobs) >= n:
-            return True
-        self.missing.append(f"layer {L.name!r} ({L.type}) needs {n} weight blob(s) but has {len(L.blobs)}")
-        return False
-
-    def placeholder(self, L: _Layer, what: str, rank: int) -> Value:
-        """A missing weight blob as a graph input of unknown dims (structure-only import)."""
-        return self.b.input(self.b.graph.unique_name(f"{L.name}_{what}"), np.float32, [None] * rank)
-
-    def rank(self, v: Value) -> int:
-        if v.shape is not None:
-            return len(v.shape)
-        return self.ranks.get(id(v), 4)
-
-    def set_rank(self, v: Value, r: int) -> Value:
-        self.ranks[id(v)] = r
-        return v
-
-
 Converter = Callable[[_Net, _Layer], list[Value]]
 
 

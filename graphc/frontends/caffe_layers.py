@@ -22,7 +22,7 @@ from .static_shapes import static_shape
 
 if TYPE_CHECKING:
     from ..ir import Value
-    from .caffe import _Layer, _Net
+    from .caffe_net import CaffeLayer as _Layer, CaffeNet as _Net
 
 __all__ = ["OPENCV_LAYERS", "interp_mode", "interp_size", "lrn_within_channel", "stochastic_pooling"]
 

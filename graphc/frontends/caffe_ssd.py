@@ -30,7 +30,7 @@ from .static_shapes import static_shape
 
 if TYPE_CHECKING:
     from ..ir import Value
-    from .caffe import _Layer, _Net
+    from .caffe_net import CaffeLayer as _Layer, CaffeNet as _Net
 
 __all__ = ["SSD_LAYERS", "prior_box_sizes", "aspect_ratios", "prior_boxes"]
 logger = logging.getLogger("graphc.frontends")
