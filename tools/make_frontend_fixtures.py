@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -130,7 +129,7 @@ def make_keras2() -> None:
     (DATA / "keras2_weights.json").write_text(model.to_json())
     gap, fc = model.predict(x, verbose=0)
     _save_npz("keras2.npz", image=x, gap=gap, fc=fc)
-    print("keras", keras.__version__ if hasattr(keras, "__version__") else tf.__version__)
+    print("tensorflow", tf.__version__, "tf.keras", importlib.metadata.version("keras"))
 
 
 def make_keras3() -> None:
