@@ -200,7 +200,29 @@ def test_winograd_weights_reproduce_a_direct_tile():
     np.testing.assert_allclose(y, direct, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.skipif(not blas.available(), reason="numpy has no recognised bundled CBLAS")
+def _bundled_openblas() -> list[str]:
+    """The OpenBLAS libraries a numpy wheel ships in numpy.libs (none for a distro or source build)."""
+    import glob
+    import os
+
+    return sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs", "*openblas*")))
+
+
+NO_BLAS = (f"numpy {np.__version__} ({np.__file__}) bundles no OpenBLAS in numpy.libs: the implicit-GEMM conv "
+           "path and the direct sgemm call are not tested here")
+
+
+def test_blas_is_found_where_numpy_bundles_openblas():
+    """Where numpy ships OpenBLAS (every PyPI wheel), graphc must find its sgemm: otherwise the implicit-GEMM
+    convolution turns off and the conv-path tests silently check the numpy path instead (a renamed
+    CBLAS symbol list passed every test before this one)."""
+    libs = _bundled_openblas()
+    if not libs:
+        pytest.skip(NO_BLAS)
+    assert blas.available(), f"numpy bundles {libs} but graphc found no CBLAS sgemm in it"
+
+
+@pytest.mark.skipif(not blas.available(), reason=NO_BLAS)
 def test_blas_sgemm_strided_accumulate_and_bounds():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((5, 3)).astype(np.float32)
