@@ -15,7 +15,7 @@ The fixtures:
   a loop invariant ``w`` and a trip count fed at run time.
 * ``map_fn``: ``tf.map_fn`` normalizing each row of a batch (the shape of the Object Detection
   API's ``Preprocessor/map/while``): a TensorArray scattered before the loop, read per iteration,
-  written per iteration and gathered (stacked) after it.
+  written per iteration and gathered (stacked) after it; batches of 4, 1 and 0 rows.
 * ``cond``: ``tf.cond`` v1 on a computed predicate, two inputs (one per predicate value).
 * ``nested_while``: a while loop whose body runs another while loop.
 """
@@ -80,7 +80,7 @@ def map_fn(out: Path, rng: np.random.Generator) -> None:
             return (row - mean) / std * 2.0
 
         tf.identity(tf.map_fn(normalize, x), name="normalized")
-    feeds = [{"x": rng.standard_normal((b, 6)).astype(np.float32) * 3 + 1} for b in (4, 1)]
+    feeds = [{"x": rng.standard_normal((b, 6)).astype(np.float32) * 3 + 1} for b in (4, 1, 0)]
     _save(out, "map_fn", g, feeds, ["normalized"])
 
 

@@ -308,6 +308,11 @@ class ControlFlowImporter:
             if not isinstance(flow, _Flow) or flow.stacked is None or not self._range_from_zero(nd, 1):
                 raise ModelFormatError(f"{where}: graphc maps a gather at Range(0, n, 1) of a TensorArray a while loop "
                                        f"wrote (tf.map_fn's stack) only; {CUT_ADVICE}")
+            shape = self._attr(nd, "element_shape")
+            if isinstance(shape, list) and all(d >= 0 for d in shape):
+                # a loop that ran no iteration stacks nothing ONNX knows the element shape of; TF's is this one
+                target = b.ints([-1] + [int(d) for d in shape], f"{nd.name}/shape")
+                return [b.op1("Reshape", [flow.stacked, target], name=nd.name)]
             return [flow.stacked]
         raise ModelFormatError(f"{where} is not mapped; {CUT_ADVICE}")
 
