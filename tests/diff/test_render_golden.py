@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from graphc import load_model
 from graphc.diff import GraphDiff, to_json_text
 from tests.diff.cases import pairs
+
+
+def _short_hash(a: np.ndarray) -> str:
+    """What the diff promises for a weight: 8 hex digits of blake2b over its bytes, dtype and shape,
+    computed here from the case's arrays (the golden once held the digests graphc printed)."""
+    return hashlib.blake2b(a.tobytes() + str(a.dtype).encode() + str(a.shape).encode(), digest_size=4).hexdigest()
+
+
+ONES, TWOS = _short_hash(np.ones(4, np.float32)), _short_hash(np.full(4, 2, np.float32))
 
 GOLDEN = {
     "added": """\
@@ -41,12 +52,12 @@ Ops rewired (1)
       → y (graph output)
 Value types (1)
   ~ r  ?[...] → float32[1,4]""",
-    "attribute": """\
+    "attribute": f"""\
 graph diff: +0 −0 ~2   ops 2 → 2
 Attributes (1)
   ~ LeakyRelu relu  alpha: 0.1 → 0.2
 Weights (1)
-  ~ c  float32[4] #8309dc92 → float32[4] #51ffaa70""",
+  ~ c  float32[4] #{ONES} → float32[4] #{TWOS}""",
     "shape": """\
 graph diff: +0 −0 ~3   ops 2 → 2
 Graph inputs/outputs (2)
@@ -61,6 +72,18 @@ Value types (1)
 def test_plain_text_golden(case):
     before, after = pairs()[case]
     assert GraphDiff(load_model(before), load_model(after)).to_text() == GOLDEN[case]
+
+
+def test_weight_hash_tells_content_dtype_and_shape_apart():
+    from graphc.diff.core import checksum
+
+    a = np.arange(6, dtype=np.float32)
+    last_bit = a.copy()
+    last_bit[5] = np.nextafter(last_bit[5], np.float32(6))  # one bit of one element
+    others = [last_bit, a.astype(np.int32), a.reshape(2, 3), a[::-1]]
+    assert checksum(a) == _short_hash(a) and checksum(a.copy()) == checksum(a)
+    assert len({checksum(b) for b in [a, *others]}) == 5
+    assert checksum(a.reshape(3, 2).T) == _short_hash(np.ascontiguousarray(a.reshape(3, 2).T))
 
 
 def test_identical_graphs_have_no_changes():
