@@ -146,7 +146,7 @@ def make_keras3() -> None:
 
 # ---------------------------------------------------------------- Caffe
 
-CAFFE_NET = "caffe_tiny"
+CAFFE_NETS = ("caffe_tiny", "caffe_wide")
 
 
 def _compile_proto(proto: Path):
@@ -162,17 +162,15 @@ def _compile_proto(proto: Path):
     return importlib.import_module("caffe_pb2")
 
 
-def make_caffe(proto: Path) -> None:
-    """caffe_tiny.caffemodel (binary NetParameter) and .prototxt (text_format) from upstream caffe.proto,
-    the inputs in caffe_tiny.npz (outputs: the caffe-oracle step), caffe_descriptors.json."""
-    from google.protobuf import text_format
+class _NetWriter:
+    """A NetParameter built layer by layer with seeded blobs, written as .caffemodel + .prototxt."""
 
-    pb = _compile_proto(proto)
-    rng = np.random.default_rng(24)
-    net = pb.NetParameter(name=CAFFE_NET)
+    def __init__(self, pb, name: str, seed: int) -> None:
+        self.pb, self.rng = pb, np.random.default_rng(seed)
+        self.net = pb.NetParameter(name=name)
 
-    def layer(name: str, type_: str, bottom: list[str], top: list[str], blobs=(), **params):
-        lp = net.layer.add(name=name, type=type_, bottom=bottom, top=top)
+    def layer(self, name: str, type_: str, bottom: list[str], top: list[str], blobs=(), **params):
+        lp = self.net.layer.add(name=name, type=type_, bottom=bottom, top=top)
         for key, value in params.items():
             getattr(lp, key).CopyFrom(value)
         for arr in blobs:
@@ -181,36 +179,96 @@ def make_caffe(proto: Path) -> None:
             blob.data.extend(np.asarray(arr, np.float32).reshape(-1).tolist())
         return lp
 
-    def randn(*shape: int, scale: float = 0.5) -> np.ndarray:
-        return (rng.standard_normal(shape) * scale).astype(np.float32)
+    def randn(self, *shape: int, scale: float = 0.5) -> np.ndarray:
+        return (self.rng.standard_normal(shape) * scale).astype(np.float32)
 
-    layer("data", "Input", [], ["data"], input_param=pb.InputParameter(shape=[pb.BlobShape(dim=[1, 3, 8, 8])]))
-    layer("conv1", "Convolution", ["data"], ["conv1"], [randn(4, 3, 3, 3), randn(4)],
-          convolution_param=pb.ConvolutionParameter(num_output=4, kernel_size=[3], pad=[1]))
-    # Caffe's BatchNorm stores sums scaled by blobs[2] (the moving-average factor): mean = blobs[0] / blobs[2]
-    layer("bn1", "BatchNorm", ["conv1"], ["conv1"],
-          [randn(4) * 2.5, rng.uniform(0.5, 1.5, 4).astype(np.float32) * 2.5, np.array([2.5], np.float32)],
-          batch_norm_param=pb.BatchNormParameter(use_global_stats=True, eps=1e-4))
-    layer("scale1", "Scale", ["conv1"], ["conv1"], [randn(4) + 1.0, randn(4)],
-          scale_param=pb.ScaleParameter(bias_term=True))
-    layer("relu1", "ReLU", ["conv1"], ["conv1"], relu_param=pb.ReLUParameter(negative_slope=0.1))
-    layer("split1", "Split", ["conv1"], ["split1_a", "split1_b"])
-    layer("pool1", "Pooling", ["split1_a"], ["pool1"],
-          pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.MAX, kernel_size=3, stride=2))
-    layer("fc", "InnerProduct", ["pool1"], ["fc"], [randn(5, 4 * 4 * 4, scale=0.05), randn(5)],
-          inner_product_param=pb.InnerProductParameter(num_output=5))
-    layer("prob", "Softmax", ["fc"], ["prob"])
-    layer("pool2", "Pooling", ["split1_b"], ["pool2"],
-          pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.AVE, global_pooling=True))
+    def save(self, **inputs: tuple[int, ...]) -> None:
+        """The binary net with blobs, the text net without, and seeded inputs in <name>.npz."""
+        from google.protobuf import text_format
 
-    (DATA / f"{CAFFE_NET}.caffemodel").write_bytes(net.SerializeToString())
-    deploy = pb.NetParameter()
-    deploy.CopyFrom(net)
-    for lp in deploy.layer:
-        del lp.blobs[:]
-    (DATA / f"{CAFFE_NET}.prototxt").write_text(text_format.MessageToString(deploy))
-    _save_npz(f"{CAFFE_NET}.npz", data=rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
+        name = self.net.name
+        (DATA / f"{name}.caffemodel").write_bytes(self.net.SerializeToString())
+        deploy = self.pb.NetParameter()
+        deploy.CopyFrom(self.net)
+        for lp in deploy.layer:
+            del lp.blobs[:]
+        (DATA / f"{name}.prototxt").write_text(text_format.MessageToString(deploy))
+        _save_npz(f"{name}.npz", **{k: self.rng.standard_normal(s).astype(np.float32) for k, s in inputs.items()})
+
+
+def make_caffe(proto: Path) -> None:
+    """caffe_tiny and caffe_wide (.caffemodel: binary NetParameter; .prototxt: text_format) from upstream
+    caffe.proto, their inputs in <net>.npz (outputs: the caffe-oracle step), caffe_descriptors.json."""
+    pb = _compile_proto(proto)
+    _caffe_tiny(_NetWriter(pb, "caffe_tiny", 24))
+    _caffe_wide(_NetWriter(pb, "caffe_wide", 25))
     _dump_file_descriptors(pb.DESCRIPTOR, "caffe_descriptors.json")
+
+
+def _caffe_tiny(w: _NetWriter) -> None:
+    pb, randn = w.pb, w.randn
+    w.layer("data", "Input", [], ["data"], input_param=pb.InputParameter(shape=[pb.BlobShape(dim=[1, 3, 8, 8])]))
+    w.layer("conv1", "Convolution", ["data"], ["conv1"], [randn(4, 3, 3, 3), randn(4)],
+            convolution_param=pb.ConvolutionParameter(num_output=4, kernel_size=[3], pad=[1]))
+    # Caffe's BatchNorm stores sums scaled by blobs[2] (the moving-average factor): mean = blobs[0] / blobs[2]
+    w.layer("bn1", "BatchNorm", ["conv1"], ["conv1"],
+            [randn(4) * 2.5, w.rng.uniform(0.5, 1.5, 4).astype(np.float32) * 2.5, np.array([2.5], np.float32)],
+            batch_norm_param=pb.BatchNormParameter(use_global_stats=True, eps=1e-4))
+    w.layer("scale1", "Scale", ["conv1"], ["conv1"], [randn(4) + 1.0, randn(4)],
+            scale_param=pb.ScaleParameter(bias_term=True))
+    w.layer("relu1", "ReLU", ["conv1"], ["conv1"], relu_param=pb.ReLUParameter(negative_slope=0.1))
+    w.layer("split1", "Split", ["conv1"], ["split1_a", "split1_b"])
+    w.layer("pool1", "Pooling", ["split1_a"], ["pool1"],
+            pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.MAX, kernel_size=3, stride=2))
+    w.layer("fc", "InnerProduct", ["pool1"], ["fc"], [randn(5, 4 * 4 * 4, scale=0.05), randn(5)],
+            inner_product_param=pb.InnerProductParameter(num_output=5))
+    w.layer("prob", "Softmax", ["fc"], ["prob"])
+    w.layer("pool2", "Pooling", ["split1_b"], ["pool2"],
+            pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.AVE, global_pooling=True))
+    w.save(data=(1, 3, 8, 8))
+
+
+def _caffe_wide(w: _NetWriter) -> None:
+    """The rest of BVLC's inference layers graphc maps, with the fields that change their meaning set."""
+    pb, randn = w.pb, w.randn
+    w.layer("data", "Input", [], ["data"], input_param=pb.InputParameter(shape=[pb.BlobShape(dim=[1, 4, 9, 9])]))
+    w.layer("conv_g", "Convolution", ["data"], ["conv_g"], [randn(6, 2, 3, 2), randn(6)],  # -> 1x6x5x8
+            convolution_param=pb.ConvolutionParameter(num_output=6, group=2, kernel_h=3, kernel_w=2, stride_h=2,
+                                                      stride_w=1, pad_h=1, pad_w=0))
+    w.layer("prelu", "PReLU", ["conv_g"], ["conv_g"], [randn(6)])
+    # k left at 1: OpenCV 4.14 reads Caffe's k as "bias" and ignores it (Caffe: k + alpha/n * sum);
+    # graphc's k is checked against a hand reference in test_caffe.py
+    w.layer("lrn", "LRN", ["conv_g"], ["lrn"], lrn_param=pb.LRNParameter(local_size=3, alpha=0.5, beta=0.75))
+    # AVE pooling with padding: Caffe divides by the window clipped to the padded input (pads counted)
+    w.layer("pool_ave", "Pooling", ["lrn"], ["pool_ave"],  # -> 1x6x3x5 (ceil rounding)
+            pooling_param=pb.PoolingParameter(pool=pb.PoolingParameter.AVE, kernel_size=3, stride=2, pad=1))
+    w.layer("conv_d", "Convolution", ["pool_ave"], ["conv_d"], [randn(5, 6, 3, 3)],  # dilated, no bias
+            convolution_param=pb.ConvolutionParameter(num_output=5, kernel_size=[3], dilation=[2], pad=[2],
+                                                      bias_term=False))
+    w.layer("deconv", "Deconvolution", ["conv_d"], ["deconv"], [randn(5, 4, 3, 3), randn(4)],  # -> 1x4x5x9
+            convolution_param=pb.ConvolutionParameter(num_output=4, kernel_size=[3], stride=[2], pad=[1]))
+    w.layer("slice", "Slice", ["deconv"], ["s0", "s1", "s2"],
+            slice_param=pb.SliceParameter(axis=1, slice_point=[1, 3]))
+    w.layer("sum", "Eltwise", ["s0", "s2"], ["sum"],
+            eltwise_param=pb.EltwiseParameter(operation=pb.EltwiseParameter.SUM, coeff=[0.5, -2.0]))
+    w.layer("prod", "Eltwise", ["s0", "s2"], ["prod"],
+            eltwise_param=pb.EltwiseParameter(operation=pb.EltwiseParameter.PROD))
+    w.layer("max", "Eltwise", ["sum", "prod"], ["max"],
+            eltwise_param=pb.EltwiseParameter(operation=pb.EltwiseParameter.MAX))
+    w.layer("concat", "Concat", ["max", "s1", "prod"], ["concat"], concat_param=pb.ConcatParameter(axis=1))
+    w.layer("crop", "Crop", ["concat", "pool_ave"], ["crop"],  # -> 1x4x3x5 at (1, 2)
+            crop_param=pb.CropParameter(axis=2, offset=[1, 2]))
+    w.layer("power", "Power", ["crop"], ["power"], power_param=pb.PowerParameter(power=2.0, scale=0.5, shift=1.0))
+    w.layer("tanh", "TanH", ["power"], ["tanh"])
+    w.layer("drop", "Dropout", ["tanh"], ["tanh"], dropout_param=pb.DropoutParameter(dropout_ratio=0.3))
+    w.layer("flatten", "Flatten", ["tanh"], ["flatten"])
+    w.layer("ip", "InnerProduct", ["flatten"], ["ip"], [randn(14, 60, scale=0.2), randn(14)],
+            inner_product_param=pb.InnerProductParameter(num_output=14))
+    w.layer("reshape", "Reshape", ["ip"], ["reshape"],
+            reshape_param=pb.ReshapeParameter(shape=pb.BlobShape(dim=[0, 2, -1])))
+    w.layer("sig", "Sigmoid", ["reshape"], ["sig"])
+    w.layer("softmax", "Softmax", ["reshape"], ["softmax"], softmax_param=pb.SoftmaxParameter(axis=2))
+    w.save(data=(1, 4, 9, 9))
 
 
 def make_caffe_schema(proto: Path, out: str, only: list[str] | None) -> None:
@@ -220,14 +278,19 @@ def make_caffe_schema(proto: Path, out: str, only: list[str] | None) -> None:
 
 
 def make_caffe_oracle() -> None:
-    """OpenCV dnn (which reads real Caffe files) runs caffe_tiny: its outputs go into caffe_tiny.npz."""
+    """OpenCV dnn (which reads real Caffe files) runs each Caffe net on its stored inputs; every output
+    (a blob no layer reads) goes into the net's .npz beside the inputs."""
     import cv2
 
-    net = cv2.dnn.readNetFromCaffe(str(DATA / f"{CAFFE_NET}.prototxt"), str(DATA / f"{CAFFE_NET}.caffemodel"))
-    inputs = dict(np.load(DATA / f"{CAFFE_NET}.npz"))
-    net.setInput(inputs["data"], "data")
-    prob, pool2 = net.forward(["prob", "pool2"])
-    _save_npz(f"{CAFFE_NET}.npz", data=inputs["data"], prob=prob, pool2=pool2)
+    for name in CAFFE_NETS:
+        net = cv2.dnn.readNetFromCaffe(str(DATA / f"{name}.prototxt"), str(DATA / f"{name}.caffemodel"))
+        inputs = dict(np.load(DATA / f"{name}.npz"))
+        for key, value in inputs.items():
+            if key == "data":
+                net.setInput(value, key)
+        outs = list(net.getUnconnectedOutLayersNames())
+        _save_npz(f"{name}.npz", data=inputs["data"], **dict(zip(outs, net.forward(outs))))
+        print(name, "outputs", outs)
     print("opencv", cv2.__version__)
 
 

@@ -66,16 +66,20 @@ def test_a_keras_file_matches_keras(name, npz, options, target):
     _check_outputs(DATA / name, target, npz, ["image"], **options)
 
 
-CAFFE_FILES = [("caffe_tiny.caffemodel", {}), ("caffe_tiny.prototxt", {"weights": "caffe_tiny.caffemodel"})]
+CAFFE_FILES = [(f"{net}.{form}", net) for net in ("caffe_tiny", "caffe_wide") for form in ("caffemodel", "prototxt")]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name,options", CAFFE_FILES, ids=[f[0] for f in CAFFE_FILES])
-def test_a_caffe_net_from_upstream_caffe_proto_matches_opencv(name, options, target):
-    """BatchNorm's scale-factor blob (2.5), Scale with bias, leaky in-place ReLU, Split, MAX pooling
-    with Caffe's ceil rounding (8x8, k3 s2 -> 4x4), global AVE pooling, InnerProduct, Softmax."""
-    options = {k: str(DATA / v) for k, v in options.items()}
-    _check_outputs(DATA / name, target, "caffe_tiny.npz", ["data"], **options)
+@pytest.mark.parametrize("name,net", CAFFE_FILES, ids=[f[0] for f in CAFFE_FILES])
+def test_a_caffe_net_from_upstream_caffe_proto_matches_opencv(name, net, target):
+    """caffe_tiny: BatchNorm's scale-factor blob (2.5), Scale with bias, leaky in-place ReLU, Split, MAX
+    pooling with Caffe's ceil rounding (8x8, k3 s2 -> 4x4), global AVE pooling, InnerProduct, Softmax.
+    caffe_wide: grouped rectangular strided Convolution, PReLU, LRN, padded AVE pooling (Caffe counts the
+    pads), dilated Convolution without bias, Deconvolution, Slice, Eltwise SUM with coefficients / PROD /
+    MAX, Concat, Crop at offsets, Power, TanH, Dropout, Flatten, Reshape with 0 and -1, Sigmoid, Softmax on
+    axis 2. A .prototxt reads its weights from the .caffemodel; a .caffemodel alone holds both."""
+    options = {"weights": str(DATA / f"{net}.caffemodel")} if name.endswith(".prototxt") else {}
+    _check_outputs(DATA / name, target, f"{net}.npz", ["data"], **options)
 
 
 # ---------------------------------------------------------------- field-level agreement
@@ -96,13 +100,20 @@ def test_the_caffemodel_parses_to_the_layers_and_blobs_it_was_written_with():
     assert by_name["pool2"].pooling_param.global_pooling
     assert by_name["relu1"].relu_param.negative_slope == pytest.approx(0.1)
     assert by_name["fc"].inner_product_param.num_output == 5
-    # protobuf's text_format wrote the prototxt by field name: it must equal the binary net without blobs
-    text = caffe_messages()["NetParameter"]()
+
+
+@pytest.mark.parametrize("net", ["caffe_tiny", "caffe_wide"])
+def test_the_text_and_binary_caffe_nets_parse_to_the_same_layers(net):
+    """protobuf's text_format wrote the prototxt by field name, SerializeToString the caffemodel by number:
+    parsed with graphc's schema they must be the same net once the blobs are dropped."""
     from google.protobuf import text_format
-    text_format.Parse((DATA / "caffe_tiny.prototxt").read_text(), text)
-    for lp in net.layer:
+    binary, text = caffe_messages()["NetParameter"](), caffe_messages()["NetParameter"]()
+    binary.ParseFromString((DATA / f"{net}.caffemodel").read_bytes())
+    text_format.Parse((DATA / f"{net}.prototxt").read_text(), text)
+    assert sum(len(lp.blobs) for lp in binary.layer) >= 8
+    for lp in binary.layer:
         del lp.blobs[:]
-    assert text == net
+    assert len(text.layer) >= 10 and text == binary
 
 
 def test_the_binary_and_text_graphdefs_parse_to_the_same_nodes():
@@ -204,7 +215,8 @@ def test_graphc_tensorflow_schema_agrees_with_tensorflow_descriptors():
 
 #: fork messages neither upstream file declares (checked by their own tests): DeepLab's Interp (at OpenCV's
 #: merged number) and ShuffleNet's ShuffleChannel
-OTHER_FORKS = {"InterpParameter": "interp_param", "ShuffleChannelParameter": "shuffle_channel_param"}
+OTHER_FORKS = {"InterpParameter": "interp_param", "ShuffleChannelParameter": "shuffle_channel_param",
+               "ROIPoolingParameter": "roi_pooling_param", "PSROIPoolingParameter": "psroi_pooling_param"}
 
 
 def test_graphc_caffe_schema_agrees_with_upstream_caffe_proto():
