@@ -109,6 +109,34 @@ def test_corpus_of_past_failures():
     assert not changed, "\n".join(changed)
 
 
+def _expected_base_error(graph) -> str:
+    """Why a corpus model kept as a bare GraphcError must fail, worked out from its one op and the
+    feeds ``_feeds`` gives it (not from graphc's message), as a pattern its message must match."""
+    (op,) = graph.ops.values()
+    feeds = _feeds(graph)
+    if op.op_type == "Bernoulli":  # standard-normal "probabilities": some are below 0
+        assert (feeds["x"] < 0).any()
+        return r"node 'Bernoulli' \(Bernoulli.*p < 0, p > 1"
+    assert op.op_type == "Reshape"  # a 0 copies the input's dim (allowzero=0); sizes then differ
+    data, shape = feeds["data"], feeds["shape"]
+    target = tuple(int(data.shape[i]) if d == 0 else int(d) for i, d in enumerate(shape))
+    assert np.prod(target) != data.size and -1 not in target
+    return (rf"node 'Reshape' \(Reshape, kernel\) failed on inputs \(float32\[{', '.join(map(str, data.shape))}\], "
+            rf"int64\[{len(shape)}\]\): ValueError: cannot reshape array of size {data.size} into shape "
+            rf"\({','.join(map(str, target))}\)")
+
+
+def test_corpus_bare_graphc_errors_fail_for_the_reason_the_model_gives():
+    """The corpus names cases kept as a bare GraphcError by the class graphc raised then (issue 21 Low:
+    an expectation graphc produced itself); each must fail for the cause read off its model."""
+    cases = sorted(CORPUS.glob("GraphcError_*.onnx"))
+    assert len(cases) == 3
+    for p in cases:
+        graph = graphc.load_model(p.read_bytes())
+        with pytest.raises(GraphcError, match=_expected_base_error(graph)), np.errstate(all="ignore"):
+            graphc.compile(graph, target="numpy", memory_budget=BUDGET).run(_feeds(graph))
+
+
 class _Sleeper(graphc.Layer):
     """Sleeps in shape inference (a pass) or in forward (a kernel), as its ``where`` param says."""
 
