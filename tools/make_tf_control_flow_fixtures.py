@@ -18,6 +18,9 @@ The fixtures:
   written per iteration and gathered (stacked) after it; batches of 4, 1 and 0 rows.
 * ``cond``: ``tf.cond`` v1 on a computed predicate, two inputs (one per predicate value).
 * ``nested_while``: a while loop whose body runs another while loop.
+* ``nested_cond``: a ``tf.cond`` with two outputs whose true branch is another ``tf.cond`` (one of
+  whose branches returns a constant, which hangs on the branch's pivot by a control edge only).
+* ``cond_in_while``: a ``tf.cond`` in a while loop's body.
 """
 
 from __future__ import annotations
@@ -111,12 +114,42 @@ def nested_while(out: Path, rng: np.random.Generator) -> None:
     _save(out, "nested_while", g, [{"x": rng.standard_normal(2).astype(np.float32)}], ["acc"])
 
 
+def nested_cond(out: Path, rng: np.random.Generator) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf1.placeholder(tf.float32, [3], name="x")
+        p = tf1.placeholder(tf.bool, [], name="p")
+
+        def positive():
+            return tf1.cond(p, lambda: (x * 3.0, x + 1.0), lambda: (x - 1.0, tf.constant([7.0, 8.0, 9.0])))
+
+        a, b = tf1.cond(tf.reduce_sum(x) > 0.0, positive, lambda: (-x, x * x), name="outer")
+        tf.identity(a, name="a")
+        tf.identity(b, name="b")
+    x = np.abs(rng.standard_normal(3)).astype(np.float32)
+    feeds = [{"x": x, "p": np.bool_(True)}, {"x": x, "p": np.bool_(False)}, {"x": -x, "p": np.bool_(True)}]
+    _save(out, "nested_cond", g, feeds, ["a", "b"])
+
+
+def cond_in_while(out: Path, rng: np.random.Generator) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf1.placeholder(tf.float32, [3], name="x")
+
+        def body(i, v):
+            return i + 1, tf1.cond(tf.reduce_sum(v) > 1.0, lambda: v * 0.5, lambda: v + tf.constant(1.0))
+
+        _, v = tf1.while_loop(lambda i, v: i < 6, body, [tf.constant(0), x], name="loop")
+        tf.identity(v, name="v")
+    _save(out, "cond_in_while", g, [{"x": rng.standard_normal(3).astype(np.float32)}], ["v"])
+
+
 def main(argv: list[str]) -> None:
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parents[1] / "tests" / "frontends" / "data"
     out.mkdir(parents=True, exist_ok=True)
     print("TensorFlow", tf.__version__)
     rng = np.random.default_rng(17)
-    for make in (while_counting, map_fn, cond, nested_while):
+    for make in (while_counting, map_fn, cond, nested_while, nested_cond, cond_in_while):
         make(out, rng)
 
 

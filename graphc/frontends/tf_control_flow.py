@@ -197,8 +197,9 @@ class ControlFlowImporter:
         return "frame:" + str(chain[chain.index(scope) - 1])
 
     def _convert_scope(self, b: GraphBuilder, members: set[str], produced: MutableMapping[Ref, Any],
-                       suffix: str) -> None:
-        """Convert ``members`` (nodes of one scope; Exits bring their frames along) in dependency order."""
+                       suffix: str, taint: dict[str, set] | None = None) -> None:
+        """Convert ``members`` (nodes of one scope; Exits bring their frames along) in dependency order.
+        ``taint``: the cond branches each member is in (computed here unless a cond's branch passes it on)."""
         scope = self.frame_of.get(next(iter(members))) if members else None
         deps: dict[str, list[str]] = {}
         units: list[str] = []
@@ -213,7 +214,8 @@ class ControlFlowImporter:
             else:
                 deps[m] = [s[0] for s in map(_ref, nd.input) if s is not None and s[0] in members]
             units.append(m)
-        taint = self._cond_taint(units, members, deps)
+        if taint is None:
+            taint = self._cond_taint(units, members, deps)
         for unit in _toposort(units, deps, self.by_name):
             if unit.startswith("frame:"):
                 self._convert_frame(b, self.frames[unit[6:]], produced, suffix)
@@ -358,7 +360,15 @@ class ControlFlowImporter:
                 stack.extend((_ref(e.input[0]) or ("",))[0] for e in self.frames[inner].enters)
                 continue
             stack.extend(r[0] for r in map(_ref, nd.input) if r is not None)
+            stack.extend(c for c in (s[1:].partition(":")[0] for s in nd.input if s.startswith("^"))
+                         if self._is_pivot(c))  # a tf.cond branch's constants hang on its pivot
         return out
+
+    def _is_pivot(self, name: str) -> bool:
+        """An Identity of a Switch output (tf.cond's switch_t/switch_f, a loop's Identity)."""
+        nd = self.by_name.get(name)
+        src = _ref(nd.input[0]) if nd is not None and nd.op == "Identity" and nd.input else None
+        return src is not None and src[0] in self.by_name and _base_op(self.by_name[src[0]].op) == "Switch"
 
     def _convert_frame(self, b: GraphBuilder, frame: _Frame, produced: MutableMapping[Ref, Any], suffix: str) -> None:
         loop_vars, invariants, lc = self._loop_vars(frame)
@@ -541,10 +551,11 @@ class ControlFlowImporter:
         for p, r in enumerate(refs):
             region = self._branch_region(r, key, p, members, taint)  # type: ignore[arg-type]
             branch_nodes.append(region)
+        inner_taint = {n: t - {(key, 0), (key, 1)} for n, t in taint.items()}  # the branches' own conds
         if pred.const is not None:  # a constant predicate: the taken branch, in place
             p = int(bool(np.asarray(pred.const).reshape(-1)[0]))
             scope = ChainMap(self._switch_map(branch_nodes[p], key, p, members, produced), produced)
-            self._convert_scope(b, branch_nodes[p][0], scope, suffix)
+            self._convert_scope(b, branch_nodes[p][0], scope, suffix, inner_taint)
             produced[(merge.name, 0)] = scope[refs[p]]  # type: ignore[index]
             return
         shell = Op("If", merge.name)
@@ -554,7 +565,7 @@ class ControlFlowImporter:
             sub_b = GraphBuilder(f"{merge.name}/{'then' if p else 'else'}", b.domain, "graphc-tensorflow")
             sub_b.graph = Graph(sub_b.graph.name, parent=shell)
             scope = ChainMap(self._switch_map(branch_nodes[p], key, p, members, produced), produced)
-            self._convert_scope(sub_b, branch_nodes[p][0], scope, suffix)
+            self._convert_scope(sub_b, branch_nodes[p][0], scope, suffix, inner_taint)
             out = scope[refs[p]]  # type: ignore[index]
             if not isinstance(out, Value):
                 raise ModelFormatError(f"{where}: a branch returns a TensorArray; {CUT_ADVICE}")

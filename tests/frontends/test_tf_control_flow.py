@@ -18,7 +18,7 @@ from tests.frontends.frontend_refs import run_ort
 from tests.frontends.test_tensorflow import GraphText
 
 DATA = Path(__file__).parent / "data"
-FIXTURES = ["while_counting", "map_fn", "cond", "nested_while"]
+FIXTURES = ["while_counting", "map_fn", "cond", "nested_while", "nested_cond", "cond_in_while"]
 
 
 def _cases(name: str) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
@@ -50,7 +50,8 @@ def _op_types(g) -> set[str]:
 
 
 @pytest.mark.parametrize("name, expected", [("while_counting", {"Loop"}), ("map_fn", {"Loop", "Gather"}),
-                                            ("cond", {"If"}), ("nested_while", {"Loop"})])
+                                            ("cond", {"If"}), ("nested_while", {"Loop"}),
+                                            ("nested_cond", {"If"}), ("cond_in_while", {"Loop", "If"})])
 def test_frames_become_onnx_control_flow(name, expected):
     g = load_tensorflow(DATA / f"tf_{name}.pb")
     types = _op_types(g)
