@@ -199,9 +199,17 @@ def _conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt
 
 
 def _plan(ctx: OpContext, x: np.ndarray) -> Any:
-    """The node's prepared Conv2dPlan for ``x`` (made now for a shape known only at run time), or None."""
+    """The node's prepared Conv2dPlan for ``x`` (made now for a shape known only at run time), or None.
+
+    None too when the plan is Winograd and ``x`` holds an Inf or NaN: its input transform subtracts
+    neighbouring pixels (inf - inf = NaN), which would spread NaN to outputs whose window only
+    holds an Inf; the direct convolution gives the IEEE result onnxruntime gives.
+    """
     state = ctx.state
-    return state.plan_for(ctx, x) if isinstance(state, DeferredConv) else state
+    plan = state.plan_for(ctx, x) if isinstance(state, DeferredConv) else state
+    if plan is not None and plan.path == "winograd" and not np.isfinite(x.sum(dtype=np.float64)):
+        return None  # a finite float64 sum means every element is finite
+    return plan
 
 
 @kernel("Conv", prepare=prepare_conv)

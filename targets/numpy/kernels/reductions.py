@@ -1,15 +1,14 @@
 """Kernels: reductions.
 
 Reduce* (axes as attribute or, from opset 13/18, as input with
-``noop_with_empty_axes``; empty-set reductions give the identity of the op),
+``noop_with_empty_axes``; empty-set reductions give the identity of the op, and
+ReduceMean of an empty set, which the specification leaves undefined, 0 as onnxruntime does),
 ArgMax/ArgMin, CumSum/CumProd and TopK.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
-
-import math
 
 import numpy as np
 
@@ -68,10 +67,8 @@ def _sum(x: np.ndarray, axes: tuple[int, ...]) -> Any:
 
 
 def _mean(x: np.ndarray, axes: tuple[int, ...]) -> Any:
-    if x.size == 0:  # the mean of nothing is NaN, without numpy's "Mean of empty slice" warning
-        count = math.prod(x.shape[a] for a in axes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sum(x, axis=axes, keepdims=True, dtype=np.float64) / count
+    if x.size == 0:  # the spec leaves the mean of nothing undefined: 0, as onnxruntime gives
+        return np.zeros_like(np.sum(x, axis=axes, keepdims=True, dtype=x.dtype))
     if x.dtype.kind == "f":
         return np.mean(x, axis=axes, keepdims=True, dtype=x.dtype)
     return np.mean(x, axis=axes, keepdims=True)
