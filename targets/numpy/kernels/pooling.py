@@ -14,6 +14,9 @@ geometry (auto_pad, pads, strides, dilations, ceil_mode) is
 
 With ``ceil_mode`` the last window may run past the padded input; those positions are
 ignored (they neither win a max nor count towards an average).
+
+A NaN in a max window makes that output NaN, wherever it sits in the window (onnxruntime's
+result depends on its position; the deviation is listed in docs/reliability.md).
 """
 
 from __future__ import annotations

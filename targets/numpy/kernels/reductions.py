@@ -2,7 +2,8 @@
 
 Reduce* (axes as attribute or, from opset 13/18, as input with
 ``noop_with_empty_axes``; empty-set reductions give the identity of the op, and
-ReduceMean of an empty set, which the specification leaves undefined, 0 as onnxruntime does),
+ReduceMean of an empty set, which the specification leaves undefined, 0 as onnxruntime does;
+a NaN makes ReduceMax/ReduceMin's result NaN wherever it sits, unlike onnxruntime),
 ArgMax/ArgMin, CumSum/CumProd and TopK.
 """
 
