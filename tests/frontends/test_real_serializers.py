@@ -66,7 +66,8 @@ def test_a_keras_file_matches_keras(name, npz, options, target):
     _check_outputs(DATA / name, target, npz, ["image"], **options)
 
 
-CAFFE_FILES = [(f"{net}.{form}", net) for net in ("caffe_tiny", "caffe_wide") for form in ("caffemodel", "prototxt")]
+CAFFE_NETS = ("caffe_tiny", "caffe_wide", "caffe_ssd")
+CAFFE_FILES = [(f"{net}.{form}", net) for net in CAFFE_NETS for form in ("caffemodel", "prototxt")]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -77,7 +78,9 @@ def test_a_caffe_net_from_upstream_caffe_proto_matches_opencv(name, net, target)
     caffe_wide: grouped rectangular strided Convolution, PReLU, LRN, padded AVE pooling (Caffe counts the
     pads), dilated Convolution without bias, Deconvolution, Slice, Eltwise SUM with coefficients / PROD /
     MAX, Concat, Crop at offsets, Power, TanH, Dropout, Flatten, Reshape with 0 and -1, Sigmoid, Softmax on
-    axis 2. A .prototxt reads its weights from the .caffemodel; a .caffemodel alone holds both."""
+    axis 2. caffe_ssd (the SSD fork's caffe.proto): Normalize (per-channel scale), Permute, PriorBox (min,
+    max, flipped ratio 2, clip, step, variances), DetectionOutput (CENTER_SIZE, NMS, keep_top_k 12).
+    A .prototxt reads its weights from the .caffemodel; a .caffemodel alone holds both."""
     options = {"weights": str(DATA / f"{net}.caffemodel")} if name.endswith(".prototxt") else {}
     _check_outputs(DATA / name, target, f"{net}.npz", ["data"], **options)
 
@@ -102,7 +105,7 @@ def test_the_caffemodel_parses_to_the_layers_and_blobs_it_was_written_with():
     assert by_name["fc"].inner_product_param.num_output == 5
 
 
-@pytest.mark.parametrize("net", ["caffe_tiny", "caffe_wide"])
+@pytest.mark.parametrize("net", CAFFE_NETS)
 def test_the_text_and_binary_caffe_nets_parse_to_the_same_layers(net):
     """protobuf's text_format wrote the prototxt by field name, SerializeToString the caffemodel by number:
     parsed with graphc's schema they must be the same net once the blobs are dropped."""
