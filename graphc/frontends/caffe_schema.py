@@ -71,6 +71,8 @@ LAYER_PARAM_FIELDS: dict[str, tuple[int, str]] = {
     # forks, at the numbers of OpenCV's merged caffe.proto
     "interp_param": (2143, "InterpParameter"),
     "shuffle_channel_param": (164, "ShuffleChannelParameter"),  # ShuffleNet's (farmingyard/ShuffleNet)
+    "roi_pooling_param": (8266711, "ROIPoolingParameter"),  # Fast R-CNN's (rbgirshick/caffe-fast-rcnn)
+    "psroi_pooling_param": (10002, "PSROIPoolingParameter"),  # R-FCN's (daijifeng001/caffe-rfcn)
     "permute_param": (202, "PermuteParameter"),
     "prior_box_param": (203, "PriorBoxParameter"),
     "detection_output_param": (204, "DetectionOutputParameter"),
@@ -251,6 +253,11 @@ def _schema(extra: Sequence[ParamSchema] = ()) -> FileSchema:
         field("pad_beg", 5, "int32", default=0), field("pad_end", 6, "int32", default=0),
     ])
     f.message("ShuffleChannelParameter", [field("group", 1, "uint32", default=1)])
+    f.message("ROIPoolingParameter", [field("pooled_h", 1, "uint32", default=0),
+                                      field("pooled_w", 2, "uint32", default=0),
+                                      field("spatial_scale", 3, "float", default=1.0)])
+    f.message("PSROIPoolingParameter", [field("spatial_scale", 1, "float"), field("output_dim", 2, "int32"),
+                                        field("group_size", 3, "int32")])
     f.message("PriorBoxParameter", [
         field("min_size", 1, "float", repeated=True), field("max_size", 2, "float", repeated=True),
         field("aspect_ratio", 3, "float", repeated=True), field("flip", 4, "bool", default=True),

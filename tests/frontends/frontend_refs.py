@@ -223,3 +223,58 @@ def shuffle_channel(x: np.ndarray, group: int) -> np.ndarray:
         for j in range(c // group):
             out[:, j * group + i] = x[:, i * (c // group) + j]
     return out
+
+
+def _c_round(v: float) -> int:
+    return int(np.floor(v + 0.5)) if v >= 0 else -int(np.floor(-v + 0.5))
+
+
+def fast_rcnn_roi_pool(x: np.ndarray, rois: np.ndarray, pooled_h: int, pooled_w: int, scale: float) -> np.ndarray:
+    """caffe-fast-rcnn's ROIPoolingLayer::Forward_cpu, element by element (float32 like Dtype)."""
+    f = np.float32
+    _, c, height, width = x.shape
+    out = np.zeros((len(rois), c, pooled_h, pooled_w), np.float32)
+    for n, roi in enumerate(rois):
+        sw, sh, ew, eh = (_c_round(float(roi[i] * f(scale))) for i in (1, 2, 3, 4))
+        bin_h = f(max(eh - sh + 1, 1)) / f(pooled_h)
+        bin_w = f(max(ew - sw + 1, 1)) / f(pooled_w)
+        for ch in range(c):
+            for ph in range(pooled_h):
+                for pw in range(pooled_w):
+                    hs = min(max(int(np.floor(f(ph) * bin_h)) + sh, 0), height)
+                    he = min(max(int(np.ceil(f(ph + 1) * bin_h)) + sh, 0), height)
+                    ws = min(max(int(np.floor(f(pw) * bin_w)) + sw, 0), width)
+                    we = min(max(int(np.ceil(f(pw + 1) * bin_w)) + sw, 0), width)
+                    best = 0.0 if he <= hs or we <= ws else -np.inf
+                    for h in range(hs, he):
+                        for w in range(ws, we):
+                            best = max(best, x[int(roi[0]), ch, h, w])
+                    out[n, ch, ph, pw] = best
+    return out
+
+
+def rfcn_psroi_pool(x: np.ndarray, rois: np.ndarray, scale: float, output_dim: int, group: int) -> np.ndarray:
+    """caffe-rfcn's PSROIPoolingForward kernel, element by element (float32 like Dtype)."""
+    f = np.float32
+    _, _, height, width = x.shape
+    out = np.zeros((len(rois), output_dim, group, group), np.float32)
+    for n, roi in enumerate(rois):
+        sw, sh = f(_c_round(float(roi[1]))) * f(scale), f(_c_round(float(roi[2]))) * f(scale)
+        ew, eh = (f(_c_round(float(roi[3]))) + f(1)) * f(scale), (f(_c_round(float(roi[4]))) + f(1)) * f(scale)
+        bin_h, bin_w = max(eh - sh, f(0.1)) / f(group), max(ew - sw, f(0.1)) / f(group)
+        for ct in range(output_dim):
+            for ph in range(group):
+                for pw in range(group):
+                    hs = min(max(int(np.floor(f(ph) * bin_h + sh)), 0), height)
+                    he = min(max(int(np.ceil(f(ph + 1) * bin_h + sh)), 0), height)
+                    ws = min(max(int(np.floor(f(pw) * bin_w + sw)), 0), width)
+                    we = min(max(int(np.ceil(f(pw + 1) * bin_w + sw)), 0), width)
+                    if he <= hs or we <= ws:
+                        continue
+                    ch = (ct * group + ph) * group + pw
+                    total = f(0)
+                    for h in range(hs, he):
+                        for w in range(ws, we):
+                            total += x[int(roi[0]), ch, h, w]
+                    out[n, ct, ph, pw] = total / f((he - hs) * (we - ws))
+    return out

@@ -88,7 +88,8 @@ CASES: dict[str, tuple[str, list[np.ndarray], Callable[[np.ndarray], np.ndarray]
     "interp_shrink_zoom": ('type: "Interp" interp_param { shrink_factor: 2 zoom_factor: 3 }', [],
                            lambda x: refs.deeplab_interp(x, zoom=3, shrink=2), "any", False),
     "interp_size_before_both": ('type: "Interp" interp_param { shrink_factor: 2 zoom_factor: 3 height: 4 width: 3 }',
-                                [], lambda x: refs.deeplab_interp(x, height=4, width=3, zoom=3, shrink=2), "any", False),
+                                [], lambda x: refs.deeplab_interp(x, height=4, width=3, zoom=3, shrink=2), "any",
+                                False),
     "interp_pads": ('type: "Interp" interp_param { zoom_factor: 2 pad_beg: -1 pad_end: 0 }', [],
                     lambda x: refs.deeplab_interp(x, zoom=2, pad_beg=-1), "any", False),
     "lrn_within_channel": ('type: "LRN" lrn_param { norm_region: WITHIN_CHANNEL local_size: 3 alpha: 2 beta: 0.75 '

@@ -6,11 +6,12 @@ and an artifact or bundle saved with them loads in a fresh process (``graphc.lay
 imports this package). A layer a user registers for the same op takes precedence.
 
 * :mod:`.caffe_ssd`: SSD's ``caffe::DetectionOutput`` (box decoding, per-class NMS, keep_top_k).
+* :mod:`.caffe_rcnn`: Fast R-CNN's ``caffe::ROIPooling`` and R-FCN's ``caffe::PSROIPooling``.
 """
 
 from __future__ import annotations
 
 from ..registry import BUILTIN_LAYERS
-from . import caffe_ssd
+from . import caffe_rcnn, caffe_ssd
 
-__all__ = ["BUILTIN_LAYERS", "caffe_ssd"]
+__all__ = ["BUILTIN_LAYERS", "caffe_rcnn", "caffe_ssd"]
