@@ -146,7 +146,7 @@ def make_keras3() -> None:
 
 # ---------------------------------------------------------------- Caffe
 
-CAFFE_NETS = ("caffe_tiny", "caffe_wide")
+CAFFE_NETS = ("caffe_tiny", "caffe_wide", "caffe_ssd")
 
 
 def _compile_proto(proto: Path):
@@ -271,6 +271,38 @@ def _caffe_wide(w: _NetWriter) -> None:
     w.save(data=(1, 4, 9, 9))
 
 
+def make_caffe_ssd(proto: Path) -> None:
+    """caffe_ssd (.caffemodel, .prototxt, inputs .npz) from the SSD fork's caffe.proto (weiliu89/caffe,
+    branch ssd): Normalize, Permute, PriorBox and DetectionOutput at the fork's field numbers."""
+    pb = _compile_proto(proto)
+    w = _NetWriter(pb, "caffe_ssd", 26)
+    randn, priors, classes = w.randn, 4, 3  # per cell: min, sqrt(min*max), ratio 2 and 1/2
+    w.layer("data", "Input", [], ["data"], input_param=pb.InputParameter(shape=[pb.BlobShape(dim=[1, 3, 16, 16])]))
+    w.layer("conv", "Convolution", ["data"], ["conv"], [randn(4, 3, 3, 3), randn(4)],  # -> 1x4x8x8
+            convolution_param=pb.ConvolutionParameter(num_output=4, kernel_size=[3], pad=[1], stride=[2]))
+    w.layer("relu", "ReLU", ["conv"], ["conv"])
+    w.layer("norm", "Normalize", ["conv"], ["norm"], [w.rng.uniform(1, 3, 4).astype(np.float32)],
+            norm_param=pb.NormalizeParameter(across_spatial=False, channel_shared=False, eps=1e-10))
+    for head, channels in (("loc", priors * 4), ("conf", priors * classes)):
+        w.layer(head, "Convolution", ["norm"], [head], [randn(channels, 4, 3, 3, scale=0.2), randn(channels)],
+                convolution_param=pb.ConvolutionParameter(num_output=channels, kernel_size=[3], pad=[1]))
+        w.layer(f"{head}_perm", "Permute", [head], [f"{head}_perm"], permute_param=pb.PermuteParameter(order=[0, 2, 3, 1]))
+        w.layer(f"{head}_flat", "Flatten", [f"{head}_perm"], [f"{head}_flat"])
+    w.layer("conf_reshape", "Reshape", ["conf_flat"], ["conf_reshape"],
+            reshape_param=pb.ReshapeParameter(shape=pb.BlobShape(dim=[0, -1, classes])))
+    w.layer("conf_softmax", "Softmax", ["conf_reshape"], ["conf_softmax"], softmax_param=pb.SoftmaxParameter(axis=2))
+    w.layer("conf_out", "Flatten", ["conf_softmax"], ["conf_out"])
+    w.layer("priorbox", "PriorBox", ["norm", "data"], ["priorbox"],
+            prior_box_param=pb.PriorBoxParameter(min_size=[4.0], max_size=[9.0], aspect_ratio=[2.0], flip=True,
+                                                 clip=True, variance=[0.1, 0.1, 0.2, 0.2], step=2.0, offset=0.5))
+    w.layer("detection_out", "DetectionOutput", ["loc_flat", "conf_out", "priorbox"], ["detection_out"],
+            detection_output_param=pb.DetectionOutputParameter(
+                num_classes=classes, share_location=True, background_label_id=0,
+                nms_param=pb.NonMaximumSuppressionParameter(nms_threshold=0.45, top_k=50),
+                code_type=pb.PriorBoxParameter.CENTER_SIZE, keep_top_k=12, confidence_threshold=0.3))
+    w.save(data=(1, 3, 16, 16))
+
+
 def make_caffe_schema(proto: Path, out: str, only: list[str] | None) -> None:
     """The descriptors of a fork's caffe.proto (weiliu89's SSD branch) as JSON, nothing else;
     ``only``: these top-level messages (and what they nest)."""
@@ -357,16 +389,18 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-schema", "keras2", "keras3", "caffe", "caffe-schema", "caffe-oracle"])
+    ap.add_argument("step", choices=["tf", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
+                                     "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
     ap.add_argument("--messages", help="comma-separated top-level messages to keep (caffe-schema)")
     args = ap.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
-    if args.step in ("caffe", "caffe-schema") and args.proto is None:
+    if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
     steps = {"tf": make_tf, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
-             "caffe": lambda: make_caffe(args.proto), "caffe-schema": lambda: make_caffe_schema(
+             "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
+             "caffe-schema": lambda: make_caffe_schema(
                  args.proto, args.out, args.messages.split(",") if args.messages else None),
              "caffe-oracle": make_caffe_oracle}
     steps[args.step]()

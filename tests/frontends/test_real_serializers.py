@@ -113,7 +113,7 @@ def test_the_text_and_binary_caffe_nets_parse_to_the_same_layers(net):
     binary, text = caffe_messages()["NetParameter"](), caffe_messages()["NetParameter"]()
     binary.ParseFromString((DATA / f"{net}.caffemodel").read_bytes())
     text_format.Parse((DATA / f"{net}.prototxt").read_text(), text)
-    assert sum(len(lp.blobs) for lp in binary.layer) >= 8
+    assert sum(len(lp.blobs) for lp in binary.layer) >= 7
     for lp in binary.layer:
         del lp.blobs[:]
     assert len(text.layer) >= 10 and text == binary
