@@ -1,15 +1,17 @@
-"""The graphc IR: a bipartite networkx graph of op nodes and value nodes.
+"""The graphc IR: ops reading and writing values, with use lists kept on the values.
 
-``Graph`` wraps a :class:`networkx.MultiDiGraph` whose nodes are :class:`Op` and
-:class:`Value` objects. An edge value→op carries the input slot (``key=slot``), an
-edge op→value the output slot. A value an op's *subgraph* reads from the enclosing
-scope is linked to that op by a capture edge (``key="capture"``), so topological
-order and dead-code elimination see it. Ordered graph inputs and outputs are lists of
-values; constants are values holding ``const`` data (ONNX initializers).
+A :class:`Graph` holds :class:`Op` and :class:`Value` objects by name. An op lists its
+``inputs`` (by slot; None for an omitted optional input) and ``outputs``; each value of
+a graph knows its producer and its uses (op, input slot) by ops of the same graph.
+A value an op's *subgraph* reads from the enclosing scope is a *capture* of that op
+(:meth:`Graph.captures`, :meth:`Value.capturers`), so topological order and dead-code
+elimination see it. Graph inputs and outputs are ordered lists of values that track
+their own changes; constants are values holding ``const`` data (ONNX initializers).
 
 Every mutation goes through ``Graph`` methods that keep the two views (the op's
-``inputs``/``outputs`` lists and the networkx edges) in step; :meth:`Graph.verify`
-checks the invariants and names the node that breaks one.
+``inputs``/``outputs`` lists and the values' producer/use records) in step;
+:meth:`Graph.verify` checks the invariants and names the node that breaks one.
+:attr:`Graph.nx` builds a networkx view on demand for analyses that want one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-import networkx as nx
 import numpy as np
 
 from .domains import canonical_domain
@@ -30,7 +31,7 @@ __all__ = ["TensorType", "Value", "Op", "Graph", "ModelInfo", "Dim", "Shape"]
 Dim = int | str | None
 Shape = tuple[Dim, ...]
 
-_CAPTURE = "capture"
+_CAPTURE = "capture"  # the edge key of a capture in the networkx view
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class TensorType:
 class Value:
     """A tensor edge of the dataflow graph. Unique name within its graph."""
 
-    __slots__ = ("name", "type", "const", "doc_string", "metadata", "graph", "source_tensor", "__weakref__")
+    __slots__ = ("name", "type", "const", "doc_string", "metadata", "graph", "source_tensor",
+                 "_producer", "_uses", "_capturers", "__weakref__")
 
     def __init__(
         self,
@@ -89,6 +91,9 @@ class Value:
         #: (array, TensorProto) read from the model: export reuses the proto while
         #: ``const`` is still that very array (byte-exact round trip)
         self.source_tensor: tuple[Any, Any] | None = None
+        self._producer: Op | None = None
+        self._uses: dict[tuple[Op, int], None] = {}  # input slots of ops of this value's graph
+        self._capturers: dict[Op, None] = {}  # ops of this value's graph whose subgraphs read it
 
     @property
     def is_const(self) -> bool:
@@ -108,23 +113,42 @@ class Value:
     def producer(self) -> Op | None:
         """The op writing this value, or None for inputs and constants."""
         assert self.graph is not None
-        for op in self.graph.nx.predecessors(self):
-            return op
-        return None
+        return self._producer
 
-    def uses(self) -> list[tuple[Op, int | str]]:
-        """(op, input slot) pairs reading this value, in deterministic order."""
+    def uses(self) -> list[tuple[Op, int]]:
+        """(op, input slot) pairs of the ops of this value's graph reading it, in graph order.
+
+        Ops whose subgraphs read the value are not uses: see :meth:`capturers`.
+        """
         assert self.graph is not None
-        out = [(op, slot) for _, op, slot in self.graph.nx.out_edges(self, keys=True)]
-        out.sort(key=lambda u: (u[0]._order, str(u[1])))
+        out = list(self._uses)
+        if len(out) > 1:
+            out.sort(key=lambda u: (u[0]._order, u[1]))
         return out
 
+    def capturers(self) -> list[Op]:
+        """Ops of this value's graph whose subgraphs (If/Loop/Scan bodies) read it, in graph order."""
+        return sorted(self._capturers, key=lambda op: op._order)
+
     def consumers(self) -> list[Op]:
-        """Ops reading this value (each once), in deterministic order."""
-        seen: dict[Op, None] = {}
-        for op, _ in self.uses():
-            seen[op] = None
-        return list(seen)
+        """Ops reading this value, directly or from a subgraph (each once), in graph order."""
+        if not self._capturers and len(self._uses) == 1:
+            return [next(iter(self._uses))[0]]
+        seen = dict.fromkeys(op for op, _ in self._uses)
+        seen.update(self._capturers)
+        return sorted(seen, key=lambda op: op._order)
+
+    def is_used(self) -> bool:
+        """True when an op (directly or from a subgraph) or the graph's outputs read this value."""
+        return bool(self._uses) or bool(self._capturers) or self.is_graph_output()
+
+    def is_graph_output(self) -> bool:
+        """True when this value is an output of its graph."""
+        return self.graph is not None and self.graph.is_output(self)
+
+    def is_graph_input(self) -> bool:
+        """True when this value is a runtime input of its graph."""
+        return self.graph is not None and self.graph.is_input(self)
 
     def __repr__(self) -> str:
         tag = " const" if self.is_const else ""
@@ -143,7 +167,7 @@ class Op:
     __slots__ = (
         "name", "op_type", "domain", "attrs", "attr_kinds", "inputs", "outputs",
         "doc_string", "overload", "metadata", "blobs", "blob_slots", "layer",
-        "provenance", "graph", "anonymous", "source_attrs", "_order", "__weakref__",
+        "provenance", "graph", "anonymous", "source_attrs", "_order", "_captures", "__weakref__",
     )
 
     def __init__(
@@ -175,6 +199,7 @@ class Op:
         #: proto while the attribute still holds that very value (byte-exact round trip)
         self.source_attrs: dict[str, tuple[Any, Any]] = {}
         self._order = 0
+        self._captures: dict[Value, None] = {}  # outer values this op's subgraphs read
 
     def subgraphs(self) -> Iterator[tuple[str, Graph]]:
         """(attribute name, subgraph) for every graph-valued attribute."""
@@ -222,6 +247,41 @@ class ModelInfo:
     configuration: list[Any] = field(default_factory=list)
 
 
+class _ValueList(list):
+    """A graph's inputs or outputs: an ordered list of values whose every change notifies the
+    graph (so its membership index never goes stale). Assigning a plain list to
+    ``graph.inputs`` / ``graph.outputs`` wraps it the same way."""
+
+    __slots__ = ("_graph",)
+
+    def __init__(self, graph: Graph, values: Iterable[Value] = ()):
+        super().__init__(values)
+        self._graph = graph
+
+    def _changed(self) -> None:
+        self._graph._io_index = None
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # copies and pickles are plain lists
+        return list, (list(self),)
+
+
+def _notifying(name: str) -> Any:
+    method = getattr(list, name)
+
+    def wrapper(self: _ValueList, *args: Any) -> Any:
+        out = method(self, *args)
+        self._changed()
+        return self if name in ("__iadd__", "__imul__") else out
+
+    wrapper.__name__ = name
+    return wrapper
+
+
+for _name in ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
+              "__setitem__", "__delitem__", "__iadd__", "__imul__"):
+    setattr(_ValueList, _name, _notifying(_name))
+
+
 class Graph:
     """A dataflow graph. See the module docstring for the representation."""
 
@@ -229,9 +289,9 @@ class Graph:
         self.name = name
         self.doc_string = ""
         self.metadata: dict[str, str] = {}
-        self.nx = nx.MultiDiGraph()
-        self.inputs: list[Value] = []
-        self.outputs: list[Value] = []
+        self._io_index: tuple[set[Value], set[Value]] | None = None
+        self._inputs = _ValueList(self)
+        self._outputs = _ValueList(self)
         self.model = model
         self.parent = parent
         self._values: dict[str, Value] = {}
@@ -285,13 +345,58 @@ class Graph:
         """Every constant value of this graph."""
         return [v for v in self._values.values() if v.const is not None]
 
+    @property
+    def inputs(self) -> list[Value]:
+        """The runtime inputs, in order (a list that tells the graph when it changes)."""
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, values: Iterable[Value]) -> None:
+        self._inputs = _ValueList(self, values)
+        self._io_index = None
+
+    @property
+    def outputs(self) -> list[Value]:
+        """The outputs, in order (a list that tells the graph when it changes)."""
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, values: Iterable[Value]) -> None:
+        self._outputs = _ValueList(self, values)
+        self._io_index = None
+
+    def _io(self) -> tuple[set[Value], set[Value]]:
+        if self._io_index is None:
+            self._io_index = (set(self._inputs), set(self._outputs))
+        return self._io_index
+
     def is_output(self, value: Value) -> bool:
         """True when ``value`` is one of the graph's outputs."""
-        return any(v is value for v in self.outputs)
+        return value in self._io()[1]
 
     def is_input(self, value: Value) -> bool:
         """True when ``value`` is one of the graph's inputs."""
-        return any(v is value for v in self.inputs)
+        return value in self._io()[0]
+
+    @property
+    def nx(self) -> Any:
+        """A fresh :class:`networkx.MultiDiGraph` snapshot of this graph (ops and values as
+        nodes; value→op edges keyed by input slot or ``"capture"``, op→value by output slot).
+        Changing it does not change the graph."""
+        import networkx
+
+        g = networkx.MultiDiGraph()
+        g.add_nodes_from(self._values.values())
+        for op in self._ops.values():
+            g.add_node(op)
+            for slot, v in enumerate(op.inputs):
+                if v is not None:
+                    g.add_edge(v, op, key=slot)
+            for v in op._captures:
+                g.add_edge(v, op, key=_CAPTURE)
+            for slot, v in enumerate(op.outputs):
+                g.add_edge(op, v, key=slot)
+        return g
 
     def lookup(self, name: str) -> Value | None:
         """Resolve ``name`` in this graph, then in enclosing scopes."""
@@ -372,7 +477,6 @@ class Graph:
     def _attach_value(self, v: Value) -> Value:
         v.graph = self
         self._values[v.name] = v
-        self.nx.add_node(v)
         return v
 
     def add_constant(self, array: np.ndarray, name: str | None = None) -> Value:
@@ -407,7 +511,6 @@ class Graph:
         op.graph = self
         op._order = next(self._order)
         self._ops[op.name] = op
-        self.nx.add_node(op)
         for slot, v in enumerate(inputs):
             self._link_input(op, slot, v)
         if isinstance(outputs, int):
@@ -416,10 +519,10 @@ class Graph:
             v = out if isinstance(out, Value) else (self._values.get(out) or self.add_value(out))
             if v.graph is not self:
                 raise VerifyError(f"op {op.name!r}: output {v.name!r} belongs to another graph")
-            if self.nx.in_degree(v) or v.is_const:
+            if v._producer is not None or v.is_const:
                 raise VerifyError(f"op {op.name!r}: value {v.name!r} already has a producer")
             op.outputs.append(v)
-            self.nx.add_edge(op, v, key=slot)
+            v._producer = op
         for _, sub in op.subgraphs():
             sub.parent = op
         self.refresh_captures(op)
@@ -431,23 +534,19 @@ class Graph:
             # an outer-scope value read directly by an op of a subgraph
             if self.lookup(v.name) is not v:
                 raise VerifyError(f"op {op.name!r}: input {v.name!r} is not visible from graph {self.name!r}")
-            self.nx.add_node(v)
         op.inputs.append(v)
-        if v is not None:
-            self.nx.add_edge(v, op, key=slot)
+        if v is not None and v.graph is self:
+            v._uses[(op, slot)] = None
 
     def set_input(self, op: Op, slot: int, value: Value | None) -> None:
         """Rewire input ``slot`` of ``op`` to ``value`` (None omits it)."""
         old = op.inputs[slot]
         if old is value:
             return
-        if old is not None:
-            self.nx.remove_edge(old, op, key=slot)
-            self._drop_outer_orphan(old)
-        if value is not None:
-            if value.graph is not self:
-                self.nx.add_node(value)
-            self.nx.add_edge(value, op, key=slot)
+        if old is not None and old.graph is self:
+            del old._uses[(op, slot)]
+        if value is not None and value.graph is self:
+            value._uses[(op, slot)] = None
         op.inputs[slot] = value
         self._mutated()
 
@@ -473,43 +572,45 @@ class Graph:
         if any(not 0 <= s < len(op.inputs) for s in drop):
             raise VerifyError(f"op {op.name!r} ({op.op_type}) has {len(op.inputs)} input slots, cannot remove {sorted(drop)}")
         removed = [op.inputs[s] for s in sorted(drop)]
-        for slot, v in enumerate(op.inputs):
-            if v is not None:
-                self.nx.remove_edge(v, op, key=slot)
+        self._unlink_inputs(op)
         op.inputs = [v for s, v in enumerate(op.inputs) if s not in drop]
         for slot, v in enumerate(op.inputs):
-            if v is not None:
-                self.nx.add_edge(v, op, key=slot)
-        for v in removed:
-            if v is not None:
-                self._drop_outer_orphan(v)
+            if v is not None and v.graph is self:
+                v._uses[(op, slot)] = None
         self._mutated()
         return removed
 
-    def _drop_outer_orphan(self, v: Value) -> None:
-        if v.graph is not self and self.nx.degree(v) == 0:
-            self.nx.remove_node(v)
+    def _unlink_inputs(self, op: Op) -> None:
+        """Forget the use records of ``op``'s inputs (its input list is left as it is)."""
+        for slot, v in enumerate(op.inputs):
+            if v is not None and v.graph is self:
+                v._uses.pop((op, slot), None)
+
+    def _unlink_captures(self, op: Op) -> None:
+        for v in op._captures:
+            if v.graph is self:
+                v._capturers.pop(op, None)
+        op._captures = {}
 
     def refresh_captures(self, op: Op) -> None:
-        """Re-link the outer-scope values ``op``'s subgraphs read (capture edges)."""
-        if not op.has_subgraphs and not any(k == _CAPTURE for _, _, k in self.nx.in_edges(op, keys=True)):
+        """Re-link the outer-scope values ``op``'s subgraphs read (its captures)."""
+        if not op.has_subgraphs and not op._captures:
             return
-        for v in [u for u, _, k in self.nx.in_edges(op, keys=True) if k == _CAPTURE]:
-            self.nx.remove_edge(v, op, key=_CAPTURE)
+        self._unlink_captures(op)
         for name in sorted(free_names(op)):
             v = self.lookup(name)
             if v is None:
                 continue
-            if v.graph is not self:
-                self.nx.add_node(v)
-            self.nx.add_edge(v, op, key=_CAPTURE)
+            op._captures[v] = None
+            if v.graph is self:
+                v._capturers[op] = None
         self._mutated()
 
     def captures(self, op: Op) -> list[Value]:
-        """Outer values read by ``op``'s subgraphs."""
-        if not op.has_subgraphs:
+        """Outer values read by ``op``'s subgraphs, by name."""
+        if not op._captures:
             return []
-        return sorted((u for u, _, k in self.nx.in_edges(op, keys=True) if k == _CAPTURE), key=lambda v: v.name)
+        return sorted(op._captures, key=lambda v: v.name)
 
     def remove_op(self, op: Op, remove_outputs: bool = True) -> None:
         """Remove ``op``. Its outputs must be unused (no consumer, not a graph output)."""
@@ -518,12 +619,11 @@ class Graph:
             if users or self.is_output(v):
                 where = f"ops {users}" if users else "the graph outputs"
                 raise VerifyError(f"cannot remove op {op.name!r} ({op.op_type}): its output {v.name!r} is still used by {where}")
-        preds = list(self.nx.predecessors(op))
-        self.nx.remove_node(op)
-        for v in preds:
-            self._drop_outer_orphan(v)
+        self._unlink_inputs(op)
+        self._unlink_captures(op)
         del self._ops[op.name]
         for v in op.outputs:
+            v._producer = None
             if remove_outputs:
                 self.remove_value(v)
         op.graph = None
@@ -532,10 +632,10 @@ class Graph:
     def detach_op(self, op: Op) -> list[Value]:
         """Remove ``op`` but keep its output values (readers unchanged) for a new producer."""
         outs = list(op.outputs)
-        preds = list(self.nx.predecessors(op))
-        self.nx.remove_node(op)
-        for v in preds:
-            self._drop_outer_orphan(v)
+        self._unlink_inputs(op)
+        self._unlink_captures(op)
+        for v in outs:
+            v._producer = None
         del self._ops[op.name]
         op.graph = None
         op.outputs = []
@@ -554,12 +654,10 @@ class Graph:
 
     def remove_value(self, v: Value) -> None:
         """Remove an unused value (no producer, no uses, not an input or output)."""
-        if self.nx.has_node(v) and self.nx.degree(v):
+        if v.graph is self and (v._producer is not None or v._uses or v._capturers):
             raise VerifyError(f"cannot remove value {v.name!r}: it is still connected")
         if self.is_input(v) or self.is_output(v):
             raise VerifyError(f"cannot remove value {v.name!r}: it is a graph input or output")
-        if self.nx.has_node(v):
-            self.nx.remove_node(v)
         self._values.pop(v.name, None)
         v.graph = None
 
@@ -568,11 +666,10 @@ class Graph:
         if old is new:
             return
         for op, slot in old.uses():
-            if slot == _CAPTURE:
-                _rename_in_subgraphs(op, old.name, new.name)
-                self.refresh_captures(op)
-            else:
-                self.set_input(op, slot, new)
+            self.set_input(op, slot, new)
+        for op in old.capturers():
+            _rename_in_subgraphs(op, old.name, new.name)
+            self.refresh_captures(op)
         if include_outputs:
             self.outputs = [new if v is old else v for v in self.outputs]
         self._mutated()
@@ -584,7 +681,7 @@ class Graph:
         if new_name in self._values:
             raise VerifyError(f"cannot rename {v.name!r} to {new_name!r}: the name is taken")
         old = v.name
-        captured_by = [op for op, slot in v.uses() if slot == _CAPTURE]
+        captured_by = v.capturers()
         del self._values[old]
         v.name = new_name
         self._values[new_name] = v
@@ -631,10 +728,11 @@ class Graph:
         """Ops in a deterministic topological order (insertion order breaks ties)."""
         if self._topo_cache is not None:
             return self._topo_cache
-        g = self.nx
         indeg: dict[Op, int] = {}
         for op in self._ops.values():
-            indeg[op] = len({p for v in g.predecessors(op) for p in g.predecessors(v)})
+            preds = {v._producer for v in op.inputs if v is not None and v.graph is self and v._producer is not None}
+            preds.update(v._producer for v in op._captures if v.graph is self and v._producer is not None)
+            indeg[op] = len(preds)
         heap = [(op._order, op.name) for op, d in indeg.items() if d == 0]
         heapq.heapify(heap)
         order: list[Op] = []
@@ -642,7 +740,8 @@ class Graph:
             _, name = heapq.heappop(heap)
             op = self._ops[name]
             order.append(op)
-            succs = {c for v in op.outputs for c in g.successors(v)}
+            succs = {c for v in op.outputs for c, _ in v._uses}
+            succs.update(c for v in op.outputs for c in v._capturers)
             for c in succs:
                 indeg[c] -= 1
                 if indeg[c] == 0:
@@ -680,7 +779,7 @@ def free_names(op: Op) -> set[str]:
     """Names an op's subgraphs read from outside themselves (recursively)."""
     names: set[str] = set()
     for _, sub in op.subgraphs():
-        defined = set(sub._values) - {v.name for v in sub.nx.nodes if isinstance(v, Value) and v.graph is not sub}
+        defined = set(sub._values) - {v.name for v in _outer_reads(sub)}
         for inner in sub._ops.values():
             for v in inner.inputs:
                 if v is not None and v.name not in defined:
@@ -690,6 +789,15 @@ def free_names(op: Op) -> set[str]:
             if v.name not in defined:
                 names.add(v.name)
     return names
+
+
+def _outer_reads(sub: Graph) -> set[Value]:
+    """Values of enclosing graphs that ops of ``sub`` read directly or capture."""
+    out: set[Value] = set()
+    for inner in sub._ops.values():
+        out.update(v for v in inner.inputs if v is not None and v.graph is not sub)
+        out.update(v for v in inner._captures if v.graph is not sub)
+    return out
 
 
 def _rename_in_subgraphs(op: Op, old: str, new: str) -> None:
@@ -735,15 +843,14 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
         new.graph = dst
         new._order = next(dst._order)
         dst._ops[new.name] = new
-        dst.nx.add_node(new)
         for slot, v in enumerate(op.inputs):
             nv = None if v is None else vmap.get(v, v)
             new.inputs.append(nv)
-            if nv is not None:
-                dst.nx.add_edge(nv, new, key=slot)
-        for slot, v in enumerate(op.outputs):
+            if nv is not None and nv.graph is dst:
+                nv._uses[(new, slot)] = None
+        for v in op.outputs:
             new.outputs.append(vmap[v])
-            dst.nx.add_edge(new, vmap[v], key=slot)
+            vmap[v]._producer = new
         for _, sub in new.subgraphs():
             sub.parent = new
         dst.refresh_captures(new)

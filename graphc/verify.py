@@ -2,54 +2,60 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .errors import VerifyError
-
-if TYPE_CHECKING:
-    from .ir import Graph
 
 __all__ = ["verify_graph"]
 
 
-def verify_graph(graph: Graph) -> None:
-    """Raise VerifyError on the first broken invariant of ``graph`` and its subgraphs.
+def verify_graph(graph: Any) -> None:
+    """Raise VerifyError on the first broken invariant of ``graph`` (a :class:`graphc.ir.Graph`;
+    this module does not import :mod:`graphc.ir`, which calls it) and its subgraphs.
 
     Checked: every op and value is registered under its name and belongs to this graph;
-    op input/output lists agree with the networkx edges (dense slots, one producer per
-    value, constants and graph inputs have none); every read value is defined in this
+    op input/output lists agree with the values' producer and use records (one producer
+    per value, constants and graph inputs have none); every read value is defined in this
     scope or an enclosing one; graph outputs are defined; blob slots are distinct and
     sorted, one per blob; the graph is acyclic.
     """
-    from .ir import Op, Value
-
-    g = graph.nx
+    writers: dict[Any, list[Any]] = {}
+    for op in graph.ops.values():
+        for v in op.outputs:
+            writers.setdefault(v, []).append(op)
     for name, v in graph.values.items():
         if v.name != name or v.graph is not graph:
             raise VerifyError(f"value {name!r} is registered under the wrong name or graph")
-        producers = list(g.predecessors(v))
+        producers = writers.get(v, [])
         if len(producers) > 1:
             raise VerifyError(f"value {name!r} has {len(producers)} producers: {[p.name for p in producers]}")
+        if v.producer() is not (producers[0] if producers else None):
+            raise VerifyError(f"value {name!r}: its producer record disagrees with the ops' output lists")
         if producers and (v.is_const or graph.is_input(v)):
             kind = "constant" if v.is_const else "graph input"
             raise VerifyError(f"value {name!r} is a {kind} but op {producers[0].name!r} also writes it")
-    for node in g.nodes:
-        if isinstance(node, Value) and node.graph is not graph and graph.lookup(node.name) is not node:
-            raise VerifyError(f"value {node.name!r} in graph {graph.name!r} is neither local nor from an enclosing scope")
+        for op, slot in v.uses():
+            if op.graph is not graph or slot >= len(op.inputs) or op.inputs[slot] is not v:
+                raise VerifyError(f"op {op.name!r} ({op.op_type}): input slots disagree with graph edges "
+                                  f"(value {name!r} records a use at slot {slot} the op's inputs do not have)")
+        for op in v.capturers():
+            if op.graph is not graph or v not in graph.captures(op):
+                raise VerifyError(f"value {name!r}: a capture record (op {op.name!r}) disagrees with the op's captures")
     for name, op in graph.ops.items():
         if op.name != name or op.graph is not graph:
             raise VerifyError(f"op {name!r} ({op.op_type}) is registered under the wrong name or graph")
-        if not isinstance(op, Op):
+        if not hasattr(op, "op_type"):  # no import of .ir here: it imports this module
             raise VerifyError(f"node {name!r} is not an Op")
-        edges_in = {(k, u) for u, _, k in g.in_edges(op, keys=True) if k != "capture"}
-        listed_in = {(slot, v) for slot, v in enumerate(op.inputs) if v is not None}
-        if edges_in != listed_in:
-            raise VerifyError(f"op {name!r} ({op.op_type}): input slots disagree with graph edges")
         for slot, v in enumerate(op.inputs):
+            if v is not None and v.graph is graph and (op, slot) not in v.uses():
+                raise VerifyError(f"op {name!r} ({op.op_type}): input slots disagree with graph edges "
+                                  f"(slot {slot} reads {v.name!r}, which has no use record for it)")
             if v is not None and graph.lookup(v.name) is not v:
                 raise VerifyError(f"op {name!r} ({op.op_type}) reads {v.name!r} (slot {slot}), which is not defined in scope")
-        edges_out = sorted((k, id(v)) for _, v, k in g.out_edges(op, keys=True))
-        if edges_out != [(slot, id(v)) for slot, v in enumerate(op.outputs)]:
+        for v in graph.captures(op):
+            if graph.lookup(v.name) is not v:
+                raise VerifyError(f"value {v.name!r} in graph {graph.name!r} is neither local nor from an enclosing scope")
+        if any(v.graph is not graph for v in op.outputs):
             raise VerifyError(f"op {name!r} ({op.op_type}): output slots are not dense or disagree with graph edges")
         if op.blobs or op.blob_slots:
             slots = list(op.blob_slots)

@@ -24,7 +24,7 @@ def dce(graph: Graph, ctx: PassContext) -> PassResult:
 def _dce(graph: Graph, ctx: PassContext, result: PassResult) -> None:
     for op in reversed(graph.topological_order()):
         ctx.focus(op)
-        live = any(graph.is_output(v) or graph.nx.out_degree(v) for v in op.outputs)
+        live = any(v.is_used() for v in op.outputs)
         if not live:
             graph.remove_op(op)
             result.count("ops_removed")
@@ -34,6 +34,6 @@ def _dce(graph: Graph, ctx: PassContext, result: PassResult) -> None:
         if any(True for _ in op.subgraphs()):
             graph.refresh_captures(op)
     for v in list(graph.values.values()):
-        if v.const is not None and not graph.nx.out_degree(v) and not graph.is_input(v) and not graph.is_output(v):
+        if v.const is not None and not v.is_used() and not v.is_graph_input():
             graph.remove_value(v)
             result.count("constants_removed")

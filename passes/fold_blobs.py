@@ -36,7 +36,7 @@ def fold_blobs(graph: Graph, ctx: PassContext) -> PassResult:
     _fold(graph, ctx, result, folded)
     for v in folded.values():
         g = v.graph
-        if g is not None and not g.nx.degree(v) and not g.is_input(v) and not g.is_output(v):
+        if g is not None and v.producer() is None and not v.is_used() and not v.is_graph_input():
             g.remove_value(v)
             result.count("constants_removed")
     return result

@@ -115,7 +115,7 @@ class Builder:
             if o.graph is not None and not any(c for v in o.outputs for c in v.consumers()):
                 self.graph.remove_op(o)
         for v in self.values:
-            if v.graph is not None and not self.graph.nx.degree(v):
+            if v.graph is not None and not v.is_used():
                 self.graph.remove_value(v)
 
 
@@ -220,7 +220,7 @@ def _remove_unread(graph: Graph, ops: list[Op]) -> None:
     while removed:
         removed = False
         for o in list(pending):
-            if not any(graph.is_output(v) or v.consumers() for v in o.outputs):
+            if not any(v.is_used() for v in o.outputs):
                 graph.remove_op(o)
                 pending.remove(o)
                 removed = True
