@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from .common import (add_layers_argument, add_model_argument, add_weights_argument, compile_input, console, layers_from,
                      load_options, model_source)
+from .printable import escape_controls, printable
 
 
 def add_parser(sub) -> None:
@@ -35,19 +37,19 @@ def run(args: argparse.Namespace) -> int:
     layers = layers_from(args)
     summary = _model_summary(source, layers, load_options(args, source, structure_only=True))
     if not args.json:  # printed before compiling: a model the target can't run still gets its summary
-        _print_summary(out, source, summary)
+        _print_summary(out, source, printable(summary))
     if summary.get("missing_weights"):  # a Caffe net read without its .caffemodel: the structure is all there is
         if args.json:
             out.print_json(json.dumps({"model": summary}))
         else:
-            out.print(f"no weights: {summary['missing_weights']}. Pass --weights FILE.caffemodel to see how it "
-                      "compiles.", highlight=False, markup=False)
+            out.print(f"no weights: {escape_controls(str(summary['missing_weights']))}. Pass --weights "
+                      "FILE.caffemodel to see how it compiles.", highlight=False, markup=False)
         return 0
     options = {"fallback": False} if args.no_fallback else {}
     model, more = compile_input(args, source, layers)
     options.update(more)
     art = graphc_compile(model, target=args.target, layers=layers, **options)
-    title = f"{source} compiled for {args.target}"
+    title = printable(f"{source} compiled for {args.target}")
     if not hasattr(art, "describe"):  # a target whose artifacts do not describe themselves: say which target
         out.print(f"[bold]{title}[/]", highlight=False)
         out.print_json(json.dumps({"target": args.target}))
@@ -72,7 +74,7 @@ def _inspect_artifact(source: Path, args: argparse.Namespace) -> int:
     from ..target import read_manifest
 
     manifest = read_manifest(source)
-    title = f"{source} (artifact, {manifest['target']})"
+    title = printable(f"{source} (artifact, {manifest['target']})")
     out = console()
     describer = _SAVED_DESCRIBERS.get(manifest["target"])
     if describer is None:  # another target's artifact: show its manifest
@@ -135,6 +137,11 @@ def _is_artifact(path: Path) -> bool:
 
 
 def _print(out, title: str, info: dict[str, Any], plan: bool) -> None:
+    """Print a target's description (``title`` already printable); every string of ``info`` is escaped here."""
+    layers = [dict(r, params=_raw_params(r.get("params"))) for r in info.get("layers", [])]
+    info = printable(info)
+    if layers:
+        info["layers"] = [dict(r, params=raw["params"]) for r, raw in zip(info["layers"], layers)]
     out.print(f"[bold]{title}[/]: {info.get('ops', '?')} ops", highlight=False)
     kind_of: dict[str, list[str]] = {}
     for kind, types in info.get("runs", {}).items():
@@ -176,13 +183,14 @@ def _print(out, title: str, info: dict[str, Any], plan: bool) -> None:
 def _print_layers(out, layers: list[dict[str, Any]]) -> None:
     """The custom layers an artifact needs: how each runs, its class, its params, what to pass to --layers."""
     for r in layers:
+        params = escape(json.dumps(r.get("params"), sort_keys=True))  # the other fields are escaped already
         out.print(f"layer: node {r['node']} ({r['op_type']}) runs as {r.get('runs', 'layer')}: {r['import_path']} "
-                  f"{json.dumps(r.get('params'), sort_keys=True)}", highlight=False, markup=False)
+                  f"{params}", highlight=False)
     from graphc.layers.registry import is_builtin_path
 
     if any(is_builtin_path(r["import_path"]) for r in layers):
         out.print("graphc's built-in layers run with no --layers: " + ", ".join(dict.fromkeys(
-            r["import_path"] for r in layers if is_builtin_path(r["import_path"]))), highlight=False, markup=False)
+            r["import_path"] for r in layers if is_builtin_path(r["import_path"]))), highlight=False)
     layers = [r for r in layers if not is_builtin_path(r["import_path"])]
     if not layers:
         return
@@ -190,7 +198,7 @@ def _print_layers(out, layers: list[dict[str, Any]]) -> None:
                     for a in dict.fromkeys(r["layers_arg"] for r in layers))
     bundled = " (or --trust: import the copies of their source it carries)" if all(
         r.get("bundled_source") for r in layers) else ""
-    out.print(f"it needs its layers to run: {args}{bundled}", highlight=False, markup=False)
+    out.print(f"it needs its layers to run: {args}{bundled}", highlight=False)
 
 
 def _print_regions(out, regions: list[dict[str, Any]]) -> None:
@@ -224,3 +232,14 @@ def _size(n: int) -> str:
 
 def _fmt(n: int) -> str:
     return f"{n} bytes ({n / (1 << 20):.2f} MiB)"
+
+
+def _raw_params(params: Any) -> Any:
+    """A layer's params with control characters escaped but no markup escape (they are printed as JSON)."""
+    if isinstance(params, str):
+        return escape_controls(params)
+    if isinstance(params, dict):
+        return {_raw_params(k): _raw_params(v) for k, v in params.items()}
+    if isinstance(params, list):
+        return [_raw_params(v) for v in params]
+    return params
