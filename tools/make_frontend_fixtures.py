@@ -81,6 +81,50 @@ def make_tf() -> None:
     _save_npz("tf_conv_frozen.npz", input=x, Identity=logits, Identity_1=emb)
 
 
+def make_tf_wide() -> None:
+    """A frozen graph of the other TensorFlow ops graphc maps: tf_wide_frozen.pb and .npz."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    rng = np.random.default_rng(27)
+
+    def var(*shape: int, scale: float = 0.5, shift: float = 0.0) -> tf.Variable:
+        return tf.Variable((rng.standard_normal(shape) * scale + shift).astype(np.float32))
+
+    w1, w2, w_fc = var(3, 3, 3, 4), var(3, 3, 3, 4), var(5, 8 * 4, scale=0.1)
+    scale, offset, mean = var(4, shift=1.0), var(4), var(4, scale=0.2)
+    variance = tf.Variable(rng.uniform(0.5, 1.5, 4).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 9, 9, 3], tf.float32, name="input")])
+    def net(x):
+        c1 = tf.nn.conv2d(x, w1, strides=2, padding="SAME")  # odd size: TF pads the extra pixel at the end
+        c2 = tf.nn.conv2d(x, w2, strides=1, dilations=2, padding=[[0, 0], [2, 1], [1, 2], [0, 0]])  # 8x8
+        c2 = tf.raw_ops.FusedBatchNorm(x=c2, scale=scale, offset=offset, mean=mean, variance=variance,
+                                       epsilon=1e-3, is_training=False)[0]
+        a = tf.nn.avg_pool2d(tf.nn.leaky_relu(c2, alpha=0.2), 3, 2, "SAME")  # [N,4,4,4], pads not counted
+        z = (tf.math.erf(a) * 0.3 + tf.nn.softplus(a) - tf.nn.elu(a) / (1.0 + tf.abs(tf.nn.selu(a)))
+             + tf.sqrt(tf.square(tf.tanh(a)) + 1.0) + tf.exp(-tf.abs(tf.sigmoid(a)))
+             - tf.math.log(1.0 + tf.square(a)) + tf.floor(a * 2.0) * 0.1
+             + tf.cast(tf.greater(a, 0.1), tf.float32) * tf.minimum(tf.maximum(a, -0.5), 0.5)
+             + tf.pow(tf.abs(a) + 1.0, 1.5) * tf.math.rsqrt(tf.abs(a) + 1.0))
+        cat = tf.transpose(tf.concat([z, a], axis=3), [0, 3, 1, 2])  # [N,8,4,4]
+        red = (tf.reduce_max(cat, axis=2) - tf.reduce_min(cat, axis=2)
+               + tf.math.squared_difference(tf.reduce_sum(cat, axis=2), tf.reduce_prod(cat * 0.5, axis=2)) * 0.01)
+        flat = tf.reshape(tf.squeeze(tf.expand_dims(red, 1), [1]), [-1, 8 * 4])
+        logits = tf.identity(tf.nn.softmax(tf.matmul(flat, w_fc, transpose_b=True)), name="probs")
+        p = tf.pad(c1, [[0, 0], [1, 0], [0, 1], [0, 0]], constant_values=0.5)  # PadV2, [N,6,6,4]
+        m = tf.identity(tf.nn.max_pool2d(p, 3, 2, "VALID") - tf.reduce_mean(p, axis=[1, 2], keepdims=True),
+                        name="pooled")
+        return logits, m
+
+    graph_def = convert_variables_to_constants_v2(net.get_concrete_function()).graph.as_graph_def()
+    tf.io.write_graph(graph_def, str(DATA), "tf_wide_frozen.pb", as_text=False)
+    x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
+    probs, pooled = (t.numpy() for t in net(tf.constant(x)))
+    print("tf ops:", sorted({n.op for n in graph_def.node}))
+    _save_npz("tf_wide_frozen.npz", input=x, Identity=probs, Identity_1=pooled)
+
+
 def make_tf_schema() -> None:
     """TensorFlow's own descriptors of the GraphDef messages graphc declares: tf_descriptors.json."""
     from tensorflow.core.framework import graph_pb2
@@ -389,7 +433,7 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
+    ap.add_argument("step", choices=["tf", "tf-wide", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
@@ -398,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
-    steps = {"tf": make_tf, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
+    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
              "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
              "caffe-schema": lambda: make_caffe_schema(
                  args.proto, args.out, args.messages.split(",") if args.messages else None),

@@ -43,10 +43,14 @@ def _check_outputs(path: Path, target: str, npz: str, inputs: list[str], **optio
 # ---------------------------------------------------------------- numerics against the framework
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", ["tf_conv_frozen.pb", "tf_conv_frozen.pbtxt"])
+@pytest.mark.parametrize("name", ["tf_conv_frozen.pb", "tf_conv_frozen.pbtxt", "tf_wide_frozen.pb"])
 def test_a_tensorflow_frozen_graph_matches_tensorflow(name, target):
-    """TF 2.15's frozen NHWC conv net (NoOp, FusedBatchNormV3, computed-shape Reshape, l2_normalize)."""
-    _check_outputs(DATA / name, target, "tf_conv_frozen.npz", ["input"])
+    """TF 2.15's frozen graphs. tf_conv: NHWC convs, NoOp, FusedBatchNormV3, Relu6, depthwise, a
+    computed-shape Reshape, l2_normalize. tf_wide: SAME stride 2 on an odd size, dilated EXPLICIT-padded
+    Conv2D, FusedBatchNorm (V1), LeakyRelu, AvgPool SAME, the element-wise ops, ConcatV2, Transpose,
+    Max/Min/Sum/Prod reductions, SquaredDifference, ExpandDims/Squeeze, MatMul transpose_b, Softmax,
+    PadV2 with a constant, Mean keepdims."""
+    _check_outputs(DATA / name, target, name.rsplit(".", 1)[0] + ".npz", ["input"])
 
 
 KERAS_FILES = [
