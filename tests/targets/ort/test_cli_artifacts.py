@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
@@ -49,13 +50,28 @@ def _cli(args: list[str], cwd: Path, tmp: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+#: the feed the runs below read from x.npy, and what interp_model with LAYER_FILE's Interp makes of it:
+#: Relu, the layer's mean everywhere in a (1, 3, 9, 8) map, Sigmoid
+X = (np.arange(60, dtype=np.float32).reshape(1, 3, 4, 5) - 20) / 8
+Y = np.full((1, 3, 9, 8), 1 / (1 + np.exp(-np.maximum(X, 0).astype(np.float64).mean())), np.float32)
+
+
 @pytest.fixture
 def work(tmp_path):
-    """A folder with the model and the layer file (given by a relative path), and an empty TMPDIR."""
+    """A folder with the model, the layer file (given by a relative path), x.npy and an empty TMPDIR."""
     (tmp_path / "my_layers.py").write_text(LAYER_FILE)
     onnx.save(interp_model(9, 8), tmp_path / "interp.onnx")
+    np.save(tmp_path / "x.npy", X)
     (tmp_path / "tmp").mkdir()
     return tmp_path
+
+
+def _saved_y(folder: Path) -> np.ndarray:
+    """The y.npy a run wrote into ``folder``: the hand-computed Y, not only a file of that name."""
+    y = np.load(folder / "y.npy", allow_pickle=False)
+    assert y.dtype == np.float32 and y.shape == Y.shape
+    np.testing.assert_allclose(y, Y, rtol=1e-6)
+    return y
 
 
 def _compile(work: Path, target: str) -> Path:
@@ -80,9 +96,10 @@ def test_the_missing_layer_error_says_exactly_what_to_pass(work, target):
     assert suggested, message
     argv = shlex.split(suggested.group(1))[1:]
     assert argv[argv.index("--layers") + 1] == str((work / "my_layers.py").resolve())
-    followed = _cli([*argv, "--random-inputs", "0"], elsewhere, work / "tmp")
+    followed = _cli([*argv, "--input", f"x={work / 'x.npy'}", "--output-dir", "out"], elsewhere, work / "tmp")
     assert followed.returncode == 0, followed.stderr
     assert "y: shape (1, 3, 9, 8) float32" in followed.stdout
+    _saved_y(elsewhere / "out")
 
 
 def test_trusting_a_bundle_imports_its_own_copy_and_leaves_no_files(work):
@@ -90,9 +107,10 @@ def test_trusting_a_bundle_imports_its_own_copy_and_leaves_no_files(work):
     (work / "my_layers.py").unlink()  # only the bundle's copy is left
     refused = _cli(["run", bundle.name, "--random-inputs", "0"], work, work / "tmp")
     assert refused.returncode == 1 and "no longer exists" in refused.stderr and "--trust" in refused.stderr
-    trusted = _cli(["run", bundle.name, "--random-inputs", "0", "--trust"], work, work / "tmp")
+    trusted = _cli(["run", bundle.name, "--input", "x=x.npy", "--trust", "--output-dir", "out"], work, work / "tmp")
     assert trusted.returncode == 0, trusted.stderr
     assert "y: shape (1, 3, 9, 8) float32" in trusted.stdout
+    _saved_y(work / "out")
     assert not list((work / "tmp").glob("graphc*"))  # imported from memory: nothing extracted to disk
 
 
