@@ -56,14 +56,12 @@ class NumpyArtifact:
 
     target_name = "numpy"
 
-    def __init__(self, graph: Graph, *, target: NumpyTarget | None = None, fallback: bool = True,
+    def __init__(self, graph: Graph, *, target: NumpyTarget, fallback: bool = True,
                  debug: bool = False, memory_budget: int | None = None):
         from passes.plan_buffers import check_budget, plan_graph, read_plan
 
-        from .target import NumpyTarget
-
         self.graph = graph
-        self.target = target or NumpyTarget(fallback, debug, memory_budget)
+        self.target = target  # the NumpyTarget that built it (this module never imports the target's)
         self.fallback = fallback
         self.debug = debug
         self.memory_budget = memory_budget
@@ -223,14 +221,14 @@ def _read_model_member(path: Path) -> bytes:
     return data
 
 
-def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False,
-                  target: NumpyTarget | None = None) -> NumpyArtifact:
-    """Rebuild a saved NumpyArtifact; layers come from ``layers`` (a registry), modules are imported only if ``trust``."""
+def load_artifact(path: Path, manifest: dict[str, Any], target: NumpyTarget, layers: Any = None,
+                  trust: bool = False) -> NumpyArtifact:
+    """Rebuild a saved NumpyArtifact for ``target`` (its debug flag and budget; the manifest's options
+    override fallback and can only lower the budget); layers come from ``layers`` (a registry),
+    modules are imported only if ``trust``."""
     from graphc.layers import resolve_registry
     from graphc.limits import stricter_budget
     from graphc.model_io import load_model
-
-    from .target import NumpyTarget
 
     if manifest.get("target") != "numpy":
         raise ModelFormatError(f"{path}: written by target {manifest.get('target')!r}, not numpy")
@@ -249,9 +247,8 @@ def load_artifact(path: Path, manifest: dict[str, Any], layers: Any = None, trus
     options = manifest.get("options") or {}
     if not isinstance(options, dict):
         raise ModelFormatError(f"{path}: the manifest's options are not an object")
-    tgt = target or NumpyTarget()
-    tgt = NumpyTarget(fallback=bool(options.get("fallback", True)), debug=tgt.debug,
-                      memory_budget=stricter_budget(options.get("memory_budget"), tgt.memory_budget))
+    tgt = type(target)(fallback=bool(options.get("fallback", True)), debug=target.debug,
+                       memory_budget=stricter_budget(options.get("memory_budget"), target.memory_budget))
     from graphc.passinfra import PassContext, PassManager
 
     ctx = PassContext(target=tgt, layers=registry, options=dict(tgt.options()))

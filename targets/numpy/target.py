@@ -83,7 +83,7 @@ class NumpyTarget:
         """Rebuild a saved artifact (no code runs except the layer modules named by ``layers``)."""
         from .artifact import load_artifact
 
-        return load_artifact(Path(path), manifest, layers, trust, target=self)
+        return load_artifact(Path(path), manifest, self, layers, trust)
 
     def describe_ops(self, graph: Graph) -> Sequence[tuple[str, str, str]]:
         """(op name, op type, how it runs: native / fallback / layer / layer-override / unsupported)."""
