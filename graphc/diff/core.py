@@ -11,50 +11,17 @@ order plus dictionary lookups, so 10k-op graphs diff in well under a second.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .changes import KINDS, Change
 
 if TYPE_CHECKING:
     from ..ir import Graph, Op, Value
 
 __all__ = ["Change", "GraphDiff", "KINDS", "checksum"]
-
-#: change kinds in rendering order, with their section titles
-KINDS = {
-    "io": "Graph inputs/outputs",
-    "added": "Ops added",
-    "removed": "Ops removed",
-    "rewired": "Ops rewired",
-    "renamed": "Ops renamed",
-    "attribute": "Attributes",
-    "weight": "Weights",
-    "type": "Value types",
-}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change. ``kind`` is a key of KINDS; ``mark`` is "+", "-" or "~"."""
-
-    kind: str
-    mark: str
-    subject: str
-    op_type: str = ""
-    detail: str = ""
-    before: Any = None
-    after: Any = None
-    #: neighbourhood: the op's inputs with their producers, and its readers
-    inputs: tuple[str, ...] = ()
-    consumers: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """This change as JSON data."""
-        d = asdict(self)
-        d["inputs"], d["consumers"] = list(self.inputs), list(self.consumers)
-        return d
-
 
 def checksum(array: np.ndarray) -> str:
     """A short content hash of an array (8 hex digits)."""

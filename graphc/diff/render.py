@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
-from .core import KINDS, Change
+from .changes import KINDS, Change
 
 if TYPE_CHECKING:
     from .core import GraphDiff
