@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .base import Layer, Param
 from .binding import LayerBinding, bind_layer, layer_output_types
-from .loading import load_layer_modules
-from .registry import BUILTIN_LAYERS, DEFAULT_LAYERS, LayerEntry, LayerRegistry, register_layer, resolve_registry
+from .loading import load_layer_modules, resolve_registry
+from .registry import BUILTIN_LAYERS, DEFAULT_LAYERS, LayerEntry, LayerRegistry, register_layer
 from .runtime import LayerRunner, layer_runner
 from .serialize import decode_params, encode_params, layer_config
 from .slots import full_inputs, split_inputs

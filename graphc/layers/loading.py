@@ -22,12 +22,13 @@ import logging
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..errors import LayerError
 from .registry import DEFAULT_LAYERS, LayerEntry, LayerRegistry
 
-__all__ = ["load_layer_modules", "module_name_for_path", "layer_argument", "load_layer_source", "layer_source_digest"]
+__all__ = ["load_layer_modules", "resolve_registry", "module_name_for_path", "layer_argument", "load_layer_source",
+           "layer_source_digest"]
 logger = logging.getLogger("graphc.layers")
 
 _ATTR = "__graphc_layers__"
@@ -176,3 +177,13 @@ def _remember(module: ModuleType, captured: LayerRegistry, name: str) -> list[La
     if not entries:
         logger.warning("layer module %s registered no layers (use @graphc.register_layer)", name)
     return list(entries)
+
+
+def resolve_registry(layers: Any) -> LayerRegistry:
+    """A registry from None (the default), a LayerRegistry, or module names / .py paths to import."""
+    if layers is None:
+        return DEFAULT_LAYERS
+    if isinstance(layers, LayerRegistry):
+        return layers
+    names = [layers] if isinstance(layers, str) else list(layers)
+    return load_layer_modules(names)

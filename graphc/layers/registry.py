@@ -8,13 +8,13 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from ..domains import canonical_domain
 from ..errors import LayerError
 from .base import Layer
 
-__all__ = ["LayerRegistry", "LayerEntry", "BUILTIN_LAYERS", "DEFAULT_LAYERS", "register_layer", "resolve_registry",
+__all__ = ["LayerRegistry", "LayerEntry", "BUILTIN_LAYERS", "DEFAULT_LAYERS", "register_layer",
            "is_builtin", "is_builtin_path", "user_layer"]
 logger = logging.getLogger("graphc.layers")
 
@@ -192,15 +192,3 @@ def register_layer(op_type: str, domain: str = "", since_version: int = 1,
                    until_version: int | None = None, registry: LayerRegistry | None = None):
     """Register a Layer subclass in the default (or given) registry."""
     return (registry or DEFAULT_LAYERS).register(op_type, domain, since_version, until_version)
-
-
-def resolve_registry(layers: Any) -> LayerRegistry:
-    """A registry from None (the default), a LayerRegistry, or module names / .py paths to import."""
-    if layers is None:
-        return DEFAULT_LAYERS
-    if isinstance(layers, LayerRegistry):
-        return layers
-    from .loading import load_layer_modules
-
-    names = [layers] if isinstance(layers, str) else list(layers)
-    return load_layer_modules(names)
