@@ -1,6 +1,6 @@
 """OpenCV's other native Caffe layers as ONNX ops (issue 17): activations, MVN, Bias, Exp/Log,
 Threshold, ArgMax, Reduction, Tile, ShuffleChannel, DeepLab's Interp, LRN WITHIN_CHANNEL and
-test-time STOCHASTIC pooling.
+test-time STOCHASTIC pooling; Faster R-CNN's Proposal as a node graphc's built-in layer runs.
 
 Semantics are Caffe's (BVLC ``src/caffe/layers``, DeepLab's ``interp_layer``), with OpenCV dnn's
 where OpenCV runs the layer and differs (MVN puts ``eps`` inside the root, as OpenCV does).
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..ir import Value
     from .caffe_net import CaffeLayer as _Layer, CaffeNet as _Net
 
-__all__ = ["OPENCV_LAYERS", "interp_mode", "interp_size", "lrn_within_channel", "stochastic_pooling"]
+__all__ = ["OPENCV_LAYERS", "proposal", "interp_mode", "interp_size", "lrn_within_channel", "stochastic_pooling"]
 
 _F32 = np.float32
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -351,6 +351,27 @@ def _interp_size_ops(net: _Net, L: _Layer, x: Value, p: Any, mode: str, fixed: l
     return b.op1("Concat", [nc, hw], {"axis": 0}, name=f"{L.name}_sizes")
 
 
+# ------------------------------------------------------------- Proposal
+def proposal(net: _Net, L: _Layer) -> list[Value]:
+    """A ``caffe::Proposal`` node graphc's built-in layer runs (:mod:`graphc.layers.builtin.caffe_rcnn`),
+    with every ``proposal_param`` field; it always has OpenCV's two outputs (rois, scores)."""
+    p = L.proto.proposal_param
+    if len(L.bottoms) != 3 or not 1 <= len(L.tops) <= 2:
+        raise ModelFormatError(f"layer {L.name!r} (Proposal) takes three bottoms (scores, box deltas, im_info) and "
+                               f"gives one or two tops (rois, scores); has {len(L.bottoms)} and {len(L.tops)}")
+    if not len(p.ratio) or not len(p.scale):
+        raise ModelFormatError(f"layer {L.name!r} (Proposal): proposal_param needs ratio and scale values, as OpenCV "
+                               "requires (py-faster-rcnn's are ratio: 0.5 ratio: 1 ratio: 2 scale: 8 scale: 16 scale: 32)")
+    params = {"feat_stride": int(p.feat_stride), "base_size": int(p.base_size), "min_size": int(p.min_size),
+              "ratio": [float(str(np.float32(v))) for v in p.ratio],
+              "scale": [float(str(np.float32(v))) for v in p.scale],
+              "pre_nms_topn": int(p.pre_nms_topn), "post_nms_topn": int(p.post_nms_topn),
+              "nms_thresh": float(str(np.float32(p.nms_thresh)))}
+    tops = list(L.tops) if len(L.tops) == 2 else [L.tops[0], net.b.graph.unique_name(f"{L.name}_scores")]
+    outs = net.b.custom("Proposal", L.bottoms, params, name=L.name, outputs=tops)
+    return [net.set_rank(v, 2) for v in outs[: len(L.tops)]]
+
+
 #: Caffe type -> converter, for the layers of this module (STOCHASTIC pooling and LRN
 #: WITHIN_CHANNEL are reached from :mod:`.caffe`'s Pooling and LRN)
 OPENCV_LAYERS: dict[str, Callable[[Any, Any], list]] = {
@@ -369,4 +390,5 @@ OPENCV_LAYERS: dict[str, Callable[[Any, Any], list]] = {
     "Tile": tile,
     "ShuffleChannel": shuffle_channel,
     "Interp": interp,
+    "Proposal": proposal,
 }

@@ -73,6 +73,7 @@ LAYER_PARAM_FIELDS: dict[str, tuple[int, str]] = {
     "shuffle_channel_param": (164, "ShuffleChannelParameter"),  # ShuffleNet's (farmingyard/ShuffleNet)
     "roi_pooling_param": (8266711, "ROIPoolingParameter"),  # Fast R-CNN's (rbgirshick/caffe-fast-rcnn)
     "psroi_pooling_param": (10002, "PSROIPoolingParameter"),  # R-FCN's (daijifeng001/caffe-rfcn)
+    "proposal_param": (201, "ProposalParameter"),  # Faster R-CNN's Proposal, as OpenCV declares it
     "permute_param": (202, "PermuteParameter"),
     "prior_box_param": (203, "PriorBoxParameter"),
     "detection_output_param": (204, "DetectionOutputParameter"),
@@ -256,6 +257,11 @@ def _schema(extra: Sequence[ParamSchema] = ()) -> FileSchema:
     f.message("ROIPoolingParameter", [field("pooled_h", 1, "uint32", default=0),
                                       field("pooled_w", 2, "uint32", default=0),
                                       field("spatial_scale", 3, "float", default=1.0)])
+    f.message("ProposalParameter", [
+        field("feat_stride", 1, "uint32", default=16), field("base_size", 2, "uint32", default=16),
+        field("min_size", 3, "uint32", default=16), field("ratio", 4, "float", repeated=True),
+        field("scale", 5, "float", repeated=True), field("pre_nms_topn", 6, "uint32", default=6000),
+        field("post_nms_topn", 7, "uint32", default=300), field("nms_thresh", 8, "float", default=0.7)])
     f.message("PSROIPoolingParameter", [field("spatial_scale", 1, "float"), field("output_dim", 2, "int32"),
                                         field("group_size", 3, "int32")])
     f.message("PriorBoxParameter", [

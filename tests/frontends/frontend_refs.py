@@ -278,3 +278,45 @@ def rfcn_psroi_pool(x: np.ndarray, rois: np.ndarray, scale: float, output_dim: i
                             total += x[int(roi[0]), ch, h, w]
                     out[n, ct, ph, pw] = total / f((he - hs) * (we - ws))
     return out
+
+
+def py_faster_rcnn_proposals(scores: np.ndarray, deltas: np.ndarray, im_info: np.ndarray, feat_stride: int,
+                             ratios, scales, pre_nms: int, post_nms: int, nms_thresh: float) -> np.ndarray:
+    """py-faster-rcnn's ProposalLayer.forward (generate_anchors, bbox_transform_inv, clip_boxes,
+    py_cpu_nms) without the min_size filter (OpenCV skips it): rois ``[k, 5]``, best first."""
+    base = np.array([0, 0, 15, 15], np.float64)
+    w, h = base[2] - base[0] + 1, base[3] - base[1] + 1
+    cx, cy = base[0] + 0.5 * (w - 1), base[1] + 0.5 * (h - 1)
+    shapes = []
+    for r in ratios:
+        ws = np.round(np.sqrt(w * h / r))
+        hs = np.round(ws * r)
+        shapes += [(ws * s, hs * s) for s in scales]
+    base_anchors = np.array([[cx - 0.5 * (aw - 1), cy - 0.5 * (ah - 1), cx + 0.5 * (aw - 1), cy + 0.5 * (ah - 1)]
+                             for aw, ah in shapes])
+    a = len(base_anchors)
+    height, width = scores.shape[2:]
+    sx, sy = np.meshgrid(np.arange(width) * feat_stride, np.arange(height) * feat_stride)
+    shifts = np.stack([sx.ravel(), sy.ravel(), sx.ravel(), sy.ravel()], axis=1)
+    anchors = (base_anchors[None] + shifts[:, None]).reshape(-1, 4)
+    obj = scores[0, a:].transpose(1, 2, 0).reshape(-1).astype(np.float64)
+    d = deltas[0].transpose(1, 2, 0).reshape(-1, 4).astype(np.float64)
+    widths, heights = anchors[:, 2] - anchors[:, 0] + 1, anchors[:, 3] - anchors[:, 1] + 1
+    ctr_x, ctr_y = anchors[:, 0] + 0.5 * widths, anchors[:, 1] + 0.5 * heights
+    px, py = d[:, 0] * widths + ctr_x, d[:, 1] * heights + ctr_y
+    pw, ph = np.exp(d[:, 2]) * widths, np.exp(d[:, 3]) * heights
+    boxes = np.stack([px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph], axis=1)
+    rows, cols = float(im_info.reshape(-1)[0]), float(im_info.reshape(-1)[1])
+    boxes = np.clip(boxes, 0, [cols - 1, rows - 1, cols - 1, rows - 1])
+    order = obj.argsort()[::-1][:pre_nms]
+    areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        xx1, yy1 = np.maximum(boxes[i, 0], boxes[order[1:], 0]), np.maximum(boxes[i, 1], boxes[order[1:], 1])
+        xx2, yy2 = np.minimum(boxes[i, 2], boxes[order[1:], 2]), np.minimum(boxes[i, 3], boxes[order[1:], 3])
+        inter = np.maximum(0.0, xx2 - xx1 + 1) * np.maximum(0.0, yy2 - yy1 + 1)
+        order = order[1:][inter / (areas[i] + areas[order[1:]] - inter) <= nms_thresh]
+    keep = keep[:post_nms]
+    return np.concatenate([np.zeros((len(keep), 1)), boxes[keep]], axis=1), obj[keep]

@@ -1,7 +1,8 @@
-"""Fast R-CNN's ROIPooling and R-FCN's PSROIPooling load with no user code (issue 17, item 3):
-caffe nodes graphc's built-in layers run (graphc/layers/builtin/caffe_rcnn.py), on both targets,
-against element-by-element ports of the forks' kernels (tests/frontends/frontend_refs.py) and,
-where cv2 is importable, against OpenCV's dnn."""
+"""Faster R-CNN's Proposal, Fast R-CNN's ROIPooling and R-FCN's PSROIPooling load with no user
+code (issue 17, item 3): caffe nodes graphc's built-in layers run
+(graphc/layers/builtin/caffe_rcnn.py), on both targets, against ports of the forks' kernels and
+of py-faster-rcnn's proposal layer (tests/frontends/frontend_refs.py) and, where cv2 is
+importable, against OpenCV's dnn."""
 
 from __future__ import annotations
 
@@ -83,3 +84,68 @@ def test_same_output_as_opencv_dnn_when_installed(tmp_path, kind, target):
     want = net.forward()
     (got,) = graphc.compile(path, target=target).run({"data": x, "rois": ROIS}).values()
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------------------ Proposal
+ANCHORS = 6  # ratio 0.5, 1, 2 x scale 4, 8
+PROPOSAL = (f'layer {{ name: "in" type: "Input" top: "scores" top: "deltas" top: "im_info" input_param {{ '
+            f'shape {{ dim: 1 dim: {2 * ANCHORS} dim: 7 dim: 9 }} shape {{ dim: 1 dim: {4 * ANCHORS} dim: 7 dim: 9 }} '
+            'shape { dim: 1 dim: 3 } } }\n'
+            'layer { name: "proposal" type: "Proposal" bottom: "scores" bottom: "deltas" bottom: "im_info" top: "rois" '
+            'TOPS proposal_param { feat_stride: 16 base_size: 16 ratio: 0.5 ratio: 1 ratio: 2 scale: 4 scale: 8 '
+            'pre_nms_topn: 200 post_nms_topn: POST nms_thresh: 0.6 } }\n')
+
+
+def _proposal_inputs(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"scores": rng.random((1, 2 * ANCHORS, 7, 9)).astype(np.float32),
+            "deltas": (rng.standard_normal((1, 4 * ANCHORS, 7, 9)) * 0.3).astype(np.float32),
+            "im_info": np.array([[100, 130, 1]], np.float32)}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("post_nms", [40, 300])  # 300: fewer survive the NMS, zero rows follow
+def test_proposal_matches_py_faster_rcnn(tmp_path, target, post_nms):
+    path = tmp_path / "rpn.prototxt"
+    path.write_text(PROPOSAL.replace("TOPS", 'top: "rpn_scores"').replace("POST", str(post_nms)))
+    feeds = _proposal_inputs(4)
+    rois, scores = graphc.compile(path, target=target).run(feeds).values()
+    want, want_scores = refs.py_faster_rcnn_proposals(feeds["scores"], feeds["deltas"], feeds["im_info"], 16,
+                                                      [0.5, 1, 2], [4, 8], 200, post_nms, 0.6)
+    assert rois.shape == (post_nms, 5) and scores.shape == (post_nms, 1)
+    kept = len(want)
+    assert kept == min(post_nms, kept) and (post_nms == 40) == (kept == 40)
+    np.testing.assert_allclose(rois[:kept], want, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(scores[:kept, 0], want_scores, rtol=1e-6)
+    assert not rois[kept:].any() and not scores[kept:].any()
+
+
+def test_proposal_with_one_top_and_without_anchors(tmp_path):
+    path = tmp_path / "rpn.prototxt"
+    path.write_text(PROPOSAL.replace("TOPS", "").replace("POST", "40"))
+    g = load_caffe(path)
+    assert g.ops["proposal"].qualified_type == "caffe::Proposal" and [v.name for v in g.outputs] == ["rois"]
+    (rois,) = graphc.compile(g, target="numpy").run(_proposal_inputs(5)).values()
+    assert rois.shape == (40, 5)
+    path.write_text(PROPOSAL.replace("TOPS", "").replace("POST", "40").replace("scale: 4 scale: 8 ", ""))
+    with pytest.raises(graphc.GraphcError, match="layer 'proposal' \\(Proposal\\): proposal_param needs ratio and "
+                                                 "scale values"):
+        load_caffe(path)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_proposal_same_as_opencv_dnn_when_installed(tmp_path, target):
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        pytest.skip(f"OpenCV {cv2.__version__} has no Caffe importer")
+    path = tmp_path / "rpn.prototxt"
+    path.write_text(PROPOSAL.replace("TOPS", 'top: "rpn_scores"').replace("POST", "300"))
+    feeds = _proposal_inputs(6)
+    net = cv2.dnn.readNetFromCaffe(str(path))
+    for name, value in feeds.items():
+        net.setInput(value, name)
+    (want_rois, want_scores), = net.forwardAndRetrieve(["proposal"])
+    rois, scores = graphc.compile(path, target=target).run(feeds).values()
+    # pixel coordinates up to 130: float32 steps of 7.6e-6 there, more where a decode cancels
+    np.testing.assert_allclose(rois, want_rois.reshape(rois.shape), rtol=1e-6, atol=1e-4)
+    np.testing.assert_array_equal(scores, want_scores.reshape(scores.shape))

@@ -1,6 +1,6 @@
-"""Fast R-CNN's ``ROIPooling`` and R-FCN's ``PSROIPooling`` Caffe layers as built-in layers,
-with the semantics of their Caffe forks (rbgirshick/caffe-fast-rcnn, daijifeng001/caffe-rfcn),
-which OpenCV dnn's pooling layer reproduces.
+"""Faster R-CNN's ``Proposal``, Fast R-CNN's ``ROIPooling`` and R-FCN's ``PSROIPooling`` Caffe
+layers as built-in layers, with OpenCV dnn's semantics (for the two poolings those of their Caffe
+forks, rbgirshick/caffe-fast-rcnn and daijifeng001/caffe-rfcn).
 
 Inputs (Caffe's bottoms): the feature map ``[N, C, H, W]`` and the regions ``[R, 5]`` (any shape
 of ``R * 5`` values), each ``(batch_index, x1, y1, x2, y2)`` in image pixels.
@@ -14,6 +14,16 @@ of ``R * 5`` values), each ``(batch_index, x1, y1, x2, y2)`` in image pixels.
   clipped); bin ``(i, j)`` of output channel ``c`` averages input channel
   ``(c * group_size + i) * group_size + j`` (0 for an empty bin). Output
   ``[R, output_dim, group_size, group_size]``; the input has ``output_dim * group_size^2`` channels.
+* ``Proposal`` (inputs: objectness scores ``[1, 2A, H, W]``, background then object; box deltas
+  ``[1, 4A, H, W]``; ``im_info`` ``(rows, cols, ...)``): OpenCV's composition of PriorBox and
+  DetectionOutput. Anchors per cell, in ``ratio`` then ``scale`` order: width
+  ``floor(base_size / sqrt(ratio) + 0.5)``, height ``floor(width * ratio + 0.5)``, both times
+  the scale, centred at ``(cell + 0.5 * base_size / feat_stride) * feat_stride`` (pixel boxes:
+  ``xmax = centre + width / 2 - 1``); the deltas decoded CENTER_SIZE with pixel sizes
+  (``x2 - x1 + 1``), clipped to ``[0, cols - 1] x [0, rows - 1]``; the ``pre_nms_topn`` best
+  scores, greedy NMS at ``nms_thresh`` keeping at most ``post_nms_topn``. Outputs ``rois``
+  ``[post_nms_topn, 5]`` rows ``(0, x1, y1, x2, y2)`` by score, zero rows after the last, and
+  ``scores`` ``[post_nms_topn, 1]``. ``min_size`` is not applied, as in OpenCV; batch 1 only.
 """
 
 from __future__ import annotations
@@ -26,8 +36,9 @@ from ...errors import LayerError
 from ..base import Layer, Param
 from ..registry import BUILTIN_LAYERS
 from ..slots import merge_slots
+from .caffe_ssd import box_sizes, decode_boxes, nms_fast
 
-__all__ = ["ROIPooling", "PSROIPooling", "round_half_away"]
+__all__ = ["Proposal", "ROIPooling", "PSROIPooling", "round_half_away", "anchor_sizes", "anchors"]
 
 _F32 = np.float32
 
@@ -150,3 +161,78 @@ class PSROIPooling(_RegionLayer):
                     if h1 > h0 and w1 > w0:
                         window = image[channels[:, i, j], h0:h1, w0:w1]
                         out[r, :, i, j] = window.sum(axis=(1, 2)) / _F32((h1 - h0) * (w1 - w0))
+
+
+def anchor_sizes(base_size: float, ratios: Sequence[float], scales: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's Proposal anchor widths and heights, ``ratio`` major, ``scale`` minor."""
+    widths, heights = [], []
+    for ratio in (_F32(r) for r in ratios):
+        width = np.floor(_F32(base_size) / np.sqrt(ratio) + _F32(0.5))
+        height = np.floor(width * ratio + _F32(0.5))
+        for scale in (_F32(s) for s in scales):
+            widths.append(scale * width)
+            heights.append(scale * height)
+    return np.array(widths, _F32), np.array(heights, _F32)
+
+
+def anchors(widths: np.ndarray, heights: np.ndarray, fmap_hw: tuple[int, int], stride: float,
+            offset: float) -> np.ndarray:
+    """Pixel boxes ``[H * W * A, 4]`` (cell row, cell, anchor), as OpenCV's unnormalized PriorBox."""
+    cy = ((np.arange(fmap_hw[0]).astype(_F32) + _F32(offset)) * _F32(stride)).reshape(-1, 1, 1)
+    cx = ((np.arange(fmap_hw[1]).astype(_F32) + _F32(offset)) * _F32(stride)).reshape(1, -1, 1)
+    half_w, half_h = (widths * _F32(0.5)).reshape(1, 1, -1), (heights * _F32(0.5)).reshape(1, 1, -1)
+    grid = (fmap_hw[0], fmap_hw[1], widths.size)
+    corners = [cx - half_w, cy - half_h, cx + half_w - _F32(1), cy + half_h - _F32(1)]
+    return np.stack([np.broadcast_to(c, grid) for c in corners], axis=-1).reshape(-1, 4).astype(_F32)
+
+
+@BUILTIN_LAYERS.register("Proposal", domain="caffe")
+class Proposal(Layer):
+    """Faster R-CNN's region proposals, as OpenCV computes them (module docstring)."""
+
+    feat_stride = Param(int, default=16)
+    base_size = Param(int, default=16)
+    min_size = Param(int, default=16, doc="not applied, as in OpenCV")
+    ratio = Param(list, doc="anchor aspect ratios (height / width)")
+    scale = Param(list, doc="anchor scales")
+    pre_nms_topn = Param(int, default=6000)
+    post_nms_topn = Param(int, default=300)
+    nms_thresh = Param(float, default=0.7)
+
+    num_outputs = 2
+
+    def output_shapes(self, input_shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        if len(input_shapes) != 3:
+            raise LayerError(f"Proposal takes scores, box deltas and im_info; got {len(input_shapes)} input(s)")
+        scores, deltas = input_shapes[0], input_shapes[1]
+        count = len(self.ratio or []) * len(self.scale or [])
+        if not count:
+            raise LayerError("Proposal needs ratio and scale values (proposal_param { ratio: ... scale: ... })")
+        if len(scores) != 4 or scores[0] != 1 or scores[1] != 2 * count or tuple(deltas) != (1, 4 * count,
+                                                                                              *scores[2:]):
+            raise LayerError(f"Proposal with {count} anchors per cell takes scores [1, {2 * count}, H, W] and deltas "
+                             f"[1, {4 * count}, H, W] (batch 1, as OpenCV); got {list(scores)} and {list(deltas)}")
+        return [(int(self.post_nms_topn), 5), (int(self.post_nms_topn), 1)]
+
+    def output_dtypes(self, input_dtypes: Sequence[np.dtype]) -> list[np.dtype]:
+        return [np.dtype(np.float32)] * 2
+
+    def forward(self, inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
+                internals: Sequence[np.ndarray]) -> None:
+        scores, deltas, info = (np.asarray(a, _F32) for a in inputs)
+        height, width = scores.shape[2:]
+        widths, heights = anchor_sizes(self.base_size, self.ratio, self.scale)
+        priors = anchors(widths, heights, (height, width), self.feat_stride,
+                         0.5 * self.base_size / self.feat_stride)
+        count = widths.size
+        objectness = np.transpose(scores[0, count:], (1, 2, 0)).reshape(-1)
+        loc = np.transpose(deltas[0], (1, 2, 0)).reshape(-1, 4)
+        rows, cols = int(info.reshape(-1)[0]), int(info.reshape(-1)[1])
+        boxes = decode_boxes(loc, priors, None, "CENTER_SIZE", False, (float(cols - 1), float(rows - 1)))
+        kept = nms_fast(boxes, box_sizes(boxes, False), objectness, float(np.finfo(_F32).min),
+                        float(self.nms_thresh), int(self.pre_nms_topn), False, int(self.post_nms_topn))
+        rois, best = outputs
+        rois[...] = 0
+        best[...] = 0
+        rois[: len(kept), 1:] = boxes[kept]
+        best[: len(kept), 0] = objectness[kept]
