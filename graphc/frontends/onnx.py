@@ -206,10 +206,7 @@ def _confined_path(location: str, base: Path | None, tensor: str) -> Path:
 def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
     """Load an ONNX model into a :class:`Graph`."""
     model, _ = read_model_proto(source)
-    for o in model.opset_import:
-        if o.version < 1:
-            raise ModelFormatError(f"the model imports opset {o.version} of domain {o.domain or 'ai.onnx'!r}; "
-                                   "opset versions start at 1 (fix the model's opset_import)")
+    check_versions(model)
     info = ModelInfo(
         ir_version=model.ir_version,
         opset_imports={canonical_domain(o.domain): o.version for o in model.opset_import},
@@ -229,6 +226,79 @@ def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto) -> Graph:
         raise
     except Exception as e:  # noqa: BLE001 - malformed protos surface as many exception types
         raise ModelFormatError(f"cannot import the model graph: {type(e).__name__}: {e}") from e
+
+
+def _check_subgraph_arity(node: onnx.NodeProto) -> None:
+    """Refuse an If whose branches, or a Loop whose body, do not match the node's outputs: an If branch
+    yields exactly the node's outputs; a Loop body takes (iteration, condition, N carried) and yields
+    (condition, N carried, K scanned), the node taking (M, condition, N carried) and yielding N + K."""
+    if node.domain not in ("", "ai.onnx") or node.op_type not in ("If", "Loop"):
+        return
+    where = f"node {node.name!r} ({node.op_type})"
+    graphs = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
+    if node.op_type == "If":
+        for branch in ("then_branch", "else_branch"):
+            g = graphs.get(branch)
+            if g is not None and len(g.output) != len(node.output):
+                raise ModelFormatError(f"{where}: its {branch} yields {len(g.output)} output(s) but the node has "
+                                       f"{len(node.output)}; each branch must yield exactly the node's outputs "
+                                       "(the model is malformed: re-export it)")
+        return
+    body = graphs.get("body")
+    if body is None:
+        return
+    carried = len(node.input) - 2
+    if len(body.input) != carried + 2 or len(body.output) < carried + 1 or \
+            len(body.output) - 1 != len(node.output):
+        raise ModelFormatError(f"{where}: its body takes {len(body.input)} input(s) and yields {len(body.output)}, "
+                               f"but the node takes {len(node.input)} (M, condition and {max(carried, 0)} carried) "
+                               f"and yields {len(node.output)}; the body must take 2 + carried and yield "
+                               "1 + carried + scanned, the node yielding carried + scanned (re-export the model)")
+
+
+def check_versions(model: onnx.ModelProto) -> None:
+    """Refuse versions graphc cannot read the model's meaning from (as ``onnx.checker`` does, and for
+    opsets beyond what the installed onnx knows, which the checker lets through):
+
+    * an ``ir_version`` newer than the installed onnx's (``onnx.IR_VERSION``);
+    * an opset below 1, or above the newest the installed onnx defines for a domain it defines
+      (``ai.onnx`` 99 when onnx knows 28); custom domains are the model's own and not checked;
+    * no opset for the default domain while nodes use it, in a model of IR version 3 or later
+      (before IR 3 the default domain was implied at opset 1).
+    """
+    if model.ir_version > onnx.IR_VERSION:
+        raise ModelFormatError(f"the model's ir_version {model.ir_version} is newer than the installed onnx "
+                               f"{onnx.__version__} reads ({onnx.IR_VERSION}); re-export it with an older "
+                               "ir_version, or upgrade onnx")
+    known = onnx.defs.C.schema_version_map()  # domain -> (first, last) opset the installed onnx defines
+    imported: dict[str, int] = {}
+    for o in model.opset_import:
+        domain = "" if o.domain in ("", "ai.onnx") else o.domain
+        name = o.domain or "ai.onnx"
+        if o.version < 1:
+            raise ModelFormatError(f"the model imports opset {o.version} of domain {name!r}; "
+                                   "opset versions start at 1 (fix the model's opset_import)")
+        if domain in known and o.version > known[domain][1]:
+            raise ModelFormatError(f"the model imports opset {o.version} of domain {name!r}, newer than the "
+                                   f"installed onnx {onnx.__version__} defines ({known[domain][1]}); re-export it "
+                                   f"with opset {known[domain][1]} or lower, or upgrade onnx")
+        imported[domain] = o.version
+    if "" not in imported and model.ir_version >= 3 and _uses_default_domain(model):
+        raise ModelFormatError("the model imports no opset for the default domain (ai.onnx) but its nodes use it; "
+                               "add an opset_import for domain '' (the opset it was exported with)")
+
+
+def _uses_default_domain(model: onnx.ModelProto) -> bool:
+    """True when a node of the model (any graph, subgraph or function) is in the default domain."""
+    graphs = [model.graph]
+    nodes = [n for f in model.functions for n in f.node]
+    while graphs:
+        g = graphs.pop()
+        nodes.extend(g.node)
+        for n in g.node:
+            for a in n.attribute:
+                graphs.extend([a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs)
+    return any(n.domain in ("", "ai.onnx") for n in nodes)
 
 
 def _check_attribute_types(graph: Graph, node: onnx.NodeProto, kinds: dict[str, int]) -> None:
@@ -358,6 +428,7 @@ def _add_node(graph: Graph, node: onnx.NodeProto, model: ModelInfo | None) -> Op
             raise ModelFormatError(f"node {node.name!r} ({node.op_type}): attribute {a.name!r} cannot be decoded ({e})") from e
         kinds[a.name] = a.type
     _check_attribute_types(graph, node, kinds)
+    _check_subgraph_arity(node)
     inputs: list[Value | None] = []
     for name in node.input:
         if not name:
