@@ -6,7 +6,8 @@ and an artifact or bundle saved with them loads in a fresh process (``graphc.lay
 imports this package). A layer a user registers for the same op takes precedence.
 
 * :mod:`.caffe_ssd`: SSD's ``caffe::DetectionOutput`` (box decoding, per-class NMS, keep_top_k).
-* :mod:`.caffe_rcnn`: Fast R-CNN's ``caffe::ROIPooling`` and R-FCN's ``caffe::PSROIPooling``.
+* :mod:`.caffe_rcnn`: Faster R-CNN's ``caffe::Proposal``, Fast R-CNN's ``caffe::ROIPooling`` and
+  R-FCN's ``caffe::PSROIPooling``.
 """
 
 from __future__ import annotations
