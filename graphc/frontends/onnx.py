@@ -349,10 +349,24 @@ def _copy_proto(p: Any) -> Any:
 def _to_array(t: onnx.TensorProto, what: str) -> np.ndarray:
     if any(d < 0 for d in t.dims):  # numpy would read dims [-2] as [2]
         raise ModelFormatError(f"{what} {t.name!r} has dims {list(t.dims)}; a tensor's dims cannot be negative")
+    if t.data_type == onnx.TensorProto.STRING:
+        _check_utf8(t, what)
     try:
         return numpy_helper.to_array(t)
     except Exception as e:  # noqa: BLE001
         raise ModelFormatError(f"{what} {t.name!r}: cannot decode tensor data ({e})") from e
+
+
+def _check_utf8(t: onnx.TensorProto, what: str) -> None:
+    """A STRING tensor holds UTF-8 text (the ONNX spec; onnx.reference and onnxruntime decode it so): an
+    element that is not is a ModelFormatError naming the tensor and the element, never kept as bytes."""
+    for i, s in enumerate(t.string_data):
+        try:
+            s.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ModelFormatError(f"{what} {t.name!r}: STRING element {i} ({s[:20]!r}) is not UTF-8 ({e.reason} at "
+                                   f"byte {e.start}); ONNX strings are UTF-8 text: store raw bytes as a UINT8 "
+                                   "tensor instead") from None
 
 
 def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | None) -> Graph:

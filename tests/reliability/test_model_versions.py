@@ -106,3 +106,20 @@ def test_a_loop_body_not_matching_the_node_is_refused_naming_the_node():
     with pytest.raises(ModelFormatError, match=r"node 'spin' \(Loop\): its body takes 3 input\(s\) and yields 1, but "
                                                r"the node takes 3 .* and yields 1"):
         load_onnx(model)
+
+
+def test_a_string_tensor_that_is_not_utf8_is_refused_naming_the_tensor_and_element():
+    """ONNX strings are UTF-8 (onnxruntime fails on such an output with a UnicodeDecodeError): graphc refuses it
+    at load, naming the initializer and the element, and says how to carry raw bytes; valid text still runs."""
+    def model(values):
+        t = onnx.TensorProto(name="words", data_type=TensorProto.STRING, dims=[len(values)])
+        t.string_data.extend(values)
+        g = helper.make_graph([helper.make_node("Identity", ["words"], ["y"], name="id")], "g", [],
+                              [helper.make_tensor_value_info("y", TensorProto.STRING, [len(values)])], [t])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+    with pytest.raises(ModelFormatError, match=r"initializer 'words': STRING element 1 \(b'\\xff\\xfeab'\) is not "
+                                               r"UTF-8 \(invalid start byte at byte 0\); .* UINT8 tensor"):
+        load_onnx(model([b"ok", b"\xff\xfeab"]))
+    out = graphc.compile(model(["ok".encode(), "é".encode()]), target="numpy").run({})["y"]
+    assert list(out) == ["ok", "é"]
