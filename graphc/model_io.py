@@ -54,7 +54,7 @@ def load_model(source: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, l
 
         return load_keras(source, layers=layers, **options)
     if fmt == "keras-h5":
-        from .frontends.keras_h5 import load_keras_h5
+        from .frontends.keras import load_keras_h5
 
         return load_keras_h5(source, layers=layers, **options)
     if fmt == "graphc-artifact":

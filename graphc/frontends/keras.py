@@ -37,7 +37,7 @@ from ..limits import memory_budget
 from ..ir import Graph, Value
 from .builder import GraphBuilder, check_param_coverage, mark_overridden
 
-__all__ = ["load_keras", "config_to_graph", "read_keras_weights", "MAPPED_LAYERS"]
+__all__ = ["load_keras", "load_keras_h5", "config_to_graph", "read_keras_weights", "MAPPED_LAYERS"]
 
 DOMAIN = "keras"
 _DROPPED_CONFIG = ("name", "trainable", "dtype")
@@ -624,6 +624,17 @@ def load_keras(source: str | os.PathLike | dict, *, weights: str | os.PathLike |
     if wdata is not None and (weights is not None or _has_h5py()):
         table, by_name = read_any_keras_weights(wdata)  # an archive without h5py imports config-only
     return config_to_graph(config, table, layers, weights_by_name=by_name, input_shapes=input_shapes)
+
+
+def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any = None,
+                  input_shapes: dict[str, Any] | None = None) -> Graph:
+    """Load a Keras 2 full-model HDF5 file (architecture and weights) into a Graph."""
+    from .keras_h5 import read_keras_h5_model
+
+    if weights is not None:
+        raise ModelFormatError(f"{source}: a full Keras HDF5 model carries its own weights; drop weights=")
+    config, table = read_keras_h5_model(source)
+    return config_to_graph(config, table, layers, weights_by_name=True, input_shapes=input_shapes)
 
 
 def read_any_keras_weights(data: bytes | str | os.PathLike) -> tuple[dict[str, list[np.ndarray]], bool]:

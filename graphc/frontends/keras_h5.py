@@ -6,7 +6,8 @@ lists the layer's arrays in order (``<layer>/kernel:0``, ``<layer>/bias:0``...).
 layer configs are the Keras 3 ones with a few old spellings, which
 :func:`upgrade_config` maps (the InputLayer's ``batch_input_shape``, a Sequential whose
 config is a bare list, initializer/regularizer entries that carry ``dtype``); the graph
-is then built by the Keras frontend's :func:`~graphc.frontends.keras.config_to_graph`.
+is then built by the Keras frontend's :func:`~graphc.frontends.keras.config_to_graph`
+(:func:`~graphc.frontends.keras.load_keras_h5`).
 
 A *weights-only* file (``model.save_weights("w.h5")``, or Keras 3's ``.weights.h5``) has no
 architecture: it is refused with what to do (load the model's ``.json`` config with
@@ -23,9 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFormatError
-from ..ir import Graph
 
-__all__ = ["load_keras_h5", "read_keras2_weights", "upgrade_config", "is_keras2_weights"]
+__all__ = ["read_keras_h5_model", "read_keras2_weights", "upgrade_config", "is_keras2_weights"]
 
 _MAX_CONFIG_BYTES = 64 << 20
 
@@ -42,13 +42,11 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
-def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any = None,
-                  input_shapes: dict[str, Any] | None = None) -> Graph:
-    """Load a Keras 2 full-model HDF5 file (architecture and weights) into a Graph."""
-    from .keras import config_to_graph
+def read_keras_h5_model(source: str | os.PathLike) -> tuple[Any, dict[str, list[np.ndarray]] | None]:
+    """A Keras 2 full-model HDF5 file's config (upgraded to Keras 3 spellings) and weights table.
 
-    if weights is not None:
-        raise ModelFormatError(f"{source}: a full Keras HDF5 model carries its own weights; drop weights=")
+    :func:`graphc.frontends.keras.load_keras_h5` builds the graph from them.
+    """
     h5py = _h5py()
     try:
         with h5py.File(source, "r") as f:
@@ -67,7 +65,7 @@ def load_keras_h5(source: str | os.PathLike, *, layers: Any = None, weights: Any
         config = json.loads(text)
     except ValueError as e:
         raise ModelFormatError(f"{source}: model_config is not valid JSON: {e}") from e
-    return config_to_graph(upgrade_config(config), table, layers, weights_by_name=True, input_shapes=input_shapes)
+    return upgrade_config(config), table
 
 
 def _weights_only_message(source: Any, f: Any) -> str:
