@@ -21,6 +21,9 @@ The fixtures:
 * ``nested_cond``: a ``tf.cond`` with two outputs whose true branch is another ``tf.cond`` (one of
   whose branches returns a constant, which hangs on the branch's pivot by a control edge only).
 * ``cond_in_while``: a ``tf.cond`` in a while loop's body.
+* ``array_ops``: the array, indexing and detection ops an Object Detection API graph's pre- and
+  post-processing hold (Fill, Tile, Slice, GatherV2, Unpack, Select, Where, TopKV2, All/Any,
+  NonMaxSuppressionV3, a computed Pad, tf.transpose's default perm, a reduction over no axis).
 """
 
 from __future__ import annotations
@@ -144,12 +147,50 @@ def cond_in_while(out: Path, rng: np.random.Generator) -> None:
     _save(out, "cond_in_while", g, [{"x": rng.standard_normal(3).astype(np.float32)}], ["v"])
 
 
+def array_ops(out: Path, rng: np.random.Generator) -> None:
+    """The array, indexing and detection ops of an Object Detection API graph's pre/post-processing."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf1.placeholder(tf.float32, [None, 4], name="x")
+        mask = tf1.placeholder(tf.bool, [None], name="mask")
+        boxes = tf1.placeholder(tf.float32, [None, 4], name="boxes")
+        scores = tf1.placeholder(tf.float32, [None], name="scores")
+        n = tf.shape(x)[0]
+        outs = {
+            "fill": tf.fill(tf.stack([n, 2]), 1.5),
+            "tile": tf.tile(x, tf.stack([1, n])),
+            "slice": tf.slice(x, [1, 0], [-1, 3]),
+            "slice_computed": tf.slice(x, tf.stack([0, n - 2]), tf.stack([n - 1, -1])),
+            "gather": tf.gather(x, [2, 0], axis=1),
+            "unstack": tf.unstack(x, num=4, axis=1)[2],
+            "select_rows": tf1.where(mask, x, -x),
+            "select_v2": tf.where(x > 0.0, x, tf.zeros_like(x)),
+            "rank_size": tf.stack([tf.rank(x), tf.size(x)]),
+            "split": tf.split(x, 2, axis=1)[1],
+            "where": tf.where(x > 0.5),
+            "top_k": tf.nn.top_k(tf.reduce_sum(x, axis=1), k=2)[1],
+            "all_any": tf.stack([tf.reduce_all(mask), tf.reduce_any(mask)]),
+            "nms": tf.image.non_max_suppression(boxes, scores, 4, iou_threshold=0.5, score_threshold=0.1),
+            "pad_computed": tf.pad(x, tf.stack([tf.stack([0, n]), tf.constant([1, 2])])),
+            "transpose_default": tf.transpose(x),
+            "sum_no_axis": tf.reduce_sum(x, axis=[]),
+        }
+        for k, v in outs.items():
+            tf.identity(v, name=f"out_{k}")
+    corners = rng.uniform(0, 1, (8, 2, 2)).astype(np.float32)
+    feed = {"x": rng.standard_normal((5, 4)).astype(np.float32), "mask": np.array([1, 0, 1, 1, 0], bool),
+            "boxes": np.concatenate([corners.min(1), corners.max(1)], 1)[:, [0, 1, 2, 3]],
+            "scores": rng.uniform(0, 1, 8).astype(np.float32)}
+    feed["boxes"][1] = feed["boxes"][0] + 0.01  # overlaps box 0: suppressed unless it scores higher
+    _save(out, "array_ops", g, [feed], [f"out_{k}" for k in outs])
+
+
 def main(argv: list[str]) -> None:
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parents[1] / "tests" / "frontends" / "data"
     out.mkdir(parents=True, exist_ok=True)
     print("TensorFlow", tf.__version__)
     rng = np.random.default_rng(17)
-    for make in (while_counting, map_fn, cond, nested_while, nested_cond, cond_in_while):
+    for make in (while_counting, map_fn, cond, nested_while, nested_cond, cond_in_while, array_ops):
         make(out, rng)
 
 

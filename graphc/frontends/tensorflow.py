@@ -32,6 +32,7 @@ from onnx import TensorProto, helper
 from ..errors import ModelFormatError
 from ..ir import Graph, Value
 from .builder import GraphBuilder, mark_overridden
+from .tf_array_ops import ARRAY_MIN_INPUTS, ARRAY_OPS, reverse_transpose
 from .tf_control_flow import ControlFlowImporter, has_control_flow
 from .tf_schema import DT_TO_NUMPY, tf_messages
 
@@ -293,13 +294,22 @@ def _fused_batch_norm(b: GraphBuilder, node: _Node) -> list[Value]:
 
 def _mean(b: GraphBuilder, node: _Node) -> list[Value]:
     axes = [int(a) for a in np.asarray(node.const_input(1)).reshape(-1)]
+    if not axes:  # TF reduces over no axis; ONNX's empty axes would reduce over all
+        return [b.op1("Identity", node.inputs[:1], name=node.name)]
     keep = bool(node.attr("keep_dims", False))
     return [b.op1("ReduceMean", [node.inputs[0]], {"axes": axes, "keepdims": int(keep)}, name=node.name)]
 
 
 def _pad(b: GraphBuilder, node: _Node) -> list[Value]:
-    pads = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1, 2)
-    inputs = [node.inputs[0], b.ints(list(pads[:, 0]) + list(pads[:, 1]), f"{node.name}_pads")]
+    """TF paddings ``[rank, 2]`` -> ONNX pads (all begins, then all ends); computed ones become ops."""
+    if node.inputs[1].const is None:
+        as_int64 = _cast_to(b, node.inputs[1], "int64", f"{node.name}_paddings")
+        per_side = b.op1("Transpose", [as_int64], {"perm": [1, 0]}, name=f"{node.name}_per_side")
+        pads = b.op1("Reshape", [per_side, b.ints([-1], f"{node.name}_flat")], name=f"{node.name}_pads")
+    else:
+        p = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1, 2)
+        pads = b.ints(list(p[:, 0]) + list(p[:, 1]), f"{node.name}_pads")
+    inputs = [node.inputs[0], pads]
     if node.op == "PadV2":
         inputs.append(node.inputs[2])
     return [b.op1("Pad", inputs, {"mode": "constant"}, name=node.name)]
@@ -377,7 +387,11 @@ def _squeeze(b: GraphBuilder, node: _Node) -> list[Value]:
     return [b.op1("Squeeze", inputs, name=node.name)]
 
 
-def _transpose(b: GraphBuilder, node: _Node) -> list[Value]:
+def _transpose(b: GraphBuilder, node: _Node) -> list[Value] | None:
+    """A Const perm maps, and so does tf.transpose's default (reversed axes, computed from Rank); another
+    computed perm stays a ``tf`` node (None)."""
+    if node.inputs[1].const is None:
+        return reverse_transpose(b, node)
     perm = [int(p) for p in np.asarray(node.const_input(1)).reshape(-1)]
     x = node.inputs[0]
     if x.const is not None:
@@ -412,6 +426,8 @@ def _reduce(onnx_type: str) -> Converter:
     as an input, the others as an attribute)."""
     def convert(b: GraphBuilder, node: _Node) -> list[Value]:
         axes = [int(a) for a in np.asarray(node.const_input(1)).reshape(-1)]
+        if not axes:  # TF reduces over no axis; ONNX's empty axes would reduce over all
+            return [b.op1("Identity", node.inputs[:1], name=node.name)]
         keep = int(bool(node.attr("keep_dims", False)))
         if onnx_type == "ReduceSum":
             return [b.op1(onnx_type, [node.inputs[0], b.ints(axes, f"{node.name}_axes")], {"keepdims": keep},
@@ -468,6 +484,8 @@ MAPPED_OPS: dict[str, Converter] = {
     # shape arithmetic (a computed Reshape): kept as ops, folded when the shapes are known
     "Shape": _shape, "Cast": _cast, "Pack": _pack, "StridedSlice": _strided_slice,
     "Range": _ternary("Range"),  # scalar start, limit, delta of one type in both
+    # array, indexing and detection ops (an Object Detection API graph's pre/post-processing)
+    **ARRAY_OPS,
 }
 
 #: data inputs a mapped op needs at least, where more than one (TensorFlow's op registry)
@@ -477,6 +495,7 @@ _MIN_INPUTS: dict[str, int] = {
                      "Less", "LessEqual", "Equal", "LogicalAnd", "LogicalOr", "Mean", "Pad", "ConcatV2",
                      "Reshape", "Transpose", "Sum", "Max", "Min", "Prod", "ExpandDims"], 2),
     "PadV2": 3, "Range": 3, "StridedSlice": 4, "FusedBatchNorm": 5, "FusedBatchNormV3": 5,
+    **ARRAY_MIN_INPUTS,
 }
 
 _NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}
@@ -567,8 +586,8 @@ def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | 
         nodes = _cut(b, nodes, inputs, outputs, produced)
 
     def convert(builder: GraphBuilder, nd: Any, values: list[Value], label: str) -> list[Value]:
-        if nd.op == "NoOp":  # control-only (TF2 freezing leaves one ordering the variable reads): no data
-            return []
+        if nd.op in ("NoOp", "Assert"):  # control-only (TF2 freezing leaves a NoOp ordering the variable
+            return []  # reads); an Assert's check is not run: it has no data output to import
         attrs = {k: decode_attr(v, nd.name) for k, v in sorted(nd.attr.items())}
         return _convert_node(builder, _Node(label, nd.op, attrs, values, ports[nd.name]), layers)
 

@@ -18,7 +18,7 @@ from tests.frontends.frontend_refs import run_ort
 from tests.frontends.test_tensorflow import GraphText
 
 DATA = Path(__file__).parent / "data"
-FIXTURES = ["while_counting", "map_fn", "cond", "nested_while", "nested_cond", "cond_in_while"]
+FIXTURES = ["while_counting", "map_fn", "cond", "nested_while", "nested_cond", "cond_in_while", "array_ops"]
 
 
 def _cases(name: str) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
@@ -38,6 +38,12 @@ def test_real_tf1_control_flow_matches_tensorflow(name, target):
         for out, ref in want.items():
             assert np.asarray(got[out]).dtype == ref.dtype, out
             np.testing.assert_allclose(got[out], ref, rtol=1e-5, atol=1e-6, err_msg=f"{name} {out} {feeds}")
+
+
+def test_array_ops_map_with_no_tf_node_left():
+    g = load_tensorflow(DATA / "tf_array_ops.pb")
+    assert not [op.op_type for op in g if op.domain == "tf"]
+    assert {"NonMaxSuppression", "TopK", "NonZero", "Expand", "Tile", "Slice", "Gather", "Where"} <= _op_types(g)
 
 
 def _op_types(g) -> set[str]:
