@@ -138,13 +138,14 @@ class LayerRunner:
 
     def _check_promise(self, sig: Signature, out_shapes: list[tuple[int, ...]], out_dtypes: list[np.dtype],
                        internal_shapes: list[tuple[int, ...]], internal_dtype: np.dtype) -> None:
-        """LayerError when the promised outputs and internals exceed the memory budget
-        (``GRAPHC_MEMORY_BUDGET``, else half the machine's memory), before anything is allocated."""
-        from ..limits import memory_budget
+        """LayerError when the promised outputs and internals exceed the memory budget (the run's: the
+        artifact's ``memory_budget``, else ``GRAPHC_MEMORY_BUDGET``, else half the machine's memory), before
+        anything is allocated."""
+        from ..limits import current_budget
 
         need = sum(math.prod(s) * np.dtype(d).itemsize for s, d in zip(out_shapes, out_dtypes))
         need += sum(math.prod(s) * internal_dtype.itemsize for s in internal_shapes)
-        budget = memory_budget(None)
+        budget = current_budget().memory
         if need > budget:
             raise self._fail(f"output_shapes() promises {need} bytes of outputs and internals ({out_shapes}), "
                              f"over the memory budget of {budget} bytes", sig,

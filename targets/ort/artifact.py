@@ -10,6 +10,9 @@ import numpy as np
 import onnx
 
 from graphc.errors import GraphcError, InputError
+from graphc.limits import begin_run, current_budget, end_run
+
+from .budget import RunSizes, check_outputs
 
 from .feeds import check_feeds, feed_specs
 from .loop_guard import guard_loops
@@ -55,6 +58,10 @@ class OrtArtifact:
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._io = BoundaryTypes(self._session, views)
         self._feeds = feed_specs(self._session, self._io, self.model)
+        #: bytes a run may use (None: the default budget); set from the compile's option or, at load, the
+        #: stricter of the manifest's and the user's
+        self.memory_budget: int | None = (manifest.get("options") or {}).get("memory_budget")
+        self._sizes = RunSizes(self.model)
 
     # ----------------------------------------------------------------- session
     @property
@@ -94,6 +101,17 @@ class OrtArtifact:
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once; return output name -> array. A failing layer raises LayerError naming its node."""
         feeds = check_feeds(self._feeds, feeds)  # names, dtypes (byte order by value), shapes: InputError
+        token = begin_run(self.memory_budget)  # the run's budget (an enclosing run's when nested)
+        try:
+            budget = current_budget().memory
+            self._sizes.check(feeds, budget)  # sizes predicted from the feeds, before onnxruntime allocates
+            got = self._run(feeds)
+            check_outputs(self.output_names, got, budget)
+        finally:
+            end_run(token)
+        return dict(zip(self.output_names, got))
+
+    def _run(self, feeds: dict[str, Any]) -> list[Any]:
         with self.host.running():  # one run at a time; begins the run's failures and budget
             try:
                 if self._io.bitwise:
@@ -106,7 +124,7 @@ class OrtArtifact:
                 self.host.raise_errors(cause=e)
                 raise GraphcError(f"onnxruntime failed to run the model: {str(e).strip()[:500]}") from e
             self.host.raise_errors()
-        return dict(zip(self.output_names, got))
+        return list(got)
 
     def describe(self) -> dict[str, Any]:
         """What ``graphc inspect`` shows: ops by type and how each runs, layers, moved nodes, the schedule."""

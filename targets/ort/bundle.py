@@ -59,6 +59,7 @@ MANIFEST_SCHEMA = {
     "custom_ops": [_CUSTOM_OP],
     "layer_modules": map_of({"sha256": str, "layers_arg": OPTIONAL_STR, "file": str}),
     "partition": dict,
+    "options": {"memory_budget": (int, float, type(None))},
 }
 
 
@@ -142,8 +143,13 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
     classes, sources = _resolve_layers(path, manifest, registry, trust)
     from .partitioned import artifact_for  # one session, or regions when the manifest records a schedule
 
+    from graphc.limits import stricter_budget
+
+    budget = stricter_budget((manifest.get("options") or {}).get("memory_budget"), None)  # the user's limit wins
     try:
-        return artifact_for(model, manifest, classes, sources)
+        artifact = artifact_for(model, manifest, classes, sources)
+        artifact.memory_budget = budget
+        return artifact
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, StopIteration) as e:
         # the manifest's fields have the declared types (MANIFEST_SCHEMA), but do not fit the model or each
         # other: a dtype name numpy does not know, a node model.onnx lacks, a lowering no kernel source serves

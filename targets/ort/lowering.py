@@ -174,12 +174,29 @@ def _try_function(op: Op, node: onnx.NodeProto, model: onnx.ModelProto, blobs: l
         raise LayerError(f"node {op.name!r} ({op.qualified_type}): to_onnx() returned {len(outputs)} outputs, "
                          f"the node has {len(node.output)}")
     name = re.sub(r"[^A-Za-z0-9_]", "_", f"{op.op_type}_{op.name}")
-    model.functions.append(builder.function(name, outputs, attributes=["config"]))
+    function = builder.function(name, outputs, attributes=["config"])
+    if _has_loop(function.node):
+        raise LayerError(f"node {op.name!r} ({op.qualified_type}), layer {op.layer.import_path}: to_onnx() writes "
+                         "a Loop; inside a model-local function onnxruntime would run it outside graphc's limit of "
+                         "loop iterations per run (GRAPHC_MAX_LOOP_ITERATIONS): unroll it, or compute the value in "
+                         "forward() (the layer then runs as a Python op)")
+    model.functions.append(function)
     blob_names = [node.input[s] for s in slots["blob_slots"]]
     del node.input[:]
     node.input.extend(runtime_names + blob_names)
     _rewrite(node, name, FUNCTION_DOMAIN, config)
     return name
+
+
+def _has_loop(nodes: Any) -> bool:
+    """True when a Loop is among ``nodes`` or inside their subgraphs, at any depth."""
+    for n in nodes:
+        if n.op_type == "Loop" and is_onnx_domain(n.domain):
+            return True
+        for a in n.attribute:
+            if any(_has_loop(g.node) for g in ([a.g] if a.HasField("g") else []) + list(a.graphs)):
+                return True
+    return False
 
 
 def _base_to_onnx():

@@ -35,8 +35,9 @@ from graphc.errors import GraphcError, InputError, LayerError
 from graphc.frontends.types import type_from_proto, type_to_proto
 from graphc.input_check import check_input
 from graphc.ir import Graph, TensorType, Value
-from graphc.limits import begin_run, end_run
+from graphc.limits import begin_run, current_budget, end_run
 
+from .budget import RunSizes, check_outputs
 from .lowering import FUNCTION
 from .partition import ONNXRUNTIME, PYTHON, Stage, boundary_bytes, form_stages
 from .protos import graphs_of, initializers_of
@@ -148,6 +149,9 @@ class PartitionedArtifact:
         self._region_outputs = {n for r in self._regions.values() for n in r.output_names}
         self._lock = threading.Lock()
         self._pool: list[dict[str, PyOpSpec]] = [self._runners()]  # builds every layer now: errors surface here
+        #: bytes a run may use (None: the default budget), as :class:`~targets.ort.artifact.OrtArtifact`'s
+        self.memory_budget: int | None = (manifest.get("options") or {}).get("memory_budget")
+        self._sizes = RunSizes(model)
 
     def __repr__(self) -> str:
         kinds = ", ".join(f"{r['kind']} {len(r['nodes'])}" for r in self._schedule)
@@ -195,8 +199,10 @@ class PartitionedArtifact:
             runners = self._pool.pop() if self._pool else None
         if runners is None:
             runners = self._runners()
-        token = begin_run()  # one budget for the whole run: every stage's loops and run-time sizes
+        token = begin_run(self.memory_budget)  # one budget for the whole run: every stage's loops and run-time sizes
         try:
+            budget = current_budget().memory
+            self._sizes.check(vals, budget)  # sizes predicted from the feeds, before any stage
             for rec, live in zip(self._schedule, self._live):
                 stage = rec["stage"]
                 if stage in self._regions:
@@ -212,7 +218,9 @@ class PartitionedArtifact:
             end_run(token)
             with self._lock:
                 self._pool.append(runners)
-        return self._outputs(vals, fed)
+        out = self._outputs(vals, fed)
+        check_outputs(list(out), list(out.values()), budget)
+        return out
 
     def _check_inputs(self, feeds: dict[str, Any]) -> dict[str, Any]:
         missing = [s.name for s in self._inputs if s.name not in feeds]

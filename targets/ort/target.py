@@ -101,6 +101,8 @@ class OrtTarget:
         source = kernel_source(op.domain, op.op_type, op.opset)
         if op.has_subgraphs and (source != ONNX_REFERENCE or op.graph.captures(op)):
             return None  # see lowering._self_contained_subgraphs
+        if source == ONNX_REFERENCE and _runs_a_loop(op):
+            return None  # onnx.reference inside a Python op would run it outside the loop guard's count
         return source
 
     def supports(self, op: Op) -> bool:
@@ -123,7 +125,9 @@ class OrtTarget:
         :attr:`MAX_RELOWER_ROUNDS` times. Each such node's manifest entry says why.
         """
         from .artifact import SessionRefused
+        from .budget import check_compile_budget
 
+        check_compile_budget(graph, ctx.options.get("memory_budget") if ctx is not None else None)
         refused: dict[str, str] = {}
         for _ in range(self.MAX_RELOWER_ROUNDS + 1):
             try:
@@ -163,6 +167,8 @@ class OrtTarget:
                                            if ctx is not None else True)
         if widened:
             manifest["widened_weights"] = widened
+        if ctx is not None and ctx.options.get("memory_budget") is not None:
+            manifest["options"] = {"memory_budget": int(ctx.options["memory_budget"])}
         for e in entries:
             logger.info("node %s (%s) lowered as %s", e["node"], e["source"]["op_type"], e["lowering"])
         try:
@@ -192,6 +198,13 @@ class OrtTarget:
         from .bundle import load_bundle
 
         return load_bundle(path, layers=layers, trust=trust)
+
+
+def _runs_a_loop(op: Op) -> bool:
+    """True when ``op`` is a Loop or holds one in its subgraphs (at any depth)."""
+    if op.op_type == "Loop" and is_onnx_domain(op.domain):
+        return True
+    return any(inner.op_type == "Loop" and is_onnx_domain(inner.domain) for _, g in op.subgraphs() for inner in g.walk())
 
 
 def _relowerable(op: Op) -> bool:
