@@ -215,8 +215,8 @@ def reduction(net: _Net, L: _Layer) -> list[Value]:
 def argmax(net: _Net, L: _Layer) -> list[Value]:
     """Caffe's ArgMax: the ``top_k`` largest along ``axis`` (indices, or the values with
     ``out_max_val``, shape ``top_k`` on that axis); without ``axis``, over each image's values
-    flattened: ``[N, 1, top_k]`` indices, ``[N, 2, top_k]`` indices then values with
-    ``out_max_val``. Outputs are float, as in Caffe."""
+    flattened: ``[N, 1, top_k, 1...]`` indices, ``[N, 2, top_k, 1...]`` indices then values with
+    ``out_max_val`` (the input's rank, at least 3, as Caffe shapes it). Outputs are float, as in Caffe."""
     p = L.proto.argmax_param
     b = net.b
     x = L.bottoms[0]
@@ -232,13 +232,13 @@ def argmax(net: _Net, L: _Layer) -> list[Value]:
         return [b.op1("Cast", [indices], {"to": 1}, name=L.name)]
     flat = b.op1("Flatten", [x], {"axis": 1}, name=f"{L.name}_flatten")
     values, indices = b.op("TopK", [flat, b.ints([k], f"{L.name}_k")], {"axis": 1}, name=f"{L.name}_topk", outputs=2)
-    one = b.ints([1], f"{L.name}_axis1")
-    idx = b.op1("Cast", [indices], {"to": 1}, name=f"{L.name}_float")
-    if not p.out_max_val:
-        return [net.set_rank(b.op1("Unsqueeze", [idx, one], name=L.name), 3)]
-    idx = b.op1("Unsqueeze", [idx, one], name=f"{L.name}_indices")
-    val = b.op1("Unsqueeze", [values, one], name=f"{L.name}_values")
-    return [net.set_rank(b.op1("Concat", [idx, val], {"axis": 1}, name=L.name), 3)]
+    rank = max(net.rank(x), 3)
+    parts = [b.op1("Cast", [indices], {"to": 1}, name=f"{L.name}_float")] + ([values] if p.out_max_val else [])
+    axes = b.ints([1] + list(range(3, rank)), f"{L.name}_axes")  # [N, top_k] -> [N, 1, top_k, 1...]
+    parts = [b.op1("Unsqueeze", [v, axes], name=f"{L.name}_{tag}") for v, tag in zip(parts, ("indices", "values"))]
+    y = b.op1("Concat", parts, {"axis": 1}, name=L.name) if len(parts) == 2 else \
+        b.op1("Identity", parts, name=L.name)
+    return [net.set_rank(y, rank)]
 
 
 # ---------------------------------------------------------------- shapes

@@ -189,15 +189,16 @@ def caffe_stochastic_pool_test(x: np.ndarray, k: int, s: int) -> np.ndarray:
 
 
 def caffe_argmax(x: np.ndarray, top_k=1, out_max_val=False, axis=None) -> np.ndarray:
-    """Caffe's ArgMaxLayer: the top_k (value, index) pairs, largest first."""
+    """Caffe's ArgMaxLayer: the top_k (value, index) pairs, largest first; without axis, a top
+    of the input's rank (at least 3) shaped (N, 1 or 2, top_k, 1, ...)."""
     if axis is None:
         flat = x.reshape(x.shape[0], -1)
-        out = np.zeros((x.shape[0], 2 if out_max_val else 1, top_k))
+        out = np.zeros((x.shape[0], 2 if out_max_val else 1, top_k) + (1,) * (x.ndim - 3))
         for n in range(x.shape[0]):
             pairs = sorted(((v, i) for i, v in enumerate(flat[n])), reverse=True)[:top_k]
-            out[n, 0] = [i for _, i in pairs]
+            out[n, 0] = np.reshape([i for _, i in pairs], out.shape[2:])
             if out_max_val:
-                out[n, 1] = [v for v, _ in pairs]
+                out[n, 1] = np.reshape([v for v, _ in pairs], out.shape[2:])
         return out
     moved = np.moveaxis(x, axis, -1)
     out = np.zeros(moved.shape[:-1] + (top_k,))

@@ -162,6 +162,17 @@ def test_bias_from_a_second_bottom(tmp_path, target):
     np.testing.assert_allclose(got, x + b[:, :, None], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_argmax_of_class_scores_is_rank_3(tmp_path, target):
+    """A classifier's [N, classes] scores: Caffe's top is [N, 1, top_k] (at least rank 3)."""
+    (tmp_path / "a.prototxt").write_text(HEADER % "dim: 3 dim: 10" + _layer('type: "ArgMax" argmax_param { top_k: 2 }'))
+    x = _input("any", 5, (3, 10))
+    (got,) = graphc.compile(tmp_path / "a.prototxt", target=target).run({"data": x}).values()
+    assert got.shape == (3, 1, 2)
+    np.testing.assert_array_equal(got, refs.caffe_argmax(x, 2))
+    np.testing.assert_array_equal(got[:, 0], np.argsort(-x, axis=1)[:, :2])
+
+
 @pytest.mark.parametrize("layer, message", [
     ('type: "Interp" interp_param { zoom_factor: 2 pad_beg: 1 }', "must be <= 0"),
     ('type: "Interp" interp_param { pad_beg: -1 }', "needs height and width, zoom_factor or shrink_factor"),
