@@ -57,7 +57,7 @@ def _infer(graph: Graph, ctx: PassContext, result: PassResult) -> None:
 
 
 def _layer_types(op: Op) -> list[TensorType | None] | None:
-    from graphc.layers.binding import layer_output_types
+    from graphc.layers.shapes import layer_output_types
 
     return layer_output_types(op)
 

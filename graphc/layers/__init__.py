@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from .base import Layer, Param
-from .binding import LayerBinding, bind_layer, layer_output_types
+from .binding import LayerBinding, bind_layer, layer_config
 from .loading import load_layer_modules, resolve_registry
 from .registry import BUILTIN_LAYERS, DEFAULT_LAYERS, LayerEntry, LayerRegistry, register_layer
 from .runtime import LayerRunner, layer_runner
-from .serialize import decode_params, encode_params, layer_config
+from .serialize import decode_params, encode_params
+from .shapes import layer_output_types
 from .slots import full_inputs, split_inputs
 
 __all__ = [

@@ -28,9 +28,9 @@ from .serialize import check_round_trip, normalize, params_equal
 from .slots import split_inputs
 
 if TYPE_CHECKING:
-    from ..ir import Op, TensorType
+    from ..ir import Op
 
-__all__ = ["LayerBinding", "bind_layer", "construct_layer", "layer_output_types", "validate_params", "describe_op"]
+__all__ = ["LayerBinding", "bind_layer", "construct_layer", "layer_config", "validate_params", "describe_op"]
 
 _PARAM_TYPES = (int, float, str, bool, list, np.ndarray)
 
@@ -228,39 +228,28 @@ def _get_config(cls: type[Layer], params: Mapping[str, Any], blobs, slots, where
     return dict(config)
 
 
-def layer_output_types(op: Op) -> list[TensorType | None] | None:
-    """Output types of a bound layer op from its runtime inputs' static types, or None if unknown.
+def layer_config(binding_or_layer: Any) -> dict[str, Any]:
+    """The JSON-safe config that rebuilds a layer: a binding's params, or a layer instance's config.
 
-    Used by the ``infer-shapes`` pass. Errors in the layer's ``output_shapes`` are
-    reported as LayerError naming the node.
+    For a :class:`~graphc.layers.base.Layer` instance: its declared parameters' values,
+    else its ``get_config()``. Raises LayerError saying what to add when neither exists
+    or a value cannot be serialized.
     """
-    from ..ir import TensorType
-    from .runtime import LayerRunner
-
-    binding: LayerBinding = op.layer
-    runtime, blobs, slots = split_inputs(op)
-    if any(v is not None and v.type.dtype is None for v in runtime):
-        return None
-    if any(v is not None and not v.type.is_static for v in runtime):
-        return _dtypes_only(binding, runtime, blobs, slots, len(op.outputs))
-    runner = LayerRunner(op.name, op.qualified_type, binding.cls, binding.params, blobs, slots,
-                         num_outputs=len(op.outputs))
-    sig = tuple(None if v is None else (tuple(v.type.shape), np.dtype(v.type.dtype)) for v in runtime)
-    plan = runner.prepare(sig)
-    return [TensorType(dt, shape) for shape, dt in zip(plan.output_shapes, plan.output_dtypes)]
-
-
-def _dtypes_only(binding: LayerBinding, runtime: list, blobs: list, slots: list, n_outputs: int) -> list[TensorType | None] | None:
-    """Output element types (shapes unknown) when some input shape is symbolic."""
-    from ..ir import TensorType
-
-    in_dtypes = [np.dtype(v.type.dtype) for v in runtime if v is not None]
-    if binding.cls.output_dtypes is Layer.output_dtypes:
-        dtypes = [in_dtypes[0] if in_dtypes else None] * n_outputs
-    else:
+    if isinstance(binding_or_layer, LayerBinding):
+        where = f"layer {binding_or_layer.display_name}"
+        config = binding_or_layer.params
+    elif isinstance(binding_or_layer, Layer):
+        cls = type(binding_or_layer)
+        where = f"layer {display_name(cls)}"
         try:
-            layer = construct_layer(binding.cls, binding.params, blobs, slots)
-            dtypes = [np.dtype(d) for d in layer.output_dtypes(in_dtypes)]
-        except Exception:  # noqa: BLE001 - the layer may need its blobs; types stay unknown then
-            return None
-    return [TensorType(d, None) if d is not None else None for d in dtypes]
+            config = binding_or_layer.get_config()
+        except NotImplementedError:
+            raise LayerError(f"{where} declares no parameters and does not implement get_config(): declare them "
+                             "as class attributes (`height = graphc.Param(int)`) or implement get_config() "
+                             "returning the dict of JSON data / numpy arrays that rebuilds the layer") from None
+        if not isinstance(config, Mapping):
+            raise LayerError(f"{where}: get_config() returned {type(config).__name__}, expected a dict")
+    else:
+        raise LayerError(f"layer_config() takes a LayerBinding or a Layer instance, not {type(binding_or_layer).__name__}")
+    check_round_trip(config, where)
+    return normalize(dict(config))

@@ -19,8 +19,7 @@ import numpy as np
 
 from ..errors import LayerError
 
-__all__ = ["encode_params", "decode_params", "normalize", "params_equal", "check_round_trip", "layer_config",
-           "NotSerializable"]
+__all__ = ["encode_params", "decode_params", "normalize", "params_equal", "check_round_trip", "NotSerializable"]
 
 _ARRAY = "__ndarray__"
 _FLOAT = "__float__"
@@ -142,34 +141,3 @@ def check_round_trip(params: Mapping[str, Any], where: str) -> str:
         raise LayerError(f"{where}: parameters {diff} do not survive JSON encoding unchanged; "
                          "use JSON data (lists, not tuples or sets) and numpy arrays of numbers")
     return text
-
-
-def layer_config(binding_or_layer: Any) -> dict[str, Any]:
-    """The JSON-safe config that rebuilds a layer: a binding's params, or a layer instance's config.
-
-    For a :class:`~graphc.layers.base.Layer` instance: its declared parameters' values,
-    else its ``get_config()``. Raises LayerError saying what to add when neither exists
-    or a value cannot be serialized.
-    """
-    from .base import Layer
-    from .binding import LayerBinding
-    from .registry import display_name
-
-    if isinstance(binding_or_layer, LayerBinding):
-        where = f"layer {binding_or_layer.display_name}"
-        config = binding_or_layer.params
-    elif isinstance(binding_or_layer, Layer):
-        cls = type(binding_or_layer)
-        where = f"layer {display_name(cls)}"
-        try:
-            config = binding_or_layer.get_config()
-        except NotImplementedError:
-            raise LayerError(f"{where} declares no parameters and does not implement get_config(): declare them "
-                             "as class attributes (`height = graphc.Param(int)`) or implement get_config() "
-                             "returning the dict of JSON data / numpy arrays that rebuilds the layer") from None
-        if not isinstance(config, Mapping):
-            raise LayerError(f"{where}: get_config() returned {type(config).__name__}, expected a dict")
-    else:
-        raise LayerError(f"layer_config() takes a LayerBinding or a Layer instance, not {type(binding_or_layer).__name__}")
-    check_round_trip(config, where)
-    return normalize(dict(config))
