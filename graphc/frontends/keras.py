@@ -193,9 +193,17 @@ def _pair(v: Any) -> list[int]:
     return [int(v), int(v)] if isinstance(v, (int, float)) else [int(x) for x in v]
 
 
-def _pad_attrs(L: _Layer) -> dict[str, Any]:
+def _pad_attrs(L: _Layer, kernel: Sequence[int] | None = None) -> dict[str, Any]:
+    """ONNX padding for the layer's ``padding``; ``kernel`` (kh, kw) for a convolution, whose SAME
+    padding with a dilation becomes explicit pads (onnxruntime refuses auto_pad with dilations)."""
     pad = str(L.cfg("padding", "valid")).lower()
     if pad == "same":
+        dilations = _pair(L.cfg("dilation_rate", 1))
+        if kernel is not None and max(dilations) > 1 and _pair(L.cfg("strides", 1)) == [1, 1]:
+            # at stride 1 SAME pads d*(k-1) whatever the size, the odd one at the end (Keras refuses
+            # a dilation with a stride)
+            total = [d * (int(k) - 1) for d, k in zip(dilations, kernel)]
+            return {"pads": [t // 2 for t in total] + [t - t // 2 for t in total]}
         return {"auto_pad": "SAME_UPPER"}  # TF/Keras SAME: the odd extra pixel at the end
     if pad == "valid":
         return {}
@@ -218,7 +226,7 @@ def _conv2d(ctx: _Ctx, L: _Layer) -> Value:
     kernel = b.const(np.ascontiguousarray(np.transpose(w[0], (3, 2, 0, 1))), f"{L.name}_kernel")
     inputs = [L.inputs[0], kernel] + ([b.const(w[1], f"{L.name}_bias")] if use_bias else [])
     attrs = {"strides": _pair(L.cfg("strides", 1)), "dilations": _pair(L.cfg("dilation_rate", 1)),
-             "group": int(L.cfg("groups", 1)), **_pad_attrs(L)}
+             "group": int(L.cfg("groups", 1)), **_pad_attrs(L, w[0].shape[:2])}
     return _activation(ctx, _spatial(ctx, L, "Conv", inputs, attrs, name=f"{L.name}_conv"),
                        L.cfg("activation"), L.name)
 
@@ -237,7 +245,7 @@ def _depthwise(ctx: _Ctx, L: _Layer) -> Value:
     kernel, cin = _depthwise_kernel(b, w[0], f"{L.name}_kernel")
     inputs = [L.inputs[0], kernel] + ([b.const(w[1], f"{L.name}_bias")] if use_bias else [])
     attrs = {"strides": _pair(L.cfg("strides", 1)), "dilations": _pair(L.cfg("dilation_rate", 1)),
-             "group": cin, **_pad_attrs(L)}
+             "group": cin, **_pad_attrs(L, w[0].shape[:2])}
     return _activation(ctx, _spatial(ctx, L, "Conv", inputs, attrs, name=f"{L.name}_conv"),
                        L.cfg("activation"), L.name)
 
@@ -379,7 +387,7 @@ def _separable(ctx: _Ctx, L: _Layer) -> Value:
     cl = _channels_last(L)
     x = b.to_nchw(L.inputs[0]) if cl else L.inputs[0]
     attrs = {"strides": _pair(L.cfg("strides", 1)), "dilations": _pair(L.cfg("dilation_rate", 1)),
-             "group": cin, **_pad_attrs(L)}
+             "group": cin, **_pad_attrs(L, w[0].shape[:2])}
     h = b.op1("Conv", [x, depth], attrs, name=f"{L.name}_depthwise")
     y = b.op1("Conv", [h, point] + ([b.const(w[2], f"{L.name}_bias")] if use_bias else []), name=f"{L.name}_pointwise")
     return _activation(ctx, b.to_nhwc(y) if cl else y, L.cfg("activation"), L.name)
