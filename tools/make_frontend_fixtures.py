@@ -162,8 +162,43 @@ def _keras_model(keras, seed: int):
     return model, rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
 
 
+def _keras_wide_model(keras, seed: int):
+    """The other layers graphc maps: padding/cropping/upsampling, merges, activations, Permute, Reshape."""
+    L = keras.layers
+    x = L.Input((9, 9, 3), name="image")
+    h = L.ZeroPadding2D(((1, 2), (2, 1)), name="pad")(x)  # 12x12
+    h = L.Conv2D(6, 3, strides=2, use_bias=False, activation="relu6", name="conv_s2")(h)  # 5x5
+    h = L.LeakyReLU(0.2, name="leaky")(h)
+    h = L.Cropping2D(((1, 0), (0, 1)), name="crop")(h)  # 4x4
+    h = L.UpSampling2D(2, name="up")(h)  # 8x8
+    a = L.Conv2D(4, 1, activation="swish", name="conv_swish")(h)
+    # SAME with a dilation: pads d*(k-1), an odd total's extra pixel at the end
+    b = L.Conv2D(4, (2, 3), padding="same", dilation_rate=(3, 2), activation="elu", name="conv_dil")(h)
+    c = L.Conv2D(4, 3, padding="same", activation="softplus", name="conv_softplus")(h)
+    s = L.DepthwiseConv2D(3, padding="same", dilation_rate=2, name="dw_dil")(h)
+    s = L.SeparableConv2D(4, 3, padding="same", dilation_rate=(2, 1), name="sep_dil")(s)
+    merged = L.Concatenate(name="cat")([L.Add(name="add")([a, b]), L.Multiply(name="mul")([a, c]),
+                                        L.Subtract(name="sub")([b, c]), L.Maximum(name="max")([a, b]),
+                                        L.Average(name="avg")([a, b, c, s])])  # 8x8x20
+    m = L.Rescaling(0.5, offset=0.1, name="rescale")(merged)
+    m = L.ReLU(negative_slope=0.1, name="relu_leaky")(L.ReLU(max_value=3.0, name="relu_clip")(m))
+    m = L.MaxPooling2D(2, name="pool")(m)  # 4x4x20
+    g = L.GlobalMaxPooling2D(name="gmp")(m)
+    p = L.Permute((3, 1, 2), name="permute")(m)  # 20x4x4
+    p = L.Reshape((20, 16), name="reshape")(p)
+    p = L.Flatten(name="flat")(L.Dropout(0.4, name="drop")(p))
+    d = L.Dense(8, activation="tanh", name="fc_tanh")(p)
+    d = L.Dense(6, activation="selu", name="fc_selu")(L.Concatenate(name="cat2")([d, g]))
+    y = L.Softmax(name="probs")(L.Activation("sigmoid", name="act")(d))
+    model = keras.Model(x, [g, y], name="wide")
+    rng = np.random.default_rng(seed)
+    model.set_weights([(rng.standard_normal(tuple(w.shape)) * 0.4).astype(np.float32) for w in model.weights])
+    return model, rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
+
+
 def make_keras2() -> None:
-    """tf.keras 2.15: keras2_full.h5 (model.save), keras2_tf215.keras, keras2_weights.h5 + .json."""
+    """tf.keras 2.15: keras2_full.h5 (model.save), keras2_tf215.keras, keras2_weights.h5 + .json, and
+    keras2_wide.h5 (the other layers)."""
     import tensorflow as tf
     keras = tf.keras
     model, x = _keras_model(keras, seed=22)
@@ -173,11 +208,15 @@ def make_keras2() -> None:
     (DATA / "keras2_weights.json").write_text(model.to_json())
     gap, fc = model.predict(x, verbose=0)
     _save_npz("keras2.npz", image=x, gap=gap, fc=fc)
+    wide, x = _keras_wide_model(keras, seed=28)
+    wide.save(DATA / "keras2_wide.h5")
+    gmp, probs = wide.predict(x, verbose=0)
+    _save_npz("keras2_wide.npz", image=x, gmp=gmp, probs=probs)
     print("tensorflow", tf.__version__, "tf.keras", importlib.metadata.version("keras"))
 
 
 def make_keras3() -> None:
-    """Keras 3: keras3.keras (model.save), keras3.weights.h5 + keras3.json, keras3.npz."""
+    """Keras 3: keras3.keras (model.save), keras3.weights.h5 + keras3.json, keras3.npz; keras3_wide.keras."""
     import keras
     model, x = _keras_model(keras, seed=23)
     model.save(DATA / "keras3.keras")
@@ -185,6 +224,10 @@ def make_keras3() -> None:
     (DATA / "keras3.json").write_text(model.to_json())
     gap, fc = model.predict(x, verbose=0)
     _save_npz("keras3.npz", image=x, gap=np.asarray(gap), fc=np.asarray(fc))
+    wide, x = _keras_wide_model(keras, seed=29)
+    wide.save(DATA / "keras3_wide.keras")
+    gmp, probs = wide.predict(x, verbose=0)
+    _save_npz("keras3_wide.npz", image=x, gmp=np.asarray(gmp), probs=np.asarray(probs))
     print("keras", keras.__version__, "backend", keras.backend.backend())
 
 

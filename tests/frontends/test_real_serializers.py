@@ -59,12 +59,20 @@ KERAS_FILES = [
     ("keras2_weights.json", "keras2.npz", {"weights": "keras2_weights.h5"}),
     ("keras3.keras", "keras3.npz", {}),
     ("keras3.json", "keras3.npz", {"weights": "keras3.weights.h5"}),
+    ("keras2_wide.h5", "keras2_wide.npz", {}),
+    ("keras3_wide.keras", "keras3_wide.npz", {}),
 ]
 
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name,npz,options", KERAS_FILES, ids=[f[0] for f in KERAS_FILES])
 def test_a_keras_file_matches_keras(name, npz, options, target):
+    """keras2/keras3: Conv2D, BatchNormalization, SeparableConv2D (multiplier 2), DepthwiseConv2D, pooling,
+    Dense. *_wide: ZeroPadding2D, strided Conv2D with relu6, LeakyReLU, Cropping2D, UpSampling2D, SAME
+    convolutions with dilations (Conv2D 2x3 at (3, 2), DepthwiseConv2D, SeparableConv2D: onnxruntime
+    refused them as auto_pad with dilations), Add/Multiply/Subtract/Maximum/Average/Concatenate,
+    Rescaling, ReLU(max_value), ReLU(negative_slope), GlobalMaxPooling2D, Permute, Reshape, Dropout,
+    Flatten, Dense tanh/selu, Activation, Softmax."""
     pytest.importorskip("h5py")
     options = {k: str(DATA / v) for k, v in options.items()}
     _check_outputs(DATA / name, target, npz, ["image"], **options)
