@@ -211,15 +211,11 @@ DEVIATIONS: tuple[Deviation, ...] = (
 )
 
 
-def deviation_for(op: Op, present: Callable[[Deviation], bool] | None = None) -> Deviation | None:
+def deviation_for(op: Op, present: Callable[[Deviation], bool]) -> Deviation | None:
     """The declared deviation ``op`` matches that the installed onnxruntime shows, or None.
 
-    ``present`` decides whether an entry is shown (default: the cached check,
+    ``present`` decides whether an entry is shown (the target passes the cached check,
     :func:`targets.ort.deviation_check.default_check`)."""
-    if present is None:
-        from .deviation_check import default_check
-
-        present = default_check().present
     for d in DEVIATIONS:
         if d.matches(op) and present(d):
             return d
