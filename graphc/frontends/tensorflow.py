@@ -182,8 +182,15 @@ def _hw(values: Sequence[int], data_format: str) -> list[int]:
     return [int(v[1]), int(v[2])] if data_format == "NHWC" else [int(v[2]), int(v[3])]
 
 
-def _padding_attrs(node: _Node) -> dict[str, Any]:
+def _padding_attrs(node: _Node, kernel: Sequence[int] | None = None) -> dict[str, Any]:
+    """ONNX padding for the node's ``padding``; ``kernel`` (kh, kw) for a convolution, whose SAME padding
+    with a dilation at stride 1 becomes explicit pads (onnxruntime refuses auto_pad with dilations)."""
     pad = node.attr("padding", "VALID")
+    fmt = node.attr("data_format", "NHWC")
+    dilations = _hw(node.attr("dilations"), fmt)
+    if pad == "SAME" and kernel is not None and max(dilations) > 1 and _hw(node.attr("strides"), fmt) == [1, 1]:
+        total = [d * (int(k) - 1) for d, k in zip(dilations, kernel)]  # whatever the size, the odd one at the end
+        return {"pads": [t // 2 for t in total] + [t - t // 2 for t in total]}
     if pad == "SAME":
         return {"auto_pad": "SAME_UPPER"}  # TF's SAME: the odd extra pixel goes at the end
     if pad == "VALID":
@@ -207,8 +214,9 @@ def _conv2d(b: GraphBuilder, node: _Node) -> list[Value]:
     fmt = node.attr("data_format", "NHWC")
     x = _in_nchw(b, node, node.inputs[0])
     w = b.transpose(node.inputs[1], (3, 2, 0, 1))  # HWIO -> OIHW
+    kernel = node.inputs[1].const.shape[:2] if node.inputs[1].const is not None else None  # HWIO
     attrs = {"strides": _hw(node.attr("strides"), fmt), "dilations": _hw(node.attr("dilations"), fmt),
-             **_padding_attrs(node)}
+             **_padding_attrs(node, kernel)}
     y = b.op1("Conv", [x, w], attrs, name=node.name)
     return [_out_layout(b, node, y)]
 
@@ -225,7 +233,7 @@ def _depthwise(b: GraphBuilder, node: _Node) -> list[Value]:
         raise ModelFormatError(f"node {node.name!r} ({node.op}): the filter must be a Const")
     w = b.transpose(w, (3, 2, 0, 1))
     attrs = {"strides": _hw(node.attr("strides"), fmt), "dilations": _hw(node.attr("dilations"), fmt),
-             "group": int(group), **_padding_attrs(node)}
+             "group": int(group), **_padding_attrs(node, (kh, kw))}
     return [_out_layout(b, node, b.op1("Conv", [x, w], attrs, name=node.name))]
 
 
