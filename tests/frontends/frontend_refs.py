@@ -282,10 +282,12 @@ def rfcn_psroi_pool(x: np.ndarray, rois: np.ndarray, scale: float, output_dim: i
 
 
 def py_faster_rcnn_proposals(scores: np.ndarray, deltas: np.ndarray, im_info: np.ndarray, feat_stride: int,
-                             ratios, scales, pre_nms: int, post_nms: int, nms_thresh: float) -> np.ndarray:
+                             ratios, scales, pre_nms: int, post_nms: int, nms_thresh: float,
+                             base_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """py-faster-rcnn's ProposalLayer.forward (generate_anchors, bbox_transform_inv, clip_boxes,
-    py_cpu_nms) without the min_size filter (OpenCV skips it): rois ``[k, 5]``, best first."""
-    base = np.array([0, 0, 15, 15], np.float64)
+    py_cpu_nms) without the min_size filter (OpenCV skips it): rois ``[k, 5]`` and their scores,
+    best first."""
+    base = np.array([0, 0, base_size - 1, base_size - 1], np.float64)
     w, h = base[2] - base[0] + 1, base[3] - base[1] + 1
     cx, cy = base[0] + 0.5 * (w - 1), base[1] + 0.5 * (h - 1)
     shapes = []

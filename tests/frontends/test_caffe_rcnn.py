@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphc
-from graphc.frontends.caffe import load_caffe, parse_net
+from graphc.frontends.caffe import load_caffe, parse_net, save_caffemodel
 
 from tests.frontends import frontend_refs as refs
 
@@ -149,3 +149,90 @@ def test_proposal_same_as_opencv_dnn_when_installed(tmp_path, target):
     # pixel coordinates up to 130: float32 steps of 7.6e-6 there, more where a decode cancels
     np.testing.assert_allclose(rois, want_rois.reshape(rois.shape), rtol=1e-6, atol=1e-4)
     np.testing.assert_array_equal(scores, want_scores.reshape(scores.shape))
+
+
+# ---------------------------------------------------- a whole Faster R-CNN
+FASTER_RCNN = '''name: "tiny_faster_rcnn"
+layer { name: "in" type: "Input" top: "data" top: "im_info" input_param { shape { dim: 1 dim: 3 dim: 64 dim: 80 }
+        shape { dim: 1 dim: 3 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 8 kernel_size: 4 stride: 4 } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "rpn_cls_score" type: "Convolution" bottom: "conv" top: "rpn_cls_score"
+        convolution_param { num_output: 12 kernel_size: 1 } }
+layer { name: "rpn_bbox_pred" type: "Convolution" bottom: "conv" top: "rpn_bbox_pred"
+        convolution_param { num_output: 24 kernel_size: 1 } }
+layer { name: "rpn_cls_score_reshape" type: "Reshape" bottom: "rpn_cls_score" top: "rpn_cls_score_reshape"
+        reshape_param { shape { dim: 0 dim: 2 dim: -1 dim: 0 } } }
+layer { name: "rpn_cls_prob" type: "Softmax" bottom: "rpn_cls_score_reshape" top: "rpn_cls_prob" }
+layer { name: "rpn_cls_prob_reshape" type: "Reshape" bottom: "rpn_cls_prob" top: "rpn_cls_prob_reshape"
+        reshape_param { shape { dim: 0 dim: 12 dim: -1 dim: 0 } } }
+layer { name: "proposal" type: "Proposal" bottom: "rpn_cls_prob_reshape" bottom: "rpn_bbox_pred" bottom: "im_info"
+        top: "rois" proposal_param { feat_stride: 4 base_size: 4 ratio: 0.5 ratio: 1 ratio: 2 scale: 2 scale: 4
+        pre_nms_topn: 100 post_nms_topn: 20 nms_thresh: 0.7 } }
+layer { name: "roi_pool" type: "ROIPooling" bottom: "conv" bottom: "rois" top: "roi_pool"
+        roi_pooling_param { pooled_h: 2 pooled_w: 2 spatial_scale: 0.25 } }
+layer { name: "cls_score" type: "InnerProduct" bottom: "roi_pool" top: "cls_score" inner_product_param { num_output: 3 } }
+layer { name: "cls_prob" type: "Softmax" bottom: "cls_score" top: "cls_prob" }
+'''
+
+
+@pytest.fixture
+def faster_rcnn(tmp_path):
+    rng = np.random.default_rng(7)
+
+    def conv(o, i, k, scale):
+        return [(rng.standard_normal((o, i, k, k)) * scale).astype(np.float32),
+                (rng.standard_normal(o) * 0.1).astype(np.float32)]
+
+    blobs = {"conv": conv(8, 3, 4, 0.3), "rpn_cls_score": conv(12, 8, 1, 0.5), "rpn_bbox_pred": conv(24, 8, 1, 0.05),
+             "cls_score": [(rng.standard_normal((3, 32)) * 0.3).astype(np.float32), np.zeros(3, np.float32)]}
+    (tmp_path / "faster_rcnn.prototxt").write_text(FASTER_RCNN)
+    save_caffemodel(tmp_path / "faster_rcnn.caffemodel", blobs)
+    feeds = {"data": rng.standard_normal((1, 3, 64, 80)).astype(np.float32),
+             "im_info": np.array([[64, 80, 1]], np.float32)}
+    return tmp_path / "faster_rcnn.prototxt", tmp_path / "faster_rcnn.caffemodel", feeds, blobs
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _faster_rcnn_reference(feeds: dict[str, np.ndarray], blobs) -> np.ndarray:
+    """The net in numpy: convolutions, the RPN softmax over (background, object), py-faster-rcnn's
+    proposals (OpenCV's anchors: base 4, ratios x scales), Fast R-CNN's pooling, the classifier."""
+    conv = np.maximum(refs.conv_nchw(feeds["data"], *blobs["conv"], s=4), 0)
+    scores = refs.conv_nchw(conv, *blobs["rpn_cls_score"])
+    deltas = refs.conv_nchw(conv, *blobs["rpn_bbox_pred"])
+    prob = _softmax(scores.reshape(1, 2, -1, scores.shape[3]), 1).reshape(scores.shape).astype(np.float32)
+    rois, _ = refs.py_faster_rcnn_proposals(prob, deltas.astype(np.float32), feeds["im_info"], 4, [0.5, 1, 2],
+                                            [2, 4], 100, 20, 0.7, base_size=4)
+    rois = np.concatenate([rois, np.zeros((20 - len(rois), 5))]).astype(np.float32)
+    pooled = refs.fast_rcnn_roi_pool(conv.astype(np.float32), rois, 2, 2, 0.25)
+    w, b = blobs["cls_score"]
+    return _softmax(pooled.reshape(20, -1) @ w.T + b, 1)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_faster_rcnn_runs_with_no_layers_flag(faster_rcnn, target):
+    """RPN -> Proposal -> ROIPooling -> classifier, every layer mapped or built in."""
+    proto, weights, feeds, blobs = faster_rcnn
+    g = load_caffe(proto, weights)
+    assert sorted(op.qualified_type for op in g.ops.values() if op.domain) == ["caffe::Proposal", "caffe::ROIPooling"]
+    (probs,) = graphc.compile(g, target=target).run(feeds).values()
+    np.testing.assert_allclose(probs, _faster_rcnn_reference(feeds, blobs), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_faster_rcnn_same_as_opencv_dnn_when_installed(faster_rcnn, target):
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        pytest.skip(f"OpenCV {cv2.__version__} has no Caffe importer")
+    proto, weights, feeds, _ = faster_rcnn
+    net = cv2.dnn.readNetFromCaffe(str(proto), str(weights))
+    for name, value in feeds.items():
+        net.setInput(value, name)
+    want = net.forward("cls_prob")
+    (got,) = graphc.compile(proto, target=target).run(feeds).values()
+    np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-5, atol=1e-6)
