@@ -94,6 +94,7 @@ def make_tf_wide() -> None:
     w1, w2, w_fc = var(3, 3, 3, 4), var(3, 3, 3, 4), var(5, 8 * 4, scale=0.1)
     scale, offset, mean = var(4, shift=1.0), var(4), var(4, scale=0.2)
     variance = tf.Variable(rng.uniform(0.5, 1.5, 4).astype(np.float32))
+    w3 = var(2, 3, 3, 4)
 
     @tf.function(input_signature=[tf.TensorSpec([None, 9, 9, 3], tf.float32, name="input")])
     def net(x):
@@ -115,14 +116,16 @@ def make_tf_wide() -> None:
         p = tf.pad(c1, [[0, 0], [1, 0], [0, 1], [0, 0]], constant_values=0.5)  # PadV2, [N,6,6,4]
         m = tf.identity(tf.nn.max_pool2d(p, 3, 2, "VALID") - tf.reduce_mean(p, axis=[1, 2], keepdims=True),
                         name="pooled")
-        return logits, m
+        # SAME with dilations: pads d*(k-1) = (3, 4), the odd one at the end
+        dilated = tf.identity(tf.nn.conv2d(x, w3, strides=1, dilations=[3, 2], padding="SAME"), name="dilated")
+        return logits, m, dilated
 
     graph_def = convert_variables_to_constants_v2(net.get_concrete_function()).graph.as_graph_def()
     tf.io.write_graph(graph_def, str(DATA), "tf_wide_frozen.pb", as_text=False)
     x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
-    probs, pooled = (t.numpy() for t in net(tf.constant(x)))
+    probs, pooled, dilated = (t.numpy() for t in net(tf.constant(x)))
     print("tf ops:", sorted({n.op for n in graph_def.node}))
-    _save_npz("tf_wide_frozen.npz", input=x, Identity=probs, Identity_1=pooled)
+    _save_npz("tf_wide_frozen.npz", input=x, Identity=probs, Identity_1=pooled, Identity_2=dilated)
 
 
 def make_tf_schema() -> None:

@@ -49,7 +49,7 @@ def test_a_tensorflow_frozen_graph_matches_tensorflow(name, target):
     computed-shape Reshape, l2_normalize. tf_wide: SAME stride 2 on an odd size, dilated EXPLICIT-padded
     Conv2D, FusedBatchNorm (V1), LeakyRelu, AvgPool SAME, the element-wise ops, ConcatV2, Transpose,
     Max/Min/Sum/Prod reductions, SquaredDifference, ExpandDims/Squeeze, MatMul transpose_b, Softmax,
-    PadV2 with a constant, Mean keepdims."""
+    PadV2 with a constant, Mean keepdims, a SAME Conv2D with dilations (onnxruntime refused it as auto_pad)."""
     _check_outputs(DATA / name, target, name.rsplit(".", 1)[0] + ".npz", ["input"])
 
 
