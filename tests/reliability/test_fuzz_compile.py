@@ -91,8 +91,9 @@ def test_mutated_models_compile_and_run_or_fail_cleanly():
                 (CORPUS / f"case_{i}.onnx").write_bytes(data)
     print(f"fuzz-compile: {COUNT} mutations, outcomes {dict(outcomes)}")
     assert not unexpected, "\n".join(unexpected[:10])
-    # a regression that rejects every model must not pass: enough mutants still compile and run
-    assert outcomes["ran"] >= COUNT // 20, f"only {outcomes['ran']} of {COUNT} mutated models ran: {dict(outcomes)}"
+    # a regression that rejects every model must not pass: enough mutants still compile and run (1 in 25: the
+    # opset-999 mutants ran until opsets newer than onnx defines were refused, 21 of 150 ran before, 8 after)
+    assert outcomes["ran"] >= COUNT // 25, f"only {outcomes['ran']} of {COUNT} mutated models ran: {dict(outcomes)}"
 
 
 def test_corpus_of_past_failures():
@@ -114,9 +115,6 @@ def _expected_base_error(graph) -> str:
     feeds ``_feeds`` gives it (not from graphc's message), as a pattern its message must match."""
     (op,) = graph.ops.values()
     feeds = _feeds(graph)
-    if op.op_type == "Bernoulli":  # standard-normal "probabilities": some are below 0
-        assert (feeds["x"] < 0).any()
-        return r"node 'Bernoulli' \(Bernoulli.*p < 0, p > 1"
     assert op.op_type == "Reshape"  # a 0 copies the input's dim (allowzero=0); sizes then differ
     data, shape = feeds["data"], feeds["shape"]
     target = tuple(int(data.shape[i]) if d == 0 else int(d) for i, d in enumerate(shape))
@@ -128,9 +126,10 @@ def _expected_base_error(graph) -> str:
 
 def test_corpus_bare_graphc_errors_fail_for_the_reason_the_model_gives():
     """The corpus names cases kept as a bare GraphcError by the class graphc raised then (issue 21 Low:
-    an expectation graphc produced itself); each must fail for the cause read off its model."""
+    an expectation graphc produced itself); each must fail for the cause read off its model. Two more (a
+    Bernoulli and a Reshape) imported opset 999 and are ModelFormatErrors at load since such opsets are refused."""
     cases = sorted(CORPUS.glob("GraphcError_*.onnx"))
-    assert len(cases) == 3
+    assert len(cases) == 1
     for p in cases:
         graph = graphc.load_model(p.read_bytes())
         with pytest.raises(GraphcError, match=_expected_base_error(graph)), np.errstate(all="ignore"):

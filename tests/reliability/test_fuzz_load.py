@@ -107,5 +107,6 @@ def test_mutated_models_fail_cleanly():
             unexpected.append(f"case {i}: {type(e).__name__}: {str(e)[:200]}")
     print(f"fuzz: {COUNT} mutations, outcomes {dict(outcomes)}")
     assert not unexpected, "\n".join(unexpected[:10])
-    # a regression that rejects every model must not pass: enough mutants still load and verify
-    assert outcomes["ok"] >= COUNT // 20, f"only {outcomes['ok']} of {COUNT} mutated models loaded: {dict(outcomes)}"
+    # a regression that rejects every model must not pass: enough mutants still load and verify (1 in 30: the
+    # opset-999 mutants loaded until opsets newer than onnx defines were refused, 25 of 300 ok before, 13 after)
+    assert outcomes["ok"] >= COUNT // 30, f"only {outcomes['ok']} of {COUNT} mutated models loaded: {dict(outcomes)}"
