@@ -119,8 +119,9 @@ def _where(b: GraphBuilder, node: Any) -> list[Value]:
 def _top_k(b: GraphBuilder, node: Any) -> list[Value]:
     k = b.op1("Reshape", [_int64(b, node.inputs[1], f"{node.name}_k64"), b.ints([1], f"{node.name}_k_shape")],
               name=f"{node.name}_k")
+    names = [b.graph.unique_name(f"{node.name}_values"), b.graph.unique_name(f"{node.name}_i64")]
     values, indices = b.op("TopK", [node.inputs[0], k], {"axis": -1, "largest": 1, "sorted": 1}, name=node.name,
-                           outputs=[b.graph.unique_name(f"{node.name}_values"), b.graph.unique_name(f"{node.name}_i64")])
+                           outputs=names)
     return [values, _cast(b, indices, node.attr("index_type", "int32"), f"{node.name}:1")]
 
 

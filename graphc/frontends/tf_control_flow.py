@@ -112,6 +112,7 @@ class ControlFlowImporter:
     def __init__(self, nodes: list[Any], ports: dict[str, int], convert: NodeConverter,
                  decode: Callable[[Any, str], Any]):
         self.by_name = {n.name: n for n in nodes}
+        self.position = {n.name: i for i, n in enumerate(nodes)}
         self.ports = ports
         self.convert = convert
         self.decode = decode
@@ -139,8 +140,7 @@ class ControlFlowImporter:
         """The frame of every node (None: the root graph), in an order that skips NextIteration -> Merge."""
         for nd in self._order_all(nodes):
             op = _base_op(nd.op)
-            ins = [r for r in (_ref(s) for s in nd.input)]
-            srcs = [s[0] if s else s2.lstrip("^") for s, s2 in zip(ins, nd.input)]
+            srcs = [s.lstrip("^").partition(":")[0] for s in nd.input]  # data and control inputs
             known = [self.frame_of[s] for s in srcs if s in self.frame_of]
             if op == "Enter":
                 name = self._attr(nd, "frame_name")
@@ -203,7 +203,7 @@ class ControlFlowImporter:
         scope = self.frame_of.get(next(iter(members))) if members else None
         deps: dict[str, list[str]] = {}
         units: list[str] = []
-        for m in sorted(members, key=list(self.by_name).index):
+        for m in sorted(members, key=self.position.__getitem__):
             nd = self.by_name[m]
             if _base_op(nd.op) == "Exit":
                 unit = self._unit_of(_ref(nd.input[0])[0], scope)  # type: ignore[index]
@@ -224,13 +224,14 @@ class ControlFlowImporter:
             op = _base_op(nd.op)
             if op == "Exit":
                 if (unit, 0) not in produced:
-                    raise ModelFormatError(f"node {unit!r} (Exit) leaves frame {self.frame_of.get(_ref(nd.input[0])[0])!r} "  # type: ignore[index]
-                                           f"from no loop variable graphc found; {CUT_ADVICE}")
+                    frame = self.frame_of.get(nd.input[0].partition(":")[0])
+                    raise ModelFormatError(f"node {unit!r} (Exit) leaves frame {frame!r} from no loop variable "
+                                           f"graphc found; {CUT_ADVICE}")
                 continue
             if taint.get(unit) or (op == "Switch" and unit in taint):
                 continue  # inside a cond branch: converted with its If
             if op == "Merge":
-                self._convert_cond(b, nd, members, taint, deps, produced, suffix)
+                self._convert_cond(b, nd, members, taint, produced, suffix)
                 continue
             self._convert_node(b, nd, produced, suffix)
 
@@ -286,7 +287,8 @@ class ControlFlowImporter:
             return [ta, _Flow(ta)]
         handle = inputs[0]
         if not isinstance(handle, _TensorArray):
-            raise ModelFormatError(f"{where}: its handle does not come from a TensorArrayV3 graphc followed; {CUT_ADVICE}")
+            raise ModelFormatError(f"{where}: its handle does not come from a TensorArrayV3 graphc followed; "
+                                   f"{CUT_ADVICE}")
         if op == "TensorArraySizeV3":
             return [handle.size]
         if op == "TensorArrayScatterV3":
@@ -322,7 +324,8 @@ class ControlFlowImporter:
     def _loop_vars(self, frame: _Frame) -> tuple[list[_LoopVar], list[Any], Any]:
         loop_cond = [n for n, f in self.frame_of.items() if f == frame.name and self.by_name[n].op == "LoopCond"]
         if len(loop_cond) != 1:
-            raise ModelFormatError(f"while frame {frame.name!r} has {len(loop_cond)} LoopCond nodes, not one; {CUT_ADVICE}")
+            raise ModelFormatError(f"while frame {frame.name!r} has {len(loop_cond)} LoopCond nodes, not one; "
+                                   f"{CUT_ADVICE}")
         lc = self.by_name[loop_cond[0]]
         loop_vars, invariants = [], []
         for e in frame.enters:
@@ -375,8 +378,8 @@ class ControlFlowImporter:
         label = frame.name.removesuffix("/while_context")
         outer: dict[Ref, Any] = {}
         for e in invariants:
-            outer[(e.name, 0)] = produced[_ref(e.input[0])]  # type: ignore[index]
-        inits = [produced[_ref(v.enter.input[0])] for v in loop_vars]  # type: ignore[index]
+            outer[(e.name, 0)] = self._entered(e, produced)
+        inits = [self._entered(v.enter, produced) for v in loop_vars]
         stop = {v.merge for v in loop_vars} | {e.name for e in frame.enters}
         cond_ref = _ref(lc.input[0])
         cond_nodes = self._closure(frame.name, [cond_ref], stop)  # type: ignore[list-item]
@@ -401,7 +404,8 @@ class ControlFlowImporter:
             if isinstance(x, _Flow):
                 if x.array.scattered is not None or x.written is not None:
                     raise ModelFormatError(f"node {v.enter.name!r} (Enter): graphc maps a TensorArray flow as a loop "
-                                           f"variable only for an array the loop writes (tf.map_fn's output); {CUT_ADVICE}")
+                                           f"variable only for an array the loop writes (tf.map_fn's output); "
+                                           f"{CUT_ADVICE}")
                 body[(v.merge, 0)] = body[(v.switch, 1)] = _Flow(x.array)
                 scans.append(v)
                 continue
@@ -415,7 +419,8 @@ class ControlFlowImporter:
             carried.append((v, x, inp))
         body_scope = ChainMap(body, outer, produced)
         next_refs = [_ref(v.next_iteration.input[0]) for v in loop_vars]
-        body_nodes = self._closure(frame.name, next_refs, stop | {v.switch for v in loop_vars})  # type: ignore[arg-type]
+        switches = {v.switch for v in loop_vars}
+        body_nodes = self._closure(frame.name, next_refs, stop | switches)  # type: ignore[arg-type]
         self._convert_scope(body_b, body_nodes, body_scope, suffix)
         nexts = {v.merge: body_scope[_ref(v.next_iteration.input[0])] for v in loop_vars}  # type: ignore[index]
         cond_scope = ChainMap({(v.merge, 0): nexts[v.merge] for v in loop_vars}, body_scope)
@@ -446,6 +451,14 @@ class ControlFlowImporter:
             stacked = _Flow(nexts[v.merge].array, stacked=out)
             for ex in v.exits:
                 produced[(ex, 0)] = stacked
+
+    def _entered(self, enter: Any, produced: MutableMapping[Ref, Any]) -> Any:
+        """The enclosing scope's value an Enter brings into its frame."""
+        src = _ref(enter.input[0]) if enter.input else None
+        if src is None or src not in produced:
+            raise ModelFormatError(f"node {enter.name!r} (Enter) enters {list(enter.input)[:1]}, which graphc "
+                                   f"could not place in the enclosing scope; {CUT_ADVICE}")
+        return produced[src]
 
     @staticmethod
     def _value(x: Any, v: _LoopVar) -> Value:
@@ -525,9 +538,9 @@ class ControlFlowImporter:
         return taint
 
     def _convert_cond(self, b: GraphBuilder, merge: Any, members: set[str], taint: dict[str, set],
-                      deps: dict[str, list[str]], produced: MutableMapping[Ref, Any], suffix: str) -> None:
+                      produced: MutableMapping[Ref, Any], suffix: str) -> None:
         where = f"node {merge.name!r} (Merge)"
-        if any(p == 1 for _, p in ((r, p) for r, p in self.readers.get(merge.name, []))):
+        if any(port == 1 for _, port in self.readers.get(merge.name, [])):
             raise ModelFormatError(f"{where}: its value_index output is read; graphc maps the value only; {CUT_ADVICE}")
         refs = [_ref(s) for s in merge.input if _ref(s) is not None]
         branch_of = []
@@ -554,7 +567,7 @@ class ControlFlowImporter:
         inner_taint = {n: t - {(key, 0), (key, 1)} for n, t in taint.items()}  # the branches' own conds
         if pred.const is not None:  # a constant predicate: the taken branch, in place
             p = int(bool(np.asarray(pred.const).reshape(-1)[0]))
-            scope = ChainMap(self._switch_map(branch_nodes[p], key, p, members, produced), produced)
+            scope = ChainMap(self._switch_map(branch_nodes[p], p, produced), produced)
             self._convert_scope(b, branch_nodes[p][0], scope, suffix, inner_taint)
             produced[(merge.name, 0)] = scope[refs[p]]  # type: ignore[index]
             return
@@ -564,7 +577,7 @@ class ControlFlowImporter:
         for p in (1, 0):
             sub_b = GraphBuilder(f"{merge.name}/{'then' if p else 'else'}", b.domain, "graphc-tensorflow")
             sub_b.graph = Graph(sub_b.graph.name, parent=shell)
-            scope = ChainMap(self._switch_map(branch_nodes[p], key, p, members, produced), produced)
+            scope = ChainMap(self._switch_map(branch_nodes[p], p, produced), produced)
             self._convert_scope(sub_b, branch_nodes[p][0], scope, suffix, inner_taint)
             out = scope[refs[p]]  # type: ignore[index]
             if not isinstance(out, Value):
@@ -594,7 +607,7 @@ class ControlFlowImporter:
             stack.extend(r[0] for r in map(_ref, nd.input) if r is not None)
         return nodes, switches
 
-    def _switch_map(self, region: tuple[set[str], set[str]], key: Ref, p: int, members: set[str],
+    def _switch_map(self, region: tuple[set[str], set[str]], p: int,
                     produced: MutableMapping[Ref, Any]) -> dict[Ref, Any]:
         """Inside branch ``p``: each Switch's port ``p`` is its data input; port ``1-p`` is dead there."""
         out: dict[Ref, Any] = {}

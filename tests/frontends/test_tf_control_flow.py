@@ -231,3 +231,15 @@ def test_a_scatter_at_other_indices_than_a_range_is_refused(tmp_path):
     (tmp_path / "ta.pbtxt").write_text(g.text())
     with pytest.raises(ModelFormatError, match=r"'scatter' \(TensorArrayScatterV3\).*Range\(0, n, 1\).*--inputs"):
         load_tensorflow(tmp_path / "ta.pbtxt")
+
+
+def test_a_tensor_array_written_at_another_index_than_the_counter_is_refused():
+    """tf.map_fn's graph with the write moved to index i + 1: no scan output can hold it."""
+    from graphc.frontends.tensorflow import graphdef_to_graph, parse_graphdef
+
+    gd = parse_graphdef(DATA / "tf_map_fn.pb")
+    (write,) = [n for n in gd.node if n.op == "TensorArrayWriteV3"]
+    write.input[1] = "map/while/add_2"  # the counter's next value
+    with pytest.raises(ModelFormatError, match=r"'map/while/TensorArrayWrite/TensorArrayWriteV3' "
+                                               r"\(TensorArrayWriteV3\): graphc maps a write at a counter"):
+        graphdef_to_graph(gd)
