@@ -15,7 +15,7 @@ __all__ = ["OrtTarget", "load_bundle", "OrtKernelRegistry", "default_registry"]
 
 
 def load_bundle(path: Any, layers: Any = None, trust: bool = False):
-    """Load an ort bundle; see :func:`targets.ort.bundle.load_bundle`."""
-    from .bundle import load_bundle as _load
+    """Load an ort bundle; see :func:`targets.ort.loader.load_bundle`."""
+    from .loader import load_bundle as load
 
-    return _load(path, layers=layers, trust=trust)
+    return load(path, layers=layers, trust=trust)

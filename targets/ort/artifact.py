@@ -42,7 +42,7 @@ class OrtArtifact:
 
     ``manifest["custom_ops"]`` describes every node that is not plain ONNX;
     ``classes`` maps each layer import path it names to the layer class (resolved by
-    the compile, or by :func:`targets.ort.bundle.load_bundle` from the layers the caller
+    the compile, or by :func:`targets.ort.loader.load_bundle` from the layers the caller
     named); ``sources`` are the layer modules' source bytes to ship in the bundle.
     """
 

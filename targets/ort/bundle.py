@@ -36,7 +36,7 @@ from graphc.layers.registry import readable_import_path
 from graphc.manifest_schema import COMMON, DIMS, OPTIONAL_STR, REQUIRED, check_manifest, map_of
 from graphc.target import MANIFEST, read_manifest
 
-__all__ = ["save_bundle", "load_bundle", "read_bundle_file", "read_bundle_model", "source_digest",
+__all__ = ["save_bundle", "read_bundle", "read_bundle_file", "read_bundle_model", "source_digest",
            "BUNDLE_FORMAT", "MODEL_FILE"]
 logger = logging.getLogger(__name__)
 
@@ -116,16 +116,11 @@ def read_bundle_file(path: Path, name: str) -> bytes | None:
     return read_member(path, name, missing_ok=True)
 
 
-def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
-    """Load an ort bundle (folder or zip) into a runnable :class:`OrtArtifact`.
-
-    ``layers``: a LayerRegistry, or module names / .py paths holding the layers the
-    bundle's custom ops need. A needed layer module that the caller did not name is an
-    error saying which one (and for which nodes); so is a layer whose source changed
-    since the bundle was written. ``trust=True`` imports missing modules the manifest
-    names (the bundle's own copy when they are not importable) and accepts changed
-    sources with a warning.
-    """
+def read_bundle(path: Path, layers: Any = None, trust: bool = False
+                ) -> tuple[onnx.ModelProto, dict[str, Any], dict[str, type], dict[str, bytes]]:
+    """A bundle's model, manifest, layer classes and layer sources, every check done (the
+    manifest's schema and format, the onnxruntime version, subgraphs, the model's digest and
+    external data, layer modules and their sources: see :func:`targets.ort.loader.load_bundle`)."""
     from graphc.layers import resolve_registry
 
     path = Path(path)
@@ -141,20 +136,7 @@ def load_bundle(path: str | Path, layers: Any = None, trust: bool = False):
     model = _parse_model(path, data)
     registry = resolve_registry(layers)
     classes, sources = _resolve_layers(path, manifest, registry, trust)
-    from .partitioned import artifact_for  # one session, or regions when the manifest records a schedule
-
-    from graphc.limits import stricter_budget
-
-    budget = stricter_budget((manifest.get("options") or {}).get("memory_budget"), None)  # the user's limit wins
-    try:
-        artifact = artifact_for(model, manifest, classes, sources)
-        artifact.memory_budget = budget
-        return artifact
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, StopIteration) as e:
-        # the manifest's fields have the declared types (MANIFEST_SCHEMA), but do not fit the model or each
-        # other: a dtype name numpy does not know, a node model.onnx lacks, a lowering no kernel source serves
-        raise ModelFormatError(f"{path}: the manifest does not describe {MODEL_FILE} ({type(e).__name__}: {e}); "
-                               "the bundle is damaged or was edited: compile it again") from e
+    return model, manifest, classes, sources
 
 
 def read_bundle_model(path: Path, manifest: dict[str, Any]) -> onnx.ModelProto:

@@ -195,7 +195,7 @@ class OrtTarget:
         return names
 
     def load(self, path: Path, manifest: dict[str, Any], layers: Any = None, trust: bool = False) -> OrtArtifact:
-        from .bundle import load_bundle
+        from .loader import load_bundle
 
         return load_bundle(path, layers=layers, trust=trust)
 
