@@ -89,7 +89,7 @@ class ReferenceRunner:
     def __init__(self, op: Op, captures: Sequence[Value] = ()):
         from onnx.reference import ReferenceEvaluator
 
-        from graphc.exporters.onnx import _node as node_proto
+        from graphc.exporters.onnx import node_proto
         from graphc.frontends.types import type_to_proto
 
         self.node_name = op.name
