@@ -72,10 +72,11 @@ def _ref(s: str) -> Ref | None:
 # ------------------------------------------------------------- TensorArray stand-ins
 @dataclass(eq=False)
 class _TensorArray:
-    """A TensorArrayV3 handle: its size, and the tensor scattered into it (if any)."""
+    """A TensorArrayV3 handle: its size and element type, and the tensor scattered into it (if any)."""
 
     node: str
     size: Value
+    dtype: np.dtype | None = None
     scattered: Value | None = None
 
 
@@ -283,7 +284,7 @@ class ControlFlowImporter:
     def _tensor_array(self, b: GraphBuilder, nd: Any, inputs: list[Any]) -> list[Any]:
         op, where = nd.op, f"node {nd.name!r} ({nd.op})"
         if op == "TensorArrayV3":
-            ta = _TensorArray(nd.name, inputs[0])
+            ta = _TensorArray(nd.name, inputs[0], self._dtype(nd, "dtype"))
             return [ta, _Flow(ta)]
         handle = inputs[0]
         if not isinstance(handle, _TensorArray):
@@ -412,8 +413,7 @@ class ControlFlowImporter:
             if not isinstance(x, Value):
                 raise ModelFormatError(f"node {v.enter.name!r} (Enter) carries a TensorArray handle through "
                                        f"frame {frame.name!r}; {CUT_ADVICE}")
-            t = self._attr(v.enter, "T", None)
-            dtype = np.dtype(t) if t and t != "string" else x.dtype
+            dtype = self._dtype(v.enter, "T") or x.dtype
             inp = bg.add_input(bg.unique_name(f"{v.switch}:1"), TensorType(dtype, None))
             body[(v.merge, 0)] = body[(v.switch, 1)] = inp
             carried.append((v, x, inp))
@@ -444,6 +444,11 @@ class ControlFlowImporter:
                               outputs=[b.graph.unique_name(n) for n in names], attrs={"body": bg},
                               attr_kinds={"body": AttributeProto.GRAPH},
                               name=label + suffix)
+        # ONNX inference cannot type a body reading outer values: the element types TF declares
+        for (_, _, inp), out in zip(carried, loop.outputs):
+            out.type = TensorType(inp.type.dtype, None)
+        for v, out in zip(scans, loop.outputs[len(carried):]):
+            out.type = TensorType(nexts[v.merge].array.dtype, None)
         for (v, _, _), out in zip(carried, loop.outputs):
             for ex in v.exits:
                 produced[(ex, 0)] = out
@@ -451,6 +456,10 @@ class ControlFlowImporter:
             stacked = _Flow(nexts[v.merge].array, stacked=out)
             for ex in v.exits:
                 produced[(ex, 0)] = stacked
+
+    def _dtype(self, nd: Any, key: str) -> np.dtype | None:
+        t = self._attr(nd, key)
+        return np.dtype(t) if isinstance(t, str) and t != "string" and not t.startswith("DT_") else None
 
     def _entered(self, enter: Any, produced: MutableMapping[Ref, Any]) -> Any:
         """The enclosing scope's value an Enter brings into its frame."""
@@ -587,6 +596,7 @@ class ControlFlowImporter:
         op = b.graph.add_op("If", [pred], outputs=[b.graph.unique_name(merge.name + suffix)],
                             attrs={"then_branch": graphs[0], "else_branch": graphs[1]}, name=merge.name + suffix,
                             attr_kinds=dict.fromkeys(["then_branch", "else_branch"], AttributeProto.GRAPH))
+        op.outputs[0].type = TensorType(self._dtype(merge, "T"), None)
         produced[(merge.name, 0)] = op.outputs[0]
 
     def _branch_region(self, start: Ref, key: Ref, p: int, members: set[str],
