@@ -11,13 +11,13 @@ its blobs matched to layers by name. A ``.caffemodel`` alone carries the structu
 * SSD's Permute, Normalize and PriorBox map to ONNX ops and DetectionOutput to a ``caffe``
   node graphc's built-in layer runs (:mod:`.caffe_ssd`); Split fans a blob out; training-only
   layers (losses, Accuracy, data layers) are dropped with a warning (:mod:`.caffe_training`).
-* OpenCV's other native layers (PReLU, ELU, MVN, Interp, ...; LRN WITHIN_CHANNEL, STOCHASTIC
+* OpenCV's other native layers (PReLU, ELU, MVN, Interp, Resample, ...; LRN WITHIN_CHANNEL, STOCHASTIC
   pooling) map to ONNX ops (:mod:`.caffe_layers`); Proposal, ROIPooling and PSROIPooling are
   ``caffe`` nodes graphc's built-in layers run (:mod:`graphc.layers.builtin.caffe_rcnn`).
-* Any other type (Resample, ...) — and any type a registered layer claims for
+* Any other type (Python, ...) — and any type a registered layer claims for
   domain ``caffe`` (e.g. a center-crop ``Crop``, HED) — becomes a ``caffe`` node: its
   bottoms, then its blobs, as inputs; every field set in its ``*_param`` blocks flattened
-  into attributes (``Resample`` gets ``width``, ...), typed by the schema where
+  into attributes (``Python`` gets ``module``, ``layer``, ...), typed by the schema where
   :mod:`.caffe_schema` declares the block (repeated fields are lists, float fields floats,
   enums names, however the prototxt spells them) and as written otherwise; unset fields
   are left to the registered layer's ``Param`` defaults.

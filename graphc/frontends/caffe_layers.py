@@ -1,6 +1,7 @@
 """OpenCV's other native Caffe layers as ONNX ops (issue 17): activations, MVN, Bias, Exp/Log,
-Threshold, ArgMax, Reduction, Tile, ShuffleChannel, DeepLab's Interp, LRN WITHIN_CHANNEL and
-test-time STOCHASTIC pooling; Faster R-CNN's Proposal as a node graphc's built-in layer runs.
+Threshold, ArgMax, Reduction, Tile, ShuffleChannel, DeepLab's Interp, FlowNet's Resample, LRN
+WITHIN_CHANNEL and test-time STOCHASTIC pooling; Faster R-CNN's Proposal as a node graphc's
+built-in layer runs.
 
 Semantics are Caffe's (BVLC ``src/caffe/layers``, DeepLab's ``interp_layer``), with OpenCV dnn's
 where OpenCV runs the layer and differs (MVN puts ``eps`` inside the root, as OpenCV does).
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..ir import Value
     from .caffe_net import CaffeLayer as _Layer, CaffeNet as _Net
 
-__all__ = ["OPENCV_LAYERS", "proposal", "interp_mode", "interp_size", "lrn_within_channel", "stochastic_pooling"]
+__all__ = ["OPENCV_LAYERS", "proposal", "resample", "interp_mode", "interp_size", "lrn_within_channel", "stochastic_pooling"]
 
 _F32 = np.float32
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -351,6 +352,43 @@ def _interp_size_ops(net: _Net, L: _Layer, x: Value, p: Any, mode: str, fixed: l
     return b.op1("Concat", [nc, hw], {"axis": 0}, name=f"{L.name}_sizes")
 
 
+def resample(net: _Net, L: _Layer) -> list[Value]:
+    """FlowNet's Resample as OpenCV runs it: ``Resize`` with ``asymmetric`` coordinates, LINEAR
+    (bilinear) or NEAREST (``floor``), to ``width``/``height``, a second bottom's H, W, or (NEAREST)
+    ``factor`` times the input's. ``resample_param`` is read from the prototxt text (graphc does
+    not declare its field number); ``antialias`` is not applied, as in OpenCV."""
+    block: dict[str, list[Any]] = {}
+    for part in L.text.get("resample_param", []):
+        for key, vals in (part.items() if isinstance(part, dict) else ()):
+            block.setdefault(key, []).extend(vals)
+    where = f"layer {L.name!r} (Resample)"
+    kind = str(block.get("type", ["LINEAR"])[-1]).upper()  # FlowNet's default
+    if kind not in ("LINEAR", "NEAREST"):
+        raise ModelFormatError(f"{where}: type {kind} is not supported (LINEAR and NEAREST are, as in OpenCV)")
+    factor = float(block.get("factor", [1.0])[-1])
+    b = net.b
+    x = L.bottoms[0]
+    attrs = {"mode": "linear" if kind == "LINEAR" else "nearest", "coordinate_transformation_mode": "asymmetric",
+             "nearest_mode": "floor"}
+    if len(L.bottoms) > 1:
+        nc = b.op1("Shape", [x], {"start": 0, "end": 2}, name=f"{L.name}_nc")
+        hw = b.op1("Shape", [L.bottoms[1]], {"start": 2, "end": 4}, name=f"{L.name}_hw")
+        sizes = b.op1("Concat", [nc, hw], {"axis": 0}, name=f"{L.name}_sizes")
+        return [net.set_rank(b.op1("Resize", [x, None, None, sizes], attrs, name=L.name), 4)]
+    if "width" in block and "height" in block:
+        nc = b.op1("Shape", [x], {"start": 0, "end": 2}, name=f"{L.name}_nc")
+        hw = b.ints([int(block["height"][-1]), int(block["width"][-1])], f"{L.name}_hw")
+        sizes = b.op1("Concat", [nc, hw], {"axis": 0}, name=f"{L.name}_sizes")
+        return [net.set_rank(b.op1("Resize", [x, None, None, sizes], attrs, name=L.name), 4)]
+    if factor == 1:
+        return [b.op1("Identity", [x], name=L.name)]
+    if kind == "LINEAR" or factor < 1:
+        raise ModelFormatError(f"{where}: {kind} with factor {factor} is not supported (OpenCV: only NEAREST "
+                               "upsamples by a factor); give width and height")
+    scales = b.const(np.array([1, 1, factor, factor], _F32), f"{L.name}_scales")
+    return [net.set_rank(b.op1("Resize", [x, None, scales], attrs, name=L.name), 4)]
+
+
 # ------------------------------------------------------------- Proposal
 def proposal(net: _Net, L: _Layer) -> list[Value]:
     """A ``caffe::Proposal`` node graphc's built-in layer runs (:mod:`graphc.layers.builtin.caffe_rcnn`),
@@ -390,5 +428,6 @@ OPENCV_LAYERS: dict[str, Callable[[Any, Any], list]] = {
     "Tile": tile,
     "ShuffleChannel": shuffle_channel,
     "Interp": interp,
+    "Resample": resample,
     "Proposal": proposal,
 }

@@ -323,3 +323,22 @@ def py_faster_rcnn_proposals(scores: np.ndarray, deltas: np.ndarray, im_info: np
         order = order[1:][inter / (areas[i] + areas[order[1:]] - inter) <= nms_thresh]
     keep = keep[:post_nms]
     return np.concatenate([np.zeros((len(keep), 1)), boxes[keep]], axis=1), obj[keep]
+
+
+def opencv_resize_asymmetric(x: np.ndarray, h: int, w: int, mode: str) -> np.ndarray:
+    """OpenCV's Resize layer without half-pixel centres or aligned corners (its Caffe Resample):
+    source coordinate ``out * in / out_size``; bilinear, or nearest by ``floor``."""
+    ih, iw = x.shape[2:]
+    out = np.zeros(x.shape[:2] + (h, w), np.float64)
+    for i in range(h):
+        fy = i * ih / h
+        y0 = min(int(np.floor(fy)), ih - 1); y1 = min(y0 + 1, ih - 1); dy = fy - y0
+        for j in range(w):
+            fx = j * iw / w
+            x0 = min(int(np.floor(fx)), iw - 1); x1 = min(x0 + 1, iw - 1); dx = fx - x0
+            if mode == "nearest":
+                out[:, :, i, j] = x[:, :, y0, x0]
+            else:
+                out[:, :, i, j] = ((1 - dy) * ((1 - dx) * x[:, :, y0, x0] + dx * x[:, :, y0, x1])
+                                   + dy * ((1 - dx) * x[:, :, y1, x0] + dx * x[:, :, y1, x1]))
+    return out

@@ -92,6 +92,15 @@ CASES: dict[str, tuple[str, list[np.ndarray], Callable[[np.ndarray], np.ndarray]
                                 False),
     "interp_pads": ('type: "Interp" interp_param { zoom_factor: 2 pad_beg: -1 pad_end: 0 }', [],
                     lambda x: refs.deeplab_interp(x, zoom=2, pad_beg=-1), "any", False),
+    # FlowNet's Resample as OpenCV runs it (asymmetric coordinates)
+    "resample_linear": ('type: "Resample" resample_param { type: LINEAR width: 7 height: 9 }', [],
+                        lambda x: refs.opencv_resize_asymmetric(x, 9, 7, "linear"), "any", True),
+    "resample_linear_down": ('type: "Resample" resample_param { type: LINEAR width: 3 height: 2 }', [],
+                             lambda x: refs.opencv_resize_asymmetric(x, 2, 3, "linear"), "any", True),
+    "resample_nearest": ('type: "Resample" resample_param { type: NEAREST width: 7 height: 9 }', [],
+                         lambda x: refs.opencv_resize_asymmetric(x, 9, 7, "nearest"), "any", True),
+    "resample_nearest_factor": ('type: "Resample" resample_param { type: NEAREST factor: 3 }', [],
+                                lambda x: refs.opencv_resize_asymmetric(x, 15, 12, "nearest"), "any", True),
     "lrn_within_channel": ('type: "LRN" lrn_param { norm_region: WITHIN_CHANNEL local_size: 3 alpha: 2 beta: 0.75 '
                            'k: 5 }', [], lambda x: refs.caffe_lrn_within_channel(x, 3, 2.0, 0.75), "any", True),
     # test-time Caffe (OpenCV 4.x: "Not implemented"); Caffe meant it for non-negative inputs
@@ -163,6 +172,18 @@ def test_bias_from_a_second_bottom(tmp_path, target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_resample_to_a_second_bottoms_size(tmp_path, target):
+    text = ('layer { name: "in" type: "Input" top: "x" top: "like" input_param { shape { dim: 2 dim: 3 dim: 5 dim: 4 } '
+            'shape { dim: 1 dim: 1 dim: 3 dim: 7 } } }\n'
+            'layer { name: "up" type: "Resample" bottom: "x" bottom: "like" top: "y" resample_param { type: LINEAR } }\n')
+    (tmp_path / "r.prototxt").write_text(text)
+    x = _input("any", 6, (2, 3, 5, 4))
+    feeds = {"x": x, "like": np.zeros((1, 1, 3, 7), np.float32)}
+    (got,) = graphc.compile(tmp_path / "r.prototxt", target=target).run(feeds).values()
+    np.testing.assert_allclose(got, refs.opencv_resize_asymmetric(x, 3, 7, "linear"), rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_argmax_of_class_scores_is_rank_3(tmp_path, target):
     """A classifier's [N, classes] scores: Caffe's top is [N, 1, top_k] (at least rank 3)."""
     (tmp_path / "a.prototxt").write_text(HEADER % "dim: 3 dim: 10" + _layer('type: "ArgMax" argmax_param { top_k: 2 }'))
@@ -180,6 +201,8 @@ def test_argmax_of_class_scores_is_rank_3(tmp_path, target):
     ('type: "Reduction" reduction_param { axis: 4 }', "axis 4 is out of range for a rank-4 blob"),
     ('type: "Log" log_param { base: 0 }', "base 0.0 must be positive or -1"),
     ('type: "LRN" lrn_param { norm_region: WITHIN_CHANNEL local_size: 4 }', "local_size 4 must be odd"),
+    ('type: "Resample" resample_param { type: CUBIC width: 4 height: 4 }', "type CUBIC is not supported"),
+    ('type: "Resample" resample_param { type: LINEAR factor: 2 }', "LINEAR with factor 2.0 is not supported"),
 ])
 def test_bad_parameters_name_the_layer(tmp_path, layer, message):
     (tmp_path / "bad.prototxt").write_text(HEADER % "dim: 1 dim: 2 dim: 3 dim: 3" + _layer(layer))
