@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from graphc.domains import is_onnx_domain
-from graphc.ir import Graph, Op
-from graphc.passinfra import PassContext, PassResult, graph_pass
+from graphc.ir import Op
+from graphc.pattern import Builder, Match, P, fail, rule, rule_pass, var
 
-__all__ = ["eliminate_dropout", "is_inference_dropout"]
+__all__ = ["RULES", "dropout", "is_inference_dropout"]
 
 
 def is_inference_dropout(op: Op) -> bool | str:
     """True when ``op`` is a Dropout that computes the identity at inference, else the reason it is not."""
     if op.op_type != "Dropout" or not is_onnx_domain(op.domain):
         return "not an ONNX Dropout"
-    if len(op.outputs) > 1 and op.outputs[1] is not None and (op.outputs[1].consumers() or op.graph.is_output(op.outputs[1])):
+    if len(op.outputs) > 1 and op.outputs[1] is not None and op.outputs[1].is_used():
         return "its mask output is read"
     if op.opset < 7 and not op.attrs.get("is_test", 0) and len(op.outputs) > 1:
         return "an opset < 7 Dropout in training mode (is_test=0 with a mask output)"
@@ -23,9 +23,21 @@ def is_inference_dropout(op: Op) -> bool | str:
     return True
 
 
-@graph_pass("eliminate-dropout", "inference Dropout (mask unread, training_mode absent or false) removed")
-def eliminate_dropout(graph: Graph, ctx: PassContext) -> PassResult:
-    """Remove each Dropout of ``graph`` (recursively in subgraphs) that is the identity at inference:
+_PATTERN = P.Dropout(var("x"), ..., name="drop").where(
+    lambda m: is_inference_dropout(m["drop"]) is True or fail(str(is_inference_dropout(m["drop"]))),
+    "the Dropout is not the identity at inference",
+)
+
+
+@rule("dropout", _PATTERN, "inference Dropout(x) -> x (its mask output, if declared, unread)")
+def dropout(m: Match, b: Builder):
+    """Readers of the output read x; the unread mask output is dropped with the op."""
+    return [m["x"]] + [None] * (len(m["drop"].outputs) - 1)
+
+
+RULES = rule_pass("eliminate-dropout", """inference Dropout (mask unread, training_mode absent or false) removed
+
+    Remove each Dropout of the graph (recursively in subgraphs) that is the identity at inference:
 
     1. its mask output, if declared, is read by nobody;
     2. ``training_mode`` (opset 12+) is absent or a constant false; before opset 7 a node
@@ -34,16 +46,4 @@ def eliminate_dropout(graph: Graph, ctx: PassContext) -> PassResult:
     Readers of the output then read the Dropout's input. Removing it lets shape
     inference see through (opset 1-6 Dropouts have no shape function), so the numpy
     target plans every buffer statically.
-    """
-    result = PassResult()
-    for op in graph.walk("post"):
-        if op.op_type != "Dropout" or is_inference_dropout(op) is not True:
-            continue
-        ctx.focus(op)
-        x, y, owner = op.inputs[0], op.outputs[0], op.graph
-        if x is None or owner.is_output(y):
-            continue
-        owner.replace_all_uses(y, x)
-        owner.remove_op(op)
-        result.count("dropouts_removed")
-    return result
+    """, [dropout])

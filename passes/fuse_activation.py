@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from graphc.ir import Graph
-from graphc.passinfra import PassContext, PassResult, graph_pass
-from graphc.pattern import Builder, Match, P, Refuse, RuleSet, capture, const, register_rules, rule, var
+from graphc.pattern import Builder, Match, P, capture, const, fail, rule, rule_pass, var
 
-__all__ = ["fuse_activation", "RULES", "conv_activation", "conv_add_relu", "gemm_activation"]
+__all__ = ["RULES", "conv_activation", "conv_add_relu", "gemm_activation"]
 
 #: the fused ops live in onnxruntime's contrib domain, so optimized models still run there
 DOMAIN = "com.microsoft"
@@ -24,7 +22,7 @@ def _params(m: Match) -> tuple[str, list[float]]:
     if act.op_type == "Clip":
         lo, hi = (m[k] for k in ("min", "max"))
         if lo is None or hi is None:
-            raise Refuse("Clip needs both min and max as constants to fuse")
+            fail("Clip needs both min and max as constants to fuse")
         return "Clip", [float(lo.const), float(hi.const)]
     return act.op_type, []
 
@@ -33,7 +31,7 @@ def _supported(m: Match, b: Builder, value):
     """Keep the fused op only if the target runs it (no target: plain ONNX/onnxruntime output)."""
     target = m.ctx.target if m.ctx is not None else None
     if target is not None and not target.supports(value.producer()):
-        raise Refuse(f"target {target.name!r} does not run {DOMAIN}::{value.producer().op_type}")
+        fail(f"target {target.name!r} does not run {DOMAIN}::{value.producer().op_type}")
     return value
 
 
@@ -44,31 +42,30 @@ _GEMM_ACTS = P.any(*_SIMPLE)(P.Gemm(var("x"), var("w"), ..., name="prod"), name=
                              attrs={"alpha": capture("alpha", None), "beta": capture("beta", None)})
 
 
-def _float32(m: Match) -> bool | str:
+def _float32(m: Match) -> bool:
     known = [v.dtype for v in (m["x"], m["w"], m["prod"].outputs[0]) if v.dtype is not None]
     if not known:
-        return "the element type is unknown (run infer-shapes first)"
-    return all(str(d) == "float32" for d in known) or f"the fused kernels take float32 only, not {known[0]}"
+        fail("the element type is unknown (run infer-shapes first)")
+    return all(str(d) == "float32" for d in known) or fail(f"the fused kernels take float32 only, not {known[0]}")
 
 
 _CONV_ADD_RELU = P.Relu(P.any("Add", "Sum")(P.Conv(var("x"), const("w"), const("b", optional=True), name="prod"), var("z"),
                                name="add"), name="act")
 
 
-def _same_shape(m: Match) -> bool | str:
+def _same_shape(m: Match) -> bool:
     """The residual must have exactly the Conv output's (static) shape: FusedConv's Z does not broadcast."""
     out, z = m["prod"].outputs[0], m["z"]
     if out.type.shape is None or not out.type.is_static:
-        return "the Conv output's shape is not static (run infer-shapes first)"
+        fail("the Conv output's shape is not static (run infer-shapes first)")
     if z.type.shape is None or tuple(z.type.shape) != tuple(out.type.shape) or z.dtype != out.dtype:
-        return f"the residual {z.name!r} ({z.type}) does not have the Conv output's type ({out.type})"
+        fail(f"the residual {z.name!r} ({z.type}) does not have the Conv output's type ({out.type})")
     return True
 
 
-_CONV_ADD_RELU.where(_same_shape, "the residual does not have the Conv output's shape and dtype")
-
-for _p in (_CONV_ACTS, _CONV_CLIP, _GEMM_ACTS, _CONV_ADD_RELU):
-    _p.where(_float32, "the fused kernels take float32 only")
+_CONV_ADD_RELU = _CONV_ADD_RELU.where(_same_shape, "the residual does not have the Conv output's shape and dtype")
+_CONV_ACTS, _CONV_CLIP, _GEMM_ACTS, _CONV_ADD_RELU = (
+    p.where(_float32, "the fused kernels take float32 only") for p in (_CONV_ACTS, _CONV_CLIP, _GEMM_ACTS, _CONV_ADD_RELU))
 
 
 def _fused_conv(m: Match, b: Builder):
@@ -111,12 +108,9 @@ def gemm_activation(m: Match, b: Builder):
     return _supported(m, b, out)
 
 
-RULES = register_rules(RuleSet([conv_activation, conv_clip, conv_add_relu, gemm_activation], name="fuse-activation"))
+RULES = rule_pass("fuse-activation", """Conv/Gemm + activation -> com.microsoft FusedConv/FusedGemm (when the target runs them)
 
-
-@graph_pass("fuse-activation", "Conv/Gemm + activation -> com.microsoft FusedConv/FusedGemm (when the target runs them)")
-def fuse_activation(graph: Graph, ctx: PassContext) -> PassResult:
-    """Rewrite ``act(Conv(x, W, ...))`` into ``com.microsoft::FusedConv`` and ``act(Gemm(...))``
+    Rewrite ``act(Conv(x, W, ...))`` into ``com.microsoft::FusedConv`` and ``act(Gemm(...))``
     into ``com.microsoft::FusedGemm`` (onnxruntime's contrib ops) when:
 
     1. act is Relu, Sigmoid, Tanh, LeakyRelu or HardSigmoid (Conv also: Clip with
@@ -131,5 +125,4 @@ def fuse_activation(graph: Graph, ctx: PassContext) -> PassResult:
     the convolution's epilogue, when ``z`` has exactly the Conv output's static shape and
     dtype and the Conv and Add outputs are read only inside the pattern.
     Refused otherwise (``graphc explain MODEL --rule conv-activation`` says which case).
-    """
-    return RULES.apply(graph, ctx, pass_name="fuse-activation")
+    """, [conv_activation, conv_clip, conv_add_relu, gemm_activation], uses=("shapes-known",))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import Graph
-from graphc.passinfra import PassContext, PassResult, graph_pass
-from graphc.pattern import Builder, Match, P, RuleSet, const, register_rules, rule, var
+from graphc.pattern import Builder, Match, P, Pattern, const, fail, rule, rule_pass, var
 
-__all__ = ["fuse_conv_affine", "RULES", "conv_mul", "conv_add", "bn_mul", "bn_add", "per_channel"]
+__all__ = ["RULES", "conv_mul", "conv_add", "bn_mul", "bn_add", "per_channel"]
 
 
 def per_channel(array: np.ndarray, channels: int, rank: int) -> np.ndarray | None:
@@ -22,10 +20,10 @@ def per_channel(array: np.ndarray, channels: int, rank: int) -> np.ndarray | Non
     return np.broadcast_to(array.reshape(-1), (channels,))
 
 
-def _float_same(m: Match, a: str, b: str) -> bool | str:
+def _float_same(m: Match, a: str, b: str) -> bool:
     x, y = m.array(a), m.array(b)
     if x.dtype.kind != "f" or x.dtype != y.dtype:
-        return f"{a} and {b} must share one floating-point dtype (got {x.dtype}, {y.dtype})"
+        fail(f"{a} and {b} must share one floating-point dtype (got {x.dtype}, {y.dtype})")
     return True
 
 
@@ -35,12 +33,15 @@ def _conv_vector(m: Match) -> np.ndarray | None:
 
 
 _CONV = P.Conv(var("x"), const("w"), const("b", optional=True), name="conv")
-_CONV_MUL = P.Mul(_CONV, const("k"), name="affine")
-_CONV_ADD = P.Add(P.Conv(var("x"), const("w"), const("b", optional=True), name="conv"), const("k"), name="affine")
-for _p in (_CONV_MUL, _CONV_ADD):
-    _p.where(lambda m: _float_same(m, "w", "k"), "the weights and the constant must share a float dtype")
-    _p.where(lambda m: _conv_vector(m) is not None or "the constant is not one value per output channel",
-             "the constant is not one value per output channel")
+
+
+def _conv_affine(pat: Pattern) -> Pattern:
+    return (pat.where(lambda m: _float_same(m, "w", "k"), "the weights and the constant must share a float dtype")
+               .where(lambda m: _conv_vector(m) is not None, "the constant is not one value per output channel"))
+
+
+_CONV_MUL = _conv_affine(P.Mul(_CONV, const("k"), name="affine"))
+_CONV_ADD = _conv_affine(P.Add(P.Conv(var("x"), const("w"), const("b", optional=True), name="conv"), const("k"), name="affine"))
 
 
 @rule("conv-mul", _CONV_MUL, "Conv(x, W, b) * k (per output channel) -> Conv(x, W * k, b * k)")
@@ -70,15 +71,15 @@ def _bn_vector(m: Match) -> np.ndarray | None:
     return per_channel(m.array("k"), m.array("scale").shape[0], rank)
 
 
-def _bn(op_type: str) -> P:
+def _bn(op_type: str) -> Pattern:
     pat = getattr(P, op_type)(P.BatchNormalization(var("x"), const("scale"), const("bias"), const("mean"), const("var"),
                                                    name="bn", outputs=1), const("k"), name="affine")
-    pat.where(lambda m: m["bn"].attrs.get("training_mode", 0) == 0, "BatchNormalization is in training mode")
-    pat.where(lambda m: _float_same(m, "scale", "k"), "BN parameters and the constant must share a float dtype")
-    pat.where(lambda m: _float_same(m, "bias", "k"), "BN parameters and the constant must share a float dtype")
-    pat.where(lambda m: _bn_vector(m) is not None or "the constant is not one value per channel (or x's rank is unknown)",
-              "the constant is not one value per channel")
-    return pat
+    return (pat.where(lambda m: m["bn"].attrs.get("training_mode", 0) == 0, "BatchNormalization is in training mode")
+               .where(lambda m: _float_same(m, "scale", "k"), "BN parameters and the constant must share a float dtype")
+               .where(lambda m: _float_same(m, "bias", "k"), "BN parameters and the constant must share a float dtype")
+               .where(lambda m: _bn_vector(m) is not None or fail("the constant is not one value per channel "
+                                                                  "(or x's rank is unknown)"),
+                      "the constant is not one value per channel"))
 
 
 @rule("bn-mul", _bn("Mul"), "BatchNormalization(x, s, c, ...) * k (per channel) -> BatchNormalization(x, s * k, c * k, ...)")
@@ -100,12 +101,9 @@ def bn_add(m: Match, b: Builder):
     return b.like(bn, [m["x"], m["scale"], bias, m["mean"], m["var"]])
 
 
-RULES = register_rules(RuleSet([conv_mul, conv_add, bn_mul, bn_add], name="fuse-conv-affine", max_iterations=8))
+RULES = rule_pass("fuse-conv-affine", """fold per-channel constant Mul/Add after Conv or BatchNormalization into its weights
 
-
-@graph_pass("fuse-conv-affine", "fold per-channel constant Mul/Add after Conv or BatchNormalization into its weights")
-def fuse_conv_affine(graph: Graph, ctx: PassContext) -> PassResult:
-    """Rewrite, until nothing changes:
+    Rewrite, until nothing changes:
 
     1. ``Mul(Conv(x, W, b?), k)`` into ``Conv(x, W * k, b * k)``;
     2. ``Add(Conv(x, W, b?), k)`` into ``Conv(x, W, b + k)``;
@@ -119,5 +117,4 @@ def fuse_conv_affine(graph: Graph, ctx: PassContext) -> PassResult:
     float64. Caffe-converted models (a Scale layer after each Conv or BN: densenet121,
     inception_v2 of the light model zoo) lose one Mul and one Add per layer.
     Refused otherwise (``graphc explain MODEL --rule conv-mul`` says which case).
-    """
-    return RULES.apply(graph, ctx, pass_name="fuse-conv-affine")
+    """, [conv_mul, conv_add, bn_mul, bn_add], uses=("shapes-known",), max_iterations=8)

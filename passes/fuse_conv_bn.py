@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.ir import Graph
-from graphc.passinfra import PassContext, PassResult, graph_pass
-from graphc.pattern import Builder, Match, P, RuleSet, capture, const, register_rules, rule, var
+from graphc.pattern import Builder, Match, P, capture, const, rule, rule_pass, var
 
-__all__ = ["fuse_conv_bn", "RULES", "conv_bn"]
+__all__ = ["RULES", "conv_bn"]
 
 _CONV = P.Conv(var("x"), const("w"), const("b", optional=True), name="conv")
 _PATTERN = P.BatchNormalization(
     _CONV, const("scale"), const("bias"), const("mean"), const("var"),
     name="bn", outputs=1, attrs={"epsilon": capture("epsilon", 1e-5)},
-).where(lambda m: m["bn"].attrs.get("training_mode", 0) == 0, "BatchNormalization is in training mode")
-_PATTERN.where(lambda m: m.array("w").dtype.kind == "f", "Conv weights are not floating point")
-_PATTERN.where(
+).where(lambda m: m["bn"].attrs.get("training_mode", 0) == 0, "BatchNormalization is in training mode"
+).where(lambda m: m.array("w").dtype.kind == "f", "Conv weights are not floating point"
+).where(
     lambda m: all(m.array(k).shape == (m.array("w").shape[0],) for k in ("scale", "bias", "mean", "var")),
     "BatchNormalization's scale/bias/mean/var are not 1-D of the Conv's output-channel count",
 )
@@ -35,12 +33,9 @@ def conv_bn(m: Match, b: Builder):
     return b.like(conv, [m["x"], b.const(w_new, f"{conv.name}_w_fused"), b.const(b_new, f"{conv.name}_b_fused")])
 
 
-RULES = register_rules(RuleSet([conv_bn], name="fuse-conv-bn"))
+RULES = rule_pass("fuse-conv-bn", """fold inference BatchNormalization into the preceding Conv's weights and bias
 
-
-@graph_pass("fuse-conv-bn", "fold inference BatchNormalization into the preceding Conv's weights and bias")
-def fuse_conv_bn(graph: Graph, ctx: PassContext) -> PassResult:
-    """Rewrite ``BatchNormalization(Conv(x, W, b?), scale, bias, mean, var)`` into one Conv
+    Rewrite ``BatchNormalization(Conv(x, W, b?), scale, bias, mean, var)`` into one Conv
     with folded weights when:
 
     1. W, b (if present), scale, bias, mean and var are constants;
@@ -48,5 +43,4 @@ def fuse_conv_bn(graph: Graph, ctx: PassContext) -> PassResult:
     3. the Conv's output is read only by the BatchNormalization (otherwise both would run);
     4. W is floating point and the BN parameters are 1-D with one entry per output channel.
     Refused otherwise (``graphc explain MODEL --rule conv-bn`` says which case).
-    """
-    return RULES.apply(graph, ctx, pass_name="fuse-conv-bn")
+    """, [conv_bn])

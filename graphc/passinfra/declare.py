@@ -37,7 +37,13 @@ PassFn = Callable[..., "PassResult | bool | None"]
 
 @dataclass(frozen=True)
 class PassInfo:
-    """A declared pass: name, one-line description, contracts and typed options."""
+    """A declared pass: name, one-line description, contracts and typed options.
+
+    Contracts are property names: ``requires`` must hold before the pass runs (an earlier
+    pass establishes it); ``uses`` is read when it holds (so a pass establishing it may not
+    come *later* in a pipeline: that order is a mistake); ``establishes`` holds after it;
+    ``invalidates`` no longer holds after it.
+    """
 
     name: str
     description: str
@@ -46,6 +52,7 @@ class PassInfo:
     establishes: frozenset[str] = frozenset()
     invalidates: frozenset[str] = frozenset()
     options: dict[str, tuple[type, Any]] = field(default_factory=dict)
+    uses: frozenset[str] = frozenset()
 
     def parse_options(self, raw: dict[str, str]) -> dict[str, Any]:
         """Convert ``key=value`` strings to the option types the pass function declares."""
@@ -105,7 +112,7 @@ class PassRegistry:
                 if self._builtin_package:
                     importlib.import_module(self._builtin_package)
                 if self._plugins:
-                    from .plugins import load_installed_plugins
+                    from .entry_points import load_installed_plugins
 
                     self._plugin_failures = load_installed_plugins()
                 self._loaded = True
@@ -152,6 +159,7 @@ def graph_pass(
     requires: tuple[str, ...] = (),
     establishes: tuple[str, ...] = (),
     invalidates: tuple[str, ...] = (),
+    uses: tuple[str, ...] = (),
     registry: PassRegistry | None = None,
 ) -> Callable[[PassFn], PassFn]:
     """Declare ``fn(graph, ctx, **options) -> PassResult | bool`` as the pass ``name``.
@@ -173,7 +181,8 @@ def graph_pass(
             if p.kind == p.KEYWORD_ONLY:
                 typ = type(p.default) if p.default is not inspect.Parameter.empty else str
                 opts[p.name] = (typ, p.default)
-        info = PassInfo(name, description, fn, frozenset(requires), frozenset(establishes), frozenset(invalidates), opts)
+        info = PassInfo(name, description, fn, frozenset(requires), frozenset(establishes), frozenset(invalidates), opts,
+                        frozenset(uses))
         (registry or PASSES).add(info)
         fn.pass_info = info  # type: ignore[attr-defined]
         return fn

@@ -54,19 +54,27 @@ class PassManager:
         return [info.name for _, infos in self._resolved for info, _ in infos]
 
     def check_contracts(self, props: set[str]) -> None:
-        """Raise PassError explaining the first pass whose requirements are not met."""
+        """Raise PassError explaining the first pass whose requirements are not met, or that
+        runs before the pass establishing a property it uses (naming both passes)."""
         done: list[str] = []
         invalidated_by: dict[str, str] = {}
-        for _, infos in self._resolved:
-            for info, _ in infos:
-                missing = sorted(info.requires - props)
-                if missing:
-                    raise PassError(self._explain_missing(info, missing, done, invalidated_by))
-                props -= info.invalidates
-                for p in info.invalidates:
-                    invalidated_by[p] = info.name
-                props |= info.establishes
-                done.append(info.name)
+        flat = [info for _, infos in self._resolved for info, _ in infos]
+        for i, info in enumerate(flat):
+            missing = sorted(info.requires - props)
+            if missing:
+                raise PassError(self._explain_missing(info, missing, done, invalidated_by))
+            for prop in sorted(info.uses - props):
+                later = next((f for f in flat[i + 1:] if prop in f.establishes), None)
+                if later is not None:
+                    raise PassError(
+                        f"pipeline {self}: pass {info.name!r} uses {prop!r}, which pass {later.name!r} "
+                        f"establishes only after it; put {later.name!r} before {info.name!r} "
+                        f"(or drop {later.name!r} if the model's declared types are enough)")
+            props -= info.invalidates
+            for p in info.invalidates:
+                invalidated_by[p] = info.name
+            props |= info.establishes
+            done.append(info.name)
 
     def _explain_missing(self, info: PassInfo, missing: list[str], done: list[str], invalidated_by: dict[str, str]) -> str:
         lines = [f"pipeline {self}: pass {info.name!r} requires {', '.join(map(repr, missing))}, which does not hold there."]

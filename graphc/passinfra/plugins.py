@@ -23,16 +23,14 @@ import importlib.util
 import logging
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Sequence
 
 from ..errors import PassError
 
-__all__ = ["ENTRY_POINT_GROUP", "load_pass_plugins", "installed_plugins", "plugin_module_name"]
-logger = logging.getLogger("graphc.passes")
+from .entry_points import ENTRY_POINT_GROUP, installed_plugins, load_installed_plugins
 
-#: the entry-point group installed packages declare their pass modules in
-ENTRY_POINT_GROUP = "graphc.passes"
+__all__ = ["ENTRY_POINT_GROUP", "load_pass_plugins", "installed_plugins", "load_installed_plugins", "plugin_module_name"]
+logger = logging.getLogger("graphc.passes")
 
 
 def load_pass_plugins(names: Sequence[str]) -> list[str]:
@@ -98,30 +96,3 @@ def _import_file(path: Path) -> bool:
         sys.modules.pop(modname, None)
         raise PassError(f"cannot import pass plugin file {str(path)!r}: {type(e).__name__}: {e}") from e
     return True
-
-
-def installed_plugins() -> list:
-    """The entry points (``importlib.metadata.EntryPoint``) of group ``graphc.passes`` of the
-    installed distributions, by name."""
-    import importlib.metadata
-
-    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
-
-
-def load_installed_plugins() -> list[str]:
-    """Import every installed ``graphc.passes`` plugin; returns one message per plugin that failed
-    (each also logged as a warning). An entry point names a module (imported for what it
-    registers) or a callable taking no arguments (called once)."""
-    failures = []
-    for ep in installed_plugins():
-        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
-        try:
-            obj = ep.load()
-            if callable(obj) and not isinstance(obj, ModuleType):
-                obj()
-        except (Exception, SystemExit) as e:  # noqa: BLE001 - an installed package's code
-            message = (f"pass plugin {ep.name!r} = {ep.value!r} (package {dist!r}) failed to load: "
-                       f"{type(e).__name__}: {e}")
-            logger.warning("%s; its passes are unavailable (fix or uninstall the package)", message)
-            failures.append(message)
-    return failures

@@ -2,9 +2,8 @@
 
 >>> from graphc.pattern import P, Rule, RuleSet, const, var
 >>> pat = P.Relu(P.Conv(var("x"), const("w"), var("b", optional=True), name="conv"))
->>> pat.where(lambda m: m["w"].const.ndim == 4, "weight must be 4-D")  # doctest: +ELLIPSIS
-Relu
->>> # Rule("conv-relu", pat, lambda m, b: ...) ; RuleSet([...]).apply(graph, ctx)
+>>> pat = pat.where(lambda m: m["w"].const.ndim == 4, "weight must be 4-D")  # a new pattern
+>>> # rule_pass("fuse-conv-relu", "doc", [Rule("conv-relu", pat, lambda m, b: ...)])
 
 See docs/writing-passes.md for a tutorial.
 """
@@ -12,14 +11,15 @@ See docs/writing-passes.md for a tutorial.
 from __future__ import annotations
 
 from .explain import Explanation, NodeReport, describe, explain
-from .matcher import Failure, Match, Refuse, Trace, find_matches, match_at
+from .matcher import Failure, Match, Refuse, Trace, fail, find_matches, match_at
 from .patterns import COMMUTATIVE, Capture, OpPattern, OutputPattern, P, Pattern, ValuePattern, capture, const, op, var
 from .registry import RULES, RuleRegistry, register_rules
 from .rewrite import Builder, Rule, RuleSet, rewrite, rule
+from .rulepass import rule_pass
 
 __all__ = [
     "P", "op", "var", "const", "capture", "Pattern", "OpPattern", "ValuePattern", "OutputPattern", "Capture",
-    "COMMUTATIVE", "Match", "Refuse", "Trace", "Failure", "find_matches", "match_at",
-    "Rule", "rule", "RuleSet", "Builder", "rewrite", "RULES", "RuleRegistry", "register_rules",
+    "COMMUTATIVE", "Match", "Refuse", "fail", "Trace", "Failure", "find_matches", "match_at",
+    "Rule", "rule", "RuleSet", "Builder", "rewrite", "rule_pass", "RULES", "RuleRegistry", "register_rules",
     "Explanation", "NodeReport", "explain", "describe",
 ]

@@ -8,8 +8,9 @@ with a :class:`Trace` records, for the tracer, the failure that got furthest.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, NoReturn
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from .patterns import Capture, OpPattern, OutputPattern, Pattern, ValuePattern
 if TYPE_CHECKING:
     from ..ir import Graph, Op, Value
 
-__all__ = ["Match", "Refuse", "Trace", "Failure", "match_at", "find_matches", "walk"]
+__all__ = ["Match", "Refuse", "fail", "Trace", "Failure", "match_at", "find_matches", "walk"]
 
 _MISSING = object()
 
@@ -29,6 +30,14 @@ class Refuse(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def fail(reason: str) -> NoReturn:
+    """Decline the match being checked (in a condition) or rewritten (in a replacement), saying why.
+
+    ``fail("the bias is not 1-D")`` raises :class:`Refuse`; ``graphc explain`` reports the reason.
+    """
+    raise Refuse(reason)
 
 
 class Match(Mapping[str, Any]):
@@ -288,6 +297,10 @@ class _Matcher:
                 verdict = cond.fn(m)
             except Refuse as r:
                 verdict = r.reason
+            else:
+                if isinstance(verdict, str):
+                    warnings.warn(f"condition {cond.reason!r} returned a string to refuse; call fail(reason) "
+                                  "(graphc.pattern.fail) instead", DeprecationWarning, stacklevel=2)
             if verdict is False or isinstance(verdict, str):
                 self.fail(st, verdict if isinstance(verdict, str) else cond.reason, bonus=2 + i)
                 return False

@@ -14,6 +14,7 @@ count), ``shared`` (an inner op whose outputs may be read outside the match).
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -33,8 +34,9 @@ __all__ = [
 #: standard op types whose inputs may be matched in any order
 COMMUTATIVE = frozenset({"Add", "Mul", "Max", "Min", "Sum", "Mean", "And", "Or", "Xor", "Equal"})
 
-#: a condition: fn(match) -> True/None (accept), False (refuse with ``reason``), or a
-#: string (refuse, the string is the reason); it may also raise Refuse(reason)
+#: a condition: fn(match) -> True/None (accept) or False (refuse with the ``where`` reason);
+#: ``fail(reason)`` (raising Refuse) refuses with a reason of its own. Returning a string to
+#: refuse still works but is deprecated.
 ConditionFn = Callable[["Match"], "bool | str | None"]
 
 
@@ -48,14 +50,17 @@ class Condition:
 
 
 class Pattern:
-    """Base of every pattern node. ``where`` attaches a condition checked on a full match."""
+    """Base of every pattern node. Patterns are immutable: ``where`` returns a new pattern."""
 
-    conditions: list[Condition]
+    conditions: tuple[Condition, ...]
 
     def where(self, fn: ConditionFn, reason: str | None = None) -> Pattern:
-        """Add a condition; ``reason`` is what the tracer reports when it refuses."""
-        self.conditions.append(Condition(fn, reason or getattr(fn, "__name__", "condition")))
-        return self
+        """A copy of this pattern with one more condition, checked on a full match; ``reason``
+        is what the tracer reports when it refuses. The pattern itself is unchanged, so
+        ``pat = pat.where(...)`` (a bare ``pat.where(...)`` does nothing)."""
+        new = copy.copy(self)
+        new.conditions = (*self.conditions, Condition(fn, reason or getattr(fn, "__name__", "condition")))
+        return new
 
 
 class ValuePattern(Pattern):
@@ -68,7 +73,7 @@ class ValuePattern(Pattern):
         self.optional = optional
         self.dtype = None if dtype is None else np.dtype(dtype)
         self.rank = rank
-        self.conditions = []
+        self.conditions = ()
 
     def __repr__(self) -> str:
         kind = "const" if self.const else "var"
@@ -90,7 +95,7 @@ class OpPattern(Pattern):
         self.outputs = outputs
         self.commutative = all(t in COMMUTATIVE for t in self.op_types) and not self.domain if commutative is None else commutative
         self.shared = shared
-        self.conditions = []
+        self.conditions = ()
 
     @property
     def op_type(self) -> str:
@@ -110,7 +115,7 @@ class OutputPattern(Pattern):
     def __init__(self, op: OpPattern, index: int):
         self.op = op
         self.index = index
-        self.conditions = []
+        self.conditions = ()
 
     def __repr__(self) -> str:
         return f"{self.op!r}[{self.index}]"

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import PassError
-from ..passinfra import PassContext, PassResult
+from ..passinfra.context import PassContext
+from ..passinfra.declare import PassResult
 from .matcher import Match, Refuse, find_matches, match_at
 from .patterns import OpPattern
 
@@ -41,7 +42,8 @@ ReplaceFn = Callable[[Match, "Builder"], "Value | Sequence[Value] | None"]
 @dataclass
 class Rule:
     """A rewrite: ``pattern`` and ``replace(match, builder)`` returning the new values for the
-    root op's outputs (one value or a sequence), or None to decline.
+    root op's outputs (one value or a sequence; None for an output nothing reads, which is
+    dropped), or decline with ``fail(reason)`` (returning None also declines).
 
     ``description`` is shown by ``graphc explain``.
     """
@@ -195,7 +197,8 @@ def rewrite(r: Rule, m: Match, pass_name: str) -> tuple[bool, str]:
         return False, "the replacement function returned None (declined)"
     replaced = list(m.ops)
     for old, value in zip(root.outputs, new):
-        graph.replace_all_uses(old, value)
+        if value is not None:
+            graph.replace_all_uses(old, value)
     _remove_unread(graph, replaced)
     created = set(b.ops)
     for o in b.ops:  # a new op asked for a replaced op's name: it gets it now that it is free
@@ -203,7 +206,7 @@ def rewrite(r: Rule, m: Match, pass_name: str) -> tuple[bool, str]:
         if hint != o.name and hint not in graph.ops and any(hint == r.name for r in replaced):
             graph.rename_op(o, hint)
     for old, value in zip(root.outputs, new):
-        if old.graph is None and value.producer() in created and value.name != old.name:
+        if value is not None and old.graph is None and value.producer() in created and value.name != old.name:
             graph.rename_value(value, old.name)
             if value.type.dtype is None and value.type.shape is None:
                 value.type = old.type
@@ -232,7 +235,10 @@ def _check_outputs(r: Rule, root: Op, new: list, b: Builder) -> None:
                         f"which has {len(root.outputs)} outputs; return one value per output")
     for old, value in zip(root.outputs, new):
         if value is None:
-            raise PassError(f"rule {r.name!r} returned None for output {old.name!r}; return a value or decline with None")
+            if old.is_used():
+                raise PassError(f"rule {r.name!r} returned None for output {old.name!r}, which is read; "
+                                "return a value for it, or decline with fail(reason)")
+            continue
         producer = value.producer() if value.graph is not None else None
         if graph_output_rename_needed(root, old, value, producer in set(b.ops)):
             raise Refuse(f"{old.name!r} is a graph output and the replacement {value.name!r} is not a new value")

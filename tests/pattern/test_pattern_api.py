@@ -107,7 +107,7 @@ def test_multi_output_replacement_returns_one_value_per_output():
 def test_conditions_say_why_they_refused():
     g = _mm_add(c_shape=(2, 4))
     pat = P.Add(P.MatMul(var("a", rank=2), const("B")), const("c"))
-    pat.where(lambda m: m.array("c").ndim == 1, "bias must be 1-D")
+    pat = pat.where(lambda m: m.array("c").ndim == 1, "bias must be 1-D")  # where returns a new pattern
     r = Rule("mm-add", pat, _gemm)
     assert not RuleSet([r]).apply(g).changed
     rep = explain(r, g, "add")
