@@ -355,12 +355,9 @@ def _interp_size_ops(net: _Net, L: _Layer, x: Value, p: Any, mode: str, fixed: l
 def resample(net: _Net, L: _Layer) -> list[Value]:
     """FlowNet's Resample as OpenCV runs it: ``Resize`` with ``asymmetric`` coordinates, LINEAR
     (bilinear) or NEAREST (``floor``), to ``width``/``height``, a second bottom's H, W, or (NEAREST)
-    ``factor`` times the input's. ``resample_param`` is read from the prototxt text (graphc does
-    not declare its field number); ``antialias`` is not applied, as in OpenCV."""
-    block: dict[str, list[Any]] = {}
-    for part in L.text.get("resample_param", []):
-        for key, vals in (part.items() if isinstance(part, dict) else ()):
-            block.setdefault(key, []).extend(vals)
+    ``factor`` times the input's. ``resample_param`` is read from the prototxt text, or typed when
+    registered (graphc does not declare its field number); ``antialias`` is not applied, as in OpenCV."""
+    block = _block(L, "resample_param")
     where = f"layer {L.name!r} (Resample)"
     kind = str(block.get("type", ["LINEAR"])[-1]).upper()  # FlowNet's default
     if kind not in ("LINEAR", "NEAREST"):
@@ -387,6 +384,21 @@ def resample(net: _Net, L: _Layer) -> list[Value]:
                                "upsamples by a factor); give width and height")
     scales = b.const(np.array([1, 1, factor, factor], _F32), f"{L.name}_scales")
     return [net.set_rank(b.op1("Resize", [x, None, scales], attrs, name=L.name), 4)]
+
+
+def _block(L: _Layer, param: str) -> dict[str, list[Any]]:
+    """A ``*_param`` block the schema may not declare: its fields (each a list of values, enums as
+    names) from the prototxt text, else from the parsed message when a fork registered it."""
+    block: dict[str, list[Any]] = {}
+    for part in L.text.get(param, []):
+        for key, vals in (part.items() if isinstance(part, dict) else ()):
+            block.setdefault(key, []).extend(vals)
+    if block or param not in L.proto.DESCRIPTOR.fields_by_name or not L.proto.HasField(param):
+        return block
+    for f, val in getattr(L.proto, param).ListFields():
+        vals = list(val) if f.is_repeated else [val]
+        block[f.name] = [f.enum_type.values_by_number[v].name for v in vals] if f.enum_type else vals
+    return block
 
 
 # ------------------------------------------------------------- Proposal

@@ -13,6 +13,7 @@ import pytest
 import graphc
 from graphc.errors import ModelFormatError
 from graphc.frontends.caffe import load_caffe, save_caffemodel
+from graphc.frontends.caffe_schema import CAFFE_PARAMS, caffe_messages, field, register_caffe_param
 
 from tests.frontends import frontend_refs as refs
 
@@ -181,6 +182,28 @@ def test_resample_to_a_second_bottoms_size(tmp_path, target):
     feeds = {"x": x, "like": np.zeros((1, 1, 3, 7), np.float32)}
     (got,) = graphc.compile(tmp_path / "r.prototxt", target=target).run(feeds).values()
     np.testing.assert_allclose(got, refs.opencv_resize_asymmetric(x, 3, 7, "linear"), rtol=2e-6, atol=2e-6)
+
+
+def test_registered_resample_block_reads_from_a_caffemodel_alone(tmp_path):
+    """A .caffemodel carries the block at the fork's number once it is registered."""
+    register_caffe_param("resample_param", 155, "ResampleParameter", [
+        field("width", 1, "uint32"), field("height", 2, "uint32"),
+        field("type", 3, "enum:ResampleParameter.ResampleType", default="LINEAR"),
+        field("antialias", 4, "bool", default=True), field("factor", 5, "float", default=1.0)],
+        enums={"ResampleType": [("NEAREST", 1), ("LINEAR", 2), ("CUBIC", 3), ("AREA", 4)]})
+    try:
+        net = caffe_messages()["NetParameter"]()
+        net.input.append("data")
+        net.input_shape.add().dim.extend(SHAPE)
+        layer = net.layer.add(name="l", type="Resample", bottom=["data"], top=["l"])
+        layer.resample_param.type = 1  # NEAREST
+        layer.resample_param.factor = 3
+        (tmp_path / "r.caffemodel").write_bytes(net.SerializeToString())
+        x = _input("any", 7)
+        (got,) = graphc.compile(load_caffe(tmp_path / "r.caffemodel"), target="numpy").run({"data": x}).values()
+    finally:
+        CAFFE_PARAMS.remove("resample_param")
+    np.testing.assert_array_equal(got, refs.opencv_resize_asymmetric(x, 15, 12, "nearest"))
 
 
 @pytest.mark.parametrize("target", TARGETS)
