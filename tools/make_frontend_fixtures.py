@@ -4,15 +4,19 @@ Run by a developer, never by the tests (the tests only read what this wrote). Ea
 under the interpreter that has the framework; see tests/frontends/data/README.md for the exact
 commands, versions and what produced every expected output::
 
-    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf         # TensorFlow frozen GraphDef
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf         # TensorFlow frozen GraphDefs
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-wide
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-schema  # TF's own descriptors
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2     # tf.keras 2.15 .h5/.keras/json
     KERAS_BACKEND=jax /tmp/vk3/bin/python tools/make_frontend_fixtures.py keras3
-    /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe --proto caffe.proto
-    /tmp/cv4/bin/python   tools/make_frontend_fixtures.py caffe-oracle   # OpenCV dnn outputs
-    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-schema  # TF's own descriptors
+    /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe --proto bvlc/caffe.proto
+    /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe-ssd --proto ssd/caffe.proto
+    /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe-schema --proto ssd/caffe.proto --messages ...
+    /tmp/cv4/bin/python   tools/make_frontend_fixtures.py caffe-oracle   # OpenCV dnn outputs (after caffe*)
 
 Every step seeds its weights and inputs, so a rerun with the same versions rewrites the same
-numbers. Outputs are stored as the framework (or OpenCV) computed them: graphc is never run here.
+numbers (a .keras archive's metadata.json also records the save time). Outputs are stored as the
+framework (or OpenCV) computed them: graphc is never run here.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "frontends" / "data"
 
 
 def _save_npz(name: str, **arrays: np.ndarray) -> None:
+    """Arrays by graph input/output name in DATA/name."""
     np.savez(DATA / name, **{k: np.asarray(v) for k, v in arrays.items()})
 
 
@@ -481,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("step", choices=["tf", "tf-wide", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
-    ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe and caffe-schema steps)")
+    ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe, caffe-ssd and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
     ap.add_argument("--messages", help="comma-separated top-level messages to keep (caffe-schema)")
     args = ap.parse_args(argv)
