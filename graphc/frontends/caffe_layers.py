@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from ..ir import Value
     from .caffe_net import CaffeLayer as _Layer, CaffeNet as _Net
 
-__all__ = ["OPENCV_LAYERS", "proposal", "resample", "interp_mode", "interp_size", "lrn_within_channel", "stochastic_pooling"]
+__all__ = ["OPENCV_LAYERS", "proposal", "resample", "interp_mode", "interp_size", "lrn_within_channel",
+           "stochastic_pooling"]
 
 _F32 = np.float32
 _INT64_MAX = int(np.iinfo(np.int64).max)
@@ -411,7 +412,8 @@ def proposal(net: _Net, L: _Layer) -> list[Value]:
                                f"gives one or two tops (rois, scores); has {len(L.bottoms)} and {len(L.tops)}")
     if not len(p.ratio) or not len(p.scale):
         raise ModelFormatError(f"layer {L.name!r} (Proposal): proposal_param needs ratio and scale values, as OpenCV "
-                               "requires (py-faster-rcnn's are ratio: 0.5 ratio: 1 ratio: 2 scale: 8 scale: 16 scale: 32)")
+                               "requires (py-faster-rcnn's are ratio: 0.5 ratio: 1 ratio: 2 scale: 8 scale: 16 "
+                               "scale: 32)")
     params = {"feat_stride": int(p.feat_stride), "base_size": int(p.base_size), "min_size": int(p.min_size),
               "ratio": [float(str(np.float32(v))) for v in p.ratio],
               "scale": [float(str(np.float32(v))) for v in p.scale],

@@ -176,7 +176,8 @@ def test_bias_from_a_second_bottom(tmp_path, target):
 def test_resample_to_a_second_bottoms_size(tmp_path, target):
     text = ('layer { name: "in" type: "Input" top: "x" top: "like" input_param { shape { dim: 2 dim: 3 dim: 5 dim: 4 } '
             'shape { dim: 1 dim: 1 dim: 3 dim: 7 } } }\n'
-            'layer { name: "up" type: "Resample" bottom: "x" bottom: "like" top: "y" resample_param { type: LINEAR } }\n')
+            'layer { name: "up" type: "Resample" bottom: "x" bottom: "like" top: "y" '
+            'resample_param { type: LINEAR } }\n')
     (tmp_path / "r.prototxt").write_text(text)
     x = _input("any", 6, (2, 3, 5, 4))
     feeds = {"x": x, "like": np.zeros((1, 1, 3, 7), np.float32)}

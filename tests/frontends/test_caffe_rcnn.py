@@ -172,7 +172,8 @@ layer { name: "proposal" type: "Proposal" bottom: "rpn_cls_prob_reshape" bottom:
         pre_nms_topn: 100 post_nms_topn: 20 nms_thresh: 0.7 } }
 layer { name: "roi_pool" type: "ROIPooling" bottom: "conv" bottom: "rois" top: "roi_pool"
         roi_pooling_param { pooled_h: 2 pooled_w: 2 spatial_scale: 0.25 } }
-layer { name: "cls_score" type: "InnerProduct" bottom: "roi_pool" top: "cls_score" inner_product_param { num_output: 3 } }
+layer { name: "cls_score" type: "InnerProduct" bottom: "roi_pool" top: "cls_score"
+        inner_product_param { num_output: 3 } }
 layer { name: "cls_prob" type: "Softmax" bottom: "cls_score" top: "cls_prob" }
 '''
 
