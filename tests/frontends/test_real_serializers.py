@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from google.protobuf import text_format
 
 import graphc
 from graphc.frontends.caffe_schema import LAYER_PARAM_FIELDS, caffe_messages
@@ -121,7 +122,6 @@ def test_the_caffemodel_parses_to_the_layers_and_blobs_it_was_written_with():
 def test_the_text_and_binary_caffe_nets_parse_to_the_same_layers(net):
     """protobuf's text_format wrote the prototxt by field name, SerializeToString the caffemodel by number:
     parsed with graphc's schema they must be the same net once the blobs are dropped."""
-    from google.protobuf import text_format
     binary, text = caffe_messages()["NetParameter"](), caffe_messages()["NetParameter"]()
     binary.ParseFromString((DATA / f"{net}.caffemodel").read_bytes())
     text_format.Parse((DATA / f"{net}.prototxt").read_text(), text)
@@ -134,7 +134,6 @@ def test_the_text_and_binary_caffe_nets_parse_to_the_same_layers(net):
 def test_the_binary_and_text_graphdefs_parse_to_the_same_nodes():
     """TensorFlow wrote the .pbtxt by field name and the .pb by number: with a wrong number in graphc's
     schema the binary parse would lose or misplace that field."""
-    from google.protobuf import text_format
     GraphDef = tf_messages()["GraphDef"]
     binary, text = GraphDef(), GraphDef()
     binary.ParseFromString((DATA / "tf_conv_frozen.pb").read_bytes())
@@ -163,18 +162,18 @@ def _field_table(cls: type) -> dict[str, dict[str, list]]:
                 default = f.enum_type.values_by_number[default].name
             out[name][f.name] = [f.number, f.type, repeated, default,
                                  None if sub is None else sub.full_name[len(package):]]
-            if f.message_type is not None:
-                if f.message_type.GetOptions().map_entry:
-                    walk(f.message_type.fields_by_name["value"].message_type) if \
-                        f.message_type.fields_by_name["value"].message_type else None
-                else:
-                    walk(f.message_type)
+            target = f.message_type
+            if target is not None and target.GetOptions().map_entry:  # map<string, V>: follow V
+                target = target.fields_by_name["value"].message_type
+            if target is not None:
+                walk(target)
 
     walk(cls.DESCRIPTOR)
     return out
 
 
-def _same_default(ours, theirs: str | None, ftype: int) -> bool:
+def _same_default(ours, theirs: str | None) -> bool:
+    """graphc's default (a Python value) equals upstream's proto text (floats at float32)."""
     if ours is None or theirs is None:
         return ours is None and theirs is None
     if isinstance(ours, bool):
@@ -201,7 +200,7 @@ def _compare(ours: dict[str, dict[str, list]], upstream: dict, *, defaults: bool
             if (number, ftype, repeated, sub) != (t_number, t_type, t_repeated, t_sub):
                 wrong.append(f"{msg}.{name}: graphc {[number, ftype, repeated, sub]}, "
                              f"upstream {[t_number, t_type, t_repeated, t_sub]}")
-            elif defaults and not _same_default(default, t_default, ftype):
+            elif defaults and not _same_default(default, t_default):
                 wrong.append(f"{msg}.{name}: default graphc {default!r}, upstream {t_default!r}")
     return wrong
 
