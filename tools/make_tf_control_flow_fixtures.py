@@ -21,6 +21,8 @@ The fixtures:
 * ``nested_cond``: a ``tf.cond`` with two outputs whose true branch is another ``tf.cond`` (one of
   whose branches returns a constant, which hangs on the branch's pivot by a control edge only).
 * ``cond_in_while``: a ``tf.cond`` in a while loop's body.
+* ``indexed_while``: a while loop indexing a tensor by its counter (``x[i]``, ``x[:i + 1]``,
+  ``x[i - n]``, ``x[i:, 1]``: StridedSlice with computed bounds) into a TensorArray it stacks after.
 * ``array_ops``: the array, indexing and detection ops an Object Detection API graph's pre- and
   post-processing hold (Fill, Tile, Slice, GatherV2, Unpack, Select, Where, TopKV2, All/Any,
   NonMaxSuppressionV3, a computed Pad, tf.transpose's default perm, a reduction over no axis).
@@ -147,6 +149,22 @@ def cond_in_while(out: Path, rng: np.random.Generator) -> None:
     _save(out, "cond_in_while", g, [{"x": rng.standard_normal(3).astype(np.float32)}], ["v"])
 
 
+def indexed_while(out: Path, rng: np.random.Generator) -> None:
+    g = tf.Graph()
+    with g.as_default():
+        x = tf1.placeholder(tf.float32, [None, 2], name="x")
+        n = tf.shape(x)[0]
+
+        def body(i, ta):
+            row = x[i] * tf.cast(i, tf.float32) + tf.reduce_sum(x[:i + 1], axis=0) + x[i - n] + x[i:, 1][0]
+            return i + 1, ta.write(i, row)
+
+        _, ta = tf1.while_loop(lambda i, ta: i < n, body, [tf.constant(0), tf.TensorArray(tf.float32, size=n)],
+                               name="loop")
+        tf.identity(ta.stack(), name="rows")
+    _save(out, "indexed_while", g, [{"x": rng.standard_normal((b, 2)).astype(np.float32)} for b in (4, 1)], ["rows"])
+
+
 def array_ops(out: Path, rng: np.random.Generator) -> None:
     """The array, indexing and detection ops of an Object Detection API graph's pre/post-processing."""
     g = tf.Graph()
@@ -190,7 +208,8 @@ def main(argv: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     print("TensorFlow", tf.__version__)
     rng = np.random.default_rng(17)
-    for make in (while_counting, map_fn, cond, nested_while, nested_cond, cond_in_while, array_ops):
+    for make in (while_counting, map_fn, cond, nested_while, nested_cond, cond_in_while, array_ops,
+                 indexed_while):
         make(out, rng)
 
 

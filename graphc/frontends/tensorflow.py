@@ -355,6 +355,8 @@ def _cast(b: GraphBuilder, node: _Node) -> list[Value]:
 
 def _pack(b: GraphBuilder, node: _Node) -> list[Value]:
     axis = int(node.attr("axis", 0))
+    if all(v.const is not None for v in node.inputs):  # e.g. a slice's strides: later converters read them
+        return [b.const(np.stack([np.asarray(v.const) for v in node.inputs], axis), node.name)]
     parts = [b.op1("Unsqueeze", [v, b.ints([axis], f"{node.name}_axis{i}")], name=f"{node.name}_{i}")
              for i, v in enumerate(node.inputs)]
     return [b.op1("Concat", parts, {"axis": axis}, name=node.name)]
@@ -364,10 +366,12 @@ _INT64_MAX = np.iinfo(np.int64).max
 
 
 def _strided_slice(b: GraphBuilder, node: _Node) -> list[Value] | None:
-    """Const begin/end/strides with begin/end/shrink-axis masks (what shape arithmetic uses); ellipsis and
-    new-axis masks or computed bounds stay a ``tf`` node (None)."""
-    if node.attr("ellipsis_mask", 0) or node.attr("new_axis_mask", 0) or any(v.const is None for v in node.inputs[1:4]):
+    """Begin/end/shrink-axis masks over Const strides (what shape arithmetic and ``x[i]`` in a loop use);
+    begin and end Const or computed. Ellipsis and new-axis masks or computed strides stay a ``tf`` node (None)."""
+    if node.attr("ellipsis_mask", 0) or node.attr("new_axis_mask", 0) or node.inputs[3].const is None:
         return None
+    if node.inputs[1].const is None or node.inputs[2].const is None:
+        return _strided_slice_computed(b, node)
     begin, end, strides = (np.asarray(node.const_input(i), np.int64).reshape(-1) for i in (1, 2, 3))
     bmask, emask, shrink = (int(node.attr(k, 0)) for k in ("begin_mask", "end_mask", "shrink_axis_mask"))
     starts, ends = [], []
@@ -386,6 +390,44 @@ def _strided_slice(b: GraphBuilder, node: _Node) -> list[Value] | None:
     squeezed = [i for i in axes if shrink >> i & 1]
     if squeezed:
         y = b.op1("Squeeze", [y, b.ints(squeezed, f"{node.name}_squeeze")], name=node.name)
+    return [y]
+
+
+def _strided_slice_computed(b: GraphBuilder, node: _Node) -> list[Value]:
+    """The masks applied with Where over run-time begin/end: a masked bound takes its open value, a
+    shrunk axis ends at begin + 1 (at the end of the axis for begin -1)."""
+    strides = np.asarray(node.const_input(3), np.int64).reshape(-1)
+    bmask, emask, shrink = (int(node.attr(k, 0)) for k in ("begin_mask", "end_mask", "shrink_axis_mask"))
+    n, name = len(strides), node.name
+    bits = [[m >> i & 1 == 1 for i in range(n)] for m in (bmask, emask, shrink)]
+    fwd = strides > 0
+
+    def as_int64(i: int, label: str) -> Value:
+        v = node.inputs[i]
+        if v.const is not None:
+            return b.ints(np.asarray(v.const, np.int64).reshape(-1), f"{name}_{label}")
+        return b.op1("Cast", [v], {"to": int(TensorProto.INT64)}, name=f"{name}_{label}")
+
+    def masked(bit: list[bool], open_value: np.ndarray, v: Value, label: str) -> Value:
+        if not any(bit):
+            return v
+        mask, opened = b.const(np.array(bit), f"{name}_{label}_mask"), b.ints(open_value, f"{name}_{label}_open")
+        return b.op1("Where", [mask, opened, v], name=f"{name}_{label}")
+
+    starts = masked(bits[0], np.where(fwd, 0, -1), as_int64(1, "begin"), "starts")
+    ends = masked(bits[1], np.where(fwd, _INT64_MAX, -_INT64_MAX), as_int64(2, "end"), "ends_open")
+    if any(bits[2]):
+        last = b.op1("Equal", [starts, b.ints([-1], f"{name}_minus1")], name=f"{name}_from_last")
+        one_past = b.op1("Where", [last, b.ints([_INT64_MAX], f"{name}_max"),
+                                   b.op1("Add", [starts, b.ints([1], f"{name}_one")], name=f"{name}_next")],
+                         name=f"{name}_one_past")
+        ends = b.op1("Where", [b.const(np.array(bits[2]), f"{name}_shrink_mask"), one_past, ends], name=f"{name}_ends")
+    y = b.op1("Slice", [node.inputs[0], starts, ends, b.ints(list(range(n)), f"{name}_axes"),
+                        b.ints([int(x) for x in strides], f"{name}_steps")],
+              name=f"{name}_slice" if any(bits[2]) else name)
+    squeezed = [i for i in range(n) if bits[2][i]]
+    if squeezed:
+        y = b.op1("Squeeze", [y, b.ints(squeezed, f"{name}_squeeze")], name=name)
     return [y]
 
 

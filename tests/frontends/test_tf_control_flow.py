@@ -18,7 +18,8 @@ from tests.frontends.frontend_refs import run_ort
 from tests.frontends.test_tensorflow import GraphText
 
 DATA = Path(__file__).parent / "data"
-FIXTURES = ["while_counting", "map_fn", "cond", "nested_while", "nested_cond", "cond_in_while", "array_ops"]
+FIXTURES = ["while_counting", "map_fn", "cond", "nested_while", "nested_cond", "cond_in_while", "indexed_while",
+            "array_ops"]
 
 
 def _cases(name: str) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
