@@ -244,3 +244,14 @@ def test_a_tensor_array_written_at_another_index_than_the_counter_is_refused():
     with pytest.raises(ModelFormatError, match=r"'map/while/TensorArrayWrite/TensorArrayWriteV3' "
                                                r"\(TensorArrayWriteV3\): graphc maps a write at a counter"):
         graphdef_to_graph(gd)
+
+
+def test_a_merge_whose_value_index_is_read_is_refused(tmp_path):
+    g = GraphText()
+    g.placeholder("x", [3])
+    g.node("p", "Placeholder", dtype="type: DT_BOOL", shape="shape { }")
+    _cond(g, "p")
+    g.node("which", "Identity", ["c/Merge:1"])
+    (tmp_path / "cond.pbtxt").write_text(g.text())
+    with pytest.raises(ModelFormatError, match=r"'c/Merge' \(Merge\): its value_index output is read"):
+        load_tensorflow(tmp_path / "cond.pbtxt")
