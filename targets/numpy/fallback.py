@@ -93,6 +93,12 @@ class ReferenceRunner:
         from graphc.frontends.types import type_to_proto
 
         self.node_name = op.name
+        if any(inner.op_type == "Loop" and not canonical_domain(inner.domain)
+               for _, g in op.subgraphs() for inner in g.walk()):
+            raise UnsupportedOpError(
+                f"node {op.name!r} ({op.qualified_type}): a Loop inside its body would run in onnx.reference, "
+                "outside the limit of loop iterations per run (GRAPHC_MAX_LOOP_ITERATIONS); rewrite the body "
+                "without a Loop, or register a custom layer for it (graphc scaffold)")
         self.op_type = op.op_type
         gp = onnx.GraphProto(name=f"fallback_{op.name}")
         node = node_proto(op, gp)  # blobs become initializers of gp

@@ -105,3 +105,27 @@ def test_a_loop_is_never_run_by_onnx_reference_inside_a_python_op():
     ops = {op.name: op for graph in graphs.values() for op in graph.walk()}
     assert target.backing(ops["map_relu"]) == "onnx-reference"
     assert target.backing(ops["map_loop"]) is None
+
+
+def test_the_numpy_fallback_refuses_a_node_holding_a_loop():
+    """On the numpy target onnx.reference would run the Loop in a SequenceMap body outside the run's iteration
+    budget: an UnsupportedOpError naming the node at compile; the same node without a Loop runs (Relu of
+    each element, compared with numpy)."""
+    from graphc import UnsupportedOpError
+
+    seq = helper.make_tensor_sequence_value_info
+
+    def model(node):
+        g = helper.make_graph([node], "g", [seq("seq", TensorProto.FLOAT, [2])], [seq("out", TensorProto.FLOAT, [2])])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+    loop = _sequence_map([helper.make_node("Loop", ["M", "c", "e"], ["r"], name="spin", body=_counting_body())],
+                         "map_loop")
+    with pytest.raises(UnsupportedOpError, match=r"node 'map_loop' \(SequenceMap\): a Loop inside its body would "
+                                                 r"run in onnx.reference, outside the limit"):
+        graphc.compile(model(loop), target="numpy")
+    plain = model(_sequence_map([helper.make_node("Relu", ["e"], ["r"])], "map_relu"))
+    items = [np.array([-1.0, 2.0], np.float32), np.array([3.0, -4.0], np.float32)]
+    got = graphc.compile(plain, target="numpy").run({"seq": items})["out"]
+    for g_, x in zip(got, items):
+        np.testing.assert_array_equal(g_, np.maximum(x, 0))
