@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Latency of the numpy target against onnxruntime on issue 19's real-size suite (``.cache/perf_models``).
 
-Usage: python tools/bench_perf_models.py [--threads 1|default] [--repeat N] [--dir DIR] [MODEL ...]
+Usage: python tools/bench_perf_models.py [--threads 1|default] [--clock wall|thread] [--repeat N] [--dir DIR] [MODEL ...]
 
 Export the suite first with ``tools/export_perf_models.py`` (torch venv). Per model, in this process:
 the median of ``--repeat`` calls after a warm-up of graphc's numpy target and of onnxruntime, on the
@@ -11,6 +11,9 @@ default`` leaves OpenBLAS at its default and gives onnxruntime its default threa
 by onnxruntime's time (>= 5 ms: "larger", < 5 ms: "small"), each group with the geometric mean of
 numpy / onnxruntime. The voice-activity model is timed the way a VAD is called: one 512-sample chunk
 per call (eight different chunks in turn), its ``stateN`` output fed back as the next call's ``state``.
+``--clock thread`` (single thread only) times each call by this thread's CPU time instead of the wall
+clock: on a shared, loaded machine a call's wall time includes the time other processes held the core
+(both runtimes run their single-threaded work on the calling thread).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ if "--threads default" not in _ARGV and "--threads=default" not in _ARGV:  # bef
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
@@ -35,7 +40,6 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
 import graphc  # noqa: E402
-from bench_numpy import median_seconds  # noqa: E402
 from bench_real_models import first_inputs  # noqa: E402
 from tests.oracle import ort_session  # noqa: E402
 
@@ -63,7 +67,19 @@ def _streaming_call(run: Callable[[dict], dict], feeds: dict[str, np.ndarray]) -
     return call
 
 
-def time_model(path: Path, threads: int, repeat: int) -> tuple[float, float, float]:
+def median_seconds(fn: Callable[[], object], repeat: int, clock: Callable[[], float], budget: float = 20.0) -> float:
+    """Median of up to ``repeat`` calls of ``fn`` after one warm-up, timed by ``clock`` (fewer when slow)."""
+    fn()
+    times: list[float] = []
+    while len(times) < repeat and (sum(times) < budget or len(times) < 3):
+        t = clock()
+        fn()
+        times.append(clock() - t)
+    return statistics.median(times)
+
+
+def time_model(path: Path, threads: int, repeat: int, clock: Callable[[], float] = time.perf_counter
+               ) -> tuple[float, float, float]:
     """(numpy seconds, onnxruntime seconds, max |numpy - ort| on the stored inputs) for one model."""
     feeds = first_inputs(path)
     model = onnx.load(path)
@@ -77,7 +93,7 @@ def time_model(path: Path, threads: int, repeat: int) -> tuple[float, float, flo
     stateful = any(o in names for o in STATE_CARRY)
     call_np = _streaming_call(run_np, feeds) if stateful else lambda: run_np(feeds)
     call_ort = _streaming_call(run_ort, feeds) if stateful else lambda: run_ort(feeds)
-    return median_seconds(call_np, repeat), median_seconds(call_ort, repeat), diff
+    return median_seconds(call_np, repeat, clock), median_seconds(call_ort, repeat, clock), diff
 
 
 def geomean(values: list[float]) -> float:
@@ -89,20 +105,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", choices=("1", "default"), default="1",
                         help="1: OpenBLAS and onnxruntime single-threaded; default: both at their defaults")
+    parser.add_argument("--clock", choices=("wall", "thread"), default="wall",
+                        help="wall: time.perf_counter; thread: this thread's CPU time (with --threads 1 only)")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--dir", type=Path, default=SUITE)
     parser.add_argument("models", nargs="*", help="model names (default: every .onnx in --dir)")
     args = parser.parse_args()
+    if args.clock == "thread" and args.threads != "1":
+        parser.error("--clock thread needs --threads 1 (other threads' work would not be counted)")
+    clock = time.thread_time if args.clock == "thread" else time.perf_counter
     names = args.models or sorted(p.stem for p in args.dir.glob("*.onnx"))
     if not names:
         print(f"no models in {args.dir}: run tools/export_perf_models.py first", file=sys.stderr)
         return 1
     ort_label = "ort-1t" if args.threads == "1" else "ort-dflt"
     rows = []
-    print(f"threads: {args.threads}")
+    print(f"threads: {args.threads}, clock: {args.clock}")
     print(f"{'model':20s} {'numpy ms':>9s} {ort_label + ' ms':>11s} {'ratio':>6s} {'max diff':>9s}")
     for name in names:
-        t_np, t_ort, diff = time_model(args.dir / f"{name}.onnx", 1 if args.threads == "1" else 0, args.repeat)
+        t_np, t_ort, diff = time_model(args.dir / f"{name}.onnx", 1 if args.threads == "1" else 0, args.repeat, clock)
         rows.append((name, t_np, t_ort))
         print(f"{name:20s} {t_np * 1e3:9.2f} {t_ort * 1e3:11.2f} {t_np / t_ort:6.2f} {diff:9.1e}", flush=True)
     for label, group in (("larger (ort >= 5 ms)", [r for r in rows if r[2] * 1e3 >= LARGE_MS]),
