@@ -206,14 +206,17 @@ class Op:
         for key, val in self.attrs.items():
             if isinstance(val, Graph):
                 yield key, val
-            elif isinstance(val, list) and val and all(isinstance(g, Graph) for g in val):
+            elif isinstance(val, list) and val and isinstance(val[0], Graph) and all(isinstance(g, Graph) for g in val):
                 for i, g in enumerate(val):
                     yield f"{key}[{i}]", g
 
     @property
     def has_subgraphs(self) -> bool:
         """True when an attribute holds a subgraph (If/Loop/Scan bodies)."""
-        return any(isinstance(v, Graph) or (isinstance(v, list) and v and isinstance(v[0], Graph)) for v in self.attrs.values())
+        for v in self.attrs.values():
+            if isinstance(v, Graph) or (isinstance(v, list) and v and isinstance(v[0], Graph)):
+                return True
+        return False
 
     @property
     def opset(self) -> int:
@@ -372,11 +375,11 @@ class Graph:
 
     def is_output(self, value: Value) -> bool:
         """True when ``value`` is one of the graph's outputs."""
-        return value in self._io()[1]
+        return value in (self._io_index or self._io())[1]
 
     def is_input(self, value: Value) -> bool:
         """True when ``value`` is one of the graph's inputs."""
-        return value in self._io()[0]
+        return value in (self._io_index or self._io())[0]
 
     @property
     def nx(self) -> Any:
@@ -424,8 +427,9 @@ class Graph:
                 continue  # removed by a rewrite earlier in the walk
             if order == "pre":
                 yield op
-            for _, sub in op.subgraphs():
-                yield from sub.walk(order)
+            if op.has_subgraphs:
+                for _, sub in op.subgraphs():
+                    yield from sub.walk(order)
             if order == "post" and op.graph is self:
                 yield op
 
@@ -523,9 +527,10 @@ class Graph:
                 raise VerifyError(f"op {op.name!r}: value {v.name!r} already has a producer")
             op.outputs.append(v)
             v._producer = op
-        for _, sub in op.subgraphs():
-            sub.parent = op
-        self.refresh_captures(op)
+        if op.has_subgraphs:
+            for _, sub in op.subgraphs():
+                sub.parent = op
+            self.refresh_captures(op)
         self._mutated()
         return op
 

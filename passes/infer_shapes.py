@@ -41,9 +41,10 @@ def _infer(graph: Graph, ctx: PassContext, result: PassResult) -> None:
     root = graph.root
     opsets = [helper.make_opsetid(d, v) for d, v in (root.model.opset_imports.items() if root.model else [("", 21)])]
     ir_version = root.model.ir_version if root.model else 10
+    protos: dict[TensorType, onnx.TypeProto] = {}  # one TypeProto per distinct tensor type, built once
     for op in graph.walk("post"):  # a subgraph's ops before the op holding it
         ctx.focus(op)
-        inferred = _layer_types(op) if op.layer is not None else _onnx_types(op, opsets, ir_version)
+        inferred = _layer_types(op) if op.layer is not None else _onnx_types(op, opsets, ir_version, protos)
         if inferred is None:
             result.count("untyped")
             continue
@@ -62,7 +63,8 @@ def _layer_types(op: Op) -> list[TensorType | None] | None:
     return layer_output_types(op)
 
 
-def _onnx_types(op: Op, opsets, ir_version: int) -> list[TensorType | None] | None:
+def _onnx_types(op: Op, opsets, ir_version: int,
+                protos: dict[TensorType, onnx.TypeProto] | None = None) -> list[TensorType | None] | None:
     try:
         schema = onnx.defs.get_schema(op.op_type, op.opset, op.domain)
     except Exception:  # noqa: BLE001 - no schema: leave declared types
@@ -74,7 +76,7 @@ def _onnx_types(op: Op, opsets, ir_version: int) -> list[TensorType | None] | No
             continue
         if v.type.kind == "tensor" and v.type.dtype is None:
             return None  # ONNX inference needs every input's element type
-        input_types[v.name] = type_to_proto(v.type)
+        input_types[v.name] = _type_proto(v.type, protos)
         if v.const is not None and v.const.size <= _DATA_LIMIT and v.const.dtype != object:
             input_data[v.name] = numpy_helper.from_array(v.const, v.name)
     for name, outer in _captured_types(op).items():
@@ -93,6 +95,16 @@ def _onnx_types(op: Op, opsets, ir_version: int) -> list[TensorType | None] | No
         logger.debug("shape inference failed for %s (%s): %s", op.name, op.op_type, msg)
         return None
     return [type_from_proto(out[v.name]) if v.name in out else None for v in op.outputs]
+
+
+def _type_proto(t: TensorType, memo: dict[TensorType, onnx.TypeProto] | None) -> onnx.TypeProto:
+    """``type_to_proto(t)``, built once per distinct tensor type when ``memo`` is given."""
+    if memo is None or t.kind != "tensor" or not isinstance(t.shape, (tuple, type(None))):
+        return type_to_proto(t)
+    proto = memo.get(t)
+    if proto is None:
+        proto = memo[t] = type_to_proto(t)
+    return proto
 
 
 def predicted_output_types(op: Op) -> list[TensorType | None] | None:

@@ -7,6 +7,7 @@ with a :class:`Trace` records, for the tracer, the failure that got furthest.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 from dataclasses import dataclass, field
@@ -150,8 +151,11 @@ class _Matcher:
     @property
     def conditions(self) -> list:
         """Every condition of the pattern tree, collected on the first complete match (most roots never get there)."""
-        if self._conds is None:
-            self._conds = [c for p in walk(self.pattern) for c in p.conditions]
+        if self._conds is None:  # patterns are immutable: collected once per pattern, kept on it
+            conds = self.pattern.__dict__.get("_all_conditions")
+            if conds is None:
+                conds = self.pattern._all_conditions = [c for p in walk(self.pattern) for c in p.conditions]
+            self._conds = conds
         return self._conds
 
     def fail(self, st: _State, reason: str, bonus: int = 0) -> None:
@@ -319,6 +323,7 @@ def _attr_value(o: Op, key: str) -> Any:
     return _schema_default(o.op_type, o.domain, o.opset if o.graph is not None else 21, key)
 
 
+@functools.lru_cache(maxsize=4096)
 def _schema_default(op_type: str, domain: str, opset: int, key: str) -> Any:
     import onnx
     from onnx import helper

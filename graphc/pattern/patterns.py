@@ -59,6 +59,7 @@ class Pattern:
         is what the tracer reports when it refuses. The pattern itself is unchanged, so
         ``pat = pat.where(...)`` (a bare ``pat.where(...)`` does nothing)."""
         new = copy.copy(self)
+        new.__dict__.pop("_all_conditions", None)  # the matcher's collected conditions of the old pattern
         new.conditions = (*self.conditions, Condition(fn, reason or getattr(fn, "__name__", "condition")))
         return new
 
