@@ -25,7 +25,7 @@ The fixtures:
   ``x[i - n]``, ``x[i:, 1]``: StridedSlice with computed bounds) into a TensorArray it stacks after.
 * ``array_ops``: the array, indexing and detection ops an Object Detection API graph's pre- and
   post-processing hold (Fill, Tile, Slice, GatherV2, Unpack, Select, Where, TopKV2, All/Any,
-  NonMaxSuppressionV3, a computed Pad, tf.transpose's default perm, a reduction over no axis).
+  NonMaxSuppression V1/V2/V3, AddN, a computed Pad, tf.transpose's default perm, a reduction over no axis).
 """
 
 from __future__ import annotations
@@ -189,6 +189,9 @@ def array_ops(out: Path, rng: np.random.Generator) -> None:
             "top_k": tf.nn.top_k(tf.reduce_sum(x, axis=1), k=2)[1],
             "all_any": tf.stack([tf.reduce_all(mask), tf.reduce_any(mask)]),
             "nms": tf.image.non_max_suppression(boxes, scores, 4, iou_threshold=0.5, score_threshold=0.1),
+            "nms_v1": tf.raw_ops.NonMaxSuppression(boxes=boxes, scores=scores, max_output_size=4, iou_threshold=0.3),
+            "nms_v2": tf.raw_ops.NonMaxSuppressionV2(boxes=boxes, scores=scores, max_output_size=5, iou_threshold=0.4),
+            "add_n": tf.add_n([x, x * 2.0, -x]),
             "pad_computed": tf.pad(x, tf.stack([tf.stack([0, n]), tf.constant([1, 2])])),
             "transpose_default": tf.transpose(x),
             "sum_no_axis": tf.reduce_sum(x, axis=[]),

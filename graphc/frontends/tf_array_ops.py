@@ -139,13 +139,16 @@ def _bool_reduce(onnx_type: str) -> Callable[[GraphBuilder, Any], list[Value]]:
 
 
 def _nms(b: GraphBuilder, node: Any) -> list[Value]:
-    """``NonMaxSuppressionV3(boxes [n,4], scores [n], max_out, iou, score)`` -> the kept box indices, by
+    """``NonMaxSuppressionV3(boxes [n,4], scores [n], max_out, iou, score)`` (V2: no score threshold, V1:
+    ``iou_threshold`` an attribute) -> the kept box indices, by
     descending score: ONNX NonMaxSuppression on one batch and class, its third column. Both drop a
     box whose IoU with a kept one is above ``iou`` and keep boxes scoring above ``score``; corners
     may come in either order in both (``center_point_box=0``)."""
-    boxes, scores, max_out, iou = node.inputs[:4]
+    boxes, scores, max_out = node.inputs[:3]
     n = node.name
-    score = node.inputs[4] if node.op != "NonMaxSuppressionV2" and len(node.inputs) > 4 else \
+    iou = node.inputs[3] if node.op != "NonMaxSuppression" else \
+        b.const(np.array(node.attr("iou_threshold", 0.5), np.float32), f"{n}_iou_threshold")  # V1: an attribute
+    score = node.inputs[4] if node.op == "NonMaxSuppressionV3" and len(node.inputs) > 4 else \
         b.const(np.array(-np.inf, np.float32), f"{n}_no_score_threshold")
     inputs = [b.op1("Unsqueeze", [boxes, b.ints([0], f"{n}_batch")], name=f"{n}_boxes"),
               b.op1("Unsqueeze", [scores, b.ints([0, 1], f"{n}_batch_class")], name=f"{n}_scores"),
@@ -190,10 +193,11 @@ ARRAY_OPS: dict[str, Callable[[GraphBuilder, Any], "list[Value] | None"]] = {
     "Fill": _fill, "Tile": _tile, "Slice": _slice, "GatherV2": _gather, "Gather": _gather,
     "Unpack": _unpack, "Split": _split, "Select": _select, "SelectV2": _select, "Rank": _rank, "Size": _size,
     "ZerosLike": _zeros_like, "Where": _where, "TopKV2": _top_k, "All": _bool_reduce("ReduceMin"),
-    "Any": _bool_reduce("ReduceMax"), "NonMaxSuppressionV2": _nms, "NonMaxSuppressionV3": _nms,
+    "Any": _bool_reduce("ReduceMax"), "NonMaxSuppression": _nms, "NonMaxSuppressionV2": _nms,
+    "NonMaxSuppressionV3": _nms, "AddN": lambda b, node: [b.op1("Sum", node.inputs, name=node.name)],
 }
 
 #: data inputs each takes at least (TensorFlow's op registry)
 ARRAY_MIN_INPUTS = {"Fill": 2, "Tile": 2, "Slice": 3, "GatherV2": 3, "Gather": 2, "Split": 2, "Select": 3,
-                    "SelectV2": 3, "TopKV2": 2, "All": 2, "Any": 2, "NonMaxSuppressionV2": 4,
+                    "SelectV2": 3, "TopKV2": 2, "All": 2, "Any": 2, "NonMaxSuppression": 3, "NonMaxSuppressionV2": 4,
                     "NonMaxSuppressionV3": 5}
