@@ -391,10 +391,7 @@ class ControlFlowImporter:
         cond_init = init_scope[cond_ref]  # type: ignore[index]
 
         # the body
-        shell = Op("Loop", label)
-        shell.graph = b.graph
-        body_b = GraphBuilder(f"{label}_body", b.domain, "graphc-tensorflow")
-        body_b.graph = Graph(f"{label}_body", parent=shell)
+        body_b = _sub_builder(b, "Loop", f"{label}_body")
         bg = body_b.graph
         bg.add_input(bg.unique_name(f"{label}/iteration"), TensorType(np.dtype(np.int64), ()))
         bg.add_input(bg.unique_name(f"{label}/cond_in"), TensorType(np.dtype(np.bool_), ()))
@@ -580,12 +577,9 @@ class ControlFlowImporter:
             self._convert_scope(b, branch_nodes[p][0], scope, suffix, inner_taint)
             produced[(merge.name, 0)] = scope[refs[p]]  # type: ignore[index]
             return
-        shell = Op("If", merge.name)
-        shell.graph = b.graph
         graphs = []
         for p in (1, 0):
-            sub_b = GraphBuilder(f"{merge.name}/{'then' if p else 'else'}", b.domain, "graphc-tensorflow")
-            sub_b.graph = Graph(sub_b.graph.name, parent=shell)
+            sub_b = _sub_builder(b, "If", f"{merge.name}/{'then' if p else 'else'}")
             scope = ChainMap(self._switch_map(branch_nodes[p], p, produced), produced)
             self._convert_scope(sub_b, branch_nodes[p][0], scope, suffix, inner_taint)
             out = scope[refs[p]]  # type: ignore[index]
@@ -624,6 +618,16 @@ class ControlFlowImporter:
         for sw in region[1]:
             out[(sw, p)] = produced[_ref(self.by_name[sw].input[0])]  # type: ignore[index]
         return out
+
+
+def _sub_builder(b: GraphBuilder, op_type: str, name: str) -> GraphBuilder:
+    """A builder of a subgraph of an ``op_type`` op to be added to ``b``'s graph: its ops may read
+    ``b``'s values (the stand-in parent op makes them visible; add_op then adopts the subgraph)."""
+    shell = Op(op_type, name)
+    shell.graph = b.graph
+    sub = GraphBuilder(name, b.domain, "graphc-tensorflow")
+    sub.graph = Graph(name, parent=shell)
+    return sub
 
 
 def _toposort(units: list[str], deps: dict[str, list[str]], by_name: dict[str, Any],
