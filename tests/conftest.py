@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 import pytest
 
@@ -19,3 +22,26 @@ def light_model_path(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def randomized_light_model_path(tmp_path_factory) -> Callable[[str], Path]:
+    """name -> an .onnx file of ``randomized_light_model(name, seed=0)``, written once per session.
+
+    Drawing vgg19's 143M seeded weights takes seconds; the numpy, ort and round-trip tests of the
+    light models load this one file instead of drawing them again per module. A file (not a shared
+    ModelProto) keeps tests from seeing each other's changes and keeps the weights out of memory
+    between tests."""
+    from tests.targets.numpy.numpy_light import randomized_light_model
+
+    folder = tmp_path_factory.mktemp("randomized_light")
+
+    def path(name: str) -> Path:
+        file = folder / f"{name}.onnx"
+        if not file.exists():
+            import onnx
+
+            onnx.save(randomized_light_model(name, seed=0), file)
+        return file
+
+    return path

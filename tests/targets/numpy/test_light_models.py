@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 import graphc
 from tests.conftest import LIGHT_MODELS, random_feeds
-from tests.targets.numpy.numpy_light import randomized_light_model
 from tests.oracle import ort_run, run_keeping_inputs
 
 
 @pytest.fixture(scope="module")
-def compiled():
+def compiled(randomized_light_model_path):
     """name -> (randomized model, artifact), compiled once for the module."""
     cache: dict = {}
 
     def get(name: str):
         if name not in cache:
-            model = randomized_light_model(name, seed=0)
+            model = onnx.load(randomized_light_model_path(name))
             cache[name] = (model, graphc.compile(model, "numpy", fallback=False))
         return cache[name]
 

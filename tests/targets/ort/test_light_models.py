@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 import graphc
 from tests.conftest import LIGHT_MODELS, ort_session, random_feeds
-from tests.targets.numpy.numpy_light import randomized_light_model
 
 
 @pytest.mark.parametrize("name", LIGHT_MODELS)
-def test_ort_target_equals_raw_onnxruntime(name):
-    model = randomized_light_model(name)  # seeded random weights: outputs depend on every weight
+def test_ort_target_equals_raw_onnxruntime(name, randomized_light_model_path):
+    model = onnx.load(randomized_light_model_path(name))  # seeded random weights: outputs depend on every weight
     feeds = random_feeds(model)
     want = ort_session(model).run(None, feeds)
     art = graphc.compile(model, target="ort")
