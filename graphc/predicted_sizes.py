@@ -45,8 +45,13 @@ def infer_sizes(model: onnx.ModelProto, feeds: Mapping[str, Any]) -> dict[str, t
     graph = model_copy.graph
     for vi in graph.input:
         a = feeds.get(vi.name)
-        if not isinstance(a, np.ndarray) or not vi.type.HasField("tensor_type"):
+        if not isinstance(a, np.ndarray) or vi.type.WhichOneof("value") not in (None, "tensor_type"):
             continue
+        if not vi.type.tensor_type.elem_type:  # an untyped input: the feed's dtype
+            try:
+                vi.type.tensor_type.elem_type = onnx.helper.np_dtype_to_tensor_dtype(a.dtype)
+            except (KeyError, ValueError, TypeError):
+                continue
         if a.dtype.kind in "iu" and a.size <= SMALL_INT and not any(t.name == vi.name for t in graph.initializer):
             graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(a), vi.name))
         dims = vi.type.tensor_type.shape

@@ -17,6 +17,8 @@ import onnx
 from onnx import helper
 
 from graphc.attributes import encode_attribute
+from graphc.limits import current_budget
+from graphc.predicted_sizes import SizeCache
 
 __all__ = ["KernelNode", "kernel_source", "kernel_call", "NUMPY_KERNEL", "ONNX_REFERENCE"]
 
@@ -75,12 +77,22 @@ def _numpy_call(node: KernelNode) -> Callable[[Sequence[np.ndarray | None]], tup
     return call
 
 
+def _check_predicted(node: KernelNode, sizes: SizeCache, feeds: dict[str, np.ndarray]) -> None:
+    """PlanError before onnx.reference runs when an output ONNX shape inference predicts from ``feeds`` is over
+    the run's memory budget (with the values of run-time size alive), as the numpy target's fallback does."""
+    budget = current_budget()
+    for name, (shape, nbytes) in sizes.sizes(feeds).items():
+        if nbytes > 1 << 20:
+            budget.check_allocation(node.name, node.op_type, shape, nbytes,
+                                    what=f"output {name[3:]} (predicted before onnx.reference runs)")
+
+
 def _reference_call(node: KernelNode) -> Callable[[Sequence[np.ndarray | None]], tuple[Any, ...]]:
     from onnx.reference import ReferenceEvaluator
 
     attrs = [encode_attribute(k, v, node.attr_kinds.get(k)) for k, v in node.attrs.items()]
     outputs = [f"out{i}" for i in range(node.n_outputs)]
-    state: dict[int, tuple[Any, list[str]]] = {}
+    state: dict[int, tuple[Any, list[str], SizeCache]] = {}
 
     def evaluator(n_inputs: int, present: tuple[bool, ...]) -> tuple[Any, list[str]]:
         key = hash(present)
@@ -94,13 +106,14 @@ def _reference_call(node: KernelNode) -> Callable[[Sequence[np.ndarray | None]],
             if node.domain:
                 opsets.append(helper.make_opsetid("", onnx.defs.onnx_opset_version()))
             model = helper.make_model(graph, opset_imports=opsets)
-            state[key] = (ReferenceEvaluator(model), [n for n in names if n])
-        return state[key]
+            state[key] = (ReferenceEvaluator(model), [n for n in names if n], SizeCache(model))
+        return state[key][:2]
 
     def call(args: Sequence[np.ndarray | None]) -> tuple[Any, ...]:
         present = tuple(a is not None for a in args)
         ev, names = evaluator(len(args), present)
         feeds = dict(zip(names, [a for a in args if a is not None]))
+        _check_predicted(node, state[hash(present)][2], feeds)
         with np.errstate(all="ignore"):
             got = ev.run(None, feeds)
         return tuple(np.asarray(g) if np.isscalar(g) else g for g in got)

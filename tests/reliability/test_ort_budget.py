@@ -164,3 +164,35 @@ def test_a_python_op_output_over_the_artifacts_budget_is_refused_before_allocati
     np.testing.assert_array_equal(art.run({"x": np.full((2, 1), 7.0, np.float32)})["y"], np.full((2000, 1000), 7.0))
     with pytest.raises(graphc.LayerError, match=r"'grow'.*16000000 bytes.*over the memory budget of 10000000"):
         art.run({"x": np.full((4, 1), 7.0, np.float32)})
+
+
+class _NoKernels:
+    """An onnxruntime kernel registry covering nothing: every node runs as a Python op (graphc's kernel or
+    onnx.reference), as nodes onnxruntime lacks do."""
+
+    max_opsets = {"": 21}
+    max_ir_version = 10
+
+    def covers(self, op):
+        return False
+
+
+def test_an_onnx_reference_python_op_output_is_predicted_and_checked_before_it_runs():
+    """RandomUniformLike run by onnx.reference inside a Python op, as float64 of a fed 3 MiB float32 input:
+    6 MiB predicted from the input under the artifact's 4 MiB budget is a PlanError naming the node before the
+    evaluator runs (it drew the 6 MiB and returned it); 1000 elements run within [2, 3)."""
+    from targets.ort import OrtTarget
+
+    g = helper.make_graph([helper.make_node("RandomUniformLike", ["x"], ["y"], name="rnd", dtype=TensorProto.DOUBLE,
+                                            low=2.0, high=3.0)], "rnd",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+                          [helper.make_tensor_value_info("y", TensorProto.DOUBLE, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    art = graphc.compile(model, target=OrtTarget(registry=_NoKernels(), mode="single"), memory_budget=4 << 20)
+    assert art.manifest["custom_ops"][0]["lowering"] != "function"
+    y = art.run({"x": np.ones(1000, np.float32)})["y"]
+    assert y.shape == (1000,) and y.dtype == np.float64 and 2.0 <= y.min() and y.max() < 3.0
+    with pytest.raises(PlanError, match=r"RandomUniformLike node 'rnd': output 0 \(predicted before onnx.reference "
+                                        r"runs\) of shape \[786432\] needs 6291456 bytes, over the memory budget "
+                                        r"of 4194304"):
+        art.run({"x": np.ones(3 << 18, np.float32)})
