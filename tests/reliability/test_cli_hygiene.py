@@ -97,19 +97,34 @@ ERROR_CASES = [
 RAW_CLASS_PREFIX = re.compile(r"^graphc: error: [A-Z][A-Za-z]*(Error|Exception|Exit)\b")
 
 
+@pytest.fixture(scope="module")
+def error_folder(tmp_path_factory) -> Path:
+    """The files the error cases name, with tiny.graphc compiled once for the module (each case
+    compiled it again in a subprocess before)."""
+    import graphc
+
+    folder = tmp_path_factory.mktemp("cli_errors")
+    _tiny(folder / "tiny.onnx")
+    _unknown_ops(folder / "unknown.onnx")
+    _interp_only(folder / "interp.onnx")
+    (folder / "broken_layer.py").write_text(BROKEN_LAYER)
+    (folder / "exits.py").write_text("raise SystemExit(0)\n")
+    (folder / "corrupt.onnx").write_bytes(b"\x08\x07garbage" * 10)
+    np.save(folder / "in.npy", np.zeros(2, np.float32))
+    np.save(folder / "bad_dtype.npy", np.zeros(2, np.int64))
+    graphc.compile(folder / "tiny.onnx", target="numpy").save(folder / "tiny.graphc")
+    return folder
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
 @pytest.mark.parametrize("args,expected", ERROR_CASES, ids=["-".join(args[:4]) for args, _ in ERROR_CASES])
-def test_error_paths_exit_nonzero_with_one_line(tmp_path, args, expected):
-    _tiny(tmp_path / "tiny.onnx")
-    _unknown_ops(tmp_path / "unknown.onnx")
-    _interp_only(tmp_path / "interp.onnx")
-    (tmp_path / "broken_layer.py").write_text(BROKEN_LAYER)
-    (tmp_path / "exits.py").write_text("raise SystemExit(0)\n")
-    (tmp_path / "corrupt.onnx").write_bytes(b"\x08\x07garbage" * 10)
-    np.save(tmp_path / "in.npy", np.zeros(2, np.float32))
-    np.save(tmp_path / "bad_dtype.npy", np.zeros(2, np.int64))
-    if args[0] == "run":
-        assert _cli("compile", "tiny.onnx", "-o", "tiny.graphc", cwd=tmp_path).returncode == 0
-    res = _cli(*args, cwd=tmp_path)
+def test_error_paths_exit_nonzero_with_one_line(error_folder, args, expected):
+    before = _listing(error_folder)
+    res = _cli(*args, cwd=error_folder)
+    assert _listing(error_folder) == before, "a failed command left or changed a file"
     assert res.returncode != 0
     lines = res.stderr.strip().splitlines()
     assert lines[0].startswith("graphc: error:"), res.stderr
