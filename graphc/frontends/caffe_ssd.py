@@ -68,7 +68,7 @@ def normalize(net: _Net, L: _Layer) -> list[Value]:
     y = b.op1("Mul", [x, inv], name=f"{L.name}_normalized")
     if not net.has_blobs(L, 1):  # Caffe's Normalize always carries its scale: a missing one is missing weights
         return [b.op1("Mul", [y, net.placeholder(L, "scale", 1)], name=L.name)]
-    scale = L.blobs[0].reshape(-1).astype(_F32)
+    scale: np.ndarray = L.blobs[0].reshape(-1).astype(_F32)
     if scale.size == 1:
         scale = scale.reshape(())
     else:

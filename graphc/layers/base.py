@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Sequence, TypeVar, overload
 
 import numpy as np
 
@@ -11,22 +12,33 @@ __all__ = ["Layer", "Param"]
 
 _MISSING = object()
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
-class Param:
+class Param(Generic[_T]):
     """A declared layer parameter: ``Param(int, default=0, doc="...")``.
 
     ``type`` is one of int, float, str, bool, list (of numbers or strings) or np.ndarray.
     A Param without a default is required.
     """
 
-    type: type
+    type: type[_T]
     default: Any = _MISSING
     doc: str = ""
 
     @property
     def required(self) -> bool:
         return self.default is _MISSING
+
+    if TYPE_CHECKING:
+        # Layer.__init__ stores each param's decoded value on the instance, shadowing the
+        # class attribute: to the type checker, ``self.height`` is the value, ``cls.height`` the Param.
+        @overload
+        def __get__(self, obj: None, owner: builtins.type) -> Param[_T]: ...
+        @overload
+        def __get__(self, obj: object, owner: builtins.type) -> _T: ...
+        def __get__(self, obj: object, owner: builtins.type) -> Any: ...
 
 
 class Layer:

@@ -184,6 +184,7 @@ class DetectionOutput(Layer):
                 internals: Sequence[np.ndarray]) -> None:
         arrays = [None if a is None else np.asarray(a, _F32) for a in self._full(inputs)]
         loc, conf, prior = arrays[:3]
+        assert loc is not None and conf is not None and prior is not None  # required inputs (output_shapes checks them)
         num = loc.shape[0]
         num_priors = prior.shape[-1] // 4
         locs = loc.reshape(num, num_priors, self._num_loc_classes(), 4)
