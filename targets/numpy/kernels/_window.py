@@ -14,8 +14,6 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from graphc.errors import ShapeInferenceError
-
 from .registry import OpContext
 
 __all__ = ["Geometry", "int_tuple", "conv_geometry", "pad_spatial", "window_view", "tap_view", "pool_geometry",
@@ -58,8 +56,8 @@ def conv_geometry(ctx: OpContext, in_spatial: Sequence[int], kernel_shape: Seque
     strides = int_tuple(ctx.attr("strides"), n, 1)
     dil = int_tuple(ctx.attr("dilations"), n, 1)
     if len(ks) != n or len(strides) != n or len(dil) != n:
-        raise ShapeInferenceError(
-            f"{ctx.op_type} node {ctx.name!r}: kernel_shape/strides/dilations must have {n} entries "
+        raise ctx.shape_error(
+            f"kernel_shape/strides/dilations must have {n} entries "
             f"for a {n}-D input (got {list(ks)}, {list(strides)}, {list(dil)})"
         )
     span = [(k - 1) * d + 1 for k, d in zip(ks, dil)]
@@ -86,8 +84,8 @@ def conv_geometry(ctx: OpContext, in_spatial: Sequence[int], kernel_shape: Seque
                 o -= 1
             out.append(o)
     if any(o <= 0 for o in out):
-        raise ShapeInferenceError(
-            f"{ctx.op_type} node {ctx.name!r}: input spatial shape {list(in_spatial)} is smaller than the "
+        raise ctx.shape_error(
+            f"input spatial shape {list(in_spatial)} is smaller than the "
             f"kernel window {span} (pads {list(begin)}+{list(end)}): output would be {out}"
         )
     return Geometry(ks, strides, dil, tuple(begin), tuple(end), tuple(out))
@@ -161,7 +159,7 @@ def window_counts(geo: Geometry, in_spatial: tuple[int, ...], include_pad: bool)
 def pool_geometry(ctx: OpContext, x: np.ndarray) -> Geometry:
     """The window geometry of a pool node over N x C x spatial ``x`` (``ceil_mode`` honoured)."""
     if x.ndim < 3:
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: input must be N x C x spatial, got {x.shape}")
+        raise ctx.shape_error(f"input must be N x C x spatial, got {x.shape}")
     return conv_geometry(ctx, x.shape[2:], ceil_mode=bool(ctx.attr("ceil_mode", 0)))
 
 

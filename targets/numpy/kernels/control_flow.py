@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphc.errors import PlanError, ShapeInferenceError
+from graphc.errors import PlanError
 from graphc.limits import current_budget, max_loop_iterations
 
 from .registry import OpContext, kernel
@@ -80,8 +80,8 @@ def loop(ctx: OpContext, m: np.ndarray | None = None, cond: np.ndarray | None = 
         budget.spend(ctx.name)
         outs = ctx.run_subgraph("body", [np.array(i, dtype=np.int64), np.array(keep_going), *state])
         if len(outs) < 1 + len(state):
-            raise ShapeInferenceError(
-                f"Loop node {ctx.name!r}: body returned {len(outs)} values, expected at least {1 + len(state)}"
+            raise ctx.shape_error(
+                f"body returned {len(outs)} values, expected at least {1 + len(state)}"
             )
         keep_going = _truth(outs[0])
         state = list(outs[1: 1 + len(state)])
@@ -109,7 +109,7 @@ def _scan_once(ctx: OpContext, states: list[Any], inputs: Sequence[np.ndarray], 
     axes = [a + x.ndim if a < 0 else a for a, x in zip(in_axes, inputs)]
     lengths = {x.shape[a] for x, a in zip(inputs, axes)}
     if len(lengths) > 1:
-        raise ShapeInferenceError(f"Scan node {ctx.name!r}: scan inputs have different lengths {sorted(lengths)}")
+        raise ctx.shape_error(f"scan inputs have different lengths {sorted(lengths)}")
     n = steps if steps is not None else (lengths.pop() if lengths else 0)
     per_step: list[list[np.ndarray]] = []
     memory, held = current_budget().memory, 0

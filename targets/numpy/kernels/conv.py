@@ -191,7 +191,7 @@ def _depthwise(x: np.ndarray, wk: np.ndarray, bias: np.ndarray | None, geo: Geom
 
 def _conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
     if x.ndim < 3:
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: input must be N x C x spatial, got {x.shape}")
+        raise ctx.shape_error(f"input must be N x C x spatial, got {x.shape}")
     geo = conv_geometry(ctx, x.shape[2:], ctx.attr("kernel_shape") or w.shape[2:])
     group = int(ctx.attr("group", 1))
     buf = ctx.out(0, (x.shape[0], w.shape[0]) + geo.out, dtype)
@@ -320,7 +320,7 @@ def _transpose_geometry(ctx: OpContext, in_spatial: Sequence[int], kernel_shape:
         begin, end = list(p[:n]), list(p[n:])
         out = tuple(f - b - e for f, b, e in zip(full, begin, end))
     if any(o <= 0 for o in out):
-        raise ShapeInferenceError(f"ConvTranspose node {ctx.name!r}: output spatial shape {list(out)} is empty")
+        raise ctx.shape_error(f"output spatial shape {list(out)} is empty")
     return Geometry(ks, strides, dil, tuple(begin), tuple(end), out), opad
 
 

@@ -232,6 +232,7 @@ class Conv2dPlan:
     def _grid_view(self, buf: np.ndarray) -> np.ndarray:
         """The interiors of all phases of ``buf`` as one view (r, s, C, rows, cols): the phase whose first
         input row is ``r`` below the lowest one's and first column ``s`` right of the leftmost one's."""
+        assert self.phase_grid is not None  # callers check it
         sh, sw, ny, nx, _, _, py0, px0, spy, spx, first, da, db = self.phase_grid
         c, plen, cols, item = buf.shape[1], self.phase_len, self.phase_shape[1], buf.itemsize
         start = (py0 * sw + px0) * c * plen + first
@@ -241,6 +242,7 @@ class Conv2dPlan:
 
     def _grid_source(self, x: np.ndarray) -> np.ndarray:
         """x (C, H, W) as the (r, s, C, rows, cols) view :meth:`_grid_view` receives (axes split, no copy)."""
+        assert self.phase_grid is not None  # callers check it
         sh, sw, ny, nx, ymin, xmin = self.phase_grid[:6]
         window = x[:, ymin:ymin + ny * sh, xmin:xmin + nx * sw]
         return window.reshape(x.shape[0], ny, sh, nx, sw).transpose(2, 4, 0, 1, 3)
@@ -577,7 +579,7 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     bias = None if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m, 1))
     out_shape = (n, m) + geo.out
     mg, cg = m // group, c // group
-    common = dict(x_shape=tuple(shape), out_shape=out_shape, group=group, kernel=geo.kernel,
+    common: dict[str, Any] = dict(x_shape=tuple(shape), out_shape=out_shape, group=group, kernel=geo.kernel,
                   strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
                   bias=bias, activation=activation)
     tiles = -(-geo.out[0] // 2) * -(-geo.out[1] // 2)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
-
 from .indexing import slice_index
 from .registry import OpContext, kernel
 
@@ -30,7 +28,7 @@ def image_scaler(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     scale = x.dtype.type(ctx.attr("scale", 1.0))
     bias = np.asarray(ctx.attr("bias", []), dtype=x.dtype)
     if x.ndim != 4 or bias.size != x.shape[1]:
-        raise ShapeInferenceError(f"ImageScaler node {ctx.name!r}: needs N x C x H x W input and one bias per "
+        raise ctx.shape_error(f"needs N x C x H x W input and one bias per "
                                   f"channel, got input {x.shape} and {bias.size} bias values")
     buf = ctx.out(0, x.shape, x.dtype)
     np.multiply(x, scale, out=buf)
@@ -44,13 +42,13 @@ def crop(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     border = [int(v) for v in ctx.attr("border", [])]
     scale = [int(v) for v in ctx.attr("scale", [])]
     if x.ndim != 4 or len(border) != 4 or len(scale) not in (0, 2):
-        raise ShapeInferenceError(f"Crop node {ctx.name!r}: needs N x C x H x W input, 4 border values and 0 or 2 "
+        raise ctx.shape_error(f"needs N x C x H x W input, 4 border values and 0 or 2 "
                                   f"scale values, got input {x.shape}, border {border}, scale {scale}")
     left, top, right, bottom = border
     h, w = x.shape[2:]
     bottom_limit, right_limit = (top + scale[0], left + scale[1]) if scale else (h - bottom, w - right)
     if not (0 <= top < bottom_limit <= h and 0 <= left < right_limit <= w):
-        raise ShapeInferenceError(f"Crop node {ctx.name!r}: border {border} / scale {scale} do not fit the "
+        raise ctx.shape_error(f"border {border} / scale {scale} do not fit the "
                                   f"{h} x {w} input")
     view = x[:, :, top:bottom_limit, left:right_limit]
     buf = ctx.out(0, view.shape, x.dtype)

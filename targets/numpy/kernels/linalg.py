@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
-
 from ._quant import shift_zero_point
 from .epilogue import apply_activation, fused_gemm_activation
 from .registry import OpContext, kernel
@@ -27,8 +25,8 @@ def _matmul_shape(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> tuple[int, ..
             raise ValueError
         batch = np.broadcast_shapes(a2[:-2], b2[:-2])
     except ValueError:
-        raise ShapeInferenceError(
-            f"{ctx.op_type} node {ctx.name!r}: shapes {a.shape} and {b.shape} do not multiply"
+        raise ctx.shape_error(
+            f"shapes {a.shape} and {b.shape} do not multiply"
         ) from None
     shape = batch + (a2[-2], b2[-1])
     if a.ndim == 1:
@@ -56,7 +54,7 @@ def matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None) -> np.ndarray:
     """alpha * A' @ B' + beta * C into the planned buffer."""
     if a.ndim != 2 or b.ndim != 2:
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: A and B must be 2-D, got {a.shape}, {b.shape}")
+        raise ctx.shape_error(f"A and B must be 2-D, got {a.shape}, {b.shape}")
     if ctx.attr("transA", 0):
         a = a.T
     if ctx.attr("transB", 0):
@@ -64,7 +62,7 @@ def _gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None) ->
     alpha = float(ctx.attr("alpha", 1.0))
     beta = float(ctx.attr("beta", 1.0))
     if a.shape[1] != b.shape[0]:
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: A' {a.shape} and B' {b.shape} do not multiply")
+        raise ctx.shape_error(f"A' {a.shape} and B' {b.shape} do not multiply")
     buf = ctx.out(0, (a.shape[0], b.shape[1]), a.dtype)
     np.matmul(a, b, out=buf, casting="unsafe")
     t = buf.dtype.type
@@ -104,8 +102,8 @@ def fused_matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     tba, tbb = bool(ctx.attr("transBatchA", 0)), bool(ctx.attr("transBatchB", 0))
     if (tba or tbb) and (a.ndim < 3 or a.ndim != b.ndim):
-        raise ShapeInferenceError(
-            f"FusedMatMul node {ctx.name!r}: transBatchA/transBatchB need A and B of the same rank >= 3, "
+        raise ctx.shape_error(
+            f"transBatchA/transBatchB need A and B of the same rank >= 3, "
             f"got {a.shape} and {b.shape}"
         )
     if tba:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
-
 from .pooling import combine_axis_flat, combine_taps, tap_ranges
 from .registry import OpContext, kernel
 
@@ -129,7 +127,7 @@ def group_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
     eps = float(ctx.attr("epsilon", 1e-5))
     n, c = x.shape[:2]
     if c % groups:
-        raise ShapeInferenceError(f"GroupNormalization node {ctx.name!r}: {c} channels not divisible by num_groups={groups}")
+        raise ctx.shape_error(f"{c} channels not divisible by num_groups={groups}")
     ct = _compute_dtype(x)
     xg = x.astype(ct, copy=False).reshape((n, groups, -1))
     mean, var = _mean_var(xg, (2,))
@@ -148,7 +146,7 @@ def _trailing_axes(ctx: OpContext, x: np.ndarray) -> tuple[int, ...]:
     axis = int(ctx.attr("axis", -1))
     axis = axis + x.ndim if axis < 0 else axis
     if not 0 <= axis < max(x.ndim, 1):
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: axis {ctx.attr('axis')} out of range for rank {x.ndim}")
+        raise ctx.shape_error(f"axis {ctx.attr('axis')} out of range for rank {x.ndim}")
     return tuple(range(axis, x.ndim))
 
 
@@ -266,7 +264,7 @@ def lp_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     axis = int(ctx.attr("axis", -1))
     p = int(ctx.attr("p", 2))
     if p not in (1, 2):
-        raise ShapeInferenceError(f"LpNormalization node {ctx.name!r}: p must be 1 or 2, got {p}")
+        raise ctx.shape_error(f"p must be 1 or 2, got {p}")
     norm = np.abs(x).sum(axis=axis, keepdims=True) if p == 1 else np.sqrt((x * x).sum(axis=axis, keepdims=True))
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.where(norm == 0, 0, x / norm)

@@ -26,8 +26,6 @@ from typing import Callable
 
 import numpy as np
 
-from graphc.errors import ShapeInferenceError
-
 from ._window import Geometry, pool_geometry, pool_padded, reduce_taps, tap_view, window_counts
 from .registry import OpContext, kernel
 
@@ -210,7 +208,7 @@ def lp_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 
 def _spatial_axes(ctx: OpContext, x: np.ndarray) -> tuple[int, ...]:
     if x.ndim < 3:
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: input must be N x C x spatial, got {x.shape}")
+        raise ctx.shape_error(f"input must be N x C x spatial, got {x.shape}")
     return tuple(range(2, x.ndim))
 
 
@@ -293,7 +291,7 @@ def max_roi_pool(ctx: OpContext, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
     ph_n, pw_n = (int(v) for v in ctx.attr("pooled_shape"))
     scale = float(ctx.attr("spatial_scale", 1.0))
     if x.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 5:
-        raise ShapeInferenceError(f"MaxRoiPool node {ctx.name!r}: needs N x C x H x W input and rois of shape "
+        raise ctx.shape_error(f"needs N x C x H x W input and rois of shape "
                                   f"(num_rois, 5), got {x.shape} and {rois.shape}")
     n, c, h, w = x.shape
     buf = ctx.out(0, (rois.shape[0], c, ph_n, pw_n), x.dtype)
@@ -302,7 +300,7 @@ def max_roi_pool(ctx: OpContext, x: np.ndarray, rois: np.ndarray) -> np.ndarray:
     for r, (x1, y1, x2, y2) in enumerate(corners):
         b = int(rois[r, 0])
         if not 0 <= b < n:
-            raise ShapeInferenceError(f"MaxRoiPool node {ctx.name!r}: roi {r} names batch {b} of {n}")
+            raise ctx.shape_error(f"roi {r} names batch {b} of {n}")
         bin_h = max(y2 - y1 + 1, 1) / ph_n
         bin_w = max(x2 - x1 + 1, 1) / pw_n
         for i in range(ph_n):

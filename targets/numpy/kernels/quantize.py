@@ -69,14 +69,14 @@ def _broadcast_param(ctx: OpContext, p: np.ndarray, shape: tuple[int, ...]) -> n
     block = int(ctx.attr("block_size", 0) or 0)
     if p.ndim == 1 and not block:
         if p.shape[0] != shape[axis]:
-            raise ShapeInferenceError(
-                f"{ctx.op_type} node {ctx.name!r}: per-axis parameter of length {p.shape[0]} does not match "
+            raise ctx.shape_error(
+                f"per-axis parameter of length {p.shape[0]} does not match "
                 f"axis {axis} of size {shape[axis]}"
             )
         return p.reshape([-1 if i == axis else 1 for i in range(rank)])
     if block <= 0 or p.ndim != rank:
-        raise ShapeInferenceError(
-            f"{ctx.op_type} node {ctx.name!r}: parameter shape {p.shape} needs block_size > 0 and rank {rank}"
+        raise ctx.shape_error(
+            f"parameter shape {p.shape} needs block_size > 0 and rank {rank}"
         )
     return np.repeat(p, block, axis=axis)[tuple(slice(0, s) for s in shape)]
 
@@ -117,8 +117,8 @@ def quantize_linear(ctx: OpContext, x: np.ndarray, y_scale: np.ndarray, y_zp: np
             q = q + _broadcast_param(ctx, y_zp, x.shape).astype(np.float32)
         np.copyto(buf, q.astype(dtype))
         return buf
-    raise ShapeInferenceError(
-        f"QuantizeLinear node {ctx.name!r}: output type {dtype} is not a quantized type numpy can hold"
+    raise ctx.shape_error(
+        f"output type {dtype} is not a quantized type numpy can hold"
     )
 
 

@@ -200,13 +200,13 @@ def _plan(ctx: OpContext, x: np.ndarray, roi: np.ndarray | None, scales: np.ndar
         vals = [float(v) for v in roi.reshape(-1)]
         full_roi = [0.0] * r + [1.0] * r
         if len(vals) != 2 * len(axes):
-            raise ShapeInferenceError(f"Resize node {ctx.name!r}: roi has {len(vals)} values, expected {2 * len(axes)}")
+            raise ctx.shape_error(f"roi has {len(vals)} values, expected {2 * len(axes)}")
         for i, a in enumerate(axes):
             full_roi[a], full_roi[r + a] = vals[i], vals[len(axes) + i]
     if sizes is not None:
         req = [int(v) for v in sizes.reshape(-1)]
         if len(req) != len(axes):
-            raise ShapeInferenceError(f"Resize node {ctx.name!r}: sizes has {len(req)} values for {len(axes)} axes")
+            raise ctx.shape_error(f"sizes has {len(req)} values for {len(axes)} axes")
         out = list(x.shape)
         for i, a in enumerate(axes):
             out[a] = req[i]
@@ -216,15 +216,15 @@ def _plan(ctx: OpContext, x: np.ndarray, roi: np.ndarray | None, scales: np.ndar
             picked = [sc[a] for a in axes]
             s = min(picked) if policy == "not_larger" else max(picked)
             if policy not in ("not_larger", "not_smaller"):
-                raise ShapeInferenceError(f"Resize node {ctx.name!r}: unknown keep_aspect_ratio_policy {policy!r}")
+                raise ctx.shape_error(f"unknown keep_aspect_ratio_policy {policy!r}")
             sc = [s if i in axes else 1.0 for i in range(r)]
             out = [int(s * x.shape[i] + 0.5) if i in axes else x.shape[i] for i in range(r)]
         return out, sc, full_roi
     if scales is None:
-        raise ShapeInferenceError(f"Resize node {ctx.name!r}: neither scales nor sizes is given")
+        raise ctx.shape_error(f"neither scales nor sizes is given")
     given = [float(v) for v in scales.reshape(-1)]
     if len(given) != len(axes):
-        raise ShapeInferenceError(f"Resize node {ctx.name!r}: scales has {len(given)} values for {len(axes)} axes")
+        raise ctx.shape_error(f"scales has {len(given)} values for {len(axes)} axes")
     sc = [1.0] * r
     for i, a in enumerate(axes):
         sc[a] = given[i]
@@ -251,7 +251,7 @@ def _options(ctx: OpContext) -> dict:
 def _finish(ctx: OpContext, x: np.ndarray, out: list[int], sc: list[float], roi: list[float] | None) -> np.ndarray:
     opts = _options(ctx)
     if opts["antialias"] and opts["mode"] == "nearest":
-        raise ShapeInferenceError(f"{ctx.op_type} node {ctx.name!r}: antialias needs mode linear or cubic")
+        raise ctx.shape_error(f"antialias needs mode linear or cubic")
     res = resize_array(x, out, sc, roi, opts)
     buf = ctx.out(0, res.shape, x.dtype)
     np.copyto(buf, res)
@@ -273,6 +273,6 @@ def upsample(ctx: OpContext, x: np.ndarray, scales: np.ndarray | None = None) ->
     """Nearest or (bi)linear upsampling, asymmetric coordinates; output floor(in * scale)."""
     sc = [float(v) for v in (scales.reshape(-1) if scales is not None else ctx.attr("scales"))]
     if len(sc) != x.ndim:
-        raise ShapeInferenceError(f"Upsample node {ctx.name!r}: {len(sc)} scales for a rank-{x.ndim} input")
+        raise ctx.shape_error(f"{len(sc)} scales for a rank-{x.ndim} input")
     out = [int(math.floor(d * s)) for d, s in zip(x.shape, sc)]
     return _finish(ctx, x, out, sc, None)
