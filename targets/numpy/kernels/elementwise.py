@@ -165,6 +165,7 @@ def _register_binary(op: str, ufunc: np.ufunc, out_dtype: Any = None) -> None:
     kernel(op)(fn)
 
 
+_uf: np.ufunc  # the loops below register several numpy ufuncs each
 for _op, _uf in (("And", np.logical_and), ("Or", np.logical_or), ("Xor", np.logical_xor)):
     _register_binary(_op, _uf, np.bool_)
 for _op, _uf in (
@@ -237,7 +238,7 @@ def where(ctx: OpContext, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.
 # --------------------------------------------------------------------------- unary math
 
 
-def _register_unary(op: str, ufunc: Callable[..., Any]) -> None:
+def _register_unary(op: str, ufunc: np.ufunc) -> None:
     def fn(ctx: OpContext, x: np.ndarray) -> np.ndarray:
         return _unary(ctx, ufunc, x)
 
