@@ -1,6 +1,9 @@
 """Kernels: recurrent layers RNN, GRU and LSTM.
 
-All three share one driver: the input projection ``X @ W^T + Wb`` of every time step
+Nodes with the default activations, no ``clip`` and no LSTM peepholes whose sequences all
+run their full length take the fast path of :mod:`.recurrent_fast` (weights re-laid out once
+by the ``prepare`` hook, gate math in place in preallocated buffers). Everything else goes
+through one general driver: the input projection ``X @ W^T + Wb`` of every time step
 is one GEMM up front, then a Python loop over time steps does the recurrent GEMM and
 the gate math for the whole batch. Directions forward, reverse and bidirectional,
 ``layout`` 0 (sequence first) and 1 (batch first), ``sequence_lens`` (steps past a
@@ -12,12 +15,13 @@ peepholes and ``input_forget`` are supported.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from graphc.errors import UnsupportedOpError
 
+from .recurrent_fast import FastWeights, prepare_recurrent, run_fast
 from .registry import OpContext, kernel
 
 Activation = Callable[[np.ndarray], np.ndarray]
@@ -95,6 +99,27 @@ def _activations(ctx: OpContext, defaults: Sequence[str], num_dirs: int) -> list
         fns.append(_make_activation(name, alpha, beta))
     k = len(defaults)
     return [fns[d * k:(d + 1) * k] for d in range(num_dirs)]
+
+
+def _prepare(op_type: str) -> Callable[[OpContext, Sequence[Any]], FastWeights | None]:
+    """The ``prepare`` hook of ``op_type``: the fast path's weights when W, R (and B) are constants."""
+    def prepare(ctx: OpContext, inputs: Sequence[Any]) -> FastWeights | None:
+        args = list(inputs) + [None] * 8
+        return prepare_recurrent(op_type, ctx.attrs, args[1], args[2], args[3], args[7] if op_type == "LSTM" else None)
+    return prepare
+
+
+def _fast(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None,
+          seq_lens: np.ndarray | None, init: Sequence[np.ndarray | None], peepholes: np.ndarray | None = None
+          ) -> tuple[np.ndarray, ...] | None:
+    """The node's outputs from the fast path (:mod:`.recurrent_fast`), or None when the call does not qualify."""
+    fw = ctx.state
+    if not isinstance(fw, FastWeights):
+        fw = prepare_recurrent(ctx.op_type, ctx.attrs, w, r, b, peepholes)
+        if fw is None:
+            return None
+    n_out = len(ctx.outs) if ctx.outs else 1 + len(init)
+    return run_fast(ctx.op_type, fw, int(ctx.attr("layout", 0)), x, seq_lens, init, n_out, ctx.out)
 
 
 class _Setup:
@@ -204,10 +229,13 @@ def _run_directions(setup: _Setup, gates: int, make_step: Callable[[int], Callab
     return ys, finals
 
 
-@kernel("RNN")
+@kernel("RNN", prepare=_prepare("RNN"))
 def rnn(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
         seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Ht = f(Xt W^T + Ht-1 R^T + Wb + Rb)."""
+    fast = _fast(ctx, x, w, r, b, seq_lens, [h0])
+    if fast is not None:
+        return fast
     s = _Setup(ctx, x, w, r, b, seq_lens, 1, [h0])
     acts = _activations(ctx, ["Tanh"], s.num_dirs)
 
@@ -223,10 +251,13 @@ def rnn(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarr
     return s.finish(ctx, *_run_directions(s, 1, make_step))
 
 
-@kernel("GRU")
+@kernel("GRU", prepare=_prepare("GRU"))
 def gru(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
         seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Gated recurrent unit, gates z, r, h; ``linear_before_reset`` applies R_h before the reset gate."""
+    fast = _fast(ctx, x, w, r, b, seq_lens, [h0])
+    if fast is not None:
+        return fast
     s = _Setup(ctx, x, w, r, b, seq_lens, 3, [h0])
     acts = _activations(ctx, ["Sigmoid", "Tanh"], s.num_dirs)
     lbr = bool(ctx.attr("linear_before_reset", 0))
@@ -253,11 +284,14 @@ def gru(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarr
     return s.finish(ctx, *_run_directions(s, 3, make_step))
 
 
-@kernel("LSTM")
+@kernel("LSTM", prepare=_prepare("LSTM"))
 def lstm(ctx: OpContext, x: np.ndarray, w: np.ndarray, r: np.ndarray, b: np.ndarray | None = None,
          seq_lens: np.ndarray | None = None, h0: np.ndarray | None = None, c0: np.ndarray | None = None,
          p: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Long short-term memory, gate order i, o, f, c; peepholes P = [Pi, Po, Pf]."""
+    fast = _fast(ctx, x, w, r, b, seq_lens, [h0, c0], p)
+    if fast is not None:
+        return fast
     s = _Setup(ctx, x, w, r, b, seq_lens, 4, [h0, c0])
     acts = _activations(ctx, ["Sigmoid", "Tanh", "Tanh"], s.num_dirs)
     input_forget = bool(ctx.attr("input_forget", 0))

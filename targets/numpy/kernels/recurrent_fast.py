@@ -1,0 +1,230 @@
+"""The fast path of the recurrent kernels: RNN, GRU and LSTM with their default activations.
+
+Where a node uses the default activations (RNN tanh; GRU sigmoid, tanh; LSTM sigmoid, tanh,
+tanh), no ``clip``, no LSTM peepholes or ``input_forget``, and every sequence runs its full
+length, the whole sequence is one kernel call doing:
+
+* the input projection ``X @ W^T`` of every time step and direction as one GEMM, with the
+  biases that can be added up front (``Wb + Rb``; GRU ``linear_before_reset`` keeps the
+  candidate gate's ``Rb`` apart) folded in;
+* per time step, the recurrent GEMM into a preallocated gate buffer and the gate math in
+  place (a dozen ufunc calls on that buffer, no temporaries), the new hidden state written
+  straight into the ``Y`` output.
+
+The sigmoid is computed as ``0.5 + 0.5 tanh(x / 2)`` (as the general path does): the sigmoid
+gates' rows of ``W``, ``R`` and the biases are scaled by 0.5 once, at preparation (exact in
+binary floating point), so one ``tanh`` over the whole gate buffer serves the sigmoid and the
+tanh gates alike. :func:`prepare_recurrent` builds the re-laid-out weights once per node at
+lowering (the ``prepare`` hook); :func:`run_fast` returns None when a call falls outside the
+fast path (the caller then runs the general driver).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["FastWeights", "prepare_recurrent", "run_fast"]
+
+#: op type -> (gates, default activations)
+_OPS = {"RNN": (1, ("tanh",)), "GRU": (3, ("sigmoid", "tanh")), "LSTM": (4, ("sigmoid", "tanh", "tanh"))}
+
+
+@dataclass(frozen=True)
+class FastWeights:
+    """Per direction, the weights re-laid out for the fast path (read-only, shared by every call)."""
+
+    wt: tuple[np.ndarray, ...]  # (input, gates*hidden) W^T, sigmoid columns scaled by 0.5
+    rt: tuple[np.ndarray, ...]  # (hidden, gates*hidden) R^T, sigmoid columns scaled by 0.5
+    bias: tuple[np.ndarray, ...]  # (gates*hidden,) added to the projection (GRU lbr: candidate columns hold Wb only)
+    rb_cand: tuple[np.ndarray | None, ...]  # GRU linear_before_reset: the candidate gate's Rb
+    hidden: int
+    dirs: int
+    reverse: tuple[bool, ...]
+    linear_before_reset: bool
+
+
+def _attr_str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _default_activations(attrs: dict[str, Any], defaults: Sequence[str], dirs: int) -> bool:
+    names = [_attr_str(n).lower() for n in (attrs.get("activations") or [])]
+    return not names or names == list(defaults) * (dirs if len(names) != len(defaults) else 1)
+
+
+def prepare_recurrent(op_type: str, attrs: dict[str, Any], w: Any, r: Any, b: Any, peepholes: Any = None
+                      ) -> FastWeights | None:
+    """The fast-path weights for a node with constant ``w``, ``r`` (and ``b``), or None when it does not qualify."""
+    gates, defaults = _OPS[op_type]
+    if not all(isinstance(a, np.ndarray) for a in (w, r)) or not (b is None or isinstance(b, np.ndarray)):
+        return None
+    if w.dtype not in (np.float32, np.float64) or r.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
+        return None
+    direction = _attr_str(attrs.get("direction", "forward"))
+    dirs = 2 if direction == "bidirectional" else 1
+    hidden = r.shape[-1]
+    if attrs.get("clip") is not None or int(attrs.get("input_forget", 0)) or peepholes is not None \
+            or direction not in ("forward", "reverse", "bidirectional") or w.ndim != 3 or w.shape[0] != dirs \
+            or r.shape != (dirs, gates * hidden, hidden) or w.shape[1] != gates * hidden \
+            or int(attrs.get("hidden_size") or hidden) != hidden \
+            or (b is not None and b.shape != (dirs, 2 * gates * hidden)) \
+            or not _default_activations(attrs, defaults, dirs):
+        return None
+    lbr = op_type == "GRU" and bool(int(attrs.get("linear_before_reset", 0)))
+    n_sig = {"RNN": 0, "GRU": 2, "LSTM": 3}[op_type] * hidden  # the sigmoid gates come first (i, o, f / z, r)
+    scale = np.ones(gates * hidden, w.dtype)
+    scale[:n_sig] = 0.5
+    bias = np.zeros((dirs, 2 * gates * hidden), w.dtype) if b is None else b
+    wts, rts, biases, rbs = [], [], [], []
+    for d in range(dirs):
+        wb, rb = bias[d, :gates * hidden], bias[d, gates * hidden:]
+        folded = wb + rb
+        rb_cand = None
+        if lbr:
+            folded[2 * hidden:] = wb[2 * hidden:]
+            rb_cand = np.ascontiguousarray(rb[2 * hidden:])
+        wts.append(np.ascontiguousarray(w[d].T * scale))
+        rts.append(np.ascontiguousarray(r[d].T * scale))
+        biases.append(np.ascontiguousarray(folded * scale))
+        rbs.append(rb_cand)
+    reverse = tuple(direction == "reverse" or d == 1 for d in range(dirs))
+    return FastWeights(tuple(wts), tuple(rts), tuple(biases), tuple(rbs), hidden, dirs, reverse, lbr)
+
+
+def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens: np.ndarray | None,
+             init: Sequence[np.ndarray | None], n_out: int, out: Any) -> tuple[np.ndarray, ...] | None:
+    """Run the node on the fast path; None when this call does not qualify (other dtype, short sequences).
+
+    ``init`` holds the initial states as fed (``layout`` 1: batch first), ``n_out`` the number
+    of outputs to return and ``out(i, shape, dtype)`` gives output ``i``'s buffer.
+    """
+    if x.dtype != fw.wt[0].dtype or x.ndim != 3 or x.shape[-1] != fw.wt[0].shape[0]:
+        return None
+    xs = np.swapaxes(x, 0, 1) if layout else x
+    seq, batch, _ = xs.shape
+    if seq_lens is not None and not bool(np.all(np.asarray(seq_lens) == seq)):
+        return None
+    h, dirs = fw.hidden, fw.dirs
+    states = []
+    for s in init:
+        if s is not None:
+            s = np.swapaxes(s, 0, 1) if layout else s
+            if s.shape != (dirs, batch, h) or s.dtype != x.dtype:
+                return None
+        states.append(s)
+    y = out(0, (seq, dirs, batch, h), x.dtype) if not layout else np.empty((seq, dirs, batch, h), x.dtype)
+    finals = [np.empty((dirs, batch, h), x.dtype) for _ in init]
+    flat = xs.reshape(seq * batch, xs.shape[-1])
+    for d in range(dirs):
+        proj = flat @ fw.wt[d]
+        proj += fw.bias[d]
+        proj = proj.reshape(seq, batch, -1)
+        order = range(seq - 1, -1, -1) if fw.reverse[d] else range(seq)
+        start = [np.zeros((batch, h), x.dtype) if s is None else s[d] for s in states]
+        last = _STEPPERS[op_type](fw, d, proj, y[:, d], order, start)
+        for f, v in zip(finals, last):
+            f[d] = v
+    if layout:
+        outs = [y.transpose(2, 0, 1, 3)] + [f.transpose(1, 0, 2) for f in finals]
+    else:
+        outs = [y] + finals
+    res = []
+    for i, v in enumerate(outs[:n_out]):
+        buf = out(i, v.shape, x.dtype)
+        if buf is not v:
+            np.copyto(buf, v)
+        res.append(buf)
+    return tuple(res)
+
+
+def _rnn_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: range,
+               start: list[np.ndarray]) -> list[np.ndarray]:
+    """Ht = tanh(P_t + H_{t-1} R^T), written into ``y[t]``."""
+    rt = fw.rt[d]
+    h = start[0]
+    for t in order:
+        ht = y[t]
+        np.matmul(h, rt, out=ht)
+        ht += proj[t]
+        np.tanh(ht, out=ht)
+        h = ht
+    return [h]
+
+
+def _gru_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: range,
+               start: list[np.ndarray]) -> list[np.ndarray]:
+    """Gates z, r (scaled by 0.5: sigmoid = 0.5 + 0.5 tanh) and candidate n; Ht = n + z (H_{t-1} - n)."""
+    hs = fw.hidden
+    rt = fw.rt[d]
+    batch = proj.shape[1]
+    g = np.empty((batch, 3 * hs), proj.dtype)
+    tmp = np.empty((batch, hs), proj.dtype)
+    zr, z, rg, n = g[:, :2 * hs], g[:, :hs], g[:, hs:2 * hs], g[:, 2 * hs:]
+    h = start[0]
+    if fw.linear_before_reset:
+        # g = [z r | n] = H R^T + [P_zr | Rb_n] in one add; the candidate's projection is kept apart
+        p_cand = proj[:, :, 2 * hs:].copy()
+        proj[:, :, 2 * hs:] = fw.rb_cand[d]
+        for t in order:
+            np.matmul(h, rt, out=g)
+            g += proj[t]
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            n *= rg
+            n += p_cand[t]
+            np.tanh(n, out=n)
+            np.subtract(h, n, out=tmp)
+            tmp *= z
+            h = y[t]
+            np.add(tmp, n, out=h)
+        return [h]
+    rt_zr, rt_n = np.ascontiguousarray(rt[:, :2 * hs]), np.ascontiguousarray(rt[:, 2 * hs:])
+    for t in order:
+        pt = proj[t]
+        np.matmul(h, rt_zr, out=zr)
+        zr += pt[:, :2 * hs]
+        np.tanh(zr, out=zr)
+        zr *= 0.5
+        zr += 0.5
+        np.multiply(rg, h, out=tmp)
+        np.matmul(tmp, rt_n, out=n)
+        n += pt[:, 2 * hs:]
+        np.tanh(n, out=n)
+        np.subtract(h, n, out=tmp)
+        tmp *= z
+        h = y[t]
+        np.add(tmp, n, out=h)
+    return [h]
+
+
+def _lstm_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: range,
+                start: list[np.ndarray]) -> list[np.ndarray]:
+    """Gates i, o, f (scaled by 0.5) and candidate c; Ct = f C_{t-1} + i c, Ht = o tanh(Ct)."""
+    hs = fw.hidden
+    rt = fw.rt[d]
+    batch = proj.shape[1]
+    g = np.empty((batch, 4 * hs), proj.dtype)
+    tmp = np.empty((batch, hs), proj.dtype)
+    iof, i, o, f, cand = g[:, :3 * hs], g[:, :hs], g[:, hs:2 * hs], g[:, 2 * hs:3 * hs], g[:, 3 * hs:]
+    h = start[0]
+    c = start[1].copy()
+    for t in order:
+        np.matmul(h, rt, out=g)
+        g += proj[t]
+        np.tanh(g, out=g)
+        iof *= 0.5
+        iof += 0.5
+        c *= f
+        cand *= i
+        c += cand
+        np.tanh(c, out=tmp)
+        h = y[t]
+        np.multiply(o, tmp, out=h)
+    return [h, c]
+
+
+_STEPPERS = {"RNN": _rnn_steps, "GRU": _gru_steps, "LSTM": _lstm_steps}
