@@ -231,9 +231,10 @@ class _Matcher:
         if p.outputs is not None and len(o.outputs) != p.outputs:
             self.fail(st, f"{o.op_type} {o.name!r} has {len(o.outputs)} outputs, the pattern wants {p.outputs}")
             return
-        st = self._attrs(o, p, st)
-        if st is None:
+        attrs_ok = self._attrs(o, p, st)
+        if attrs_ok is None:
             return
+        st = attrs_ok
         st = st.bind_op(p, o)
         actual = list(o.inputs)
         while actual and actual[-1] is None:

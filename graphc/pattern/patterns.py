@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import numpy as np
 
@@ -49,18 +49,23 @@ class Condition:
         return self.reason
 
 
+_P = TypeVar("_P", bound="Pattern")
+
+
 class Pattern:
     """Base of every pattern node. Patterns are immutable: ``where`` returns a new pattern."""
 
     conditions: tuple[Condition, ...]
+    #: set by the matcher on first use (declared, never assigned here: ``where`` drops it from a copy)
+    _all_conditions: list[Condition]
 
-    def where(self, fn: ConditionFn, reason: str | None = None) -> Pattern:
+    def where(self: _P, fn: ConditionFn, reason: str | None = None) -> _P:
         """A copy of this pattern with one more condition, checked on a full match; ``reason``
         is what the tracer reports when it refuses. The pattern itself is unchanged, so
         ``pat = pat.where(...)`` (a bare ``pat.where(...)`` does nothing)."""
         new = copy.copy(self)
         new.__dict__.pop("_all_conditions", None)  # the matcher's collected conditions of the old pattern
-        new.conditions = (*self.conditions, Condition(fn, reason or getattr(fn, "__name__", "condition")))
+        new.conditions = (*self.conditions, Condition(fn, reason or str(getattr(fn, "__name__", "condition"))))
         return new
 
 

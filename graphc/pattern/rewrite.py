@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Rule", "rule", "RuleSet", "Builder", "rewrite"]
 logger = logging.getLogger(__name__)
 
-ReplaceFn = Callable[[Match, "Builder"], "Value | Sequence[Value] | None"]
+ReplaceFn = Callable[[Match, "Builder"], "Value | list[Value] | tuple[Value, ...] | None"]
 
 
 @dataclass
@@ -171,7 +171,7 @@ class RuleSet:
                     result.count(r.name)
                     break
 
-    def _try(self, r: Rule, root: Op, graph: Graph, ctx: PassContext, pass_name: str) -> bool:
+    def _try(self, r: Rule, root: Op, graph: Graph | None, ctx: PassContext, pass_name: str) -> bool:
         for m in match_at(r.pattern, root, ctx):
             if rewrite(r, m, pass_name)[0]:
                 return True
