@@ -330,7 +330,10 @@ def test_a_bundle_runs_its_regions_in_a_fresh_process(layers, tmp_path, suffix):
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["type"] == "PartitionedArtifact" and got["regions"] == 3
     x = np.linspace(-1, 1, 120, dtype=np.float32).reshape(2, 3, 4, 5)
-    np.testing.assert_allclose(np.array(got["y"]["y"], np.float32), art.run({"x": x})["y"], rtol=1e-6)
+    w = np.linspace(-1, 1, 5).astype(np.float64)  # shared_const_model by hand: relu((x + w) / 2 * w + x / 4)
+    want = np.maximum((x + w) * 0.5 * w + 0.25 * x.astype(np.float64), 0)
+    np.testing.assert_allclose(np.array(got["y"]["y"], np.float32), want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.array(got["y"]["y"], np.float32), art.run({"x": x})["y"])
 
 
 def test_loading_a_partitioned_bundle_keeps_the_layer_trust_check(layers, tmp_path):
@@ -405,6 +408,10 @@ def test_compile_takes_the_ort_mode(tmp_path, flag, mode):
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["mode"] == mode and ("partition" in manifest) == (mode == "partitioned")
+    x = np.linspace(-2, 2, 120, dtype=np.float32).reshape(2, 3, 4, 5)
+    got = graphc.load(tmp_path / "b", layers=[str(pm.PARTITION_LAYERS)]).run({"x": x})["y"]
+    want = 1 / (1 + np.exp(-6 * np.maximum(x.astype(np.float64), 0)))  # chain_model: sigmoid(3 * 2 * relu(x))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_inspect_of_a_model_for_the_ort_target_shows_the_schedule(tmp_path):
