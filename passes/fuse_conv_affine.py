@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.pattern import Builder, Match, P, Pattern, const, fail, rule, rule_pass, var
+from graphc.pattern import Builder, Match, OpPattern, P, const, fail, rule, rule_pass, var
 
 __all__ = ["RULES", "conv_mul", "conv_add", "bn_mul", "bn_add", "per_channel"]
 
@@ -27,6 +27,12 @@ def _float_same(m: Match, a: str, b: str) -> bool:
     return True
 
 
+def _known(vector: np.ndarray | None) -> np.ndarray:
+    """A per-channel vector the rule's pattern condition already found (not None)."""
+    assert vector is not None
+    return vector
+
+
 def _conv_vector(m: Match) -> np.ndarray | None:
     w = m.array("w")
     return per_channel(m.array("k"), w.shape[0], w.ndim)
@@ -35,7 +41,7 @@ def _conv_vector(m: Match) -> np.ndarray | None:
 _CONV = P.Conv(var("x"), const("w"), const("b", optional=True), name="conv")
 
 
-def _conv_affine(pat: Pattern) -> Pattern:
+def _conv_affine(pat: OpPattern) -> OpPattern:
     return (pat.where(lambda m: _float_same(m, "w", "k"), "the weights and the constant must share a float dtype")
                .where(lambda m: _conv_vector(m) is not None, "the constant is not one value per output channel"))
 
@@ -47,7 +53,7 @@ _CONV_ADD = _conv_affine(P.Add(P.Conv(var("x"), const("w"), const("b", optional=
 @rule("conv-mul", _CONV_MUL, "Conv(x, W, b) * k (per output channel) -> Conv(x, W * k, b * k)")
 def conv_mul(m: Match, b: Builder):
     w = m.array("w")
-    k = _conv_vector(m).astype(np.float64)
+    k = _known(_conv_vector(m)).astype(np.float64)
     w_new = (w.astype(np.float64) * k.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
     conv = m["conv"]
     inputs = [m["x"], b.const(w_new, f"{conv.name}_w_scaled")]
@@ -59,7 +65,7 @@ def conv_mul(m: Match, b: Builder):
 @rule("conv-add", _CONV_ADD, "Conv(x, W, b) + k (per output channel) -> Conv(x, W, b + k)")
 def conv_add(m: Match, b: Builder):
     w = m.array("w")
-    bias = (m.array("b").astype(np.float64) if m["b"] is not None else 0.0) + _conv_vector(m).astype(np.float64)
+    bias = (m.array("b").astype(np.float64) if m["b"] is not None else 0.0) + _known(_conv_vector(m)).astype(np.float64)
     conv = m["conv"]
     return b.like(conv, [m["x"], m["w"], b.const(bias.astype(w.dtype), f"{conv.name}_b_shifted")])
 
@@ -71,8 +77,8 @@ def _bn_vector(m: Match) -> np.ndarray | None:
     return per_channel(m.array("k"), m.array("scale").shape[0], rank)
 
 
-def _bn(op_type: str) -> Pattern:
-    pat = getattr(P, op_type)(P.BatchNormalization(var("x"), const("scale"), const("bias"), const("mean"), const("var"),
+def _bn(op_type: str) -> OpPattern:
+    pat: OpPattern = getattr(P, op_type)(P.BatchNormalization(var("x"), const("scale"), const("bias"), const("mean"), const("var"),
                                                    name="bn", outputs=1), const("k"), name="affine")
     return (pat.where(lambda m: m["bn"].attrs.get("training_mode", 0) == 0, "BatchNormalization is in training mode")
                .where(lambda m: _float_same(m, "scale", "k"), "BN parameters and the constant must share a float dtype")
@@ -84,7 +90,7 @@ def _bn(op_type: str) -> Pattern:
 
 @rule("bn-mul", _bn("Mul"), "BatchNormalization(x, s, c, ...) * k (per channel) -> BatchNormalization(x, s * k, c * k, ...)")
 def bn_mul(m: Match, b: Builder):
-    k = _bn_vector(m).astype(np.float64)
+    k = _known(_bn_vector(m)).astype(np.float64)
     bn = m["bn"]
     dt = m.array("scale").dtype
     scale = b.const((m.array("scale").astype(np.float64) * k).astype(dt), f"{bn.name}_scale_scaled")
@@ -94,7 +100,7 @@ def bn_mul(m: Match, b: Builder):
 
 @rule("bn-add", _bn("Add"), "BatchNormalization(x, s, c, ...) + k (per channel) -> BatchNormalization(x, s, c + k, ...)")
 def bn_add(m: Match, b: Builder):
-    k = _bn_vector(m).astype(np.float64)
+    k = _known(_bn_vector(m)).astype(np.float64)
     bn = m["bn"]
     dt = m.array("bias").dtype
     bias = b.const((m.array("bias").astype(np.float64) + k).astype(dt), f"{bn.name}_bias_shifted")

@@ -195,10 +195,10 @@ def _nbytes(v: Value, shapes: Shapes | None) -> int | None:
         t = v.type
         if t.kind != "tensor" or t.dtype is None or not t.is_static:
             return None
-        shape, dt = t.shape, np.dtype(t.dtype)
+        shape, dt = t.shape, np.dtype(t.dtype)  # type: ignore[assignment]  # is_static: every dim an int
     if dt.kind in "OSUV" and dt.itemsize == 0 or dt == object:
         return None
-    return math.prod(shape) * dt.itemsize  # type: ignore[arg-type]
+    return math.prod(shape) * dt.itemsize
 
 
 def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None = None,
@@ -232,9 +232,9 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
             if joined is not None:
                 buffers.append(joined)
                 plan.inplace_ops.append(op.name)
-                size = _nbytes(op.outputs[0], shapes) or 0
-                plan.intermediate_bytes += size
-                plan.note_tensor(op.outputs[0], op, size)
+                joined_size = _nbytes(op.outputs[0], shapes) or 0
+                plan.intermediate_bytes += joined_size
+                plan.note_tensor(op.outputs[0], op, joined_size)
                 continue
         for slot, v in enumerate(op.outputs):
             size = _nbytes(v, shapes)
@@ -278,8 +278,8 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
     plan.buffers = [(b.offset, b.size, b.start, b.end) for b in buffers]
     sizes = {}
     for name, buf in group.items():
-        v = graph.values.get(name)
-        n = _nbytes(v, shapes) if v is not None else None
+        value = graph.values.get(name)
+        n = _nbytes(value, shapes) if value is not None else None
         sizes[name] = (buf.offset + buf.parts.get(name, 0), buf.size if n is None else n)
     plan.offsets = sizes
     return plan
@@ -324,17 +324,19 @@ def _join(op: Op, group: dict[str, _Buffer], shapes: Shapes | None, alignment: i
     size = _nbytes(out, shapes)
     if size is None or op.blobs or any(u is None for u in op.inputs) or not op.inputs:
         return None
-    shape = shapes[out.name][0] if shapes is not None and out.name in shapes else t.shape
+    ins = [u for u in op.inputs if u is not None]  # all of them (checked above)
+    shape: tuple[int, ...] = shapes[out.name][0] if shapes is not None and out.name in shapes else t.shape  # type: ignore[assignment]  # static: _nbytes found its size
     axis = int(op.attrs.get("axis", 1 if op.opset < 4 else 0))
     axis = axis + len(shape) if axis < 0 else axis
     if not 0 <= axis < len(shape) or math.prod(shape[:axis]) != 1:
         return None
-    parts = [group.get(u.name) for u in op.inputs]
-    if any(b is None for b in parts) or len({id(b) for b in parts}) != len(parts):
+    found = [group.get(u.name) for u in ins]
+    parts = [b for b in found if b is not None]
+    if len(parts) != len(found) or len({id(b) for b in parts}) != len(parts):
         return None
-    sizes = [_nbytes(u, shapes) for u in op.inputs]
-    if any(b.parts.get(u.name, 0) != 0 or n != b.nbytes for u, b, n in zip(op.inputs, parts, sizes)) \
-            or sum(sizes) != size:  # type: ignore[arg-type]
+    sizes = [_nbytes(u, shapes) for u in ins]
+    if any(b.parts.get(u.name, 0) != 0 or n != b.nbytes for u, b, n in zip(ins, parts, sizes)) \
+            or sum(sizes) != size:  # type: ignore[arg-type]  # each n == b.nbytes, an int
         return None
     joined = _Buffer(_aligned(size, alignment), min(b.start for b in parts), max(end, *(b.end for b in parts)), [],
                      nbytes=size)
