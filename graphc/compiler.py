@@ -13,6 +13,7 @@ from .errors import GraphcError
 from .ir import Graph
 from .model_io import as_graph
 from .passinfra import Instrument, PassContext, PassManager
+from .passinfra.gc_pause import gc_paused
 from .target import Artifact, Target, get_target, read_manifest, TARGETS
 
 __all__ = ["compile", "load", "run_pipeline", "LOAD_OPTIONS", "PIPELINE_OPTIONS"]
@@ -90,9 +91,10 @@ def compile(  # noqa: A001 - the public name the product uses
     :data:`PIPELINE_OPTIONS`; they reach the passes through ``PassContext.options``. Any other
     option is a GraphcError naming the known ones.
     """
-    graph, ctx, tgt = run_pipeline(model, target, layers=layers, passes=passes,
-                                   instruments=instruments, options=options)
-    return tgt.lower(graph, ctx)
+    with gc_paused():  # loading, passes and lowering build a large object graph: see graphc.passinfra.gc_pause
+        graph, ctx, tgt = run_pipeline(model, target, layers=layers, passes=passes,
+                                       instruments=instruments, options=options)
+        return tgt.lower(graph, ctx)
 
 
 def load(path: str | os.PathLike, layers: Any = None, trust: bool = False) -> Artifact:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ..errors import GraphcError, PassError
 from .context import PassContext
 from .declare import PASSES, PassInfo, PassRegistry, PassResult
+from .gc_pause import gc_paused
 from .pipeline import FixedPoint, PassStep, Step, format_pipeline, parse_pipeline
 
 if TYPE_CHECKING:
@@ -88,8 +89,12 @@ class PassManager:
         return "\n".join(lines)
 
     def run(self, graph: Graph, ctx: PassContext | None = None) -> Graph:
-        """Run the pipeline on ``graph`` in place and return it."""
-        ctx = ctx or PassContext()
+        """Run the pipeline on ``graph`` in place and return it (the cyclic garbage collector is
+        paused meanwhile: see :mod:`.gc_pause`)."""
+        with gc_paused():
+            return self._run(graph, ctx or PassContext())
+
+    def _run(self, graph: Graph, ctx: PassContext) -> Graph:
         total = sum(len(infos) for _, infos in self._resolved)
         for ins in ctx.instruments:
             ins.run_begin(graph, ctx, total)
