@@ -36,6 +36,7 @@ def _canonicalize(graph: Graph, ctx: PassContext, result: PassResult) -> None:
         if op.anonymous:
             op.anonymous = False
             result.count("named")
+        assert op.graph is not None  # walk() yields ops of a graph
         if op.domain == "" and op.op_type == "Constant":
             _fold_constant_op(op.graph, op, result)
         elif op.domain == "" and op.op_type == "Identity":

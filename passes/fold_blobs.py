@@ -45,6 +45,7 @@ def fold_blobs(graph: Graph, ctx: PassContext) -> PassResult:
 def _fold(graph: Graph, ctx: PassContext, result: PassResult, folded: dict[int, Value]) -> None:
     for op in graph.walk("post"):
         ctx.focus(op)
+        assert op.graph is not None  # walk() yields ops of a graph
         if op.has_subgraphs:
             op.graph.refresh_captures(op)  # a subgraph may no longer read an outer constant
         _fold_op(op.graph, op, result, folded)

@@ -109,6 +109,7 @@ def _type_proto(t: TensorType, memo: dict[TensorType, onnx.TypeProto] | None) ->
 
 def predicted_output_types(op: Op) -> list[TensorType | None] | None:
     """What ONNX shape inference says ``op`` will produce (None: it cannot tell)."""
+    assert op.graph is not None, f"op {op.name!r} is not in a graph"
     root = op.graph.root
     opsets = [helper.make_opsetid(d, v) for d, v in (root.model.opset_imports.items() if root.model else [("", 21)])]
     try:

@@ -46,6 +46,7 @@ def _inline_in(graph: Graph, functions: dict, ctx: PassContext, result: PassResu
         if fn is not None:
             if depth >= _MAX_DEPTH:
                 raise ModelFormatError(f"function {op.domain}::{op.op_type} calls itself (through node {op.name!r})")
+            assert op.graph is not None  # walk() yields ops of a graph
             _expand(op.graph, op, fn, functions, ctx, result, depth)
             result.count("inlined")
 
