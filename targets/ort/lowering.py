@@ -94,7 +94,7 @@ def _ops_to_lower(graph: Graph, native):
             yield from _ops_to_lower(sub, native)
 
 
-def _slot_info(op: Op, node: onnx.NodeProto) -> dict[str, Any]:
+def _slot_info(op: Op, node: onnx.NodeProto) -> tuple[dict[str, Any], list[np.ndarray]]:
     _, blobs, blob_slots = split_inputs(op)
     runtime_slots = [s for s, v in zip(input_slots(op), op.inputs) if v is None or v.const is None]
     node_slots = [i for i, n in enumerate(node.input) if n]
@@ -113,7 +113,7 @@ def _dtypes(op: Op, node: onnx.NodeProto, blobs: list[np.ndarray], slots: dict[s
             by_slot[s] = v.type.dtype
     ins = [by_slot.get(s) for s in slots["node_slots"]]
     outs = [v.type.dtype for v in op.outputs]
-    shapes = [list(v.type.shape) if v.type.is_static else None for v in op.outputs]
+    shapes = [list(v.type.shape) if v.type.is_static else None for v in op.outputs]  # type: ignore[arg-type]  # static: known
     where = f"node {op.name!r} ({op.qualified_type})"
     for kind, dts in (("input", ins), ("output", outs)):
         for i, dt in enumerate(dts):
@@ -124,7 +124,8 @@ def _dtypes(op: Op, node: onnx.NodeProto, blobs: list[np.ndarray], slots: dict[s
             if not py_type_ok(dt):
                 raise LayerError(f"{where}: {kind} {i} is {np.dtype(dt).name}, which onnxruntime-extensions "
                                  "cannot pass to Python; use the numpy target for this model")
-    return [_dtype_str(d) for d in ins], [_dtype_str(d) for d in outs], shapes
+    return ([_dtype_str(d) for d in ins if d is not None],  # (none is None: checked above)
+            [_dtype_str(d) for d in outs if d is not None], shapes)
 
 
 def _dtype_str(dt: np.dtype) -> str:
@@ -238,6 +239,7 @@ def _self_contained_subgraphs(op: Op, node: onnx.NodeProto, source: str, where: 
     """
     if not op.has_subgraphs:
         return {}
+    assert op.graph is not None  # an op being lowered is in the graph
     if source != ONNX_REFERENCE or op.graph.captures(op) or any(
             a.type == onnx.AttributeProto.GRAPHS for a in node.attribute):
         raise UnsupportedOpError(f"{where}: onnxruntime lacks a kernel for it and graphc runs an op with "
