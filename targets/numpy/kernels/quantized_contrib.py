@@ -209,13 +209,16 @@ def qlinear_concat(ctx: OpContext, y_scale: np.ndarray, y_zp: np.ndarray | None,
     if not triples or len(triples) % 3:
         raise ctx.shape_error(f"expects (X, X_scale, X_zero_point) triples after Y_scale, Y_zero_point; got "
                          f"{len(triples)} more inputs")
-    xs = triples[0::3]
+    xs = [x for x in triples[0::3] if x is not None]
+    if len(xs) * 3 != len(triples) or any(s is None for s in triples[1::3]):
+        raise ctx.shape_error("every X and X_scale of the triples is required; one has an empty input name")
     dtype = _out_type(xs[0], y_zp)
     ys = _scalar(ctx, y_scale, "Y_scale").astype(np.float32)
     yz = _scalar(ctx, y_zp, "Y_zero_point").astype(np.int64)
     parts = []
     for i in range(0, len(triples), 3):
         x, s, z = triples[i:i + 3]
+        assert x is not None and s is not None  # checked above
         s0 = _scalar(ctx, s, f"input {i // 3} scale").astype(np.float32)
         z0 = _scalar(ctx, z, f"input {i // 3} zero_point").astype(np.int64)
         if s0 == ys and z0 == yz and x.dtype == dtype:

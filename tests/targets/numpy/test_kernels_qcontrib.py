@@ -158,6 +158,16 @@ def test_concat(dtype, axis):
     _check_quantized(model, feeds)
 
 
+def test_concat_missing_x_is_refused():
+    """An omitted X (empty input name) is a shape error naming the node, not an AttributeError from the kernel."""
+    inputs = [("y_s", _s(0.02), False), ("y_z", _zp(np.uint8, 128), False), ("x0", None, True),
+              ("s0", _s(0.02), False), ("z0", _zp(np.uint8, 128), False),
+              ("x1", np.ones((2, 3), np.uint8), True), ("s1", _s(0.02), False), ("z1", _zp(np.uint8, 128), False)]
+    model, feeds = _single("QLinearConcat", inputs, axis=0)
+    with pytest.raises(GraphcError, match="QLinearConcat.*X and X_scale .* required"):
+        _native(model, feeds)
+
+
 @pytest.mark.parametrize("op,attrs", [("QLinearSigmoid", {}), ("QLinearLeakyRelu", {"alpha": 0.1}),
                                       ("QLinearLeakyRelu", {})])
 @pytest.mark.parametrize("dtype", [U8, I8], ids=["u8", "i8"])
