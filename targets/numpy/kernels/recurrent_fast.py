@@ -8,8 +8,11 @@ length, the whole sequence is one kernel call doing:
   biases that can be added up front (``Wb + Rb``; GRU ``linear_before_reset`` keeps the
   candidate gate's ``Rb`` apart) folded in;
 * per time step, the recurrent GEMM into a preallocated gate buffer and the gate math in
-  place (a dozen ufunc calls on that buffer, no temporaries), the new hidden state written
-  straight into the ``Y`` output.
+  place (about ten ufunc calls on that buffer, no temporaries), the new hidden state written
+  straight into the ``Y`` output (in step order, flipped once at the end for a reverse
+  direction). The two directions of a bidirectional node advance together: step ``s`` of
+  the reverse direction is time ``seq - 1 - s``, so one batched GEMM and one call per gate op
+  serve both.
 
 The sigmoid is computed as ``0.5 + 0.5 tanh(x / 2)`` (as the general path does): the sigmoid
 gates' rows of ``W``, ``R`` and the biases are scaled by 0.5 once, at preparation (exact in
@@ -34,16 +37,22 @@ _OPS = {"RNN": (1, ("tanh",)), "GRU": (3, ("sigmoid", "tanh")), "LSTM": (4, ("si
 
 @dataclass(frozen=True)
 class FastWeights:
-    """Per direction, the weights re-laid out for the fast path (read-only, shared by every call)."""
+    """The weights re-laid out for the fast path (read-only, shared by every call); sigmoid gates' columns
+    are scaled by 0.5."""
 
-    wt: tuple[np.ndarray, ...]  # (input, gates*hidden) W^T, sigmoid columns scaled by 0.5
-    rt: tuple[np.ndarray, ...]  # (hidden, gates*hidden) R^T, sigmoid columns scaled by 0.5
-    bias: tuple[np.ndarray, ...]  # (gates*hidden,) added to the projection (GRU lbr: candidate columns hold Wb only)
-    rb_cand: tuple[np.ndarray | None, ...]  # GRU linear_before_reset: the candidate gate's Rb
+    wt: np.ndarray  # (input, dirs*gates*hidden): every direction's W^T side by side, for one projection GEMM
+    bias: np.ndarray  # (dirs*gates*hidden,) added to the projection (GRU lbr: candidate columns hold Wb only)
+    rt: np.ndarray  # (dirs, hidden, gates*hidden) R^T per direction
+    rt_zr: np.ndarray | None  # GRU without linear_before_reset: R^T's update/reset columns ...
+    rt_n: np.ndarray | None  # ... and its candidate columns, applied to r * H
+    rb_cand: np.ndarray | None  # GRU linear_before_reset: (dirs, 1, hidden) the candidate gate's Rb
     hidden: int
-    dirs: int
-    reverse: tuple[bool, ...]
-    linear_before_reset: bool
+    gates: int
+    reverse: tuple[bool, ...]  # per direction: runs from the last step to the first
+
+    @property
+    def dirs(self) -> int:
+        return len(self.reverse)
 
 
 def _attr_str(value: Any) -> str:
@@ -78,20 +87,21 @@ def prepare_recurrent(op_type: str, attrs: dict[str, Any], w: Any, r: Any, b: An
     scale = np.ones(gates * hidden, w.dtype)
     scale[:n_sig] = 0.5
     bias = np.zeros((dirs, 2 * gates * hidden), w.dtype) if b is None else b
-    wts, rts, biases, rbs = [], [], [], []
-    for d in range(dirs):
-        wb, rb = bias[d, :gates * hidden], bias[d, gates * hidden:]
-        folded = wb + rb
-        rb_cand = None
-        if lbr:
-            folded[2 * hidden:] = wb[2 * hidden:]
-            rb_cand = np.ascontiguousarray(rb[2 * hidden:])
-        wts.append(np.ascontiguousarray(w[d].T * scale))
-        rts.append(np.ascontiguousarray(r[d].T * scale))
-        biases.append(np.ascontiguousarray(folded * scale))
-        rbs.append(rb_cand)
-    reverse = tuple(direction == "reverse" or d == 1 for d in range(dirs))
-    return FastWeights(tuple(wts), tuple(rts), tuple(biases), tuple(rbs), hidden, dirs, reverse, lbr)
+    wb, rb = bias[:, :gates * hidden], bias[:, gates * hidden:]
+    folded = wb + rb
+    if lbr:
+        folded[:, 2 * hidden:] = wb[:, 2 * hidden:]
+    rt = np.ascontiguousarray(r.transpose(0, 2, 1) * scale)
+    split = op_type == "GRU" and not lbr
+    return FastWeights(
+        wt=np.ascontiguousarray(np.concatenate([w[d].T * scale for d in range(dirs)], axis=1)),
+        bias=np.ascontiguousarray((folded * scale).reshape(-1)),
+        rt=rt,
+        rt_zr=np.ascontiguousarray(rt[:, :, :2 * hidden]) if split else None,
+        rt_n=np.ascontiguousarray(rt[:, :, 2 * hidden:]) if split else None,
+        rb_cand=np.ascontiguousarray(rb[:, None, 2 * hidden:]) if lbr else None,
+        hidden=hidden, gates=gates,
+        reverse=tuple(direction == "reverse" or d == 1 for d in range(dirs)))
 
 
 def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens: np.ndarray | None,
@@ -101,7 +111,7 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
     ``init`` holds the initial states as fed (``layout`` 1: batch first), ``n_out`` the number
     of outputs to return and ``out(i, shape, dtype)`` gives output ``i``'s buffer.
     """
-    if x.dtype != fw.wt[0].dtype or x.ndim != 3 or x.shape[-1] != fw.wt[0].shape[0]:
+    if x.dtype != fw.wt.dtype or x.ndim != 3 or x.shape[-1] != fw.wt.shape[0]:
         return None
     xs = np.swapaxes(x, 0, 1) if layout else x
     seq, batch, _ = xs.shape
@@ -115,22 +125,32 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
             if s.shape != (dirs, batch, h) or s.dtype != x.dtype:
                 return None
         states.append(s)
-    y = out(0, (seq, dirs, batch, h), x.dtype) if not layout else np.empty((seq, dirs, batch, h), x.dtype)
-    finals = [np.empty((dirs, batch, h), x.dtype) for _ in init]
-    flat = xs.reshape(seq * batch, xs.shape[-1])
+    g = fw.gates * h
+    # the projection of every step and direction in one GEMM, laid out in step order: (seq, dirs, batch, g)
+    proj = (xs.reshape(seq * batch, xs.shape[-1]) @ fw.wt)
+    proj += fw.bias
+    by_dir = proj.reshape(seq, batch, dirs, g)
+    steps = np.empty((seq, dirs, batch, g), x.dtype)
     for d in range(dirs):
-        proj = flat @ fw.wt[d]
-        proj += fw.bias[d]
-        proj = proj.reshape(seq, batch, -1)
-        order = range(seq - 1, -1, -1) if fw.reverse[d] else range(seq)
-        start = [np.zeros((batch, h), x.dtype) if s is None else s[d] for s in states]
-        last = _STEPPERS[op_type](fw, d, proj, y[:, d], order, start)
-        for f, v in zip(finals, last):
-            f[d] = v
-    if layout:
-        outs = [y.transpose(2, 0, 1, 3)] + [f.transpose(1, 0, 2) for f in finals]
+        steps[:, d] = by_dir[::-1, :, d] if fw.reverse[d] else by_dir[:, :, d]
+    start = [np.zeros((dirs, batch, h), x.dtype) if s is None else s for s in states]
+    in_order = not layout and not any(fw.reverse)
+    ys = out(0, (seq, dirs, batch, h), x.dtype) if in_order else np.empty((seq, dirs, batch, h), x.dtype)
+    # both directions advance together (batched GEMM, one ufunc call per gate op); one direction drops the axis
+    if dirs == 1:
+        last = _STEPPERS[op_type](fw, 0, steps[:, 0], ys[:, 0], [s[0] for s in start])
+        last = [v[None] for v in last]
     else:
-        outs = [y] + finals
+        last = _STEPPERS[op_type](fw, slice(None), steps, ys, start)
+    y = ys
+    if not in_order:
+        y = np.empty_like(ys) if layout else out(0, ys.shape, x.dtype)
+        for d in range(dirs):
+            y[:, d] = ys[::-1, d] if fw.reverse[d] else ys[:, d]
+    if layout:
+        outs = [y.transpose(2, 0, 1, 3)] + [v.transpose(1, 0, 2) for v in last]
+    else:
+        outs = [y] + last
     res = []
     for i, v in enumerate(outs[:n_out]):
         buf = out(i, v.shape, x.dtype)
@@ -140,12 +160,12 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
     return tuple(res)
 
 
-def _rnn_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: range,
-               start: list[np.ndarray]) -> list[np.ndarray]:
-    """Ht = tanh(P_t + H_{t-1} R^T), written into ``y[t]``."""
+def _rnn_steps(fw: FastWeights, d: Any, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]
+               ) -> list[np.ndarray]:
+    """Ht = tanh(P_t + H_{t-1} R^T), written into ``y[t]`` (``d``: the direction index or all of them)."""
     rt = fw.rt[d]
     h = start[0]
-    for t in order:
+    for t in range(proj.shape[0]):
         ht = y[t]
         np.matmul(h, rt, out=ht)
         ht += proj[t]
@@ -154,21 +174,20 @@ def _rnn_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: 
     return [h]
 
 
-def _gru_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: range,
-               start: list[np.ndarray]) -> list[np.ndarray]:
+def _gru_steps(fw: FastWeights, d: Any, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]
+               ) -> list[np.ndarray]:
     """Gates z, r (scaled by 0.5: sigmoid = 0.5 + 0.5 tanh) and candidate n; Ht = n + z (H_{t-1} - n)."""
     hs = fw.hidden
-    rt = fw.rt[d]
-    batch = proj.shape[1]
-    g = np.empty((batch, 3 * hs), proj.dtype)
-    tmp = np.empty((batch, hs), proj.dtype)
-    zr, z, rg, n = g[:, :2 * hs], g[:, :hs], g[:, hs:2 * hs], g[:, 2 * hs:]
+    g = np.empty(proj.shape[1:], proj.dtype)
+    tmp = np.empty(y.shape[1:], proj.dtype)
+    zr, z, rg, n = g[..., :2 * hs], g[..., :hs], g[..., hs:2 * hs], g[..., 2 * hs:]
     h = start[0]
-    if fw.linear_before_reset:
+    if fw.rb_cand is not None:  # linear_before_reset
         # g = [z r | n] = H R^T + [P_zr | Rb_n] in one add; the candidate's projection is kept apart
-        p_cand = proj[:, :, 2 * hs:].copy()
-        proj[:, :, 2 * hs:] = fw.rb_cand[d]
-        for t in order:
+        rt = fw.rt[d]
+        p_cand = proj[..., 2 * hs:].copy()
+        proj[..., 2 * hs:] = fw.rb_cand[d]
+        for t in range(proj.shape[0]):
             np.matmul(h, rt, out=g)
             g += proj[t]
             np.tanh(zr, out=zr)
@@ -182,17 +201,18 @@ def _gru_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: 
             h = y[t]
             np.add(tmp, n, out=h)
         return [h]
-    rt_zr, rt_n = np.ascontiguousarray(rt[:, :2 * hs]), np.ascontiguousarray(rt[:, 2 * hs:])
-    for t in order:
+    assert fw.rt_zr is not None and fw.rt_n is not None
+    rt_zr, rt_n = fw.rt_zr[d], fw.rt_n[d]
+    for t in range(proj.shape[0]):
         pt = proj[t]
         np.matmul(h, rt_zr, out=zr)
-        zr += pt[:, :2 * hs]
+        zr += pt[..., :2 * hs]
         np.tanh(zr, out=zr)
         zr *= 0.5
         zr += 0.5
         np.multiply(rg, h, out=tmp)
         np.matmul(tmp, rt_n, out=n)
-        n += pt[:, 2 * hs:]
+        n += pt[..., 2 * hs:]
         np.tanh(n, out=n)
         np.subtract(h, n, out=tmp)
         tmp *= z
@@ -201,18 +221,17 @@ def _gru_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: 
     return [h]
 
 
-def _lstm_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, order: range,
-                start: list[np.ndarray]) -> list[np.ndarray]:
+def _lstm_steps(fw: FastWeights, d: Any, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]
+                ) -> list[np.ndarray]:
     """Gates i, o, f (scaled by 0.5) and candidate c; Ct = f C_{t-1} + i c, Ht = o tanh(Ct)."""
     hs = fw.hidden
     rt = fw.rt[d]
-    batch = proj.shape[1]
-    g = np.empty((batch, 4 * hs), proj.dtype)
-    tmp = np.empty((batch, hs), proj.dtype)
-    iof, i, o, f, cand = g[:, :3 * hs], g[:, :hs], g[:, hs:2 * hs], g[:, 2 * hs:3 * hs], g[:, 3 * hs:]
+    g = np.empty(proj.shape[1:], proj.dtype)
+    tmp = np.empty(y.shape[1:], proj.dtype)
+    iof, i, o, f, cand = g[..., :3 * hs], g[..., :hs], g[..., hs:2 * hs], g[..., 2 * hs:3 * hs], g[..., 3 * hs:]
     h = start[0]
     c = start[1].copy()
-    for t in order:
+    for t in range(proj.shape[0]):
         np.matmul(h, rt, out=g)
         g += proj[t]
         np.tanh(g, out=g)
