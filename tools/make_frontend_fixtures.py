@@ -7,6 +7,7 @@ commands, versions and what produced every expected output::
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf         # TensorFlow frozen GraphDefs
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-wide
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-schema  # TF's own descriptors
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-image   # resizes, CropAndResize, LRN, ...
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2     # tf.keras 2.15 .h5/.keras/json
     KERAS_BACKEND=jax /tmp/vk3/bin/python tools/make_frontend_fixtures.py keras3
     /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe --proto bvlc/caffe.proto
@@ -131,6 +132,51 @@ def make_tf_wide() -> None:
     probs, pooled, dilated = (t.numpy() for t in net(tf.constant(x)))
     print("tf ops:", sorted({n.op for n in graph_def.node}))
     _save_npz("tf_wide_frozen.npz", input=x, Identity=probs, Identity_1=pooled, Identity_2=dilated)
+
+
+def make_tf_image() -> None:
+    """The image and NN ops OpenCV's TF importer runs: tf_image_ops.pb and .npz (one output per case)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    rng = np.random.default_rng(31)
+    w_t = tf.Variable((rng.standard_normal((3, 3, 4, 3)) * 0.5).astype(np.float32))  # [kh, kw, out, in]
+    # (y1, x1, y2, x2): inside, flipped, partly outside (extrapolated), a point, the whole image
+    boxes = tf.constant([[0.1, 0.2, 0.7, 0.9], [0.8, 0.6, 0.2, 0.1], [-0.3, 0.5, 0.6, 1.4],
+                         [0.5, 0.5, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0]], tf.float32)
+    box_ind = tf.constant([0, 1, 1, 0, 1], tf.int32)
+    raw = tf.raw_ops
+
+    @tf.function(input_signature=[tf.TensorSpec([2, 7, 9, 3], tf.float32, name="input")])
+    def net(x):
+        outs = {}
+        for name, kw in [("legacy", {}), ("align", {"align_corners": True}), ("half", {"half_pixel_centers": True})]:
+            for size in ([5, 13], [11, 4]):  # one down-and-up, one up-and-down per axis
+                tag = f"{name}_{size[0]}x{size[1]}"
+                outs[f"bilinear_{tag}"] = raw.ResizeBilinear(images=x, size=size, **kw)
+                outs[f"nearest_{tag}"] = raw.ResizeNearestNeighbor(images=x, size=size, **kw)
+        computed = tf.shape(x)[1:3] * 2 - 1  # a size TF computes: Shape -> StridedSlice -> Mul -> Sub
+        outs["bilinear_computed"] = raw.ResizeBilinear(images=x, size=computed, half_pixel_centers=True)
+        outs["crop_bilinear"] = tf.image.crop_and_resize(x, boxes, box_ind, [4, 6], extrapolation_value=-2.5)
+        outs["crop_nearest"] = tf.image.crop_and_resize(x, boxes, box_ind, [5, 3], method="nearest")
+        outs["crop_single"] = tf.image.crop_and_resize(x, boxes, box_ind, [1, 1])
+        outs["lrn"] = tf.nn.local_response_normalization(x, depth_radius=1, bias=0.7, alpha=0.3, beta=0.75)
+        outs["mirror_pad"] = tf.pad(x, [[0, 0], [2, 1], [0, 3], [0, 0]], mode="REFLECT")
+        outs["clip"] = raw.ClipByValue(t=x, clip_value_min=-0.4, clip_value_max=tf.abs(x[::-1]) * 0.5)
+        outs["argmax"] = tf.math.argmax(x, axis=2, output_type=tf.int32)
+        outs["argmin"] = tf.math.argmin(x, axis=3)
+        h = tf.nn.relu(x)
+        outs["deconv_same"] = tf.nn.conv2d_transpose(h, w_t, [2, 14, 17, 4], 2, "SAME")  # 17: odd, pads split
+        outs["deconv_valid"] = tf.nn.conv2d_transpose(h, w_t, [2, 16, 20, 4], 2, "VALID")  # 20: output_padding 1
+        return {k: tf.identity(v, name=f"out_{k}") for k, v in outs.items()}
+
+    frozen = convert_variables_to_constants_v2(net.get_concrete_function())
+    graph_def = frozen.graph.as_graph_def()
+    tf.io.write_graph(graph_def, str(DATA), "tf_image_ops.pb", as_text=False)
+    x = rng.standard_normal((2, 7, 9, 3)).astype(np.float32)
+    results = {k: v.numpy() for k, v in net(tf.constant(x)).items()}
+    print("tf ops:", sorted({n.op for n in graph_def.node}))
+    _save_npz("tf_image_ops.npz", input=x, **{f"out_{k}": v for k, v in results.items()})
 
 
 def make_tf_schema() -> None:
@@ -484,7 +530,7 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-wide", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
+    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe, caffe-ssd and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
@@ -493,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
-    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
+    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
              "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
              "caffe-schema": lambda: make_caffe_schema(
                  args.proto, args.out, args.messages.split(",") if args.messages else None),

@@ -10,8 +10,9 @@ No TensorFlow import: the GraphDef schema is declared in :mod:`.tf_schema`.
   constant weights are transposed at import.
 * Every other op — and any op a registered layer claims for domain ``tf`` — becomes a
   node in domain ``tf`` with all of its attributes decoded to Python values and its
-  inputs unchanged (NHWC, as TensorFlow defines the op), e.g. ``tf::ResizeBilinear(images,
-  size)`` with ``align_corners``/``half_pixel_centers``.
+  inputs unchanged (NHWC, as TensorFlow defines the op), e.g. ``tf::ResizeBicubic(images,
+  size)`` with ``align_corners``/``half_pixel_centers``; ``tf::CropAndResize`` is a built-in layer
+  (:mod:`graphc.layers.builtin.tf_image`).
 * TF1 control flow (``while`` frames, ``tf.map_fn``'s TensorArrays, ``tf.cond``) becomes ONNX
   ``Loop``/``If`` (:mod:`.tf_control_flow`).
 * Graph outputs: the data outputs no node reads, unless ``outputs`` names them.
@@ -34,6 +35,7 @@ from ..ir import Graph, Value
 from .builder import GraphBuilder, mark_overridden
 from .tf_array_ops import ARRAY_MIN_INPUTS, ARRAY_OPS, reverse_transpose
 from .tf_control_flow import ControlFlowImporter, has_control_flow
+from .tf_nn_ops import NN_MIN_INPUTS, NN_OPS
 from .tf_schema import DT_TO_NUMPY, tf_messages
 
 __all__ = ["load_tensorflow", "parse_graphdef", "graphdef_to_graph", "tensor_to_array", "MAPPED_OPS"]
@@ -536,6 +538,8 @@ MAPPED_OPS: dict[str, Converter] = {
     "Range": _ternary("Range"),  # scalar start, limit, delta of one type in both
     # array, indexing and detection ops (an Object Detection API graph's pre/post-processing)
     **ARRAY_OPS,
+    # image and NN ops OpenCV's TF importer runs (resizes, LRN, MirrorPad, conv2d_transpose, ...)
+    **NN_OPS,
 }
 
 #: data inputs a mapped op needs at least, where more than one (TensorFlow's op registry)
@@ -545,7 +549,7 @@ _MIN_INPUTS: dict[str, int] = {
                      "Less", "LessEqual", "Equal", "LogicalAnd", "LogicalOr", "Mean", "Pad", "ConcatV2",
                      "Reshape", "Transpose", "Sum", "Max", "Min", "Prod", "ExpandDims"], 2),
     "PadV2": 3, "Range": 3, "StridedSlice": 4, "FusedBatchNorm": 5, "FusedBatchNormV3": 5,
-    **ARRAY_MIN_INPUTS,
+    **ARRAY_MIN_INPUTS, **NN_MIN_INPUTS,
 }
 
 _NO_OUTPUT_OPS = {"NoOp", "Assert", "SaveV2", "RestoreV2"}

@@ -75,12 +75,16 @@ node { name: "resize_bilinear" op: "ResizeBilinear" input: "input" input: "resiz
 '''
 
 
-def test_opencv_resize_bilinear_graph_imports_as_tf_node(tmp_path):
+#: an op graphc does not map (OpenCV's TF importer has no bicubic resize either): a ``tf`` node
+UNMAPPED_GRAPH = OPENCV_GRAPH.replace('op: "ResizeBilinear"', 'op: "ResizeBicubic"')
+
+
+def test_unmapped_op_imports_as_tf_node(tmp_path):
     path = tmp_path / "resize.pbtxt"
-    path.write_text(OPENCV_GRAPH)
+    path.write_text(UNMAPPED_GRAPH)
     g = graphc.load_model(path)
     (op,) = g.ops.values()
-    assert (op.domain, op.op_type) == ("tf", "ResizeBilinear")
+    assert (op.domain, op.op_type) == ("tf", "ResizeBicubic")
     assert op.attrs == {"T": "float32", "align_corners": False}
     assert op.inputs[0] is g.inputs[0] and g.inputs[0].shape == (2, 3, 4, 5)
     np.testing.assert_array_equal(op.inputs[1].const, np.array([9, 8], np.int32))
@@ -89,11 +93,27 @@ def test_opencv_resize_bilinear_graph_imports_as_tf_node(tmp_path):
 
 
 def test_binary_pb_parses_like_text(tmp_path):
-    gd = parse_graphdef(OPENCV_GRAPH.encode(), text=True)
+    gd = parse_graphdef(UNMAPPED_GRAPH.encode(), text=True)
     (tmp_path / "resize.pb").write_bytes(gd.SerializeToString())
     g = graphc.load_model(tmp_path / "resize.pb")
-    assert [op.op_type for op in g] == ["ResizeBilinear"]
+    assert [op.op_type for op in g] == ["ResizeBicubic"]
     np.testing.assert_array_equal(g.ops["resize_bilinear"].inputs[1].const, [9, 8])
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_opencv_resize_bilinear_graph_maps_to_resize(tmp_path, target):
+    """ResizeBilinear needs no layer: known values of tf.image.resize_bilinear (legacy coordinates)."""
+    path = tmp_path / "resize.pbtxt"
+    path.write_text(OPENCV_GRAPH)
+    assert not [op for op in graphc.load_model(path) if op.domain]
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    (y,) = graphc.compile(path, target).run({"input": x}).values()
+    assert y.shape == (2, 9, 8, 5)
+    # row 0 of channel 0 samples input columns 0, 0.5, 1, ... (scale 4/8); input[0,0,:,0] = 0,5,10,15
+    np.testing.assert_allclose(y[0, 0, :, 0], [0, 2.5, 5, 7.5, 10, 12.5, 15, 15], atol=1e-5)
+    # column 0 samples input rows 0, 1/3, 2/3, ... (scale 3/9); input[0,:,0,0] = 0,20,40
+    np.testing.assert_allclose(y[0, :, 0, 0], [0, 20 / 3, 40 / 3, 20, 80 / 3, 100 / 3, 40, 40, 40], atol=1e-4)
+    np.testing.assert_allclose(y, resize_bilinear_tf(x, 9, 8), atol=1e-5)
 
 
 def test_typed_values_fill_to_shape():
@@ -136,6 +156,7 @@ class ResizeBilinearLayer(graphc.Layer):
 
 
 def test_opencv_graph_compiles_with_registered_resize_layer(tmp_path):
+    """A registered tf::ResizeBilinear layer takes the op over from graphc's Resize mapping."""
     path = tmp_path / "resize.pbtxt"
     path.write_text(OPENCV_GRAPH)
     reg = graphc.LayerRegistry()

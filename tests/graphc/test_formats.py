@@ -11,7 +11,7 @@ import graphc
 from graphc.errors import ModelFormatError
 from graphc.formats import detect_format
 from tests.frontends.test_keras import write_keras
-from tests.frontends.test_tensorflow import OPENCV_GRAPH
+from tests.frontends.test_tensorflow import UNMAPPED_GRAPH
 
 CAFFE_NET = """
 # a deploy file as OpenCV's samples ship it
@@ -46,12 +46,12 @@ def test_a_prototxt_named_txt_is_read_as_caffe(tmp_path):
 def test_graphdefs_under_other_names(tmp_path):
     from graphc.frontends.tensorflow import parse_graphdef
 
-    (tmp_path / "frozen.txt").write_text(OPENCV_GRAPH)
-    (tmp_path / "frozen_graph.bin").write_bytes(parse_graphdef(OPENCV_GRAPH.encode(), text=True).SerializeToString())
+    (tmp_path / "frozen.txt").write_text(UNMAPPED_GRAPH)
+    (tmp_path / "frozen_graph.bin").write_bytes(parse_graphdef(UNMAPPED_GRAPH.encode(), text=True).SerializeToString())
     for name, text in (("frozen.txt", True), ("frozen_graph.bin", False)):
         found = detect_format(tmp_path / name)
         assert (found.format, found.text) == ("tensorflow", text), found
-        assert [op.op_type for op in graphc.load_model(tmp_path / name)] == ["ResizeBilinear"]
+        assert [op.op_type for op in graphc.load_model(tmp_path / name)] == ["ResizeBicubic"]
 
 
 def test_a_caffemodel_under_another_name(tmp_path):

@@ -1,0 +1,133 @@
+"""TensorFlow image and NN ops that OpenCV's TF importer runs -> ONNX, with TensorFlow's semantics.
+
+* ``ResizeBilinear`` / ``ResizeNearestNeighbor`` (NHWC, ``size`` Const or computed) -> ``Resize`` in NCHW
+  with the output sizes ``[N, C, *size]``. ``coordinate_transformation_mode``: ``align_corners`` for
+  ``align_corners=True``, ``half_pixel`` for ``half_pixel_centers=True``, else ``asymmetric``
+  (TF's legacy ``out * in / out_size``). Bilinear: ``linear`` (TF clamps the source coordinate to the
+  image as ONNX does); its output is float32 whatever the input, as in TF. Nearest: ``floor`` for the
+  legacy mapping, ``round_prefer_ceil`` otherwise (TF's ``roundf`` for align_corners; for half-pixel
+  centres TF takes ``floor((out + 0.5) * scale)``, which is ONNX's ``(out + 0.5) * scale - 0.5``
+  rounded half up).
+* ``LRN`` -> ``LRN`` in NCHW, ``size = 2 * depth_radius + 1`` and ``alpha * size`` (ONNX divides
+  alpha by the window size, TF does not).
+* ``MirrorPad`` (``REFLECT``) -> ``Pad(mode=reflect)``; ``SYMMETRIC`` stays a ``tf`` node.
+* ``ClipByValue`` -> ``Min(Max(x, lo), hi)`` (bounds may be tensors that broadcast).
+* ``ArgMax`` / ``ArgMin`` (axis Const) -> ``ArgMax``/``ArgMin(keepdims=0)`` (first index on ties, as
+  TF), cast to ``output_type``.
+* ``Conv2DBackpropInput`` (``tf.nn.conv2d_transpose``; ``input_sizes`` and filter Const) ->
+  ``ConvTranspose`` with the pads of the forward convolution (SAME: its total split with the odd
+  pixel at the end) and the ``output_padding`` that gives ``input_sizes``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..ir import Value
+from .builder import GraphBuilder
+
+__all__ = ["NN_OPS", "NN_MIN_INPUTS"]
+
+
+def _cast(b: GraphBuilder, v: Value, dtype: Any, name: str) -> Value:
+    return b.op1("Cast", [v], {"to": int(helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))}, name=name)
+
+
+def _nchw_sizes(b: GraphBuilder, x_nchw: Value, size: Value, name: str) -> Value:
+    """``[N, C, h, w]`` int64 for an NCHW tensor and TF's ``size`` (h, w)."""
+    if size.const is not None:
+        hw = b.const(np.asarray(size.const, np.int64).reshape(-1), f"{name}_hw")
+    else:
+        hw = b.op1("Reshape", [_cast(b, size, np.int64, f"{name}_size64"), b.ints([-1], f"{name}_flat")],
+                   name=f"{name}_hw")
+    nc = b.op1("Slice", [b.op1("Shape", [x_nchw], name=f"{name}_shape"), b.ints([0], f"{name}_zero"),
+                         b.ints([2], f"{name}_two")], name=f"{name}_nc")
+    return b.op1("Concat", [nc, hw], {"axis": 0}, name=f"{name}_sizes")
+
+
+def _resize(b: GraphBuilder, node: Any) -> list[Value] | None:
+    align, half = bool(node.attr("align_corners", False)), bool(node.attr("half_pixel_centers", False))
+    if align and half:
+        return None  # TF refuses the pair
+    x = node.inputs[0]
+    ctm = "align_corners" if align else "half_pixel" if half else "asymmetric"
+    if node.op == "ResizeBilinear":
+        if str(node.attr("T", "float32")) != "float32":
+            x = _cast(b, x, np.float32, f"{node.name}_float")  # TF interpolates and returns float32
+        attrs = {"mode": "linear", "coordinate_transformation_mode": ctm}
+    else:
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": ctm,
+                 "nearest_mode": "round_prefer_ceil" if (align or half) else "floor"}
+    x = b.to_nchw(x)
+    sizes = _nchw_sizes(b, x, node.inputs[1], node.name)
+    y = b.op1("Resize", [x, None, None, sizes], attrs, name=f"{node.name}_nchw")
+    return [b.to_nhwc(y)]
+
+
+def _lrn(b: GraphBuilder, node: Any) -> list[Value]:
+    size = 2 * int(node.attr("depth_radius", 5)) + 1
+    attrs = {"size": size, "alpha": float(np.float32(node.attr("alpha", 1.0)) * size),
+             "beta": float(node.attr("beta", 0.5)), "bias": float(node.attr("bias", 1.0))}
+    return [b.to_nhwc(b.op1("LRN", [b.to_nchw(node.inputs[0])], attrs, name=f"{node.name}_nchw"))]
+
+
+def _mirror_pad(b: GraphBuilder, node: Any) -> list[Value] | None:
+    if str(node.attr("mode", "REFLECT")).upper() != "REFLECT":
+        return None  # SYMMETRIC repeats the edge pixel: no ONNX Pad mode does
+    p = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1, 2)
+    pads = b.ints(list(p[:, 0]) + list(p[:, 1]), f"{node.name}_pads")
+    return [b.op1("Pad", [node.inputs[0], pads], {"mode": "reflect"}, name=node.name)]
+
+
+def _clip_by_value(b: GraphBuilder, node: Any) -> list[Value]:
+    lower = b.op1("Max", node.inputs[:2], name=f"{node.name}_lower")
+    return [b.op1("Min", [lower, node.inputs[2]], name=node.name)]
+
+
+def _arg(onnx_type: str) -> Callable[[GraphBuilder, Any], list[Value]]:
+    def convert(b: GraphBuilder, node: Any) -> list[Value]:
+        axis = int(np.asarray(node.const_input(1)).reshape(()))
+        idx = b.op1(onnx_type, node.inputs[:1], {"axis": axis, "keepdims": 0}, name=f"{node.name}_i64")
+        out = str(node.attr("output_type", "int64"))
+        return [idx if out == "int64" else _cast(b, idx, out, node.name)]
+    return convert
+
+
+def _conv_transpose(b: GraphBuilder, node: Any) -> list[Value] | None:
+    fmt = str(node.attr("data_format", "NHWC"))
+    sizes = np.asarray(node.const_input(0), np.int64).reshape(-1)
+    filt = node.const_input(1)  # [kh, kw, out_channels, in_channels] of the transposed conv
+    spatial = [1, 2] if fmt == "NHWC" else [2, 3]
+    strides = [int(node.attr("strides", [1, 1, 1, 1])[i]) for i in spatial]
+    dilations = [int((node.attr("dilations") or [1, 1, 1, 1])[i]) for i in spatial]
+    padding = str(node.attr("padding", "VALID"))
+    if padding not in ("SAME", "VALID"):
+        return None
+    pads_begin, pads_end, out_pad = [], [], []
+    for i, ax in enumerate(spatial):
+        size, s, k = int(sizes[ax]), strides[i], dilations[i] * (int(filt.shape[i]) - 1) + 1
+        fwd = -(-size // s) if padding == "SAME" else (size - k) // s + 1  # the forward conv's output
+        total = max((fwd - 1) * s + k - size, 0) if padding == "SAME" else 0
+        pads_begin.append(total // 2)
+        pads_end.append(total - total // 2)
+        out_pad.append(size - ((fwd - 1) * s + k - total))
+    w = b.const(np.ascontiguousarray(np.transpose(filt, (3, 2, 0, 1))), f"{node.name}_filter")
+    x = b.to_nchw(node.inputs[2]) if fmt == "NHWC" else node.inputs[2]
+    attrs = {"strides": strides, "dilations": dilations, "pads": pads_begin + pads_end, "output_padding": out_pad}
+    y = b.op1("ConvTranspose", [x, w], attrs, name=f"{node.name}_nchw")
+    return [b.to_nhwc(y) if fmt == "NHWC" else y]
+
+
+#: TensorFlow op -> converter (merged into the frontend's MAPPED_OPS)
+NN_OPS: dict[str, Callable[[GraphBuilder, Any], "list[Value] | None"]] = {
+    "ResizeBilinear": _resize, "ResizeNearestNeighbor": _resize, "LRN": _lrn, "MirrorPad": _mirror_pad,
+    "ClipByValue": _clip_by_value, "ArgMax": _arg("ArgMax"), "ArgMin": _arg("ArgMin"),
+    "Conv2DBackpropInput": _conv_transpose,
+}
+
+#: data inputs each takes at least (TensorFlow's op registry)
+NN_MIN_INPUTS = {"ResizeBilinear": 2, "ResizeNearestNeighbor": 2, "MirrorPad": 2, "ClipByValue": 3, "ArgMax": 2,
+                 "ArgMin": 2, "Conv2DBackpropInput": 3}
