@@ -72,7 +72,7 @@ def merge_slots(runtime: Sequence[Any], blobs: Sequence[Any], blob_slots: Sequen
     return out
 
 
-def full_inputs(op: Op, runtime: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+def full_inputs(op: Op, runtime: Sequence[Any]) -> list[Any]:
     """``op``'s argument list in ORIGINAL slot order: ``op.blobs`` at ``op.blob_slots``,
     ``runtime`` (one array per entry of ``op.inputs``) filling the other slots in order."""
     return merge_slots(runtime, op.blobs, op.blob_slots)

@@ -70,7 +70,7 @@ class BoundProgram:
         offsets = plan.offsets if plan is not None else {}
         views = plan.views if plan is not None else {}
         inplace = set(plan.inplace_ops) if plan is not None else set()
-        self.base = [None] * program.n_slots
+        self.base: list[Any] = [None] * program.n_slots
         for slot, arr in program.presets:
             self.base[slot] = arr
         self.preset_ids = {id(arr) for _, arr in program.presets}
@@ -101,6 +101,7 @@ class BoundProgram:
             if step.kind == "layer":
                 fn: Callable[..., Any] = layer_runner(op)
             elif step.kind == "fallback":
+                assert op.graph is not None  # a planned op is in the graph
                 fn = ReferenceRunner(op, op.graph.captures(op) if op.has_subgraphs else ())
             else:
                 assert step.spec is not None

@@ -58,7 +58,7 @@ def fallback_ops() -> dict[tuple[str, str], str]:
             table[(domain, op_type)] = "reference class"
     for schema in onnx.defs.get_all_schemas_with_history():
         key = (canonical_domain(schema.domain), schema.name)
-        if key[0] == "" and key not in table and (schema.has_function or schema.has_context_dependent_function):
+        if key[0] == "" and key not in table and (schema.has_function or schema.has_context_dependent_function):  # type: ignore[attr-defined]  # onnx's defs stub lacks it; present at runtime
             table[key] = "schema function"
     return dict(sorted(table.items()))
 

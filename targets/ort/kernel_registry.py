@@ -147,9 +147,9 @@ class OrtKernelRegistry:
             schema = onnx.defs.get_schema(op.op_type, opset, op.domain)
         except onnx.defs.SchemaError:
             return False
-        if schema.has_context_dependent_function and not schema.has_function:
+        if schema.has_context_dependent_function and not schema.has_function:  # type: ignore[attr-defined]  # onnx's defs stub lacks it; present at runtime
             return True  # onnxruntime builds and inlines the body per node (CastLike, ...)
-        if not schema.has_function:
+        if not schema.has_function:  # type: ignore[attr-defined]  # onnx's defs stub lacks it; present at runtime
             return False
         body = schema.function_body
         return all(self.has_op(n.domain, n.op_type, opset) for n in body.node)

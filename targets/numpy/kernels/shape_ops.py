@@ -236,9 +236,9 @@ def _pad_array(
     rank = x.ndim
     axes = list(range(rank)) if axes is None else _norm_axes(axes, rank)
     n = len(axes)
-    width = [[0, 0] for _ in range(rank)]
+    width: list[tuple[int, int]] = [(0, 0) for _ in range(rank)]
     for i, a in enumerate(axes):
-        width[a] = [int(pads[i]), int(pads[n + i])]
+        width[a] = (int(pads[i]), int(pads[n + i]))
     crop = tuple(slice(max(-b, 0), x.shape[i] - max(-e, 0)) for i, (b, e) in enumerate(width))
     x = x[crop]
     width = [(max(b, 0), max(e, 0)) for b, e in width]
@@ -249,7 +249,7 @@ def _pad_array(
         return out
     if x.size == 0 and mode != "constant":
         return np.pad(x, width, mode="constant")
-    return np.pad(x, width, mode=mode)
+    return np.pad(x, width, mode=mode)  # type: ignore[call-overload]  # ONNX's mode string; np.pad names a bad one
 
 
 @kernel("Pad")
