@@ -18,9 +18,9 @@ Then the oracle (TensorFlow 2.15, ``tf.compat.v1.Session``) in its own venv, and
     /tmp/vtf/bin/python tools/check_tf_od_api.py MODEL --oracle
     OPENBLAS_NUM_THREADS=1 python tools/check_tf_od_api.py MODEL [numpy] [ort]
 
-The image is a seeded synthetic RGB uint8. Times: 3 warm-up runs, then the median of 15. graphc needs
-user layers for the ops that stay ``tf`` nodes, given here: ``ResizeBilinear`` (NHWC, TF's legacy
-sampling) and, for the Faster R-CNN, ``CropAndResize`` (bilinear, TF's extrapolation).
+The image is a seeded synthetic RGB uint8. Times: 3 warm-up runs, then the median of 15. Both graphs
+load as shipped, with no user layers: ``ResizeBilinear`` maps to ONNX ``Resize`` and the Faster R-CNN's
+``CropAndResize`` runs as graphc's built-in ``tf::CropAndResize`` layer.
 """
 
 from __future__ import annotations
@@ -82,71 +82,11 @@ def check(model: str, targets: list[str]) -> None:
     """Compile for each target, run on the oracle's image and print the max differences and times."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import graphc
-    from graphc.layers import LayerRegistry
-
-    class ResizeBilinear(graphc.Layer):
-        """tf.image.resize_bilinear (align_corners=False, half_pixel_centers=False), NHWC; size in blobs[0]."""
-
-        def output_shapes(self, input_shapes):
-            n, _, _, c = input_shapes[0]
-            return [(n, *(int(v) for v in self.blobs[0]), c)]
-
-        def get_config(self):
-            return {"align_corners": bool(self.params.get("align_corners", False))}
-
-        def forward(self, inputs, outputs, internals):
-            x = inputs[0]
-            _, h, w, _ = x.shape
-            oh, ow = (int(v) for v in self.blobs[0])
-            fy, fx = np.arange(oh) * (h / oh), np.arange(ow) * (w / ow)
-            y0, x0 = np.floor(fy).astype(int), np.floor(fx).astype(int)
-            y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-            dy, dx = (fy - y0)[None, :, None, None], (fx - x0)[None, None, :, None]
-            top = x[:, y0][:, :, x0] * (1 - dx) + x[:, y0][:, :, x1] * dx
-            bot = x[:, y1][:, :, x0] * (1 - dx) + x[:, y1][:, :, x1] * dx
-            outputs[0][...] = top * (1 - dy) + bot * dy
-
-    class CropAndResize(graphc.Layer):
-        """tf.image.crop_and_resize (bilinear, extrapolation_value outside the image); crop_size in blobs[0]."""
-
-        def output_shapes(self, input_shapes):
-            return [(input_shapes[1][0], *(int(v) for v in self.blobs[0]), input_shapes[0][3])]
-
-        def get_config(self):
-            return {"method": str(self.params.get("method", "bilinear")),
-                    "extrapolation_value": float(self.params.get("extrapolation_value", 0.0))}
-
-        def forward(self, inputs, outputs, internals):
-            img, boxes, box_ind = inputs[:3]
-            _, h, w, _ = img.shape
-            ch, cw = (int(v) for v in self.blobs[0])
-
-            def coords(lo: float, hi: float, size: int, n: int) -> np.ndarray:
-                if n == 1:
-                    return np.array([0.5 * (lo + hi) * (size - 1)])
-                return lo * (size - 1) + np.arange(n) * ((hi - lo) * (size - 1) / (n - 1))
-
-            for k in range(boxes.shape[0]):
-                y1, x1, y2, x2 = (float(v) for v in boxes[k])
-                im = img[int(box_ind[k])]
-                ys, xs = coords(y1, y2, h, ch), coords(x1, x2, w, cw)
-                top, bottom = np.clip(np.floor(ys), 0, h - 1).astype(int), np.clip(np.ceil(ys), 0, h - 1).astype(int)
-                left, right = np.clip(np.floor(xs), 0, w - 1).astype(int), np.clip(np.ceil(xs), 0, w - 1).astype(int)
-                yl, xl = (ys - np.floor(ys))[:, None, None], (xs - np.floor(xs))[None, :, None]
-                upper = im[top][:, left] + (im[top][:, right] - im[top][:, left]) * xl
-                lower = im[bottom][:, left] + (im[bottom][:, right] - im[bottom][:, left]) * xl
-                val = upper + (lower - upper) * yl
-                val[((ys < 0) | (ys > h - 1))[:, None] | ((xs < 0) | (xs > w - 1))[None, :]] = \
-                    float(self.params.get("extrapolation_value", 0.0))
-                outputs[0][k] = val
 
     pb = MODELS[model][0]
     ref = np.load(pb.with_name("tf215_outputs.npz"))
-    layers = LayerRegistry()
-    layers.register("ResizeBilinear", domain="tf")(ResizeBilinear)
-    layers.register("CropAndResize", domain="tf")(CropAndResize)
     for target in targets:
-        art = graphc.compile(pb, target=target, layers=layers, outputs=OUTPUTS)
+        art = graphc.compile(pb, target=target, outputs=OUTPUTS)  # as shipped: no user layers
         feeds = {"image_tensor": ref["image"]}
         got = {k: np.asarray(v) for k, v in art.run(feeds).items()}
         ms = _median_ms(lambda: art.run(feeds))
