@@ -103,7 +103,7 @@ class OrtArtifact:
         feeds = check_feeds(self._feeds, feeds)  # names, dtypes (byte order by value), shapes: InputError
         token = begin_run(self.memory_budget)  # the run's budget (an enclosing run's when nested)
         try:
-            budget = current_budget().memory
+            budget = current_budget()
             self._sizes.check(feeds, budget)  # sizes predicted from the feeds, before onnxruntime allocates
             got = self._run(feeds)
             check_outputs(self.output_names, got, budget)

@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 
 from graphc.errors import PlanError
-from graphc.limits import memory_budget
+from graphc.limits import RunBudget, memory_budget
 from graphc.predicted_sizes import SizeCache
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["check_compile_budget", "RunSizes", "check_outputs"]
 
 _ADVICE = "raise memory_budget (GRAPHC_MEMORY_BUDGET) or reduce the input"
+#: outputs up to this many bytes in all are not checked after a run
+_UNCHECKED = 1 << 20
 
 
 def check_compile_budget(graph: Graph, budget: int | None) -> None:
@@ -72,14 +74,15 @@ class RunSizes:
                         self._end[name] = i  # nodes in order: the last reader wins
         self._n = len(nodes)
 
-    def check(self, feeds: Mapping[str, Any], budget: int) -> None:
+    def check(self, feeds: Mapping[str, Any], run: RunBudget) -> None:
         """PlanError before the run when a predicted value, or the predicted values alive at one node,
-        exceed ``budget`` bytes."""
+        exceed the ``run``'s memory budget."""
         if self._cache is None:
             return
         sizes = self._cache.sizes(feeds)
         if not sizes:
             return
+        budget = run.memory
         delta = [0] * (self._n + 2)
         for name, (shape, nbytes) in sizes.items():
             if name not in self._producer:
@@ -100,11 +103,15 @@ class RunSizes:
                                 f"(predicted from the feeds), over the memory budget of {budget} bytes; {_ADVICE}")
 
 
-def check_outputs(names: list[str], outputs: list[Any], budget: int) -> None:
-    """PlanError when what onnxruntime returned is over ``budget`` bytes, one output or all together."""
+def check_outputs(names: list[str], outputs: list[Any], run: RunBudget) -> None:
+    """PlanError when what onnxruntime returned is over the ``run``'s memory budget, one output or all
+    together (outputs of 1 MiB or less in all are not checked: the budget is not even read)."""
+    sizes = [a.nbytes if isinstance(a, np.ndarray) else 0 for a in outputs]
+    if sum(sizes) <= _UNCHECKED:
+        return
+    budget = run.memory
     total = 0
-    for name, a in zip(names, outputs):
-        n = a.nbytes if isinstance(a, np.ndarray) else 0
+    for name, a, n in zip(names, outputs, sizes):
         total += n
         if n > budget:
             raise PlanError(f"output {name!r} of shape {list(a.shape)} is {n} bytes, over the memory budget of "

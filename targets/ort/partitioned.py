@@ -201,7 +201,7 @@ class PartitionedArtifact:
             runners = self._runners()
         token = begin_run(self.memory_budget)  # one budget for the whole run: every stage's loops and run-time sizes
         try:
-            budget = current_budget().memory
+            budget = current_budget()
             self._sizes.check(vals, budget)  # sizes predicted from the feeds, before any stage
             for rec, live in zip(self._schedule, self._live):
                 stage = rec["stage"]
