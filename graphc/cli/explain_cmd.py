@@ -6,7 +6,7 @@ import argparse
 
 from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
 
-DEFAULT_PASSES = "canonicalize,infer-shapes"
+DEFAULT_PASSES = "canonicalize,legalize,infer-shapes"  # legalize binds --layers ops, so their output_shapes type them
 
 
 def add_parser(sub) -> None:

@@ -189,6 +189,9 @@ def test_explain_and_blame_use_the_layers_output_shapes(tmp_path, capsys):
     assert "first failure: 'a' must have rank 2, 'f' is of unknown rank" in capsys.readouterr().out
     assert main(["explain", model, "--rule", "matmul-add", "--passes", passes, *layers]) == 0
     assert "1 candidate Add op(s); 1 match and rewrite: add" in capsys.readouterr().out
+    # the default passes bind the layer too (they were canonicalize,infer-shapes: --layers had no effect)
+    assert main(["explain", model, "--rule", "matmul-add", *layers]) == 0
+    assert "1 candidate Add op(s); 1 match and rewrite: add" in capsys.readouterr().out
     fused = passes + ",fuse-matmul-add"
     assert main(["blame", model, "--passes", fused, "--node", "add"]) == 0
     assert "from the source model" in capsys.readouterr().out
