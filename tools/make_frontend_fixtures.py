@@ -8,6 +8,7 @@ commands, versions and what produced every expected output::
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-wide
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-schema  # TF's own descriptors
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-image   # resizes, CropAndResize, LRN, ...
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-atrous  # dilated convs as SpaceToBatchND triples
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2     # tf.keras 2.15 .h5/.keras/json
     KERAS_BACKEND=jax /tmp/vk3/bin/python tools/make_frontend_fixtures.py keras3
     /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe --proto bvlc/caffe.proto
@@ -177,6 +178,41 @@ def make_tf_image() -> None:
     results = {k: v.numpy() for k, v in net(tf.constant(x)).items()}
     print("tf ops:", sorted({n.op for n in graph_def.node}))
     _save_npz("tf_image_ops.npz", input=x, **{f"out_{k}": v for k, v in results.items()})
+
+
+def make_tf_atrous() -> None:
+    """Dilated convolutions as TF writes them (SpaceToBatchND -> conv -> BatchToSpaceND), the two ops
+    alone, and TF1's Concat: tf_atrous.pb and .npz (one output per case)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    rng = np.random.default_rng(37)
+    w = tf.Variable((rng.standard_normal((3, 3, 3, 4)) * 0.5).astype(np.float32))
+    w_dw = tf.Variable((rng.standard_normal((3, 2, 3, 2)) * 0.5).astype(np.float32))
+    w_pw = tf.Variable((rng.standard_normal((1, 1, 6, 5)) * 0.5).astype(np.float32))
+    raw = tf.raw_ops
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 11, 13, 3], tf.float32, name="input")])
+    def net(x):
+        outs = {
+            "atrous_same": tf.nn.atrous_conv2d(x, w, rate=2, padding="SAME"),
+            "atrous_valid": tf.nn.atrous_conv2d(x, w, rate=3, padding="VALID"),
+            "depthwise_dilated": tf.nn.depthwise_conv2d(x, w_dw, [1, 1, 1, 1], "SAME", dilations=[2, 3]),
+            "separable_dilated": tf.nn.separable_conv2d(x, w_dw, w_pw, [1, 1, 1, 1], "SAME", dilations=[3, 2]),
+        }
+        s2b = raw.SpaceToBatchND(input=x, block_shape=[2, 3], paddings=[[1, 0], [2, 0]])  # [6N, 6, 5, 3]
+        outs["space_to_batch"] = s2b
+        outs["batch_to_space"] = raw.BatchToSpaceND(input=tf.nn.relu(s2b) - 0.5, block_shape=[2, 3],
+                                                    crops=[[1, 1], [0, 2]])  # [N, 10, 13, 3]
+        outs["concat_v1"] = raw.Concat(concat_dim=3, values=[x, x * 2.0])
+        return {k: tf.identity(v, name=f"out_{k}") for k, v in outs.items()}
+
+    graph_def = convert_variables_to_constants_v2(net.get_concrete_function()).graph.as_graph_def()
+    tf.io.write_graph(graph_def, str(DATA), "tf_atrous.pb", as_text=False)
+    x = rng.standard_normal((2, 11, 13, 3)).astype(np.float32)
+    results = {k: v.numpy() for k, v in net(tf.constant(x)).items()}
+    print("tf ops:", sorted({n.op for n in graph_def.node}))
+    _save_npz("tf_atrous.npz", input=x, **{f"out_{k}": v for k, v in results.items()})
 
 
 def make_tf_schema() -> None:
@@ -530,7 +566,7 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
+    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe, caffe-ssd and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
@@ -539,7 +575,7 @@ def main(argv: list[str] | None = None) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
-    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
+    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
              "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
              "caffe-schema": lambda: make_caffe_schema(
                  args.proto, args.out, args.messages.split(",") if args.messages else None),

@@ -34,6 +34,7 @@ from ..errors import ModelFormatError
 from ..ir import Graph, Value
 from .builder import GraphBuilder, mark_overridden
 from .tf_array_ops import ARRAY_MIN_INPUTS, ARRAY_OPS, reverse_transpose
+from .tf_atrous import fold_atrous_convolutions
 from .tf_control_flow import ControlFlowImporter, has_control_flow
 from .tf_nn_ops import NN_MIN_INPUTS, NN_OPS
 from .tf_schema import DT_TO_NUMPY, tf_messages
@@ -624,6 +625,13 @@ def graphdef_to_graph(gd: Any, name: str = "tf_graph", outputs: Sequence[str] | 
         if n.name in names:
             raise ModelFormatError(f"node {n.name!r} ({n.op}): two nodes of the GraphDef share this name")
         names.add(n.name)
+    consts = {n.name: n for n in nodes if n.op == "Const"}
+
+    def const_value(ref: str) -> np.ndarray | None:
+        nd = consts.get(ref.partition(":")[0])
+        return decode_attr(nd.attr["value"], nd.name) if nd is not None and "value" in nd.attr else None
+
+    nodes = fold_atrous_convolutions(nodes, const_value)  # SpaceToBatchND -> conv -> BatchToSpaceND
     ports: dict[str, int] = {n.name: 1 for n in nodes}
     read: set[tuple[str, int]] = set()
     for n in nodes:

@@ -17,6 +17,10 @@
 * ``Conv2DBackpropInput`` (``tf.nn.conv2d_transpose``; ``input_sizes`` and filter Const) ->
   ``ConvTranspose`` with the pads of the forward convolution (SAME: its total split with the odd
   pixel at the end) and the ``output_padding`` that gives ``input_sizes``.
+* ``SpaceToBatchND`` / ``BatchToSpaceND`` (4-D NHWC, Const block and paddings/crops) ->
+  ``Pad`` / ``Reshape`` / ``Transpose`` / ``Slice``; the atrous-convolution triple is folded into one
+  dilated convolution before (:mod:`.tf_atrous`).
+* ``Concat`` (TF1: the axis first) -> ``Concat``.
 """
 
 from __future__ import annotations
@@ -121,13 +125,70 @@ def _conv_transpose(b: GraphBuilder, node: Any) -> list[Value] | None:
     return [b.to_nhwc(y) if fmt == "NHWC" else y]
 
 
+def _dims(b: GraphBuilder, shape: Value, start: int, end: int, name: str) -> Value:
+    return b.op1("Slice", [shape, b.ints([start], f"{name}_start"), b.ints([end], f"{name}_end")], name=name)
+
+
+def _space_to_batch(b: GraphBuilder, node: Any) -> list[Value] | None:
+    """4-D NHWC ``SpaceToBatchND`` (block and paddings Const): Pad, then ``[N, H/bh, bh, W/bw, bw, C]`` ->
+    ``[bh, bw, N, H/bh, W/bw, C]`` -> ``[bh*bw*N, H/bh, W/bw, C]`` (shapes from the run time ``Shape``,
+    folded when known)."""
+    block = np.asarray(node.const_input(1), np.int64).reshape(-1)
+    pads = np.asarray(node.const_input(2), np.int64).reshape(-1, 2)
+    if block.size != 2 or pads.shape != (2, 2):
+        return None
+    n = node.name
+    padded = b.op1("Pad", [node.inputs[0], b.ints([0, *pads[:, 0].tolist(), 0, 0, *pads[:, 1].tolist(), 0],
+                                                  f"{n}_pads")], {"mode": "constant"}, name=f"{n}_padded")
+    shape = b.op1("Shape", [padded], name=f"{n}_shape")
+    cells = b.op1("Div", [_dims(b, shape, 1, 3, f"{n}_hw"), b.ints(block.tolist(), f"{n}_block")], name=f"{n}_cells")
+    cell_h, cell_w = _dims(b, cells, 0, 1, f"{n}_cell_h"), _dims(b, cells, 1, 2, f"{n}_cell_w")
+    channels = _dims(b, shape, 3, 4, f"{n}_c")
+    split_shape = b.op1("Concat", [_dims(b, shape, 0, 1, f"{n}_n"), cell_h, b.ints([int(block[0])], f"{n}_bh"),
+                                   cell_w, b.ints([int(block[1])], f"{n}_bw"), channels], {"axis": 0},
+                        name=f"{n}_split_shape")
+    split = b.op1("Reshape", [padded, split_shape], name=f"{n}_split")
+    moved = b.op1("Transpose", [split], {"perm": [2, 4, 0, 1, 3, 5]}, name=f"{n}_moved")
+    out_shape = b.op1("Concat", [b.ints([-1], f"{n}_batch"), cells, channels], {"axis": 0}, name=f"{n}_out_shape")
+    return [b.op1("Reshape", [moved, out_shape], name=n)]
+
+
+def _batch_to_space(b: GraphBuilder, node: Any) -> list[Value] | None:
+    """4-D NHWC ``BatchToSpaceND`` (block and crops Const): the inverse moves, then the crops."""
+    block = np.asarray(node.const_input(1), np.int64).reshape(-1)
+    crops = np.asarray(node.const_input(2), np.int64).reshape(-1, 2)
+    if block.size != 2 or crops.shape != (2, 2):
+        return None
+    n = node.name
+    shape = b.op1("Shape", [node.inputs[0]], name=f"{n}_shape")
+    hwc = _dims(b, shape, 1, 4, f"{n}_hwc")
+    split_shape = b.op1("Concat", [b.ints([*block.tolist(), -1], f"{n}_blocks"), hwc], {"axis": 0},
+                        name=f"{n}_split_shape")
+    split = b.op1("Reshape", [node.inputs[0], split_shape], name=f"{n}_split")
+    moved = b.op1("Transpose", [split], {"perm": [2, 3, 0, 4, 1, 5]}, name=f"{n}_moved")
+    spread = b.op1("Mul", [_dims(b, hwc, 0, 2, f"{n}_hw"), b.ints(block.tolist(), f"{n}_block")], name=f"{n}_spread")
+    full_shape = b.op1("Concat", [b.ints([-1], f"{n}_batch"), spread, _dims(b, hwc, 2, 3, f"{n}_c")], {"axis": 0},
+                       name=f"{n}_full_shape")
+    full = b.op1("Reshape", [moved, full_shape], name=f"{n}_full")
+    ends = [-int(c) if c > 0 else np.iinfo(np.int64).max for c in crops[:, 1]]
+    return [b.op1("Slice", [full, b.ints(crops[:, 0].tolist(), f"{n}_starts"), b.ints(ends, f"{n}_ends"),
+                            b.ints([1, 2], f"{n}_axes")], name=n)]
+
+
+def _concat_v1(b: GraphBuilder, node: Any) -> list[Value]:
+    """TF1 ``Concat(concat_dim, values...)``: the axis first."""
+    axis = int(np.asarray(node.const_input(0)).reshape(()))
+    return [b.op1("Concat", node.inputs[1:], {"axis": axis}, name=node.name)]
+
+
 #: TensorFlow op -> converter (merged into the frontend's MAPPED_OPS)
 NN_OPS: dict[str, Callable[[GraphBuilder, Any], "list[Value] | None"]] = {
     "ResizeBilinear": _resize, "ResizeNearestNeighbor": _resize, "LRN": _lrn, "MirrorPad": _mirror_pad,
     "ClipByValue": _clip_by_value, "ArgMax": _arg("ArgMax"), "ArgMin": _arg("ArgMin"),
-    "Conv2DBackpropInput": _conv_transpose,
+    "Conv2DBackpropInput": _conv_transpose, "SpaceToBatchND": _space_to_batch, "BatchToSpaceND": _batch_to_space,
+    "Concat": _concat_v1,
 }
 
 #: data inputs each takes at least (TensorFlow's op registry)
 NN_MIN_INPUTS = {"ResizeBilinear": 2, "ResizeNearestNeighbor": 2, "MirrorPad": 2, "ClipByValue": 3, "ArgMax": 2,
-                 "ArgMin": 2, "Conv2DBackpropInput": 3}
+                 "ArgMin": 2, "Conv2DBackpropInput": 3, "SpaceToBatchND": 3, "BatchToSpaceND": 3, "Concat": 2}
