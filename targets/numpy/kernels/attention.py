@@ -144,6 +144,7 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
     q, k, v = _to_heads(ctx, query, key, value)
     dtype = q.dtype
     if past_key is not None:
+        assert past_value is not None  # given together (checked above)
         k = np.concatenate((past_key, k), axis=2)
         v = np.concatenate((past_value, v), axis=2)
     b, nq, s, h = q.shape
@@ -181,12 +182,14 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
     y = grouped_matmul(probs, v)
     if y.dtype != dtype:
         y = y.astype(dtype)
-    outs: list[np.ndarray | None] = [ctx.write(0, merge_heads(y) if query.ndim == 3 else y, dtype)]
+    outs: list[np.ndarray] = [ctx.write(0, merge_heads(y) if query.ndim == 3 else y, dtype)]
     if len(ctx.outs) > 1:
         outs.append(ctx.write(1, k, k.dtype))
     if len(ctx.outs) > 2:
         outs.append(ctx.write(2, v, v.dtype))
     if want_qk:
+        if qk_out is None:
+            raise ctx.shape_error(f"qk_matmul_output_mode {mode} is not one of 0, 1, 2, 3")
         outs.append(ctx.write(3, np.broadcast_to(qk_out, (b, nq, s, t)), dtype))
     return tuple(outs) if len(outs) > 1 else outs[0]
 

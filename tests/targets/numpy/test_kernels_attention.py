@@ -83,6 +83,14 @@ def test_attention_gqa_causal_with_past_matches_reference(mode):
     _assert_close(got, want)
 
 
+def test_attention_unknown_qk_output_mode_is_refused():
+    """A qk_matmul_output_mode outside 0-3 with the scores output wanted is an error (it was a NaN output)."""
+    q, k, v = _rand((1, 2, 3, 4), 1), _rand((1, 2, 3, 4), 2), _rand((1, 2, 3, 4), 3)
+    ctx = OpContext("attention", "Attention", {"qk_matmul_output_mode": 4}, 23, "", outs=[None] * 4)
+    with pytest.raises(ShapeInferenceError, match="qk_matmul_output_mode 4"):
+        KERNELS.lookup("", "Attention", 23).fn(ctx, q, k, v)
+
+
 def test_attention_external_cache_nonpad_and_float_mask_match_reference():
     # opset 24: 4-D inputs over a static cache of 7 slots with per-batch valid lengths (one row fully
     # masked by the negative causal offset), an additive float mask and float64 softmax precision.
