@@ -178,6 +178,7 @@ def _prepare(op: Op, spec: KernelSpec, args: list[int], consts: dict[int, Any], 
         else:
             inputs.append(types.get(s))
     ctx = OpContext(op.name, op.op_type, op.attrs, op.opset, op.domain)
+    assert spec.prepare is not None  # only kernels with a prepare step get here
     try:
         return spec.prepare(ctx, inputs)
     except GraphcError:

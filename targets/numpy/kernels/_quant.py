@@ -13,10 +13,10 @@ def shift_zero_point(x: np.ndarray, zp: np.ndarray | None, axis: int = 0, dtype:
     A one-element zero point is a scalar; a 1-D one applies along ``axis`` of ``x`` (per
     channel, row or column); any other shape broadcasts as it is.
     """
-    xi = x.astype(dtype)
+    xi: np.ndarray = x.astype(dtype)
     if zp is None:
         return xi
-    z = np.asarray(zp).astype(dtype)
+    z: np.ndarray = np.asarray(zp).astype(dtype)
     if z.size == 1:
         z = z.reshape(())
     elif z.ndim == 1:

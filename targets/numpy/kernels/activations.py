@@ -36,7 +36,7 @@ def leaky_relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """x if x >= 0 else alpha * x."""
     alpha = _scalar(x, ctx.attr("alpha", 0.01))
     buf = _buf(ctx, x)
-    if 0 <= alpha <= 1:
+    if 0 <= float(alpha) <= 1:
         return np.maximum(x, x * alpha, out=buf)
     neg = x < 0
     if buf is not x:

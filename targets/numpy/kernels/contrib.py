@@ -228,6 +228,7 @@ def embed_layer_normalization(ctx: OpContext, input_ids: np.ndarray, segment_ids
             raise ctx.shape_error(f"{what} out of range [0, {table.shape[0]})")
         rows = table.astype(ct, copy=False)[idx]
         emb = rows if emb is None else emb + rows
+    assert emb is not None  # tables holds at least the word embedding
     mean = emb.mean(axis=-1, keepdims=True)
     d = emb - mean
     y = d / np.sqrt(np.mean(d * d, axis=-1, keepdims=True) + ct.type(eps)) * gamma.astype(ct, copy=False)
@@ -471,6 +472,7 @@ def multi_head_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | No
     if not bnsh and (past_key is None) != (past_value is None):
         raise ctx.shape_error("past_key and past_value must be given together")
     if past_key is not None and not bnsh:
+        assert past_value is not None  # given together (checked above)
         k = np.concatenate([past_key.astype(ct, copy=False), k], axis=2)
         v = np.concatenate([past_value.astype(ct, copy=False), v], axis=2)
     b, _, s, h = q.shape

@@ -240,6 +240,7 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
         if not alias:
             return plan.run(ctx, x, out, z)
         tmp = plan.run(ctx, x, ctx.scratch("conv-before-residual", out.shape, out.dtype), None, activation=False)
+        assert z is not None  # alias
         np.add(tmp, z, out=out)
         return plan.activate(out)
     name, params = fused_conv_activation(ctx)
@@ -248,6 +249,7 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
         tmp = np.empty((x.shape[0], w.shape[0]) + geo.out, x.dtype)
         conv_nd(x, w, b, int(ctx.attr("group", 1)), geo, tmp)
         buf = ctx.out(0, tmp.shape, x.dtype)
+        assert z is not None  # alias
         np.add(tmp, z, out=buf)
     else:
         buf = _conv(ctx, x, w, b, x.dtype)

@@ -311,6 +311,7 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
         raise ctx.shape_error("past_key and past_value must be given together")
     p_buf = 0
     if past_key is not None:
+        assert past_value is not None  # given together (checked above)
         if past_key.ndim != 4 or past_key.shape[:2] != (bsz, kvn) or past_key.shape[3] != h \
                 or past_value.shape != past_key.shape:
             raise ctx.shape_error(f"past_key {past_key.shape} / past_value {past_value.shape} must be "
@@ -345,6 +346,7 @@ def group_query_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | N
     for i in range(bsz):
         pb = int(past[i])
         if pb:
+            assert past_key is not None and past_value is not None  # a past length comes from them
             present_k[i, :, :pb] = past_key[i, :, :pb]
             present_v[i, :, :pb] = past_value[i, :, :pb]
         present_k[i, :, pb: pb + s] = k[i]

@@ -12,6 +12,8 @@ default) and the result cast back.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
 
 from .pooling import combine_axis_flat, combine_taps, tap_ranges
@@ -46,7 +48,7 @@ def _batchnorm_training(ctx: OpContext) -> bool:
     return len(ctx.outs) > 1
 
 
-def _prepare_batchnorm(ctx: OpContext, inputs: list) -> tuple[np.ndarray, np.ndarray] | None:
+def _prepare_batchnorm(ctx: OpContext, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """Inference BatchNormalization with constant parameters: the per-channel (multiplier, shift), once."""
     if len(inputs) != 5 or _batchnorm_training(ctx) or not all(isinstance(a, np.ndarray) for a in inputs[1:]):
         return None

@@ -46,7 +46,7 @@ def tap_ranges(size: int, k: int, s: int, d: int, pad: int, o: int) -> list[tupl
 
 
 def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
-               combine: Callable[..., np.ndarray], identity: float | int) -> np.ndarray:
+               combine: np.ufunc, identity: float | int) -> np.ndarray:
     """Reduce the windows of ``x`` into ``out`` one spatial axis at a time (max and sum are separable).
 
     Padding is never materialized: each tap combines only the outputs whose window

@@ -33,10 +33,10 @@ def _int_range(dtype: np.dtype) -> tuple[int, int] | None:
         info = np.iinfo(dtype)
         return int(info.min), int(info.max)
     try:
-        info = ml_dtypes.iinfo(dtype)
+        ml_info = ml_dtypes.iinfo(dtype)
     except (ValueError, TypeError):
         return None
-    return int(info.min), int(info.max)
+    return int(ml_info.min), int(ml_info.max)
 
 
 def round_saturate(q: np.ndarray, zero_point: np.ndarray | int | None, dtype: np.dtype) -> np.ndarray:

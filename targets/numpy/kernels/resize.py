@@ -146,6 +146,7 @@ def _resize_axis(data: np.ndarray, axis: int, out_size: int, scale: float, roi: 
             term = np.take(data, idx[:, k], axis=axis)
             term *= coeffs[:, k].reshape(shape)
             res = term if res is None else np.add(res, term, out=res)
+    assert res is not None  # every output has at least one tap
     if outside is not None and outside.any():
         mask = outside.reshape((1,) * axis + (out_size,) + (1,) * (data.ndim - axis - 1))
         res = np.where(mask, res.dtype.type(opts["extrapolation_value"]), res)

@@ -113,7 +113,7 @@ def grid_sample(ctx: OpContext, x: np.ndarray, grid: np.ndarray) -> np.ndarray:
         return np.clip(np.trunc(_reflect(idx.astype(ftype), lo, hi)).astype(np.int64), 0, d - 1), None
 
     if mode == "nearest":
-        taps_per_dim = [[(np.trunc(v).astype(np.int64), None)] for v in coords]
+        taps_per_dim: list[list[tuple[np.ndarray, np.ndarray | None]]] = [[(np.trunc(v).astype(np.int64), None)] for v in coords]
     else:
         taps_per_dim = []
         for v in coords:
