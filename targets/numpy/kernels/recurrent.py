@@ -55,6 +55,7 @@ def _make_activation(name: str, alpha: float | None, beta: float | None) -> Acti
     if key == "relu":
         return lambda x: np.maximum(x, 0)
     if key == "affine":
+        assert alpha is not None and beta is not None  # _PARAMS gives Affine both
         return lambda x: alpha * x + beta
     if key == "leakyrelu":
         return lambda x: np.where(x >= 0, x, alpha * x)
@@ -63,6 +64,7 @@ def _make_activation(name: str, alpha: float | None, beta: float | None) -> Acti
     if key == "scaledtanh":
         return lambda x: alpha * np.tanh(beta * x)
     if key == "hardsigmoid":
+        assert alpha is not None and beta is not None  # _PARAMS gives HardSigmoid both
         return lambda x: np.clip(alpha * x + beta, 0, 1)
     if key == "elu":
         return lambda x: np.where(x >= 0, x, alpha * (np.exp(np.minimum(x, 0)) - 1))
@@ -205,7 +207,7 @@ def _run(setup: _Setup, gates: int, step: Callable[..., tuple[np.ndarray, ...]],
     ys = np.zeros((setup.seq, setup.batch, setup.hidden), setup.dtype)
     steps = np.arange(setup.seq)[:, None]
     active = steps < np.asarray(setup.lens).reshape(1, -1)  # (seq, batch): which sequences still run
-    everyone = active.all(axis=1).tolist()
+    everyone: list[bool] = active.all(axis=1).tolist()  # type: ignore[assignment]  # 1-D: a list
     for t in range(setup.seq):
         new = step(proj[t], *states)
         if everyone[t]:
