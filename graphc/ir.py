@@ -470,7 +470,9 @@ class Graph:
         const: np.ndarray | None = None,
         doc_string: str = "",
     ) -> Value:
-        """Create a value. ``name`` must be free; pass None for a fresh name."""
+        """Create a value. ``name`` must be free (a taken one is a VerifyError: value names are the
+        dataflow, so a clash is a bug); pass None, or ``unique_name(hint)``, for a fresh name.
+        :meth:`add_op` differs on purpose: see there."""
         if name is None:
             name = self.unique_name("v")
         elif name in self._values:
@@ -508,7 +510,9 @@ class Graph:
         """Add an op reading ``inputs`` (None for an omitted optional input).
 
         ``outputs`` is a count (fresh values are created), or names / existing
-        producer-less values to write.
+        producer-less values to write. ``name`` is the op's name when free; a taken one
+        becomes a fresh name derived from it (ONNX allows duplicate node names and the
+        frontends rely on this), unlike :meth:`add_value`, which refuses a taken name.
         """
         op_name = name if name and name not in self._ops else self.unique_name(name or op_type, kind="op")
         op = Op(op_type, op_name, domain, attrs, attr_kinds, doc_string)
@@ -549,7 +553,7 @@ class Graph:
         if old is value:
             return
         if old is not None and old.graph is self:
-            del old._uses[(op, slot)]
+            old._uses.pop((op, slot), None)
         if value is not None and value.graph is self:
             value._uses[(op, slot)] = None
         op.inputs[slot] = value

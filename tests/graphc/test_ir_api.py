@@ -122,3 +122,14 @@ def test_verify_names_a_use_record_out_of_step():
     r.inputs.append(x)  # behind the graph's back: no use record for slot 1
     with pytest.raises(VerifyError, match="op 'r' \\(Relu\\): input slots disagree"):
         g.verify()
+
+
+def test_name_collisions_op_names_are_derived_value_names_are_refused():
+    g = Graph()
+    x = g.add_input("x", F32)
+    a = g.add_op("Relu", [x], ["a"], name="n")
+    b = g.add_op("Relu", [a.outputs[0]], ["b"], name="n")  # a duplicate node name, as ONNX allows
+    assert a.name == "n" and b.name != "n" and b.name.startswith("n")
+    with pytest.raises(VerifyError, match="already has a value named 'a'"):
+        g.add_value("a")
+    assert g.add_value().name not in ("a", "b", "x")
