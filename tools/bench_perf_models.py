@@ -125,7 +125,7 @@ def main() -> int:
     for name in names:
         t_np, t_ort, diff = time_model(args.dir / f"{name}.onnx", 1 if args.threads == "1" else 0, args.repeat, clock)
         rows.append((name, t_np, t_ort))
-        print(f"{name:20s} {t_np * 1e3:9.2f} {t_ort * 1e3:11.2f} {t_np / t_ort:6.2f} {diff:9.1e}", flush=True)
+        print(f"{name:20s} {t_np * 1e3:9.3f} {t_ort * 1e3:11.3f} {t_np / t_ort:6.2f} {diff:9.1e}", flush=True)
     for label, group in (("larger (ort >= 5 ms)", [r for r in rows if r[2] * 1e3 >= LARGE_MS]),
                          ("small (ort < 5 ms)", [r for r in rows if r[2] * 1e3 < LARGE_MS])):
         ratios = [t_np / t_ort for _, t_np, t_ort in group]
