@@ -129,7 +129,7 @@ class GraphBuilder:
         arr = np.asarray(array, dtype=dtype)
         return self.graph.add_constant(arr, name or "const")
 
-    def ints(self, values: Sequence[int], name: str = "ints") -> Value:
+    def ints(self, values: Sequence[int] | np.ndarray, name: str = "ints") -> Value:
         return self.const(np.asarray(list(values), dtype=np.int64), name)
 
     # --------------------------------------------------------------------- ops

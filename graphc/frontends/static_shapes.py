@@ -33,7 +33,7 @@ def static_shape(v: Value) -> tuple[int, ...] | None:
             if t is not None:
                 known[id(out)] = t
     t = known.get(id(v), v.type)
-    return tuple(int(d) for d in t.shape) if t.is_static and all(d >= 0 for d in t.shape) else None
+    return tuple(int(d) for d in t.shape) if t.is_static and all(d >= 0 for d in t.shape) else None  # type: ignore[union-attr, operator, arg-type]  # is_static: ints
 
 
 def _ancestors(v: Value) -> list[Op]:
@@ -46,7 +46,10 @@ def _ancestors(v: Value) -> list[Op]:
             continue
         seen[id(op)] = op
         stack.extend(x for x in op.inputs if x is not None)
-    return [op for op in v.graph.topological_order() if id(op) in seen] if seen else []
+    if not seen:
+        return []
+    assert v.graph is not None  # a value with a producer is in its graph
+    return [op for op in v.graph.topological_order() if id(op) in seen]
 
 
 def _infer(op: Op, known: dict[int, TensorType]) -> list[TensorType | None] | None:
@@ -69,6 +72,7 @@ def _infer(op: Op, known: dict[int, TensorType]) -> list[TensorType | None] | No
         types[x.name] = type_to_proto(t)
         if x.const is not None and x.const.size <= _DATA_LIMIT and x.const.dtype != object:
             data[x.name] = numpy_helper.from_array(x.const, x.name)
+    assert op.graph is not None  # an ancestor op is in the graph
     root = op.graph.root
     opsets = [helper.make_opsetid(d, n) for d, n in (root.model.opset_imports.items() if root.model else [("", 17)])]
     try:

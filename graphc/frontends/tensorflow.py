@@ -85,7 +85,7 @@ def tensor_to_array(t: Any, node: str = "?") -> np.ndarray:
             raise ModelFormatError(f"node {node!r}: tensor_content holds {arr.size} values for shape {list(shape)}")
         return arr.astype(dtype).reshape(shape)
     if t.dtype == 19:  # DT_HALF: bit patterns in half_val
-        vals = np.asarray(list(t.half_val), dtype=np.uint16).view(np.float16)
+        vals: np.ndarray | list[Any] = np.asarray(list(t.half_val), dtype=np.uint16).view(np.float16)
     elif t.dtype in (8, 18):
         flat = list(t.scomplex_val if t.dtype == 8 else t.dcomplex_val)
         vals = np.asarray(flat[0::2], dtype=np.float64) + 1j * np.asarray(flat[1::2], dtype=np.float64)
@@ -337,9 +337,9 @@ def _reshape(b: GraphBuilder, node: _Node) -> list[Value]:
     if node.inputs[1].const is None:
         shape = b.op1("Cast", [node.inputs[1]], {"to": int(TensorProto.INT64)}, name=f"{node.name}_shape")
         return [b.op1("Reshape", [node.inputs[0], shape], {"allowzero": 1}, name=node.name)]
-    shape = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1)
-    attrs = {"allowzero": 1} if (shape == 0).any() else {}  # TF's 0 is a zero-sized dim, not "copy"
-    return [b.op1("Reshape", [node.inputs[0], b.ints(shape, f"{node.name}_shape")], attrs, name=node.name)]
+    dims = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1)
+    attrs = {"allowzero": 1} if (dims == 0).any() else {}  # TF's 0 is a zero-sized dim, not "copy"
+    return [b.op1("Reshape", [node.inputs[0], b.ints(dims, f"{node.name}_shape")], attrs, name=node.name)]
 
 
 def _shape(b: GraphBuilder, node: _Node) -> list[Value]:
@@ -378,7 +378,7 @@ def _strided_slice(b: GraphBuilder, node: _Node) -> list[Value] | None:
     begin, end, strides = (np.asarray(node.const_input(i), np.int64).reshape(-1) for i in (1, 2, 3))
     bmask, emask, shrink = (int(node.attr(k, 0)) for k in ("begin_mask", "end_mask", "shrink_axis_mask"))
     starts, ends = [], []
-    for i, (lo, hi, step) in enumerate(zip(begin, end, strides)):
+    for i, (lo, hi, step) in enumerate(zip(begin.tolist(), end.tolist(), strides.tolist())):
         forward = step > 0
         lo = (0 if forward else -1) if bmask >> i & 1 else int(lo)
         hi = (_INT64_MAX if forward else -_INT64_MAX) if emask >> i & 1 else int(hi)
