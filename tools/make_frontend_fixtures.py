@@ -10,6 +10,7 @@ commands, versions and what produced every expected output::
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-image   # resizes, CropAndResize, LRN, ...
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-atrous  # dilated convs as SpaceToBatchND triples
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2     # tf.keras 2.15 .h5/.keras/json
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2-layers  # more core layers, .h5
     KERAS_BACKEND=jax /tmp/vk3/bin/python tools/make_frontend_fixtures.py keras3
     /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe --proto bvlc/caffe.proto
     /tmp/vproto/bin/python tools/make_frontend_fixtures.py caffe-ssd --proto ssd/caffe.proto
@@ -305,6 +306,56 @@ def make_keras2() -> None:
     print("tensorflow", tf.__version__, "tf.keras", importlib.metadata.version("keras"))
 
 
+def make_keras2_layers() -> None:
+    """tf.keras 2.15 core layers beyond the CNN basics: keras2_layers.h5 (model.save) and .npz, outputs by
+    layer name. PReLU, ELU, ReLU with threshold / slope + max_value, Conv2DTranspose (SAME, VALID with
+    stride > kernel, dilated), LayerNormalization, Normalization (adapted), Conv1D (causal dilated, strided
+    SAME), 1-D pools, ZeroPadding1D, Cropping1D, global 1-D/3-D pools, RepeatVector, Embedding."""
+    import tensorflow as tf
+    keras = tf.keras
+    L = keras.layers
+    rng = np.random.default_rng(41)
+    image = L.Input((6, 7, 3), name="image")
+    seq = L.Input((10, 4), name="seq")
+    ids = L.Input((5,), dtype="int32", name="ids")
+    volume = L.Input((4, 3, 5, 2), name="volume")
+    norm = L.Normalization(name="norm")
+    norm.adapt(rng.standard_normal((64, 6, 7, 3)).astype(np.float32) * 2.0 + 0.5)
+    h = norm(image)
+    r1 = L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.3, name="relu_threshold")(h)
+    r2 = L.ReLU(max_value=2.0, negative_slope=0.2, name="relu_slope_max")(h)
+    r3 = L.ELU(alpha=0.7, name="elu")(L.PReLU(shared_axes=[1, 2], name="prelu")(h))
+    cat = L.Concatenate(name="cat")([r1, r2, r3])
+    up_same = L.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="deconv_same")(cat)
+    up_valid = L.Conv2DTranspose(2, 2, strides=3, padding="valid", name="deconv_valid")(cat)
+    dil = L.Conv2DTranspose(3, 3, padding="same", dilation_rate=2, use_bias=False, name="deconv_dilated")(cat)
+    ln = L.LayerNormalization(epsilon=1e-4, name="layer_norm")(dil)
+    c = L.Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", name="conv1d_causal")(seq)
+    c = L.Conv1D(6, 2, strides=2, padding="same", name="conv1d_s2")(L.ZeroPadding1D((1, 2), name="pad1d")(c))  # 7
+    c = L.MaxPooling1D(2, name="maxpool1d")(L.Cropping1D((0, 1), name="crop1d")(c))  # 3
+    a = L.AveragePooling1D(3, strides=2, padding="same", name="avgpool1d")(L.Conv1D(4, 1, name="conv1d_1x1")(seq))
+    g1 = L.Concatenate(name="cat1d")([L.GlobalAveragePooling1D(name="gap1d")(c),
+                                      L.GlobalMaxPooling1D(name="gmp1d")(a)])  # [N, 10]
+    rep = L.RepeatVector(3, name="repeat")(L.Dense(4, name="fc")(g1))
+    emb = L.Embedding(20, 3, name="embedding")(ids)
+    g3 = L.Concatenate(name="cat3d")([L.GlobalAveragePooling3D(name="gap3d")(volume),
+                                      L.GlobalMaxPooling3D(name="gmp3d")(volume)])
+    model = keras.Model([image, seq, ids, volume], [up_same, up_valid, ln, rep, emb, g3], name="layers")
+    for layer in model.layers:
+        if layer.name == "norm":
+            continue
+        layer.set_weights([(rng.standard_normal(w.shape) * 0.5).astype(np.float32) for w in layer.get_weights()])
+    model.save(DATA / "keras2_layers.h5")
+    feeds = {"image": rng.standard_normal((2, 6, 7, 3)).astype(np.float32),
+             "seq": rng.standard_normal((2, 10, 4)).astype(np.float32),
+             "ids": rng.integers(0, 20, (2, 5)).astype(np.int32),
+             "volume": rng.standard_normal((2, 4, 3, 5, 2)).astype(np.float32)}
+    outs = model.predict([feeds[k] for k in ("image", "seq", "ids", "volume")], verbose=0)
+    names = ["deconv_same", "deconv_valid", "layer_norm", "repeat", "embedding", "cat3d"]
+    _save_npz("keras2_layers.npz", **feeds, **dict(zip(names, outs)))
+    print("tensorflow", tf.__version__, {n: o.shape for n, o in zip(names, outs)})
+
+
 def make_keras3() -> None:
     """Keras 3: keras3.keras (model.save), keras3.weights.h5 + keras3.json, keras3.npz; keras3_wide.keras."""
     import keras
@@ -566,7 +617,8 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-schema", "keras2", "keras3", "caffe", "caffe-ssd", "caffe-schema",
+    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-schema", "keras2", "keras2-layers",
+                                     "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe, caffe-ssd and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
@@ -575,7 +627,8 @@ def main(argv: list[str] | None = None) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
-    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous, "tf-schema": make_tf_schema, "keras2": make_keras2, "keras3": make_keras3,
+    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous,
+             "tf-schema": make_tf_schema, "keras2": make_keras2, "keras2-layers": make_keras2_layers, "keras3": make_keras3,
              "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
              "caffe-schema": lambda: make_caffe_schema(
                  args.proto, args.out, args.messages.split(",") if args.messages else None),

@@ -36,6 +36,7 @@ from ..errors import ModelFormatError, PlanError
 from ..limits import memory_budget
 from ..ir import Graph, Value
 from .builder import GraphBuilder, check_param_coverage, mark_overridden
+from .keras_layers import more_layers, relu_threshold
 
 __all__ = ["load_keras", "load_keras_h5", "config_to_graph", "read_keras_weights", "MAPPED_LAYERS"]
 
@@ -326,7 +327,7 @@ def _relu_layer(ctx: _Ctx, L: _Layer) -> Value:
         return ctx.b.op1("Relu", [x], name=L.name) if max_value is None else _clip(ctx, x, 0.0, float(max_value), L.name)
     if threshold == 0.0 and max_value is None:
         return ctx.b.op1("LeakyRelu", [x], {"alpha": slope}, name=L.name)
-    return _custom(ctx, L)
+    return relu_threshold(ctx, L)  # a threshold, or a slope with a max_value
 
 
 def _add(ctx: _Ctx, L: _Layer) -> Value:
@@ -491,6 +492,8 @@ MAPPED_LAYERS: dict[str, Converter] = {
     "Rescaling": _rescaling,
     "Cropping2D": _cropping,
     "Permute": _permute,
+    # PReLU, ELU, Conv1D, Conv2DTranspose, 1-D/3-D pools, LayerNormalization, Embedding, ... (keras_layers.py)
+    **more_layers(lambda ctx, L: _custom(ctx, L), lambda *a: _activation(*a), lambda *a: _pad_attrs(*a)),
 }
 
 

@@ -1,0 +1,220 @@
+"""More Keras core layers -> ONNX, with Keras's semantics (merged into ``keras.MAPPED_LAYERS``).
+
+* ``ReLU`` with a ``threshold`` (or ``negative_slope`` with ``max_value``): Keras's ``x * (x > t)``, clipped to ``[0, max_value]`` if set, minus
+  ``negative_slope * relu(t - x)``.
+* ``PReLU`` -> ``PRelu`` (alpha ``[*input_shape[1:]]``, 1 on the shared axes: broadcasts as saved);
+  ``ELU(alpha)`` -> ``Elu``.
+* ``Conv1D`` (``causal`` padding: ``d * (k - 1)`` zeros in front), ``MaxPooling1D``,
+  ``AveragePooling1D`` -> ``Conv`` / pools on ``[N, C, L]``, transposed from channels_last.
+* ``Conv2DTranspose`` (no ``output_padding``) -> ``ConvTranspose`` with TF's pads: SAME pads
+  ``max(k_eff - s, 0)`` split with the odd one at the end, and the ``output_padding`` that makes the
+  output ``in * s`` (SAME) or ``in * s + max(k_eff - s, 0)`` (VALID).
+* ``GlobalAverage/MaxPooling1D/3D`` -> ``ReduceMean/Max`` over the steps / the three spatial axes.
+* ``LayerNormalization`` over the last axis -> ``LayerNormalization(axis=-1)``; ``Normalization`` (its
+  adapted mean and variance, last axis or scalar) -> ``(x - mean) / max(sqrt(var), 1e-7)``.
+* ``Embedding`` -> ``Gather`` of the table at the input cast to int64 (float ids truncated, as Keras
+  casts them); ``RepeatVector(n)`` -> ``Unsqueeze`` + ``Tile``.
+* ``ZeroPadding1D``, ``Cropping1D`` -> ``Pad`` / ``Slice`` on the steps axis.
+
+Each converter takes the Keras frontend's context and layer and returns the output, or
+delegates to the ``keras`` node (``custom``) for a configuration it does not map.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..ir import Value
+
+__all__ = ["more_layers", "relu_threshold"]
+
+_KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+def relu_threshold(ctx: Any, L: Any) -> Value:
+    """Keras ``ReLU`` in general (module docstring); keras.py maps the plain cases to Relu/Clip/LeakyRelu."""
+    t = float(L.cfg("threshold", 0.0))
+    b, x, n = ctx.b, L.inputs[0], L.name
+    dt = np.float32
+    kept = b.op1("Mul", [x, b.op1("Cast", [b.op1("Greater", [x, b.const(np.array(t, dt), f"{n}_t")],
+                                                 name=f"{n}_above")], {"to": 1}, name=f"{n}_mask")],
+                 name=f"{n}_kept")
+    max_value = L.config.get("max_value")
+    if max_value is not None:
+        kept = b.op1("Clip", [kept, b.const(np.array(0, dt), f"{n}_lo"), b.const(np.array(max_value, dt), f"{n}_hi")],
+                     name=f"{n}_clip")
+    slope = float(L.cfg("negative_slope", 0.0))
+    if slope == 0.0:
+        return b.op1("Identity", [kept], name=n)
+    below = b.op1("Relu", [b.op1("Sub", [b.const(np.array(t, dt), f"{n}_t2"), x], name=f"{n}_t_minus_x")],
+                  name=f"{n}_below")
+    scaled = b.op1("Mul", [below, b.const(np.array(slope, dt), f"{n}_slope")], name=f"{n}_negative")
+    return b.op1("Sub", [kept, scaled], name=n)
+
+
+def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., Value],
+                pad_attrs: Callable[..., dict[str, Any]]) -> dict[str, Callable[[Any, Any], Value]]:
+    """The converters, given the frontend's ``custom`` (a ``keras`` node), ``activation`` and ``pad_attrs``."""
+
+    def one(v: Any) -> int:
+        return int(v[0]) if isinstance(v, (list, tuple)) else int(v)
+
+    def to_ncl(ctx: Any, L: Any, x: Value) -> Value:
+        cl = L.cfg("data_format", "channels_last") == "channels_last"
+        return ctx.b.op1("Transpose", [x], {"perm": [0, 2, 1]}, name=f"{L.name}_ncl") if cl else x
+
+    def from_ncl(ctx: Any, L: Any, y: Value) -> Value:
+        cl = L.cfg("data_format", "channels_last") == "channels_last"
+        out = ctx.b.op1("Transpose", [y], {"perm": [0, 2, 1]}, name=f"{L.name}_nlc") if cl else y
+        return ctx.set_rank(out, 3)
+
+    def prelu(ctx: Any, L: Any) -> Value:
+        (alpha,) = L.need_weights(1)[:1]
+        return ctx.b.op1("PRelu", [L.inputs[0], ctx.b.const(alpha, f"{L.name}_alpha")], name=L.name)
+
+    def elu(ctx: Any, L: Any) -> Value:
+        return ctx.b.op1("Elu", L.inputs[:1], {"alpha": float(L.cfg("alpha", 1.0))}, name=L.name)
+
+    def conv1d(ctx: Any, L: Any) -> Value:
+        use_bias = bool(L.cfg("use_bias", True))
+        w = L.need_weights(2 if use_bias else 1)
+        b = ctx.b
+        k, d, s = int(w[0].shape[0]), one(L.cfg("dilation_rate", 1)), one(L.cfg("strides", 1))
+        pad = str(L.cfg("padding", "valid")).lower()
+        if pad == "causal":
+            pads: dict[str, Any] = {"pads": [d * (k - 1), 0]}
+        elif pad == "same" and d > 1 and s == 1:
+            total = d * (k - 1)
+            pads = {"pads": [total // 2, total - total // 2]}
+        elif pad in ("same", "valid"):
+            pads = {"auto_pad": "SAME_UPPER"} if pad == "same" else {}
+        else:
+            return custom(ctx, L)
+        kernel = b.const(np.ascontiguousarray(np.transpose(w[0], (2, 1, 0))), f"{L.name}_kernel")  # [k,I,O]->[O,I,k]
+        inputs = [to_ncl(ctx, L, L.inputs[0]), kernel] + ([b.const(w[1], f"{L.name}_bias")] if use_bias else [])
+        attrs = {"strides": [s], "dilations": [d], "group": int(L.cfg("groups", 1)), **pads}
+        y = from_ncl(ctx, L, b.op1("Conv", inputs, attrs, name=f"{L.name}_conv"))
+        return activation(ctx, y, L.cfg("activation"), L.name)
+
+    def pool1d(onnx_type: str) -> Callable[[Any, Any], Value]:
+        def convert(ctx: Any, L: Any) -> Value:
+            size = one(L.cfg("pool_size", 2))
+            attrs = {"kernel_shape": [size], "strides": [one(L.cfg("strides") or size)], **pad_attrs(L)}
+            if onnx_type == "AveragePool":
+                attrs["count_include_pad"] = 0
+            y = ctx.b.op1(onnx_type, [to_ncl(ctx, L, L.inputs[0])], attrs, name=f"{L.name}_pool")
+            return from_ncl(ctx, L, y)
+        return convert
+
+    def conv2d_transpose(ctx: Any, L: Any) -> Value:
+        if L.config.get("output_padding") is not None:
+            return custom(ctx, L)
+        use_bias = bool(L.cfg("use_bias", True))
+        w = L.need_weights(2 if use_bias else 1)
+        b = ctx.b
+        strides = [int(v) for v in (L.cfg("strides", 1) if isinstance(L.cfg("strides", 1), list)
+                                    else [L.cfg("strides", 1)] * 2)]
+        dil = [int(v) for v in (L.cfg("dilation_rate", 1) if isinstance(L.cfg("dilation_rate", 1), list)
+                                else [L.cfg("dilation_rate", 1)] * 2)]
+        same = str(L.cfg("padding", "valid")).lower() == "same"
+        begin, end, out_pad = [], [], []
+        for i in range(2):
+            k_eff, s = dil[i] * (int(w[0].shape[i]) - 1) + 1, strides[i]
+            total = max(k_eff - s, 0) if same else 0
+            begin.append(total // 2)
+            end.append(total - total // 2)
+            out_pad.append(s - k_eff + total if same else max(0, s - k_eff))
+        kernel = b.const(np.ascontiguousarray(np.transpose(w[0], (3, 2, 0, 1))), f"{L.name}_kernel")  # [kh,kw,O,I]
+        cl = L.cfg("data_format", "channels_last") == "channels_last"
+        x = b.to_nchw(L.inputs[0]) if cl else L.inputs[0]
+        inputs = [x, kernel] + ([b.const(w[1], f"{L.name}_bias")] if use_bias else [])
+        attrs = {"strides": strides, "dilations": dil, "pads": begin + end, "output_padding": out_pad}
+        y = b.op1("ConvTranspose", inputs, attrs, name=f"{L.name}_deconv")
+        return activation(ctx, b.to_nhwc(y) if cl else y, L.cfg("activation"), L.name)
+
+    def global_pool(onnx_type: str, spatial: int) -> Callable[[Any, Any], Value]:
+        def convert(ctx: Any, L: Any) -> Value:
+            keep = bool(L.cfg("keepdims", False))
+            cl = L.cfg("data_format", "channels_last") == "channels_last"
+            axes = list(range(1, 1 + spatial)) if cl else list(range(2, 2 + spatial))
+            y = ctx.b.op1(onnx_type, L.inputs[:1], {"axes": axes, "keepdims": int(keep)}, name=L.name)
+            return ctx.set_rank(y, spatial + 2 if keep else 2)
+        return convert
+
+    def layer_norm(ctx: Any, L: Any) -> Value:
+        axis = L.cfg("axis", -1)
+        axes = axis if isinstance(axis, list) else [axis]
+        rank = ctx.rank(L.inputs[0])
+        if [a % rank for a in axes] != [rank - 1]:
+            return custom(ctx, L)
+        scale, center = bool(L.cfg("scale", True)), bool(L.cfg("center", True))
+        w = L.need_weights(int(scale) + int(center))
+        b = ctx.b
+        gamma = w[0] if scale else None
+        beta = w[int(scale)] if center else None
+        size = (gamma if gamma is not None else beta).shape[-1] if (scale or center) else None
+        if size is None:
+            return custom(ctx, L)
+        inputs = [L.inputs[0], b.const(gamma if gamma is not None else np.ones(size, np.float32), f"{L.name}_gamma"),
+                  b.const(beta if beta is not None else np.zeros(size, np.float32), f"{L.name}_beta")]
+        return b.op1("LayerNormalization", inputs, {"axis": -1, "epsilon": float(L.cfg("epsilon", 1e-3))}, name=L.name)
+
+    def normalization(ctx: Any, L: Any) -> Value:
+        if bool(L.cfg("invert", False)) or L.config.get("mean") is not None:
+            return custom(ctx, L)
+        axis = L.cfg("axis", -1)
+        axes = axis if isinstance(axis, list) else [axis]
+        w = L.need_weights(2)
+        mean, var = np.asarray(w[0], np.float32), np.asarray(w[1], np.float32)
+        rank = ctx.rank(L.inputs[0])
+        if mean.size > 1 and [a % rank for a in axes] != [rank - 1]:
+            return custom(ctx, L)
+        b = ctx.b
+        std = np.maximum(np.sqrt(var), np.float32(_KERAS_EPSILON)).reshape(-1 if mean.size > 1 else ())
+        centred = b.op1("Sub", [L.inputs[0], b.const(mean.reshape(std.shape), f"{L.name}_mean")], name=f"{L.name}_c")
+        return b.op1("Div", [centred, b.const(std, f"{L.name}_std")], name=L.name)
+
+    def embedding(ctx: Any, L: Any) -> Value:
+        (table,) = L.need_weights(1)[:1]
+        b = ctx.b
+        ids = b.op1("Cast", L.inputs[:1], {"to": 7}, name=f"{L.name}_ids")  # int64
+        y = b.op1("Gather", [b.const(table, f"{L.name}_table"), ids], {"axis": 0}, name=L.name)
+        return ctx.set_rank(y, ctx.rank(L.inputs[0]) + 1)
+
+    def repeat_vector(ctx: Any, L: Any) -> Value:
+        b, n = ctx.b, int(L.cfg("n", 1))
+        x = b.op1("Unsqueeze", [L.inputs[0], b.ints([1], f"{L.name}_axis")], name=f"{L.name}_unsqueeze")
+        return ctx.set_rank(b.op1("Tile", [x, b.ints([1, n, 1], f"{L.name}_repeats")], name=L.name), 3)
+
+    def pair_of(v: Any) -> tuple[int, int]:
+        return (int(v), int(v)) if isinstance(v, (int, float)) else (int(v[0]), int(v[1]))
+
+    def zero_pad1d(ctx: Any, L: Any) -> Value:
+        lo, hi = pair_of(L.cfg("padding", 1))
+        pads = ctx.b.ints([0, lo, 0, 0, hi, 0], f"{L.name}_pads")
+        return ctx.set_rank(ctx.b.op1("Pad", [L.inputs[0], pads], {"mode": "constant"}, name=L.name), 3)
+
+    def crop1d(ctx: Any, L: Any) -> Value:
+        lo, hi = pair_of(L.cfg("cropping", 1))
+        b = ctx.b
+        ends = [-hi if hi else np.iinfo(np.int64).max]
+        y = b.op1("Slice", [L.inputs[0], b.ints([lo], f"{L.name}_starts"), b.ints(ends, f"{L.name}_ends"),
+                            b.ints([1], f"{L.name}_axes")], name=L.name)
+        return ctx.set_rank(y, 3)
+
+    return {
+        "PReLU": prelu, "ELU": elu,
+        "Conv1D": conv1d, "Convolution1D": conv1d,
+        "MaxPooling1D": pool1d("MaxPool"), "MaxPool1D": pool1d("MaxPool"),
+        "AveragePooling1D": pool1d("AveragePool"), "AvgPool1D": pool1d("AveragePool"),
+        "Conv2DTranspose": conv2d_transpose, "Convolution2DTranspose": conv2d_transpose,
+        "GlobalAveragePooling1D": global_pool("ReduceMean", 1), "GlobalAvgPool1D": global_pool("ReduceMean", 1),
+        "GlobalMaxPooling1D": global_pool("ReduceMax", 1), "GlobalMaxPool1D": global_pool("ReduceMax", 1),
+        "GlobalAveragePooling3D": global_pool("ReduceMean", 3), "GlobalAvgPool3D": global_pool("ReduceMean", 3),
+        "GlobalMaxPooling3D": global_pool("ReduceMax", 3), "GlobalMaxPool3D": global_pool("ReduceMax", 3),
+        "LayerNormalization": layer_norm, "Normalization": normalization,
+        "Embedding": embedding, "RepeatVector": repeat_vector,
+        "ZeroPadding1D": zero_pad1d, "Cropping1D": crop1d,
+    }
