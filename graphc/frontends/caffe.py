@@ -515,7 +515,7 @@ def net_to_graph(net_proto: Any, text_tree: dict | None = None, weights: Any = N
             shape = None
         cur[name] = b.input(name, np.float32, shape)
     text_layers = (text_tree or {}).get("layer", [])
-    pending: dict[str, list[int] | None] = {}  # tops of dropped data layers: graph inputs once read
+    pending: dict[str, list[int | None] | None] = {}  # tops of dropped data layers: graph inputs once read
     dropped: list[str] = []
     for idx, lp in enumerate(net_proto.layer):
         if lp.type == "Input":

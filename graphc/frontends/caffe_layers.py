@@ -85,7 +85,7 @@ def exp(net: _Net, L: _Layer) -> list[Value]:
     _check_base(L, base)
     log_base = 1.0 if base == -1 else float(np.log(base))
     inner, outer = log_base * scale, (1.0 if shift == 0 else (np.e if base == -1 else base) ** shift)
-    steps = ([("Mul", inner, "inner_scale")] if inner != 1 else []) + [("Exp", None, "exp")]
+    steps: list[tuple[str, float | None, str]] = ([("Mul", inner, "inner_scale")] if inner != 1 else []) + [("Exp", None, "exp")]
     steps += [("Mul", outer, "outer_scale")] if outer != 1 else []
     return [_steps(net, L, L.bottoms[0], steps)]
 
@@ -95,7 +95,7 @@ def log(net: _Net, L: _Layer) -> list[Value]:
     p = L.proto.log_param
     base, scale, shift = float(p.base), float(p.scale), float(p.shift)
     _check_base(L, base)
-    steps = [("Mul", scale, "scale")] if scale != 1 else []
+    steps: list[tuple[str, float | None, str]] = [("Mul", scale, "scale")] if scale != 1 else []
     steps += ([("Add", shift, "shift")] if shift != 0 else []) + [("Log", None, "log")]
     steps += [("Mul", 1.0 / float(np.log(base)), "base_scale")] if base != -1 else []
     return [_steps(net, L, L.bottoms[0], steps)]

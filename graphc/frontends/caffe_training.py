@@ -31,7 +31,7 @@ DATA_LAYERS = frozenset({
 })
 
 
-def drop_training_layer(layer: Any, text: dict[str, list[Any]], pending: dict[str, list[int] | None],
+def drop_training_layer(layer: Any, text: dict[str, list[Any]], pending: dict[str, list[int | None] | None],
                         dropped: list[str]) -> bool:
     """Whether ``layer`` (a LayerParameter) is training-only and left out.
 
@@ -51,7 +51,7 @@ def drop_training_layer(layer: Any, text: dict[str, list[Any]], pending: dict[st
     return True
 
 
-def _data_shape(text: dict[str, list[Any]]) -> list[int] | None:
+def _data_shape(text: dict[str, list[Any]]) -> list[int | None] | None:
     """``[batch_size, channels, height, width]`` of a prototxt's ``memory_data_param``, if given."""
     blocks = [b for b in text.get("memory_data_param", []) if isinstance(b, dict)]
     if not blocks:

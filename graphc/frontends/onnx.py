@@ -336,7 +336,7 @@ def _schema_attributes(op_type: str, opset: int) -> tuple[dict[str, int], frozen
         schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain="")
     except Exception:  # noqa: BLE001 - unknown op or version: nothing to check
         return None
-    return ({name: int(a.type) for name, a in schema.attributes.items()},
+    return ({name: int(a.type) for name, a in schema.attributes.items()},  # type: ignore[call-overload]  # onnx's stub: AttrType is an int enum at runtime
             frozenset(name for name, a in schema.attributes.items() if a.required))
 
 
@@ -410,14 +410,14 @@ def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | N
     for node in gp.node:
         _add_node(graph, node, model)
     for vi in gp.output:
-        v = graph.lookup(vi.name)
-        if v is None:
+        out = graph.lookup(vi.name)
+        if out is None:
             raise ModelFormatError(f"graph output {vi.name!r} is not produced by any node, input or initializer")
-        if v.graph is graph and vi.HasField("type") and v.type.dtype is None:
-            v.type = type_from_proto(vi.type)
-        if outer is None and v in graph.outputs:  # run() returns a dict: one of the two would be lost
+        if out.graph is graph and vi.HasField("type") and out.type.dtype is None:
+            out.type = type_from_proto(vi.type)
+        if outer is None and out in graph.outputs:  # run() returns a dict: one of the two would be lost
             raise ModelFormatError(f"graph output {vi.name!r} is listed twice; outputs are returned by name")
-        graph.outputs.append(v)
+        graph.outputs.append(out)
     return graph
 
 
