@@ -154,9 +154,10 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
         b = ctx.b
         gamma = w[0] if scale else None
         beta = w[int(scale)] if center else None
-        size = (gamma if gamma is not None else beta).shape[-1] if (scale or center) else None
-        if size is None:
+        given = gamma if gamma is not None else beta
+        if given is None:  # neither scale nor center: the size is not saved
             return custom(ctx, L)
+        size = given.shape[-1]
         inputs = [L.inputs[0], b.const(gamma if gamma is not None else np.ones(size, np.float32), f"{L.name}_gamma"),
                   b.const(beta if beta is not None else np.zeros(size, np.float32), f"{L.name}_beta")]
         return b.op1("LayerNormalization", inputs, {"axis": -1, "epsilon": float(L.cfg("epsilon", 1e-3))}, name=L.name)
