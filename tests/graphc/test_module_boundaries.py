@@ -124,23 +124,14 @@ def test_no_module_imports_a_private_name() -> None:
     assert not found, "private names imported across modules (give the helper a public home):\n" + "\n".join(found)
 
 
-#: cycles known when this test was written, each being broken by work in progress elsewhere; a cycle
-#: that is not inside one of these fails the test. Remove an entry once its cycle is gone.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # pattern.rewrite imports the passinfra package, whose plugins import pattern.registry (issue 18 item 1)
-    frozenset({"graphc.passinfra", "graphc.passinfra.declare", "graphc.passinfra.manager",
-               "graphc.passinfra.plugins", "graphc.pattern.registry", "graphc.pattern.rewrite"}),
-]
-
-
 def test_import_graph_is_acyclic() -> None:
     graph = import_graph(MODULES)
-    for component in nx.strongly_connected_components(graph):
-        if len(component) < 2 or any(component <= known for known in KNOWN_CYCLES):
-            continue
-        cycle = nx.find_cycle(graph.subgraph(component))
-        path = "\n".join(f"  {a} -> {b} (line {graph.edges[a, b]['line']})" for a, b in cycle)
-        pytest.fail(f"import cycle (lazy imports count):\n{path}")
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    path = "\n".join(f"  {a} -> {b} (line {graph.edges[a, b]['line']})" for a, b in cycle)
+    pytest.fail(f"import cycle (lazy imports count; move the shared piece to a leaf module):\n{path}")
 
 
 def test_checks_catch_planted_violations(tmp_path: Path) -> None:
