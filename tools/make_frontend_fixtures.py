@@ -9,6 +9,7 @@ commands, versions and what produced every expected output::
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-schema  # TF's own descriptors
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-image   # resizes, CropAndResize, LRN, ...
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-atrous  # dilated convs as SpaceToBatchND triples
+    /tmp/vtf/bin/python   tools/make_frontend_fixtures.py tf-3d      # Conv3D, MaxPool3D, AvgPool3D
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2     # tf.keras 2.15 .h5/.keras/json
     /tmp/vtf/bin/python   tools/make_frontend_fixtures.py keras2-layers  # more core layers, .h5
     KERAS_BACKEND=jax /tmp/vk3/bin/python tools/make_frontend_fixtures.py keras3
@@ -214,6 +215,32 @@ def make_tf_atrous() -> None:
     results = {k: v.numpy() for k, v in net(tf.constant(x)).items()}
     print("tf ops:", sorted({n.op for n in graph_def.node}))
     _save_npz("tf_atrous.npz", input=x, **{f"out_{k}": v for k, v in results.items()})
+
+
+def make_tf_3d() -> None:
+    """Conv3D (SAME strided, dilated SAME, VALID), MaxPool3D, AvgPool3D SAME: tf_conv3d.pb and .npz."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    rng = np.random.default_rng(43)
+    w1 = tf.Variable((rng.standard_normal((3, 2, 3, 2, 4)) * 0.5).astype(np.float32))
+    w2 = tf.Variable((rng.standard_normal((2, 3, 2, 2, 3)) * 0.5).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 5, 6, 7, 2], tf.float32, name="input")])
+    def net(x):
+        outs = {"conv_same_s2": tf.nn.conv3d(x, w1, [1, 2, 1, 2, 1], "SAME"),
+                "conv_dilated": tf.nn.conv3d(x, w2, [1, 1, 1, 1, 1], "SAME", dilations=[1, 2, 1, 2, 1]),
+                "conv_valid": tf.nn.conv3d(x, w2, [1, 1, 2, 1, 1], "VALID"),
+                "maxpool": tf.nn.max_pool3d(x, [2, 3, 2], [2, 2, 1], "VALID"),
+                "avgpool": tf.nn.avg_pool3d(x, [2, 3, 3], [2, 2, 2], "SAME")}
+        return {k: tf.identity(v, name=f"out_{k}") for k, v in outs.items()}
+
+    graph_def = convert_variables_to_constants_v2(net.get_concrete_function()).graph.as_graph_def()
+    tf.io.write_graph(graph_def, str(DATA), "tf_conv3d.pb", as_text=False)
+    x = rng.standard_normal((2, 5, 6, 7, 2)).astype(np.float32)
+    results = {k: v.numpy() for k, v in net(tf.constant(x)).items()}
+    print("tf ops:", sorted({n.op for n in graph_def.node}))
+    _save_npz("tf_conv3d.npz", input=x, **{f"out_{k}": v for k, v in results.items()})
 
 
 def make_tf_schema() -> None:
@@ -617,7 +644,7 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-schema", "keras2", "keras2-layers",
+    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-3d", "tf-schema", "keras2", "keras2-layers",
                                      "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe, caffe-ssd and caffe-schema steps)")
@@ -627,7 +654,7 @@ def main(argv: list[str] | None = None) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
-    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous,
+    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous, "tf-3d": make_tf_3d,
              "tf-schema": make_tf_schema, "keras2": make_keras2, "keras2-layers": make_keras2_layers, "keras3": make_keras3,
              "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
              "caffe-schema": lambda: make_caffe_schema(

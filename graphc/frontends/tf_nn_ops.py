@@ -21,6 +21,7 @@
   ``Pad`` / ``Reshape`` / ``Transpose`` / ``Slice``; the atrous-convolution triple is folded into one
   dilated convolution before (:mod:`.tf_atrous`).
 * ``Concat`` (TF1: the axis first) -> ``Concat``.
+* ``Conv3D``, ``MaxPool3D``, ``AvgPool3D`` (NDHWC) -> ``Conv`` / ``MaxPool`` / ``AveragePool`` in NCDHW.
 """
 
 from __future__ import annotations
@@ -175,6 +176,39 @@ def _batch_to_space(b: GraphBuilder, node: Any) -> list[Value] | None:
                             b.ints([1, 2], f"{n}_axes")], name=n)]
 
 
+def _conv_pool_3d(b: GraphBuilder, node: Any) -> list[Value] | None:
+    """``Conv3D`` (filter Const ``[kd, kh, kw, I, O]``), ``MaxPool3D``, ``AvgPool3D`` (valid pixels only)
+    in NDHWC -> the ONNX op in NCDHW between Transposes; SAME -> ``SAME_UPPER``, or explicit pads
+    ``d * (k - 1)`` with a dilation at stride 1 (onnxruntime refuses auto_pad with dilations)."""
+    if str(node.attr("data_format", "NDHWC")) != "NDHWC":
+        return None
+    strides = [int(v) for v in node.attr("strides", [1] * 5)[1:4]]
+    padding = str(node.attr("padding", "VALID"))
+    if padding not in ("SAME", "VALID"):
+        return None
+    attrs: dict[str, Any] = {"strides": strides}
+    x = b.transpose(node.inputs[0], (0, 4, 1, 2, 3))
+    if node.op == "Conv3D":
+        filt = node.const_input(1)
+        kernel, dil = list(filt.shape[:3]), [int(v) for v in (node.attr("dilations") or [1] * 5)[1:4]]
+        w = b.const(np.ascontiguousarray(np.transpose(filt, (4, 3, 0, 1, 2))), f"{node.name}_filter")
+        inputs, op_type = [x, w], "Conv"
+        attrs["dilations"] = dil
+    else:
+        kernel, dil = [int(v) for v in node.attr("ksize", [1] * 5)[1:4]], [1, 1, 1]
+        inputs, op_type = [x], "MaxPool" if node.op == "MaxPool3D" else "AveragePool"
+        attrs["kernel_shape"] = kernel
+        if op_type == "AveragePool":
+            attrs["count_include_pad"] = 0
+    if padding == "SAME" and max(dil) > 1 and strides == [1, 1, 1]:
+        total = [d * (int(k) - 1) for d, k in zip(dil, kernel)]
+        attrs["pads"] = [t // 2 for t in total] + [t - t // 2 for t in total]
+    elif padding == "SAME":
+        attrs["auto_pad"] = "SAME_UPPER"
+    y = b.op1(op_type, inputs, attrs, name=f"{node.name}_ncdhw")
+    return [b.transpose(y, (0, 2, 3, 4, 1))]
+
+
 def _concat_v1(b: GraphBuilder, node: Any) -> list[Value]:
     """TF1 ``Concat(concat_dim, values...)``: the axis first."""
     axis = int(np.asarray(node.const_input(0)).reshape(()))
@@ -186,9 +220,10 @@ NN_OPS: dict[str, Callable[[GraphBuilder, Any], "list[Value] | None"]] = {
     "ResizeBilinear": _resize, "ResizeNearestNeighbor": _resize, "LRN": _lrn, "MirrorPad": _mirror_pad,
     "ClipByValue": _clip_by_value, "ArgMax": _arg("ArgMax"), "ArgMin": _arg("ArgMin"),
     "Conv2DBackpropInput": _conv_transpose, "SpaceToBatchND": _space_to_batch, "BatchToSpaceND": _batch_to_space,
-    "Concat": _concat_v1,
+    "Concat": _concat_v1, "Conv3D": _conv_pool_3d, "MaxPool3D": _conv_pool_3d, "AvgPool3D": _conv_pool_3d,
 }
 
 #: data inputs each takes at least (TensorFlow's op registry)
 NN_MIN_INPUTS = {"ResizeBilinear": 2, "ResizeNearestNeighbor": 2, "MirrorPad": 2, "ClipByValue": 3, "ArgMax": 2,
-                 "ArgMin": 2, "Conv2DBackpropInput": 3, "SpaceToBatchND": 3, "BatchToSpaceND": 3, "Concat": 2}
+                 "ArgMin": 2, "Conv2DBackpropInput": 3, "SpaceToBatchND": 3, "BatchToSpaceND": 3, "Concat": 2,
+                 "Conv3D": 2}

@@ -72,3 +72,16 @@ def test_crop_and_resize_refuses_a_box_index_outside_the_batch():
 
     with pytest.raises(LayerError, match="box index"):
         crop_and_resize(np.zeros((1, 2, 2, 1), np.float32), np.zeros((1, 4), np.float32), np.array([1]), (2, 2))
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_conv3d_and_3d_pools_match_tensorflow(target):
+    """``tf_conv3d.pb`` (``make_frontend_fixtures.py tf-3d``): Conv3D SAME strided / dilated SAME / VALID,
+    MaxPool3D VALID, AvgPool3D SAME (the padded cells not counted), all NDHWC."""
+    ref = np.load(DATA / "tf_conv3d.npz")
+    outputs = [k for k in ref.files if k != "input"]
+    assert not [op for op in graphc.load_model(DATA / "tf_conv3d.pb", outputs=outputs) if op.domain]
+    got = graphc.compile(DATA / "tf_conv3d.pb", target, outputs=outputs).run({"input": ref["input"]})
+    for name in outputs:
+        assert got[name].shape == ref[name].shape, name
+        np.testing.assert_allclose(got[name], ref[name], rtol=1e-5, atol=2e-6, err_msg=f"{target} {name}")
