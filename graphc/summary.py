@@ -36,8 +36,8 @@ def summarize(graph: Graph) -> dict[str, Any]:
         "ir_version": model.ir_version if model else None,
         "ops": len(graph),
         "op_types": dict(histogram.most_common()),
-        "parameters": int(sum(v.const.size for v in consts)),
-        "parameter_bytes": int(sum(v.const.nbytes for v in consts)),
+        "parameters": int(sum(v.const.size for v in consts if v.const is not None)),
+        "parameter_bytes": int(sum(v.const.nbytes for v in consts if v.const is not None)),
         "untyped": untyped,
     }
 

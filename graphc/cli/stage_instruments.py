@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ..passinfra import Instrument
 
 __all__ = ["stage_instruments", "add_stage_arguments", "stage_reports"]
 
@@ -17,9 +21,9 @@ def add_stage_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the model on seeded inputs after each changing pass (numpy target); name the first pass that changes the outputs")
 
 
-def stage_instruments(args: argparse.Namespace, out: Console) -> list:
+def stage_instruments(args: argparse.Namespace, out: Console) -> list[Instrument]:
     """The instruments the stage-inspection flags ask for (empty when none is given)."""
-    found = []
+    found: list[Instrument] = []
     if getattr(args, "show_diffs", False):
         from ..diff.instrument import DiffPrinter
 

@@ -140,7 +140,7 @@ class GraphDiff:
 
     def _key(self, o: Op, back: dict[Op, Op] | None) -> tuple:
         """Structural key; for after-ops, producers are translated to their before partners."""
-        ins = []
+        ins: list[tuple[Any, ...] | None] = []
         for v in o.inputs:
             if v is None:
                 ins.append(None)

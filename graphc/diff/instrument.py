@@ -223,16 +223,16 @@ def seeded_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
 def numpy_check_pipeline() -> str | None:
     """The numpy target's minimal pipeline (lowering prerequisites, no optimizing rewrites)."""
     try:
-        from targets.numpy import target as numpy_target  # type: ignore[import-not-found]
+        from targets.numpy import target as numpy_target
     except ImportError:
         return None
     minimal = getattr(numpy_target, "MINIMAL_PIPELINE", None)
     if minimal:
         return minimal
     from ..passinfra import parse_pipeline
-    from ..passinfra.pipeline import FixedPoint, format_pipeline
+    from ..passinfra.pipeline import FixedPoint, Step, format_pipeline
 
-    steps = []
+    steps: list[Step] = []
     for s in parse_pipeline(numpy_target.NumpyTarget().pipeline()):
         if isinstance(s, FixedPoint):
             inner = tuple(p for p in s.steps if not p.name.startswith("fuse-"))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from .context import Instrument, PassContext
 
 if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress, TaskID
+
     from ..ir import Graph
     from .declare import PassInfo, PassResult
 
@@ -55,22 +57,22 @@ class Progress(Instrument):
 
     def __init__(self, console=None) -> None:
         self.console = console
-        self._progress = None
-        self._task = None
+        self._progress: RichProgress | None = None
+        self._task: TaskID | None = None
 
     def run_begin(self, graph: Graph, ctx: PassContext, total: int) -> None:
         from rich.progress import Progress as RichProgress
 
-        self._progress = RichProgress(console=self.console, transient=True)
-        self._progress.start()
-        self._task = self._progress.add_task("passes", total=total)
+        progress = self._progress = RichProgress(console=self.console, transient=True)
+        progress.start()
+        self._task = progress.add_task("passes", total=total)
 
     def before_pass(self, info: PassInfo, graph: Graph, ctx: PassContext) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=info.name)
 
     def after_pass(self, info: PassInfo, graph: Graph, ctx: PassContext, result: PassResult) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
     def run_end(self, graph: Graph, ctx: PassContext) -> None:
