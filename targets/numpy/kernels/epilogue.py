@@ -57,10 +57,8 @@ def apply_activation(buf: np.ndarray, name: str, params: Sequence[float]) -> np.
 
 def _checked(ctx: OpContext, name: str, given: Sequence[float]) -> tuple[str, list[float]]:
     if name not in ACTIVATIONS:
-        raise UnsupportedOpError(
-            f"{ctx.domain}::{ctx.op_type} node {ctx.name!r}: activation {name!r} is not supported "
-            f"(supported: {', '.join(sorted(ACTIVATIONS))}); unfuse it or register a layer"
-        )
+        raise ctx.unsupported(f"activation {name!r} (supported: {', '.join(sorted(ACTIVATIONS))})",
+                              "unfuse it or register a layer")
     defaults = ACTIVATIONS[name]
     params = [float(p) for p in given[: len(defaults)]]
     params += list(defaults[len(params):])
