@@ -9,6 +9,7 @@ found and how, so errors can name the format that was tried.
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class Detected:
         return f"{self.format}{kind}, {self.how}"
 
 
-def detect_format(path: str | Path) -> Detected:
+def detect_format(path: str | os.PathLike) -> Detected:
     """The format of the model file at ``path``: by a known suffix, else by its content."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -62,9 +63,9 @@ def detect_format(path: str | Path) -> Detected:
         return Detected("keras-h5", False, how + ": an HDF5 signature")
     if head.startswith(b"PK\x03\x04"):
         return _zip_format(path, how)
-    text = _as_text(head)
-    if text is not None:
-        return _text_format(text, how)
+    decoded = _as_text(head)
+    if decoded is not None:
+        return _text_format(decoded, how)
     return _binary_protobuf_format(path, how)
 
 

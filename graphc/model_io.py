@@ -52,12 +52,15 @@ def load_model(source: str | os.PathLike | bytes | onnx.ModelProto | Graph, *, l
     if fmt == "keras":
         from .frontends.keras import load_keras
 
+        assert isinstance(source, (str, os.PathLike))  # source_format reads anything but a path as ONNX
         return load_keras(source, layers=layers, **options)
     if fmt == "keras-h5":
         from .frontends.keras import load_keras_h5
 
+        assert isinstance(source, (str, os.PathLike))  # source_format reads anything but a path as ONNX
         return load_keras_h5(source, layers=layers, **options)
     if fmt == "graphc-artifact":
+        assert isinstance(source, (str, os.PathLike))  # source_format reads anything but a path as ONNX
         raise ModelFormatError(f"{source}: a compiled graphc artifact ({detected.describe()}), not a model: "
                                f"run it with graphc.load() / `graphc run`")
     if options:
