@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
+from .printable import escape_controls
 
 
 def add_parser(sub) -> None:
@@ -45,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
     graph = load_model(model_source(args))
     PassManager(args.passes).run(graph, PassContext(layers=layers_from(args)))
-    console().print("\n".join(blame_lines(graph, args.node)), highlight=False, markup=False)
+    text = escape_controls("\n".join(blame_lines(graph, args.node)), keep="\n")  # names from the model
+    console().print(text, highlight=False, markup=False)
     return 0

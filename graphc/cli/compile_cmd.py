@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .printable import escape_controls
 from .stage_instruments import add_stage_arguments
 from .common import (add_layers_argument, add_model_argument, add_plugins_argument, add_weights_argument,
                      compile_input, console, layers_from, model_source, output_path)
@@ -61,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
                         f"(liveness lower bound {human_bytes(plan['lower_bound_bytes'])})")
     out.print(f"[bold]{args.output}[/] ({args.target}){summary}", highlight=False)
     for report in stage_reports(stages):
-        out.print(report, highlight=False, markup=False)
+        out.print(escape_controls(report, keep="\n"), highlight=False, markup=False)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .common import console
+from .printable import escape_controls
 
 
 def add_parser(sub) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json_text(diff))  # noqa: T201 - CLI output
     elif args.no_color:
-        print(diff.to_text(neighbourhood=not args.no_context))  # noqa: T201 - CLI output
+        print(escape_controls(diff.to_text(neighbourhood=not args.no_context), keep="\n"))  # noqa: T201 - CLI output
     else:
         render(diff, console(), neighbourhood=not args.no_context)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
+from .printable import escape_controls
 
 DEFAULT_PASSES = "canonicalize,legalize,infer-shapes"  # legalize binds --layers ops, so their output_shapes type them
 
@@ -33,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
     report = explain(rule, graph, args.node, ctx)
     out = console()
     out.print(f"[dim]rule applied by pass {RULES.pass_of(rule.name)!r}[/]", highlight=False)
-    out.print(str(report), highlight=False, markup=False)
+    out.print(escape_controls(str(report), keep="\n"), highlight=False, markup=False)
     return 0

@@ -98,3 +98,18 @@ def test_error_text_escapes_what_a_message_carries_raw():
     text = error_text("layer failed: " + HOSTILE + "\n  graphc scaffold x.onnx")
     assert text == ("graphc: error: layer failed: x\\x1b]0;owned\\x07\\x1b[31m\\x0d\\u202e\n"
                     "    graphc scaffold x.onnx")
+
+
+def test_blame_and_plain_diff_escape_names_from_the_model(tmp_path):
+    """``graphc blame`` and ``graphc diff --no-color`` print node and value names from the models: escaped too."""
+    onnx.save(_model("x", "relu" + HOSTILE, "y"), tmp_path / "a.onnx")
+    b = _model("x", "relu" + HOSTILE, "y")
+    b.graph.node[0].op_type = "Sigmoid"
+    onnx.save(b, tmp_path / "b.onnx")
+    r = _graphc("blame", "a.onnx", "--passes", "canonicalize", "--node", "relu" + HOSTILE, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "relux\\x1b]0;owned\\x07" in _assert_inert(r.stdout)  # repr or escape, never the raw ESC
+    r = _graphc("diff", "a.onnx", "b.onnx", "--no-color", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    out = _assert_inert(r.stdout)
+    assert "relux\\x1b]0;owned" in out and "Sigmoid" in out
