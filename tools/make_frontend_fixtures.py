@@ -337,7 +337,8 @@ def make_keras2_layers() -> None:
     """tf.keras 2.15 core layers beyond the CNN basics: keras2_layers.h5 (model.save) and .npz, outputs by
     layer name. PReLU, ELU, ReLU with threshold / slope + max_value, Conv2DTranspose (SAME, VALID with
     stride > kernel, dilated), LayerNormalization, Normalization (adapted), Conv1D (causal dilated, strided
-    SAME), 1-D pools, ZeroPadding1D, Cropping1D, global 1-D/3-D pools, RepeatVector, Embedding."""
+    SAME), 1-D pools, ZeroPadding1D, Cropping1D, global 1-D/3-D pools, RepeatVector, Embedding, Conv3D,
+    3-D pools, UpSampling1D, Dot (batch matrix product; 2-D normalized)."""
     import tensorflow as tf
     keras = tf.keras
     L = keras.layers
@@ -367,7 +368,14 @@ def make_keras2_layers() -> None:
     emb = L.Embedding(20, 3, name="embedding")(ids)
     g3 = L.Concatenate(name="cat3d")([L.GlobalAveragePooling3D(name="gap3d")(volume),
                                       L.GlobalMaxPooling3D(name="gmp3d")(volume)])
-    model = keras.Model([image, seq, ids, volume], [up_same, up_valid, ln, rep, emb, g3], name="layers")
+    v = L.Conv3D(3, (2, 3, 2), padding="same", activation="relu", name="conv3d")(volume)  # 4x3x5
+    v = L.MaxPooling3D((2, 1, 2), padding="same", name="maxpool3d")(v)  # 2x3x3
+    v = L.AveragePooling3D(2, strides=1, name="avgpool3d")(v)  # 1x2x2
+    up = L.UpSampling1D(2, name="up1d")(seq)  # [N, 20, 4]
+    dot3 = L.Dot(axes=2, name="dot3")([up, L.Conv1D(4, 1, name="conv1d_keys")(c)])  # [N, 20, 3]
+    dot2 = L.Dot(axes=1, normalize=True, name="dot2")([g1, L.Dense(10, name="fc2")(g1)])  # [N, 1]
+    model = keras.Model([image, seq, ids, volume], [up_same, up_valid, ln, rep, emb, g3, v, dot3, dot2],
+                        name="layers")
     for layer in model.layers:
         if layer.name == "norm":
             continue
@@ -378,7 +386,7 @@ def make_keras2_layers() -> None:
              "ids": rng.integers(0, 20, (2, 5)).astype(np.int32),
              "volume": rng.standard_normal((2, 4, 3, 5, 2)).astype(np.float32)}
     outs = model.predict([feeds[k] for k in ("image", "seq", "ids", "volume")], verbose=0)
-    names = ["deconv_same", "deconv_valid", "layer_norm", "repeat", "embedding", "cat3d"]
+    names = ["deconv_same", "deconv_valid", "layer_norm", "repeat", "embedding", "cat3d", "avgpool3d", "dot3", "dot2"]
     _save_npz("keras2_layers.npz", **feeds, **dict(zip(names, outs)))
     print("tensorflow", tf.__version__, {n: o.shape for n, o in zip(names, outs)})
 

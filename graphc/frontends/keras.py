@@ -592,6 +592,8 @@ def config_to_graph(config: dict, weights: dict[str, list[np.ndarray]] | None = 
         claimed = layers is not None and layers.lookup(DOMAIN, lcls, 1) is not None
         if conv is not None and not claimed:
             v = conv(ctx, L)
+            if inputs and v.shape is None and id(v) not in ctx.ranks:  # a rank-preserving layer (Dense, a merge,
+                ctx.set_rank(v, ctx.rank(inputs[0]))  # an activation, ...): the rank Dot and 1-D layers read
         else:
             check_param_coverage(layers, DOMAIN, lcls, name, custom_params(lcfg),
                                  f"save the Keras layer with a get_config() that returns them "

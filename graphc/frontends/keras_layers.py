@@ -14,7 +14,10 @@
   adapted mean and variance, last axis or scalar) -> ``(x - mean) / max(sqrt(var), 1e-7)``.
 * ``Embedding`` -> ``Gather`` of the table at the input cast to int64 (float ids truncated, as Keras
   casts them); ``RepeatVector(n)`` -> ``Unsqueeze`` + ``Tile``.
-* ``ZeroPadding1D``, ``Cropping1D`` -> ``Pad`` / ``Slice`` on the steps axis.
+* ``ZeroPadding1D``, ``Cropping1D`` -> ``Pad`` / ``Slice`` on the steps axis; ``UpSampling1D`` -> nearest
+  ``Resize`` (each step repeated).
+* ``Conv3D``, ``MaxPooling3D``, ``AveragePooling3D`` -> the ONNX op in NCDHW between Transposes.
+* ``Dot`` (two inputs of rank 2 to 4, batch axis not contracted) -> ``Einsum`` as Keras's ``batch_dot``.
 
 Each converter takes the Keras frontend's context and layer and returns the output, or
 delegates to the ``keras`` node (``custom``) for a configuration it does not map.
@@ -205,7 +208,82 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
                             b.ints([1], f"{L.name}_axes")], name=L.name)
         return ctx.set_rank(y, 3)
 
+    def conv3d(ctx: Any, L: Any) -> Value:
+        use_bias = bool(L.cfg("use_bias", True))
+        w = L.need_weights(2 if use_bias else 1)
+        b = ctx.b
+        triple = lambda v: [int(v)] * 3 if isinstance(v, (int, float)) else [int(x) for x in v]  # noqa: E731
+        dil, strides = triple(L.cfg("dilation_rate", 1)), triple(L.cfg("strides", 1))
+        attrs: dict[str, Any] = {"strides": strides, "dilations": dil, "group": int(L.cfg("groups", 1))}
+        if str(L.cfg("padding", "valid")).lower() == "same":
+            if max(dil) > 1 and strides == [1, 1, 1]:
+                total = [d * (int(k) - 1) for d, k in zip(dil, w[0].shape[:3])]
+                attrs["pads"] = [t // 2 for t in total] + [t - t // 2 for t in total]
+            else:
+                attrs["auto_pad"] = "SAME_UPPER"
+        kernel = b.const(np.ascontiguousarray(np.transpose(w[0], (4, 3, 0, 1, 2))), f"{L.name}_kernel")
+        return activation(ctx, spatial3d(ctx, L, "Conv", [kernel] + ([b.const(w[1], f"{L.name}_bias")] if use_bias
+                                                                     else []), attrs), L.cfg("activation"), L.name)
+
+    def spatial3d(ctx: Any, L: Any, op_type: str, extra: list[Value], attrs: dict[str, Any]) -> Value:
+        b = ctx.b
+        cl = L.cfg("data_format", "channels_last") == "channels_last"
+        x = b.transpose(L.inputs[0], (0, 4, 1, 2, 3)) if cl else L.inputs[0]
+        y = b.op1(op_type, [x, *extra], attrs, name=f"{L.name}_{op_type.lower()}")
+        return ctx.set_rank(b.transpose(y, (0, 2, 3, 4, 1)) if cl else y, 5)
+
+    def pool3d(op_type: str) -> Callable[[Any, Any], Value]:
+        def convert(ctx: Any, L: Any) -> Value:
+            size = L.cfg("pool_size", 2)
+            size = [int(size)] * 3 if isinstance(size, (int, float)) else [int(v) for v in size]
+            strides = L.cfg("strides") or size
+            strides = [int(strides)] * 3 if isinstance(strides, (int, float)) else [int(v) for v in strides]
+            attrs: dict[str, Any] = {"kernel_shape": size, "strides": strides, **pad_attrs(L)}
+            if op_type == "AveragePool":
+                attrs["count_include_pad"] = 0
+            return spatial3d(ctx, L, op_type, [], attrs)
+        return convert
+
+    def upsampling1d(ctx: Any, L: Any) -> Value:
+        scales = ctx.b.const(np.array([1, int(L.cfg("size", 2)), 1], np.float32), f"{L.name}_scales")
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+        return ctx.set_rank(ctx.b.op1("Resize", [L.inputs[0], None, scales], attrs, name=L.name), 3)
+
+    def dot(ctx: Any, L: Any) -> Value:
+        """``Dot``: Keras's batch_dot over ``axes`` as an Einsum (rank-2 inputs give ``[N, 1]``), after
+        ``x / sqrt(max(sum(x^2), 1e-12))`` along the axes with ``normalize``."""
+        if len(L.inputs) != 2:
+            return custom(ctx, L)
+        ranks = [ctx.rank(v) for v in L.inputs]
+        axes = L.cfg("axes", -1)
+        axes = [axes, axes] if isinstance(axes, (int, float)) else list(axes)
+        axes = [int(a) % r for a, r in zip(axes, ranks)]
+        if min(ranks) < 2 or max(ranks) > 4 or 0 in axes:
+            return custom(ctx, L)
+        b, n = ctx.b, L.name
+        xs = list(L.inputs)
+        if bool(L.cfg("normalize", False)):
+            for i in range(2):
+                sq = b.op1("ReduceSum", [b.op1("Mul", [xs[i], xs[i]], name=f"{n}_sq{i}"), b.ints([axes[i]], f"{n}_ax{i}")],
+                           {"keepdims": 1}, name=f"{n}_sumsq{i}")
+                inv = b.op1("Reciprocal", [b.op1("Sqrt", [b.op1("Max", [sq, b.const(np.array(1e-12, np.float32),
+                                                                                  f"{n}_eps{i}")], name=f"{n}_clamped{i}")],
+                                                 name=f"{n}_norm{i}")], name=f"{n}_inv{i}")
+                xs[i] = b.op1("Mul", [xs[i], inv], name=f"{n}_unit{i}")
+        left, right = list("bcde"[: ranks[0]]), ["b"] + list("fgh"[: ranks[1] - 1])
+        right[axes[1]] = left[axes[0]]
+        out = [c for c in left if c != left[axes[0]]] + [c for c in right[1:] if c != left[axes[0]]]
+        y = b.op1("Einsum", xs, {"equation": f"{''.join(left)},{''.join(right)}->{''.join(out)}"},
+                  name=f"{n}_einsum")
+        if len(out) == 1:  # Keras keeps a trailing axis of 1 for rank-2 inputs
+            return ctx.set_rank(b.op1("Unsqueeze", [y, b.ints([1], f"{n}_axis")], name=n), 2)
+        return ctx.set_rank(b.op1("Identity", [y], name=n), len(out))
+
     return {
+        "Conv3D": conv3d, "Convolution3D": conv3d,
+        "MaxPooling3D": pool3d("MaxPool"), "MaxPool3D": pool3d("MaxPool"),
+        "AveragePooling3D": pool3d("AveragePool"), "AvgPool3D": pool3d("AveragePool"),
+        "UpSampling1D": upsampling1d, "Dot": dot,
         "PReLU": prelu, "ELU": elu,
         "Conv1D": conv1d, "Convolution1D": conv1d,
         "MaxPooling1D": pool1d("MaxPool"), "MaxPool1D": pool1d("MaxPool"),
