@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -25,13 +26,13 @@ def rng():
 
 
 @pytest.fixture(scope="session")
-def randomized_light_model_path(tmp_path_factory) -> Callable[[str], Path]:
+def randomized_light_model_path(tmp_path_factory) -> Iterator[Callable[[str], Path]]:
     """name -> an .onnx file of ``randomized_light_model(name, seed=0)``, written once per session.
 
     Drawing vgg19's 143M seeded weights takes seconds; the numpy, ort and round-trip tests of the
     light models load this one file instead of drawing them again per module. A file (not a shared
     ModelProto) keeps tests from seeing each other's changes and keeps the weights out of memory
-    between tests."""
+    between tests. The files (1.3 GB for all nine) are deleted when the session ends."""
     from tests.targets.numpy.numpy_light import randomized_light_model
 
     folder = tmp_path_factory.mktemp("randomized_light")
@@ -44,4 +45,5 @@ def randomized_light_model_path(tmp_path_factory) -> Callable[[str], Path]:
             onnx.save(randomized_light_model(name, seed=0), file)
         return file
 
-    return path
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
