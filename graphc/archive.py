@@ -8,7 +8,7 @@ import stat
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from .errors import ModelFormatError
 
@@ -82,14 +82,14 @@ def read_member(archive: str | os.PathLike, name: str, member_limit: int = DEFAU
         raise ModelFormatError(f"{archive}: not a readable zip archive ({e})") from e
 
 
-def _read_declared(archive: Path, name: str, src: zipfile.ZipExtFile, declared: int) -> bytes:
+def _read_declared(archive: Path, name: str, src: IO[bytes], declared: int) -> bytes:
     """A member's bytes, inflated 1 MiB at a time and never past its declared size (a member declaring
     1000 bytes that inflates to 1 GB is refused after 1 MiB, not after inflating it all)."""
     overflow = f"{archive}: member {name!r} inflates past its declared {declared} bytes"
     return _read_at_most(src, declared, 1 << 20, overflow)
 
 
-def _read_at_most(src: BinaryIO, limit: int, chunk_size: int, overflow: str) -> bytes:
+def _read_at_most(src: IO[bytes], limit: int, chunk_size: int, overflow: str) -> bytes:
     """All of ``src``, read ``chunk_size`` bytes at a time; ModelFormatError(``overflow``) as soon as it
     holds more than ``limit`` bytes (never more than one chunk past the limit is read)."""
     data = bytearray()

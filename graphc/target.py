@@ -144,6 +144,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
             if not zipfile.is_zipfile(path):
                 raise ModelFormatError(f"{path} is not a graphc artifact (expected a folder or zip with {MANIFEST})")
             data = read_member(path, MANIFEST, MANIFEST_LIMIT)
+            assert data is not None  # read_member raises on a missing member unless missing_ok
         manifest = json.loads(data.decode())
     except (OSError, ValueError, RecursionError, zipfile.BadZipFile) as e:
         raise ModelFormatError(f"{path}: cannot read the artifact manifest ({e})") from e

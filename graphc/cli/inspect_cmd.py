@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             out.print(f"no weights: {escape_controls(str(summary['missing_weights']))}. Pass --weights "
                       "FILE.caffemodel to see how it compiles.", highlight=False, markup=False)
         return 0
-    options = {"fallback": False} if args.no_fallback else {}
+    options: dict[str, Any] = {"fallback": False} if args.no_fallback else {}
     model, more = compile_input(args, source, layers)
     options.update(more)
     art = graphc_compile(model, target=args.target, layers=layers, **options)
