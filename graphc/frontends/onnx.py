@@ -14,7 +14,7 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from ..attributes import decode_attribute
-from ..domains import canonical_domain, is_onnx_domain
+from ..domains import canonical_domain, display_domain, is_onnx_domain
 from ..errors import GraphcError, ModelFormatError
 from ..ir import Graph, ModelInfo, Op, TensorType, Value
 from .types import type_from_proto
@@ -232,7 +232,7 @@ def _check_subgraph_arity(node: onnx.NodeProto) -> None:
     """Refuse an If whose branches, or a Loop whose body, do not match the node's outputs: an If branch
     yields exactly the node's outputs; a Loop body takes (iteration, condition, N carried) and yields
     (condition, N carried, K scanned), the node taking (M, condition, N carried) and yielding N + K."""
-    if node.domain not in ("", "ai.onnx") or node.op_type not in ("If", "Loop"):
+    if not is_onnx_domain(node.domain) or node.op_type not in ("If", "Loop"):
         return
     where = f"node {node.name!r} ({node.op_type})"
     graphs = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
@@ -273,8 +273,8 @@ def check_versions(model: onnx.ModelProto) -> None:
     known = onnx.defs.C.schema_version_map()  # domain -> (first, last) opset the installed onnx defines
     imported: dict[str, int] = {}
     for o in model.opset_import:
-        domain = "" if o.domain in ("", "ai.onnx") else o.domain
-        name = o.domain or "ai.onnx"
+        domain = canonical_domain(o.domain)
+        name = display_domain(o.domain)
         if o.version < 1:
             raise ModelFormatError(f"the model imports opset {o.version} of domain {name!r}; "
                                    "opset versions start at 1 (fix the model's opset_import)")
@@ -298,7 +298,7 @@ def _uses_default_domain(model: onnx.ModelProto) -> bool:
         for n in g.node:
             for a in n.attribute:
                 graphs.extend([a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs)
-    return any(n.domain in ("", "ai.onnx") for n in nodes)
+    return any(is_onnx_domain(n.domain) for n in nodes)
 
 
 def _check_attribute_types(graph: Graph, node: onnx.NodeProto, kinds: dict[str, int]) -> None:
