@@ -171,6 +171,14 @@ def make_tf_image() -> None:
         h = tf.nn.relu(x)
         outs["deconv_same"] = tf.nn.conv2d_transpose(h, w_t, [2, 14, 17, 4], 2, "SAME")  # 17: odd, pads split
         outs["deconv_valid"] = tf.nn.conv2d_transpose(h, w_t, [2, 16, 20, 4], 2, "VALID")  # 20: output_padding 1
+        outs["mirror_symmetric"] = tf.pad(x, [[0, 0], [3, 1], [0, 2], [1, 0]], mode="SYMMETRIC")
+        w_fused = tf.constant(np.linspace(-1, 1, 3 * 2 * 3 * 4).reshape(3, 2, 3, 4).astype(np.float32))
+        outs["fused_resize_pad_conv"] = raw.FusedResizeAndPadConv2D(
+            input=x, size=[9, 11], paddings=[[0, 0], [1, 2], [2, 1], [0, 0]], filter=w_fused, mode="SYMMETRIC",
+            strides=[1, 2, 1, 1], padding="VALID", resize_align_corners=True)
+        outs["fused_pad_conv"] = raw.FusedPadConv2D(input=x, paddings=[[0, 0], [2, 1], [1, 1], [0, 0]],
+                                                    filter=w_fused, mode="REFLECT", strides=[1, 1, 2, 1],
+                                                    padding="SAME")
         return {k: tf.identity(v, name=f"out_{k}") for k, v in outs.items()}
 
     frozen = convert_variables_to_constants_v2(net.get_concrete_function())

@@ -10,7 +10,8 @@
   rounded half up).
 * ``LRN`` -> ``LRN`` in NCHW, ``size = 2 * depth_radius + 1`` and ``alpha * size`` (ONNX divides
   alpha by the window size, TF does not).
-* ``MirrorPad`` (``REFLECT``) -> ``Pad(mode=reflect)``; ``SYMMETRIC`` stays a ``tf`` node.
+* ``MirrorPad``: ``REFLECT`` -> ``Pad(mode=reflect)``; ``SYMMETRIC`` -> reversed ``Slice``s + ``Concat``.
+* ``FusedResizeAndPadConv2D`` / ``FusedPadConv2D`` -> the resize, mirror pad and ``Conv2D`` they fuse.
 * ``ClipByValue`` -> ``Min(Max(x, lo), hi)`` (bounds may be tensors that broadcast).
 * ``ArgMax`` / ``ArgMin`` (axis Const) -> ``ArgMax``/``ArgMin(keepdims=0)`` (first index on ties, as
   TF), cast to ``output_type``.
@@ -80,11 +81,52 @@ def _lrn(b: GraphBuilder, node: Any) -> list[Value]:
 
 
 def _mirror_pad(b: GraphBuilder, node: Any) -> list[Value] | None:
-    if str(node.attr("mode", "REFLECT")).upper() != "REFLECT":
-        return None  # SYMMETRIC repeats the edge pixel: no ONNX Pad mode does
+    """``REFLECT`` -> ``Pad(mode=reflect)``; ``SYMMETRIC`` (the edge pixel repeated) -> per padded axis,
+    the reversed slices ``x[lo-1::-1]`` and ``x[:-hi-1:-1]`` concatenated around ``x``."""
     p = np.asarray(node.const_input(1), dtype=np.int64).reshape(-1, 2)
-    pads = b.ints(list(p[:, 0]) + list(p[:, 1]), f"{node.name}_pads")
-    return [b.op1("Pad", [node.inputs[0], pads], {"mode": "reflect"}, name=node.name)]
+    return [_mirror(b, node.inputs[0], p, str(node.attr("mode", "REFLECT")).upper(), node.name)]
+
+
+def _mirror(b: GraphBuilder, x: Value, p: np.ndarray, mode: str, name: str) -> Value:
+    if mode == "REFLECT":
+        pads = b.ints(list(p[:, 0]) + list(p[:, 1]), f"{name}_pads")
+        return b.op1("Pad", [x, pads], {"mode": "reflect"}, name=name)
+    if mode != "SYMMETRIC":
+        raise ValueError(f"MirrorPad mode {mode!r} is not REFLECT or SYMMETRIC")
+    first = np.iinfo(np.int64).min
+    for axis, (lo, hi) in enumerate(p.tolist()):
+        parts = []
+        n = f"{name}_axis{axis}"
+        if lo:
+            parts.append(b.op1("Slice", [x, b.ints([lo - 1], f"{n}_lo_start"), b.ints([first], f"{n}_lo_end"),
+                                         b.ints([axis], f"{n}_lo_axis"), b.ints([-1], f"{n}_lo_step")], name=f"{n}_lo"))
+        parts.append(x)
+        if hi:
+            parts.append(b.op1("Slice", [x, b.ints([-1], f"{n}_hi_start"), b.ints([-hi - 1], f"{n}_hi_end"),
+                                         b.ints([axis], f"{n}_hi_axis"), b.ints([-1], f"{n}_hi_step")], name=f"{n}_hi"))
+        if len(parts) > 1:
+            x = b.op1("Concat", parts, {"axis": axis}, name=n)
+    return b.op1("Identity", [x], name=name)
+
+
+def _fused_resize_pad_conv(b: GraphBuilder, node: Any) -> list[Value] | None:
+    """``FusedResizeAndPadConv2D(input, size, paddings, filter)`` (bilinear, legacy or align_corners
+    coordinates) and ``FusedPadConv2D(input, paddings, filter)``: the resize, the mirror pad and the VALID
+    or SAME ``Conv2D`` of the same attributes, each mapped as the op alone."""
+    from .tensorflow import MAPPED_OPS  # the Conv2D converter (tensorflow imports this module)
+
+    n = node.name
+    x, rest = node.inputs[0], node.inputs[1:]
+    if node.op == "FusedResizeAndPadConv2D":
+        resize = type(node)(f"{n}_resize", "ResizeBilinear", {"align_corners": node.attr("resize_align_corners", False)},
+                            [x, rest[0]], 1)
+        x = _resize(b, resize)[0]  # type: ignore[index]
+        rest = rest[1:]
+    x = _mirror(b, x, np.asarray(node.const_input(len(node.inputs) - 2), np.int64).reshape(-1, 2),
+                str(node.attr("mode", "REFLECT")).upper(), f"{n}_pad")
+    conv = type(node)(n, "Conv2D", {k: v for k, v in node.attrs.items() if k in ("strides", "padding")},
+                      [x, rest[-1]], 1)
+    return MAPPED_OPS["Conv2D"](b, conv)
 
 
 def _clip_by_value(b: GraphBuilder, node: Any) -> list[Value]:
@@ -220,10 +262,11 @@ NN_OPS: dict[str, Callable[[GraphBuilder, Any], "list[Value] | None"]] = {
     "ResizeBilinear": _resize, "ResizeNearestNeighbor": _resize, "LRN": _lrn, "MirrorPad": _mirror_pad,
     "ClipByValue": _clip_by_value, "ArgMax": _arg("ArgMax"), "ArgMin": _arg("ArgMin"),
     "Conv2DBackpropInput": _conv_transpose, "SpaceToBatchND": _space_to_batch, "BatchToSpaceND": _batch_to_space,
+    "FusedResizeAndPadConv2D": _fused_resize_pad_conv, "FusedPadConv2D": _fused_resize_pad_conv,
     "Concat": _concat_v1, "Conv3D": _conv_pool_3d, "MaxPool3D": _conv_pool_3d, "AvgPool3D": _conv_pool_3d,
 }
 
 #: data inputs each takes at least (TensorFlow's op registry)
 NN_MIN_INPUTS = {"ResizeBilinear": 2, "ResizeNearestNeighbor": 2, "MirrorPad": 2, "ClipByValue": 3, "ArgMax": 2,
                  "ArgMin": 2, "Conv2DBackpropInput": 3, "SpaceToBatchND": 3, "BatchToSpaceND": 3, "Concat": 2,
-                 "Conv3D": 2}
+                 "Conv3D": 2, "FusedResizeAndPadConv2D": 4, "FusedPadConv2D": 3}

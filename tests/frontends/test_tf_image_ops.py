@@ -4,7 +4,8 @@
 the stored input (``tools/make_frontend_fixtures.py tf-image``): ResizeBilinear / ResizeNearestNeighbor
 with each coordinate mapping (legacy, align_corners, half_pixel_centers) down- and up-sampling and a
 computed size, CropAndResize (bilinear with an extrapolation value, nearest, 1x1 crops; flipped and
-out-of-image boxes), LRN, MirrorPad REFLECT, ClipByValue, ArgMax/ArgMin, conv2d_transpose SAME/VALID.
+out-of-image boxes), LRN, MirrorPad REFLECT and SYMMETRIC, ClipByValue, ArgMax/ArgMin, conv2d_transpose
+SAME/VALID, FusedResizeAndPadConv2D (align_corners, SYMMETRIC, strided VALID) and FusedPadConv2D (REFLECT, SAME).
 """
 
 from __future__ import annotations
@@ -35,14 +36,17 @@ def test_outputs_match_tensorflow(target):
     art = graphc.compile(DATA / "tf_image_ops.pb", target, outputs=OUTPUTS)
     got = art.run({"input": REF["input"]})
     for name in OUTPUTS:
-        want = REF[name]
-        assert got[name].dtype == want.dtype, name
+        want, have = REF[name], got[name]
+        assert have.dtype == want.dtype, name
+        if "fused" in name:  # TF 2.15's CPU kernels of the fused ops give image 0's result for every image
+            np.testing.assert_array_equal(want[1], want[0])
+            want, have = want[:1], have[:1]
         if want.dtype.kind in "iu":  # indices and nearest picks: exact
-            np.testing.assert_array_equal(got[name], want, err_msg=f"{target} {name}")
+            np.testing.assert_array_equal(have, want, err_msg=f"{target} {name}")
         else:
             # TF computes the source coordinates in float32: a few float32 steps of the coordinate times
             # the pixel gradient (the data is unit normal)
-            np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=5e-6, err_msg=f"{target} {name}")
+            np.testing.assert_allclose(have, want, rtol=1e-5, atol=5e-6, err_msg=f"{target} {name}")
 
 
 def test_nearest_resizes_pick_exactly_tensorflows_pixels():
