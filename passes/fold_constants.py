@@ -25,7 +25,9 @@ _NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "Rando
 @graph_pass("fold-constants", "evaluate ops whose inputs are all constant",
             requires=("canonical",), establishes=("constants-folded",))
 def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 26) -> PassResult:
-    """Replace by constant values, in topological order:
+    """Replace by constant values, in topological order, in the graph and in its subgraphs (If
+    branches, Loop and Scan bodies; an op there reading only constants, its own or the outer
+    graph's, folds like any other):
 
     1. a standard-domain op whose inputs are all constants (or omitted), with no
        subgraph, deterministic, and whose outputs hold at most ``max_elements`` each;
@@ -41,9 +43,11 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
     evaluate: Callable[[Op, Sequence[Any]], list[Any]] = ctx.options.get("evaluate") or reference_evaluate
     budget = limits.memory_budget(ctx.options.get("memory_budget"))  # once per run: it reads the environment
     result = PassResult()
-    for op in list(graph.topological_order()):
+    for op in graph.walk("pre"):  # an outer constant folds before the subgraph ops reading it
         ctx.focus(op)
-        if any(graph.is_output(v) for v in op.outputs):
+        owner = op.graph
+        assert owner is not None  # walk() yields ops of a graph
+        if any(owner.is_output(v) for v in op.outputs):
             continue
         values = _static_shape_result(op) if op.op_type in ("Shape", "Size") and op.domain == "" else None
         if values is None and _foldable(op):
@@ -62,9 +66,14 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
         values = [np.asarray(x) for x in values]
         if any(x.size > max_elements for x in values):
             continue
-        graph.fold_to_constants(op, values)
+        owner.fold_to_constants(op, values)
         result.count("folded")
         result.count(f"folded:{op.op_type}")
+    if result.changed:
+        for op in graph.walk("post"):
+            if op.has_subgraphs:
+                assert op.graph is not None
+                op.graph.refresh_captures(op)  # a subgraph may no longer read an outer value
     return result
 
 
