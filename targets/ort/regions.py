@@ -115,6 +115,7 @@ class OnnxRegion:
 
     def _run_bound(self, arrays: list[Any]) -> list[Any]:
         session = self.session
+        assert session is not None  # a bound region has its session
         binding = session.io_binding()  # one per run: a binding holds one run's buffers
         for name, a in zip(self.input_names, arrays):
             binding.bind_cpu_input(name, a if a.flags.c_contiguous else np.ascontiguousarray(a))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .artifact import OrtArtifact
     from .deviation_check import DeviationCheck
+    from .partitioned import PartitionedArtifact
 
 __all__ = ["OrtTarget"]
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class OrtTarget:
         if not self.fallback:
             return None
         source = kernel_source(op.domain, op.op_type, op.opset)
-        if op.has_subgraphs and (source != ONNX_REFERENCE or op.graph.captures(op)):
+        if op.has_subgraphs and (source != ONNX_REFERENCE or (op.graph is not None and op.graph.captures(op))):
             return None  # see lowering._self_contained_subgraphs
         if source == ONNX_REFERENCE and _runs_a_loop(op):
             return None  # onnx.reference inside a Python op would run it outside the loop guard's count
@@ -115,7 +116,7 @@ class OrtTarget:
                 "legalize,[fold-constants,dce]*8,infer-shapes")
 
     # ---------------------------------------------------------------- lower
-    def lower(self, graph: Graph, ctx: PassContext) -> OrtArtifact:
+    def lower(self, graph: Graph, ctx: PassContext) -> OrtArtifact | PartitionedArtifact:
         """Lower ``graph`` and open it in onnxruntime.
 
         When onnxruntime refuses the session because of nodes it claims to implement
@@ -145,7 +146,7 @@ class OrtTarget:
                 refused.update(culprits)
         raise SessionRefused(f"still refused after re-lowering {len(refused)} node(s): {sorted(refused)}")
 
-    def _lower_once(self, graph: Graph, ctx: PassContext, refused: dict[str, str]) -> OrtArtifact:
+    def _lower_once(self, graph: Graph, ctx: PassContext, refused: dict[str, str]) -> OrtArtifact | PartitionedArtifact:
         from .artifact import OrtArtifact, SessionRefused
         from .bundle import build_manifest
         from .lowering import lower_graph
