@@ -346,7 +346,7 @@ def make_keras2_layers() -> None:
     layer name. PReLU, ELU, ReLU with threshold / slope + max_value, Conv2DTranspose (SAME, VALID with
     stride > kernel, dilated), LayerNormalization, Normalization (adapted), Conv1D (causal dilated, strided
     SAME), 1-D pools, ZeroPadding1D, Cropping1D, global 1-D/3-D pools, RepeatVector, Embedding, Conv3D,
-    3-D pools, UpSampling1D, Dot (batch matrix product; 2-D normalized)."""
+    3-D pools, UpSampling1D, Dot (batch matrix product; 2-D normalized), Attention (scaled, with keys)."""
     import tensorflow as tf
     keras = tf.keras
     L = keras.layers
@@ -382,7 +382,9 @@ def make_keras2_layers() -> None:
     up = L.UpSampling1D(2, name="up1d")(seq)  # [N, 20, 4]
     dot3 = L.Dot(axes=2, name="dot3")([up, L.Conv1D(4, 1, name="conv1d_keys")(c)])  # [N, 20, 3]
     dot2 = L.Dot(axes=1, normalize=True, name="dot2")([g1, L.Dense(10, name="fc2")(g1)])  # [N, 1]
-    model = keras.Model([image, seq, ids, volume], [up_same, up_valid, ln, rep, emb, g3, v, dot3, dot2],
+    keys = L.Conv1D(4, 1, name="conv1d_att_keys")(seq)
+    att = L.Attention(use_scale=True, name="attention")([L.Conv1D(4, 1, name="conv1d_query")(c), seq, keys])
+    model = keras.Model([image, seq, ids, volume], [up_same, up_valid, ln, rep, emb, g3, v, dot3, dot2, att],
                         name="layers")
     for layer in model.layers:
         if layer.name == "norm":
@@ -394,7 +396,8 @@ def make_keras2_layers() -> None:
              "ids": rng.integers(0, 20, (2, 5)).astype(np.int32),
              "volume": rng.standard_normal((2, 4, 3, 5, 2)).astype(np.float32)}
     outs = model.predict([feeds[k] for k in ("image", "seq", "ids", "volume")], verbose=0)
-    names = ["deconv_same", "deconv_valid", "layer_norm", "repeat", "embedding", "cat3d", "avgpool3d", "dot3", "dot2"]
+    names = ["deconv_same", "deconv_valid", "layer_norm", "repeat", "embedding", "cat3d", "avgpool3d", "dot3", "dot2",
+             "attention"]
     _save_npz("keras2_layers.npz", **feeds, **dict(zip(names, outs)))
     print("tensorflow", tf.__version__, {n: o.shape for n, o in zip(names, outs)})
 

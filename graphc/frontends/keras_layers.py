@@ -18,6 +18,7 @@
   ``Resize`` (each step repeated).
 * ``Conv3D``, ``MaxPooling3D``, ``AveragePooling3D`` -> the ONNX op in NCDHW between Transposes.
 * ``Dot`` (two inputs of rank 2 to 4, batch axis not contracted) -> ``Einsum`` as Keras's ``batch_dot``.
+* ``Attention`` (dot scores, no causal mask; dropout is training-only) -> ``softmax(q k^T [* scale]) v``.
 
 Each converter takes the Keras frontend's context and layer and returns the output, or
 delegates to the ``keras`` node (``custom``) for a configuration it does not map.
@@ -279,7 +280,24 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
             return ctx.set_rank(b.op1("Unsqueeze", [y, b.ints([1], f"{n}_axis")], name=n), 2)
         return ctx.set_rank(b.op1("Identity", [y], name=n), len(out))
 
+    def attention(ctx: Any, L: Any) -> Value:
+        """Dot-product ``Attention`` (no causal mask, no scores output): ``softmax(q k^T [* scale]) v``."""
+        if (str(L.cfg("score_mode", "dot")) != "dot" or bool(L.cfg("use_causal_mask", False))
+                or bool(L.cfg("causal", False)) or len(L.inputs) not in (2, 3)):
+            return custom(ctx, L)
+        b, n = ctx.b, L.name
+        q, v = L.inputs[:2]
+        k = L.inputs[2] if len(L.inputs) == 3 else v
+        scores = b.op1("MatMul", [q, b.op1("Transpose", [k], {"perm": [0, 2, 1]}, name=f"{n}_keys_t")],
+                       name=f"{n}_scores")
+        if bool(L.cfg("use_scale", False)):
+            (scale,) = L.need_weights(1)[:1]
+            scores = b.op1("Mul", [scores, b.const(np.asarray(scale, np.float32), f"{n}_scale")], name=f"{n}_scaled")
+        weights = b.op1("Softmax", [scores], {"axis": -1}, name=f"{n}_weights")
+        return ctx.set_rank(b.op1("MatMul", [weights, v], name=n), 3)
+
     return {
+        "Attention": attention,
         "Conv3D": conv3d, "Convolution3D": conv3d,
         "MaxPooling3D": pool3d("MaxPool"), "MaxPool3D": pool3d("MaxPool"),
         "AveragePooling3D": pool3d("AveragePool"), "AvgPool3D": pool3d("AveragePool"),
