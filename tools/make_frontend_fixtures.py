@@ -171,6 +171,9 @@ def make_tf_image() -> None:
         h = tf.nn.relu(x)
         outs["deconv_same"] = tf.nn.conv2d_transpose(h, w_t, [2, 14, 17, 4], 2, "SAME")  # 17: odd, pads split
         outs["deconv_valid"] = tf.nn.conv2d_transpose(h, w_t, [2, 16, 20, 4], 2, "VALID")  # 20: output_padding 1
+        pixels = tf.cast(tf.clip_by_value(x * 60.0 + 120.0, 0.0, 255.0), tf.uint8)  # resizes of a uint8 image
+        outs["bilinear_uint8"] = raw.ResizeBilinear(images=pixels, size=[5, 12], half_pixel_centers=True)  # float32
+        outs["nearest_uint8"] = raw.ResizeNearestNeighbor(images=pixels, size=[13, 4])  # uint8
         outs["mirror_symmetric"] = tf.pad(x, [[0, 0], [3, 1], [0, 2], [1, 0]], mode="SYMMETRIC")
         w_fused = tf.constant(np.linspace(-1, 1, 3 * 2 * 3 * 4).reshape(3, 2, 3, 4).astype(np.float32))
         outs["fused_resize_pad_conv"] = raw.FusedResizeAndPadConv2D(

@@ -53,7 +53,7 @@ def test_nearest_resizes_pick_exactly_tensorflows_pixels():
     """A nearest resize copies pixels: any wrong index shows as a whole-pixel difference, so exact."""
     art = graphc.compile(DATA / "tf_image_ops.pb", "numpy", outputs=[k for k in OUTPUTS if k.startswith("out_nearest")])
     got = art.run({"input": REF["input"]})
-    assert len(got) == 6
+    assert len(got) == 7  # 3 coordinate mappings x 2 sizes, and a uint8 image
     for name, value in got.items():
         np.testing.assert_array_equal(value, REF[name], err_msg=name)
 
