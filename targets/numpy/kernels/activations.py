@@ -8,6 +8,7 @@ to 2-D at ``axis`` (default 1); from 13 they work along one axis (default -1).
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -45,14 +46,36 @@ def leaky_relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     return buf
 
 
-@kernel("PRelu")
+def _prepare_prelu(ctx: OpContext, inputs: Sequence[Any]) -> str | None:
+    """``"max"`` when the slope is a constant float array within [0, 1]: PRelu is then max(x, slope * x)."""
+    slope = inputs[1] if len(inputs) > 1 else None
+    if isinstance(slope, np.ndarray) and slope.dtype.kind == "f" and slope.size \
+            and 0 <= float(slope.min()) and float(slope.max()) <= 1:
+        return "max"
+    return None
+
+
+@kernel("PRelu", prepare=_prepare_prelu)
 def prelu(ctx: OpContext, x: np.ndarray, slope: np.ndarray) -> np.ndarray:
-    """x if x >= 0 else slope * x (slope broadcast to x)."""
-    shape = np.broadcast_shapes(x.shape, slope.shape)
+    """x if x >= 0 else slope * x (slope broadcast to x).
+
+    Two passes, max(x, slope * x), for a constant slope within [0, 1] (prepared), else
+    min(x, 0) * slope + max(x, 0); a masked copy (``np.copyto(where=)``) was 4-25x slower.
+    """
+    shape = x.shape if _broadcasts_into(slope.shape, x.shape) else np.broadcast_shapes(x.shape, slope.shape)
     buf = ctx.out(0, shape, x.dtype)
-    np.multiply(x, slope, out=buf, casting="unsafe")
-    np.copyto(buf, np.broadcast_to(x, shape), where=np.broadcast_to(x >= 0, shape))
+    if ctx.state == "max":
+        np.multiply(x, slope, out=buf, casting="unsafe")
+        return np.maximum(buf, x, out=buf)
+    np.minimum(x, x.dtype.type(0), out=buf)
+    np.multiply(buf, slope, out=buf, casting="unsafe")
+    buf += np.maximum(x, x.dtype.type(0))
     return buf
+
+
+def _broadcasts_into(small: tuple[int, ...], shape: tuple[int, ...]) -> bool:
+    """True when an array of shape ``small`` broadcasts to ``shape`` without growing it."""
+    return len(small) <= len(shape) and all(s in (1, d) for s, d in zip(small[::-1], shape[::-1]))
 
 
 @kernel("ThresholdedRelu", inplace={0: 0})
