@@ -198,6 +198,12 @@ def _conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt
     return conv_nd(x, w, b, group, geo, buf)
 
 
+def _plan_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` as the plan's 4-D ``shape``: itself, or (a 1-D conv's (N, C, L) array) a view with the unit height
+    inserted."""
+    return a if a.shape == shape else a[:, :, None, :]
+
+
 def _plan(ctx: OpContext, x: np.ndarray) -> Any:
     """The node's prepared Conv2dPlan for ``x`` (made now for a shape known only at run time), or None.
 
@@ -220,8 +226,10 @@ def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = No
     the input has the shape it was prepared for.
     """
     plan = _plan(ctx, x)
-    if plan is not None and x.shape == plan.x_shape:
-        return plan.run(ctx, x, ctx.out(0, plan.out_shape, x.dtype), None)
+    if plan is not None and x.shape == plan.in_shape:
+        out = ctx.out(0, plan.result_shape, x.dtype)
+        plan.run(ctx, _plan_view(x, plan.x_shape), _plan_view(out, plan.out_shape), None)
+        return out
     return _conv(ctx, x, w, b, x.dtype)
 
 
@@ -235,14 +243,18 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     """
     plan = _plan(ctx, x)
     alias = z is not None and ctx.inplace_ok
-    if plan is not None and x.shape == plan.x_shape and (z is None or z.shape == plan.out_shape):
-        out = ctx.out(0, plan.out_shape, x.dtype)
+    if plan is not None and x.shape == plan.in_shape and (z is None or z.shape == plan.result_shape):
+        out = ctx.out(0, plan.result_shape, x.dtype)
+        x4, out4 = _plan_view(x, plan.x_shape), _plan_view(out, plan.out_shape)
+        z4 = None if z is None else _plan_view(z, plan.out_shape)
         if not alias:
-            return plan.run(ctx, x, out, z)
-        tmp = plan.run(ctx, x, ctx.scratch("conv-before-residual", out.shape, out.dtype), None, activation=False)
-        assert z is not None  # alias
-        np.add(tmp, z, out=out)
-        return plan.activate(out)
+            plan.run(ctx, x4, out4, z4)
+            return out
+        tmp = plan.run(ctx, x4, ctx.scratch("conv-before-residual", out4.shape, out.dtype), None, activation=False)
+        assert z4 is not None  # alias
+        np.add(tmp, z4, out=out4)
+        plan.activate(out4)
+        return out
     name, params = fused_conv_activation(ctx)
     if alias:
         geo = conv_geometry(ctx, x.shape[2:], ctx.attr("kernel_shape") or w.shape[2:])

@@ -32,6 +32,10 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   depthwise) GEMM. When the output is wide enough the GEMM runs over whole phase rows
   ("wide rows": a few wasted columns, cropped by the store, which also applies a Relu or
   Clip activation in the same pass); otherwise the taps are copied exactly.
+
+A 1-D convolution (N, C, L) is prepared as the 2-D one over a height-1 image (N, C, 1, L): the
+plan records the node's own shapes (:attr:`Conv2dPlan.node_shapes`) and the kernels run it on
+unit-height views, so audio front ends take the same prepared paths.
 """
 
 from __future__ import annotations
@@ -120,6 +124,19 @@ class Conv2dPlan:
     #: (phase rows, phase cols, rows, cols, window's first row and column, phase row and column of its first
     #: element, phase index steps, that phase's first flat interior offset, interior row/column steps); or None
     phase_grid: tuple[int, ...] | None = None
+    #: (input, output) shapes of the node when they are not ``x_shape``/``out_shape``: a 1-D convolution
+    #: run as the 2-D one over a height-1 image (its arrays are viewed with the unit height inserted)
+    node_shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        """The node's input shape this plan runs."""
+        return self.node_shapes[0] if self.node_shapes else self.x_shape
+
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        """The node's output shape."""
+        return self.node_shapes[1] if self.node_shapes else self.out_shape
 
     # ------------------------------------------------------------------ running
     def run(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, z: np.ndarray | None,
@@ -546,18 +563,45 @@ def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.nda
     return np.ascontiguousarray(mat)
 
 
+def _prepare_1d(ctx: OpContext, xt: Any, w: np.ndarray, b: Any) -> Conv2dPlan | DeferredConv | None:
+    """A 1-D convolution's plan: the 2-D one over a height-1 image, with the node's shapes recorded."""
+    shape = tuple(xt.shape)
+    if not all(isinstance(d, int) for d in shape):
+        return DeferredConv(w, b) if w.dtype.kind == "f" else None
+    attrs = dict(ctx.attrs)
+    for key in ("kernel_shape", "strides", "dilations"):
+        if attrs.get(key) is not None and len(attrs[key]):
+            if len(attrs[key]) != 1:
+                return None  # the general kernel reports the mismatch at run time
+            attrs[key] = [1, *attrs[key]]
+    if attrs.get("pads") is not None and len(attrs["pads"]):
+        if len(attrs["pads"]) != 2:
+            return None
+        attrs["pads"] = [0, attrs["pads"][0], 0, attrs["pads"][1]]
+    flat = OpContext(ctx.name, ctx.op_type, attrs, ctx.opset, ctx.domain)
+    n, c, length = shape
+    plan = prepare_conv(flat, [TensorType(xt.dtype, (n, c, 1, length)), np.ascontiguousarray(w[:, :, None, :]), b])
+    if not isinstance(plan, Conv2dPlan):
+        return None
+    plan.node_shapes = (shape, plan.out_shape[:2] + plan.out_shape[3:])
+    return plan
+
+
 def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | DeferredConv | None:
     """The ``prepare`` hook of Conv/FusedConv: a :class:`Conv2dPlan`, a :class:`DeferredConv`
     (a 4-D input with symbolic dims: plans are made per concrete shape at run time), or None
     (the general kernel runs).
 
     Prepared when the weights (and bias, if any) are constant float arrays of rank 4, the
-    input is 4-D, and the dtypes agree; FusedConv's residual ``Z`` may be a runtime input.
+    input is 4-D, and the dtypes agree (rank 3 and 3-D: see :func:`_prepare_1d`); FusedConv's
+    residual ``Z`` may be a runtime input.
     """
     if len(inputs) < 2:
         return None
     xt, w = inputs[0], inputs[1]
     b = inputs[2] if len(inputs) > 2 else None
+    if isinstance(w, np.ndarray) and w.ndim == 3 and len(getattr(xt, "shape", None) or ()) == 3:
+        return _prepare_1d(ctx, xt, w, b)
     if not isinstance(w, np.ndarray) or w.ndim != 4 or w.dtype.kind != "f":
         return None
     if b is not None and not isinstance(b, np.ndarray):
