@@ -56,6 +56,7 @@ def collect_node_cases() -> tuple[NodeCase, ...]:
     for c in sorted(raw, key=lambda c: c.name):
         for i, (ins, outs) in enumerate(c.data_sets or ()):
             name = c.name if i == 0 else f"{c.name}_{i}"
+            assert c.model is not None  # a node test case always has its model
             cases.append(NodeCase(name, c.model, _arrays(ins), _arrays(outs), c.rtol, c.atol))
     return tuple(cases)
 

@@ -852,11 +852,11 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
         new.graph = dst
         new._order = next(dst._order)
         dst._ops[new.name] = new
-        for slot, v in enumerate(op.inputs):
-            nv = None if v is None else vmap.get(v, v)
-            new.inputs.append(nv)
-            if nv is not None and nv.graph is dst:
-                nv._uses[(new, slot)] = None
+        for slot, u in enumerate(op.inputs):
+            mapped = None if u is None else vmap.get(u, u)
+            new.inputs.append(mapped)
+            if mapped is not None and mapped.graph is dst:
+                mapped._uses[(new, slot)] = None
         for v in op.outputs:
             new.outputs.append(vmap[v])
             vmap[v]._producer = new

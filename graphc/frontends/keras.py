@@ -211,12 +211,13 @@ def _pad_attrs(L: _Layer, kernel: Sequence[int] | None = None) -> dict[str, Any]
     raise ModelFormatError(f"layer {L.name!r} ({L.class_name}): padding {pad!r} is not supported")
 
 
-def _spatial(ctx: _Ctx, L: _Layer, onnx_type: str, inputs: list[Value], attrs: dict[str, Any],
+def _spatial(ctx: _Ctx, L: _Layer, onnx_type: str, inputs: Sequence[Value | None], attrs: dict[str, Any],
              name: str | None = None) -> Value:
     b = ctx.b
+    assert inputs[0] is not None  # the layer's input
     cl = _channels_last(L)
     x = b.to_nchw(inputs[0]) if cl else inputs[0]
-    y = b.op1(onnx_type, [x] + inputs[1:], attrs, name=name or L.name)
+    y = b.op1(onnx_type, [x, *inputs[1:]], attrs, name=name or L.name)
     return b.to_nhwc(y) if cl else y
 
 

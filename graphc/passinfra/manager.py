@@ -34,7 +34,7 @@ class PassManager:
                  initial_properties: frozenset[str] = frozenset()):
         self.registry = registry or PASSES
         if isinstance(pipeline, str) or (pipeline and isinstance(pipeline[0], str)):
-            pipeline = parse_pipeline(pipeline)  # type: ignore[arg-type]
+            pipeline = parse_pipeline(pipeline)
         self.steps: list[Step] = list(pipeline)  # type: ignore[arg-type]
         self._resolved = [(s, self._resolve(s)) for s in self.steps]
         self.check_contracts(set(initial_properties))

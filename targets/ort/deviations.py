@@ -74,7 +74,7 @@ def _input(op: Op, slot: int) -> Value | None:
 def _static_shape(v: Value | None) -> tuple[int, ...] | None:
     if v is None or v.type.shape is None or not all(isinstance(d, int) for d in v.type.shape):
         return None
-    return tuple(v.type.shape)
+    return tuple(v.type.shape)  # type: ignore[arg-type]  # all ints, checked above
 
 
 def _causal_masked_scores(op: Op) -> bool:

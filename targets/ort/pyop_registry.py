@@ -107,7 +107,7 @@ class PyOpRegistry:
             if fn is not None:
                 return fn(*args)
             # unreachable while the artifact owning the session lives; never raise into onnxruntime
-            empty = [np.zeros((0,), dtype=_NUMPY.get(t, np.float32)) for t in outputs]
+            empty: list[np.ndarray] = [np.zeros((0,), dtype=_NUMPY.get(t, np.float32)) for t in outputs]
             return empty[0] if len(empty) == 1 else tuple(empty)
 
         return dispatch

@@ -98,6 +98,7 @@ def widen_signed_weights(model: onnx.ModelProto, nodes: Iterable[str]) -> None:
     for node in graph.node:
         if node.name not in wanted:
             continue
+        scale: int | None
         if node.op_type == "DequantizeLinear":
             weight, zero, scale = 0, 2, 1
         else:
