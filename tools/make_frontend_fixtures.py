@@ -171,6 +171,8 @@ def make_tf_image() -> None:
         h = tf.nn.relu(x)
         outs["deconv_same"] = tf.nn.conv2d_transpose(h, w_t, [2, 14, 17, 4], 2, "SAME")  # 17: odd, pads split
         outs["deconv_valid"] = tf.nn.conv2d_transpose(h, w_t, [2, 16, 20, 4], 2, "VALID")  # 20: output_padding 1
+        stacked = tf.stack([tf.shape(h)[0], 13, 18, 4])  # a computed batch, as Keras writes output_shape
+        outs["deconv_stacked"] = tf.nn.conv2d_transpose(h, w_t, stacked, 2, "SAME")
         pixels = tf.cast(tf.clip_by_value(x * 60.0 + 120.0, 0.0, 255.0), tf.uint8)  # resizes of a uint8 image
         outs["bilinear_uint8"] = raw.ResizeBilinear(images=pixels, size=[5, 12], half_pixel_centers=True)  # float32
         outs["nearest_uint8"] = raw.ResizeNearestNeighbor(images=pixels, size=[13, 4])  # uint8

@@ -15,7 +15,8 @@
 * ``ClipByValue`` -> ``Min(Max(x, lo), hi)`` (bounds may be tensors that broadcast).
 * ``ArgMax`` / ``ArgMin`` (axis Const) -> ``ArgMax``/``ArgMin(keepdims=0)`` (first index on ties, as
   TF), cast to ``output_type``.
-* ``Conv2DBackpropInput`` (``tf.nn.conv2d_transpose``; ``input_sizes`` and filter Const) ->
+* ``Conv2DBackpropInput`` (``tf.nn.conv2d_transpose``; filter Const, the spatial ``input_sizes`` known:
+  a Const, or a ``Pack`` with a computed batch as Keras writes it) ->
   ``ConvTranspose`` with the pads of the forward convolution (SAME: its total split with the odd
   pixel at the end) and the ``output_padding`` that gives ``input_sizes``.
 * ``SpaceToBatchND`` / ``BatchToSpaceND`` (4-D NHWC, Const block and paddings/crops) ->
@@ -143,11 +144,34 @@ def _arg(onnx_type: str) -> Callable[[GraphBuilder, Any], list[Value]]:
     return convert
 
 
+def _known_entries(v: Value) -> list[int | None]:
+    """The entries of a 1-D int tensor known at import: a constant, or a ``Pack`` of scalars (imported as
+    ``Concat`` of ``Unsqueeze``s) with None where a scalar is computed; [] when not even its length is known."""
+    if v.const is not None:
+        return [int(x) for x in np.asarray(v.const).reshape(-1)]
+    op = v.producer()
+    if op is None or op.op_type != "Concat":
+        return []
+    out: list[int | None] = []
+    for part in op.inputs:
+        inner = part.producer() if part is not None and part.const is None else None
+        if part is not None and part.const is not None:
+            out.extend(int(x) for x in np.asarray(part.const).reshape(-1))
+        elif inner is not None and inner.op_type == "Unsqueeze":
+            src = inner.inputs[0]
+            out.append(int(np.asarray(src.const).reshape(())) if src is not None and src.const is not None else None)
+        else:
+            return []
+    return out
+
+
 def _conv_transpose(b: GraphBuilder, node: Any) -> list[Value] | None:
     fmt = str(node.attr("data_format", "NHWC"))
-    sizes = np.asarray(node.const_input(0), np.int64).reshape(-1)
+    sizes = _known_entries(node.inputs[0])  # Keras writes Pack(batch, h, w, c): the batch is computed
     filt = node.const_input(1)  # [kh, kw, out_channels, in_channels] of the transposed conv
     spatial = [1, 2] if fmt == "NHWC" else [2, 3]
+    if len(sizes) != 4 or any(sizes[i] is None for i in spatial):
+        return None
     strides = [int(node.attr("strides", [1, 1, 1, 1])[i]) for i in spatial]
     dilations = [int((node.attr("dilations") or [1, 1, 1, 1])[i]) for i in spatial]
     padding = str(node.attr("padding", "VALID"))
@@ -155,7 +179,7 @@ def _conv_transpose(b: GraphBuilder, node: Any) -> list[Value] | None:
         return None
     pads_begin, pads_end, out_pad = [], [], []
     for i, ax in enumerate(spatial):
-        size, s, k = int(sizes[ax]), strides[i], dilations[i] * (int(filt.shape[i]) - 1) + 1
+        size, s, k = int(sizes[ax] or 0), strides[i], dilations[i] * (int(filt.shape[i]) - 1) + 1
         fwd = -(-size // s) if padding == "SAME" else (size - k) // s + 1  # the forward conv's output
         total = max((fwd - 1) * s + k - size, 0) if padding == "SAME" else 0
         pads_begin.append(total // 2)
