@@ -209,11 +209,13 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
                             b.ints([1], f"{L.name}_axes")], name=L.name)
         return ctx.set_rank(y, 3)
 
+    def triple(v: Any) -> list[int]:
+        return [int(v)] * 3 if isinstance(v, (int, float)) else [int(x) for x in v]
+
     def conv3d(ctx: Any, L: Any) -> Value:
         use_bias = bool(L.cfg("use_bias", True))
         w = L.need_weights(2 if use_bias else 1)
         b = ctx.b
-        triple = lambda v: [int(v)] * 3 if isinstance(v, (int, float)) else [int(x) for x in v]  # noqa: E731
         dil, strides = triple(L.cfg("dilation_rate", 1)), triple(L.cfg("strides", 1))
         attrs: dict[str, Any] = {"strides": strides, "dilations": dil, "group": int(L.cfg("groups", 1))}
         if str(L.cfg("padding", "valid")).lower() == "same":
@@ -235,10 +237,8 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
 
     def pool3d(op_type: str) -> Callable[[Any, Any], Value]:
         def convert(ctx: Any, L: Any) -> Value:
-            size = L.cfg("pool_size", 2)
-            size = [int(size)] * 3 if isinstance(size, (int, float)) else [int(v) for v in size]
-            strides = L.cfg("strides") or size
-            strides = [int(strides)] * 3 if isinstance(strides, (int, float)) else [int(v) for v in strides]
+            size = triple(L.cfg("pool_size", 2))
+            strides = triple(L.cfg("strides") or size)
             attrs: dict[str, Any] = {"kernel_shape": size, "strides": strides, **pad_attrs(L)}
             if op_type == "AveragePool":
                 attrs["count_include_pad"] = 0

@@ -121,7 +121,10 @@ def _fused_resize_pad_conv(b: GraphBuilder, node: Any) -> list[Value] | None:
     if node.op == "FusedResizeAndPadConv2D":
         resize = type(node)(f"{n}_resize", "ResizeBilinear", {"align_corners": node.attr("resize_align_corners", False)},
                             [x, rest[0]], 1)
-        x = _resize(b, resize)[0]  # type: ignore[index]
+        resized = _resize(b, resize)
+        if resized is None:
+            return None
+        x = resized[0]
         rest = rest[1:]
     x = _mirror(b, x, np.asarray(node.const_input(len(node.inputs) - 2), np.int64).reshape(-1, 2),
                 str(node.attr("mode", "REFLECT")).upper(), f"{n}_pad")
