@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .printable import escape_controls
+from ..printable import escape_controls
 from .stage_instruments import add_stage_arguments
 from .common import (add_layers_argument, add_model_argument, add_plugins_argument, add_weights_argument,
                      compile_input, console, layers_from, model_source, output_path)

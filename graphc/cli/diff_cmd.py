@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .common import console
-from .printable import escape_controls
+from ..printable import escape_controls
 
 
 def add_parser(sub) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .common import add_layers_argument, add_model_argument, add_plugins_argument, console, layers_from, model_source
-from .printable import escape_controls
+from ..printable import escape_controls
 
 DEFAULT_PASSES = "canonicalize,legalize,infer-shapes"  # legalize binds --layers ops, so their output_shapes type them
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .common import (add_layers_argument, add_model_argument, add_weights_argument, compile_input, console, layers_from,
                      load_options, model_source)
-from .printable import escape_controls, printable
+from ..printable import escape_controls, printable
 
 
 def add_parser(sub) -> None:

@@ -50,8 +50,8 @@ def error_text(message: str, prefix: str = "graphc: error: ") -> str:
     ops, the scaffold command to run) keeps its lines, each indented two spaces under the
     first so a command in it can be copied whole; any other message is one line (its lines
     joined with '; '), including the ``[pass ...]`` context the pass manager appends. Control
-    characters from the model (an ESC in a node name) are written as escapes (:mod:`graphc.cli.printable`)."""
-    from .printable import escape_controls
+    characters from the model (an ESC in a node name) are written as escapes (:mod:`graphc.printable`)."""
+    from ..printable import escape_controls
 
     message = escape_controls(message, keep="\n")
     lines = [line.rstrip() for line in message.strip().splitlines() if line.strip()]

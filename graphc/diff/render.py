@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from ..printable import escape_controls
 from .changes import KINDS, Change
 
 if TYPE_CHECKING:
@@ -41,18 +42,18 @@ def _change_lines(c: Change, neighbourhood: bool) -> list[Text]:
     style = _STYLE[c.mark]
     line = Text("  ").append(c.mark, style=f"bold {style}").append(" ")
     if c.kind in ("io",):
-        return [line.append(c.detail, style=style)]
+        return [line.append(escape_controls(c.detail), style=style)]
     if c.op_type:
-        line.append(c.op_type, style="bold").append(" ")
-    line.append(c.subject, style="cyan")
+        line.append(escape_controls(c.op_type), style="bold").append(" ")
+    line.append(escape_controls(c.subject), style="cyan")
     if c.detail:
-        line.append("  ").append(c.detail, style=style)
+        line.append("  ").append(escape_controls(c.detail), style=style)
     out = [line]
     if neighbourhood and c.kind in ("added", "removed", "rewired"):
         if c.inputs:
-            out.append(Text("      ← ", style="dim").append(", ".join(c.inputs)))
+            out.append(Text("      ← ", style="dim").append(escape_controls(", ".join(c.inputs))))
         if c.consumers:
-            out.append(Text("      → ", style="dim").append(", ".join(c.consumers)))
+            out.append(Text("      → ", style="dim").append(escape_controls(", ".join(c.consumers))))
     return out
 
 

@@ -113,3 +113,21 @@ def test_blame_and_plain_diff_escape_names_from_the_model(tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     out = _assert_inert(r.stdout)
     assert "relux\\x1b]0;owned" in out and "Sigmoid" in out
+
+
+def test_coloured_diff_escapes_names_from_the_model(tmp_path):
+    """The coloured ``graphc diff`` (rich styles on, FORCE_COLOR) prints the hostile names as escapes: its
+    only ESC bytes are rich's own SGR colour codes, never the name's OSC title change, BEL, CR or bidi override."""
+    onnx.save(_model("x", "relu" + HOSTILE, "y"), tmp_path / "a.onnx")
+    b = _model("x", "relu" + HOSTILE, "y")
+    b.graph.node[0].op_type = "Sigmoid"
+    onnx.save(b, tmp_path / "b.onnx")
+    r = subprocess.run([sys.executable, "-m", "graphc.cli", "diff", "a.onnx", "b.onnx"], cwd=tmp_path,
+                       capture_output=True, timeout=300,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200", "FORCE_COLOR": "1"})
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    assert "\x1b[" in out, "the diff was not coloured: the test does not check the coloured renderer"
+    for raw in ("\x1b]0;owned", "\x07", "\r", "\u202e", "\x1b[31m\r"):
+        assert raw not in out, f"{raw!r} reached the terminal: {out!r}"
+    assert "relux\\x1b]0;owned\\x07" in out and "Sigmoid" in out
