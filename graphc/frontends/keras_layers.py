@@ -6,9 +6,10 @@
   ``ELU(alpha)`` -> ``Elu``.
 * ``Conv1D`` (``causal`` padding: ``d * (k - 1)`` zeros in front), ``MaxPooling1D``,
   ``AveragePooling1D`` -> ``Conv`` / pools on ``[N, C, L]``, transposed from channels_last.
-* ``Conv2DTranspose`` (no ``output_padding``) -> ``ConvTranspose`` with TF's pads: SAME pads
-  ``max(k_eff - s, 0)`` split with the odd one at the end, and the ``output_padding`` that makes the
-  output ``in * s`` (SAME) or ``in * s + max(k_eff - s, 0)`` (VALID).
+* ``Conv2DTranspose`` -> ``ConvTranspose`` with TF's pads: SAME pads ``max(k_eff - s, 0)`` split with
+  the odd one at the end, and the ``output_padding`` that makes the output ``in * s`` (SAME) or
+  ``in * s + max(k_eff - s, 0)`` (VALID); with ``output_padding`` given, Keras's length
+  ``(in - 1) * s + k_eff - 2 * pad + output_padding`` (pad ``k_eff // 2`` for SAME, else 0).
 * ``GlobalAverage/MaxPooling1D/3D`` -> ``ReduceMean/Max`` over the steps / the three spatial axes.
 * ``LayerNormalization`` over the last axis -> ``LayerNormalization(axis=-1)``; ``Normalization`` (its
   adapted mean and variance, last axis or scalar) -> ``(x - mean) / max(sqrt(var), 1e-7)``.
@@ -113,8 +114,7 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
         return convert
 
     def conv2d_transpose(ctx: Any, L: Any) -> Value:
-        if L.config.get("output_padding") is not None:
-            return custom(ctx, L)
+        given = L.config.get("output_padding")
         use_bias = bool(L.cfg("use_bias", True))
         w = L.need_weights(2 if use_bias else 1)
         b = ctx.b
@@ -126,10 +126,16 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
         begin, end, out_pad = [], [], []
         for i in range(2):
             k_eff, s = dil[i] * (int(w[0].shape[i]) - 1) + 1, strides[i]
-            total = max(k_eff - s, 0) if same else 0
+            if given is None:
+                total = max(k_eff - s, 0) if same else 0
+                out_pad.append(s - k_eff + total if same else max(0, s - k_eff))
+            else:  # Keras's length (in-1)*s + k_eff - 2*pad + output_padding, pad k_eff//2 (SAME) or 0,
+                # with the pads TF's forward convolution of that size has
+                op, pad = (int(given) if isinstance(given, (int, float)) else int(given[i])), (k_eff // 2 if same else 0)
+                total = max(2 * pad - op, 0)
+                out_pad.append(total - 2 * pad + op)
             begin.append(total // 2)
             end.append(total - total // 2)
-            out_pad.append(s - k_eff + total if same else max(0, s - k_eff))
         kernel = b.const(np.ascontiguousarray(np.transpose(w[0], (3, 2, 0, 1))), f"{L.name}_kernel")  # [kh,kw,O,I]
         cl = L.cfg("data_format", "channels_last") == "channels_last"
         x = b.to_nchw(L.inputs[0]) if cl else L.inputs[0]
