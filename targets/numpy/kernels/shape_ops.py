@@ -256,17 +256,18 @@ def _pad_array(
 
 def _pad_by_slices(x: np.ndarray, width: Sequence[tuple[int, int]], reflect: bool) -> np.ndarray:
     """Reflect or edge padding narrower than each axis, as np.pad computes it (axis by axis over the
-    whole output, so corners come out the same) with one slice copy per side: 1 against 31 us for a
+    whole output, so corners come out the same) with one slice copy per side: 3 against 11 us for a
     64-sample reflect pad of a 512-sample chunk."""
     out = np.empty(tuple(d + b + e for d, (b, e) in zip(x.shape, width)), x.dtype)
     out[tuple(slice(b, b + d) for d, (b, _) in zip(x.shape, width))] = x
     for axis, (d, (b, e)) in enumerate(zip(x.shape, width)):
-        view = np.moveaxis(out, axis, 0)
+        lead = (slice(None),) * axis
         if b:
-            view[:b] = view[2 * b:b:-1] if reflect else view[b:b + 1]
+            out[lead + (slice(0, b),)] = out[lead + ((slice(2 * b, b, -1) if reflect else slice(b, b + 1)),)]
         if e:
             end = b + d  # one past the last original element
-            view[end:] = view[end - 2:(end - 2 - e if end - 2 - e >= 0 else None):-1] if reflect else view[end - 1:end]
+            stop = end - 2 - e if end - 2 - e >= 0 else None
+            out[lead + (slice(end, None),)] = out[lead + ((slice(end - 2, stop, -1) if reflect else slice(end - 1, end)),)]
     return out
 
 
