@@ -385,11 +385,15 @@ def make_keras2_layers() -> None:
                                       L.GlobalMaxPooling3D(name="gmp3d")(volume)])
     v = L.Conv3D(3, (2, 3, 2), padding="same", activation="relu", name="conv3d")(volume)  # 4x3x5
     v = L.MaxPooling3D((2, 1, 2), padding="same", name="maxpool3d")(v)  # 2x3x3
-    v = L.AveragePooling3D(2, strides=1, name="avgpool3d")(v)  # 1x2x2
+    v = L.UpSampling3D((1, 2, 1), name="up3d")(L.ZeroPadding3D(((1, 0), 1, (0, 2)), name="pad3d")(v))  # 3x10x5
+    v = L.Cropping3D((1, (2, 3), (0, 1)), name="crop3d")(v)  # 1x5x4
+    v = L.Activation("gelu", name="gelu")(v)
+    v = L.AveragePooling3D((1, 2, 2), strides=1, name="avgpool3d")(v)  # 1x4x3
     up = L.UpSampling1D(2, name="up1d")(seq)  # [N, 20, 4]
     dot3 = L.Dot(axes=2, name="dot3")([up, L.Conv1D(4, 1, name="conv1d_keys")(c)])  # [N, 20, 3]
     dot2 = L.Dot(axes=1, normalize=True, name="dot2")([g1, L.Dense(10, name="fc2")(g1)])  # [N, 1]
     keys = L.Conv1D(4, 1, name="conv1d_att_keys")(seq)
+    c = L.Activation("mish", name="mish")(L.Activation("exponential", name="exp")(L.Activation("tanh", name="t")(c)))
     att = L.Attention(use_scale=True, name="attention")([L.Conv1D(4, 1, name="conv1d_query")(c), seq, keys])
     model = keras.Model([image, seq, ids, volume], [up_same, up_valid, ln, rep, emb, g3, v, dot3, dot2, att],
                         name="layers")

@@ -175,6 +175,17 @@ def _activation(ctx: _Ctx, x: Value, act: Any, name: str, final: bool = True) ->
     if act in ("swish", "silu"):
         s = b.op1("Sigmoid", [x], name=f"{name}_sigmoid")
         return b.op1("Mul", [x, s], name=name)
+    if act == "exponential":
+        return b.op1("Exp", [x], name=name)
+    if act == "mish":  # x * tanh(softplus(x))
+        return b.op1("Mul", [x, b.op1("Tanh", [b.op1("Softplus", [x], name=f"{name}_softplus")], name=f"{name}_tanh")],
+                     name=name)
+    if act == "gelu":  # Keras's default, approximate=False: x/2 * (1 + erf(x / sqrt(2)))
+        erf = b.op1("Erf", [b.op1("Mul", [x, b.const(np.array(1 / np.sqrt(2), np.float32), f"{name}_rsqrt2")],
+                                  name=f"{name}_scaled")], name=f"{name}_erf")
+        half = b.op1("Mul", [x, b.const(np.array(0.5, np.float32), f"{name}_half")], name=f"{name}_half_x")
+        return b.op1("Mul", [half, b.op1("Add", [erf, b.const(np.array(1, np.float32), f"{name}_one")],
+                                         name=f"{name}_one_plus")], name=name)
     return b.custom("Activation", [x], {"activation": act}, name=name)[0]
 
 

@@ -17,7 +17,8 @@
   casts them); ``RepeatVector(n)`` -> ``Unsqueeze`` + ``Tile``.
 * ``ZeroPadding1D``, ``Cropping1D`` -> ``Pad`` / ``Slice`` on the steps axis; ``UpSampling1D`` -> nearest
   ``Resize`` (each step repeated).
-* ``Conv3D``, ``MaxPooling3D``, ``AveragePooling3D`` -> the ONNX op in NCDHW between Transposes.
+* ``Conv3D``, ``MaxPooling3D``, ``AveragePooling3D`` -> the ONNX op in NCDHW between Transposes;
+  ``ZeroPadding3D``, ``Cropping3D``, ``UpSampling3D`` -> ``Pad``, ``Slice``, nearest ``Resize``.
 * ``Dot`` (two inputs of rank 2 to 4, batch axis not contracted) -> ``Einsum`` as Keras's ``batch_dot``.
 * ``Attention`` (dot scores, no causal mask; dropout is training-only) -> ``softmax(q k^T [* scale]) v``.
 
@@ -57,6 +58,11 @@ def relu_threshold(ctx: Any, L: Any) -> Value:
                   name=f"{n}_below")
     scaled = b.op1("Mul", [below, b.const(np.array(slope, dt), f"{n}_slope")], name=f"{n}_negative")
     return b.op1("Sub", [kept, scaled], name=n)
+
+
+def _per_axis(v: Any, n: int) -> list[Any]:
+    """A Keras padding/cropping config: one int for all ``n`` axes, or one entry (int or pair) per axis."""
+    return [v] * n if isinstance(v, (int, float)) else list(v)
 
 
 def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., Value],
@@ -302,7 +308,36 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
         weights = b.op1("Softmax", [scores], {"axis": -1}, name=f"{n}_weights")
         return ctx.set_rank(b.op1("MatMul", [weights, v], name=n), 3)
 
+    def pad3d(ctx: Any, L: Any) -> Value:
+        pads = [pair_of(p) for p in _per_axis(L.cfg("padding", 1), 3)]
+        axes = [1, 2, 3] if L.cfg("data_format", "channels_last") == "channels_last" else [2, 3, 4]
+        begin, end = [0] * 5, [0] * 5
+        for a, (lo, hi) in zip(axes, pads):
+            begin[a], end[a] = lo, hi
+        y = ctx.b.op1("Pad", [L.inputs[0], ctx.b.ints(begin + end, f"{L.name}_pads")], {"mode": "constant"},
+                      name=L.name)
+        return ctx.set_rank(y, 5)
+
+    def crop3d(ctx: Any, L: Any) -> Value:
+        crops = [pair_of(c) for c in _per_axis(L.cfg("cropping", 1), 3)]
+        axes = [1, 2, 3] if L.cfg("data_format", "channels_last") == "channels_last" else [2, 3, 4]
+        b, big = ctx.b, np.iinfo(np.int64).max
+        y = b.op1("Slice", [L.inputs[0], b.ints([lo for lo, _ in crops], f"{L.name}_starts"),
+                            b.ints([-hi if hi else big for _, hi in crops], f"{L.name}_ends"),
+                            b.ints(axes, f"{L.name}_axes")], name=L.name)
+        return ctx.set_rank(y, 5)
+
+    def upsampling3d(ctx: Any, L: Any) -> Value:
+        size = triple(L.cfg("size", 2))
+        cl = L.cfg("data_format", "channels_last") == "channels_last"
+        scales = [1.0, *size, 1.0] if cl else [1.0, 1.0, *size]
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+        y = ctx.b.op1("Resize", [L.inputs[0], None, ctx.b.const(np.array(scales, np.float32), f"{L.name}_scales")],
+                      attrs, name=L.name)
+        return ctx.set_rank(y, 5)
+
     return {
+        "ZeroPadding3D": pad3d, "Cropping3D": crop3d, "UpSampling3D": upsampling3d,
         "Attention": attention,
         "Conv3D": conv3d, "Convolution3D": conv3d,
         "MaxPooling3D": pool3d("MaxPool"), "MaxPool3D": pool3d("MaxPool"),

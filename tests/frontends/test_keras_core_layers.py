@@ -4,7 +4,7 @@
 with slope + max_value, Conv2DTranspose (SAME, VALID with stride > kernel, dilated, output_padding), LayerNormalization,
 Normalization (adapted), Conv1D (causal dilated, strided SAME), MaxPooling1D, AveragePooling1D,
 ZeroPadding1D, Cropping1D, GlobalAverage/MaxPooling1D/3D, RepeatVector, Embedding, Conv3D, MaxPooling3D,
-AveragePooling3D, UpSampling1D, Dot (a batch matrix product; normalized rank-2 vectors), Attention (use_scale,
+AveragePooling3D, ZeroPadding3D, Cropping3D, UpSampling1D/3D, the gelu, mish and exponential activations, Dot (a batch matrix product; normalized rank-2 vectors), Attention (use_scale,
 separate keys)."""
 
 from __future__ import annotations
