@@ -44,7 +44,10 @@ def fold_atrous_convolutions(nodes: list[Any], const_value: Callable[[Any], np.n
         s2b = by_name.get(conv.input[0].partition(":")[0])
         if s2b is None or s2b.op != "SpaceToBatchND" or len(readers.get(s2b.name, [])) != 1 or len(s2b.input) < 3:
             continue
-        folded = _fold(s2b, conv, b2s, const_value)
+        try:
+            folded = _fold(s2b, conv, b2s, const_value)
+        except (ValueError, TypeError, IndexError):  # malformed constants: the ops map (or fail) one by one
+            folded = None
         if folded is not None:
             replaced[conv.name], replaced[b2s.name] = folded
             replaced[s2b.name] = None

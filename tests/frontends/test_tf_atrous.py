@@ -37,3 +37,23 @@ def test_outputs_match_tensorflow(target):
     for name in OUTPUTS:
         assert got[name].shape == REF[name].shape, name
         np.testing.assert_allclose(got[name], REF[name], rtol=1e-5, atol=2e-6, err_msg=f"{target} {name}")
+
+
+def test_a_malformed_triple_is_a_model_format_error():
+    """Paddings of 3 values: not folded, and the op's own import names it (no bare ValueError)."""
+    from graphc.errors import ModelFormatError
+    from graphc.frontends.tensorflow import graphdef_to_graph
+
+    def const(name: str, dtype: str, dims: list[int], vals: str) -> str:
+        shape = " ".join(f"dim {{ size: {d} }}" for d in dims)
+        return (f'node {{ name: "{name}" op: "Const" attr {{ key: "dtype" value {{ type: {dtype} }} }} attr {{ key: '
+                f'"value" value {{ tensor {{ dtype: {dtype} tensor_shape {{ {shape} }} {vals} }} }} }} }}\n')
+
+    text = ('node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }\n'
+            + const("bs", "DT_INT32", [2], "int_val: 2") + const("pd", "DT_INT32", [3], "int_val: 1")
+            + const("w", "DT_FLOAT", [1, 1, 1, 1], "float_val: 1")
+            + 'node { name: "s2b" op: "SpaceToBatchND" input: "x" input: "bs" input: "pd" }\n'
+            + 'node { name: "c" op: "Conv2D" input: "s2b" input: "w" attr { key: "padding" value { s: "VALID" } } }\n'
+            + 'node { name: "b2s" op: "BatchToSpaceND" input: "c" input: "bs" input: "pd" }\n')
+    with pytest.raises(ModelFormatError, match=r"'s2b' \(SpaceToBatchND\)"):
+        graphdef_to_graph(parse_graphdef(text.encode(), text=True))
