@@ -372,6 +372,7 @@ def make_keras2_layers() -> None:
     dil = L.Conv2DTranspose(3, 3, padding="same", dilation_rate=2, use_bias=False, name="deconv_dilated")(cat)
     dil = L.Conv2DTranspose(3, (3, 4), strides=2, padding="same", output_padding=(0, 1), name="deconv_outpad")(dil)
     dil = L.Conv2DTranspose(3, 3, strides=(2, 3), output_padding=1, name="deconv_outpad_valid")(dil)
+    dil = L.GroupNormalization(groups=3, epsilon=1e-4, name="group_norm")(L.Conv2D(6, 1, name="conv_6")(dil))
     ln = L.LayerNormalization(epsilon=1e-4, name="layer_norm")(dil)
     c = L.Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", name="conv1d_causal")(seq)
     c = L.Conv1D(6, 2, strides=2, padding="same", name="conv1d_s2")(L.ZeroPadding1D((1, 2), name="pad1d")(c))  # 7

