@@ -163,13 +163,14 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
 def _rnn_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]
                ) -> list[np.ndarray]:
     """Ht = tanh(P_t + H_{t-1} R^T), written into ``y[t]`` (direction ``d``)."""
+    dot, tanh = np.dot, np.tanh  # bound once: the loop calls them every step
     rt = fw.rt[d]
     h = start[0]
     for t in range(proj.shape[0]):
         ht = y[t]
-        np.dot(h, rt, out=ht)
+        dot(h, rt, out=ht)
         ht += proj[t]
-        np.tanh(ht, out=ht)
+        tanh(ht, out=ht)
         h = ht
     return [h]
 
@@ -177,6 +178,8 @@ def _rnn_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start: 
 def _gru_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]
                ) -> list[np.ndarray]:
     """Gates z, r (scaled by 0.5: sigmoid = 0.5 + 0.5 tanh) and candidate n; Ht = n + z (H_{t-1} - n)."""
+    # bound once: the loops call them every step
+    dot, tanh, add, subtract, multiply, matmul = np.dot, np.tanh, np.add, np.subtract, np.multiply, np.matmul
     hs = fw.hidden
     g = np.empty(proj.shape[1:], proj.dtype)
     tmp = np.empty(y.shape[1:], proj.dtype)
@@ -189,42 +192,43 @@ def _gru_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start: 
         p_cand = proj[..., 2 * hs:].copy()
         proj[..., 2 * hs:] = fw.rb_cand[d]
         for t in range(proj.shape[0]):
-            np.dot(h, rt, out=g)
+            dot(h, rt, out=g)
             g += proj[t]
-            np.tanh(zr, out=zr)
+            tanh(zr, out=zr)
             zr *= half
             zr += half
             n *= rg
             n += p_cand[t]
-            np.tanh(n, out=n)
-            np.subtract(h, n, out=tmp)
+            tanh(n, out=n)
+            subtract(h, n, out=tmp)
             tmp *= z
             h = y[t]
-            np.add(tmp, n, out=h)
+            add(tmp, n, out=h)
         return [h]
     assert fw.rt_zr is not None and fw.rt_n is not None
     rt_zr, rt_n = fw.rt_zr[d], fw.rt_n[d]
     for t in range(proj.shape[0]):
         pt = proj[t]
-        np.matmul(h, rt_zr, out=zr)
+        matmul(h, rt_zr, out=zr)
         zr += pt[..., :2 * hs]
-        np.tanh(zr, out=zr)
+        tanh(zr, out=zr)
         zr *= half
         zr += half
-        np.multiply(rg, h, out=tmp)
-        np.matmul(tmp, rt_n, out=n)
+        multiply(rg, h, out=tmp)
+        matmul(tmp, rt_n, out=n)
         n += pt[..., 2 * hs:]
-        np.tanh(n, out=n)
-        np.subtract(h, n, out=tmp)
+        tanh(n, out=n)
+        subtract(h, n, out=tmp)
         tmp *= z
         h = y[t]
-        np.add(tmp, n, out=h)
+        add(tmp, n, out=h)
     return [h]
 
 
 def _lstm_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]
                 ) -> list[np.ndarray]:
     """Gates i, o, f (scaled by 0.5) and candidate c; Ct = f C_{t-1} + i c, Ht = o tanh(Ct)."""
+    dot, tanh, multiply = np.dot, np.tanh, np.multiply  # bound once: the loop calls them every step
     hs = fw.hidden
     rt = fw.rt[d]
     g = np.empty(proj.shape[1:], proj.dtype)
@@ -234,17 +238,17 @@ def _lstm_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start:
     h = start[0]
     c = start[1].copy()
     for t in range(proj.shape[0]):
-        np.dot(h, rt, out=g)
+        dot(h, rt, out=g)
         g += proj[t]
-        np.tanh(g, out=g)
+        tanh(g, out=g)
         iof *= half
         iof += half
         c *= f
         cand *= i
         c += cand
-        np.tanh(c, out=tmp)
+        tanh(c, out=tmp)
         h = y[t]
-        np.multiply(o, tmp, out=h)
+        multiply(o, tmp, out=h)
     return [h, c]
 
 
