@@ -675,8 +675,8 @@ def _default_text(f) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-3d", "tf-schema", "keras2", "keras2-layers",
-                                     "keras3", "caffe", "caffe-ssd", "caffe-schema",
+    ap.add_argument("step", choices=["tf", "tf-wide", "tf-image", "tf-atrous", "tf-3d", "tf-schema", "keras2",
+                                     "keras2-layers", "keras3", "caffe", "caffe-ssd", "caffe-schema",
                                      "caffe-oracle"])
     ap.add_argument("--proto", type=Path, help="upstream caffe.proto (the caffe, caffe-ssd and caffe-schema steps)")
     ap.add_argument("--out", default="caffe_ssd_descriptors.json", help="JSON file name (caffe-schema)")
@@ -685,8 +685,9 @@ def main(argv: list[str] | None = None) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     if args.step in ("caffe", "caffe-ssd", "caffe-schema") and args.proto is None:
         ap.error(f"{args.step} needs --proto caffe.proto")
-    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous, "tf-3d": make_tf_3d,
-             "tf-schema": make_tf_schema, "keras2": make_keras2, "keras2-layers": make_keras2_layers, "keras3": make_keras3,
+    steps = {"tf": make_tf, "tf-wide": make_tf_wide, "tf-image": make_tf_image, "tf-atrous": make_tf_atrous,
+             "tf-3d": make_tf_3d, "tf-schema": make_tf_schema, "keras2": make_keras2,
+             "keras2-layers": make_keras2_layers, "keras3": make_keras3,
              "caffe": lambda: make_caffe(args.proto), "caffe-ssd": lambda: make_caffe_ssd(args.proto),
              "caffe-schema": lambda: make_caffe_schema(
                  args.proto, args.out, args.messages.split(",") if args.messages else None),

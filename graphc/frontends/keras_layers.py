@@ -1,6 +1,7 @@
 """More Keras core layers -> ONNX, with Keras's semantics (merged into ``keras.MAPPED_LAYERS``).
 
-* ``ReLU`` with a ``threshold`` (or ``negative_slope`` with ``max_value``): Keras's ``x * (x > t)``, clipped to ``[0, max_value]`` if set, minus
+* ``ReLU`` with a ``threshold`` (or ``negative_slope`` with ``max_value``): Keras's ``x * (x > t)``,
+  clipped to ``[0, max_value]`` if set, minus
   ``negative_slope * relu(t - x)``.
 * ``PReLU`` -> ``PRelu`` (alpha ``[*input_shape[1:]]``, 1 on the shared axes: broadcasts as saved);
   ``ELU(alpha)`` -> ``Elu``.
@@ -139,7 +140,8 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
                 out_pad.append(s - k_eff + total if same else max(0, s - k_eff))
             else:  # Keras's length (in-1)*s + k_eff - 2*pad + output_padding, pad k_eff//2 (SAME) or 0,
                 # with the pads TF's forward convolution of that size has
-                op, pad = (int(given) if isinstance(given, (int, float)) else int(given[i])), (k_eff // 2 if same else 0)
+                op = int(given) if isinstance(given, (int, float)) else int(given[i])
+                pad = k_eff // 2 if same else 0
                 total = max(2 * pad - op, 0)
                 out_pad.append(total - 2 * pad + op)
             begin.append(total // 2)
@@ -279,11 +281,10 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
         xs = list(L.inputs)
         if bool(L.cfg("normalize", False)):
             for i in range(2):
-                sq = b.op1("ReduceSum", [b.op1("Mul", [xs[i], xs[i]], name=f"{n}_sq{i}"), b.ints([axes[i]], f"{n}_ax{i}")],
-                           {"keepdims": 1}, name=f"{n}_sumsq{i}")
-                inv = b.op1("Reciprocal", [b.op1("Sqrt", [b.op1("Max", [sq, b.const(np.array(1e-12, np.float32),
-                                                                                  f"{n}_eps{i}")], name=f"{n}_clamped{i}")],
-                                                 name=f"{n}_norm{i}")], name=f"{n}_inv{i}")
+                squares = b.op1("Mul", [xs[i], xs[i]], name=f"{n}_sq{i}")
+                sq = b.op1("ReduceSum", [squares, b.ints([axes[i]], f"{n}_ax{i}")], {"keepdims": 1}, name=f"{n}_sumsq{i}")
+                clamped = b.op1("Max", [sq, b.const(np.array(1e-12, np.float32), f"{n}_eps{i}")], name=f"{n}_clamped{i}")
+                inv = b.op1("Reciprocal", [b.op1("Sqrt", [clamped], name=f"{n}_norm{i}")], name=f"{n}_inv{i}")
                 xs[i] = b.op1("Mul", [xs[i], inv], name=f"{n}_unit{i}")
         left, right = list("bcde"[: ranks[0]]), ["b"] + list("fgh"[: ranks[1] - 1])
         right[axes[1]] = left[axes[0]]
@@ -357,8 +358,8 @@ def more_layers(custom: Callable[[Any, Any], Value], activation: Callable[..., V
         var = b.op1("ReduceMean", [b.op1("Mul", [centred, centred], name=f"{n}_sq")], {"axes": [1, 3], "keepdims": 1},
                     name=f"{n}_var")
         eps = b.const(np.array(float(L.cfg("epsilon", 1e-3)), np.float32), f"{n}_eps")
-        normed = b.op1("Div", [centred, b.op1("Sqrt", [b.op1("Add", [var, eps], name=f"{n}_var_eps")], name=f"{n}_std")],
-                       name=f"{n}_normed")
+        std = b.op1("Sqrt", [b.op1("Add", [var, eps], name=f"{n}_var_eps")], name=f"{n}_std")
+        normed = b.op1("Div", [centred, std], name=f"{n}_normed")
         y = b.op1("Reshape", [normed, b.op1("Shape", [x], name=f"{n}_shape")], name=f"{n}_ungrouped")
         if scale:
             y = b.op1("Mul", [y, b.const(w[0], f"{n}_gamma")], name=f"{n}_scaled")

@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import helper
 
 from ..ir import Value
 from .builder import GraphBuilder
@@ -119,8 +119,8 @@ def _fused_resize_pad_conv(b: GraphBuilder, node: Any) -> list[Value] | None:
     n = node.name
     x, rest = node.inputs[0], node.inputs[1:]
     if node.op == "FusedResizeAndPadConv2D":
-        resize = type(node)(f"{n}_resize", "ResizeBilinear", {"align_corners": node.attr("resize_align_corners", False)},
-                            [x, rest[0]], 1)
+        align = {"align_corners": node.attr("resize_align_corners", False)}
+        resize = type(node)(f"{n}_resize", "ResizeBilinear", align, [x, rest[0]], 1)
         resized = _resize(b, resize)
         if resized is None:
             return None

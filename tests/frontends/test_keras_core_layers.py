@@ -1,11 +1,12 @@
 """Keras core layers beyond the CNN basics, mapped with no user code (issue 17 item 3), against tf.keras
 2.15: ``keras2_layers.h5`` (``model.save``) and the outputs Keras computed (``keras2_layers.npz``;
 ``tools/make_frontend_fixtures.py keras2-layers``). PReLU (shared axes), ELU, ReLU with a threshold and
-with slope + max_value, Conv2DTranspose (SAME, VALID with stride > kernel, dilated, output_padding), LayerNormalization,
-Normalization (adapted), Conv1D (causal dilated, strided SAME), MaxPooling1D, AveragePooling1D,
-ZeroPadding1D, Cropping1D, GlobalAverage/MaxPooling1D/3D, RepeatVector, Embedding, Conv3D, MaxPooling3D,
-AveragePooling3D, GroupNormalization, ZeroPadding3D, Cropping3D, UpSampling1D/3D, the gelu, mish and exponential activations, Dot (a batch matrix product; normalized rank-2 vectors), Attention (use_scale,
-separate keys)."""
+with slope + max_value, Conv2DTranspose (SAME, VALID with stride > kernel, dilated, output_padding),
+LayerNormalization, GroupNormalization, Normalization (adapted), Conv1D (causal dilated, strided SAME),
+MaxPooling1D, AveragePooling1D, ZeroPadding1D, Cropping1D, GlobalAverage/MaxPooling1D/3D, RepeatVector,
+Embedding, Conv3D, MaxPooling3D, AveragePooling3D, ZeroPadding3D, Cropping3D, UpSampling1D/3D, the gelu,
+mish and exponential activations, Dot (a batch matrix product; normalized rank-2 vectors), Attention
+(use_scale, separate keys)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,10 @@
 ``tf_image_ops.pb`` is a TF 2.15.1 frozen graph and ``tf_image_ops.npz`` what TensorFlow computed on
 the stored input (``tools/make_frontend_fixtures.py tf-image``): ResizeBilinear / ResizeNearestNeighbor
 with each coordinate mapping (legacy, align_corners, half_pixel_centers) down- and up-sampling, a
-computed size and a uint8 image, CropAndResize (bilinear with an extrapolation value, nearest, 1x1 crops; flipped and
-out-of-image boxes), LRN, MirrorPad REFLECT and SYMMETRIC, ClipByValue, ArgMax/ArgMin, conv2d_transpose
-SAME/VALID and with a stacked output shape, FusedResizeAndPadConv2D (align_corners, SYMMETRIC, strided VALID) and FusedPadConv2D (REFLECT, SAME).
+computed size and a uint8 image; CropAndResize (bilinear with an extrapolation value, nearest, 1x1
+crops; flipped and out-of-image boxes); LRN, MirrorPad REFLECT and SYMMETRIC, ClipByValue,
+ArgMax/ArgMin; conv2d_transpose SAME / VALID / with a stacked output shape; FusedResizeAndPadConv2D
+(align_corners, SYMMETRIC, strided VALID) and FusedPadConv2D (REFLECT, SAME).
 """
 
 from __future__ import annotations
