@@ -292,6 +292,9 @@ class Graph:
         self.name = name
         self.doc_string = ""
         self.metadata: dict[str, str] = {}
+        #: analysis results kept in memory (e.g. the buffer plan under ``graphc.planning.PLAN_KEY``):
+        #: never exported, not carried by :meth:`copy` (a copy is re-analysed)
+        self.meta: dict[str, object] = {}
         self._io_index: tuple[set[Value], set[Value]] | None = None
         self._inputs = _ValueList(self)
         self._outputs = _ValueList(self)
@@ -770,7 +773,9 @@ class Graph:
 
     # ------------------------------------------------------------------- copy
     def copy(self) -> Graph:
-        """An independent structural copy; constant arrays are shared (never mutate them)."""
+        """An independent structural copy; constant arrays are shared (never mutate them).
+
+        ``metadata`` is copied; the in-memory analysis store ``meta`` is not (it starts empty)."""
         return _copy_graph(self, None, {})
 
     # ----------------------------------------------------------------- verify

@@ -58,7 +58,7 @@ class NumpyArtifact:
 
     def __init__(self, graph: Graph, *, target: NumpyTarget, fallback: bool = True,
                  debug: bool = False, memory_budget: int | None = None):
-        from passes.plan_buffers import check_budget, plan_graph, read_plan
+        from graphc.planning import check_budget, plan_graph, read_plan
 
         self.graph = graph
         self.target = target  # the NumpyTarget that built it (this module never imports the target's)

@@ -413,7 +413,7 @@ class Executor:
 
     def _replan(self, key: Any, shapes: dict[str, tuple]) -> None:
         """Plan the arena for the concrete shapes a run recorded, cached by input signature."""
-        from passes.plan_buffers import check_budget, plan_graph
+        from graphc.planning import check_budget, plan_graph
 
         plan = plan_graph(self.graph, shapes=shapes, hints=self.hints)
         check_budget(plan, self.memory_budget)

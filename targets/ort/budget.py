@@ -1,7 +1,7 @@
 """The ort target's memory budget: the numpy target's ``memory_budget`` (``GRAPHC_MEMORY_BUDGET``,
 default half the memory; :mod:`graphc.limits`) applied to what graphc can see of an onnxruntime run.
 
-* at compile, :func:`check_compile_budget`: the planner's sizes (:func:`passes.plan_buffers.plan_graph`)
+* at compile, :func:`check_compile_budget`: the planner's sizes (:func:`graphc.planning.plan_graph`)
   of the graph's statically known values; one value over the budget, or the values alive at once
   (the liveness lower bound, no in-place reuse counted) plus the graph outputs over it, is a PlanError;
 * at run, :class:`RunSizes`: when an input has a free dimension or is an integer tensor (a shape
@@ -41,7 +41,7 @@ _UNCHECKED = 1 << 20
 def check_compile_budget(graph: Graph, budget: int | None) -> None:
     """PlanError when a statically sized value of ``graph``, or the values alive at once plus the graph
     outputs, exceed ``budget`` bytes (None: the default budget)."""
-    from passes.plan_buffers import plan_graph
+    from graphc.planning import plan_graph
 
     limit = memory_budget(budget)
     plan = plan_graph(graph)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from graphc.compiler import run_pipeline
 from graphc.examples import example_path
-from passes.plan_buffers import _ORDERS, ALIGNMENT, _Buffer, _greedy, _lower_bound, _place, read_plan
+from graphc.planning import _ORDERS, ALIGNMENT, _Buffer, _greedy, _lower_bound, _place, read_plan
 
 #: (size in alignment units, first step, lifetime length in steps)
 _LIFETIMES = st.lists(st.tuples(st.integers(1, 64), st.integers(0, 40), st.integers(0, 12)), min_size=1, max_size=60)

@@ -18,7 +18,7 @@ import graphc
 from graphc import GraphcError, InputError, PlanError, UnsupportedOpError
 from graphc.cli import main
 from tests.oracle import ort_run
-from passes.plan_buffers import plan_graph, read_plan
+from graphc.planning import plan_graph, read_plan
 from targets.numpy.kernels import KERNELS, kernel
 
 F = TensorProto.FLOAT
