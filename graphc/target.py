@@ -40,7 +40,13 @@ class Artifact(Protocol):
 
 @runtime_checkable
 class Target(Protocol):
-    """Where a graph is lowered to. A pass asks the target only ``supports(op)``."""
+    """Where a graph is lowered to. A pass asks the target only ``supports(op)``.
+
+    Optional members, looked up with ``getattr``: ``buffer_hints(op)`` (plan-buffers' in-place/view
+    declarations) and ``minimal_pipeline()`` (lowering prerequisites only, the pipeline graphc.diff's
+    numeric checker compiles each stage with). Library code (``graphc/``, ``passes/``) reaches a
+    target only through this registry, by name, never by importing ``targets``.
+    """
 
     name: str
 

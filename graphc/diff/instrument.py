@@ -222,18 +222,27 @@ def seeded_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
 
 def numpy_check_pipeline() -> str | None:
     """The numpy target's minimal pipeline (lowering prerequisites, no optimizing rewrites)."""
+    return check_pipeline("numpy")
+
+
+def check_pipeline(target: str) -> str | None:
+    """The minimal pipeline of the target registered as ``target`` (:data:`graphc.target.TARGETS`):
+    its ``minimal_pipeline()`` when it has one, else its pipeline without the ``fuse-*`` passes;
+    None when the target cannot be built (not installed). graphc.diff never imports a target module."""
+    from ..target import get_target
+
     try:
-        from targets.numpy import target as numpy_target
-    except ImportError:
+        tgt = get_target(target)
+    except (ImportError, GraphcError):
         return None
-    minimal = getattr(numpy_target, "MINIMAL_PIPELINE", None)
-    if minimal:
-        return minimal
+    minimal = getattr(tgt, "minimal_pipeline", None)
+    if callable(minimal):
+        return str(minimal())
     from ..passinfra import parse_pipeline
     from ..passinfra.pipeline import FixedPoint, Step, format_pipeline
 
     steps: list[Step] = []
-    for s in parse_pipeline(numpy_target.NumpyTarget().pipeline()):
+    for s in parse_pipeline(tgt.pipeline()):
         if isinstance(s, FixedPoint):
             inner = tuple(p for p in s.steps if not p.name.startswith("fuse-"))
             if inner:

@@ -64,6 +64,10 @@ class NumpyTarget:
     def pipeline(self) -> str:
         return PIPELINE
 
+    def minimal_pipeline(self) -> str:
+        """Lowering prerequisites only (:data:`MINIMAL_PIPELINE`); graphc.diff's numeric checker runs stages with it."""
+        return MINIMAL_PIPELINE
+
     # ------------------------------------------------------------- lowering
     def options(self, ctx_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """This target's settings, overridden by compile options of the same names."""
