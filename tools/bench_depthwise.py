@@ -36,7 +36,7 @@ import graphc  # noqa: E402
 from bench_numpy import median_seconds  # noqa: E402
 from bench_real_models import MODELS, first_inputs  # noqa: E402
 from targets.numpy.kernels import conv2d  # noqa: E402
-from tests.oracle import ort_session  # noqa: E402
+from graphc.ort_session import ort_session  # noqa: E402
 
 ONNX_MODELS = ("mobilenetv2", "mobilenetv2_opset11")
 

@@ -40,7 +40,8 @@ import numpy as np  # noqa: E402
 import graphc  # noqa: E402
 from graphc.examples import example_names  # noqa: E402
 from numpy_light import randomized_light_model  # noqa: E402
-from tests.oracle import ort_session, random_feeds  # noqa: E402
+from graphc.feeds import random_feeds  # noqa: E402
+from graphc.ort_session import ort_session  # noqa: E402
 
 
 def median_seconds(fn: Callable[[], object], repeat: int, budget: float = 20.0) -> float:
@@ -99,7 +100,8 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path[:0] = {paths!r}
 import numpy as np
 from numpy_light import randomized_light_model
-from tests.oracle import ort_session, random_feeds
+from graphc.feeds import random_feeds
+from graphc.ort_session import ort_session
 model = randomized_light_model({name!r})
 feeds = random_feeds(model, normal=True)
 if {which!r} == "numpy":

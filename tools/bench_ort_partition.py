@@ -25,14 +25,17 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+# the partition test models are fixture files (tests/targets/ort/partition_models.py), read by path:
+# tools never import the tests package
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "targets" / "ort")]
 
 import numpy as np  # noqa: E402
 
 import graphc  # noqa: E402
 from graphc.layers import load_layer_modules  # noqa: E402
 from graphc.layers.runtime import LayerRunner  # noqa: E402
-from tests.targets.ort import partition_models as pm  # noqa: E402
+import partition_models as pm  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

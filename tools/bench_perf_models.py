@@ -41,7 +41,7 @@ import onnx  # noqa: E402
 
 import graphc  # noqa: E402
 from bench_real_models import first_inputs  # noqa: E402
-from tests.oracle import ort_session  # noqa: E402
+from graphc.ort_session import ort_session  # noqa: E402
 
 SUITE = ROOT / ".cache" / "perf_models"
 LARGE_MS = 5.0

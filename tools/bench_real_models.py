@@ -30,7 +30,7 @@ import onnx  # noqa: E402
 
 import graphc  # noqa: E402
 from bench_numpy import median_seconds  # noqa: E402
-from tests.oracle import ort_session  # noqa: E402
+from graphc.ort_session import ort_session  # noqa: E402
 
 MODELS = ROOT / "tests" / "real_models"
 
