@@ -150,7 +150,20 @@ def slice_index(shape: Sequence[int], starts: Sequence[int], ends: Sequence[int]
     return tuple(index)
 
 
-@kernel("Slice")
+SliceBounds = tuple[list[int], list[int], "list[int] | None", "list[int] | None"]
+
+
+def _prepare_slice(ctx: OpContext, inputs: Sequence[Any]) -> SliceBounds | None:
+    """Constant starts/ends/axes/steps (opset 10+) decoded to int lists once; None when one is computed."""
+    args = list(inputs) + [None] * 5
+    starts, ends, axes, steps = args[1:5]
+    if ctx.opset < 10 or not isinstance(starts, np.ndarray) or not isinstance(ends, np.ndarray) \
+            or not all(a is None or isinstance(a, np.ndarray) for a in (axes, steps)):
+        return None
+    return (_ints(starts), _ints(ends), None if axes is None else _ints(axes), None if steps is None else _ints(steps))
+
+
+@kernel("Slice", prepare=_prepare_slice)
 def slice_(
     ctx: OpContext,
     x: np.ndarray,
@@ -160,7 +173,9 @@ def slice_(
     steps: np.ndarray | None = None,
 ) -> np.ndarray:
     """x[starts:ends:steps] on ``axes`` (attributes before opset 10, inputs after)."""
-    if ctx.opset < 10:
+    if ctx.state is not None:
+        index = slice_index(x.shape, *ctx.state)
+    elif ctx.opset < 10:
         index = slice_index(x.shape, ctx.attr("starts"), ctx.attr("ends"), ctx.attr("axes", None), None)
     else:
         index = slice_index(
