@@ -20,7 +20,11 @@ __all__ = ["compile", "load", "run_pipeline", "LOAD_OPTIONS", "PIPELINE_OPTIONS"
 
 #: options that reach the model loader (framework models: a Caffe net's weights, a GraphDef's outputs...)
 LOAD_OPTIONS = frozenset({"weights", "inputs", "outputs", "structure_only", "input_shapes"})
-#: options the passes and lowering read from ``PassContext.options`` whatever the target
+#: options the passes and lowering read from ``PassContext.options`` whatever the target:
+#: ``model_path`` (quoted by error messages), ``include_sources`` (the ort bundle keeps layer sources),
+#: ``memory_budget`` (bytes),
+#: ``evaluate`` (``evaluate(op, inputs) -> outputs``, the evaluator fold-constants runs constant
+#: standard-domain ops with; default onnx.reference)
 PIPELINE_OPTIONS = frozenset({"model_path", "include_sources", "evaluate", "memory_budget"})
 
 
@@ -88,7 +92,8 @@ def compile(  # noqa: A001 - the public name the product uses
     ``passes`` overrides the target's pipeline. Keyword options: the loader's for a framework
     model (:data:`LOAD_OPTIONS`: ``weights=``, ``outputs=``, ``structure_only=``), the target's
     constructor's (``fallback=False``, ``memory_budget=``, the ort target's ``mode=``...) and
-    :data:`PIPELINE_OPTIONS`; they reach the passes through ``PassContext.options``. Any other
+    :data:`PIPELINE_OPTIONS` (``memory_budget=``, ``evaluate=`` the constant-folding evaluator);
+    they reach the passes through ``PassContext.options``. Any other
     option is a GraphcError naming the known ones.
     """
     with gc_paused():  # loading, passes and lowering build a large object graph: see graphc.passinfra.gc_pause
