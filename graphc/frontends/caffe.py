@@ -85,15 +85,26 @@ def parse_net(source: str | os.PathLike | bytes, binary: bool | None = None) -> 
     return net, parse_prototext(text)
 
 
+_RAW_DTYPES = {"FLOAT16": "<f2", "FLOAT": "<f4", "DOUBLE": "<f8"}
+
+
 def blob_to_array(blob: Any, layer: str = "?") -> np.ndarray:
-    """A BlobProto as a float32 array (``shape`` or the legacy num/channels/height/width)."""
+    """A BlobProto as a float32 array (``shape`` or the legacy num/channels/height/width). The values
+    are ``data``, ``double_data`` or, as OpenCV's fp16 models store them, ``raw_data`` of ``raw_data_type``."""
+    if len(blob.data) or len(blob.double_data) or not blob.raw_data:
+        data = np.asarray(blob.data if len(blob.data) else blob.double_data, dtype=np.float32)
+    else:
+        kind = blob.DESCRIPTOR.fields_by_name["raw_data_type"].enum_type.values_by_number[blob.raw_data_type].name
+        if kind not in _RAW_DTYPES:
+            raise ModelFormatError(f"layer {layer!r}: a blob's raw_data is of type {kind}; graphc reads "
+                                   f"{', '.join(_RAW_DTYPES)} raw data: convert the weights to float")
+        data = np.frombuffer(blob.raw_data, dtype=_RAW_DTYPES[kind]).astype(np.float32)
     if blob.HasField("shape"):
         shape = tuple(int(d) for d in blob.shape.dim)
     else:
         shape = tuple(int(x) for x in (blob.num, blob.channels, blob.height, blob.width))
         if not any(shape):  # no shape recorded at all: a flat vector
-            shape = (len(blob.data) or len(blob.double_data),)
-    data = np.asarray(blob.data if len(blob.data) else blob.double_data, dtype=np.float32)
+            shape = (data.size,)
     if data.size != int(np.prod(shape, dtype=np.int64)):
         raise ModelFormatError(f"layer {layer!r}: a blob holds {data.size} values for shape {list(shape)}")
     return data.reshape(shape)

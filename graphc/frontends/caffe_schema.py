@@ -169,9 +169,11 @@ def _schema(extra: Sequence[ParamSchema] = ()) -> FileSchema:
         field("diff", 6, "float", repeated=True, packed=True),
         field("double_data", 8, "double", repeated=True, packed=True),
         field("double_diff", 9, "double", repeated=True, packed=True),
+        field("raw_data_type", 10, "enum:BlobProto.Type", default="DOUBLE"),  # NVCaffe/OpenCV: fp16 models
+        field("raw_data", 12, "bytes"),
         field("num", 1, "int32", default=0), field("channels", 2, "int32", default=0),
         field("height", 3, "int32", default=0), field("width", 4, "int32", default=0),
-    ])
+    ], enums={"Type": [("DOUBLE", 0), ("FLOAT", 1), ("FLOAT16", 2), ("INT", 3), ("UINT", 4)]})
     f.message("FillerParameter", [
         field("type", 1, "string", default="constant"), field("value", 2, "float", default=0.0),
         field("min", 3, "float", default=0.0), field("max", 4, "float", default=1.0),
