@@ -36,7 +36,7 @@ from .builder import GraphBuilder, mark_overridden
 from .tf_array_ops import ARRAY_MIN_INPUTS, ARRAY_OPS, reverse_transpose
 from .tf_atrous import fold_atrous_convolutions
 from .tf_control_flow import ControlFlowImporter, has_control_flow
-from .tf_nn_ops import NN_MIN_INPUTS, NN_OPS
+from .tf_nn_ops import NN_MIN_INPUTS, NN_OPS, fused_resize_pad_conv
 from .tf_schema import DT_TO_NUMPY, tf_messages
 
 __all__ = ["load_tensorflow", "parse_graphdef", "graphdef_to_graph", "tensor_to_array", "MAPPED_OPS"]
@@ -541,6 +541,8 @@ MAPPED_OPS: dict[str, Converter] = {
     **ARRAY_OPS,
     # image and NN ops OpenCV's TF importer runs (resizes, LRN, MirrorPad, conv2d_transpose, ...)
     **NN_OPS,
+    "FusedResizeAndPadConv2D": lambda b, node: fused_resize_pad_conv(b, node, _conv2d),
+    "FusedPadConv2D": lambda b, node: fused_resize_pad_conv(b, node, _conv2d),
 }
 
 #: data inputs a mapped op needs at least, where more than one (TensorFlow's op registry)

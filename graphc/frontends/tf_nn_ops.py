@@ -36,7 +36,7 @@ from onnx import helper
 from ..ir import Value
 from .builder import GraphBuilder
 
-__all__ = ["NN_OPS", "NN_MIN_INPUTS"]
+__all__ = ["NN_OPS", "NN_MIN_INPUTS", "fused_resize_pad_conv"]
 
 
 def _cast(b: GraphBuilder, v: Value, dtype: Any, name: str) -> Value:
@@ -110,12 +110,12 @@ def _mirror(b: GraphBuilder, x: Value, p: np.ndarray, mode: str, name: str) -> V
     return b.op1("Identity", [x], name=name)
 
 
-def _fused_resize_pad_conv(b: GraphBuilder, node: Any) -> list[Value] | None:
+def fused_resize_pad_conv(b: GraphBuilder, node: Any,
+                          conv2d: Callable[[GraphBuilder, Any], list[Value]]) -> list[Value] | None:
     """``FusedResizeAndPadConv2D(input, size, paddings, filter)`` (bilinear, legacy or align_corners
     coordinates) and ``FusedPadConv2D(input, paddings, filter)``: the resize, the mirror pad and the VALID
-    or SAME ``Conv2D`` of the same attributes, each mapped as the op alone."""
-    from .tensorflow import MAPPED_OPS  # the Conv2D converter (tensorflow imports this module)
-
+    or SAME ``Conv2D`` of the same attributes, each mapped as the op alone (``conv2d``: the frontend's
+    Conv2D converter, passed in because the frontend imports this module)."""
     n = node.name
     x, rest = node.inputs[0], node.inputs[1:]
     if node.op == "FusedResizeAndPadConv2D":
@@ -130,7 +130,7 @@ def _fused_resize_pad_conv(b: GraphBuilder, node: Any) -> list[Value] | None:
                 str(node.attr("mode", "REFLECT")).upper(), f"{n}_pad")
     conv = type(node)(n, "Conv2D", {k: v for k, v in node.attrs.items() if k in ("strides", "padding")},
                       [x, rest[-1]], 1)
-    return MAPPED_OPS["Conv2D"](b, conv)
+    return conv2d(b, conv)
 
 
 def _clip_by_value(b: GraphBuilder, node: Any) -> list[Value]:
@@ -289,7 +289,6 @@ NN_OPS: dict[str, Callable[[GraphBuilder, Any], "list[Value] | None"]] = {
     "ResizeBilinear": _resize, "ResizeNearestNeighbor": _resize, "LRN": _lrn, "MirrorPad": _mirror_pad,
     "ClipByValue": _clip_by_value, "ArgMax": _arg("ArgMax"), "ArgMin": _arg("ArgMin"),
     "Conv2DBackpropInput": _conv_transpose, "SpaceToBatchND": _space_to_batch, "BatchToSpaceND": _batch_to_space,
-    "FusedResizeAndPadConv2D": _fused_resize_pad_conv, "FusedPadConv2D": _fused_resize_pad_conv,
     "Concat": _concat_v1, "Conv3D": _conv_pool_3d, "MaxPool3D": _conv_pool_3d, "AvgPool3D": _conv_pool_3d,
 }
 
