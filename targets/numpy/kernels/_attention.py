@@ -1,8 +1,8 @@
 """Attention building blocks shared by the ONNX and ``com.microsoft`` attention kernels.
 
 Head layout (split / merge), rotary position embedding, grouped-query matmul and the
-default softmax scale; the kernels in :mod:`.attention`, :mod:`.contrib` and
-:mod:`.llm_contrib` compose them.
+default softmax scale; the kernels in :mod:`.attention`, :mod:`.rotary` and
+:mod:`.group_query_attention` compose them.
 """
 
 from __future__ import annotations

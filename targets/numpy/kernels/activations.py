@@ -3,6 +3,11 @@
 Pointwise activations (Relu family, sigmoids, Gelu, ...) and the axis-wise
 Softmax / LogSoftmax / Hardmax. Before opset 13 the axis-wise ops flatten the input
 to 2-D at ``axis`` (default 1); from 13 they work along one axis (default -1).
+
+onnxruntime's ``com.microsoft`` activations (transformer fusions, following its CPU
+kernels in ``contrib_ops/cpu/bert``) live here too: ``Gelu`` (erf), ``BiasGelu``,
+``FastGelu`` (tanh approximation, optional bias), ``QuickGelu`` and ``BiasSplitGelu``;
+float16/bfloat16 inputs are computed in float32 and cast back.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._numeric import sigmoid_into
+from ._numeric import compute_dtype, sigmoid_into
+from ._numeric import sigmoid as logistic
 from .elementwise import erf
 from .registry import OpContext, kernel
+
+MS_DOMAIN = "com.microsoft"
 
 
 def _buf(ctx: OpContext, x: np.ndarray) -> np.ndarray:
@@ -281,3 +289,63 @@ def swiglu(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     buf = sigmoid_into(ctx.out(0, a.shape, a.dtype), a * alpha)
     np.multiply(buf, a, out=buf)
     return np.multiply(buf, b, out=buf)
+
+
+# --------------------------------------------------------------------------- com.microsoft activations
+
+
+def _gelu_erf(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + erf(x / sqrt 2)) in x's dtype."""
+    t = x.dtype.type
+    return x * (erf(x * t(1.0 / math.sqrt(2.0))) + t(1.0)) * t(0.5)
+
+
+def _gelu_tanh(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), onnxruntime's FastGelu formula."""
+    t = x.dtype.type
+    inner = x * (t(math.sqrt(2.0 / math.pi)) + t(0.044715 * math.sqrt(2.0 / math.pi)) * x * x)
+    return x * (np.tanh(inner) + t(1.0)) * t(0.5)
+
+
+def _activated(ctx: OpContext, x: np.ndarray, fn) -> np.ndarray:
+    ct = compute_dtype(x)
+    return ctx.write(0, fn(x.astype(ct, copy=False)), x.dtype)
+
+
+@kernel("Gelu", domain=MS_DOMAIN)
+def ms_gelu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Exact (erf) Gelu."""
+    return _activated(ctx, x, _gelu_erf)
+
+
+@kernel("BiasGelu", domain=MS_DOMAIN)
+def bias_gelu(ctx: OpContext, a: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Gelu(A + B), B a 1-D bias over the last axis."""
+    ct = compute_dtype(a)
+    return ctx.write(0, _gelu_erf(a.astype(ct) + bias.astype(ct, copy=False)), a.dtype)
+
+
+@kernel("FastGelu", domain=MS_DOMAIN)
+def fast_gelu(ctx: OpContext, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """The tanh Gelu approximation of x (+ bias)."""
+    ct = compute_dtype(x)
+    xc = x.astype(ct) if bias is None else x.astype(ct) + bias.astype(ct, copy=False)
+    return ctx.write(0, _gelu_tanh(xc), x.dtype)
+
+
+@kernel("QuickGelu", domain=MS_DOMAIN)
+def quick_gelu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(alpha x), alpha defaulting to 1.702."""
+    alpha = float(ctx.attr("alpha", 1.702))
+    return _activated(ctx, x, lambda v: v * logistic(v * v.dtype.type(alpha)))
+
+
+@kernel("BiasSplitGelu", domain=MS_DOMAIN)
+def bias_split_gelu(ctx: OpContext, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(X + bias) split in halves along the last axis: left * Gelu(right)."""
+    d = x.shape[-1]
+    if d % 2 or bias.shape != (d,):
+        raise ctx.shape_error(f"expects an even last axis and a matching 1-D bias, got X {x.shape}, bias {bias.shape}")
+    ct = compute_dtype(x)
+    s = x.astype(ct) + bias.astype(ct, copy=False)
+    return ctx.write(0, s[..., : d // 2] * _gelu_erf(s[..., d // 2:]), x.dtype)

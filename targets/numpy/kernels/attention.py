@@ -9,14 +9,23 @@
   ``scale``, ``softcap``, ``softmax_precision`` and the ``qk_matmul_output`` debug output
   (``qk_matmul_output_mode`` 0/1: the (soft-capped) scores, 2: with the mask bias added,
   3: the softmax probabilities).
-* ``RotaryEmbedding`` (opset 23): rotary position embedding of 3-D or 4-D input.
 
-Both follow ``onnx.reference`` step by step (including its order of roundings: Q and K
+It follows ``onnx.reference`` step by step (including its order of roundings: Q and K
 are each multiplied by sqrt(scale), arithmetic is done in the input dtype) so results
 agree with the reference to the last bits. A query row whose mask bias is entirely
-``-inf`` gives zeros (not NaN), as the specification requires. The com.microsoft
-variants live in :mod:`targets.numpy.kernels.contrib`; both share the head-layout,
-rotation and grouped-matmul helpers of :mod:`targets.numpy.kernels._attention`.
+``-inf`` gives zeros (not NaN), as the specification requires.
+
+onnxruntime's ``com.microsoft`` attention ops (transformer fusions) live here too,
+following its CPU kernels (``contrib_ops/cpu/bert``): ``Attention`` (packed QKV
+weights, ``past``/``present``) and ``MultiHeadAttention`` (separate or packed Q/K/V,
+``past_key``/``past_value``, the ``qk`` output). Their masks follow onnxruntime: a
+padding mask (1-D lengths, 1-D end/start positions, 2-D or 3-D 0/1 masks) becomes
+``mask_filter_value`` where masked and 0 elsewhere, added to ``scale * Q K'`` together
+with ``attention_bias``; the causal (``unidirectional``) mask removes future keys
+outright; then a row softmax. float16/bfloat16 inputs are computed in float32 and cast
+back. RotaryEmbedding lives in :mod:`targets.numpy.kernels.rotary`, GroupQueryAttention
+(KV cache) in :mod:`targets.numpy.kernels.group_query_attention`; all share the
+head-layout, rotation and grouped-matmul helpers of :mod:`targets.numpy.kernels._attention`.
 """
 
 from __future__ import annotations
@@ -24,8 +33,11 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 
-from ._attention import grouped_matmul, merge_heads, rotate, split_heads
+from ._attention import attention_scale, grouped_matmul, merge_heads, split_heads
+from ._numeric import compute_dtype
 from .registry import OpContext, kernel
+
+MS_DOMAIN = "com.microsoft"
 
 _QK_WITH_BIAS = 2
 _QK_AFTER_SOFTMAX = 3
@@ -194,44 +206,205 @@ def attention(ctx: OpContext, query: np.ndarray, key: np.ndarray, value: np.ndar
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
-# --------------------------------------------------------------------------- RotaryEmbedding
+# --------------------------------------------------------------------------- com.microsoft attention: masks and scores
 
 
-@kernel("RotaryEmbedding", since=23)
-def rotary_embedding(ctx: OpContext, x: np.ndarray, cos_cache: np.ndarray, sin_cache: np.ndarray,
-                     position_ids: np.ndarray | None = None) -> np.ndarray:
-    """Rotary embedding of (B, N, S, H) or (B, S, N*H) input (``num_heads`` required for 3-D).
+def _padding_mask(ctx: OpContext, mask: np.ndarray, b: int, s: int, t: int, fill: float,
+                  ct: np.dtype) -> np.ndarray:
+    """A key padding mask in one of onnxruntime's forms -> additive (B, S, T) (0 or ``fill``)."""
+    keys = np.arange(t)
+    if mask.ndim == 1 and mask.shape[0] in (b, 2 * b):
+        valid = keys[None, :] < mask[:b, None]  # right padding: end positions
+        if mask.shape[0] == 2 * b:  # left padding too: start positions
+            valid &= keys[None, :] >= np.minimum(mask[b:, None], t)
+        valid = np.broadcast_to(valid[:, None, :], (b, s, t))
+    elif mask.ndim == 2 and mask.shape == (b, t):
+        valid = np.broadcast_to((mask > 0)[:, None, :], (b, s, t))
+    elif mask.ndim == 3 and mask.shape == (b, s, t):
+        valid = mask > 0
+    else:
+        raise ctx.shape_error(f"mask of shape {mask.shape} is not one of (B)={b}, (2B), (B, T)=({b}, {t}) or "
+                         f"(B, S, T)=({b}, {s}, {t})")
+    return np.where(valid, ct.type(0.0), ct.type(fill))
 
-    With ``position_ids`` (B, S) the caches are (max_position, rot/2) tables indexed by
-    position, without they are (B, S, rot/2). ``rotary_embedding_dim`` (0: the head size)
-    rotates only the first features; ``interleaved`` pairs (0, 1), (2, 3), ... instead of
-    the two halves. Arithmetic is in the input dtype, as in the reference.
+
+def _causal_mask(s: int, t: int, ct: np.dtype) -> np.ndarray:
+    """Additive (S, T): -inf where key t > past + query s (past = T - S), 0 elsewhere.
+
+    Future keys are excluded outright (not just given ``mask_filter_value``): a query whose
+    visible keys are all padding still attends only to those, as in onnxruntime.
     """
-    interleaved = bool(ctx.attr("interleaved", 0))
-    if x.ndim == 4:
-        xh = x
-    elif x.ndim == 3:
-        n = int(ctx.attr("num_heads", 0) or 0)
-        if n <= 0 or x.shape[2] % n:
-            raise ctx.shape_error(f"3-D input {x.shape} needs a num_heads attribute dividing its hidden size")
-        xh = split_heads(x, n)
-    else:
-        raise ctx.shape_error(f"input must be (B, N, S, H) or (B, S, hidden), got {x.shape}")
-    b, _, s, h = xh.shape
-    rot = int(ctx.attr("rotary_embedding_dim", 0) or 0) or h
-    if rot > h or rot % 2:
-        raise ctx.shape_error(f"rotary_embedding_dim {rot} must be even and at most the head size {h}")
-    if position_ids is not None:
-        pos = np.asarray(position_ids, dtype=np.int64)
-        if pos.size and (pos.min() < 0 or pos.max() >= cos_cache.shape[0]):
-            raise ctx.shape_error(f"position_ids out of the cos/sin caches' range [0, {cos_cache.shape[0]})")
-        cos, sin = cos_cache[pos], sin_cache[pos]
-    else:
-        cos, sin = cos_cache, sin_cache
-    if cos.shape[-1] != rot // 2 or sin.shape != cos.shape or cos.shape[:-1] not in ((b, s), (1, s), (s,)):
-        raise ctx.shape_error(f"cos/sin caches give {cos.shape} / {sin.shape}, expected ({b}, {s}, {rot // 2})")
-    cos = cos.astype(x.dtype, copy=False).reshape((-1, 1, s, rot // 2))  # (B, 1, S, rot/2)
-    sin = sin.astype(x.dtype, copy=False).reshape((-1, 1, s, rot // 2))
-    y = rotate(xh, cos, sin, rot, interleaved)
-    return ctx.write(0, y if x.ndim == 4 else merge_heads(y), x.dtype)
+    future = np.arange(t)[None, :] > (t - s) + np.arange(s)[:, None]
+    return np.where(future, ct.type(-np.inf), ct.type(0.0))
 
+
+def _scores_softmax(ctx: OpContext, q: np.ndarray, k: np.ndarray, scale: float, mask: np.ndarray | None,
+                    attn_bias: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+    """(qk, probs) for (B, N, S, H) Q and (B, N, T, H) K.
+
+    qk is scale * Q K' + attention_bias + mask when the node outputs it (else None);
+    probs its row softmax.
+    """
+    ct = q.dtype
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= ct.type(scale)
+    if attn_bias is not None:
+        scores += attn_bias.astype(ct, copy=False)
+    if mask is not None:
+        scores += mask[:, None] if mask.ndim == 3 else mask
+    qk = scores.copy() if len(ctx.outs) > 3 else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+    return qk, scores
+
+
+def _attention_mask(ctx: OpContext, mask: np.ndarray | None, causal: bool, b: int, s: int, t: int,
+                    ct: np.dtype) -> np.ndarray | None:
+    """The additive mask: padding (B, S, T) plus, when causal and S > 1, the causal (S, T) part."""
+    fill = float(ctx.attr("mask_filter_value", -10000.0))
+    add = None if mask is None else _padding_mask(ctx, np.asarray(mask), b, s, t, fill, ct)
+    if causal and s > 1:
+        c = _causal_mask(s, t, ct)
+        add = c if add is None else add + c
+    return add
+
+
+def _check_bias(ctx: OpContext, attn_bias: np.ndarray | None, b: int, n: int, s: int, t: int) -> None:
+    if attn_bias is None:
+        return
+    sh = attn_bias.shape
+    if len(sh) != 4 or sh[0] not in (1, b) or sh[1] not in (1, n) or sh[2:] != (s, t):
+        raise ctx.shape_error(f"attention_bias {sh} is not (B or 1, N or 1, S, T) = ({b}|1, {n}|1, {s}, {t})")
+
+
+# --------------------------------------------------------------------------- com.microsoft Attention
+
+
+@kernel("Attention", domain=MS_DOMAIN)
+def ms_attention(ctx: OpContext, x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None = None,
+              mask_index: np.ndarray | None = None, past: np.ndarray | None = None,
+              attention_bias: np.ndarray | None = None, past_sequence_length: np.ndarray | None = None
+              ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Self-attention with merged Q/K/V projection weights (BERT, GPT-2).
+
+    QKV = input @ weights + bias, split by ``qkv_hidden_sizes`` (default three equal
+    parts), heads of ``num_heads``; ``past`` (2, B, N, P, H) is prepended to K and V and
+    ``present`` (2, B, N, P + S, H) returned. Output (B, S, v_hidden_size).
+    """
+    if past_sequence_length is not None or ctx.attr("past_present_share_buffer", 0):
+        raise ctx.unsupported("past_present_share_buffer")
+    if ctx.attr("do_rotary", 0):
+        raise ctx.unsupported("do_rotary")
+    n = int(ctx.attr("num_heads"))
+    if x.ndim != 3 or weights.ndim != 2 or weights.shape[0] != x.shape[2]:
+        raise ctx.shape_error(f"input {x.shape} (B, S, D_in) and weights {weights.shape} (D_in, 3D) do not match")
+    sizes = [int(v) for v in ctx.attr("qkv_hidden_sizes", [weights.shape[1] // 3] * 3)]
+    if len(sizes) != 3 or sum(sizes) != weights.shape[1] or any(v % n for v in sizes) or sizes[0] != sizes[1]:
+        raise ctx.shape_error(f"qkv_hidden_sizes {sizes} do not split weights {weights.shape} into Q, K (equal) and V "
+                         f"with num_heads={n}")
+    ct = compute_dtype(x)
+    b, s, _ = x.shape
+    qkv = np.matmul(x.astype(ct, copy=False), weights.astype(ct, copy=False))
+    if bias is not None:
+        qkv += bias.astype(ct, copy=False)
+    q = split_heads(qkv[..., : sizes[0]], n)
+    k = split_heads(qkv[..., sizes[0]: sizes[0] + sizes[1]], n)
+    v = split_heads(qkv[..., sizes[0] + sizes[1]:], n)
+    if past is not None:
+        if past.ndim != 5 or past.shape[:3] != (2, b, n) or past.shape[4] != k.shape[3] or sizes[1] != sizes[2]:
+            raise ctx.shape_error(f"past {past.shape} is not (2, B, N, P, H) = (2, {b}, {n}, P, {k.shape[3]}) "
+                             "with equal K and V hidden sizes")
+        pc = past.astype(ct, copy=False)
+        k = np.concatenate([pc[0], k], axis=2)
+        v = np.concatenate([pc[1], v], axis=2)
+    t = k.shape[2]
+    _check_bias(ctx, attention_bias, b, n, s, t)
+    mask = _attention_mask(ctx, mask_index, bool(ctx.attr("unidirectional", 0)), b, s, t, ct)
+    _, probs = _scores_softmax(ctx, q, k, attention_scale(ctx, sizes[0] // n), mask, attention_bias)
+    out = ctx.write(0, merge_heads(np.matmul(probs, v)), x.dtype)
+    if len(ctx.outs) > 1:
+        return out, ctx.write(1, np.stack([k, v]), x.dtype)
+    return out
+
+
+# --------------------------------------------------------------------------- com.microsoft MultiHeadAttention
+
+
+def _mha_qkv(ctx: OpContext, query: np.ndarray, key: np.ndarray | None, value: np.ndarray | None,
+             bias: np.ndarray | None, n: int, ct: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(Q, K, V) as (B, N, S|L, H) from MultiHeadAttention's input forms, bias added; and whether K/V were BNSH."""
+    q = query.astype(ct)
+    if key is None:  # packed QKV (B, S, N, 3, H)
+        if q.ndim != 5 or q.shape[3] != 3 or q.shape[2] != n:
+            raise ctx.shape_error(f"without key, query must be packed QKV (B, S, N, 3, H), got {query.shape}")
+        b, s, _, _, h = q.shape
+        if bias is not None:
+            q = q + bias.astype(ct, copy=False).reshape(3, n, h).transpose(1, 0, 2)
+        return (q[:, :, :, 0].transpose(0, 2, 1, 3), q[:, :, :, 1].transpose(0, 2, 1, 3),
+                q[:, :, :, 2].transpose(0, 2, 1, 3), False)
+    if q.ndim != 3 or q.shape[2] % n:
+        raise ctx.shape_error(f"query must be (B, S, hidden) with hidden divisible by num_heads={n}, got {query.shape}")
+    d = q.shape[2]
+    h = d // n
+    kc = key.astype(ct)
+    if bias is not None:
+        q += bias[:d].astype(ct, copy=False)
+    if value is None:  # packed KV (B, L, N, 2, H)
+        if kc.ndim != 5 or kc.shape[2:4] != (n, 2):
+            raise ctx.shape_error(f"without value, key must be packed KV (B, L, N, 2, H), got {key.shape}")
+        if bias is not None:
+            kc = kc + bias[d:].astype(ct, copy=False).reshape(2, n, -1).transpose(1, 0, 2)
+        return split_heads(q, n), kc[:, :, :, 0].transpose(0, 2, 1, 3), kc[:, :, :, 1].transpose(0, 2, 1, 3), False
+    vc = value.astype(ct)
+    if kc.ndim == 4:  # BNSH key/value (cross attention with pre-projected K/V): no bias
+        if vc.ndim != 4 or kc.shape[1] != n or vc.shape[1] != n:
+            raise ctx.shape_error(f"4-D key {key.shape} and value {value.shape} must both be (B, N, L, H) with N={n}")
+        return split_heads(q, n), kc, vc, True
+    if kc.ndim != 3 or vc.ndim != 3 or kc.shape[2] != d or vc.shape[2] % n or kc.shape[:2] != vc.shape[:2]:
+        raise ctx.shape_error(f"key {key.shape} and value {value.shape} must be (B, L, {d}) and (B, L, v_hidden)")
+    if bias is not None:
+        kc += bias[d: 2 * d].astype(ct, copy=False)
+        vc += bias[2 * d:].astype(ct, copy=False)
+    return split_heads(q, n), split_heads(kc, n), split_heads(vc, n), False
+
+
+@kernel("MultiHeadAttention", domain=MS_DOMAIN)
+def multi_head_attention(ctx: OpContext, query: np.ndarray, key: np.ndarray | None = None,
+                         value: np.ndarray | None = None, bias: np.ndarray | None = None,
+                         key_padding_mask: np.ndarray | None = None, attention_bias: np.ndarray | None = None,
+                         past_key: np.ndarray | None = None, past_value: np.ndarray | None = None,
+                         past_sequence_length: np.ndarray | None = None,
+                         cache_indirection: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Self/cross attention over separate (or packed) Q, K, V with the input-projection bias.
+
+    ``past_key``/``past_value`` (B, N, P, H) are prepended to K/V (not with 4-D BNSH
+    key/value, which already hold the whole sequence); outputs: (B, S, v_hidden),
+    present_key, present_value (B, N, T, H) and qk (the scaled, masked, biased scores
+    before softmax).
+    """
+    if past_sequence_length is not None or cache_indirection is not None:
+        raise ctx.unsupported("past_sequence_length / cache_indirection (decoder buffer sharing)")
+    n = int(ctx.attr("num_heads"))
+    ct = compute_dtype(query)
+    q, k, v, bnsh = _mha_qkv(ctx, query, key, value, bias, n, ct)
+    if not bnsh and (past_key is None) != (past_value is None):
+        raise ctx.shape_error("past_key and past_value must be given together")
+    if past_key is not None and not bnsh:
+        assert past_value is not None  # given together (checked above)
+        k = np.concatenate([past_key.astype(ct, copy=False), k], axis=2)
+        v = np.concatenate([past_value.astype(ct, copy=False), v], axis=2)
+    b, _, s, h = q.shape
+    t = k.shape[2]
+    _check_bias(ctx, attention_bias, b, n, s, t)
+    mask = _attention_mask(ctx, key_padding_mask, bool(ctx.attr("unidirectional", 0)), b, s, t, ct)
+    qk, probs = _scores_softmax(ctx, q, k, attention_scale(ctx, h), mask, attention_bias)
+    outs = [ctx.write(0, merge_heads(np.matmul(probs, v)), query.dtype)]
+    if len(ctx.outs) > 1:
+        outs.append(ctx.write(1, k, query.dtype))
+    if len(ctx.outs) > 2:
+        outs.append(ctx.write(2, v, query.dtype))
+    if len(ctx.outs) > 3:
+        outs.append(ctx.write(3, qk, query.dtype))
+    return tuple(outs) if len(outs) > 1 else outs[0]

@@ -2,6 +2,7 @@
 
 Binary arithmetic with numpy broadcasting, logical/bitwise/comparison ops, Where,
 unary math, Clip, Cast/CastLike and a vectorized ``erf`` shared with activations.
+``com.microsoft::BiasAdd`` (X + bias + skip) and BitCast (a byte reinterpretation) live here too.
 Outputs are written into the planned buffer (``ctx.out``) whenever numpy allows it,
 which also keeps 0-d results as arrays rather than numpy scalars.
 """
@@ -491,3 +492,22 @@ def cast_like(ctx: OpContext, x: np.ndarray, like: np.ndarray) -> np.ndarray:
     """Convert to the dtype of the second input."""
     to = helper.np_dtype_to_tensor_dtype(like.dtype)
     return cast_array(x, to, bool(ctx.attr("saturate", 1)), ctx.attr("round_mode", "up"))
+
+
+@kernel("BitCast", view=True)
+def bit_cast(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Reinterpret x's bytes as the same-width dtype ``to``."""
+    dtype = helper.tensor_dtype_to_np_dtype(int(ctx.attr("to")))
+    if dtype.itemsize != x.dtype.itemsize or x.dtype == object or dtype == object:
+        raise ValueError(f"BitCast node {ctx.name!r}: {x.dtype} and {dtype} differ in width")
+    return (x if x.flags.c_contiguous else x.copy()).view(dtype)
+
+
+@kernel("BiasAdd", domain="com.microsoft")
+def bias_add(ctx: OpContext, x: np.ndarray, bias: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    """X + bias + skip for (N, S, C) X and skip and a (C) bias."""
+    if x.ndim != 3 or skip.shape != x.shape or bias.shape != x.shape[-1:]:
+        raise ctx.shape_error(f"expects X and skip (N, S, C) and bias (C), got {x.shape}, {skip.shape}, {bias.shape}")
+    buf = ctx.out(0, x.shape, x.dtype)
+    np.add(x, bias, out=buf, casting="unsafe")
+    return np.add(buf, skip, out=buf, casting="unsafe")

@@ -3,8 +3,9 @@
 MatMul, Gemm, MatMulInteger, QLinearMatMul and onnxruntime's contrib ops
 ``com.microsoft::FusedGemm`` (Gemm + activation epilogue) and
 ``com.microsoft::FusedMatMul`` (MatMul with transposes, batch transposes and a scale). Products are one
-``np.matmul`` written into the planned buffer; Einsum and Det live in
-:mod:`targets.numpy.kernels.misc`.
+``np.matmul`` written into the planned buffer. Einsum and Det live here too; onnxruntime's
+quantized matrix products (QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul, MatMulNBits)
+in :mod:`targets.numpy.kernels.quantized_linear`.
 """
 
 from __future__ import annotations
@@ -164,3 +165,23 @@ def qlinear_matmul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.
     buf = ctx.out(0, res.shape, out_dtype)
     np.copyto(buf, res, casting="unsafe")
     return buf
+
+
+@kernel("Einsum")
+def einsum(ctx: OpContext, *inputs: np.ndarray) -> np.ndarray:
+    """Einstein summation over the inputs per ``equation``."""
+    equation = ctx.attr("equation").replace(" ", "")
+    dtype = inputs[0].dtype
+    if dtype.kind == "V":  # bfloat16 and friends: compute in float32
+        inputs = tuple(x.astype(np.float32) for x in inputs)
+    res = np.einsum(equation, *inputs, optimize=len(inputs) > 1)
+    res = np.asarray(res).astype(dtype, copy=False)
+    if any(np.may_share_memory(res, x) for x in inputs):  # einsum may return a view
+        res = res.copy()
+    return res
+
+
+@kernel("Det")
+def det(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """Determinant of the trailing square matrices."""
+    return np.asarray(np.linalg.det(x), dtype=x.dtype)

@@ -3,8 +3,13 @@
 BatchNormalization (inference, and the training-mode outputs of opsets 6-15),
 InstanceNormalization, LayerNormalization (Y, Mean, InvStdDev), GroupNormalization
 (per-group scale before opset 21, per-channel after), RMSNormalization, LRN,
-MeanVarianceNormalization and LpNormalization. Softmax, LogSoftmax and Hardmax live in
-:mod:`targets.numpy.kernels.activations`.
+MeanVarianceNormalization and LpNormalization; onnxruntime's layer and group norms
+(following its CPU kernels): ``SkipLayerNormalization``, ``SkipSimplifiedLayerNormalization``
+(with the optional mean / inv_std_var / input_skip_bias_sum outputs),
+``SimplifiedLayerNormalization`` (registered by onnxruntime in the *default* domain, opset
+1 on), ``EmbedLayerNormalization`` (embedding lookups summed, then LayerNorm) and
+``GroupNorm`` / ``SkipGroupNorm`` (NHWC by default), all ``com.microsoft`` but the third.
+Softmax, LogSoftmax and Hardmax live in :mod:`targets.numpy.kernels.activations`.
 
 Statistics of float16/bfloat16 inputs are computed in float32 (the ``stash_type``
 default) and the result cast back.
@@ -16,8 +21,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._numeric import compute_dtype, sigmoid
 from .pooling import combine_axis_flat, combine_taps, tap_ranges
 from .registry import OpContext, kernel
+
+MS_DOMAIN = "com.microsoft"
 
 
 def _compute_dtype(x: np.ndarray) -> np.dtype:
@@ -271,3 +279,174 @@ def lp_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.where(norm == 0, 0, x / norm)
     return ctx.write(0, y, x.dtype)
+
+# --------------------------------------------------------------------------- com.microsoft layer norms
+
+
+def _skip_sum(ctx: OpContext, x: np.ndarray, skip: np.ndarray, bias: np.ndarray | None, ct: np.dtype) -> np.ndarray:
+    """input + skip (+ bias); skip may be (1, S, H) or (S, H) against a (B, S, H) input."""
+    if x.ndim not in (2, 3) or skip.shape[-1] != x.shape[-1] or skip.size not in (x.size, x.size // max(x.shape[0], 1)):
+        raise ctx.shape_error(f"input {x.shape} and skip {skip.shape} do not match "
+                              "(skip is (B, S, H), (1, S, H) or (S, H))")
+    s = x.astype(ct) + skip.astype(ct, copy=False).reshape(skip.shape if skip.size == x.size else x.shape[-2:])
+    if bias is not None:
+        s += bias.astype(ct, copy=False)
+    return s
+
+
+def _skip_norm_outputs(ctx: OpContext, x: np.ndarray, y: np.ndarray, mean: np.ndarray, inv: np.ndarray,
+                       s: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+    """(output, mean, inv_std_var, input_skip_bias_sum), as many as the node declares."""
+    n = len(ctx.outs)
+    if n <= 1:
+        return ctx.write(0, y, x.dtype)
+    outs = [ctx.write(0, y, x.dtype), ctx.write(1, mean, np.float32), ctx.write(2, inv, np.float32),
+            ctx.write(3, s, x.dtype)]
+    return tuple(outs[:n])
+
+
+@kernel("SkipLayerNormalization", domain=MS_DOMAIN)
+def skip_layer_normalization(ctx: OpContext, x: np.ndarray, skip: np.ndarray, gamma: np.ndarray,
+                             beta: np.ndarray | None = None, bias: np.ndarray | None = None
+                             ) -> np.ndarray | tuple[np.ndarray, ...]:
+    """LayerNorm(input + skip + bias) * gamma + beta over the last axis.
+
+    Optional outputs: mean and inv_std_var (the last axis kept as 1, float32) and the
+    pre-normalization sum input_skip_bias_sum.
+    """
+    eps = float(ctx.attr("epsilon", 1e-12))
+    ct = compute_dtype(x)
+    s = _skip_sum(ctx, x, skip, bias, ct)
+    mean = s.mean(axis=-1, keepdims=True)
+    d = s - mean
+    var = np.mean(d * d, axis=-1, keepdims=True)
+    inv = ct.type(1.0) / np.sqrt(var + ct.type(eps))
+    y = d * inv * gamma.astype(ct, copy=False)
+    if beta is not None:
+        y += beta.astype(ct, copy=False)
+    return _skip_norm_outputs(ctx, x, y, mean, inv, s)
+
+
+@kernel("SkipSimplifiedLayerNormalization", domain=MS_DOMAIN)
+def skip_simplified_layer_normalization(ctx: OpContext, x: np.ndarray, skip: np.ndarray, gamma: np.ndarray,
+                                        bias: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
+    """RMSNorm(input + skip + bias) * gamma over the last axis.
+
+    The optional mean output is zeros (onnxruntime computes no mean for the RMS form);
+    inv_std_var is 1 / sqrt(mean(s^2) + eps).
+    """
+    eps = float(ctx.attr("epsilon", 1e-12))
+    ct = compute_dtype(x)
+    s = _skip_sum(ctx, x, skip, bias, ct)
+    inv = ct.type(1.0) / np.sqrt(np.mean(s * s, axis=-1, keepdims=True) + ct.type(eps))
+    y = s * inv * gamma.astype(ct, copy=False)
+    return _skip_norm_outputs(ctx, x, y, np.zeros_like(inv), inv, s)
+
+
+@kernel("SimplifiedLayerNormalization")
+def simplified_layer_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray
+                                   ) -> np.ndarray | tuple[np.ndarray, ...]:
+    """x / sqrt(mean(x^2) + eps) * scale over the axes from ``axis`` on (onnxruntime, default domain).
+
+    The optional inv_std_var output keeps the reduced axes as 1, in the stash type (float32).
+    """
+    eps = float(ctx.attr("epsilon", 1e-5))
+    axis = int(ctx.attr("axis", -1))
+    axis = axis + x.ndim if axis < 0 else axis
+    if not 0 <= axis < max(x.ndim, 1):
+        raise ctx.shape_error(f"axis {ctx.attr('axis')} out of range for rank {x.ndim}")
+    axes = tuple(range(axis, x.ndim))
+    ct = compute_dtype(x)
+    xc = x.astype(ct, copy=False)
+    inv = ct.type(1.0) / np.sqrt(np.mean(xc * xc, axis=axes, keepdims=True) + ct.type(eps))
+    y = xc * inv * scale.astype(ct, copy=False)
+    if len(ctx.outs) > 1:
+        return ctx.write(0, y, x.dtype), ctx.write(1, inv, np.float32)
+    return ctx.write(0, y, x.dtype)
+
+
+@kernel("EmbedLayerNormalization", domain=MS_DOMAIN)
+def embed_layer_normalization(ctx: OpContext, input_ids: np.ndarray, segment_ids: np.ndarray | None,
+                              word_embedding: np.ndarray, position_embedding: np.ndarray,
+                              segment_embedding: np.ndarray | None, gamma: np.ndarray, beta: np.ndarray,
+                              mask: np.ndarray | None = None, position_ids: np.ndarray | None = None
+                              ) -> np.ndarray | tuple[np.ndarray, ...]:
+    """LayerNorm(word[ids] + position[pos] + segment[segment_ids]) * gamma + beta.
+
+    Positions are ``position_ids`` ((B, S) or (1, S)) or 0..S-1. Outputs: the (B, S, H)
+    result, ``mask_index`` (int32 (B): the count of mask entries equal to 1 per row, zeros
+    without a mask) and ``embedding_sum`` (the sum before normalization).
+    """
+    eps = float(ctx.attr("epsilon", 1e-12))
+    if input_ids.ndim != 2:
+        raise ctx.shape_error(f"input_ids must be 2-D (batch, sequence), got {input_ids.shape}")
+    b, s = input_ids.shape
+    ct = compute_dtype(word_embedding)
+    tables = [(word_embedding, input_ids, "input_ids")]
+    pos = np.broadcast_to(np.arange(s), (b, s)) if position_ids is None else np.broadcast_to(position_ids, (b, s))
+    tables.append((position_embedding, pos, "position ids"))
+    if segment_embedding is not None and segment_ids is not None:
+        tables.append((segment_embedding, segment_ids, "segment_ids"))
+    emb = None
+    for table, idx, what in tables:
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= table.shape[0]):
+            raise ctx.shape_error(f"{what} out of range [0, {table.shape[0]})")
+        rows = table.astype(ct, copy=False)[idx]
+        emb = rows if emb is None else emb + rows
+    assert emb is not None  # tables holds at least the word embedding
+    mean = emb.mean(axis=-1, keepdims=True)
+    d = emb - mean
+    y = d / np.sqrt(np.mean(d * d, axis=-1, keepdims=True) + ct.type(eps)) * gamma.astype(ct, copy=False)
+    y += beta.astype(ct, copy=False)
+    outs = [ctx.write(0, y, word_embedding.dtype)]
+    if len(ctx.outs) > 1:
+        index = np.zeros(b, np.int32) if mask is None else np.count_nonzero(mask == 1, axis=-1).astype(np.int32)
+        outs.append(ctx.write(1, index, np.dtype(np.int32)))
+    if len(ctx.outs) > 2:
+        outs.append(ctx.write(2, emb, word_embedding.dtype))
+    return tuple(outs) if len(outs) > 1 else outs[0]
+
+
+# --------------------------------------------------------------------------- com.microsoft group norms
+
+
+def _group_norm(ctx: OpContext, s: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """GroupNorm over ``s`` (compute dtype, NHWC or NCHW per ``channels_last``), then optional SiLU."""
+    groups = int(ctx.attr("groups"))
+    eps = float(ctx.attr("epsilon", 1e-5))
+    last = bool(ctx.attr("channels_last", 1))
+    x = s if last else np.moveaxis(s, 1, -1)  # (N, ..., C)
+    n, c = x.shape[0], x.shape[-1]
+    if c % groups:
+        raise ctx.shape_error(f"{c} channels are not divisible by groups={groups}")
+    xg = x.reshape(n, -1, groups, c // groups)
+    mean = xg.mean(axis=(1, 3), keepdims=True)
+    d = xg - mean
+    var = np.mean(d * d, axis=(1, 3), keepdims=True)
+    y = (d / np.sqrt(var + s.dtype.type(eps))).reshape(x.shape) * gamma.astype(s.dtype) + beta.astype(s.dtype)
+    if int(ctx.attr("activation", 0)) == 1:
+        y = y * sigmoid(y)
+    return y if last else np.moveaxis(y, -1, 1)
+
+
+@kernel("GroupNorm", domain=MS_DOMAIN)
+def group_norm(ctx: OpContext, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Per-group normalization with per-channel gamma/beta; NHWC unless channels_last=0; activation 1 = SiLU."""
+    ct = compute_dtype(x)
+    return ctx.write(0, _group_norm(ctx, x.astype(ct), gamma, beta), x.dtype)
+
+
+@kernel("SkipGroupNorm", domain=MS_DOMAIN)
+def skip_group_norm(ctx: OpContext, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, skip: np.ndarray,
+                    bias: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """GroupNorm(x + skip + bias); skip is (N, H, W, C), (N, 1, 1, C) or (N, C); output S is the sum."""
+    ct = compute_dtype(x)
+    sk = skip.astype(ct, copy=False)
+    if sk.ndim == 2:
+        sk = sk.reshape(sk.shape[:1] + (1,) * (x.ndim - 2) + sk.shape[1:])
+    s = x.astype(ct) + sk
+    if bias is not None:
+        s += bias.astype(ct, copy=False)
+    y = ctx.write(0, _group_norm(ctx, s, gamma, beta), x.dtype)
+    return (y, ctx.write(1, s, x.dtype)) if len(ctx.outs) > 1 else y

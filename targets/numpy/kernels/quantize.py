@@ -4,7 +4,11 @@ QuantizeLinear / DequantizeLinear with per-tensor, per-axis (``axis``) and block
 (``block_size``, opset 21+) scales; integer types int8/uint8/int16/uint16/int32 and the
 types ml_dtypes gives numpy (int4/uint4/int2/uint2, float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz,
 float4 e2m1). DynamicQuantizeLinear computes a uint8 scale and zero point from the data.
-QLinearConv lives with the convolutions, QLinearMatMul / MatMulInteger with linalg.
+The per-tensor parameter and requantization helpers of the com.microsoft QOperator kernels
+(:func:`scalar_param`, :func:`output_dtype`, :func:`requantize`) live here too. QLinearConv
+lives with the convolutions, QLinearMatMul / MatMulInteger with linalg, the com.microsoft
+quantized matrix products in :mod:`targets.numpy.kernels.quantized_linear` and its other
+QLinear* ops in :mod:`targets.numpy.kernels.quantized_ops`.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def round_saturate(q: np.ndarray, zero_point: np.ndarray | int | None, dtype: np
     """saturate(round_half_even(q) + zero_point) in the integer type ``dtype``.
 
     ``q`` is the real value already divided by the scale; ``zero_point`` broadcasts against it.
-    Shared by QuantizeLinear and the com.microsoft QLinear* kernels (quantized_contrib).
+    Shared by QuantizeLinear and the com.microsoft QLinear* kernels (quantized_ops, quantized_linear).
     """
     dtype = np.dtype(dtype)
     rng = _int_range(dtype)
@@ -57,6 +61,37 @@ def round_saturate(q: np.ndarray, zero_point: np.ndarray | int | None, dtype: np
     np.copyto(qf, rng[0], where=np.isnan(qf))
     np.clip(qf, rng[0], rng[1], out=qf)
     return qf.astype(dtype)
+
+
+def scalar_param(ctx: OpContext, p: np.ndarray | None, what: str, default: float | int = 0) -> np.ndarray:
+    """A per-tensor scale or zero point as a 0-d array (``default`` when omitted)."""
+    if p is None:
+        return np.asarray(default)
+    if p.size != 1:
+        raise ctx.shape_error(f"{what} must be a scalar or a 1-element tensor, got shape {p.shape}")
+    return p.reshape(())
+
+
+def output_dtype(x: np.ndarray, zp: np.ndarray | None) -> np.dtype:
+    """A quantized op's output type: its output zero point's, else the input's."""
+    return zp.dtype if zp is not None else x.dtype
+
+
+def requantize(ctx: OpContext, q: np.ndarray, zp: np.ndarray | None, dtype: np.dtype, float_zp: bool = False
+             ) -> np.ndarray:
+    """``q`` (already divided by the output scale) rounded, shifted, saturated into output 0's buffer.
+
+    ``float_zp``: add the zero point in float32 before rounding, as MLAS's QLinearAdd/Mul kernels
+    do (``q + zp`` can round to a tie the integer sum would not reach).
+    """
+    z = None if zp is None else scalar_param(ctx, zp, "output zero_point")
+    if float_zp and z is not None:
+        q, z = q + z.astype(np.float32), None
+    res = round_saturate(q, z, dtype)
+    buf = ctx.out(0, res.shape, dtype)
+    np.copyto(buf, res)
+    return buf
+
 
 
 def _broadcast_param(ctx: OpContext, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -4,11 +4,16 @@ Tensors hold complex values as a trailing dimension of 2 (real, imaginary) or re
 values as a trailing dimension of 1, as the ONNX spec lays them out. Transforms run in
 numpy's pocketfft at the input's precision (complex64 for float32 and narrower, as
 onnx.reference computes them) and are cast back to the input dtype.
+
+The window generators HannWindow, HammingWindow and BlackmanWindow live here too.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+from onnx import helper
 
 from .registry import OpContext, kernel
 
@@ -94,3 +99,40 @@ def stft(ctx: OpContext, x: np.ndarray, frame_step: np.ndarray, window: np.ndarr
     if onesided:
         spectrum = spectrum[..., : n_fft // 2 + 1]
     return _as_pairs(spectrum, x.dtype)
+
+
+_WINDOW_CHUNK = 1 << 16  # points computed at once in float64: bounds a window kernel's scratch
+
+
+def _window(ctx: OpContext, size: np.ndarray, formula: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """A window of ``size`` points, ``formula`` applied to ``2 pi n / N`` (N = size, or size - 1
+    when not periodic). The output comes from ``ctx.out`` (so its size is checked against the
+    run's memory budget before allocation) and is filled a chunk at a time: the float64 scratch
+    stays small whatever the size (a size of 3e9 used to allocate 22 GiB of it first)."""
+    n = int(np.asarray(size).reshape(-1)[0])
+    dtype = helper.tensor_dtype_to_np_dtype(int(ctx.attr("output_datatype", 1)))
+    denom = np.float64(n if ctx.attr("periodic", 1) else n - 1)
+    out = ctx.out(0, (max(n, 0),), dtype)
+    for start in range(0, n, _WINDOW_CHUNK):
+        points = np.arange(start, min(start + _WINDOW_CHUNK, n), dtype=np.float64)
+        out[start:start + len(points)] = formula(points * (2 * np.pi) / denom)
+    return out
+
+
+@kernel("HannWindow")
+def hann_window(ctx: OpContext, size: np.ndarray) -> np.ndarray:
+    """sin^2(pi n / N)."""
+    return _window(ctx, size, lambda t: np.sin(t / 2) ** 2)
+
+
+@kernel("HammingWindow")
+def hamming_window(ctx: OpContext, size: np.ndarray) -> np.ndarray:
+    """alpha - beta cos(2 pi n / N) with alpha = 25/46."""
+    alpha = 25.0 / 46.0
+    return _window(ctx, size, lambda t: alpha - np.cos(t) * (1 - alpha))
+
+
+@kernel("BlackmanWindow")
+def blackman_window(ctx: OpContext, size: np.ndarray) -> np.ndarray:
+    """0.42 - 0.5 cos(2 pi n / N) + 0.08 cos(4 pi n / N)."""
+    return _window(ctx, size, lambda t: 0.42 - 0.5 * np.cos(t) + 0.08 * np.cos(2 * t))

@@ -1,4 +1,4 @@
-"""Kernels: onnxruntime's quantized ``com.microsoft`` contrib ops (the "QOperator" format).
+"""Kernels: onnxruntime's quantized ``com.microsoft`` QLinear* ops other than matrix products.
 
 onnxruntime's static quantizer (``quant_format=QuantFormat.QOperator``) and the int8 models
 of the ONNX model zoo use, next to the standard QLinearConv / QLinearMatMul, these ops that
@@ -15,12 +15,11 @@ formulas; the results agree to within one quantization step.
 * ``QLinearConcat``: inputs ``Y_scale, Y_zero_point`` then ``(X, X_scale, X_zero_point)``
   triples, each input requantized to the output's parameters;
 * ``QLinearSoftmax`` (``axis``, ``opset``: below 13 the input is coerced to 2-D at ``axis``),
-  with onnxruntime's ``floor(1 / y_scale)`` output multiplier;
-* matrix products: ``QGemm`` (int32 bias ``C`` in the scale ``a_scale * b_scale``; float
-  output when ``y_scale`` is absent), ``DynamicQuantizeMatMul`` (float A quantized to uint8
-  on the fly), ``MatMulIntegerToFloat``.
+  with onnxruntime's ``floor(1 / y_scale)`` output multiplier.
 
-Optional zero points default to 0 and an omitted output zero point gives the input's type.
+The quantized matrix products (QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul,
+MatMulNBits) live in :mod:`targets.numpy.kernels.quantized_linear`. Optional zero points
+default to 0 and an omitted output zero point gives the input's type.
 """
 
 from __future__ import annotations
@@ -28,57 +27,18 @@ from __future__ import annotations
 import numpy as np
 
 from ._numeric import sigmoid
-from ._quant import shift_zero_point
 from ._window import pool_geometry, pool_padded, reduce_taps, window_counts
-from .linalg import integer_matmul
-from .quantize import dynamic_quantize_linear, round_saturate
+from .quantize import output_dtype, requantize, round_saturate, scalar_param
 from .registry import OpContext, kernel
 
 DOMAIN = "com.microsoft"
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _scalar(ctx: OpContext, p: np.ndarray | None, what: str, default: float | int = 0) -> np.ndarray:
-    """A per-tensor scale or zero point as a 0-d array (``default`` when omitted)."""
-    if p is None:
-        return np.asarray(default)
-    if p.size != 1:
-        raise ctx.shape_error(f"{what} must be a scalar or a 1-element tensor, got shape {p.shape}")
-    return p.reshape(())
-
-
 def _deq(ctx: OpContext, x: np.ndarray, scale: np.ndarray, zp: np.ndarray | None, what: str) -> np.ndarray:
     """(x - zero_point) * scale in float32, per-tensor parameters."""
-    s = _scalar(ctx, scale, f"{what}_scale").astype(np.float32)
-    z = _scalar(ctx, zp, f"{what}_zero_point").astype(np.float32)
+    s = scalar_param(ctx, scale, f"{what}_scale").astype(np.float32)
+    z = scalar_param(ctx, zp, f"{what}_zero_point").astype(np.float32)
     return (x.astype(np.float32) - z) * s
-
-
-def _out_type(x: np.ndarray, zp: np.ndarray | None) -> np.dtype:
-    return zp.dtype if zp is not None else x.dtype
-
-
-def _requant(ctx: OpContext, q: np.ndarray, zp: np.ndarray | None, dtype: np.dtype, float_zp: bool = False
-             ) -> np.ndarray:
-    """``q`` (already divided by the output scale) rounded, shifted, saturated into output 0's buffer.
-
-    ``float_zp``: add the zero point in float32 before rounding, as MLAS's QLinearAdd/Mul kernels
-    do (``q + zp`` can round to a tie the integer sum would not reach).
-    """
-    z = None if zp is None else _scalar(ctx, zp, "output zero_point")
-    if float_zp and z is not None:
-        q, z = q + z.astype(np.float32), None
-    res = round_saturate(q, z, dtype)
-    buf = ctx.out(0, res.shape, dtype)
-    np.copyto(buf, res)
-    return buf
-
-
-def _plain(ctx: OpContext, attrs: dict | None = None) -> OpContext:
-    """A context for calling another kernel: same node, no planned outputs (they belong to this op)."""
-    return OpContext(ctx.name, ctx.op_type, ctx.attrs if attrs is None else attrs, ctx.opset, ctx.domain)
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -89,13 +49,13 @@ def qlinear_add(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.nda
                 b_scale: np.ndarray, b_zp: np.ndarray | None, c_scale: np.ndarray, c_zp: np.ndarray | None = None
                 ) -> np.ndarray:
     """C = quantize(dequantize(A) + dequantize(B)), broadcasting; MLAS's (a-za) sa/sc + (b-zb) sb/sc form."""
-    sc = _scalar(ctx, c_scale, "C_scale").astype(np.float32)
-    ra = _scalar(ctx, a_scale, "A_scale").astype(np.float32) / sc
-    rb = _scalar(ctx, b_scale, "B_scale").astype(np.float32) / sc
-    za = _scalar(ctx, a_zp, "A_zero_point").astype(np.float32)
-    zb = _scalar(ctx, b_zp, "B_zero_point").astype(np.float32)
+    sc = scalar_param(ctx, c_scale, "C_scale").astype(np.float32)
+    ra = scalar_param(ctx, a_scale, "A_scale").astype(np.float32) / sc
+    rb = scalar_param(ctx, b_scale, "B_scale").astype(np.float32) / sc
+    za = scalar_param(ctx, a_zp, "A_zero_point").astype(np.float32)
+    zb = scalar_param(ctx, b_zp, "B_zero_point").astype(np.float32)
     q = (a.astype(np.float32) - za) * ra + (b.astype(np.float32) - zb) * rb
-    return _requant(ctx, q, c_zp, _out_type(a, c_zp), float_zp=True)
+    return requantize(ctx, q, c_zp, output_dtype(a, c_zp), float_zp=True)
 
 
 @kernel("QLinearMul", domain=DOMAIN)
@@ -103,12 +63,12 @@ def qlinear_mul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.nda
                 b_scale: np.ndarray, b_zp: np.ndarray | None, c_scale: np.ndarray, c_zp: np.ndarray | None = None
                 ) -> np.ndarray:
     """C = quantize(dequantize(A) * dequantize(B)), broadcasting: (a-za)(b-zb) sa sb / sc."""
-    mult = (_scalar(ctx, a_scale, "A_scale").astype(np.float32) * _scalar(ctx, b_scale, "B_scale").astype(np.float32)
-            / _scalar(ctx, c_scale, "C_scale").astype(np.float32))
-    za = _scalar(ctx, a_zp, "A_zero_point").astype(np.float32)
-    zb = _scalar(ctx, b_zp, "B_zero_point").astype(np.float32)
+    mult = (scalar_param(ctx, a_scale, "A_scale").astype(np.float32) * scalar_param(ctx, b_scale, "B_scale").astype(np.float32)
+            / scalar_param(ctx, c_scale, "C_scale").astype(np.float32))
+    za = scalar_param(ctx, a_zp, "A_zero_point").astype(np.float32)
+    zb = scalar_param(ctx, b_zp, "B_zero_point").astype(np.float32)
     q = (a.astype(np.float32) - za) * (b.astype(np.float32) - zb) * mult
-    return _requant(ctx, q, c_zp, _out_type(a, c_zp), float_zp=True)
+    return requantize(ctx, q, c_zp, output_dtype(a, c_zp), float_zp=True)
 
 
 def _lookup(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray | None, y_scale: np.ndarray,
@@ -118,9 +78,9 @@ def _lookup(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np.ndarray
         raise ctx.shape_error(f"input type {x.dtype} is not uint8 or int8")
     info = np.iinfo(x.dtype)
     codes = np.arange(info.min, info.max + 1, dtype=np.int64).astype(x.dtype)
-    dtype = _out_type(x, y_zp)
-    s = _scalar(ctx, y_scale, "Y_scale").astype(np.float32)
-    z = None if y_zp is None else _scalar(ctx, y_zp, "Y_zero_point")
+    dtype = output_dtype(x, y_zp)
+    s = scalar_param(ctx, y_scale, "Y_scale").astype(np.float32)
+    z = None if y_zp is None else scalar_param(ctx, y_zp, "Y_zero_point")
     table = round_saturate(fn(_deq(ctx, codes, x_scale, x_zp, "X")) / s, z, dtype)
     idx = x.astype(np.int64) - info.min
     buf = ctx.out(0, x.shape, dtype)
@@ -166,11 +126,11 @@ def qlinear_global_average_pool(ctx: OpContext, x: np.ndarray, x_scale: np.ndarr
     axes = tuple(range(1, x.ndim - 1)) if last else tuple(range(2, x.ndim))
     n = int(np.prod([x.shape[a] for a in axes]))
     total = x.sum(axis=axes, keepdims=True, dtype=np.int64)
-    zx = _scalar(ctx, x_zp, "x_zero_point").astype(np.int64)
-    mult = (_scalar(ctx, x_scale, "x_scale").astype(np.float32)
-            / (_scalar(ctx, y_scale, "y_scale").astype(np.float32) * np.float32(n)))
+    zx = scalar_param(ctx, x_zp, "x_zero_point").astype(np.int64)
+    mult = (scalar_param(ctx, x_scale, "x_scale").astype(np.float32)
+            / (scalar_param(ctx, y_scale, "y_scale").astype(np.float32) * np.float32(n)))
     q = (total - zx * n).astype(np.float32) * mult
-    return _requant(ctx, q, y_zp, _out_type(x, y_zp))
+    return requantize(ctx, q, y_zp, output_dtype(x, y_zp))
 
 
 @kernel("QLinearAveragePool", domain=DOMAIN)
@@ -191,12 +151,12 @@ def qlinear_average_pool(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_z
         counts = np.float32(np.prod(geo.kernel))
     else:
         counts = window_counts(geo, xf.shape[2:], False).astype(np.float32)
-    q = acc / counts / _scalar(ctx, y_scale, "y_scale").astype(np.float32)
+    q = acc / counts / scalar_param(ctx, y_scale, "y_scale").astype(np.float32)
     if y_zp is not None:
-        q += _scalar(ctx, y_zp, "y_zero_point").astype(np.float32)
+        q += scalar_param(ctx, y_zp, "y_zero_point").astype(np.float32)
     if last:
         q = np.moveaxis(q, 1, -1)
-    return _requant(ctx, q, None, _out_type(x, y_zp))
+    return requantize(ctx, q, None, output_dtype(x, y_zp))
 
 
 # --------------------------------------------------------------------------- concat
@@ -212,15 +172,15 @@ def qlinear_concat(ctx: OpContext, y_scale: np.ndarray, y_zp: np.ndarray | None,
     xs = [x for x in triples[0::3] if x is not None]
     if len(xs) * 3 != len(triples) or any(s is None for s in triples[1::3]):
         raise ctx.shape_error("every X and X_scale of the triples is required; one has an empty input name")
-    dtype = _out_type(xs[0], y_zp)
-    ys = _scalar(ctx, y_scale, "Y_scale").astype(np.float32)
-    yz = _scalar(ctx, y_zp, "Y_zero_point").astype(np.int64)
+    dtype = output_dtype(xs[0], y_zp)
+    ys = scalar_param(ctx, y_scale, "Y_scale").astype(np.float32)
+    yz = scalar_param(ctx, y_zp, "Y_zero_point").astype(np.int64)
     parts = []
     for i in range(0, len(triples), 3):
         x, s, z = triples[i:i + 3]
         assert x is not None and s is not None  # checked above
-        s0 = _scalar(ctx, s, f"input {i // 3} scale").astype(np.float32)
-        z0 = _scalar(ctx, z, f"input {i // 3} zero_point").astype(np.int64)
+        s0 = scalar_param(ctx, s, f"input {i // 3} scale").astype(np.float32)
+        z0 = scalar_param(ctx, z, f"input {i // 3} zero_point").astype(np.int64)
         if s0 == ys and z0 == yz and x.dtype == dtype:
             parts.append(x)
         else:
@@ -259,7 +219,7 @@ def qlinear_softmax(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np
     if not -x.ndim <= axis < x.ndim:
         raise ctx.shape_error(f"axis {axis} out of range for rank {x.ndim}")
     axis %= x.ndim
-    xs = _scalar(ctx, x_scale, "X_scale").astype(np.float32)
+    xs = scalar_param(ctx, x_scale, "X_scale").astype(np.float32)
     xi = x.astype(np.float32)
     if opset < 13:
         rows = xi.reshape(int(np.prod(x.shape[:axis], dtype=np.int64)), -1)
@@ -268,86 +228,5 @@ def qlinear_softmax(ctx: OpContext, x: np.ndarray, x_scale: np.ndarray, x_zp: np
         rows, red = xi, axis
     e = np.exp((rows - rows.max(axis=red, keepdims=True)) * xs)
     p = e / e.sum(axis=red, keepdims=True)
-    mult = np.float32(np.floor(np.float32(1) / _scalar(ctx, y_scale, "y_scale").astype(np.float32)))
-    return _requant(ctx, (p * mult).reshape(x.shape), y_zp, _out_type(x, y_zp))
-
-
-# --------------------------------------------------------------------------- matrix products
-
-
-def _col_param(ctx: OpContext, p: np.ndarray | None, n: int, what: str, default: float | int) -> np.ndarray:
-    """A per-tensor or per-column (size N) parameter broadcasting against an (..., N) result."""
-    if p is None:
-        return np.asarray(default)
-    if p.size == 1:
-        return p.reshape(())
-    if p.ndim != 1 or p.shape[0] != n:
-        raise ctx.shape_error(f"{what} must be a scalar or a 1-D tensor of size {n}, got shape {p.shape}")
-    return p
-
-
-def _product(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    try:
-        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
-            return integer_matmul(a, b)
-        return np.matmul(a, b)
-    except ValueError:
-        raise ctx.shape_error(f"shapes {a.shape} and {b.shape} do not multiply") from None
-
-
-@kernel("QGemm", domain=DOMAIN)
-def qgemm(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray, b: np.ndarray,
-          b_scale: np.ndarray, b_zp: np.ndarray, c: np.ndarray | None = None, y_scale: np.ndarray | None = None,
-          y_zp: np.ndarray | None = None) -> np.ndarray:
-    """alpha * a_scale * b_scale * ((A - a_zp) (B - b_zp) + C), requantized when ``y_scale`` is given.
-
-    ``C`` is an int32 bias in the accumulator's scale (a_scale * b_scale); b's scale and zero
-    point may be per column. Without ``y_scale`` the output is float32.
-    """
-    if a.ndim != 2 or b.ndim != 2:
-        raise ctx.shape_error(f"A and B must be 2-D, got {a.shape} and {b.shape}")
-    ai = shift_zero_point(a, _scalar(ctx, a_zp, "a_zero_point"), dtype=np.int64)
-    if ctx.attr("transA", 0):
-        ai = ai.T
-    bt = b.T if ctx.attr("transB", 0) else b
-    n = bt.shape[1]
-    bi = bt.astype(np.int64) - _col_param(ctx, b_zp, n, "b_zero_point", 0).astype(np.int64)
-    acc = _product(ctx, ai, bi)
-    if c is not None:
-        acc = acc + c.astype(np.int64)
-    scale = (np.float32(ctx.attr("alpha", 1.0)) * _scalar(ctx, a_scale, "a_scale").astype(np.float32)
-             * _col_param(ctx, b_scale, n, "b_scale", 1).astype(np.float32))
-    if y_scale is None:
-        return ctx.write(0, acc.astype(np.float32) * scale, np.float32)
-    scale = scale / _scalar(ctx, y_scale, "y_scale").astype(np.float32)
-    return _requant(ctx, acc.astype(np.float32) * scale, y_zp, _out_type(a, y_zp))
-
-
-def _bias(ctx: OpContext, y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    if bias is None:
-        return y
-    if bias.ndim != 1 or bias.shape[0] != y.shape[-1]:
-        raise ctx.shape_error(f"bias must be 1-D of size {y.shape[-1]}, got shape {bias.shape}")
-    return y + bias.astype(np.float32)
-
-
-@kernel("MatMulIntegerToFloat", domain=DOMAIN)
-def matmul_integer_to_float(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_scale: np.ndarray,
-                            b_scale: np.ndarray, a_zp: np.ndarray | None = None, b_zp: np.ndarray | None = None,
-                            bias: np.ndarray | None = None) -> np.ndarray:
-    """(A - a_zp) @ (B - b_zp) * a_scale * b_scale + bias, in float32 (B's parameters may be per column)."""
-    n = b.shape[-1]
-    ai = shift_zero_point(a, _scalar(ctx, a_zp, "a_zero_point"), dtype=np.int64)
-    bi = b.astype(np.int64) - _col_param(ctx, b_zp, n, "b_zero_point", 0).astype(np.int64)
-    scale = (_scalar(ctx, a_scale, "a_scale").astype(np.float32)
-             * _col_param(ctx, b_scale, n, "b_scale", 1).astype(np.float32))
-    y = _product(ctx, ai, bi).astype(np.float32) * scale
-    return ctx.write(0, _bias(ctx, y, bias), np.float32)
-
-
-@kernel("DynamicQuantizeMatMul", domain=DOMAIN)
-def dynamic_quantize_matmul(ctx: OpContext, a: np.ndarray, b: np.ndarray, b_scale: np.ndarray,
-                            b_zp: np.ndarray | None = None, bias: np.ndarray | None = None) -> np.ndarray:
-    """Float A quantized to uint8 as DynamicQuantizeLinear does, then as MatMulIntegerToFloat."""
-    qa, a_scale, a_zp = dynamic_quantize_linear(_plain(ctx, {}), a.astype(np.float32, copy=False))
-    return matmul_integer_to_float(ctx, qa, b, a_scale, b_scale, a_zp, b_zp, bias)
+    mult = np.float32(np.floor(np.float32(1) / scalar_param(ctx, y_scale, "y_scale").astype(np.float32)))
+    return requantize(ctx, (p * mult).reshape(x.shape), y_zp, output_dtype(x, y_zp))

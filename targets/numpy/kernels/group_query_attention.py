@@ -1,40 +1,26 @@
-"""Kernels: the ``com.microsoft`` contrib ops of exported LLM decoders (onnxruntime-genai, Olive).
+"""Kernel: onnxruntime's ``com.microsoft::GroupQueryAttention`` (LLM decoders with a KV cache).
 
-Decoder-only models (Phi, Llama, Qwen, Mistral) exported for onnxruntime-genai use two
-fused ops that neither ONNX nor ``onnx.reference`` defines; both follow onnxruntime's CPU
-kernels (``contrib_ops/cpu/quantization/matmul_nbits.cc``,
-``contrib_ops/cpu/bert/group_query_attention.cc`` / ``gqa_attention_base.h``):
-
-* ``MatMulNBits``: ``A @ dequant(B).T (+ bias)`` with a block-quantized (N, K) weight.
-  ``B`` is uint8 (N, k_blocks, blob_size) holding ``bits``-bit values packed low bits
-  first along K (for 4 bits: element 2i in the low nibble, 2i+1 in the high one), the
-  last block zero-padded when K is not a multiple of ``block_size``; ``scales`` (N,
-  k_blocks); ``zero_points`` packed uint8 (N, ceil(k_blocks * bits / 8)) like B, or
-  unpacked floats (N, k_blocks), default ``2^(bits - 1)``. The dequantized weight is
-  ``(q - zero_point) * scale``. With constant weights it is dequantized once, at
-  compile time (the ``prepare`` hook), and ``accuracy_level=4`` rounds A to int8 per row
-  and K block (symmetric, scale max|a| / 127) as onnxruntime's int8 compute path does on
-  CPUs where MLAS has it (x86 AVX2/AVX-512, arm64 dot product); runtime weights are
-  computed in float, as onnxruntime does without prepacked weights.
-* ``GroupQueryAttention``: causal self-attention with ``num_heads`` query heads sharing
-  ``kv_num_heads`` K/V heads, a BNSH KV cache (``past_key``/``past_value`` ->
-  ``present_key``/``present_value``), per-batch lengths ``seqlens_k`` (total - 1),
-  optional rotary embedding of Q and K (``do_rotary`` with ``cos_cache``/``sin_cache``,
-  ``position_ids``), ``local_window_size`` (sliding window), ``softcap``,
-  ``smooth_softmax`` / ``head_sink``, ``attention_bias``, ``causal=0`` and packed QKV
-  (no key/value).
+Decoder-only models (Phi, Llama, Qwen, Mistral) exported for onnxruntime-genai / Olive use
+it; it follows onnxruntime's CPU kernel (``contrib_ops/cpu/bert/group_query_attention.cc``
+/ ``gqa_attention_base.h``): causal self-attention with ``num_heads`` query heads sharing
+``kv_num_heads`` K/V heads, a BNSH KV cache (``past_key``/``past_value`` ->
+``present_key``/``present_value``), per-batch lengths ``seqlens_k`` (total - 1),
+optional rotary embedding of Q and K (``do_rotary`` with ``cos_cache``/``sin_cache``,
+``position_ids``), ``local_window_size`` (sliding window), ``softcap``,
+``smooth_softmax`` / ``head_sink``, ``attention_bias``, ``causal=0`` and packed QKV
+(no key/value).
 
 Refused with :class:`graphc.errors.UnsupportedOpError` (compile for the 'ort' target):
-MatMulNBits ``g_idx`` and ``weight_prepacked``; GroupQueryAttention quantized KV caches
-(``k_scale``/``v_scale``, ``k_quant_type``/``v_quant_type``), ``query_seqlens``,
-``sliding_window_cache=1``, the ``output_qk`` output (``qk_output``) and the per-head Q/K
-RMS norm (``q_norm_weight``/``k_norm_weight``, which onnxruntime's CPU kernel refuses too).
-Computation is float32 (float64 stays float64); results are cast to the input dtype.
+quantized KV caches (``k_scale``/``v_scale``, ``k_quant_type``/``v_quant_type``),
+``query_seqlens``, ``sliding_window_cache=1``, the ``output_qk`` output (``qk_output``)
+and the per-head Q/K RMS norm (``q_norm_weight``/``k_norm_weight``, which onnxruntime's
+CPU kernel refuses too). Computation is float32 (float64 stays float64); results are
+cast to the input dtype.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,126 +28,12 @@ from ._attention import attention_scale, grouped_matmul, merge_heads, rotate, sp
 from ._numeric import compute_dtype
 from .registry import OpContext, kernel
 
-__all__ = ["dequantize_nbits", "matmul_nbits", "group_query_attention"]
+__all__ = ["group_query_attention"]
 
 DOMAIN = "com.microsoft"
 
-#: what an UnsupportedOpError of these kernels tells the user to do
+#: what an UnsupportedOpError of this kernel tells the user to do
 REMEDY = "compile for the 'ort' target or export the model without it"
-
-
-# --------------------------------------------------------------------------- MatMulNBits
-
-
-#: MatMulNBits accuracy_level 4: onnxruntime quantizes A to int8 per block (with constant, prepacked weights)
-_INT8_ACCURACY = 4
-
-
-def _unpack_bits(packed: np.ndarray, bits: int) -> np.ndarray:
-    """uint8 (..., M) -> uint8 (..., M * 8 / bits): each byte's values, low bits first."""
-    per = 8 // bits
-    mask = np.uint8((1 << bits) - 1)
-    shifts = (np.arange(per, dtype=np.uint8) * bits).astype(np.uint8)
-    vals = (packed[..., None] >> shifts) & mask
-    return vals.reshape(*packed.shape[:-1], packed.shape[-1] * per)
-
-
-def _nbits_params(ctx: OpContext) -> tuple[int, int, int, int]:
-    """(K, N, bits, block_size) from the attributes, validated."""
-    k, n = int(ctx.attr("K")), int(ctx.attr("N"))
-    bits, bs = int(ctx.attr("bits", 4)), int(ctx.attr("block_size"))
-    if bits not in (2, 4, 8):
-        raise ctx.unsupported(f"bits={bits} (only 2, 4 and 8)", REMEDY)
-    if bs < 16 or bs & (bs - 1):
-        raise ctx.shape_error(f"block_size {bs} must be a power of two >= 16")
-    if int(ctx.attr("weight_prepacked", 0)):
-        raise ctx.unsupported("weight_prepacked (an execution-provider specific weight layout)", REMEDY)
-    return k, n, bits, bs
-
-
-def dequantize_nbits(ctx: OpContext, b: np.ndarray, scales: np.ndarray, zero_points: np.ndarray | None,
-                     ct: np.dtype) -> np.ndarray:
-    """The (K, N) weight ``(q - zero_point) * scale`` of a MatMulNBits node, in ``ct``."""
-    k, n, bits, bs = _nbits_params(ctx)
-    kb = -(-k // bs)
-    blob = bs * bits // 8
-    if b.dtype != np.uint8 or b.size != n * kb * blob:
-        raise ctx.shape_error(f"B {b.dtype} {b.shape} is not uint8 (N, k_blocks, blob_size) = ({n}, {kb}, {blob})")
-    if scales.size != n * kb:
-        raise ctx.shape_error(f"scales {scales.shape} is not (N, k_blocks) = ({n}, {kb})")
-    q = _unpack_bits(b.reshape(n, kb, blob), bits).reshape(n, kb, bs).astype(ct)
-    s = scales.astype(ct, copy=False).reshape(n, kb, 1)
-    if zero_points is None:
-        zp = ct.type(1 << (bits - 1))
-    elif zero_points.dtype == np.uint8:
-        per_row = -(-kb * bits // 8)
-        if zero_points.size != n * per_row:
-            raise ctx.shape_error(f"packed zero_points {zero_points.shape} is not (N, ceil(k_blocks*bits/8)) = "
-                             f"({n}, {per_row})")
-        zp = _unpack_bits(zero_points.reshape(n, per_row), bits)[:, :kb].astype(ct).reshape(n, kb, 1)
-    else:
-        if zero_points.size != n * kb:
-            raise ctx.shape_error(f"float zero_points {zero_points.shape} is not (N, k_blocks) = ({n}, {kb})")
-        zp = zero_points.astype(ct, copy=False).reshape(n, kb, 1)
-    w = ((q - zp) * s).reshape(n, kb * bs)[:, :k]
-    return np.ascontiguousarray(w.T)
-
-
-def _int8_blocks(a: np.ndarray, block_size: int) -> np.ndarray:
-    """A as onnxruntime's int8 compute path sees it: per row and K block, round(a / s) * s, s = max|a| / 127."""
-    k = a.shape[-1]
-    kb = -(-k // block_size)
-    blocks = np.zeros(a.shape[:-1] + (kb * block_size,), a.dtype)
-    blocks[..., :k] = a
-    blocks = blocks.reshape(a.shape[:-1] + (kb, block_size))
-    s = np.abs(blocks).max(axis=-1, keepdims=True) / a.dtype.type(127)
-    q = np.rint(blocks / np.where(s == 0, a.dtype.type(1), s))
-    return (q * s).reshape(a.shape[:-1] + (kb * block_size,))[..., :k]
-
-
-def _prepare_nbits(ctx: OpContext, inputs: Sequence[Any]) -> np.ndarray | None:
-    """Dequantize constant weights once: the (K, N) float32 weight, or None when B/scales/zp are runtime inputs."""
-    _nbits_params(ctx)
-    b, scales = inputs[1], inputs[2]
-    zp = inputs[3] if len(inputs) > 3 else None
-    g_idx = inputs[4] if len(inputs) > 4 else None
-    if g_idx is not None:
-        raise ctx.unsupported("the deprecated g_idx input (act-order group index)", REMEDY)
-    if not all(isinstance(x, np.ndarray) for x in (b, scales)) or not (zp is None or isinstance(zp, np.ndarray)):
-        return None
-    if 0 in b.shape:
-        return None
-    ct = np.dtype(np.float64) if scales.dtype == np.float64 else np.dtype(np.float32)
-    return dequantize_nbits(ctx, b, scales, zp, ct)
-
-
-@kernel("MatMulNBits", domain=DOMAIN, prepare=_prepare_nbits)
-def matmul_nbits(ctx: OpContext, a: np.ndarray, b: np.ndarray, scales: np.ndarray,
-                 zero_points: np.ndarray | None = None, g_idx: np.ndarray | None = None,
-                 bias: np.ndarray | None = None) -> np.ndarray:
-    """Y (..., N) = A (..., K) @ dequant(B) + bias, with B block-quantized to ``bits`` bits along K."""
-    k, n, _, _ = _nbits_params(ctx)
-    if g_idx is not None:
-        raise ctx.unsupported("the deprecated g_idx input (act-order group index)", REMEDY)
-    if a.shape[-1:] != (k,):
-        raise ctx.shape_error(f"A {a.shape} must end in K={k}")
-    ct = compute_dtype(a)
-    if 0 in b.shape:  # an omitted projection: zeros (plus bias)
-        y = np.zeros(a.shape[:-1] + (n,), ct)
-    else:
-        w = ctx.state if ctx.state is not None else dequantize_nbits(ctx, b, scales, zero_points, ct)
-        ac = a.astype(ct, copy=False)
-        if ctx.state is not None and int(ctx.attr("accuracy_level", 0)) == _INT8_ACCURACY:
-            ac = _int8_blocks(ac, int(ctx.attr("block_size")))
-        y = np.matmul(ac, w.astype(ct, copy=False))
-    if bias is not None:
-        if bias.size != n:
-            raise ctx.shape_error(f"bias {bias.shape} is not (N)=({n})")
-        y += bias.astype(ct, copy=False).reshape(n)
-    return ctx.write(0, y, a.dtype)
-
-
-# --------------------------------------------------------------------------- GroupQueryAttention
 
 
 def _gqa_refuse(ctx: OpContext, k_scale: Any, v_scale: Any, query_seqlens: Any, qk_norm: Any) -> None:
