@@ -20,7 +20,39 @@ class GraphcError(Exception):
 
     The message says what is wrong, where (node name and op type when there is one)
     and what to do about it. The CLI prints it without a traceback.
+
+    The same facts are fields for code to read, never parsed from the message: ``node``
+    (the node's name) and ``op_type`` (its qualified op type) when the error is about one
+    node, ``pass_name`` when a pass raised it (the pass manager sets it; a raiser that sets
+    it itself declares its message complete, so the manager adds no context). Each is None
+    when it does not apply.
     """
+
+    node: str | None = None
+    op_type: str | None = None
+    pass_name: str | None = None
+
+    def __init__(self, *args: object, node: str | None = None, op_type: str | None = None,
+                 pass_name: str | None = None) -> None:
+        super().__init__(*args)
+        if node is not None:
+            self.node = node
+        if op_type is not None:
+            self.op_type = op_type
+        if pass_name is not None:
+            self.pass_name = pass_name
+
+    def with_message(self, message: str, *, node: str | None = None, op_type: str | None = None,
+                     pass_name: str | None = None) -> GraphcError:
+        """A copy of this error (same class, same fields, whatever its constructor takes) with
+        ``message``; the fields given here fill the ones still None."""
+        new = type(self).__new__(type(self), message)
+        new.__dict__.update(self.__dict__)
+        new.args = (message,)
+        for key, value in (("node", node), ("op_type", op_type), ("pass_name", pass_name)):
+            if value is not None and getattr(new, key) is None:
+                setattr(new, key, value)
+        return new
 
 
 class ModelFormatError(GraphcError):

@@ -41,7 +41,7 @@ def legalize(graph: Graph, ctx: PassContext) -> PassResult:
                        name, nodes[0], len(nodes) - 1, ", ".join(nodes[1:6]) + (" ..." if len(nodes) > 6 else ""))
     if missing:
         err = unsupported_error(list(missing.values()), ctx.target, ctx.layers, ctx.options.get("model_path"))
-        err._graphc_pass = "legalize"  # type: ignore[attr-defined]  # the message is complete as it is
+        err.pass_name = "legalize"  # the message is complete as it is: the pass manager adds no context
         raise err
     return result
 

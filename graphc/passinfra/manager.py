@@ -130,7 +130,10 @@ class PassManager:
         except GraphcError as e:
             raise _annotate(e, info, ctx) from e
         except Exception as e:  # noqa: BLE001 - a pass bug becomes a PassError naming it
-            raise PassError(_where(info, ctx) + f": {type(e).__name__}: {e}") from e
+            node = ctx.node
+            raise PassError(_where(info, ctx) + f": {type(e).__name__}: {e}", pass_name=info.name,
+                            node=node.name if node is not None else None,
+                            op_type=node.qualified_type if node is not None else None) from e
         result.seconds = time.perf_counter() - start
         ctx.properties -= info.invalidates
         ctx.properties |= info.establishes
@@ -147,8 +150,11 @@ def _where(info: PassInfo, ctx: PassContext) -> str:
 
 
 def _annotate(e: GraphcError, info: PassInfo, ctx: PassContext) -> GraphcError:
-    if getattr(e, "_graphc_pass", None):
+    """``e`` with the pass (and the node it was at) as context in its message and fields;
+    an error whose ``pass_name`` is already set is complete and passes through."""
+    if e.pass_name:
         return e
-    new = type(e)(f"{e}\n  [{_where(info, ctx).replace(' failed', '')}]")
-    new._graphc_pass = info.name  # type: ignore[attr-defined]
-    return new
+    node = ctx.node
+    return e.with_message(f"{e}\n  [{_where(info, ctx).replace(' failed', '')}]", pass_name=info.name,
+                          node=node.name if node is not None else None,
+                          op_type=node.qualified_type if node is not None else None)

@@ -260,7 +260,7 @@ class BoundProgram:
                 for s in frees[i]:
                     vals[s] = None
         except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
-            if i < 0 or getattr(e, "_graphc_node", None) == self.program.steps[i].op.name:
+            if i < 0 or isinstance(e, GraphcError) and e.node == self.program.steps[i].op.name:
                 raise
             err = self._error(i, vals, e)
             if err is e:  # already names the node: keep its own cause (``raise e from e`` would replace it)
@@ -275,14 +275,15 @@ class BoundProgram:
         """
         op = self.program.steps[i].op
         kind = self.program.steps[i].kind
-        if isinstance(e, GraphcError) and f"{op.name!r}" in str(e):
-            err = e
+        if isinstance(e, GraphcError) and (e.node == op.name or f"{op.name!r}" in str(e)):
+            err = e  # names the node already (its field, or its message for raisers not setting the field)
         else:
             shapes = ", ".join(_describe(vals[a]) if a != NONE_SLOT else "None" for a in self.program.steps[i].args)
             how = {"native": "kernel", "fallback": "onnx.reference fallback", "layer": "layer"}[kind]
             err = _error_class(e)(f"node {op.name!r} ({op.qualified_type}, {how}) failed on inputs "
                                   f"({shapes or 'no inputs'}): {_cause_text(e)}")
-        err._graphc_node = op.name  # type: ignore[attr-defined]
+        if err.node is None:
+            err.node, err.op_type = op.name, op.qualified_type
         return err
 
 
