@@ -136,7 +136,8 @@ class NumericsCheck(Instrument):
         try:
             outputs = [self.runner(graph, feeds, ctx) for feeds in self.feeds]
         except GraphcError as e:
-            raise NumericsError(f"pass {info.name!r} left a graph that no longer runs: {e}") from e
+            raise NumericsError(f"pass {info.name!r} left a graph that no longer runs: {e}",
+                                pass_name=info.name, node=e.node, op_type=e.op_type) from e
         for i, (got, want) in enumerate(zip(outputs, self.reference)):
             problem = self._compare(got, want)
             if problem:
@@ -176,15 +177,16 @@ class NumericsCheck(Instrument):
                     self.amplified.append(note)
             return
         kept = ", ".join(self.checked) or "(none)"
-        where = ""
+        where, node, op_type = "", None, None
         if comparison is not None and comparison.first is not None:
             f = comparison.first
             where = f" It starts at {f.op_type} {f.op!r} ({f.value!r} {f.detail})."
+            node, op_type = f.op, f.op_type
         raise NumericsError(
             f"pass {info.name!r} changed the model's outputs beyond tolerance (rtol={self.rtol}, atol={self.atol}, "
             f"seed={self.seed + index}): {problem}.{where} Passes checked before it: {kept}. "
-            f"Run `graphc explain`/`graphc blame` on the ops it rewrote, or drop it from --passes."
-        )
+            f"Run `graphc explain`/`graphc blame` on the ops it rewrote, or drop it from --passes.",
+            pass_name=info.name, node=node, op_type=op_type)
 
     def _compare(self, outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> str:
         from .numerics import describe_difference

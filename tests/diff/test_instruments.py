@@ -92,9 +92,10 @@ def test_numerics_check_names_the_wrong_pass(registry):
 
 def test_numerics_check_with_the_numpy_target_names_the_wrong_pass(registry):
     graph = load_model(mlp_model())
-    with pytest.raises(NumericsError, match="pass 'wrong-add-to-sub'"):
+    with pytest.raises(NumericsError, match="pass 'wrong-add-to-sub'") as info:
         PassManager("canonicalize,infer-shapes,wrong-add-to-sub", registry).run(
             graph, PassContext(instruments=[NumericsCheck()]))
+    assert info.value.pass_name == "wrong-add-to-sub"
 
 
 def test_seeded_inputs_are_deterministic():

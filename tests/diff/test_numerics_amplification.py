@@ -65,9 +65,10 @@ def test_rounding_amplified_by_an_untouched_softmax_is_not_blamed(registry):
 
 def test_a_constant_that_really_moved_is_blamed_where_it_is_read(registry):
     graph = load_model(logits_model())
-    with pytest.raises(NumericsError, match=r"pass 'break-weights' changed the model's outputs.* It starts at MatMul 'mm'"):
+    with pytest.raises(NumericsError, match=r"pass 'break-weights' changed the model's outputs.* It starts at MatMul 'mm'") as info:
         PassManager("canonicalize,infer-shapes,break-weights", registry).run(
             graph, PassContext(instruments=[NumericsCheck(input_sets=2)]))
+    assert (info.value.pass_name, info.value.node, info.value.op_type) == ("break-weights", "mm", "MatMul")
 
 
 def test_first_divergence_on_intermediates():
