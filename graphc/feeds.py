@@ -20,6 +20,7 @@ def random_feeds(model: onnx.ModelProto, seed: int = 0, normal: bool = False) ->
         tt = vi.type.tensor_type
         shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tt.shape.dim]
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type)
+        values: np.ndarray
         if dtype.kind == "f":
             values = rng.standard_normal(shape) if normal else rng.random(shape)
         else:

@@ -76,7 +76,7 @@ def _legalize_op(op: Op, ctx: PassContext, result: PassResult,
 
 
 def _native(ctx: PassContext, op: Op) -> bool:
-    return bool(ctx.target.supports(op))
+    return ctx.target is not None and bool(ctx.target.supports(op))
 
 
 def _builtin(ctx: PassContext, op: Op) -> str | None:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..ir import Graph, Op
+    from ..layers.registry import LayerRegistry
+    from ..target import Target
     from .declare import PassInfo, PassResult
 
 __all__ = ["PassContext", "Instrument"]
@@ -38,13 +40,14 @@ class Instrument:
 class PassContext:
     """Shared state for one pipeline run.
 
-    ``target`` answers ``supports(op)``; ``layers`` is the layer registry custom ops
-    resolve against; ``options`` carries compile options (memory budget, fallback policy);
+    ``target`` (a :class:`graphc.target.Target`, None for target-free runs) answers
+    ``supports(op)``; ``layers`` is the :class:`graphc.layers.LayerRegistry` custom ops
+    resolve against (None: no layers; `compile` passes the default registry); ``options`` carries compile options (memory budget, fallback policy);
     ``node`` is the op a pass is working on (set it with :meth:`focus` so errors name it).
     """
 
-    target: Any = None
-    layers: Any = None
+    target: Target | None = None
+    layers: LayerRegistry | None = None
     options: dict[str, Any] = field(default_factory=dict)
     instruments: list[Instrument] = field(default_factory=list)
     properties: set[str] = field(default_factory=set)
