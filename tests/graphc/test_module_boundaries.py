@@ -148,3 +148,44 @@ def test_checks_catch_planted_violations(tmp_path: Path) -> None:
     graph = import_graph(modules)
     assert set(graph.edges) == {("lib.a", "lib.sub"), ("lib.a", "lib.b"), ("lib.b", "lib.a"), ("lib.sub", "lib.a")}
     assert nx.find_cycle(graph)
+
+
+def imports_of_package(root: Path, folders: tuple[str, ...], package: str) -> list[str]:
+    """``file:line: module`` for every import of ``package`` (or a submodule of it) in the .py
+    files under ``folders``, lazy and ``TYPE_CHECKING`` imports included (relative imports
+    never leave their own package, so only absolute ones can)."""
+    found = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            statements = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            for node in sorted(statements, key=lambda n: n.lineno):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                else:
+                    continue
+                found.extend(f"{path.relative_to(root).as_posix()}:{node.lineno}: {n}" for n in names
+                             if n == package or n.startswith(package + "."))
+    return found
+
+
+def test_the_library_reaches_targets_only_through_the_registry() -> None:
+    """graphc/ and passes/ never import ``targets``: graphc/target.py's registry names the built-in
+    targets as ``module:Class`` strings and imports them by name (docs/architecture.md)."""
+    found = imports_of_package(ROOT, ("graphc", "passes"), "targets")
+    assert not found, "graphc/ or passes/ imports a target (ask graphc.target.get_target(name)):\n" + "\n".join(found)
+    assert '"targets.numpy.target:NumpyTarget"' in (ROOT / "graphc" / "target.py").read_text()
+
+
+def test_tools_never_import_the_tests_package() -> None:
+    found = imports_of_package(ROOT, ("tools",), "tests")
+    assert not found, "tools/ imports tests (move the helper into graphc/, e.g. graphc.feeds):\n" + "\n".join(found)
+
+
+def test_package_import_check_catches_planted_imports(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.py").write_text("import testsuite\ndef f():\n    from tests.oracle import ort_run\n"
+                                           "import tests\nfrom .tests import x\n")
+    assert imports_of_package(tmp_path, ("lib",), "tests") == ["lib/a.py:3: tests.oracle", "lib/a.py:4: tests"]
