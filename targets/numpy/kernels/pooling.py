@@ -22,11 +22,13 @@ result depends on its position; the deviation is listed in docs/reliability.md).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._window import Geometry, pool_geometry, pool_padded, reduce_taps, tap_view, window_counts
+from graphc.errors import GraphcError
+
+from ._window import Geometry, conv_geometry, pool_geometry, pool_padded, reduce_taps, tap_view, window_counts
 from .registry import OpContext, kernel
 
 
@@ -46,7 +48,8 @@ def tap_ranges(size: int, k: int, s: int, d: int, pad: int, o: int) -> list[tupl
 
 
 def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
-               combine: np.ufunc, identity: float | int) -> np.ndarray:
+               combine: np.ufunc, identity: float | int,
+               axis_ranges: Sequence[list[tuple[int, int, int]]] | None = None) -> np.ndarray:
     """Reduce the windows of ``x`` into ``out`` one spatial axis at a time (max and sum are separable).
 
     Padding is never materialized: each tap combines only the outputs whose window
@@ -65,7 +68,7 @@ def _separable(ctx: OpContext, x: np.ndarray, geo: Geometry, out: np.ndarray,
         k, s, d, o = geo.kernel[a], geo.strides[a], geo.dilations[a], geo.out[a]
         shape = cur.shape[:axis] + (o,) + cur.shape[axis + 1:]
         dst = out if a == nd - 1 else ctx.scratch(("pool-separable", a), shape, out.dtype)
-        ranges = tap_ranges(spatial[a], k, s, d, geo.pads_begin[a], o)
+        ranges = axis_ranges[a] if axis_ranges is not None else tap_ranges(spatial[a], k, s, d, geo.pads_begin[a], o)
         if not combine_axis_flat(cur, dst, axis, ranges, s, combine, identity):
             combine_taps(cur, dst, axis, ranges, s, (0, o), combine, identity)
         cur = dst
@@ -121,14 +124,30 @@ def combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[
     return True
 
 
-@kernel("MaxPool")
+def _prepare_max_pool(ctx: OpContext, inputs: Sequence[Any]) -> tuple[tuple[int, ...], Geometry, list] | None:
+    """For a static input shape: (shape, geometry, per-axis tap ranges), worked out once (on the small maps of
+    per-crop models such as MTCNN's the geometry and ranges were a fifth of a call)."""
+    shape = getattr(inputs[0], "shape", None) if inputs else None
+    if shape is None or len(shape) < 3 or not all(isinstance(d, int) for d in shape):
+        return None
+    try:
+        geo = conv_geometry(ctx, tuple(shape[2:]), ceil_mode=bool(ctx.attr("ceil_mode", 0)))
+    except GraphcError:
+        return None  # the kernel reports it at run time
+    ranges = [tap_ranges(n, k, s, d, p, o) for n, k, s, d, p, o
+              in zip(shape[2:], geo.kernel, geo.strides, geo.dilations, geo.pads_begin, geo.out)]
+    return tuple(shape), geo, ranges
+
+
+@kernel("MaxPool", prepare=_prepare_max_pool)
 def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Windowed max; a second declared output gets the flat argmax Indices (``storage_order``)."""
-    geo = pool_geometry(ctx, x)
+    prepared = ctx.state if ctx.state is not None and ctx.state[0] == x.shape else None
+    geo = prepared[1] if prepared is not None else pool_geometry(ctx, x)
     shape = x.shape[:2] + geo.out
     buf = ctx.out(0, shape, x.dtype)
     if len(ctx.outs) < 2:
-        return _separable(ctx, x, geo, buf, np.maximum, _lowest(x.dtype))
+        return _separable(ctx, x, geo, buf, np.maximum, _lowest(x.dtype), prepared[2] if prepared else None)
     xp = pool_padded(x, geo, _lowest(x.dtype))
     best = np.zeros(shape, dtype=np.int64)
     for t, tap in enumerate(np.ndindex(*geo.kernel)):

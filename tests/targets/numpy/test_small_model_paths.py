@@ -1,5 +1,6 @@
 """Kernel paths the issue-19 suite's models take, against onnxruntime: PRelu's two-pass forms, Pad reflect/edge
-along one axis, float32 Sigmoid as a tanh, GlobalAveragePool as a matrix-vector product."""
+along one axis, float32 Sigmoid as a tanh, GlobalAveragePool as a matrix-vector product, MaxPool's prepared
+geometry."""
 
 from __future__ import annotations
 
@@ -81,3 +82,21 @@ def test_global_average_pool_matches_onnxruntime(shape):
                    [helper.make_tensor_value_info("x", F, list(shape))])
     _check(model, {"x": x}, rtol=1e-5, atol=1e-6)
 
+
+
+@pytest.mark.parametrize("shape,attrs", [
+    ((1, 10, 10, 10), dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)),  # MTCNN P-Net
+    ((1, 28, 22, 22), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),  # R-Net: a partial last window
+    ((2, 3, 9, 8), dict(kernel_shape=[3, 2], strides=[1, 2], pads=[1, 0, 1, 1], dilations=[2, 1])),
+    ((1, 4, 12), dict(kernel_shape=[3], strides=[2], auto_pad="SAME_UPPER")),
+])
+@pytest.mark.parametrize("static", [True, False])
+def test_max_pool_prepared_geometry_matches_onnxruntime(shape, attrs, static):
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
+    dims = list(shape) if static else ["N", shape[1]] + [f"d{i}" for i in range(len(shape) - 2)]
+    model = _model([helper.make_node("MaxPool", ["x"], ["y"], **attrs)], [helper.make_tensor_value_info("x", F, dims)])
+    art = graphc.compile(model, "numpy")
+    assert (art.program.steps[0].state is not None) == static  # the geometry prepared for a static shape
+    want = ort_run(model, {"x": x})["y"]
+    for _ in range(2):
+        np.testing.assert_array_equal(art.run({"x": x})["y"], want)
