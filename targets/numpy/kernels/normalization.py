@@ -28,10 +28,6 @@ from .registry import OpContext, kernel
 MS_DOMAIN = "com.microsoft"
 
 
-def _compute_dtype(x: np.ndarray) -> np.dtype:
-    return np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
-
-
 def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
     """A per-channel vector shaped to broadcast over N x C x spatial."""
     return v.reshape((1, -1) + (1,) * (ndim - 2))
@@ -87,7 +83,7 @@ def batch_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
         np.multiply(x, prepared[0], out=buf)
         return np.add(buf, prepared[1], out=buf)
     eps = float(ctx.attr("epsilon", 1e-5))
-    ct = _compute_dtype(x)
+    ct = compute_dtype(x)
     xc = x.astype(ct, copy=False)
     buf = ctx.out(0, x.shape, x.dtype)
     if not _batchnorm_training(ctx):
@@ -120,7 +116,7 @@ def batch_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
 def instance_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Normalize each (n, c) plane over its spatial axes, then per-channel scale and bias."""
     eps = float(ctx.attr("epsilon", 1e-5))
-    ct = _compute_dtype(x)
+    ct = compute_dtype(x)
     xc = x.astype(ct, copy=False)
     mean, var = _mean_var(xc, tuple(range(2, x.ndim)))
     y = (xc - mean) / np.sqrt(var + ct.type(eps)) * _channel(scale.astype(ct), x.ndim) + _channel(bias.astype(ct), x.ndim)
@@ -138,7 +134,7 @@ def group_normalization(ctx: OpContext, x: np.ndarray, scale: np.ndarray, bias: 
     n, c = x.shape[:2]
     if c % groups:
         raise ctx.shape_error(f"{c} channels not divisible by num_groups={groups}")
-    ct = _compute_dtype(x)
+    ct = compute_dtype(x)
     xg = x.astype(ct, copy=False).reshape((n, groups, -1))
     mean, var = _mean_var(xg, (2,))
     y = ((xg - mean) / np.sqrt(var + ct.type(eps))).reshape(x.shape)
@@ -162,7 +158,7 @@ def _trailing_axes(ctx: OpContext, x: np.ndarray) -> tuple[int, ...]:
 
 def _stash_dtype(ctx: OpContext, x: np.ndarray) -> np.dtype:
     stash = int(ctx.attr("stash_type", 1))
-    return np.dtype(np.float32) if stash == 1 and x.dtype != np.float64 else _compute_dtype(x)
+    return np.dtype(np.float32) if stash == 1 and x.dtype != np.float64 else compute_dtype(x)
 
 
 @kernel("LayerNormalization")
@@ -222,7 +218,7 @@ def lrn(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     alpha = float(ctx.attr("alpha", 1e-4))
     beta = float(ctx.attr("beta", 0.75))
     bias = float(ctx.attr("bias", 1.0))
-    ct = _compute_dtype(x)
+    ct = compute_dtype(x)
     n, c = x.shape[:2]
     xc = x.astype(ct, copy=False).reshape(n, c, -1)
     buf = ctx.out(0, x.shape, x.dtype)
@@ -261,7 +257,7 @@ def lrn(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 def mean_variance_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """(x - mean) / (std + 1e-9) over ``axes`` (default N, H, W)."""
     axes = tuple(int(a) for a in ctx.attr("axes", [0, 2, 3]))
-    ct = _compute_dtype(x)
+    ct = compute_dtype(x)
     xc = x.astype(ct, copy=False)
     mean = xc.mean(axis=axes, keepdims=True)
     std = np.sqrt(np.maximum((xc * xc).mean(axis=axes, keepdims=True) - mean * mean, 0))
@@ -279,6 +275,7 @@ def lp_normalization(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.where(norm == 0, 0, x / norm)
     return ctx.write(0, y, x.dtype)
+
 
 # --------------------------------------------------------------------------- com.microsoft layer norms
 

@@ -93,7 +93,6 @@ def requantize(ctx: OpContext, q: np.ndarray, zp: np.ndarray | None, dtype: np.d
     return buf
 
 
-
 def _broadcast_param(ctx: OpContext, p: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """A scale/zero point shaped to broadcast against ``shape``: scalar, per-axis or blocked."""
     if p.size == 1 and p.ndim <= 1:

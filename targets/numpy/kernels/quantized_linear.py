@@ -50,7 +50,7 @@ def _plain(ctx: OpContext, attrs: dict | None = None) -> OpContext:
     return OpContext(ctx.name, ctx.op_type, ctx.attrs if attrs is None else attrs, ctx.opset, ctx.domain)
 
 
-# --------------------------------------------------------------------------- QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul
+# -------------------------------------------------- QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul
 
 
 def _col_param(ctx: OpContext, p: np.ndarray | None, n: int, what: str, default: float | int) -> np.ndarray:

@@ -63,7 +63,8 @@ def qlinear_mul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.nda
                 b_scale: np.ndarray, b_zp: np.ndarray | None, c_scale: np.ndarray, c_zp: np.ndarray | None = None
                 ) -> np.ndarray:
     """C = quantize(dequantize(A) * dequantize(B)), broadcasting: (a-za)(b-zb) sa sb / sc."""
-    mult = (scalar_param(ctx, a_scale, "A_scale").astype(np.float32) * scalar_param(ctx, b_scale, "B_scale").astype(np.float32)
+    mult = (scalar_param(ctx, a_scale, "A_scale").astype(np.float32)
+            * scalar_param(ctx, b_scale, "B_scale").astype(np.float32)
             / scalar_param(ctx, c_scale, "C_scale").astype(np.float32))
     za = scalar_param(ctx, a_zp, "A_zero_point").astype(np.float32)
     zb = scalar_param(ctx, b_zp, "B_zero_point").astype(np.float32)
