@@ -5,8 +5,15 @@ A :class:`Graph` holds :class:`Op` and :class:`Value` objects by name. An op lis
 a graph knows its producer and its uses (op, input slot) by ops of the same graph.
 A value an op's *subgraph* reads from the enclosing scope is a *capture* of that op
 (:meth:`Graph.captures`, :meth:`Value.capturers`), so topological order and dead-code
-elimination see it. Graph inputs and outputs are ordered lists of values that track
-their own changes; constants are values holding ``const`` data (ONNX initializers).
+elimination see it. Graph inputs and outputs are read-only ordered sequences of values
+changed through Graph methods (:meth:`Graph.add_input`, :meth:`Graph.set_inputs`,
+:meth:`Graph.add_output`, :meth:`Graph.set_outputs`, ...); constants are values holding
+``const`` data (ONNX initializers).
+
+Names: :meth:`Graph.add_op`, :meth:`Graph.add_value` (and ``add_constant``/``add_input``)
+share one rule. A taken ``name`` becomes a fresh name derived from it, as passes creating
+values and ops want; with ``exact=True`` a taken name is a :class:`VerifyError` instead, as a
+frontend wants when a duplicate name in the model file is an error.
 
 Every mutation goes through ``Graph`` methods that keep the two views (the op's
 ``inputs``/``outputs`` lists and the values' producer/use records) in step;
@@ -250,39 +257,26 @@ class ModelInfo:
     configuration: list[Any] = field(default_factory=list)
 
 
-class _ValueList(list):
-    """A graph's inputs or outputs: an ordered list of values whose every change notifies the
-    graph (so its membership index never goes stale). Assigning a plain list to
-    ``graph.inputs`` / ``graph.outputs`` wraps it the same way."""
+class _ValueView(tuple[Value, ...]):
+    """A graph's inputs or outputs: a read-only tuple of values. Change them through the Graph
+    methods ``_hint`` names, which keep the graph's membership index in step."""
 
-    __slots__ = ("_graph",)
+    _hint = ""
 
-    def __init__(self, graph: Graph, values: Iterable[Value] = ()):
-        super().__init__(values)
-        self._graph = graph
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{self._hint}")
 
-    def _changed(self) -> None:
-        self._graph._io_index = None
-
-    def __reduce_ex__(self, protocol: Any) -> Any:  # copies and pickles are plain lists
-        return list, (list(self),)
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 
-def _notifying(name: str) -> Any:
-    method = getattr(list, name)
-
-    def wrapper(self: _ValueList, *args: Any) -> Any:
-        out = method(self, *args)
-        self._changed()
-        return self if name in ("__iadd__", "__imul__") else out
-
-    wrapper.__name__ = name
-    return wrapper
+class _InputsView(_ValueView):
+    _hint = "graph.inputs is read-only: use Graph.add_input(name, type) or Graph.set_inputs(values)"
 
 
-for _name in ("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
-              "__setitem__", "__delitem__", "__iadd__", "__imul__"):
-    setattr(_ValueList, _name, _notifying(_name))
+class _OutputsView(_ValueView):
+    _hint = ("graph.outputs is read-only: use Graph.add_output(value), set_outputs(values), "
+             "remove_output(value) or replace_output(old, new)")
 
 
 class Graph:
@@ -296,8 +290,9 @@ class Graph:
         #: never exported, not carried by :meth:`copy` (a copy is re-analysed)
         self.meta: dict[str, object] = {}
         self._io_index: tuple[set[Value], set[Value]] | None = None
-        self._inputs = _ValueList(self)
-        self._outputs = _ValueList(self)
+        self._inputs: list[Value] = []
+        self._outputs: list[Value] = []
+        self._views: tuple[_InputsView, _OutputsView] | None = None
         self.model = model
         self.parent = parent
         self._values: dict[str, Value] = {}
@@ -351,25 +346,63 @@ class Graph:
         """Every constant value of this graph."""
         return [v for v in self._values.values() if v.const is not None]
 
+    def _io_views(self) -> tuple[_InputsView, _OutputsView]:
+        if self._views is None:
+            self._views = (_InputsView(self._inputs), _OutputsView(self._outputs))
+        return self._views
+
     @property
-    def inputs(self) -> list[Value]:
-        """The runtime inputs, in order (a list that tells the graph when it changes)."""
-        return self._inputs
+    def inputs(self) -> tuple[Value, ...]:
+        """The runtime inputs, in order (read-only: change them with :meth:`add_input` / :meth:`set_inputs`)."""
+        return self._views[0] if self._views is not None else self._io_views()[0]
 
     @inputs.setter
     def inputs(self, values: Iterable[Value]) -> None:
-        self._inputs = _ValueList(self, values)
-        self._io_index = None
+        raise AttributeError(_InputsView._hint)
 
     @property
-    def outputs(self) -> list[Value]:
-        """The outputs, in order (a list that tells the graph when it changes)."""
-        return self._outputs
+    def outputs(self) -> tuple[Value, ...]:
+        """The outputs, in order (read-only: change them with :meth:`add_output`, :meth:`set_outputs`,
+        :meth:`remove_output` or :meth:`replace_output`)."""
+        return self._views[1] if self._views is not None else self._io_views()[1]
 
     @outputs.setter
     def outputs(self, values: Iterable[Value]) -> None:
-        self._outputs = _ValueList(self, values)
+        raise AttributeError(_OutputsView._hint)
+
+    def _io_changed(self) -> None:
         self._io_index = None
+        self._views = None
+
+    def set_inputs(self, values: Iterable[Value]) -> None:
+        """Make ``values`` (values of this graph) the runtime inputs, in order."""
+        self._inputs = _checked_values(values, "inputs")
+        self._io_changed()
+
+    def add_output(self, value: Value) -> None:
+        """Append ``value`` to the outputs."""
+        self._outputs.extend(_checked_values((value,), "outputs"))
+        self._io_changed()
+
+    def set_outputs(self, values: Iterable[Value]) -> None:
+        """Make ``values`` the outputs, in order."""
+        self._outputs = _checked_values(values, "outputs")
+        self._io_changed()
+
+    def remove_output(self, value: Value) -> None:
+        """Drop every occurrence of ``value`` from the outputs (VerifyError when it is not one)."""
+        if not self.is_output(value):
+            raise VerifyError(f"graph {self.name!r}: {value.name!r} is not an output")
+        self._outputs = [v for v in self._outputs if v is not value]
+        self._io_changed()
+
+    def replace_output(self, old: Value, new: Value) -> None:
+        """Put ``new`` in place of every occurrence of ``old`` in the outputs (no-op when ``old`` is not one)."""
+        if old is new or not self.is_output(old):
+            return
+        (new,) = _checked_values((new,), "outputs")
+        self._outputs = [new if v is old else v for v in self._outputs]
+        self._io_changed()
 
     def _io(self) -> tuple[set[Value], set[Value]]:
         if self._io_index is None:
@@ -462,6 +495,18 @@ class Graph:
             if cand not in self._values and cand not in self._ops:
                 return cand
 
+    def _free_name(self, name: str | None, kind: str, exact: bool, default: str = "") -> str:
+        """``name`` when free among this graph's ``kind`` names, else a derived fresh name (VerifyError
+        with ``exact``); None: a fresh name derived from ``default`` (or ``kind``)."""
+        if name is None:
+            return self.unique_name(default or ("v" if kind == "value" else kind), kind=kind)
+        if name not in (self._values if kind == "value" else self._ops):
+            return name
+        if exact:
+            what = "a value" if kind == "value" else "an op"
+            raise VerifyError(f"graph {self.name!r} already has {what} named {name!r}")
+        return self.unique_name(name, kind=kind)
+
     # -------------------------------------------------------------- mutation
     def _mutated(self) -> None:
         self._topo_cache = None
@@ -472,14 +517,13 @@ class Graph:
         type: TensorType | None = None,
         const: np.ndarray | None = None,
         doc_string: str = "",
+        *,
+        exact: bool = False,
     ) -> Value:
-        """Create a value. ``name`` must be free (a taken one is a VerifyError: value names are the
-        dataflow, so a clash is a bug); pass None, or ``unique_name(hint)``, for a fresh name.
-        :meth:`add_op` differs on purpose: see there."""
-        if name is None:
-            name = self.unique_name("v")
-        elif name in self._values:
-            raise VerifyError(f"graph {self.name!r} already has a value named {name!r}")
+        """Create a value named ``name``; a taken name becomes a fresh one derived from it
+        (None: a fresh name), or with ``exact=True`` is a VerifyError naming it. :meth:`add_op`
+        follows the same rule for op names."""
+        name = self._free_name(name, "value", exact)
         v = Value(name, type, const, doc_string)
         return self._attach_value(v)
 
@@ -493,10 +537,12 @@ class Graph:
         array = np.asarray(array)
         return self.add_value(self.unique_name(name or "const"), const=array)
 
-    def add_input(self, name: str, type: TensorType) -> Value:
-        """Add a runtime graph input ``name`` of ``type`` (appended to ``inputs``)."""
-        v = self.add_value(name, type)
-        self.inputs.append(v)
+    def add_input(self, name: str, type: TensorType, *, exact: bool = False) -> Value:
+        """Add a runtime graph input of ``type`` (appended to ``inputs``); ``name`` and ``exact``
+        as for :meth:`add_value`."""
+        v = self.add_value(name, type, exact=exact)
+        self._inputs.append(v)
+        self._io_changed()
         return v
 
     def add_op(
@@ -509,15 +555,17 @@ class Graph:
         name: str | None = None,
         attr_kinds: dict[str, int] | None = None,
         doc_string: str = "",
+        *,
+        exact: bool = False,
     ) -> Op:
         """Add an op reading ``inputs`` (None for an omitted optional input).
 
         ``outputs`` is a count (fresh values are created), or names / existing
-        producer-less values to write. ``name`` is the op's name when free; a taken one
-        becomes a fresh name derived from it (ONNX allows duplicate node names and the
-        frontends rely on this), unlike :meth:`add_value`, which refuses a taken name.
+        producer-less values to write. ``name`` (default: ``op_type``) is the op's name when
+        free; a taken one becomes a fresh name derived from it (ONNX allows duplicate node
+        names), or with ``exact=True`` is a VerifyError, as in :meth:`add_value`.
         """
-        op_name = name if name and name not in self._ops else self.unique_name(name or op_type, kind="op")
+        op_name = self._free_name(name or None, "op", exact, default=op_type)
         op = Op(op_type, op_name, domain, attrs, attr_kinds, doc_string)
         op.graph = self
         op._order = next(self._order)
@@ -683,7 +731,7 @@ class Graph:
             _rename_in_subgraphs(op, old.name, new.name)
             self.refresh_captures(op)
         if include_outputs:
-            self.outputs = [new if v is old else v for v in self.outputs]
+            self.replace_output(old, new)
         self._mutated()
 
     def rename_value(self, v: Value, new_name: str) -> None:
@@ -789,6 +837,14 @@ class Graph:
         return f"Graph({self.name!r}: {len(self._ops)} ops, {len(self._values)} values)"
 
 
+def _checked_values(values: Iterable[Value], what: str) -> list[Value]:
+    out = list(values)
+    for v in out:
+        if not isinstance(v, Value):
+            raise TypeError(f"graph {what} must be Values, not {type(v).__name__}")
+    return out
+
+
 def free_names(op: Op) -> set[str]:
     """Names an op's subgraphs read from outside themselves (recursively)."""
     names: set[str] = set()
@@ -829,7 +885,7 @@ def _rename_in_subgraphs(op: Op, old: str, new: str) -> None:
                 inner.graph.refresh_captures(inner)
         outer = sub.lookup(new)
         if outer is not None:
-            sub.outputs = [outer if v.name == old and v.graph is not sub else v for v in sub.outputs]
+            sub.set_outputs([outer if v.name == old and v.graph is not sub else v for v in sub.outputs])
 
 
 def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Graph:
@@ -842,7 +898,7 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
         nv.metadata = dict(v.metadata)
         nv.source_tensor = v.source_tensor
         vmap[v] = dst._attach_value(nv)
-    dst.inputs = [vmap[v] for v in src.inputs]
+    dst.set_inputs([vmap[v] for v in src.inputs])
     for op in sorted(src._ops.values(), key=lambda o: o._order):
         attrs = {k: _copy_attr(val, vmap) for k, val in op.attrs.items()}
         new = Op(op.op_type, op.name, op.domain, attrs, op.attr_kinds, op.doc_string)
@@ -868,7 +924,7 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
         for _, sub in new.subgraphs():
             sub.parent = new
         dst.refresh_captures(new)
-    dst.outputs = [vmap.get(v, v) for v in src.outputs]
+    dst.set_outputs([vmap.get(v, v) for v in src.outputs])
     dst._name_seq = src._name_seq
     return dst
 

@@ -10,7 +10,7 @@ y = g.add_input("x", TensorType(np.dtype(np.float32), (1, 16)))
 for i in range(10_000):
     w = g.add_constant(np.full(16, i, np.float32), f"w{i}")
     y = g.add_op("Add" if i % 2 else "Mul", [y, w], name=f"op{i}").outputs[0]
-g.outputs.append(y)
+g.add_output(y)
 after = g.copy()
 for i in range(0, 10_000, 1000):  # 10 edits: attribute, rename, weight
     after.op(f"op{i}").attrs["tag"] = i

@@ -65,7 +65,7 @@ def with_all_outputs(graph: Graph) -> Graph:
     for op in g.topological_order():
         for v in op.outputs:
             if v.name and id(v) not in seen and v.type.kind == "tensor":
-                g.outputs.append(v)
+                g.add_output(v)
                 seen.add(id(v))
     return g
 

@@ -123,7 +123,8 @@ class GraphBuilder:
         """A graph input; its shape is the caller's ``input_shapes[name]`` when given (OpenCV lets an SSD
         face detector take any image size: ``data=1,3,?,?``), else the model's."""
         shape = self.input_shapes.get(name, shape)
-        return self.graph.add_input(name, TensorType(np.dtype(dtype), None if shape is None else tuple(shape)))
+        return self.graph.add_input(name, TensorType(np.dtype(dtype), None if shape is None else tuple(shape)),
+                                    exact=True)
 
     def const(self, array: Any, name: str | None = None, dtype: Any = None) -> Value:
         arr = np.asarray(array, dtype=dtype)
@@ -192,6 +193,6 @@ class GraphBuilder:
             if id(v) in seen:
                 continue
             seen.add(id(v))
-            self.graph.outputs.append(v)
+            self.graph.add_output(v)
         self.graph.verify()
         return self.graph

@@ -379,7 +379,7 @@ def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | N
     def new_value(name: str, const: np.ndarray | None = None) -> Value:
         vi = declared.get(name)
         typ = type_from_proto(vi.type) if vi is not None and vi.HasField("type") else None
-        v = graph.add_value(name, typ, const, vi.doc_string if vi is not None else "")
+        v = graph.add_value(name, typ, const, vi.doc_string if vi is not None else "", exact=True)
         if vi is not None:
             v.metadata = {p.key: p.value for p in getattr(vi, "metadata_props", [])}
         return v
@@ -392,11 +392,13 @@ def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | N
     for st in gp.sparse_initializer:
         dense = decode_attribute(onnx.helper.make_attribute("s", st)).to_dense()
         new_value(st.values.name, dense)
+    inputs: dict[Value, None] = {}
     for vi in gp.input:
         v = graph.values.get(vi.name) or new_value(vi.name)
-        if graph.is_input(v):
+        if v in inputs:
             raise ModelFormatError(f"graph input {vi.name!r} is declared twice")
-        graph.inputs.append(v)
+        inputs[v] = None
+    graph.set_inputs(inputs)
     for node in gp.node:
         for name in node.output:
             if not name:
@@ -409,15 +411,17 @@ def graph_from_proto(gp: onnx.GraphProto, model: ModelInfo | None, outer: Op | N
             new_value(name)
     for node in gp.node:
         _add_node(graph, node, model)
+    outputs: list[Value] = []
     for vi in gp.output:
         out = graph.lookup(vi.name)
         if out is None:
             raise ModelFormatError(f"graph output {vi.name!r} is not produced by any node, input or initializer")
         if out.graph is graph and vi.HasField("type") and out.type.dtype is None:
             out.type = type_from_proto(vi.type)
-        if outer is None and out in graph.outputs:  # run() returns a dict: one of the two would be lost
+        if outer is None and out in outputs:  # run() returns a dict: one of the two would be lost
             raise ModelFormatError(f"graph output {vi.name!r} is listed twice; outputs are returned by name")
-        graph.outputs.append(out)
+        outputs.append(out)
+    graph.set_outputs(outputs)
     return graph
 
 

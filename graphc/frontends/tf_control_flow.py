@@ -479,7 +479,7 @@ class ControlFlowImporter:
         produce it itself or already outputs it)."""
         if not (v.graph is b.graph and v.producer() is not None and not b.graph.is_output(v)):
             v = b.op1("Identity", [v], name=name, out=name)
-        b.graph.outputs.append(v)
+        b.graph.add_output(v)
 
     def _check_counter(self, index: Value, carried: list[tuple[_LoopVar, Value, Value]], writer: str) -> None:
         """The write index must be a loop variable that starts at 0 and adds 1 per iteration."""

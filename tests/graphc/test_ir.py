@@ -15,7 +15,7 @@ def chain(n: int) -> Graph:
     v = g.add_input("x", F32)
     for i in range(n):
         v = g.add_op("Relu", [v], [f"v{i}"], name=f"op{i}").outputs[0]
-    g.outputs.append(v)
+    g.add_output(v)
     return g
 
 
@@ -25,7 +25,7 @@ def test_topological_order_is_deterministic_and_follows_insertion():
     a = g.add_op("Relu", [x], ["a"], name="a")
     b = g.add_op("Neg", [x], ["b"], name="b")
     c = g.add_op("Add", [b.outputs[0], a.outputs[0]], ["c"], name="c")
-    g.outputs.append(c.outputs[0])
+    g.add_output(c.outputs[0])
     assert [op.name for op in g.topological_order()] == ["a", "b", "c"]
     assert [op.name for op in g.copy().topological_order()] == ["a", "b", "c"]
 

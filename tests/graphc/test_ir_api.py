@@ -46,7 +46,7 @@ def test_walk_skips_an_op_removed_before_its_turn():
     x = g.add_input("x", F32)
     a = g.add_op("Relu", [x], ["a"], name="a")
     b = g.add_op("Neg", [x], ["b"], name="b")
-    g.outputs.append(a.outputs[0])
+    g.add_output(a.outputs[0])
     seen = []
     for op in g.walk():
         seen.append(op.name)
@@ -73,7 +73,7 @@ def test_unused_value_reports_unused_and_can_be_removed():
     g = Graph()
     x = g.add_input("x", F32)
     r = g.add_op("Relu", [x], ["r"], name="r")
-    g.outputs.append(r.outputs[0])
+    g.add_output(r.outputs[0])
     dead = g.add_op("Neg", [x], ["n"], name="n").outputs[0]
     assert not dead.is_used() and x.uses() == [(g.op("r"), 0), (g.op("n"), 0)]
     g.remove_op(g.op("n"))
@@ -82,25 +82,54 @@ def test_unused_value_reports_unused_and_can_be_removed():
         g.remove_op(g.op("r"))
 
 
-def test_outputs_list_keeps_membership_in_step():
+def test_outputs_change_through_graph_methods_and_keep_membership_in_step():
     g = Graph()
     x = g.add_input("x", F32)
     a, b = (g.add_op(t, [x], [n], name=n).outputs[0] for t, n in (("Relu", "a"), ("Neg", "b")))
-    g.outputs.append(a)
-    assert g.is_output(a) and not g.is_output(b)
-    g.outputs[0] = b
-    assert g.is_output(b) and not g.is_output(a)
-    g.outputs += [a]
-    assert g.is_output(a)
-    g.outputs.remove(a)
-    del g.outputs[0]
-    assert not g.is_output(a) and not g.is_output(b)
-    g.outputs = [a]
-    assert g.is_output(a)
-    g.outputs.append(b)
-    assert g.is_output(b)  # the list assigned above notifies too
-    g.inputs.pop()
-    assert not g.is_input(x)
+    g.add_output(a)
+    assert g.outputs == (a,) and g.is_output(a) and not g.is_output(b)
+    g.replace_output(a, b)
+    assert g.outputs == (b,) and g.is_output(b) and not g.is_output(a)
+    g.set_outputs([b, a, b])
+    assert g.outputs == (b, a, b) and g.is_output(a)
+    g.remove_output(b)
+    assert g.outputs == (a,) and not g.is_output(b)
+    with pytest.raises(VerifyError, match="'b' is not an output"):
+        g.remove_output(b)
+    with pytest.raises(TypeError, match="must be Values, not str"):
+        g.add_output("a")  # type: ignore[arg-type]
+    g.set_inputs([])
+    assert g.inputs == () and not g.is_input(x)
+    g.set_inputs([x])
+    assert g.is_input(x)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda g, v: g.outputs.append(v), lambda g, v: g.outputs.remove(v), lambda g, v: g.outputs.pop(),
+    lambda g, v: g.outputs.__setitem__(0, v), lambda g, v: g.outputs.__delitem__(0),
+    lambda g, v: g.outputs.__iadd__([v]), lambda g, v: g.outputs.extend([v]), lambda g, v: g.outputs.insert(0, v),
+])
+def test_mutating_the_outputs_view_names_the_graph_method(mutate):
+    g = Graph()
+    x = g.add_input("x", F32)
+    g.add_output(x)
+    with pytest.raises(TypeError, match=r"read-only: use Graph.add_output\(value\), set_outputs"):
+        mutate(g, x)
+    assert g.outputs == (x,) and g.is_output(x)
+
+
+def test_assigning_or_mutating_inputs_names_the_graph_method():
+    g = Graph()
+    x = g.add_input("x", F32)
+    with pytest.raises(TypeError, match=r"graph.inputs is read-only: use Graph.add_input\(name, type\)"):
+        g.inputs.append(x)
+    with pytest.raises(TypeError, match="graph.outputs is read-only"):
+        g.outputs += [x]
+    with pytest.raises(AttributeError, match="set_inputs"):
+        g.inputs = [x]
+    with pytest.raises(AttributeError, match="set_outputs"):
+        g.outputs = [x]
+    assert g.inputs == (x,) and g.outputs == ()
 
 
 def test_networkx_view_is_a_snapshot_with_capture_edges():
@@ -118,18 +147,44 @@ def test_verify_names_a_use_record_out_of_step():
     g = Graph()
     x = g.add_input("x", F32)
     r = g.add_op("Relu", [x], ["r"], name="r")
-    g.outputs.append(r.outputs[0])
+    g.add_output(r.outputs[0])
     r.inputs.append(x)  # behind the graph's back: no use record for slot 1
     with pytest.raises(VerifyError, match="op 'r' \\(Relu\\): input slots disagree"):
         g.verify()
 
 
-def test_name_collisions_op_names_are_derived_value_names_are_refused():
+def test_name_collisions_are_renamed_by_default_and_refused_with_exact():
     g = Graph()
     x = g.add_input("x", F32)
     a = g.add_op("Relu", [x], ["a"], name="n")
     b = g.add_op("Relu", [a.outputs[0]], ["b"], name="n")  # a duplicate node name, as ONNX allows
-    assert a.name == "n" and b.name != "n" and b.name.startswith("n")
-    with pytest.raises(VerifyError, match="already has a value named 'a'"):
-        g.add_value("a")
-    assert g.add_value().name not in ("a", "b", "x")
+    assert a.name == "n" and b.name not in ("n", "a", "b", "x") and b.name.startswith("n__")
+    v = g.add_value("a")
+    assert v.name not in ("a", "b", "x", b.name) and v.name.startswith("a__") and g.value("a") is a.outputs[0]
+    x2 = g.add_input("x", F32)
+    assert x2.name.startswith("x__") and g.inputs == (x, x2)
+    assert g.add_value().name not in g.ops and g.add_op("Neg", [x]).name == "Neg"
+    with pytest.raises(VerifyError, match="graph 'main' already has a value named 'a'"):
+        g.add_value("a", exact=True)
+    with pytest.raises(VerifyError, match="graph 'main' already has an op named 'n'"):
+        g.add_op("Relu", [x], name="n", exact=True)
+    with pytest.raises(VerifyError, match="already has a value named 'x'"):
+        g.add_input("x", F32, exact=True)
+    assert g.inputs == (x, x2) and len(g.ops) == 3
+    assert g.add_value("free", exact=True).name == "free" and g.add_op("Abs", [x], name="m", exact=True).name == "m"
+
+
+def test_frontends_rename_duplicate_node_names_and_refuse_duplicate_input_names():
+    from graphc.frontends.caffe import load_caffe
+
+    model = helper.make_model(helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["a"], name="n"), helper.make_node("Neg", ["a"], ["y"], name="n")], "m",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])]))
+    g = load_onnx(model)  # ONNX allows duplicate node names: the second is renamed
+    relu, neg = g.value("a").producer(), g.value("y").producer()
+    assert relu.name == "n" and neg.name.startswith("n__") and neg.op_type == "Neg"
+    proto = (b'name: "n"\ninput: "data"\ninput_shape { dim: 1 dim: 3 }\ninput: "data"\ninput_shape { dim: 1 dim: 3 }\n'
+             b'layer { name: "r" type: "ReLU" bottom: "data" top: "y" }\n')
+    with pytest.raises(VerifyError, match="already has a value named 'data'"):
+        load_caffe(proto)  # a duplicate input name in the file is an error, not renamed

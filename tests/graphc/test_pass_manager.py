@@ -46,7 +46,7 @@ def _graph() -> Graph:
     g = Graph()
     x = g.add_input("x", TensorType(np.dtype("float32"), (2,)))
     op = g.add_op("Relu", [x], ["y"], name="relu0")
-    g.outputs.append(op.outputs[0])
+    g.add_output(op.outputs[0])
     return g
 
 

@@ -28,7 +28,7 @@ def _mm_add(swap=False, c_shape=(4,)):
     c = g.add_constant(np.ones(c_shape, F32), "c")
     t = g.add_op("MatMul", [x, B], name="mm").outputs[0]
     y = g.add_op("Add", [c, t] if swap else [t, c], name="add").outputs[0]
-    g.outputs.append(y)
+    g.add_output(y)
     return g
 
 
@@ -51,7 +51,7 @@ def test_commutative_add_matches_either_order_and_captures(swap):
 def test_non_commutative_op_respects_order():
     g = _graph()
     c = g.add_constant(np.ones(3, F32), "c")
-    g.outputs.append(g.add_op("Sub", [c, g.inputs[0]], name="sub").outputs[0])
+    g.add_output(g.add_op("Sub", [c, g.inputs[0]], name="sub").outputs[0])
     assert list(find_matches(P.Sub(var("x"), const("c")), g)) == []
     assert len(list(find_matches(P.Sub(const("c"), var("x")), g))) == 1
 
@@ -70,7 +70,7 @@ def test_rule_set_rewrites_counts_and_records_provenance():
 
 def test_provenance_chain_is_inherited():
     g = _graph()
-    g.outputs.append(g.add_op("Relu", [g.inputs[0]], name="r").outputs[0])
+    g.add_output(g.add_op("Relu", [g.inputs[0]], name="r").outputs[0])
     to_tanh = Rule("relu-tanh", P.Relu(var("x")), lambda m, b: b.Tanh(m["x"]))
     to_sig = Rule("tanh-sig", P.Tanh(var("x")), lambda m, b: b.Sigmoid(m["x"]))
     RuleSet([to_tanh], name="p1").apply(g)
@@ -83,7 +83,7 @@ def test_provenance_chain_is_inherited():
 def test_multi_output_pattern():
     g = _graph(inputs=(("x", (4, 3)),))
     split = g.add_op("Split", [g.inputs[0]], 2, name="split", attrs={"num_outputs": 2})
-    g.outputs.append(g.add_op("Add", [split.outputs[1], split.outputs[0]], name="add").outputs[0])
+    g.add_output(g.add_op("Add", [split.outputs[1], split.outputs[0]], name="add").outputs[0])
     s = P.Split(var("x"), outputs=2, name="split")
     (m,) = find_matches(P.Add(s[0], s[1]), g)  # commutative: output order in the Add does not matter
     assert m["split"].name == "split"
@@ -94,7 +94,7 @@ def test_multi_output_pattern():
 def test_multi_output_replacement_returns_one_value_per_output():
     g = _graph(inputs=(("x", (4, 3)),))
     split = g.add_op("Split", [g.inputs[0]], 2, name="split", attrs={"num_outputs": 2, "axis": 0})
-    g.outputs += split.outputs
+    g.set_outputs([*g.outputs, *split.outputs])
     swap = Rule("split-swap", P.Split(var("x"), outputs=2, name="s"),
                 lambda m, b: list(reversed(b.op("Split", [m["x"]], {"num_outputs": 2, "axis": 0}, outputs=2))))
     RuleSet([swap]).apply(g)
@@ -125,7 +125,7 @@ def test_where_on_inner_pattern_and_shape_checks():
     g = _graph(inputs=(("x", (1, 3, 4, 4)),))
     w = g.add_constant(np.ones((2, 3, 1, 1), F32), "w")
     c = g.add_op("Conv", [g.inputs[0], w], name="conv").outputs[0]
-    g.outputs.append(g.add_op("Relu", [c], name="relu").outputs[0])
+    g.add_output(g.add_op("Relu", [c], name="relu").outputs[0])
     conv = P.Conv(var("x"), const("w"), const("b", optional=True), name="conv")
     ok = P.Relu(conv.where(lambda m: m["w"].const.ndim == 4, "weight must be 4-D"))
     assert len(list(find_matches(ok, g))) == 1
@@ -137,8 +137,8 @@ def test_where_on_inner_pattern_and_shape_checks():
 
 def test_attributes_equal_capture_predicate_and_schema_default():
     g = _graph()
-    g.outputs.append(g.add_op("LeakyRelu", [g.inputs[0]], name="lr", attrs={"alpha": 0.2}).outputs[0])
-    g.outputs.append(g.add_op("Gemm", [g.inputs[0], g.inputs[0]], name="gemm").outputs[0])
+    g.add_output(g.add_op("LeakyRelu", [g.inputs[0]], name="lr", attrs={"alpha": 0.2}).outputs[0])
+    g.add_output(g.add_op("Gemm", [g.inputs[0], g.inputs[0]], name="gemm").outputs[0])
     (m,) = find_matches(P.LeakyRelu(var("x"), attrs={"alpha": capture("a")}), g)
     assert m["a"] == pytest.approx(0.2)
     assert list(find_matches(P.LeakyRelu(var("x"), attrs={"alpha": lambda a: a > 0.5}), g)) == []
@@ -149,8 +149,8 @@ def test_attributes_equal_capture_predicate_and_schema_default():
 
 def test_same_variable_binds_one_value_and_optional_inputs():
     g = _graph(inputs=(("x", (2, 3)), ("y", (2, 3))))
-    g.outputs.append(g.add_op("Mul", [g.inputs[0], g.inputs[0]], name="sq").outputs[0])
-    g.outputs.append(g.add_op("Mul", [g.inputs[0], g.inputs[1]], name="xy").outputs[0])
+    g.add_output(g.add_op("Mul", [g.inputs[0], g.inputs[0]], name="sq").outputs[0])
+    g.add_output(g.add_op("Mul", [g.inputs[0], g.inputs[1]], name="xy").outputs[0])
     x = var("x")
     assert [m.root.name for m in find_matches(P.Mul(x, x), g)] == ["sq"]
     assert [m.root.name for m in find_matches(P.Mul(var("x"), var("y"), ...), g)] == ["sq", "xy"]
@@ -158,7 +158,7 @@ def test_same_variable_binds_one_value_and_optional_inputs():
 
 def test_inner_op_read_outside_is_refused_unless_shared():
     g = _mm_add()
-    g.outputs.append(g.op("mm").outputs[0])
+    g.add_output(g.op("mm").outputs[0])
     assert "also read by a graph output" in explain(Rule("r", MM_ADD, _gemm), g, "add").first_failure
     shared = P.Add(P.MatMul(var("a"), const("B"), shared=True), const("c"))
     RuleSet([Rule("r", shared, _gemm)]).apply(g)
@@ -192,12 +192,12 @@ def test_fixed_point_and_cap():
     y = g.inputs[0]
     for i in range(3):
         y = g.add_op("Neg", [y], name=f"n{i}").outputs[0]
-    g.outputs.append(y)
+    g.add_output(y)
     # Neg(Neg(x)) -> x needs two sweeps here (n0,n1 then n2 is left: odd count)
     rules = RuleSet([Rule("neg-neg", P.Neg(P.Neg(var("x"))), lambda m, b: b.Identity(m["x"]))])
     assert rules.apply(g, max_iterations=5).stats == {"neg-neg": 1}
     g2 = _graph()
-    g2.outputs.append(g2.add_op("Relu", [g2.inputs[0]], name="r").outputs[0])
+    g2.add_output(g2.add_op("Relu", [g2.inputs[0]], name="r").outputs[0])
     ping = Rule("relu-tanh", P.Relu(var("x")), lambda m, b: b.Tanh(m["x"]))
     pong = Rule("tanh-relu", P.Tanh(var("x")), lambda m, b: b.Relu(m["x"]))
     with pytest.raises(PassError, match="did not reach a fixed point in 4 sweeps: tanh-relu still"):
@@ -209,7 +209,7 @@ def test_fixed_point_and_cap():
 def test_tracer_over_whole_graph_and_missing_root():
     g = _mm_add(c_shape=(2, 4))
     g2 = _graph()
-    g2.outputs.append(g2.add_op("Relu", [g2.inputs[0]], name="r").outputs[0])
+    g2.add_output(g2.add_op("Relu", [g2.inputs[0]], name="r").outputs[0])
     r = Rule("mm-add", P.Add(P.MatMul(var("a"), var("B")), const("c", rank=1)), _gemm)
     text = str(explain(r, g))
     assert "1 candidate Add op(s); 0 match" in text and "must have rank 1" in text

@@ -23,7 +23,7 @@ def _mm_add():
     B = g.add_constant(np.arange(12, dtype=F32).reshape(3, 4), "B")
     c = g.add_constant(np.arange(4, dtype=F32), "c")
     t = g.add_op("MatMul", [x, B], name="mm").outputs[0]
-    g.outputs.append(g.add_op("Add", [t, c], name="add").outputs[0])
+    g.add_output(g.add_op("Add", [t, c], name="add").outputs[0])
     return g
 
 
@@ -72,9 +72,9 @@ def test_a_replacement_may_drop_an_unread_output_but_not_a_read_one():
         g = Graph("g", model=ModelInfo())
         x = g.add_input("x", TensorType(np.dtype(F32), (4,)))
         s = g.add_op("Split", [x], 2, name="split", attrs={"num_outputs": 2})
-        g.outputs.append(g.add_op("Relu", [s.outputs[0]], name="r").outputs[0])
+        g.add_output(g.add_op("Relu", [s.outputs[0]], name="r").outputs[0])
         if read_second:
-            g.outputs.append(s.outputs[1])
+            g.add_output(s.outputs[1])
         return g
 
     first_half = Rule("first-half", P.Split(var("x"), outputs=2, name="split"),
