@@ -53,6 +53,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,7 +149,8 @@ def oracle(name: str) -> None:
         outs = {name: r.numpy() for name, r in zip(model.output_names, results)}
         ms = _median_ms(lambda: model(x, training=False))
         print(f"TensorFlow {tf.__version__}: {ms:.2f} ms (eager call)")
-    np.savez(spec.path.with_name(f"{name}.oracle.npz"), __input__=x, **outs)
+    arrays: dict[str, Any] = {"__input__": x, **outs}
+    np.savez(spec.path.with_name(f"{name}.oracle.npz"), **arrays)
 
 
 def opencv_tf(name: str) -> None:
@@ -194,7 +196,7 @@ def check(name: str, targets: list[str]) -> None:
     ref = dict(np.load(spec.path.with_name(f"{name}.oracle.npz")))
     feeds = {spec.input_name: ref.pop("__input__")}
     for target in targets:
-        options: dict[str, object] = {"weights": str(spec.weights)} if spec.weights else {}
+        options: dict[str, Any] = {"weights": str(spec.weights)} if spec.weights else {}
         if spec.input_shapes:
             options["input_shapes"] = spec.input_shapes
         art = graphc.compile(str(spec.path), target=target, **options)
