@@ -21,6 +21,7 @@ def dce(graph: Graph, ctx: PassContext) -> PassResult:
     return result
 
 
+# Not Graph.walk: reverse topological order, a body entered only if its op is live, constants swept per graph.
 def _dce(graph: Graph, ctx: PassContext, result: PassResult) -> None:
     for op in reversed(graph.topological_order()):
         ctx.focus(op)
