@@ -1,24 +1,23 @@
 """Kernels: linear algebra.
 
-MatMul, Gemm, MatMulInteger, QLinearMatMul and onnxruntime's contrib ops
-``com.microsoft::FusedGemm`` (Gemm + activation epilogue) and
-``com.microsoft::FusedMatMul`` (MatMul with transposes, batch transposes and a scale). Products are one
-``np.matmul`` written into the planned buffer. Einsum and Det live here too; onnxruntime's
-quantized matrix products (QGemm, MatMulIntegerToFloat, DynamicQuantizeMatMul, MatMulNBits)
-in :mod:`targets.numpy.kernels.quantized_linear`.
+MatMul, Gemm and onnxruntime's contrib ops ``com.microsoft::FusedGemm`` (Gemm + activation
+epilogue) and ``com.microsoft::FusedMatMul`` (MatMul with transposes, batch transposes and a
+scale); Einsum and Det. Products are one ``np.matmul`` written into the planned buffer.
+:func:`integer_matmul` (exact integer products through float64 BLAS) serves the quantized
+matrix products, which live in :mod:`targets.numpy.kernels.quantized_linear` (MatMulInteger,
+QLinearMatMul, QGemm, MatMulNBits, ...).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._quant import shift_zero_point
 from .epilogue import apply_activation, fused_gemm_activation
 from .registry import OpContext, kernel
 
 
-def _matmul_shape(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
-    """numpy/ONNX MatMul result shape (1-D operands promoted then squeezed)."""
+def matmul_shape(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
+    """numpy/ONNX MatMul result shape (1-D operands promoted then squeezed); a ShapeInferenceError if none."""
     try:
         a2 = a.shape if a.ndim > 1 else (1,) + a.shape
         b2 = b.shape if b.ndim > 1 else b.shape + (1,)
@@ -38,7 +37,7 @@ def _matmul_shape(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> tuple[int, ..
 
 
 def _matmul_into(ctx: OpContext, a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    buf = ctx.out(0, _matmul_shape(ctx, a, b), dtype)
+    buf = ctx.out(0, matmul_shape(ctx, a, b), dtype)
     if buf.ndim == 0:
         buf[...] = np.matmul(a, b)
         return buf
@@ -134,37 +133,6 @@ def integer_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if bound >= 2 ** 53:
         return np.matmul(a.astype(np.int64), b.astype(np.int64))
     return np.rint(np.matmul(a.astype(np.float64), b.astype(np.float64))).astype(np.int64)
-
-
-@kernel("MatMulInteger")
-def matmul_integer(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_zp: np.ndarray | None = None,
-                   b_zp: np.ndarray | None = None) -> np.ndarray:
-    """(A - a_zero_point) @ (B - b_zero_point) in int32 (zero points per row of A / column of B)."""
-    ai = shift_zero_point(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
-    bi = shift_zero_point(b, b_zp, b.ndim - 1)
-    buf = ctx.out(0, _matmul_shape(ctx, ai, bi), np.dtype(np.int32))
-    np.copyto(buf, integer_matmul(ai, bi), casting="unsafe")
-    return buf
-
-
-@kernel("QLinearMatMul")
-def qlinear_matmul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray | None,
-                   b: np.ndarray, b_scale: np.ndarray, b_zp: np.ndarray | None,
-                   y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
-    """Quantized MatMul: int32 product requantized by a_scale * b_scale / y_scale."""
-    ai = shift_zero_point(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
-    bi = shift_zero_point(b, b_zp, b.ndim - 1)
-    acc = integer_matmul(ai, bi)
-    sa = a_scale.reshape(-1, 1) if a_scale.size > 1 else a_scale
-    res = acc * (sa * b_scale / y_scale)
-    out_dtype = y_zp.dtype if y_zp is not None else a.dtype
-    if y_zp is not None:
-        res = res + y_zp
-    info = np.iinfo(out_dtype)
-    res = np.clip(np.rint(res), info.min, info.max)
-    buf = ctx.out(0, res.shape, out_dtype)
-    np.copyto(buf, res, casting="unsafe")
-    return buf
 
 
 @kernel("Einsum")

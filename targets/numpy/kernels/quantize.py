@@ -6,9 +6,9 @@ types ml_dtypes gives numpy (int4/uint4/int2/uint2, float8 e4m3fn/e4m3fnuz/e5m2/
 float4 e2m1). DynamicQuantizeLinear computes a uint8 scale and zero point from the data.
 The per-tensor parameter and requantization helpers of the com.microsoft QOperator kernels
 (:func:`scalar_param`, :func:`output_dtype`, :func:`requantize`) live here too. QLinearConv
-lives with the convolutions, QLinearMatMul / MatMulInteger with linalg, the com.microsoft
-quantized matrix products in :mod:`targets.numpy.kernels.quantized_linear` and its other
-QLinear* ops in :mod:`targets.numpy.kernels.quantized_ops`.
+lives with the convolutions, the quantized matrix products (MatMulInteger, QLinearMatMul,
+QGemm, MatMulNBits, ...) in :mod:`targets.numpy.kernels.quantized_linear` and the other
+com.microsoft QLinear* ops in :mod:`targets.numpy.kernels.quantized_ops`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
-"""Kernels: onnxruntime's quantized matrix products (``com.microsoft``).
+"""Kernels: quantized matrix products.
 
-Each follows onnxruntime's CPU implementation (``onnxruntime/contrib_ops/cpu/quantization``):
+* ONNX ``MatMulInteger`` (int32 product, zero points per row of A / column of B) and
+  ``QLinearMatMul`` (requantized by ``a_scale * b_scale / y_scale``).
+
+onnxruntime's ``com.microsoft`` ones follow its CPU implementation
+(``onnxruntime/contrib_ops/cpu/quantization``):
 
 * ``QGemm`` (QOperator format): ``alpha * a_scale * b_scale * ((A - a_zp) (B - b_zp) + C)``,
   int32 bias ``C`` in the scale ``a_scale * b_scale``, requantized when ``y_scale`` is
@@ -21,8 +25,8 @@ Each follows onnxruntime's CPU implementation (``onnxruntime/contrib_ops/cpu/qua
   computed in float, as onnxruntime does without prepacked weights. ``g_idx`` and
   ``weight_prepacked`` are refused with :class:`graphc.errors.UnsupportedOpError`.
 
-The ONNX MatMulInteger / QLinearMatMul live in :mod:`targets.numpy.kernels.linalg`,
-QLinearConv with the convolutions.
+Integer products go through :func:`targets.numpy.kernels.linalg.integer_matmul`;
+QLinearConv lives with the convolutions.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 
 from ._numeric import compute_dtype
 from ._quant import shift_zero_point
-from .linalg import integer_matmul
+from .linalg import integer_matmul, matmul_shape
 from .quantize import dynamic_quantize_linear, output_dtype, requantize, scalar_param
 from .registry import OpContext, kernel
 
@@ -43,6 +47,40 @@ DOMAIN = "com.microsoft"
 
 #: what an UnsupportedOpError of MatMulNBits tells the user to do
 REMEDY = "compile for the 'ort' target or export the model without it"
+
+
+# --------------------------------------------------------------------------- ONNX
+
+
+@kernel("MatMulInteger")
+def matmul_integer(ctx: OpContext, a: np.ndarray, b: np.ndarray, a_zp: np.ndarray | None = None,
+                   b_zp: np.ndarray | None = None) -> np.ndarray:
+    """(A - a_zero_point) @ (B - b_zero_point) in int32 (zero points per row of A / column of B)."""
+    ai = shift_zero_point(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
+    bi = shift_zero_point(b, b_zp, b.ndim - 1)
+    buf = ctx.out(0, matmul_shape(ctx, ai, bi), np.dtype(np.int32))
+    np.copyto(buf, integer_matmul(ai, bi), casting="unsafe")
+    return buf
+
+
+@kernel("QLinearMatMul")
+def qlinear_matmul(ctx: OpContext, a: np.ndarray, a_scale: np.ndarray, a_zp: np.ndarray | None,
+                   b: np.ndarray, b_scale: np.ndarray, b_zp: np.ndarray | None,
+                   y_scale: np.ndarray, y_zp: np.ndarray | None = None) -> np.ndarray:
+    """Quantized MatMul: int32 product requantized by a_scale * b_scale / y_scale."""
+    ai = shift_zero_point(a, a_zp, a.ndim - 2 if a.ndim > 1 else 0)
+    bi = shift_zero_point(b, b_zp, b.ndim - 1)
+    acc = integer_matmul(ai, bi)
+    sa = a_scale.reshape(-1, 1) if a_scale.size > 1 else a_scale
+    res = acc * (sa * b_scale / y_scale)
+    out_dtype = y_zp.dtype if y_zp is not None else a.dtype
+    if y_zp is not None:
+        res = res + y_zp
+    info = np.iinfo(out_dtype)
+    res = np.clip(np.rint(res), info.min, info.max)
+    buf = ctx.out(0, res.shape, out_dtype)
+    np.copyto(buf, res, casting="unsafe")
+    return buf
 
 
 def _plain(ctx: OpContext, attrs: dict | None = None) -> OpContext:
