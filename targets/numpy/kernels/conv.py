@@ -74,9 +74,12 @@ class _Wide:
         waste = geo.out[0] * math.prod(padded[1:]) / math.prod(geo.out)
         return waste <= 1.2
 
-    def image_buffer(self, channels: int, dtype: np.dtype) -> np.ndarray:
-        """Zeroed flat (C, size) buffer; :meth:`load` overwrites only the interior."""
-        return np.zeros((channels, self.size), dtype)
+    def image_buffer(self, ctx: OpContext | None, channels: int, dtype: np.dtype) -> np.ndarray:
+        """Zeroed flat (C, size) buffer; :meth:`load` overwrites only the interior. Zeroed at every call (one
+        pass over the image, small next to the im2col copies): the scratch is shared by nodes of other shapes."""
+        buf = _buffer(ctx, "conv-nd-image", (channels, self.size), dtype)
+        buf.fill(0)
+        return buf
 
     def load(self, buf: np.ndarray, image: np.ndarray) -> None:
         view = buf[:, : self.flat].reshape((buf.shape[0],) + self.padded)
@@ -96,13 +99,23 @@ def _store(dst: np.ndarray, src: np.ndarray, bias: np.ndarray | None) -> None:
         np.add(src, bias.reshape((-1,) + (1,) * (src.ndim - 1)), out=dst, casting="unsafe")
 
 
+def _buffer(ctx: OpContext | None, key: str, shape: tuple[int, ...], dtype: Any, zero: bool = False) -> np.ndarray:
+    """A working buffer: the node's scratch under ``key`` (checked against the run's memory budget when
+    first allocated, reused afterwards) or, without a context, a fresh array."""
+    if ctx is None:
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    return ctx.scratch(key, shape, dtype, zero=zero)
+
+
 def conv_nd(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, group: int, geo: Geometry,
-            out: np.ndarray) -> np.ndarray:
+            out: np.ndarray, ctx: OpContext | None = None) -> np.ndarray:
     """N-D grouped convolution of ``x`` (N, C, *S) with ``w`` (M, C/group, *K) into ``out``.
 
     ``out`` must be (N, M, *geo.out) of the result dtype; it is returned. Paths: 1x1
     (input is the patch matrix), depthwise (multiply-add per tap), stride-1 "wide rows"
-    (contiguous im2col, cropped GEMM result) and general strided im2col.
+    (contiguous im2col, cropped GEMM result) and general strided im2col. With ``ctx`` the
+    working buffers (columns, accumulators) are the node's scratch (``conv-nd-*`` keys), so
+    they count against the run's memory budget and are not allocated again once warm.
     """
     n, c = x.shape[:2]
     spatial = x.shape[2:]
@@ -120,7 +133,7 @@ def conv_nd(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, group: int, g
     if bias is not None:
         bias = bias.astype(out.dtype, copy=False)
     target = _writable_view(out, (n, group, mg, length))
-    res = target if target is not None else np.empty((n, group, mg, length), out.dtype)
+    res = target if target is not None else _buffer(ctx, "conv-nd-res", (n, group, mg, length), out.dtype)
     res_nd = res.reshape((n, m) + geo.out)
 
     if ksize == 1 and not geo.padded:
@@ -130,13 +143,13 @@ def conv_nd(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, group: int, g
         if bias is not None:
             res_nd += bias.reshape((1, m) + (1,) * len(geo.out))
     elif cg == 1 and mg == 1:
-        _depthwise(x, w.reshape(c, ksize), bias, geo, res_nd)
+        _depthwise(x, w.reshape(c, ksize), bias, geo, res_nd, ctx)
     elif _Wide.fits(geo, spatial):
         wide = _Wide(spatial, geo)
-        xbuf = wide.image_buffer(c, x.dtype)
+        cols = _buffer(ctx, "conv-nd-cols", (group, cg, ksize, wide.length), x.dtype)
+        acc = _buffer(ctx, "conv-nd-acc", (group, mg, wide.length), out.dtype)
+        xbuf = wide.image_buffer(ctx, c, x.dtype)
         xg = xbuf.reshape(group, cg, -1)
-        cols = np.empty((group, cg, ksize, wide.length), x.dtype)
-        acc = np.empty((group, mg, wide.length), out.dtype)
         wg = w.reshape(group, mg, cg * ksize)
         for i in range(n):
             wide.load(xbuf, x[i])
@@ -145,9 +158,9 @@ def conv_nd(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, group: int, g
             np.matmul(wg, cols.reshape(group, cg * ksize, wide.length), out=acc)
             _store(res_nd[i], wide.crop(acc.reshape(m, wide.length)), bias)
     else:
+        cols = _buffer(ctx, "conv-nd-cols", (group, cg * ksize, length), x.dtype)
         xp = pad_spatial(x, geo.pads_begin, geo.pads_end)
         wg = w.reshape(group, mg, cg * ksize)
-        cols = np.empty((group, cg * ksize, length), x.dtype)
         cols_nd = cols.reshape((group, cg) + geo.kernel + geo.out)
         for i in range(n):
             view = window_view(xp[i], geo)  # (C, *K, *O)
@@ -160,15 +173,16 @@ def conv_nd(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, group: int, g
     return out
 
 
-def _depthwise(x: np.ndarray, wk: np.ndarray, bias: np.ndarray | None, geo: Geometry, res: np.ndarray) -> None:
+def _depthwise(x: np.ndarray, wk: np.ndarray, bias: np.ndarray | None, geo: Geometry, res: np.ndarray,
+               ctx: OpContext | None) -> None:
     """Depthwise conv (one filter per channel, ``wk`` (C, K)) into ``res`` (N, C, *out)."""
     n, c = x.shape[:2]
     nd = len(geo.out)
     if _Wide.fits(geo, x.shape[2:]):
         wide = _Wide(x.shape[2:], geo)
-        xbuf = wide.image_buffer(c, x.dtype)
-        acc = np.empty((c, wide.length), res.dtype)
-        tmp = np.empty_like(acc)
+        acc = _buffer(ctx, "conv-nd-acc", (c, wide.length), res.dtype)
+        tmp = _buffer(ctx, "conv-nd-tmp", (c, wide.length), res.dtype)
+        xbuf = wide.image_buffer(ctx, c, x.dtype)
         for i in range(n):
             wide.load(xbuf, x[i])
             for k, off in enumerate(wide.offsets):
@@ -178,8 +192,8 @@ def _depthwise(x: np.ndarray, wk: np.ndarray, bias: np.ndarray | None, geo: Geom
                     acc += tmp
             _store(res[i], wide.crop(acc), bias)
         return
+    tmp = _buffer(ctx, "conv-nd-tmp", res.shape, res.dtype)
     xp = pad_spatial(x, geo.pads_begin, geo.pads_end)
-    tmp = np.empty_like(res)
     for k, tap in enumerate(np.ndindex(*geo.kernel)):
         wt = wk[:, k].reshape((1, c) + (1,) * nd)
         np.multiply(tap_view(xp, geo, tap), wt, out=res if k == 0 else tmp)
@@ -195,7 +209,7 @@ def _conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dt
     geo = conv_geometry(ctx, x.shape[2:], ctx.attr("kernel_shape") or w.shape[2:])
     group = int(ctx.attr("group", 1))
     buf = ctx.out(0, (x.shape[0], w.shape[0]) + geo.out, dtype)
-    return conv_nd(x, w, b, group, geo, buf)
+    return conv_nd(x, w, b, group, geo, buf, ctx)
 
 
 def _plan_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -258,8 +272,8 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     name, params = fused_conv_activation(ctx)
     if alias:
         geo = conv_geometry(ctx, x.shape[2:], ctx.attr("kernel_shape") or w.shape[2:])
-        tmp = np.empty((x.shape[0], w.shape[0]) + geo.out, x.dtype)
-        conv_nd(x, w, b, int(ctx.attr("group", 1)), geo, tmp)
+        tmp = ctx.scratch("conv-nd-before-residual", (x.shape[0], w.shape[0]) + geo.out, x.dtype)
+        conv_nd(x, w, b, int(ctx.attr("group", 1)), geo, tmp, ctx)
         buf = ctx.out(0, tmp.shape, x.dtype)
         assert z is not None  # alias
         np.add(tmp, z, out=buf)
