@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, helper, numpy_helper
 
-__all__ = ["decode_attribute", "encode_attribute", "SparseTensor"]
+__all__ = ["ENUM_ATTRIBUTES", "allowed_attribute_values", "decode_attribute", "encode_attribute", "SparseTensor"]
 
 
 class SparseTensor:
@@ -118,3 +118,20 @@ def _encode_sparse(s: SparseTensor) -> onnx.SparseTensorProto:
     return helper.make_sparse_tensor(
         numpy_helper.from_array(s.values), numpy_helper.from_array(s.indices), list(s.dims)
     )
+
+
+#: (op type, attribute) -> ((first opset, the values the spec allows from it), ...), newest last: string
+#: attributes whose values the ONNX schema states only in prose, so `onnx.checker` lets any string through.
+ENUM_ATTRIBUTES: dict[tuple[str, str], tuple[tuple[int, tuple[str, ...]], ...]] = {
+    # "wrap" is in the spec from opset 19; onnxruntime 1.32 runs it at any opset, so graphc does too.
+    ("Pad", "mode"): ((1, ("constant", "reflect", "edge", "wrap")),),
+}
+
+
+def allowed_attribute_values(op_type: str, name: str, opset: int) -> tuple[str, ...] | None:
+    """The values the ONNX spec allows for attribute ``name`` of ``op_type`` at ``opset`` (None: not enumerated)."""
+    allowed = None
+    for since, values in ENUM_ATTRIBUTES.get((op_type, name), ()):
+        if opset >= since:
+            allowed = values
+    return allowed

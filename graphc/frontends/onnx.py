@@ -13,7 +13,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from ..attributes import decode_attribute
+from ..attributes import allowed_attribute_values, decode_attribute
 from ..domains import canonical_domain, display_domain, is_onnx_domain
 from ..errors import GraphcError, ModelFormatError
 from ..ir import Graph, ModelInfo, Op, TensorType, Value
@@ -329,6 +329,19 @@ def _check_attribute_types(graph: Graph, node: onnx.NodeProto, kinds: dict[str, 
                                "the model is malformed (re-export it)")
 
 
+def _check_attribute_values(graph: Graph, node: onnx.NodeProto, attrs: dict[str, Any]) -> None:
+    """Refuse a standard op whose enumerated string attribute holds a value its spec does not list
+    (``Pad`` with ``mode="wrapx"`` reached numpy's own ``ValueError`` at run time)."""
+    if not is_onnx_domain(node.domain):
+        return
+    opset = graph.opset("")
+    for name, value in attrs.items():
+        allowed = allowed_attribute_values(node.op_type, name, opset)
+        if allowed is not None and value not in allowed:
+            raise ModelFormatError(f"node {node.name!r} ({node.op_type}, opset {opset}): attribute {name!r} is "
+                                   f"{value!r}, not one of {', '.join(allowed)}; the model is malformed (re-export it)")
+
+
 @functools.lru_cache(maxsize=1024)
 def _schema_attributes(op_type: str, opset: int) -> tuple[dict[str, int], frozenset[str]] | None:
     """(attribute name -> AttributeProto type, required names) from the ONNX schema; None if unknown."""
@@ -446,6 +459,7 @@ def _add_node(graph: Graph, node: onnx.NodeProto, model: ModelInfo | None) -> Op
             raise ModelFormatError(f"node {node.name!r} ({node.op_type}): attribute {a.name!r} cannot be decoded ({e})") from e
         kinds[a.name] = a.type
     _check_attribute_types(graph, node, kinds)
+    _check_attribute_values(graph, node, attrs)
     _check_subgraph_arity(node)
     inputs: list[Value | None] = []
     for name in node.input:

@@ -122,3 +122,40 @@ def test_subgraphs_nested_past_the_limit_are_refused_naming_the_node():
             load(_nested_ifs(1000))
     art = graphc.compile(_nested_ifs(MAX_SUBGRAPH_DEPTH), target="numpy")
     assert art.run({"c": np.array(True), "x": np.ones(1, np.float32)})["y"].tolist() == [1.0]
+
+
+def _pad_model(mode: str, opset: int = 18) -> onnx.ModelProto:
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode=mode)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [helper.make_tensor("pads", TensorProto.INT64, [4], [1, 1, 1, 1])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("target", ["numpy", "ort"])
+def test_a_pad_mode_the_spec_does_not_list_is_refused_at_load(target):
+    """Pad's ``mode`` is a free string to the schema and `onnx.checker`: ``"wrapx"`` reached numpy's own
+    ``ValueError`` from ``np.pad`` at run time. Now a ModelFormatError at load naming the node, the op type, the
+    value and the allowed modes."""
+    with pytest.raises(ModelFormatError, match=r"'pad' \(Pad, opset 18\): attribute 'mode' is 'wrapx', "
+                                               r"not one of constant, reflect, edge, wrap"):
+        graphc.compile(_pad_model("wrapx"), target=target)
+
+
+def test_a_pad_mode_set_after_loading_is_refused_by_the_kernel():
+    """A graph changed after the loader's check (a pass or a frontend building Pad itself) meets the same list in
+    the numpy kernel, as a ModelFormatError naming the node, not numpy's ValueError. Every listed mode runs and
+    matches hand-computed values ("wrap" below opset 19 too, as onnxruntime runs it)."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = {"constant": [[0, 0, 0, 0, 0], [0, 0, 1, 2, 0], [0, 3, 4, 5, 0], [0, 0, 0, 0, 0]],
+            "edge": [[0, 0, 1, 2, 2], [0, 0, 1, 2, 2], [3, 3, 4, 5, 5], [3, 3, 4, 5, 5]],
+            "reflect": [[4, 3, 4, 5, 4], [1, 0, 1, 2, 1], [4, 3, 4, 5, 4], [1, 0, 1, 2, 1]],
+            "wrap": [[5, 3, 4, 5, 3], [2, 0, 1, 2, 0], [5, 3, 4, 5, 3], [2, 0, 1, 2, 0]]}
+    for mode, expected in want.items():
+        np.testing.assert_array_equal(graphc.compile(_pad_model(mode), target="numpy").run({"x": x})["y"], expected)
+    graph = graphc.load_model(_pad_model("reflect"))
+    (op,) = [o for o in graph.ops.values() if o.op_type == "Pad"]
+    op.attrs["mode"] = "wrapx"
+    with pytest.raises(ModelFormatError, match=r"Pad node 'pad' \(opset 18\): mode 'wrapx' is not one of "
+                                               r"constant, reflect, edge, wrap"):
+        graphc.compile(graph, target="numpy").run({"x": x})

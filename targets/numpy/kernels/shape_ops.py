@@ -14,6 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 from onnx import helper
 
+from graphc.attributes import allowed_attribute_values
+from graphc.errors import ModelFormatError
+
 from .registry import OpContext, kernel
 
 
@@ -251,7 +254,7 @@ def _pad_array(
         return np.pad(x, width, mode="constant")
     if mode in ("reflect", "edge") and all(b < d and e < d for d, (b, e) in zip(x.shape, width)):
         return _pad_by_slices(x, width, mode == "reflect")
-    return np.pad(x, width, mode=mode)  # type: ignore[call-overload]  # ONNX's mode string; np.pad names a bad one
+    return np.pad(x, width, mode=mode)  # type: ignore[call-overload]  # ONNX's mode string, checked by the kernel
 
 
 def _pad_by_slices(x: np.ndarray, width: Sequence[tuple[int, int]], reflect: bool) -> np.ndarray:
@@ -281,6 +284,10 @@ def pad(
 ) -> np.ndarray:
     """Pad with constant/reflect/edge/wrap; pads/value attributes before opset 11, inputs after."""
     mode = ctx.attr("mode", "constant")
+    allowed = allowed_attribute_values("Pad", "mode", ctx.opset)
+    if allowed is not None and mode not in allowed:  # a graph built without the ONNX loader's check
+        raise ModelFormatError(f"Pad node {ctx.name!r} (opset {ctx.opset}): mode {mode!r} is not one of "
+                               f"{', '.join(allowed)}")
     if ctx.opset < 11:
         pads = ctx.attr("pads", None) if ctx.opset >= 2 else ctx.attr("paddings", None)
         value = ctx.attr("value", 0.0)
