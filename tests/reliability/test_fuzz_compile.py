@@ -19,7 +19,7 @@ import onnx
 import pytest
 
 import graphc
-from graphc import GraphcError
+from graphc import GraphcError, ShapeInferenceError
 from graphc.examples import example_path
 from tests.node_cases import node_cases
 from tests.reliability.bounds import Hang, hung, time_bound
@@ -110,30 +110,36 @@ def test_corpus_of_past_failures():
     assert not changed, "\n".join(changed)
 
 
-def _expected_base_error(graph) -> str:
-    """Why a corpus model kept as a bare GraphcError must fail, worked out from its one op and the
-    feeds ``_feeds`` gives it (not from graphc's message), as a pattern its message must match."""
+def _expected_reshape_error(graph) -> str:
+    """Why the corpus's Reshape model must fail, worked out from its one op and the feeds ``_feeds`` gives it
+    (not from graphc's message), as a pattern its message must match."""
     (op,) = graph.ops.values()
     feeds = _feeds(graph)
     assert op.op_type == "Reshape"  # a 0 copies the input's dim (allowzero=0); sizes then differ
     data, shape = feeds["data"], feeds["shape"]
-    target = tuple(int(data.shape[i]) if d == 0 else int(d) for i, d in enumerate(shape))
+    target = [int(data.shape[i]) if d == 0 else int(d) for i, d in enumerate(shape)]
     assert np.prod(target) != data.size and -1 not in target
-    return (rf"node 'Reshape' \(Reshape, kernel\) failed on inputs \(float32\[{', '.join(map(str, data.shape))}\], "
-            rf"int64\[{len(shape)}\]\): ValueError: cannot reshape array of size {data.size} into shape "
-            rf"\({','.join(map(str, target))}\)")
+    return (rf"Reshape node 'Reshape' \(opset \d+\): cannot reshape an input of shape "
+            rf"\[{', '.join(map(str, data.shape))}\] \({data.size} elements\) into shape \[{', '.join(map(str, target))}\] "
+            r"\(its 0s taken from the input's dims\): the element counts differ")
 
 
-def test_corpus_bare_graphc_errors_fail_for_the_reason_the_model_gives():
-    """The corpus names cases kept as a bare GraphcError by the class graphc raised then (issue 21 Low:
-    an expectation graphc produced itself); each must fail for the cause read off its model. Two more (a
-    Bernoulli and a Reshape) imported opset 999 and are ModelFormatErrors at load since such opsets are refused."""
-    cases = sorted(CORPUS.glob("GraphcError_*.onnx"))
-    assert len(cases) == 1
-    for p in cases:
-        graph = graphc.load_model(p.read_bytes())
-        with pytest.raises(GraphcError, match=_expected_base_error(graph)), np.errstate(all="ignore"):
-            graphc.compile(graph, target="numpy", memory_budget=BUDGET).run(_feeds(graph))
+def test_the_corpus_pins_graphc_error_subclasses():
+    """Every kept case names a subclass of GraphcError (the base class says only that graphc failed): the
+    Reshape kept as a bare GraphcError (numpy's ValueError wrapped by the executor) is a ShapeInferenceError."""
+    bare = [p.name for p in CORPUS.glob("*.onnx") if p.stem.rsplit("_", 1)[0] == "GraphcError"]
+    assert not bare, f"corpus cases pinned to the base class: {bare}"
+
+
+def test_a_reshape_to_another_size_is_a_shape_inference_error_for_the_reason_the_model_gives():
+    """The corpus's Reshape case (once a bare GraphcError: issue 21 Low, an expectation graphc produced itself)
+    must fail as a ShapeInferenceError naming the node, for the cause read off its model. Two more (a Bernoulli
+    and a Reshape) imported opset 999 and are ModelFormatErrors at load since such opsets are refused."""
+    (path,) = CORPUS.glob("ShapeInferenceError_132.onnx")
+    graph = graphc.load_model(path.read_bytes())
+    with pytest.raises(ShapeInferenceError, match=_expected_reshape_error(graph)) as e, np.errstate(all="ignore"):
+        graphc.compile(graph, target="numpy", memory_budget=BUDGET).run(_feeds(graph))
+    assert type(e.value) is ShapeInferenceError and e.value.node == "Reshape"
 
 
 class _Sleeper(graphc.Layer):

@@ -97,7 +97,14 @@ def reshape(ctx: OpContext, x: np.ndarray, shape_in: np.ndarray | None = None) -
     prepared = ctx.state
     if prepared is not None and x.shape == prepared[0]:
         return x.reshape(prepared[1])
-    return x.reshape(_reshape_target(ctx, x.shape, x.size, shape_in))
+    target = _reshape_target(ctx, x.shape, x.size, shape_in)
+    try:
+        return x.reshape(target)
+    except ValueError:  # numpy's only complaint here: the element counts differ
+        zeros = "" if ctx.attr("allowzero", 0) else " (its 0s taken from the input's dims)"
+        raise ctx.shape_error(f"cannot reshape an input of shape {list(x.shape)} ({x.size} elements) into shape "
+                              f"{target}{zeros}: the element counts differ; fix the shape input or the data "
+                              "fed") from None
 
 
 @kernel("Flatten", view=True)
