@@ -23,7 +23,7 @@ import onnx
 from onnx import helper
 
 from graphc.domains import canonical_domain
-from graphc.errors import PlanError, UnsupportedOpError
+from graphc.errors import InputError, PlanError, UnsupportedOpError
 from graphc.limits import current_budget
 
 from .fallback_sizes import OutputSizes
@@ -183,9 +183,22 @@ def _check_image_decoder(node: str, op_type: str, args: Sequence[Any]) -> None:
                         "memory_budget (GRAPHC_MEMORY_BUDGET) or give a smaller image")
 
 
+def _check_bernoulli(node: str, op_type: str, args: Sequence[Any]) -> None:
+    """InputError when a probability is outside [0, 1] or NaN, the spec's domain (onnx.reference raised numpy's
+    ``ValueError``; onnxruntime returns 1 for -0.5 and 0 for 1.5)."""
+    p = args[0] if args else None
+    if not isinstance(p, np.ndarray) or not p.size:
+        return
+    bad = ~((p >= 0) & (p <= 1))
+    if bad.any():
+        at = np.unravel_index(int(np.argmax(bad)), p.shape)
+        raise InputError(f"{op_type} node {node!r}: probability {p[at]} at index {[int(i) for i in at]} is outside "
+                         "[0, 1]; feed (or compute) probabilities in [0, 1]", node=node, op_type=op_type)
+
+
 #: op type (default domain) -> a check of its runtime inputs before onnx.reference runs it (sizes the
-#: plan could not know, found in the data)
-_PRECHECKS: dict[str, Any] = {"ImageDecoder": _check_image_decoder}
+#: plan could not know, and values outside the op's domain, found in the data)
+_PRECHECKS: dict[str, Any] = {"ImageDecoder": _check_image_decoder, "Bernoulli": _check_bernoulli}
 
 
 def names_in(graph: onnx.GraphProto) -> list[str]:

@@ -137,3 +137,25 @@ def test_a_partitioned_artifact_with_python_stages_refuses_unknown_inputs():
     np.testing.assert_array_equal(art.run({"x": x})["y"], -2 * np.maximum(x, 0))
     with pytest.raises(InputError, match=r"unknown input name\(s\) \['xx'\]"):
         art.run({"x": x, "xx": x})
+
+
+def _bernoulli_model():
+    g = helper.make_graph([helper.make_node("Bernoulli", ["p"], ["y"], name="bern", seed=1.0)], "g",
+                          [helper.make_tensor_value_info("p", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("bad, shown", [(-0.5, "-0.5"), (1.5, "1.5"), (np.nan, "nan")])
+def test_probabilities_outside_0_1_are_an_input_error(bad, shown):
+    """Bernoulli's probabilities must lie in [0, 1] (the spec); one outside was numpy's ValueError inside
+    onnx.reference, wrapped as a bare GraphcError (onnxruntime returns 1 for -0.5 and 0 for 1.5). Now an
+    InputError naming the node, op type, the value and its index. Probabilities of exactly 0 and 1 give 0 and 1."""
+    art = graphc.compile(_bernoulli_model(), target="numpy")
+    p = np.array([[0, 1, 1], [0, 0, 1]], np.float32)
+    np.testing.assert_array_equal(art.run({"p": p})["y"], p)
+    p[1, 2] = bad
+    with pytest.raises(InputError, match=rf"Bernoulli node 'bern': probability {shown} at index \[1, 2\] is "
+                                         r"outside \[0, 1\]") as e:
+        art.run({"p": p})
+    assert type(e.value) is InputError
