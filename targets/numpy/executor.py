@@ -23,6 +23,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -113,7 +114,7 @@ class BoundProgram:
                 in_place_over = {offsets[u.name][0] for u in op.inputs if u is not None and u.name in offsets}
                 poison = [b for b, v in zip(outs, op.outputs) if b is not None and offsets[v.name][0] not in in_place_over]
             view_out = {program.slot_of[v] for v in op.outputs if v.name in views}
-            self.steps.append((fn, ctx, step.args, step.outs, tuple(outs), poison, view_out, i))
+            self.steps.append((fn, ctx, _arg_getter(step.args), step.outs, tuple(outs), poison, view_out, i))
         # values not in the arena are dropped after their last reader
         outputs = {s for _, s in program.outputs}
         preset_slots = {s for s, _ in program.presets}
@@ -214,13 +215,14 @@ class BoundProgram:
         debug = self.debug
         memo = self.memo
         roles = memo.roles if memo is not None else {}
+        steps = self.program.steps
         if memo is not None:
             memo.start_run()
         i = -1
         try:
-            for fn, ctx, args, outs, bufs, poison, view_out, i in self.steps:
+            for fn, ctx, get, outs, bufs, poison, view_out, i in self.steps:
                 if i in roles:  # shape arithmetic: its previous outputs may still hold
-                    kept = memo.recall(i, vals, args)  # type: ignore[union-attr]
+                    kept = memo.recall(i, vals, steps[i].args)  # type: ignore[union-attr]
                     if kept is not None:
                         for slot, r in zip(outs, kept):
                             vals[slot] = r
@@ -232,7 +234,7 @@ class BoundProgram:
                 if debug:
                     for b in poison:
                         _poison(b)
-                res = fn(ctx, *[vals[a] for a in args])
+                res = fn(ctx, *get(vals))
                 if type(res) is not tuple:
                     if type(res) is list and len(outs) > 1:
                         res = tuple(res)
@@ -241,10 +243,15 @@ class BoundProgram:
                 if len(res) < len(outs):
                     raise GraphcError(f"returned {len(res)} outputs, the node has {len(outs)}")
                 for slot, r, buf in zip(outs, res, bufs):
-                    if r is not buf and type(r) is not np.ndarray:
+                    if r is buf:  # the planned buffer (the common case): nothing to check
+                        vals[slot] = r
+                        if record:
+                            self._record(slot, r, shapes)  # type: ignore[arg-type]
+                        continue
+                    if type(r) is not np.ndarray:
                         if r is not None and not isinstance(r, (list, dict, np.ndarray)):
                             r = np.asarray(r)
-                    if r is not buf and arena is not None and isinstance(r, np.ndarray) and slot not in view_out \
+                    if arena is not None and isinstance(r, np.ndarray) and slot not in view_out \
                             and np.may_share_memory(r, arena):
                         # an undeclared view of an arena buffer: copy it so the buffer can be reused
                         if buf is not None and buf.shape == r.shape and buf.dtype == r.dtype:
@@ -256,7 +263,7 @@ class BoundProgram:
                     if record:
                         self._record(slot, r, shapes)  # type: ignore[arg-type]
                 if i in roles:
-                    memo.remember(i, vals, args, outs)  # type: ignore[union-attr]
+                    memo.remember(i, vals, steps[i].args, outs)  # type: ignore[union-attr]
                 for s in frees[i]:
                     vals[s] = None
         except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
@@ -309,6 +316,20 @@ def _describe(a: Any) -> str:
     if isinstance(a, np.ndarray):
         return f"{a.dtype.name}{list(a.shape)}"
     return type(a).__name__
+
+
+def _arg_getter(args: tuple[int, ...]) -> Callable[[list[Any]], tuple]:
+    """A function of the slot list returning the values in ``args`` as a tuple (one C call per step
+    instead of a list comprehension)."""
+    if len(args) >= 2:
+        return itemgetter(*args)
+    if len(args) == 1:
+        return itemgetter(slice(args[0], args[0] + 1))  # a one-element list
+    return _no_args
+
+
+def _no_args(vals: list[Any]) -> tuple:
+    return ()
 
 
 def _aligned_arena(nbytes: int, alignment: int = 64) -> np.ndarray | None:

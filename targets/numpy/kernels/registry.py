@@ -112,7 +112,9 @@ class OpContext:
         """The planned buffer for output ``index`` if its shape and dtype fit, else a new array."""
         if index < len(self.outs):
             buf = self.outs[index]
-            if buf is not None and buf.shape == tuple(shape) and buf.dtype == np.dtype(dtype):
+            # compared without building np.dtype(dtype) (None means float64, as for np.empty)
+            if buf is not None and buf.dtype == (np.float64 if dtype is None else dtype) \
+                    and buf.shape == (shape if type(shape) is tuple else tuple(shape)):
                 return buf
         shape = tuple(shape)
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
