@@ -58,6 +58,17 @@ __all__ = ["OpContext", "KernelSpec", "KernelTable", "KERNELS", "kernel"]
 _CHECKED_ALLOCATION = 1 << 20
 
 
+#: the key, in a scratch pool, of its cache of handed-out views: (key, shape, dtype, zero) -> array
+_VIEWS = object()
+
+
+def _remember(views: dict[Any, np.ndarray], request: tuple, buf: np.ndarray) -> None:
+    try:
+        views[request] = buf
+    except TypeError:  # an unhashable shape: not cached
+        pass
+
+
 class OpContext:
     """What a kernel knows about the node it runs for. Built once per node at lowering."""
 
@@ -84,7 +95,7 @@ class OpContext:
         self.inplace_ok = False
         #: what the kernel's ``prepare`` hook returned at lowering (None: not prepared)
         self.state: Any = None
-        self._scratch: dict[Any, np.ndarray] | None = None
+        self._scratch: dict[Any, Any] | None = None
 
     def attr(self, name: str, default: Any = None) -> Any:
         """The decoded attribute ``name`` or ``default`` when the node omits it."""
@@ -141,12 +152,26 @@ class OpContext:
           value) and filled once when allocated; positions nobody writes keep that value.
           Meant for small constant tables (a pool's divisor counts): a kernel relying on it
           must put everything that decides which positions it writes into ``key``.
+
+        A repeated request (same key, shape, dtype and ``zero``, no ``fill``) returns the view
+        it got before, from a cache in the pool that forgets a key's views when its buffer grows.
         """
-        if zero:
-            fill = 0
         pool = self._scratch
         if pool is None:
             pool = self._scratch = {}
+        views = pool.get(_VIEWS)
+        if views is None:
+            views = pool[_VIEWS] = {}
+        if fill is None:  # warm calls: the view handed out last time for the same request
+            try:
+                view = views.get((key, shape, dtype, zero))
+            except TypeError:  # an unhashable shape (a list): the slow path below
+                view = None
+            if view is not None:
+                return view
+        if zero:
+            fill = 0
+        request = (key, shape, dtype, zero)
         shape = tuple(shape)
         dtype = np.dtype(dtype)
         if fill is not None:
@@ -155,13 +180,19 @@ class OpContext:
             if buf is None:
                 self._check_scratch(key, shape, dtype)
                 buf = pool[full_key] = np.full(shape, fill, dtype)
+            if zero:
+                _remember(views, request, buf)  # private and never replaced
             return buf
         size = math.prod(shape)
         flat = pool.get((key, dtype.str))
         if flat is None or flat.size < size:
             self._check_scratch(key, shape, dtype)
             flat = pool[(key, dtype.str)] = np.empty(size, dtype)
-        return flat[:size].reshape(shape)
+            for old in [r for r in views if not r[3]]:  # views of the smaller buffer would keep it alive
+                del views[old]
+        view = flat[:size].reshape(shape)
+        _remember(views, request, view)
+        return view
 
     def _check_scratch(self, key: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
         """A new scratch buffer above the checked size is checked against the run's memory budget first, with
@@ -170,7 +201,7 @@ class OpContext:
         if nbytes > _CHECKED_ALLOCATION:
             current_budget().check_allocation(self.name, self.op_type, shape, nbytes, what=f"its scratch {key!r}")
 
-    def share_scratch(self, pool: dict[Any, np.ndarray]) -> None:
+    def share_scratch(self, pool: dict[Any, Any]) -> None:
         """Draw scratch buffers from ``pool`` (the executor passes one pool per bound program)."""
         self._scratch = pool
 
