@@ -165,15 +165,16 @@ class Value:
 class Op:
     """An operation node: ``op_type`` in ``domain`` with decoded ``attrs``.
 
-    ``attr_kinds`` keeps each attribute's ONNX type so export is lossless. After
-    ``fold-blobs`` an op may carry ``blobs`` (constant inputs moved into the op) with
-    the input slot each came from in ``blob_slots``. A custom-layer op records its
+    ``attr_kinds`` keeps each attribute's ONNX type so export is lossless. ``inputs``
+    are in ONNX slot order at every stage; ``fold-blobs`` records in ``blob_slots`` the
+    slots whose constant input the op takes as a blob, and ``blobs`` is the view of those
+    constants' arrays. A custom-layer op records its
     layer binding in ``layer``; ``provenance`` records which pass/rule created it.
     """
 
     __slots__ = (
         "name", "op_type", "domain", "attrs", "attr_kinds", "inputs", "outputs",
-        "doc_string", "overload", "metadata", "blobs", "blob_slots", "layer",
+        "doc_string", "overload", "metadata", "blob_slots", "layer",
         "provenance", "graph", "anonymous", "source_attrs", "_order", "_captures", "__weakref__",
     )
 
@@ -196,8 +197,7 @@ class Op:
         self.doc_string = doc_string
         self.overload = ""
         self.metadata: dict[str, str] = {}
-        self.blobs: list[np.ndarray] = []
-        self.blob_slots: list[int] = []
+        self.blob_slots: list[int] = []  # sorted input slots taken as blobs (set by fold-blobs)
         self.layer: Any = None
         self.provenance: list[dict[str, Any]] = []
         self.graph: Graph | None = None
@@ -216,6 +216,23 @@ class Op:
             elif isinstance(val, list) and val and isinstance(val[0], Graph) and all(isinstance(g, Graph) for g in val):
                 for i, g in enumerate(val):
                     yield f"{key}[{i}]", g
+
+    @property
+    def blobs(self) -> list[np.ndarray]:
+        """The arrays of the constant inputs at ``blob_slots``, in slot order (a view: read-only)."""
+        out = []
+        for s in self.blob_slots:
+            v = self.inputs[s] if s < len(self.inputs) else None
+            if v is None or v.const is None:
+                raise VerifyError(f"op {self.name!r} ({self.qualified_type}): blob slot {s} holds no constant; "
+                                  "a rewrite replaced it without clearing op.blob_slots")
+            out.append(np.asarray(v.const))
+        return out
+
+    def runtime_inputs(self) -> list[tuple[int, Value | None]]:
+        """(slot, value) of every input slot not taken as a blob, in slot order."""
+        taken = set(self.blob_slots)
+        return [(s, v) for s, v in enumerate(self.inputs) if s not in taken]
 
     @property
     def has_subgraphs(self) -> bool:
@@ -599,7 +616,8 @@ class Graph:
             v._uses[(op, slot)] = None
 
     def set_input(self, op: Op, slot: int, value: Value | None) -> None:
-        """Rewire input ``slot`` of ``op`` to ``value`` (None omits it)."""
+        """Rewire input ``slot`` of ``op`` to ``value`` (None omits it); a blob slot that no
+        longer holds a constant stops being one."""
         old = op.inputs[slot]
         if old is value:
             return
@@ -608,6 +626,8 @@ class Graph:
         if value is not None and value.graph is self:
             value._uses[(op, slot)] = None
         op.inputs[slot] = value
+        if slot in op.blob_slots and (value is None or value.const is None):
+            op.blob_slots = [s for s in op.blob_slots if s != slot]
         self._mutated()
 
     def append_input(self, op: Op, value: Value | None) -> None:
@@ -624,9 +644,8 @@ class Graph:
     def remove_input_slots(self, op: Op, slots: Iterable[int]) -> list[Value | None]:
         """Remove input ``slots`` of ``op``; the later inputs move down (edges re-keyed).
 
-        Returns the removed values in slot order. ``fold-blobs`` uses it to move
-        constant inputs into ``op.blobs``; removed values stay in the graph (remove
-        them with :meth:`remove_value` once unused).
+        Returns the removed values in slot order; they stay in the graph (remove them
+        with :meth:`remove_value` once unused). Blob slots follow their inputs.
         """
         drop = set(slots)
         if any(not 0 <= s < len(op.inputs) for s in drop):
@@ -634,6 +653,7 @@ class Graph:
         removed = [op.inputs[s] for s in sorted(drop)]
         self._unlink_inputs(op)
         op.inputs = [v for s, v in enumerate(op.inputs) if s not in drop]
+        op.blob_slots = [s - sum(d < s for d in drop) for s in op.blob_slots if s not in drop]
         for slot, v in enumerate(op.inputs):
             if v is not None and v.graph is self:
                 v._uses[(op, slot)] = None
@@ -904,7 +924,6 @@ def _copy_graph(src: Graph, parent: Op | None, outer: dict[Value, Value]) -> Gra
         new = Op(op.op_type, op.name, op.domain, attrs, op.attr_kinds, op.doc_string)
         new.overload = op.overload
         new.metadata = dict(op.metadata)
-        new.blobs = list(op.blobs)
         new.blob_slots = list(op.blob_slots)
         new.layer = op.layer
         new.provenance = list(op.provenance)

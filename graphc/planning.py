@@ -19,7 +19,6 @@ import numpy as np
 
 from graphc.errors import PlanError
 from graphc.ir import Graph, Op, Value
-from graphc.layers.slots import input_slots
 from graphc.limits import memory_budget
 
 __all__ = ["plan_graph", "BufferPlan", "Hints", "Shapes", "PLAN_KEY", "LEGACY_PLAN_KEY", "ALIGNMENT", "read_plan",
@@ -198,7 +197,7 @@ def plan_graph(graph: Graph, shapes: Shapes | None = None, hints: Hints | None =
     for i, op in enumerate(order):
         hint = hints(op) if hints is not None and op.layer is None else ({}, False)
         inplace, view, joins = hint[0], hint[1], len(hint) > 2 and bool(hint[2])
-        by_slot = dict(zip(input_slots(op), op.inputs))  # original slot -> runtime input (blobs folded out)
+        by_slot = dict(op.runtime_inputs())  # slot -> runtime input (blob slots left out)
         if joins and len(op.outputs) == 1 and id(op.outputs[0]) not in outputs:
             joined = _join(op, group, shapes, alignment, last_use(op.outputs[0]))
             if joined is not None:

@@ -57,11 +57,12 @@ def verify_graph(graph: Any) -> None:
                 raise VerifyError(f"value {v.name!r} in graph {graph.name!r} is neither local nor from an enclosing scope")
         if any(v.graph is not graph for v in op.outputs):
             raise VerifyError(f"op {name!r} ({op.op_type}): output slots are not dense or disagree with graph edges")
-        if op.blobs or op.blob_slots:
+        if op.blob_slots:
             slots = list(op.blob_slots)
-            if len(op.blobs) != len(slots) or slots != sorted(set(slots)) or slots[0] < 0:
+            if slots != sorted(set(slots)) or slots[0] < 0 or any(
+                    s >= len(op.inputs) or op.inputs[s] is None or op.inputs[s].const is None for s in slots):
                 raise VerifyError(f"op {name!r} ({op.op_type}): blob_slots {slots} must be distinct, sorted and "
-                                  f"non-negative, one per blob ({len(op.blobs)} blobs)")
+                                  "each hold a constant input")
         for _, sub in op.subgraphs():
             if sub.parent is not op:
                 raise VerifyError(f"op {name!r} ({op.op_type}): subgraph {sub.name!r} does not point back to it")

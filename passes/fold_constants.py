@@ -11,7 +11,6 @@ from graphc import limits
 from graphc.domains import is_onnx_domain
 from graphc.evaluate import reference_evaluate
 from graphc.ir import Graph, Op
-from graphc.layers.slots import full_inputs
 from graphc.passinfra import PassContext, PassResult, graph_pass
 from passes.infer_shapes import predicted_output_types
 
@@ -55,7 +54,7 @@ def fold_constants(graph: Graph, ctx: PassContext, *, max_elements: int = 1 << 2
                 result.stats["not-folded:too-large"] = result.stats.get("not-folded:too-large", 0) + 1
                 continue
             try:
-                values = evaluate(op, full_inputs(op, [None if v is None else v.const for v in op.inputs]))
+                values = evaluate(op, [None if v is None else v.const for v in op.inputs])
             except Exception as e:  # noqa: BLE001 - leave it to run time, where errors are reported
                 logger.debug("not folding %s (%s): %s", op.name, op.op_type, e)
                 continue

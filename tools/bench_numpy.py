@@ -69,14 +69,11 @@ def gemm_peak_gflops(n: int = 2048, repeat: int = 5) -> float:
 
 def model_flops(graph) -> float:
     """FLOPs (2 per multiply-add) of the Conv/ConvTranspose/Gemm/MatMul ops of a compiled graph (static shapes)."""
-    from graphc.layers.slots import full_inputs
-
     total = 0.0
     for op in graph.topological_order():
         if op.op_type not in ("Conv", "FusedConv", "ConvTranspose", "Gemm", "FusedGemm", "MatMul"):
             continue
-        args = full_inputs(op, list(op.inputs))
-        shapes = [None if a is None else (a.shape if isinstance(a, np.ndarray) else a.type.shape) for a in args]
+        shapes = [None if a is None else a.type.shape for a in op.inputs]
         out = op.outputs[0].type.shape
         if not shapes[0] or not shapes[1] or out is None or not all(isinstance(d, int) for d in out):
             continue

@@ -141,7 +141,7 @@ class GraphDiff:
     def _key(self, o: Op, back: dict[Op, Op] | None) -> tuple:
         """Structural key; for after-ops, producers are translated to their before partners."""
         ins: list[tuple[Any, ...] | None] = []
-        for v in o.inputs:
+        for v in _runtime(o):
             if v is None:
                 ins.append(None)
                 continue
@@ -181,16 +181,16 @@ class GraphDiff:
         out: list[Change] = []
         if ob.name != oa.name:
             out.append(Change("renamed", "~", oa.name, oa.op_type, f"{ob.name} → {oa.name}", ob.name, oa.name))
-        n = max(len(ob.inputs), len(oa.inputs))
+        rb, ra = _runtime(ob), _runtime(oa)
         rewired = []
-        for i in range(n):
-            vb = ob.inputs[i] if i < len(ob.inputs) else None
-            va = oa.inputs[i] if i < len(oa.inputs) else None
+        for i in range(max(len(rb), len(ra))):
+            vb = rb[i] if i < len(rb) else None
+            va = ra[i] if i < len(ra) else None
             if not self._same_input(vb, va, vpairs):
                 rewired.append(f"input {i}: {_vname(vb)} → {_vname(va)}")
         if rewired:
             out.append(Change("rewired", "~", oa.name, oa.op_type, "; ".join(rewired),
-                              [_vname(v) for v in ob.inputs], [_vname(v) for v in oa.inputs],
+                              [_vname(v) for v in rb], [_vname(v) for v in ra],
                               *_neighbourhood(oa, self.after)))
         for key in sorted(set(ob.attrs) | set(oa.attrs)):
             x, y = ob.attrs.get(key, _ABSENT), oa.attrs.get(key, _ABSENT)
@@ -210,6 +210,10 @@ class GraphDiff:
 
     def _value_changes(self, vpairs: dict[Value, Value]) -> list[Change]:
         out: list[Change] = []
+        # a constant read only as blobs is shown as the ops' blobs, not as a weight of the graph
+        only_b = {v for v in self.before.values.values() if _blob_only(v)}
+        only_a = {v for v in self.after.values.values() if _blob_only(v)}
+        vpairs = {vb: va for vb, va in vpairs.items() if vb not in only_b and va not in only_a}
         paired_after = set(vpairs.values())
         for vb, va in vpairs.items():
             if vb.const is not None or va.const is not None:
@@ -222,11 +226,11 @@ class GraphDiff:
             elif vb.type != va.type and not self._io_value(vb, va):
                 out.append(Change("type", "~", va.name, "", f"{vb.type} → {va.type}", str(vb.type), str(va.type)))
         for vb in self.before.values.values():
-            if vb.const is not None and vb not in vpairs:
+            if vb.const is not None and vb not in vpairs and vb not in only_b:
                 d = self._describe_array(vb.const)
                 out.append(Change("weight", "-", vb.name, "", d, d, None))
         for va in self.after.values.values():
-            if va.const is not None and va not in paired_after:
+            if va.const is not None and va not in paired_after and va not in only_a:
                 d = self._describe_array(va.const)
                 out.append(Change("weight", "+", va.name, "", d, None, d))
         return out
@@ -254,12 +258,32 @@ class GraphDiff:
         return out
 
     def _op_change(self, kind: str, mark: str, o: Op, graph: Graph) -> Change:
-        ins = ", ".join(_vname(v) for v in o.inputs)
+        ins = ", ".join(_vname(v) for v in _runtime(o))
         outs = ", ".join(v.name for v in o.outputs)
         return Change(kind, mark, o.name, o.qualified_type, f"({ins}) -> {outs}", None, None, *_neighbourhood(o, graph))
 
 
 _ABSENT = object()
+
+
+def _runtime(o: Op) -> list[Value | None]:
+    """The op's inputs as the diff shows them: its runtime inputs in order, blobs apart
+    (the op's ``blobs`` line shows those), as they read before blobs became a view."""
+    return [v for _, v in o.runtime_inputs()]
+
+
+def _blob_only(v: Value) -> bool:
+    """True for a constant that is read, and only as a blob (by ops or from their subgraphs)."""
+    if v.const is None or not v.is_used() or v.is_graph_output() or v.is_graph_input():
+        return False
+    if any(s not in op.blob_slots for op, s in v.uses()):
+        return False
+    for capturer in v.capturers():
+        for _, sub in capturer.subgraphs():
+            for inner in sub.walk():
+                if any(x is v and s not in inner.blob_slots for s, x in enumerate(inner.inputs)):
+                    return False
+    return True
 
 
 def _vname(v: Value | None) -> str:
@@ -268,7 +292,7 @@ def _vname(v: Value | None) -> str:
 
 def _neighbourhood(o: Op, graph: Graph) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ins = []
-    for v in o.inputs:
+    for v in _runtime(o):
         if v is None:
             continue
         if v.const is not None:

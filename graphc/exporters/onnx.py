@@ -2,8 +2,8 @@
 
 Everything the frontend read comes back: names, doc strings, metadata_props, opset
 imports, IR version, model-local functions, value_info for typed intermediates.
-Blobs that ``fold-blobs`` moved into ops become initializers at their input slots
-again, so the exported model is plain ONNX.
+An op's blobs are constant inputs in their slots (``fold-blobs`` moves nothing), so
+they are exported as the initializers they are and the model is plain ONNX.
 """
 
 from __future__ import annotations
@@ -87,14 +87,15 @@ def graph_to_proto(graph: Graph) -> onnx.GraphProto:
     for v in graph.values.values():
         if v.const is not None:
             gp.initializer.append(_tensor(v))
-    n_init = len(gp.initializer)
     for op in graph.topological_order():
         gp.node.append(node_proto(op, gp))
     root = graph.root.model
     if graph.parent is None and root is not None and root.ir_version < 4:
-        # IR < 4: every initializer is also a graph input, blobs re-materialized above included
-        for t in gp.initializer[n_init:]:
-            gp.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        # IR < 4: every initializer is also a graph input (constants passes created included)
+        declared = {vi.name for vi in gp.input}
+        for t in gp.initializer:
+            if t.name not in declared:
+                gp.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     for v in graph.values.values():
         if v.const is None and v.name not in io and (v.type.dtype is not None or v.type.kind != "tensor"):
             if v.producer() is not None:
@@ -103,19 +104,8 @@ def graph_to_proto(graph: Graph) -> onnx.GraphProto:
 
 
 def node_proto(op: Op, gp: onnx.GraphProto) -> onnx.NodeProto:
-    """``op`` as an ONNX node; blobs that fold-blobs moved into it become initializers of ``gp`` again."""
+    """``op`` as an ONNX node (its blobs are constant inputs, exported as initializers by name)."""
     inputs = [v.name if v is not None else "" for v in op.inputs]
-    if op.blobs:  # fold-blobs moved constant inputs into the op: put them back at their slots
-        from ..layers.slots import merge_slots
-
-        names = []
-        for i, blob in enumerate(op.blobs):
-            name = f"{op.name}__blob{i}"
-            while op.graph is not None and op.graph.lookup(name) is not None:
-                name += "_"
-            gp.initializer.append(numpy_helper.from_array(np.asarray(blob), name))
-            names.append(name)
-        inputs = [n or "" for n in merge_slots(inputs, names, op.blob_slots)]
     omitted = {int(i) for i in op.metadata.get(f"{_PRIVATE_META}omitted_outputs", "").split(",") if i}
     outputs = ["" if i in omitted else v.name for i, v in enumerate(op.outputs)]
     node = onnx.NodeProto(op_type=op.op_type, input=inputs, output=outputs)

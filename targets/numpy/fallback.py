@@ -68,17 +68,6 @@ def has_fallback(domain: str, op_type: str) -> bool:
     return (canonical_domain(domain), op_type) in fallback_ops()
 
 
-def _slot_names(op: Op, blob_names: Sequence[str]) -> list[str]:
-    """The node's input names in original slot order: blobs at ``op.blob_slots``, runtime inputs elsewhere."""
-    from graphc.layers.slots import merge_slots
-
-    runtime = ["" if v is None else v.name for v in op.inputs]
-    names = [n or "" for n in merge_slots(runtime, list(blob_names), op.blob_slots)]
-    while names and names[-1] == "":
-        names.pop()
-    return names
-
-
 class ReferenceRunner:
     """Runs one op through onnx.reference, called like a numpy kernel with runtime inputs only.
 
@@ -101,10 +90,8 @@ class ReferenceRunner:
                 "without a Loop, or register a custom layer for it (graphc scaffold)")
         self.op_type = op.op_type
         gp = onnx.GraphProto(name=f"fallback_{op.name}")
-        node = node_proto(op, gp)  # blobs become initializers of gp
-        del node.input[:]
-        node.input.extend(_slot_names(op, [t.name for t in gp.initializer][-len(op.blobs):] if op.blobs else []))
-        # the runtime inputs, in slot order, under their own names
+        node = node_proto(op, gp)
+        # every present input (constants included: the executor presets them), in slot order, under its own name
         self.input_names = [v.name for v in op.inputs if v is not None]
         self.capture_names = [v.name for v in captures if v.name not in self.input_names]
         seen: set[str] = set()

@@ -93,8 +93,6 @@ def free_values(graph: Graph) -> list[Value]:
 
 def lower_program(graph: Graph, fallback: bool = True, captures: list[Value] | None = None) -> Program:
     """Lower ``graph`` (root or subgraph) to a :class:`Program`; refuse ops nothing can run."""
-    from graphc.layers.slots import full_inputs
-
     captures = list(captures if captures is not None else free_values(graph) if graph.parent is not None else [])
     slot_of: dict[Value, int] = {}
     presets: list[tuple[int, Any]] = []
@@ -127,18 +125,8 @@ def lower_program(graph: Graph, fallback: bool = True, captures: list[Value] | N
         runtime = [NONE_SLOT if v is None else slot(v) for v in op.inputs]
         spec = KERNELS.lookup(op.domain, op.op_type, op.opset) if kind == "native" else None
         caps = tuple(slot(v) for v in graph.captures(op)) if op.has_subgraphs else ()
-        if kind == "native" and op.blobs:
-            args = []
-            for a in full_inputs(op, [_Ref(s) for s in runtime]):
-                if isinstance(a, _Ref):
-                    args.append(a.slot)
-                elif a is None:
-                    args.append(NONE_SLOT)
-                else:
-                    presets.append((n, np.asarray(a)))
-                    const_at[n] = presets[-1][1]
-                    args.append(n)
-                    n += 1
+        if kind == "layer":  # constant inputs are the layer's blobs; it is called with the others
+            args = [NONE_SLOT if v is None else slot(v) for v in op.inputs if v is None or v.const is None]
         elif kind == "fallback":
             args = [s for s in runtime if s != NONE_SLOT] + list(caps)
         else:
@@ -186,12 +174,3 @@ def _prepare(op: Op, spec: KernelSpec, args: list[int], consts: dict[int, Any], 
     except Exception as e:  # noqa: BLE001 - a failing hook becomes an error naming the node
         raise GraphcError(f"node {op.name!r} ({op.qualified_type}): preparing its kernel at lowering failed: "
                           f"{type(e).__name__}: {e}") from e
-
-
-class _Ref:
-    """A runtime-input placeholder passed through full_inputs to learn its slot position."""
-
-    __slots__ = ("slot",)
-
-    def __init__(self, slot: int):
-        self.slot = slot

@@ -176,24 +176,9 @@ def _bound_types(op: Op, opset: int) -> dict[str, set[str]]:
             if name is not None:
                 bound.setdefault(formal.type_str, set()).add(name)
 
-    values_in = list(op.inputs)
-    if op.blobs:  # after fold-blobs: rebuild the slot order
-        from graphc.layers.slots import full_inputs
-
-        values_in = full_inputs(op, list(op.inputs))
-        values_in = [v if not isinstance(v, np.ndarray) else _ConstView(v) for v in values_in]
-    bind(schema.inputs, values_in)
+    bind(schema.inputs, list(op.inputs))
     bind(schema.outputs, op.outputs)
     return bound
-
-
-class _ConstView:
-    """A blob seen as a typed value (for type binding only)."""
-
-    def __init__(self, array: np.ndarray):
-        from graphc.ir import TensorType
-
-        self.type = TensorType(array.dtype, tuple(array.shape))
 
 
 def _tiny_model(ir_version: int, opset: int, ml_opset: int | None, node: str = "Identity") -> onnx.ModelProto:

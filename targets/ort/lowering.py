@@ -31,7 +31,7 @@ from graphc.errors import LayerError, UnsupportedOpError
 from graphc.exporters.onnx import to_onnx
 from graphc.ir import Graph, Op
 from graphc.layers.serialize import encode_params
-from graphc.layers.slots import input_slots, split_inputs
+from graphc.layers.slots import split_inputs
 
 from .function_builder import FUNCTION_DOMAIN, FunctionBuilder
 from .kernel_ops import ONNX_REFERENCE, kernel_source
@@ -96,7 +96,7 @@ def _ops_to_lower(graph: Graph, native):
 
 def _slot_info(op: Op, node: onnx.NodeProto) -> tuple[dict[str, Any], list[np.ndarray]]:
     _, blobs, blob_slots = split_inputs(op)
-    runtime_slots = [s for s, v in zip(input_slots(op), op.inputs) if v is None or v.const is None]
+    runtime_slots = [s for s in range(len(op.inputs)) if s not in set(blob_slots)]
     node_slots = [i for i, n in enumerate(node.input) if n]
     return {"node_slots": node_slots, "runtime_slots": runtime_slots, "blob_slots": list(blob_slots),
             "n_slots": len(node.input)}, blobs

@@ -26,7 +26,7 @@ def test_tutorial_snippets_run(tmp_path, monkeypatch, capsys):
         exec(compile(block, f"{DOC.name}[block {i}]", "exec"), namespace)  # noqa: S102 - our own doc
     assert files == 4
     out = capsys.readouterr().out
-    for printed in ("(1, 3, 8, 10)", "(1, 9, 8, 3)", "['images'] [[9, 8]] [1]", "[16. 17. 18. 19.]", "[ 8.  9. 10. 11.]"):
+    for printed in ("(1, 3, 8, 10)", "(1, 9, 8, 3)", "['images', 'size'] [[9, 8]] [1]", "[16. 17. 18. 19.]", "[ 8.  9. 10. 11.]"):
         assert printed in out
 
 

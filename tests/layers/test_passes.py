@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from graphc import UnsupportedOpError
 from graphc.exporters.onnx import to_onnx
 from graphc.frontends.onnx import load_onnx
-from graphc.layers import full_inputs, load_layer_modules, split_inputs
+from graphc.layers import load_layer_modules, split_inputs
 from graphc.passinfra import PassContext, PassManager
 from graphc.passinfra.instruments import Timing, VerifyEach
 
@@ -113,18 +113,19 @@ def test_resize_bilinear_const_size_becomes_blob_zero_with_slot_one(layers):
     g = load_onnx(resize_bilinear_model(align_corners=1))
     res = _run(g, StandardOnlyTarget().pipeline(), StandardOnlyTarget(), layers)
     op = g.op("resize")
-    assert [v.name for v in op.inputs] == ["x"] and op.blob_slots == [1]
+    assert [v.name for v in op.inputs] == ["x", "size"] and op.blob_slots == [1]  # inputs stay in slot order
     assert op.blobs[0].dtype == np.int32 and op.blobs[0].tolist() == [9, 8]
     assert op.layer.params == {"align_corners": True}
-    assert res["fold-blobs"] == (True, {"blobs": 1, "layer_blobs": 1, "constants_removed": 1})
-    assert not g.constants()  # the Constant node's value went with it
+    assert res["fold-blobs"] == (True, {"blobs": 1, "layer_blobs": 1})
+    assert [v.name for v in g.constants()] == ["size"]  # the blob is that constant's array, not a copy
+    assert op.blobs[0] is not None and np.shares_memory(op.blobs[0], g.value("size").const)
     assert str(op.outputs[0].type) == "float32[1,9,8,3]"
     layer = op.layer.build(op.blobs, op.blob_slots)
     assert layer.blobs[0].tolist() == [9, 8] and layer.blob_slots == [1]
     assert _run(g, "fold-blobs")["fold-blobs"][0] is False
 
 
-def test_split_and_full_inputs_agree_before_and_after_folding():
+def test_split_inputs_agree_before_and_after_folding():
     nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", mode="nearest"),
              helper.make_node("Mul", ["two", "y"], ["z"], name="mul")]
     inits = [helper.make_tensor("scales", F, [4], [1, 1, 2, 2]), helper.make_tensor("two", F, [], [2.0])]
@@ -133,13 +134,14 @@ def test_split_and_full_inputs_agree_before_and_after_folding():
     before = {op.name: split_inputs(op) for op in g.topological_order()}
     _run(g, "fold-blobs")
     resize, mul = g.op("resize"), g.op("mul")
-    assert resize.inputs[0].name == "x" and resize.inputs[1] is None and resize.blob_slots == [2]
-    assert mul.blob_slots == [0] and [v.name for v in mul.inputs] == ["y"]
+    assert [v and v.name for v in resize.inputs] == ["x", None, "scales"] and resize.blob_slots == [2]
+    assert mul.blob_slots == [0] and [v.name for v in mul.inputs] == ["two", "y"]
+    assert resize.runtime_inputs() == [(0, g.value("x")), (1, None)] and mul.runtime_inputs() == [(1, g.value("y"))]
     for op in (resize, mul):
         rt, blobs, slots = split_inputs(op)
         assert slots == before[op.name][2] and [v and v.name for v in rt] == [v and v.name for v in before[op.name][0]]
-    assert full_inputs(mul, ["Y"])[0].shape == () and full_inputs(mul, ["Y"])[1] == "Y"
-    assert [type(a).__name__ for a in full_inputs(resize, ["X", None])] == ["str", "NoneType", "ndarray"]
+        assert [b.tolist() for b in blobs] == [b.tolist() for b in op.blobs]
+    assert mul.blobs[0].tolist() == 2.0 and resize.blobs[0].tolist() == [1, 1, 2, 2]
 
 
 def test_const_graph_outputs_and_inputs_stay_values():
@@ -152,7 +154,7 @@ def test_const_graph_outputs_and_inputs_stay_values():
     assert g.op("add").blob_slots == [1] and "c" in g.values and g.is_output(g.value("c"))
 
 
-def test_outer_constant_read_in_a_subgraph_is_folded_and_capture_dropped():
+def test_outer_constant_read_in_a_subgraph_is_a_blob_of_the_inner_op():
     body = helper.make_graph([helper.make_node("Add", ["x", "k"], ["t"], name="inner_add")], "then", [],
                              [helper.make_tensor_value_info("t", F, None)])
     other = helper.make_graph([helper.make_node("Neg", ["x"], ["e"], name="inner_neg")], "else", [],
@@ -162,7 +164,8 @@ def test_outer_constant_read_in_a_subgraph_is_folded_and_capture_dropped():
                [helper.make_tensor_value_info("y", F, None)], [helper.make_tensor("k", F, [2], [10, 20])])
     g = load_onnx(m)
     _run(g, "fold-blobs")
-    assert "k" not in g.values and [v.name for v in g.captures(g.op("if"))] == ["x"]
+    assert sorted(v.name for v in g.captures(g.op("if"))) == ["k", "x"]  # the outer constant stays captured
+    assert g.op("if").attrs["then_branch"].op("inner_add").blob_slots == [1]
     assert g.op("if").attrs["then_branch"].op("inner_add").blobs[0].tolist() == [10, 20]
     _assert_same_outputs(m, to_onnx(g), {"c": np.array(True), "x": np.array([1, 2], np.float32)})
 
@@ -191,13 +194,13 @@ def test_exported_folded_graph_round_trips_blobs_at_their_slots():
     m = _model(nodes, [helper.make_tensor_value_info("x", F, [1, 1, 3, 3])], [helper.make_tensor_value_info("out", F, None)], inits)
     g = load_onnx(m)
     _run(g, "fold-blobs")
-    assert g.op("conv").blob_slots == [1, 2] and not g.constants()
+    assert g.op("conv").blob_slots == [1, 2]
     exported = to_onnx(g)
     conv = [n for n in exported.graph.node if n.name == "conv"][0]
-    assert list(conv.input) == ["z", "conv__blob0", "conv__blob1"]
+    assert list(conv.input) == ["z", "w", "b"]  # blobs are the constants they view, exported by name
     _assert_same_outputs(m, exported, {"x": rng.standard_normal((1, 1, 3, 3)).astype(np.float32)})
     again = load_onnx(exported)  # and back: the blobs are initializers at the same slots
-    assert [v.name for v in again.op("mul").inputs] == ["mul__blob0", "y"]
+    assert [v.name for v in again.op("mul").inputs] == ["two", "y"]
 
 
 def test_folding_a_light_model_keeps_its_outputs():
@@ -205,7 +208,8 @@ def test_folding_a_light_model_keeps_its_outputs():
     g = load_onnx(m)
     res = _run(g, "canonicalize,[fold-constants,dce]*8,infer-shapes,fold-blobs,dce")
     assert res["fold-blobs"][1]["blobs"] >= 50
-    assert all(v.const is None for op in g.topological_order() for v in op.inputs if v is not None)
+    assert all(v.const is None or s in op.blob_slots for op in g.topological_order() for s, v in enumerate(op.inputs)
+               if v is not None)  # every constant input is a blob
     _assert_same_outputs(m, to_onnx(g), random_feeds(m))
 
 
@@ -214,4 +218,4 @@ def test_exported_custom_layer_op_keeps_its_const_input():
     _run(g, "canonicalize,fold-blobs")
     node = to_onnx(g).graph.node[0]
     init = {t.name: t for t in to_onnx(g).graph.initializer}
-    assert list(node.input) == ["x", "resize__blob0"] and onnx.numpy_helper.to_array(init["resize__blob0"]).tolist() == [9, 8]
+    assert list(node.input) == ["x", "size"] and onnx.numpy_helper.to_array(init["size"]).tolist() == [9, 8]
