@@ -233,6 +233,10 @@ def test_graphc_tensorflow_schema_agrees_with_tensorflow_descriptors():
 #: converter reads it from
 KNOWN_COLLISIONS = {"proposal_param": 201}
 
+#: fields other forks add to an upstream message: NVCaffe's / OpenCV's fp16 blobs (BlobProto 10 and 12, as in
+#: OpenCV's res10_300x300_ssd_iter_140000_fp16.caffemodel); they must not take a number upstream uses there
+FORK_FIELDS = {"BlobProto": {"raw_data_type": 10, "raw_data": 12}}
+
 
 def _fork_blocks(layer: dict[str, list], upstream_layer: dict[str, list]) -> dict[str, list]:
     """LayerParameter fields graphc declares that neither upstream file has: other forks' blocks
@@ -277,7 +281,11 @@ def test_graphc_caffe_schema_agrees_with_upstream_caffe_proto():
         if upstream is None:
             wrong += [] if msg in fork_messages else [f"{msg}: in neither upstream caffe.proto nor a fork block"]
             continue
-        wrong += _compare({msg: fields}, upstream, defaults=True)
+        added = FORK_FIELDS.get(msg, {})
+        assert {k: fields[k][0] for k in added if k in fields} == added, f"{msg}: fork fields moved"
+        taken = {f[0] for f in upstream["messages"][msg].values()}
+        wrong += [f"{msg}.{k}: fork field at upstream number {n}" for k, n in added.items() if n in taken]
+        wrong += _compare({msg: {k: v for k, v in fields.items() if k not in added}}, upstream, defaults=True)
     assert wrong == []
     assert _enum_mismatches(caffe_messages()["NetParameter"], bvlc) == []
     assert len([m for m in ours if m in bvlc["messages"]]) > 30
