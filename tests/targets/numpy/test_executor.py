@@ -72,6 +72,26 @@ def test_bad_inputs_raise_input_error_naming_the_input(chain, change, pattern):
         chain.run(feeds)
 
 
+def test_feeds_checked_once_per_signature_still_refuse_bad_ones():
+    """The executor remembers feeds that passed the check unchanged; others of the same names are still checked."""
+    model = chain_model()
+    for vi in model.graph.input:
+        vi.type.tensor_type.shape.dim[0].dim_param = "N"
+    model.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "M"
+    art = graphc.compile(model, "numpy")
+    feeds = feeds_for()
+    want = ort_run(chain_model(), feeds)["y"]
+    for _ in range(2):
+        np.testing.assert_allclose(art.run(dict(feeds))["y"], want, rtol=1e-6, atol=1e-7)
+    with pytest.raises(InputError, match=r"expected dtype float32.*got float64"):
+        art.run({"x": feeds["x"].astype(np.float64), "b": feeds["b"]})
+    with pytest.raises(InputError, match=r"'N'"):
+        art.run({"x": feeds["x"], "b": np.zeros((4, 3), np.float32)})
+    swapped = feeds["x"].astype(">f4")  # the other byte order: converted by value
+    strided = np.asfortranarray(feeds["b"])
+    np.testing.assert_allclose(art.run({"x": swapped, "b": strided})["y"], want, rtol=1e-6, atol=1e-7)
+
+
 def test_symbolic_dims_must_agree_across_inputs():
     model = chain_model()
     for vi in model.graph.input:
