@@ -410,7 +410,7 @@ class Executor:
         symbols: dict[str, tuple[int, str]] = {}
         for slot, v in self.program.inputs:
             out.append((slot, check_input(v.name, v.type, feeds[v.name], symbols)))
-        if all(a is feeds[v.name] and type(a) is np.ndarray for a, (_, v) in zip((a for _, a in out), self.program.inputs)):
+        if all(type(a) is np.ndarray and a is feeds[v.name] for (_, a), (_, v) in zip(out, self.program.inputs)):
             if len(self._passed) >= PLAN_CACHE_SIZE * 8:
                 self._passed.clear()
             self._passed.add(tuple((a.dtype, a.shape) for _, a in out))
