@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import graphc
-from graphc import GraphcError, InputError, PlanError, UnsupportedOpError
+from graphc import GraphcError, InputError, PlanError, ShapeInferenceError, UnsupportedOpError
 from graphc.cli import main
 from tests.oracle import ort_run
 from graphc.planning import plan_graph, read_plan
@@ -253,14 +253,36 @@ def test_an_input_passed_through_is_copied():
 
 
 # ---------------------------------------------------------------- kernels, subgraphs, fallback
-def test_kernel_failure_names_node_op_and_input_shapes():
+def test_kernel_failure_names_node_op_and_input_shapes(monkeypatch):
+    """A kernel raising a plain exception becomes a GraphcError naming the node, its op type, how it ran
+    and every input's dtype and shape, with the cause's class and text."""
+    import dataclasses
+
+    def broken(ctx, x):
+        raise ValueError("boom in the kernel")
+
+    key = ("", "Relu")
+    monkeypatch.setitem(KERNELS._specs, key, [dataclasses.replace(s, fn=broken) for s in KERNELS._specs[key]])
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="bad_relu")]
+    model = _model(nodes, [helper.make_tensor_value_info("x", F, [2, 3])],
+                   [helper.make_tensor_value_info("y", F, [2, 3])])
+    art = graphc.compile(model, "numpy")
+    with pytest.raises(GraphcError, match=r"node 'bad_relu' \(Relu, kernel\) failed on inputs \(float32\[2, 3\]\): "
+                                          r"ValueError: boom in the kernel") as info:
+        art.run({"x": np.zeros((2, 3), np.float32)})
+    assert (info.value.node, info.value.op_type) == ("bad_relu", "Relu")
+
+
+def test_reshape_to_another_size_names_the_node_and_both_shapes():
     nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="bad_reshape")]
     model = _model(nodes, [helper.make_tensor_value_info("x", F, [2, 3]),
                            helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
                    [helper.make_tensor_value_info("y", F, None)])
     art = graphc.compile(model, "numpy")
-    with pytest.raises(GraphcError, match=r"'bad_reshape' \(Reshape.*float32\[2, 3\], int64\[2\]"):
+    with pytest.raises(ShapeInferenceError, match=r"Reshape node 'bad_reshape'.*shape \[2, 3\] \(6 elements\) "
+                                                  r"into shape \[4, 4\]") as info:
         art.run({"x": np.zeros((2, 3), np.float32), "s": np.array([4, 4], np.int64)})
+    assert info.value.node == "bad_reshape"
 
 
 def if_loop_model() -> onnx.ModelProto:
