@@ -304,7 +304,8 @@ class Graph:
         self.doc_string = ""
         self.metadata: dict[str, str] = {}
         #: analysis results kept in memory (e.g. the buffer plan under ``graphc.planning.PLAN_KEY``):
-        #: never exported, not carried by :meth:`copy` (a copy is re-analysed)
+        #: never exported, not carried by :meth:`copy` (a copy is re-analysed), and emptied (here and
+        #: in the enclosing graphs) by every structural change made through this class's methods
         self.meta: dict[str, object] = {}
         self._io_index: tuple[set[Value], set[Value]] | None = None
         self._inputs: list[Value] = []
@@ -390,6 +391,7 @@ class Graph:
     def _io_changed(self) -> None:
         self._io_index = None
         self._views = None
+        self._drop_analyses()
 
     def set_inputs(self, values: Iterable[Value]) -> None:
         """Make ``values`` (values of this graph) the runtime inputs, in order."""
@@ -527,6 +529,15 @@ class Graph:
     # -------------------------------------------------------------- mutation
     def _mutated(self) -> None:
         self._topo_cache = None
+        self._drop_analyses()
+
+    def _drop_analyses(self) -> None:
+        """Empty ``meta`` here and in every enclosing graph: an analysis of the old graph is stale."""
+        g: Graph | None = self
+        while g is not None:
+            if g.meta:
+                g.meta.clear()
+            g = g.parent.graph if g.parent is not None else None
 
     def add_value(
         self,
@@ -767,6 +778,7 @@ class Graph:
         self._values[new_name] = v
         for op in captured_by:
             _rename_in_subgraphs(op, old, new_name)
+        self._drop_analyses()  # analyses refer to values by name
 
     def rename_op(self, op: Op, new_name: str) -> None:
         """Rename ``op`` (names stay unique; GraphcError when taken)."""
@@ -777,6 +789,7 @@ class Graph:
         del self._ops[op.name]
         op.name = new_name
         self._ops[new_name] = op
+        self._drop_analyses()
 
     def replace_region(self, ops: Iterable[Op], replacements: dict[Value, Value]) -> None:
         """Remove ``ops`` and reroute the region's outputs through ``replacements``.

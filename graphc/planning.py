@@ -3,7 +3,8 @@
 :func:`plan_graph` computes a :class:`BufferPlan` from a graph's schedule (liveness, views,
 in-place reuse, Concats joined in place); :func:`check_budget` holds it to a memory budget.
 The ``plan-buffers`` pass (:mod:`passes.plan_buffers`) keeps the plan in memory in
-``graph.meta[PLAN_KEY]`` (never exported); targets read it with :func:`read_plan` and
+``graph.meta[PLAN_KEY]`` (never exported; any structural change to the graph empties ``meta``, so a
+plan is never stale); targets read it with :func:`read_plan` (None: plan afresh) and
 executors that meet concrete shapes the static types did not fix re-plan with
 :func:`plan_graph` and the recorded shapes.
 """

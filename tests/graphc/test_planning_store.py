@@ -8,6 +8,7 @@ import json
 import zipfile
 
 import numpy as np
+import pytest
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -101,3 +102,85 @@ def test_artifact_saved_with_the_legacy_plan_metadata_loads_and_runs(tmp_path):
     loaded.save(resaved)
     with zipfile.ZipFile(resaved) as z:
         assert "graphc.plan" not in _all_metadata_keys(onnx.load_from_string(z.read("model.onnx")))
+
+
+def _matmul_add_model() -> onnx.ModelProto:
+    """x @ w + c -> Relu -> y: fuse-matmul-add has work to do even after plan-buffers."""
+    rng = np.random.default_rng(1)
+    w = numpy_helper.from_array(rng.standard_normal((8, 6)).astype(np.float32), "w")
+    c = numpy_helper.from_array(rng.standard_normal(6).astype(np.float32), "c")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"], name="mm"),
+             helper.make_node("Add", ["mm", "c"], ["s"], name="add"),
+             helper.make_node("Relu", ["s"], ["y"], name="relu")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [4, 8])],
+                          [helper.make_tensor_value_info("y", F, [4, 6])], [w, c])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_pass_that_changes_the_graph_after_plan_buffers_drops_the_plan():
+    from graphc.compiler import run_pipeline
+    from targets.numpy.target import MINIMAL_PIPELINE
+
+    graph, _, _ = run_pipeline(_matmul_add_model(), "numpy", passes=MINIMAL_PIPELINE)
+    assert read_plan(graph) is not None and "mm" in read_plan(graph).offsets
+    graph, _, _ = run_pipeline(_matmul_add_model(), "numpy", passes=MINIMAL_PIPELINE + ",dce")
+    assert read_plan(graph) is not None  # a pass that changes nothing keeps it
+    passes = MINIMAL_PIPELINE + ",fuse-matmul-add"
+    graph, _, _ = run_pipeline(_matmul_add_model(), "numpy", passes=passes)
+    assert [op.op_type for op in graph.topological_order()] == ["Gemm", "Relu"]
+    assert read_plan(graph) is None and graph.meta == {}
+    art = graphc.compile(_matmul_add_model(), target="numpy", passes=passes)
+    assert "mm" not in art.plan.offsets  # planned afresh for the fused graph
+    x = np.random.default_rng(2).standard_normal((4, 8)).astype(np.float32)
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(_matmul_add_model(), {"x": x})["y"],
+                               rtol=1e-5, atol=1e-5)
+
+
+def _planned_graph():
+    from graphc.compiler import run_pipeline
+    from targets.numpy.target import MINIMAL_PIPELINE
+
+    graph, _, _ = run_pipeline(_model(), "numpy", passes=MINIMAL_PIPELINE)
+    assert read_plan(graph) is not None
+    return graph
+
+
+def _rewire(g):
+    relu = g.op("relu")
+    g.set_input(g.op("mul"), 0, relu.inputs[0])
+
+
+def _add_op(g):
+    g.add_op("Neg", [g.value("y")], 1)
+
+
+def _remove_op(g):
+    g.set_outputs([g.value("m")])
+    g.remove_op(g.op("sigmoid"))
+
+
+@pytest.mark.parametrize("mutate", [
+    _rewire, _add_op, _remove_op,
+    lambda g: g.rename_value(g.value("r"), "r2"),  # the plan's offsets are keyed by value name
+    lambda g: g.rename_op(g.op("relu"), "relu2"),
+    lambda g: g.add_output(g.value("r")),  # an output leaves the arena
+    lambda g: g.reorder(list(reversed(g.topological_order()))),
+], ids=["set_input", "add_op", "remove_op", "rename_value", "rename_op", "add_output", "reorder"])
+def test_changing_a_planned_graph_drops_the_plan(mutate):
+    g = _planned_graph()
+    mutate(g)
+    assert read_plan(g) is None and g.meta == {}
+
+
+def test_changing_a_subgraph_drops_the_enclosing_graphs_analyses():
+    from graphc.ir import Graph
+
+    outer = Graph("outer")
+    outer.meta["analysis"] = object()
+    body = Graph("body")
+    cond = outer.add_input("c", graphc.ir.TensorType(np.dtype(bool), ()))
+    op = outer.add_op("If", [cond], 0, attrs={"then_branch": body, "else_branch": Graph("else")})
+    outer.meta["analysis"] = object()
+    assert body.parent is op
+    body.add_op("Constant", [], 1, attrs={"value": np.zeros(1, np.float32)})
+    assert outer.meta == {}
