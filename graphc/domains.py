@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ONNX_DOMAIN_NAME", "canonical_domain", "is_onnx_domain", "display_domain"]
+__all__ = ["ONNX_DOMAIN_NAME", "GRAPHC_DOMAIN", "canonical_domain", "is_onnx_domain", "display_domain"]
 
 #: the default domain's explicit name; graphc's IR always spells it ""
 ONNX_DOMAIN_NAME = "ai.onnx"
+
+#: graphc's own domain: internal ops a target's passes create for its own kernels (never for onnxruntime)
+GRAPHC_DOMAIN = "graphc"
 
 
 def canonical_domain(domain: str) -> str:

@@ -28,7 +28,7 @@ __all__ = ["NumpyTarget", "PIPELINE", "MINIMAL_PIPELINE"]
 
 #: the numpy target's default pipeline
 PIPELINE = ("canonicalize,inline-functions,legalize,eliminate-dropout,[fold-constants,dce]*8,infer-shapes,"
-            "fuse-conv-bn,fuse-conv-affine,fuse-matmul-add,fuse-activation,fold-blobs,dce,plan-buffers")
+            "fuse-conv-bn,fuse-conv-affine,fuse-matmul-add,fuse-silu,fuse-activation,fold-blobs,dce,plan-buffers")
 
 #: lowering prerequisites only, no optimizing rewrites (graphc.diff's numeric checker runs stages with it)
 MINIMAL_PIPELINE = "canonicalize,inline-functions,legalize,infer-shapes,fold-blobs,plan-buffers"

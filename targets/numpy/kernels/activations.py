@@ -8,6 +8,9 @@ onnxruntime's ``com.microsoft`` activations (transformer fusions, following its 
 kernels in ``contrib_ops/cpu/bert``) live here too: ``Gelu`` (erf), ``BiasGelu``,
 ``FastGelu`` (tanh approximation, optional bias), ``QuickGelu`` and ``BiasSplitGelu``;
 float16/bfloat16 inputs are computed in float32 and cast back.
+
+``graphc::SiLU`` (graphc's own domain, made by the numpy target's ``fuse-silu`` pass from
+``Mul(y, Sigmoid(y))``) is x * sigmoid(x) in four in-place passes.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from graphc.domains import GRAPHC_DOMAIN
+
 from ._numeric import compute_dtype, sigmoid_into
 from ._numeric import sigmoid as logistic
 from .elementwise import erf
+from .epilogue import silu_into
 from .registry import OpContext, kernel
 
 MS_DOMAIN = "com.microsoft"
@@ -143,6 +149,12 @@ def swish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     alpha = _scalar(x, ctx.attr("alpha", 1.0))
     buf = sigmoid_into(_buf(ctx, x), x * alpha)
     return np.multiply(buf, x, out=buf)
+
+
+@kernel("SiLU", domain=GRAPHC_DOMAIN, inplace={0: 0})
+def silu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x) (graphc::SiLU), in place when the executor allows it."""
+    return silu_into(_buf(ctx, x), x, ctx.scratch("silu", x.shape, x.dtype))
 
 
 @kernel("HardSigmoid", inplace={0: 0})

@@ -1,7 +1,8 @@
 """Kernels: convolutions.
 
 Conv, ConvTranspose, ConvInteger, QLinearConv and onnxruntime's ``com.microsoft::FusedConv``
-(Conv + activation epilogue), for 1-D, 2-D and 3-D inputs in NC(D)HW layout.
+(Conv + activation epilogue; also ``graphc::FusedConv``, the same op with the SiLU and HardSwish
+epilogues), for 1-D, 2-D and 3-D inputs in NC(D)HW layout.
 
 Conv is im2col + one GEMM per image: the (padded) input is copied once into a
 ``(group, C/group * prod(kernel), prod(out_spatial))`` patch matrix through a strided
@@ -23,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from graphc.domains import GRAPHC_DOMAIN
 from graphc.errors import ShapeInferenceError
 
 from ._quant import shift_zero_point
@@ -247,6 +249,7 @@ def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = No
     return _conv(ctx, x, w, b, x.dtype)
 
 
+@kernel("FusedConv", domain=GRAPHC_DOMAIN, prepare=prepare_conv, inplace={0: 3})
 @kernel("FusedConv", domain="com.microsoft", prepare=prepare_conv, inplace={0: 3})
 def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
                z: np.ndarray | None = None) -> np.ndarray:
@@ -267,7 +270,7 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
         tmp = plan.run(ctx, x4, ctx.scratch("conv-before-residual", out4.shape, out.dtype), None, activation=False)
         assert z4 is not None  # alias
         np.add(tmp, z4, out=out4)
-        plan.activate(out4)
+        plan.activate(out4, ctx)
         return out
     name, params = fused_conv_activation(ctx)
     if alias:

@@ -50,7 +50,7 @@ from graphc.ir import TensorType
 
 from . import blas
 from ._window import conv_geometry
-from .epilogue import apply_activation, fused_conv_activation
+from .epilogue import GRAPHC_ACTIVATIONS, apply_activation, fused_conv_activation
 from .registry import OpContext
 
 #: activations the im2col store applies while cropping (same pass)
@@ -159,13 +159,18 @@ class Conv2dPlan:
         if z is not None:
             np.add(out, z, out=out)
         if act is not None and not done:
-            self.activate(out)
+            self.activate(out, ctx)
         return out
 
-    def activate(self, out: np.ndarray) -> np.ndarray:
-        """Apply the FusedConv activation (if any) to ``out`` in place."""
+    def activate(self, out: np.ndarray, ctx: OpContext | None = None) -> np.ndarray:
+        """Apply the FusedConv activation (if any) to ``out`` in place (``ctx`` lends the scratch
+        buffer graphc::FusedConv's SiLU/HardSwish epilogues need)."""
         if self.activation is not None:
-            apply_activation(out, *self.activation)
+            name, params = self.activation
+            tmp = None
+            if ctx is not None and name in GRAPHC_ACTIVATIONS:
+                tmp = ctx.scratch("conv-epilogue", out.shape, out.dtype)
+            apply_activation(out, name, params, tmp)
         return out
 
     def _store(self, src: np.ndarray, out: np.ndarray, fuse: bool) -> bool:

@@ -1,8 +1,12 @@
-"""Activation epilogues of onnxruntime's contrib ops FusedConv / FusedGemm, applied in place.
+"""Activation epilogues of the fused convolutions and GEMMs, applied in place.
 
 ``com.microsoft::FusedConv`` carries ``activation`` and ``activation_params`` (floats);
 ``com.microsoft::FusedGemm`` carries ``activation`` and ``activation_alpha/beta/gamma``.
-Both are normalized to a name plus a parameter list by the callers.
+Both are normalized to a name plus a parameter list by the callers and take onnxruntime's
+activation set (:data:`ACTIVATIONS`). ``graphc::FusedConv`` (graphc's own domain, made by the
+numpy target's ``fuse-silu`` pass, never given to onnxruntime) has the same attributes and also
+takes :data:`GRAPHC_ACTIVATIONS`: ``SiLU`` (x * sigmoid(x)) and ``HardSwish`` with HardSigmoid's
+``(alpha, beta)`` (x * clip(alpha x + beta, 0, 1); ONNX's HardSwish is alpha 1/6, beta 0.5).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from typing import Sequence
 
 import numpy as np
 
+from graphc.domains import GRAPHC_DOMAIN
 from graphc.errors import UnsupportedOpError
 
 from ._numeric import sigmoid_into
 from .registry import OpContext
 
-__all__ = ["ACTIVATIONS", "apply_activation", "fused_conv_activation", "fused_gemm_activation"]
+__all__ = ["ACTIVATIONS", "GRAPHC_ACTIVATIONS", "apply_activation", "fused_conv_activation", "fused_gemm_activation",
+           "hard_swish_into", "silu_into"]
 
 #: activations an epilogue can apply, with their default parameters
 ACTIVATIONS: dict[str, tuple[float, ...]] = {
@@ -28,10 +34,53 @@ ACTIVATIONS: dict[str, tuple[float, ...]] = {
     "HardSigmoid": (0.2, 0.5),
 }
 
+#: graphc::FusedConv's activations beyond onnxruntime's set (their epilogues need a scratch buffer)
+GRAPHC_ACTIVATIONS: dict[str, tuple[float, ...]] = {
+    "SiLU": (),
+    "HardSwish": (1.0 / 6.0, 0.5),
+}
 
-def apply_activation(buf: np.ndarray, name: str, params: Sequence[float]) -> np.ndarray:
-    """Apply activation ``name`` with ``params`` to ``buf`` in place; returns ``buf``."""
+
+def silu_into(buf: np.ndarray, x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x) written into ``buf`` (which may be ``x``); ``tmp`` (x's shape, shared with
+    neither) is overwritten. Returns ``buf``.
+
+    float32 takes four passes as h + h tanh(h) with h = x / 2 (the identity behind
+    :func:`sigmoid_into`): the error is that of sigmoid times |x|, as for Sigmoid then Mul.
+    """
+    if x.dtype != np.float32:
+        sigmoid_into(tmp, x)
+        return np.multiply(x, tmp, out=buf)
+    np.multiply(x, x.dtype.type(0.5), out=tmp)
+    np.tanh(tmp, out=buf)
+    np.multiply(buf, tmp, out=buf)
+    return np.add(buf, tmp, out=buf)
+
+
+def hard_swish_into(buf: np.ndarray, x: np.ndarray, tmp: np.ndarray, alpha: float = 1.0 / 6.0,
+                    beta: float = 0.5) -> np.ndarray:
+    """x * clip(alpha x + beta, 0, 1) into ``buf`` (which may be ``x``; ``tmp`` is overwritten), computed
+    as onnxruntime's HardSigmoid then Mul (same float32 operations, same rounding). Returns ``buf``."""
+    t = x.dtype.type
+    np.multiply(x, t(alpha), out=tmp)
+    np.add(tmp, t(beta), out=tmp)
+    np.clip(tmp, t(0), t(1), out=tmp)
+    return np.multiply(x, tmp, out=buf)
+
+
+def apply_activation(buf: np.ndarray, name: str, params: Sequence[float],
+                     scratch: np.ndarray | None = None) -> np.ndarray:
+    """Apply activation ``name`` with ``params`` to ``buf`` in place; returns ``buf``.
+
+    ``scratch`` (buf's shape and dtype, not sharing its memory) serves the epilogues of
+    :data:`GRAPHC_ACTIVATIONS`; without it they allocate one.
+    """
     t = buf.dtype.type
+    if name in GRAPHC_ACTIVATIONS:
+        tmp = np.empty_like(buf) if scratch is None else scratch
+        if name == "SiLU":
+            return silu_into(buf, buf, tmp)
+        return hard_swish_into(buf, buf, tmp, params[0], params[1])
     if name == "Relu":
         np.maximum(buf, t(0), out=buf)
     elif name == "Tanh":
@@ -56,10 +105,11 @@ def apply_activation(buf: np.ndarray, name: str, params: Sequence[float]) -> np.
 
 
 def _checked(ctx: OpContext, name: str, given: Sequence[float]) -> tuple[str, list[float]]:
-    if name not in ACTIVATIONS:
-        raise ctx.unsupported(f"activation {name!r} (supported: {', '.join(sorted(ACTIVATIONS))})",
+    known = {**ACTIVATIONS, **GRAPHC_ACTIVATIONS} if ctx.domain == GRAPHC_DOMAIN else ACTIVATIONS
+    if name not in known:
+        raise ctx.unsupported(f"activation {name!r} (supported: {', '.join(sorted(known))})",
                               "unfuse it or register a layer")
-    defaults = ACTIVATIONS[name]
+    defaults = known[name]
     params = [float(p) for p in given[: len(defaults)]]
     params += list(defaults[len(params):])
     return name, params
