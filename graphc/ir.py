@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from .domains import canonical_domain
-from .errors import GraphcError, VerifyError
+from .errors import GraphcError, ShapeInferenceError, VerifyError
 
 __all__ = ["TensorType", "Value", "Op", "Graph", "ModelInfo", "Dim", "Shape"]
 
@@ -64,6 +64,17 @@ class TensorType:
     def is_static(self) -> bool:
         """True when the shape is fully known as integers."""
         return self.shape is not None and all(isinstance(d, int) for d in self.shape)
+
+    @property
+    def static_shape(self) -> tuple[int, ...]:
+        """The shape as ints, for code that checked :attr:`is_static`; ShapeInferenceError when a
+        dim (or the rank) is unknown."""
+        shape = self.shape
+        dims = [d for d in shape if isinstance(d, int)] if shape is not None else []
+        if shape is None or len(dims) != len(shape):
+            raise ShapeInferenceError(f"type {self} has no static shape: check TensorType.is_static first, "
+                                      "or run infer-shapes")
+        return tuple(dims)
 
     def __str__(self) -> str:
         if self.kind != "tensor":

@@ -167,7 +167,7 @@ def _nbytes(v: Value, shapes: Shapes | None) -> int | None:
         t = v.type
         if t.kind != "tensor" or t.dtype is None or not t.is_static:
             return None
-        shape, dt = t.shape, np.dtype(t.dtype)  # type: ignore[assignment]  # is_static: every dim an int
+        shape, dt = t.static_shape, np.dtype(t.dtype)
     if dt.kind in "OSUV" and dt.itemsize == 0 or dt == object:
         return None
     return math.prod(shape) * dt.itemsize
@@ -297,7 +297,7 @@ def _join(op: Op, group: dict[str, _Buffer], shapes: Shapes | None, alignment: i
     if size is None or op.blobs or any(u is None for u in op.inputs) or not op.inputs:
         return None
     ins = [u for u in op.inputs if u is not None]  # all of them (checked above)
-    shape: tuple[int, ...] = shapes[out.name][0] if shapes is not None and out.name in shapes else t.shape  # type: ignore[assignment]  # static: _nbytes found its size
+    shape = shapes[out.name][0] if shapes is not None and out.name in shapes else t.static_shape
     axis = int(op.attrs.get("axis", 1 if op.opset < 4 else 0))
     axis = axis + len(shape) if axis < 0 else axis
     if not 0 <= axis < len(shape) or math.prod(shape[:axis]) != 1:

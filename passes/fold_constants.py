@@ -90,7 +90,7 @@ def _may_exceed(op: Op, max_elements: int, budget: int) -> bool:
             if op.op_type in _SIZE_FROM_DATA:
                 return True
             continue
-        elements = int(np.prod(t.shape, dtype=np.int64)) if t.shape else 1  # type: ignore[arg-type]  # is_static: ints
+        elements = int(np.prod(t.static_shape, dtype=np.int64))
         itemsize = np.dtype(t.dtype).itemsize if t.dtype is not None else 8
         if elements > max_elements or elements * itemsize > budget:
             return True

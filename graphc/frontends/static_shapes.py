@@ -33,7 +33,7 @@ def static_shape(v: Value) -> tuple[int, ...] | None:
             if t is not None:
                 known[id(out)] = t
     t = known.get(id(v), v.type)
-    return tuple(int(d) for d in t.shape) if t.is_static and all(d >= 0 for d in t.shape) else None  # type: ignore[union-attr, operator, arg-type]  # is_static: ints
+    return t.static_shape if t.is_static and all(d >= 0 for d in t.static_shape) else None
 
 
 def _ancestors(v: Value) -> list[Op]:

@@ -216,13 +216,13 @@ def _output_shapes_block(ops: list[Op], attr_names: set[str]) -> list[str]:
     static_inputs = all(v is not None and v.type.is_static for rt in runtime_all for v in rt)
     for o in range(n_out):
         outs = [op.outputs[o].type if o < len(op.outputs) else None for op in ops]
-        if not static_inputs or any(t is None or not t.is_static for t in outs) or \
-                len({len(t.shape) for t in outs}) != 1:  # type: ignore[union-attr, arg-type]  # the any() above excludes None and non-static
+        out_shapes = [t.static_shape for t in outs if t is not None and t.is_static]
+        if not static_inputs or len(out_shapes) != len(outs) or len({len(s) for s in out_shapes}) != 1:
             exprs.append("tuple(input_shapes[0])" if runtime_all[0] else "()")
             notes.append(f"        # TODO: output {o}: shape inference did not find its shape; the first input's "
                          "shape is assumed")
             continue
-        ops_shapes = [([tuple(v.type.shape) for v in rt], tuple(t.shape)) for rt, t in zip(runtime_all, outs)]  # type: ignore[union-attr, arg-type]  # static, checked above
+        ops_shapes = [([v.type.static_shape for v in rt if v is not None], s) for rt, s in zip(runtime_all, out_shapes)]
         rules = [_dim_rule(d, ops_shapes, ops, attr_names, blob_lists) for d in range(len(ops_shapes[0][1]))]
         if rules and all(r is not None and r.exact for r in rules) and len(rules) == len(ops_shapes[0][0][0]):
             exprs.append("tuple(input_shapes[0])")

@@ -36,7 +36,7 @@ def layer_output_types(op: Op) -> list[TensorType | None] | None:
         return _dtypes_only(binding, runtime, blobs, slots, len(op.outputs))
     runner = LayerRunner(op.name, op.qualified_type, binding.cls, binding.params, blobs, slots,
                          num_outputs=len(op.outputs))
-    sig = tuple(None if v is None else (tuple(v.type.shape), np.dtype(v.type.dtype))  # type: ignore[arg-type]  # static, checked above
+    sig = tuple(None if v is None else (v.type.static_shape, np.dtype(v.type.dtype))
                 for v in runtime)
     plan = runner.prepare(sig)
     return [TensorType(dt, shape) for shape, dt in zip(plan.output_shapes, plan.output_dtypes)]

@@ -113,7 +113,7 @@ def _dtypes(op: Op, node: onnx.NodeProto, blobs: list[np.ndarray], slots: dict[s
             by_slot[s] = v.type.dtype
     ins = [by_slot.get(s) for s in slots["node_slots"]]
     outs = [v.type.dtype for v in op.outputs]
-    shapes = [list(v.type.shape) if v.type.is_static else None for v in op.outputs]  # type: ignore[arg-type]  # static: known
+    shapes = [list(v.type.static_shape) if v.type.is_static else None for v in op.outputs]
     where = f"node {op.name!r} ({op.qualified_type})"
     for kind, dts in (("input", ins), ("output", outs)):
         for i, dt in enumerate(dts):

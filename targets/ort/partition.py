@@ -147,7 +147,7 @@ def boundary_bytes(v: Value) -> int | None:
     t = v.type
     if t.kind != "tensor" or t.dtype is None or not t.is_static:
         return None
-    return math.prod(t.shape) * np.dtype(t.dtype).itemsize  # type: ignore[arg-type]  # is_static: ints
+    return math.prod(t.static_shape) * np.dtype(t.dtype).itemsize
 
 
 def _cost(stages: list[Stage]) -> tuple[int, int, int]:

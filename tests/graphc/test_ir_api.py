@@ -188,3 +188,15 @@ def test_frontends_rename_duplicate_node_names_and_refuse_duplicate_input_names(
              b'layer { name: "r" type: "ReLU" bottom: "data" top: "y" }\n')
     with pytest.raises(VerifyError, match="already has a value named 'data'"):
         load_caffe(proto)  # a duplicate input name in the file is an error, not renamed
+
+
+def test_static_shape_is_the_int_dims_and_refuses_unknown_ones():
+    from graphc.errors import ShapeInferenceError
+
+    assert TensorType(np.dtype("float32"), (2, 3)).static_shape == (2, 3)
+    assert TensorType(np.dtype("float32"), ()).static_shape == ()
+    for shape in [None, ("N", 3), (2, None)]:
+        t = TensorType(np.dtype("float32"), shape)
+        assert not t.is_static
+        with pytest.raises(ShapeInferenceError, match="no static shape"):
+            t.static_shape
