@@ -663,25 +663,6 @@ class Graph:
             self.set_input(op, slot, None)
             op.inputs.pop()
 
-    def remove_input_slots(self, op: Op, slots: Iterable[int]) -> list[Value | None]:
-        """Remove input ``slots`` of ``op``; the later inputs move down (edges re-keyed).
-
-        Returns the removed values in slot order; they stay in the graph (remove them
-        with :meth:`remove_value` once unused). Blob slots follow their inputs.
-        """
-        drop = set(slots)
-        if any(not 0 <= s < len(op.inputs) for s in drop):
-            raise VerifyError(f"op {op.name!r} ({op.op_type}) has {len(op.inputs)} input slots, cannot remove {sorted(drop)}")
-        removed = [op.inputs[s] for s in sorted(drop)]
-        self._unlink_inputs(op)
-        op.inputs = [v for s, v in enumerate(op.inputs) if s not in drop]
-        op.blob_slots = [s - sum(d < s for d in drop) for s in op.blob_slots if s not in drop]
-        for slot, v in enumerate(op.inputs):
-            if v is not None and v.graph is self:
-                v._uses[(op, slot)] = None
-        self._mutated()
-        return removed
-
     def _unlink_inputs(self, op: Op) -> None:
         """Forget the use records of ``op``'s inputs (its input list is left as it is)."""
         for slot, v in enumerate(op.inputs):

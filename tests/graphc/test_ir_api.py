@@ -200,3 +200,20 @@ def test_static_shape_is_the_int_dims_and_refuses_unknown_ones():
         assert not t.is_static
         with pytest.raises(ShapeInferenceError, match="no static shape"):
             t.static_shape
+
+
+def test_set_input_keeps_blob_slots_and_the_blobs_view_in_step():
+    g = Graph()
+    x = g.add_input("x", F32)
+    w = g.add_constant(np.array([2.0, 3.0], np.float32), "w")
+    b = g.add_constant(np.array([1.0, -1.0], np.float32), "b")
+    op = g.add_op("Custom", [x, w, b], 1, domain="my")
+    op.blob_slots = [1, 2]
+    assert [a.tolist() for a in op.blobs] == [[2.0, 3.0], [1.0, -1.0]]
+    g.set_input(op, 1, g.add_constant(np.array([5.0, 6.0], np.float32), "w2"))  # still a constant: still a blob
+    assert op.blob_slots == [1, 2] and op.blobs[0].tolist() == [5.0, 6.0]
+    g.set_input(op, 2, x)  # a runtime value is no blob
+    assert op.blob_slots == [1] and [a.tolist() for a in op.blobs] == [[5.0, 6.0]]
+    g.truncate_inputs(op, 1)
+    assert op.blob_slots == [] and op.blobs == [] and op.inputs == [x]
+    assert {o.name for o in x.consumers()} == {op.name} and not w.is_used()
