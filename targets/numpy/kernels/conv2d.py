@@ -50,7 +50,7 @@ from graphc.ir import TensorType
 
 from . import blas
 from ._window import conv_geometry
-from .epilogue import GRAPHC_ACTIVATIONS, apply_activation, fused_conv_activation
+from .epilogue import HALF_SILU, apply_activation, fused_conv_activation, needs_scratch
 from .registry import OpContext
 
 #: activations the im2col store applies while cropping (same pass)
@@ -168,7 +168,7 @@ class Conv2dPlan:
         if self.activation is not None:
             name, params = self.activation
             tmp = None
-            if ctx is not None and name in GRAPHC_ACTIVATIONS:
+            if ctx is not None and needs_scratch(name):
                 tmp = ctx.scratch("conv-epilogue", out.shape, out.dtype)
             apply_activation(out, name, params, tmp)
         return out
@@ -625,6 +625,10 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     if geo.kernel != tuple(w.shape[2:]) or any(p < 0 for p in geo.pads_begin + geo.pads_end):
         return None
     activation = fused_conv_activation(ctx) if ctx.op_type == "FusedConv" else None
+    if activation is not None and activation[0] == "SiLU" and w.dtype == np.float32 and (len(inputs) < 4 or inputs[3] is None):
+        # the plan computes x / 2 (halving is exact) and the epilogue skips its halving pass
+        w, b = w * w.dtype.type(0.5), None if b is None else b * b.dtype.type(0.5)
+        activation = (HALF_SILU, [])
     bias = None if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m, 1))
     out_shape = (n, m) + geo.out
     mg, cg = m // group, c // group

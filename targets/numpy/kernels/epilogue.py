@@ -21,7 +21,7 @@ from graphc.errors import UnsupportedOpError
 from ._numeric import sigmoid_into
 from .registry import OpContext
 
-__all__ = ["ACTIVATIONS", "GRAPHC_ACTIVATIONS", "apply_activation", "fused_conv_activation", "fused_gemm_activation",
+__all__ = ["ACTIVATIONS", "GRAPHC_ACTIVATIONS", "HALF_SILU", "apply_activation", "needs_scratch", "fused_conv_activation", "fused_gemm_activation",
            "hard_swish_into", "silu_into"]
 
 #: activations an epilogue can apply, with their default parameters
@@ -39,6 +39,16 @@ GRAPHC_ACTIVATIONS: dict[str, tuple[float, ...]] = {
     "SiLU": (),
     "HardSwish": (1.0 / 6.0, 0.5),
 }
+
+
+#: a prepared convolution's SiLU epilogue when its weights and bias were halved at lowering (exact: a
+#: power of two): the output holds h = x / 2 and SiLU(x) = h (1 + tanh h) takes three passes, not four
+HALF_SILU = "SiLU(2h)"
+
+
+def needs_scratch(name: str) -> bool:
+    """True when activation ``name``'s epilogue wants a scratch buffer of the output's shape."""
+    return name in GRAPHC_ACTIVATIONS or name == HALF_SILU
 
 
 def silu_into(buf: np.ndarray, x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
@@ -81,6 +91,11 @@ def apply_activation(buf: np.ndarray, name: str, params: Sequence[float],
         if name == "SiLU":
             return silu_into(buf, buf, tmp)
         return hard_swish_into(buf, buf, tmp, params[0], params[1])
+    if name == HALF_SILU:
+        tmp = np.empty_like(buf) if scratch is None else scratch
+        np.tanh(buf, out=tmp)
+        np.add(tmp, t(1), out=tmp)
+        return np.multiply(buf, tmp, out=buf)
     if name == "Relu":
         np.maximum(buf, t(0), out=buf)
     elif name == "Tanh":

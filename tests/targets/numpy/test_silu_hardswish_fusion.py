@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import graphc
 from graphc import PassContext, PassManager, load_model
+from targets.numpy.kernels.epilogue import HALF_SILU
 from tests.oracle import ort_run
 
 F = TensorProto.FLOAT
@@ -75,6 +76,9 @@ def test_conv_activation_rides_the_epilogue(shape, act, activation):
     art = _check(model, _feeds(model))
     ops = _ops(art)
     assert ops == [("graphc::FusedConv", activation)], ops
+    # the prepared plan runs the epilogue (SiLU: over halved weights, the three-pass form)
+    (plan,) = [s.state for s in art.program.steps if s.state is not None]
+    assert plan.activation[0] == (HALF_SILU if activation == "SiLU" else activation)
 
 
 def test_hard_sigmoid_mul_keeps_its_alpha_beta():
@@ -142,3 +146,16 @@ def test_without_a_target_nothing_is_rewritten():
     graph = load_model(_model(8, 9, 12, 3, "silu"))
     PassManager("infer-shapes,fuse-silu").run(graph, PassContext())
     assert sorted(op.op_type for op in graph.walk()) == ["Conv", "Mul", "Sigmoid"]
+
+
+def test_conv1d_silu_rides_the_epilogue():
+    """A 1-D convolution's plan (the 2-D one over a height-1 image) halves its weights for SiLU too."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((6, 4, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3], pads=[1, 1]),
+             helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])]
+    g = helper.make_graph(nodes, "conv1d_silu", [helper.make_tensor_value_info("x", F, [1, 4, 50])],
+                          [helper.make_tensor_value_info("y", F, None)], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    art = _check(model, _feeds(model))
+    assert _ops(art) == [("graphc::FusedConv", "SiLU")]
