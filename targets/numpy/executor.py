@@ -10,6 +10,9 @@
   caller owns. When the static plan left sizes unknown (symbolic or data-dependent
   shapes), the first run of each input shape signature records the shapes and the
   executor re-plans for that signature (cached).
+* Subgraphs (If branches, Loop/Scan bodies) run on arenas of their own, planned once per shape
+  signature of what the body reads (plans shared through the :class:`Program`, arenas per bound
+  program); a warm call allocates in a body only the outputs that leave it.
 * Shape arithmetic (``Shape`` -> ``Gather`` -> ``Concat`` ... chains of dynamic-axis
   exports) is memoized per bound program (:mod:`targets.numpy.shape_memo`): while the
   shapes it reads are unchanged, its steps return their previous outputs without running.
@@ -32,7 +35,7 @@ import numpy as np
 from graphc.errors import GraphcError, InputError, PlanError
 from graphc.input_check import check_input
 from graphc.ir import Graph, Value
-from graphc.limits import begin_run, end_run
+from graphc.limits import begin_run, current_budget, end_run
 
 from .kernels import OpContext
 from .lowering import NONE_SLOT, Program, Step
@@ -61,13 +64,14 @@ class BoundProgram:
     """A program bound to its own arena and runners. Not thread-safe: one run at a time."""
 
     def __init__(self, program: Program, plan: Any = None, shapes: Mapping[str, tuple] | None = None,
-                 debug: bool = False):
+                 debug: bool = False, hints: Any = None):
         from graphc.layers.runtime import layer_runner
 
         from .fallback import ReferenceRunner
 
         self.program = program
         self.debug = debug
+        self.hints = hints
         self.arena = _aligned_arena(plan.arena_bytes if plan is not None else 0)
         offsets = plan.offsets if plan is not None else {}
         views = plan.views if plan is not None else {}
@@ -124,6 +128,9 @@ class BoundProgram:
             if slot not in planned_slots and slot not in outputs and at >= 0 and slot not in preset_slots:
                 frees[at].append(slot)
         self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
+        #: output positions whose value may be a view of the arena (copied when run as a subgraph)
+        self._view_outputs = [k for k, (_, s) in enumerate(program.outputs)
+                              if any(s in step[6] for step in self.steps)]
         roles = shape_roles(program)
         self.memo = ShapeMemo(roles) if roles else None
         if debug and self.arena is not None:
@@ -143,28 +150,39 @@ class BoundProgram:
         return self.arena[offset:offset + nbytes].view(dtype).reshape(shape)
 
     def _subgraph_runner(self, step: Step) -> Callable[[str, Sequence[Any]], list[Any]]:
-        bound = {attr: (BoundProgram(prog, debug=self.debug), caps) for attr, (prog, caps) in step.subprograms.items()}
+        bodies = {attr: _Body(prog, caps, self.hints, self.debug)
+                  for attr, (prog, caps) in step.subprograms.items()}
 
         def run_subgraph(attr: str, inputs: Sequence[Any]) -> list[Any]:
             try:
-                sub, caps = bound[attr]
+                body = bodies[attr]
             except KeyError:
                 raise GraphcError(f"{step.op.op_type} node {step.op.name!r} has no subgraph {attr!r}") from None
             vals = self._vals
-            return sub.run_graph(inputs, [vals[s] for s in caps])
+            return body.run(inputs, [vals[s] for s in body.caps])
 
         return run_subgraph
 
     # ---------------------------------------------------------------- running
-    def run_graph(self, inputs: Sequence[Any], captures: Sequence[Any]) -> list[Any]:
-        """Run as a subgraph: ``captures`` fill the outer-value slots, ``inputs`` the graph inputs."""
+    def run_graph(self, inputs: Sequence[Any], captures: Sequence[Any],
+                  shapes: dict[str, tuple] | None = None) -> list[Any]:
+        """Run as a subgraph: ``captures`` fill the outer-value slots, ``inputs`` the graph inputs; with
+        ``shapes``, record there the shape of every value produced. The outputs never view the arena
+        (the caller keeps them past the next run)."""
         vals = self.base.copy()
         for i, arr in enumerate(captures, start=1):
             vals[i] = arr
         for (slot, _), arr in zip(self.program.inputs, inputs):
             vals[slot] = arr
-        self._execute(vals, None)
-        return [vals[s] for _, s in self.program.outputs]
+        self._execute(vals, shapes)
+        outs = [vals[s] for _, s in self.program.outputs]
+        arena = self.arena
+        if arena is not None:
+            for k in self._view_outputs:
+                a = outs[k]
+                if isinstance(a, np.ndarray) and np.may_share_memory(a, arena):
+                    outs[k] = a.copy()
+        return outs
 
     def run(self, feeds: Sequence[tuple[int, np.ndarray]], record: bool = False) -> tuple[dict[str, Any], dict[str, tuple]]:
         """Run with ``feeds`` (slot, array); return (outputs the caller owns, recorded shapes if ``record``)."""
@@ -295,6 +313,68 @@ class BoundProgram:
         return err
 
 
+class _Body:
+    """One subgraph (If branch, Loop/Scan body) of a bound step, run over arenas of its own.
+
+    The body's buffer plan is made once per shape signature (the shapes and dtypes of its inputs and
+    non-constant captures; one plan for all when the static types fix every size) and kept on the
+    shared :class:`Program`; the arena bound to it is this body's own, so like the enclosing bound
+    program it serves one run at a time. A signature seen for the first time runs without an arena,
+    recording the shapes it meets, and is planned after; so does every signature past
+    :data:`PLAN_CACHE_SIZE`, and a plan whose arena alone is over the run's memory budget is not used.
+    The body's outputs are fresh arrays (graph outputs are never in a plan's arena).
+    """
+
+    __slots__ = ("program", "caps", "hints", "debug", "unplanned", "bound", "keyed", "static")
+
+    def __init__(self, program: Program, caps: tuple[int, ...], hints: Any, debug: bool):
+        self.program, self.caps = program, caps
+        self.hints, self.debug = hints, debug
+        self.unplanned = BoundProgram(program, debug=debug, hints=hints)
+        #: signature -> this body's bound program on that signature's plan (None: runs unplanned)
+        self.bound: dict[Any, BoundProgram | None] = {}
+        #: positions (in captures + inputs) of the values whose shapes make the signature
+        self.keyed = [i for i, v in enumerate(program.captures) if v.const is None] + \
+            list(range(len(program.captures), len(program.captures) + len(program.inputs)))
+        self.static: BoundProgram | None = None
+
+    def run(self, inputs: Sequence[Any], captures: Sequence[Any]) -> list[Any]:
+        """The body's outputs for ``inputs`` and ``captures`` (the outer values it reads)."""
+        if self.static is not None:
+            return self.static.run_graph(inputs, captures)
+        both = [*captures, *inputs]
+        key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else type(a) for a in (both[i] for i in self.keyed)])
+        if key in self.bound:
+            return (self.bound[key] or self.unplanned).run_graph(inputs, captures)
+        if len(self.bound) >= PLAN_CACHE_SIZE:  # too many shapes (a carried value growing): no more plans
+            return self.unplanned.run_graph(inputs, captures)
+        shapes: dict[str, tuple] = {}
+        outs = self.unplanned.run_graph(inputs, captures, shapes)
+        self._plan(key, shapes)
+        return outs
+
+    def _plan(self, key: Any, shapes: dict[str, tuple]) -> None:
+        """Plan (or take the shared plan of) signature ``key`` from the ``shapes`` a run recorded, and bind it."""
+        from graphc.planning import plan_graph
+
+        plans = self.program.plans
+        if "static" not in plans:  # False: the static types leave sizes open, plan per signature
+            static = plan_graph(self.program.graph, hints=self.hints)
+            plans["static"] = False if static.fresh else (static, None)
+        entry = plans["static"] or plans.get(key)
+        if entry is None:
+            entry = (plan_graph(self.program.graph, shapes=shapes, hints=self.hints), shapes)
+            if len(plans) <= PLAN_CACHE_SIZE:
+                plans[key] = entry
+        plan, planned_shapes = entry
+        bound = None
+        if 0 < plan.arena_bytes <= current_budget().memory:
+            bound = BoundProgram(self.program, plan, planned_shapes, self.debug, self.hints)
+        if planned_shapes is None and bound is not None:
+            self.static = bound
+        self.bound[key] = bound
+
+
 def _error_class(e: BaseException) -> type[GraphcError]:
     """The GraphcError subclass a node's failure ``e`` becomes: its own class, PlanError for a
     MemoryError (the run needed more memory than the process could get), else GraphcError."""
@@ -371,7 +451,7 @@ class Executor:
         self._plans: OrderedDict[Any, tuple[Any, dict | None]] = OrderedDict()
         self._pools: dict[Any, list[BoundProgram]] = {}
         self._plans["static"] = (plan, None)
-        self._pools["static"] = [BoundProgram(program, plan, None, self.debug)]
+        self._pools["static"] = [BoundProgram(program, plan, None, self.debug, hints)]
         self.input_names = [v.name for _, v in program.inputs]
         self._const_inputs = {v.name for v in graph.inputs if v.const is not None}
         self._input_slots = [slot for slot, _ in program.inputs]
@@ -434,7 +514,7 @@ class Executor:
             bound = pool.pop() if pool else None
             plan, shapes = self._plans[pool_key]
         if bound is None:
-            bound = BoundProgram(self.program, plan, shapes, self.debug)
+            bound = BoundProgram(self.program, plan, shapes, self.debug, self.hints)
         try:
             # one budget for the whole run: loop iterations (nested loops too), outputs of run-time size
             token = begin_run(self.memory_budget)

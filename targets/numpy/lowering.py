@@ -54,6 +54,8 @@ class Program:
     outputs: list[tuple[str, int]]
     steps: list[Step]
     captures: list[Value]  # outer values, in slots 1..len(captures)
+    #: a subgraph's buffer plans by shape signature, shared by every bound copy (filled by the executor)
+    plans: dict[Any, Any] = field(default_factory=dict)
 
     def kinds(self) -> dict[str, str]:
         """op name -> native / fallback / layer (root graph only)."""

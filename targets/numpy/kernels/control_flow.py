@@ -1,7 +1,8 @@
 """Kernels: control flow If, Loop and Scan.
 
 The bodies are subgraphs run through ``ctx.run_subgraph(attr_name, inputs)``, which the
-executor binds (``ctx.subgraph_runner``); it returns the body's outputs as a list.
+executor binds (``ctx.subgraph_runner``); it returns the body's outputs as a list, fresh arrays the
+kernel may keep (the body's intermediates live in an arena the next call reuses).
 
 * If runs ``then_branch`` or ``else_branch`` with no inputs.
 * Loop runs ``body`` with ``[iteration, cond, *carried]`` and receives
