@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WATCHED = ("onnx", "onnxruntime", "onnxruntime-extensions", "numpy", "networkx", "rich", "h5py", "ml-dtypes",
-           "protobuf", "hypothesis", "pytest")
+           "protobuf", "hypothesis", "pytest", "opencv-python-headless", "mypy")
 
 
 def declared() -> list[str]:
