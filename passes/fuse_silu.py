@@ -29,6 +29,9 @@ def _supported(m: Match, value):
         fail(f"no target: {GRAPHC_DOMAIN}::{op.op_type} runs on a graphc target only (onnxruntime has no such op)")
     if not target.supports(op):
         fail(f"target {target.name!r} does not run {GRAPHC_DOMAIN}::{op.op_type}")
+    native = getattr(target, "native", None)  # the ort target: would run it as a Python op, slower than the nodes
+    if native is not None and not native(op):
+        fail(f"target {target.name!r} would run {GRAPHC_DOMAIN}::{op.op_type} only through a fallback")
     return value
 
 
@@ -94,6 +97,7 @@ RULES = rule_pass("fuse-silu", """SiLU / HardSwish into the Conv epilogue (graph
     2. any other ``Mul(y, Sigmoid(y))`` (floating point, the Sigmoid read only by the Mul; e.g. a
        Conv output also read elsewhere) becomes one ``graphc::SiLU(y)`` node.
 
-    Refused without a target, or when the target does not run the graphc op
-    (``graphc explain MODEL --rule conv-silu`` says which case).
+    Refused without a target, or when the target does not run the graphc op natively (the ort
+    target would run it as a Python op through its numpy-kernel fallback); ``graphc explain MODEL
+    --rule conv-silu`` says which case.
     """, [conv_silu, conv_hard_swish, conv_hard_sigmoid_mul, silu], uses=("shapes-known",))

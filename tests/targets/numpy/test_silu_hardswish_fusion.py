@@ -9,6 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import graphc
 from graphc import PassContext, PassManager, load_model
+from graphc.target import get_target
 from targets.numpy.kernels.epilogue import HALF_SILU
 from tests.oracle import ort_run
 
@@ -141,11 +142,15 @@ def test_saved_artifact_keeps_the_graphc_ops(tmp_path):
         np.testing.assert_allclose(loaded.run(feeds)[name], want, rtol=1e-5, atol=1e-5)
 
 
-def test_without_a_target_nothing_is_rewritten():
-    """fuse-silu makes graphc ops only for a target that runs them: plain ONNX output (onnxruntime) keeps the nodes."""
-    graph = load_model(_model(8, 9, 12, 3, "silu"))
-    PassManager("infer-shapes,fuse-silu").run(graph, PassContext())
-    assert sorted(op.op_type for op in graph.walk()) == ["Conv", "Mul", "Sigmoid"]
+@pytest.mark.parametrize("target", [None, "ort"])
+def test_without_a_graphc_target_nothing_is_rewritten(target):
+    """fuse-silu makes graphc ops only for a target that runs them: plain ONNX output and the ort
+    target keep the nodes (onnxruntime has no graphc::FusedConv nor graphc::SiLU)."""
+    for act, kept in (("silu", ["Conv", "Mul", "Sigmoid"]), ("hardswish", ["Conv", "HardSwish"])):
+        graph = load_model(_model(8, 9, 12, 3, act))
+        ctx = PassContext(target=None if target is None else get_target(target))
+        PassManager("infer-shapes,fuse-silu").run(graph, ctx)
+        assert sorted(op.op_type for op in graph.walk()) == kept
 
 
 def test_conv1d_silu_rides_the_epilogue():
