@@ -33,7 +33,7 @@ def randomized_light_model_path(tmp_path_factory) -> Iterator[Callable[[str], Pa
     light models load this one file instead of drawing them again per module. A file (not a shared
     ModelProto) keeps tests from seeing each other's changes and keeps the weights out of memory
     between tests. The files (1.3 GB for all nine) are deleted when the session ends."""
-    from tests.targets.numpy.numpy_light import randomized_light_model
+    from graphc.examples import randomized_light_model
 
     folder = tmp_path_factory.mktemp("randomized_light")
 

@@ -33,13 +33,12 @@ from pathlib import Path  # noqa: E402
 from typing import Callable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "targets" / "numpy")]
+sys.path[:0] = [str(ROOT)]
 
 import numpy as np  # noqa: E402
 
 import graphc  # noqa: E402
-from graphc.examples import example_names  # noqa: E402
-from numpy_light import randomized_light_model  # noqa: E402
+from graphc.examples import example_names, randomized_light_model  # noqa: E402
 from graphc.feeds import random_feeds  # noqa: E402
 from graphc.ort_session import ort_session  # noqa: E402
 
@@ -96,7 +95,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 sys.path[:0] = {paths!r}
 import numpy as np
-from numpy_light import randomized_light_model
+from graphc.examples import randomized_light_model
 from graphc.feeds import random_feeds
 from graphc.ort_session import ort_session
 model = randomized_light_model({name!r})
@@ -121,7 +120,7 @@ def peak_rss_mb(name: str, which: str) -> float:
     """Peak RSS (MB) of a fresh process that loads ``name``, compiles it for ``which`` and runs it 5 times."""
     import subprocess
 
-    paths = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "targets" / "numpy"), str(ROOT / "tools")]
+    paths = [str(ROOT)]
     code = _MEMORY_SCRIPT.format(paths=paths, name=name, which=which)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024.0

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A conv net with one Python layer on the ort target: partitioned vs single-model mode vs its parts.
 
-The light squeezenet (seeded random weights) with an ``acme::Scale`` layer (no ``to_onnx``)
-after its first Relu (1x64x111x111, 3 MiB). Measures, interleaved round by round so machine
+The light squeezenet (seeded random weights, ``graphc.examples.randomized_light_model``) with an
+``acme::Scale`` layer (y = 1.5 x, no ``to_onnx``, defined here) after its first Relu (1x64x111x111,
+3 MiB). Measures, interleaved round by round so machine
 noise hits all alike, the median latency of:
 
 * ``partitioned``: the ort target's default mode (region, the layer in-process, region);
@@ -26,16 +27,52 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# the partition test models are fixture files (tests/targets/ort/partition_models.py), read by path:
-# tools never import the tests package
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "targets" / "ort")]
+sys.path[:0] = [str(ROOT)]
 
 import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import helper  # noqa: E402
 
 import graphc  # noqa: E402
-from graphc.layers import load_layer_modules  # noqa: E402
+from graphc.examples import randomized_light_model  # noqa: E402
+from graphc.layers import LayerRegistry  # noqa: E402
 from graphc.layers.runtime import LayerRunner  # noqa: E402
-import partition_models as pm  # noqa: E402
+
+
+class Scale(graphc.Layer):
+    """y = x * factor (any shape, the input's dtype)."""
+
+    factor = graphc.Param(float, default=2.0)
+
+    def output_shapes(self, input_shapes):
+        return [tuple(input_shapes[0])]
+
+    def forward(self, inputs, outputs, internals):
+        np.multiply(inputs[0], inputs[0].dtype.type(self.factor), out=outputs[0])
+
+
+def squeezenet(with_layer: bool, factor: float = 1.5) -> onnx.ModelProto:
+    """The seeded light squeezenet, with an ``acme::Scale`` node after its first Relu when ``with_layer``."""
+    model = randomized_light_model("squeezenet", seed=0)
+    keep = [i for i in model.graph.input if i.name == "data_0"]  # the weights are initializers, not inputs
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    model.ir_version = 9
+    if not with_layer:
+        return model
+    nodes = list(model.graph.node)
+    at = next(i for i, n in enumerate(nodes) if n.op_type == "Relu")
+    relu_out = nodes[at].output[0]
+    for n in nodes[at + 1:]:
+        for k, name in enumerate(n.input):
+            if name == relu_out:
+                n.input[k] = "layer_out"
+    nodes.insert(at + 1, helper.make_node("Scale", [relu_out], ["layer_out"], name="user_layer", domain="acme",
+                                          factor=factor))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.opset_import.append(helper.make_opsetid("acme", 1))
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,15 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--single", action="store_true", help="also time mode='single' (about 0.5 s a run)")
     args = ap.parse_args(argv)
-    layers = load_layer_modules([str(pm.PARTITION_LAYERS)])
-    model = pm.squeezenet_with_layer(factor=1.5)
+    layers = LayerRegistry()
+    layers.register("Scale", domain="acme")(Scale)
+    model = squeezenet(with_layer=True, factor=1.5)
     feeds = {"data_0": np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)}
     boundary = np.maximum(np.random.default_rng(1).standard_normal((1, 64, 111, 111)), 0).astype(np.float32)
     runner = LayerRunner("user_layer", "acme::Scale", layers.lookup("acme", "Scale", 1).cls, {"factor": 1.5})
     part = graphc.compile(model, "ort", layers=layers)
     runs = {
         "partitioned": lambda: part.run(feeds),
-        "no-layer": (lambda a: lambda: a.run(feeds))(graphc.compile(pm.squeezenet_without_layer(), "ort")),
+        "no-layer": (lambda a: lambda: a.run(feeds))(graphc.compile(squeezenet(with_layer=False), "ort")),
         "layer": lambda: runner(None, boundary),
         "numpy": (lambda a: lambda: a.run(feeds))(graphc.compile(model, "numpy", layers=layers)),
     }

@@ -15,10 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "targets" / "numpy")]
+sys.path[:0] = [str(ROOT)]
 
-from node_cases import node_cases, tensor_cases  # noqa: E402
-from numpy_conformance import run_cases  # noqa: E402
+from graphc.conformance import collect_node_cases as node_cases  # noqa: E402
+from targets.numpy.conformance import run_cases, tensor_cases  # noqa: E402
 
 #: why a known failure is expected, by op type
 KNOWN = {

@@ -13,12 +13,11 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import numpy as np  # noqa: E402
 
 from graphc.attributes import decode_attribute  # noqa: E402
-from node_cases import node_cases, outputs_match  # noqa: E402
+from graphc.conformance import collect_node_cases as node_cases, outputs_match  # noqa: E402
 from targets.numpy.kernels import KERNELS, OpContext  # noqa: E402
 
 

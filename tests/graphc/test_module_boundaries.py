@@ -179,9 +179,66 @@ def test_the_library_reaches_targets_only_through_the_registry() -> None:
     assert '"targets.numpy.target:NumpyTarget"' in (ROOT / "graphc" / "target.py").read_text()
 
 
+_LOADERS = ("sys.path", "spec_from_file_location", "SourceFileLoader", "run_path", "load_layer_modules")
+
+
+def _names_tests(node: ast.AST, tainted: set[str]) -> bool:
+    """True when ``node`` holds a string naming the tests folder ("tests", ".../tests/...") or a name
+    bound to one."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and "tests" in n.value.replace("\\", "/").split("/"):
+            return True
+        if isinstance(n, ast.Name) and n.id in tainted:
+            return True
+    return False
+
+
+def loads_from_tests_by_path(root: Path, folders: tuple[str, ...]) -> list[str]:
+    """``file:line`` of every statement in the .py files under ``folders`` that puts a path into the
+    tests folder on ``sys.path`` or loads code from it by file path (importlib, runpy, layer module
+    loading), directly or through a variable bound to such a path."""
+    found = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            tainted: set[str] = set()
+            for node in ast.walk(tree):  # names bound to a tests path, wherever they are used
+                if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _names_tests(node.value, set()):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    tainted.update(t.id for t in targets if isinstance(t, ast.Name))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.stmt) or isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.If, ast.For,
+                                                                       ast.While, ast.With, ast.Try)):
+                    continue
+                text = ast.unparse(node)
+                if any(k in text for k in _LOADERS) and _names_tests(node, tainted):
+                    found.append(f"{path.relative_to(root).as_posix()}:{node.lineno}")
+    return found
+
+
 def test_tools_never_import_the_tests_package() -> None:
     found = imports_of_package(ROOT, ("tools",), "tests")
     assert not found, "tools/ imports tests (move the helper into graphc/, e.g. graphc.feeds):\n" + "\n".join(found)
+
+
+def test_tools_never_load_code_from_the_tests_folder_by_path() -> None:
+    found = loads_from_tests_by_path(ROOT, ("tools",))
+    assert not found, ("tools/ puts tests/ on sys.path or loads a module from it by path (move the builder into "
+                       "the library, e.g. graphc.examples or targets.numpy.conformance):\n" + "\n".join(found))
+
+
+def test_tests_path_check_catches_planted_tricks(tmp_path: Path) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "a.py").write_text(
+        'import sys\nfrom pathlib import Path\nROOT = Path(__file__).parent.parent\n'
+        'sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "targets")]\n'  # 4
+        'sys.path.insert(0, "/repo/tests/x")\n'  # 5
+        'FIXTURES = ROOT / "tests"\n'
+        'def f():\n    import importlib.util\n'
+        '    spec = importlib.util.spec_from_file_location("m", FIXTURES / "m.py")\n'  # 9
+        'MODELS = ROOT / "tests" / "real_models"\n'
+        'print(MODELS, "the tests pass")\nsys.path.insert(0, str(ROOT / "tools"))\n')  # data paths are fine
+    assert loads_from_tests_by_path(tmp_path, ("tools",)) == ["tools/a.py:4", "tools/a.py:5", "tools/a.py:9"]
 
 
 def test_package_import_check_catches_planted_imports(tmp_path: Path) -> None:

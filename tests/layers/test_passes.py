@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import onnx
 
-from tests.targets.numpy.numpy_light import foldable_randomized_light_model
+from graphc.examples import foldable_randomized_light_model
 import pytest
 from onnx import TensorProto, helper
 

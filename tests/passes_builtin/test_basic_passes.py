@@ -104,7 +104,7 @@ def test_infer_shapes_conflict_names_the_node():
 def test_optimize_cli_resnet50_matches_onnxruntime(tmp_path):
     from graphc.cli import main
     from tests.conftest import ort_session, random_feeds
-    from tests.targets.numpy.numpy_light import foldable_randomized_light_model
+    from graphc.examples import foldable_randomized_light_model
 
     out = tmp_path / "r50.onnx"
     assert main(["optimize", "--example", "resnet50", "-o", str(out)]) == 0

@@ -7,8 +7,9 @@ holds the failing set to that documented list, so a new failure and a new pass a
 
 from __future__ import annotations
 
-from tests.node_cases import tensor_cases
-from tests.targets.numpy.numpy_conformance import run_cases
+import numpy as np
+
+from targets.numpy.conformance import run_cases, tensor_cases
 
 #: docs/conformance.md's failures (onnx 1.23): random sampling the spec does not fix, float16 rounding
 BERNOULLI = {f"test_bernoulli{s}" for s in ("", "_double", "_double_expanded", "_expanded", "_seed", "_seed_expanded")}
@@ -29,3 +30,31 @@ def test_node_suite_pass_rate():
     assert not failed - DOCUMENTED_FAILURES, f"new failures: {sorted(failed - DOCUMENTED_FAILURES)}"
     fixed = DOCUMENTED_FAILURES - failed
     assert not fixed, f"now passing (update docs/conformance.md): {sorted(fixed)}"
+
+
+def test_run_case_fails_a_wrong_expectation_and_passes_the_right_one():
+    from dataclasses import replace
+
+    from targets.numpy.conformance import run_case
+
+    relu = next(c for c in tensor_cases() if c.name == "test_relu")
+    assert run_case(relu).ok
+    wrong = replace(relu, outputs=(relu.outputs[0] + 1,))
+    result = run_case(wrong)
+    assert not result.ok and result.reason.startswith("output 0:") and result.op_types == ("Relu",)
+
+
+def test_run_case_fails_a_run_that_modifies_its_inputs(monkeypatch):
+    import graphc
+    from targets.numpy.conformance import run_case
+
+    class Writes:
+        def run(self, feeds):
+            x = feeds["x"]
+            x[...] = np.maximum(x, 0)  # the right answer, computed in the caller's array
+            return {"y": x.copy()}
+
+    relu = next(c for c in tensor_cases() if c.name == "test_relu")
+    monkeypatch.setattr(graphc, "compile", lambda model, target: Writes())
+    result = run_case(relu)
+    assert not result.ok and "modified the caller's input 'x'" in result.reason

@@ -1,4 +1,4 @@
-"""Models for the partitioned-execution tests and tools/bench_ort_partition.py.
+"""Models for the partitioned-execution tests (tools/bench_ort_partition.py builds its own squeezenet).
 
 Each custom node uses a layer from ``layer_files/partition_layers.py`` (``PARTITION_LAYERS``),
 none of which has ``to_onnx``: every one is a Python node.
