@@ -472,7 +472,7 @@ def _add_node(graph: Graph, node: onnx.NodeProto, model: ModelInfo | None) -> Op
                 f"node {node.name!r} ({node.op_type}) reads {name!r}, which no node, graph input or initializer defines"
             )
         inputs.append(v)
-    outputs = [graph.values[n] if n else graph.add_value(graph.unique_name(f"{node.name or node.op_type}_unused")) for n in node.output]
+    outputs = [graph.values[n] if n else graph.add_value(f"{node.name or node.op_type}_unused") for n in node.output]
     op = graph.add_op(
         node.op_type, inputs, outputs, attrs, domain=node.domain,
         name=node.name or None, attr_kinds=kinds, doc_string=node.doc_string,

@@ -393,8 +393,8 @@ class ControlFlowImporter:
         # the body
         body_b = _sub_builder(b, "Loop", f"{label}_body")
         bg = body_b.graph
-        bg.add_input(bg.unique_name(f"{label}/iteration"), TensorType(np.dtype(np.int64), ()))
-        bg.add_input(bg.unique_name(f"{label}/cond_in"), TensorType(np.dtype(np.bool_), ()))
+        bg.add_input(f"{label}/iteration", TensorType(np.dtype(np.int64), ()))
+        bg.add_input(f"{label}/cond_in", TensorType(np.dtype(np.bool_), ()))
         body: dict[Ref, Any] = {}
         carried: list[tuple[_LoopVar, Value, Value]] = []  # var, its init, its body input
         scans: list[_LoopVar] = []
@@ -411,7 +411,7 @@ class ControlFlowImporter:
                 raise ModelFormatError(f"node {v.enter.name!r} (Enter) carries a TensorArray handle through "
                                        f"frame {frame.name!r}; {CUT_ADVICE}")
             dtype = self._dtype(v.enter, "T") or x.dtype
-            inp = bg.add_input(bg.unique_name(f"{v.switch}:1"), TensorType(dtype, None))
+            inp = bg.add_input(f"{v.switch}:1", TensorType(dtype, None))
             body[(v.merge, 0)] = body[(v.switch, 1)] = inp
             carried.append((v, x, inp))
         body_scope = ChainMap(body, outer, produced)
