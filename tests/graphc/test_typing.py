@@ -6,12 +6,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pytest
 from mypy import api
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("graphc", "passes", "targets")
 
 
+@pytest.mark.skipif(int(np.__version__.split(".")[0]) < 2,
+                    reason="the types are checked against numpy 2's stubs; numpy 1.x ships other, looser stubs "
+                           "(at numpy 1.26 mypy reports 9 errors the numpy 2 stubs rule out)")
 def test_mypy_finds_no_errors():
     """Demonstrated: a module graphc/_probe.py holding `x: int = "s"` makes this fail naming that line."""
     with tempfile.TemporaryDirectory(prefix="graphc-mypy-") as cache:
