@@ -124,9 +124,71 @@ def combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[
     return True
 
 
-def _prepare_max_pool(ctx: OpContext, inputs: Sequence[Any]) -> tuple[tuple[int, ...], Geometry, list] | None:
-    """For a static input shape: (shape, geometry, per-axis tap ranges), worked out once (on the small maps of
-    per-crop models such as MTCNN's the geometry and ranges were a fifth of a call)."""
+#: MaxPool inputs of at most this many elements take :class:`SmallMaxPool` (fewer numpy calls per node;
+#: larger maps are faster on the separable path, which never copies the input)
+SMALL_POOL_MAX_ELEMENTS = 1 << 18
+
+
+class SmallMaxPool:
+    """A float MaxPool on a small static map as ``k - 1`` ``np.maximum`` calls per axis over strided views.
+
+    Where padding or ``ceil_mode`` makes windows run past the input, the input is first copied
+    into a private scratch whose border holds the dtype's lowest value (written on first use
+    and never overwritten: only the interior is copied each call). Each axis then combines
+    whole strided views of its source, so a 3x3/2 window is one copy and four maxima.
+    """
+
+    def __init__(self, shape: tuple[int, ...], geo: Geometry) -> None:
+        spatial = shape[2:]
+        #: padded extent per axis: just enough for every window
+        self.padded = tuple((o - 1) * s + (k - 1) * d + 1
+                            for o, s, k, d in zip(geo.out, geo.strides, geo.kernel, geo.dilations))
+        rows = [min(n, p - b) for n, p, b in zip(spatial, self.padded, geo.pads_begin)]
+        #: None when the windows lie inside the input (no copy); else where the input goes in the scratch
+        self.interior: tuple[slice, ...] | None = None
+        self.source: tuple[slice, ...] = (slice(None), slice(None)) + tuple(slice(0, r) for r in rows)
+        if any(geo.pads_begin) or any(p > n for p, n in zip(self.padded, spatial)):
+            self.interior = (slice(None), slice(None)) + tuple(slice(b, b + r) for b, r in zip(geo.pads_begin, rows))
+            self.key = ("pool-small-padded", tuple(geo.pads_begin), tuple(rows), self.padded)
+            # a border position: the first element before the interior or past its end on some axis
+            a = next(i for i, (b, r, p) in enumerate(zip(geo.pads_begin, rows, self.padded)) if b or b + r < p)
+            self.probe = tuple(0 for _ in shape[:2 + a]) + (0 if geo.pads_begin[a] else self.padded[a] - 1,) \
+                + tuple(0 for _ in shape[3 + a:])
+        #: per axis: the intermediate's shape and each tap's strided index along that axis
+        self.axes: list[tuple[tuple[int, ...], list[tuple[slice, ...]]]] = []
+        cur = tuple(shape[:2]) + self.padded
+        for a, (k, s, d, o) in enumerate(zip(geo.kernel, geo.strides, geo.dilations, geo.out)):
+            cur = cur[:2 + a] + (o,) + cur[3 + a:]
+            lead = (slice(None),) * (2 + a)
+            self.axes.append((cur, [lead + (slice(t * d, t * d + (o - 1) * s + 1, s),) for t in range(k)]))
+
+    def run(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Windowed max of ``x`` into ``out``."""
+        src = x[self.source]
+        if self.interior is not None:
+            buf = ctx.scratch(self.key, x.shape[:2] + self.padded,
+                              x.dtype, zero=True)
+            if buf[self.probe] != _lowest(x.dtype):  # first use: the border takes the lowest value once
+                buf.fill(_lowest(x.dtype))
+            buf[self.interior] = src
+            src = buf
+        last = len(self.axes) - 1
+        for a, (shape, taps) in enumerate(self.axes):
+            dst = out if a == last else ctx.scratch(("pool-small", a), shape, out.dtype)
+            if len(taps) == 1:
+                np.copyto(dst, src[taps[0]])
+            else:
+                np.maximum(src[taps[0]], src[taps[1]], out=dst)
+                for tap in taps[2:]:
+                    np.maximum(dst, src[tap], out=dst)
+            src = dst
+        return out
+
+
+def _prepare_max_pool(ctx: OpContext, inputs: Sequence[Any]
+                      ) -> tuple[tuple[int, ...], Geometry, list, SmallMaxPool | None] | None:
+    """For a static input shape: (shape, geometry, per-axis tap ranges, small-map plan or None), worked out once
+    (on the small maps of per-crop models such as MTCNN's the geometry and ranges were a fifth of a call)."""
     shape = getattr(inputs[0], "shape", None) if inputs else None
     if shape is None or len(shape) < 3 or not all(isinstance(d, int) for d in shape):
         return None
@@ -136,7 +198,10 @@ def _prepare_max_pool(ctx: OpContext, inputs: Sequence[Any]) -> tuple[tuple[int,
         return None  # the kernel reports it at run time
     ranges = [tap_ranges(n, k, s, d, p, o) for n, k, s, d, p, o
               in zip(shape[2:], geo.kernel, geo.strides, geo.dilations, geo.pads_begin, geo.out)]
-    return tuple(shape), geo, ranges
+    small = None
+    if math.prod(shape) <= SMALL_POOL_MAX_ELEMENTS and all(o > 0 for o in geo.out):
+        small = SmallMaxPool(tuple(shape), geo)
+    return tuple(shape), geo, ranges, small
 
 
 @kernel("MaxPool", prepare=_prepare_max_pool)
@@ -147,6 +212,8 @@ def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np
     shape = x.shape[:2] + geo.out
     buf = ctx.out(0, shape, x.dtype)
     if len(ctx.outs) < 2:
+        if prepared is not None and prepared[3] is not None and x.dtype.kind == "f":
+            return prepared[3].run(ctx, x, buf)
         return _separable(ctx, x, geo, buf, np.maximum, _lowest(x.dtype), prepared[2] if prepared else None)
     xp = pool_padded(x, geo, _lowest(x.dtype))
     best = np.zeros(shape, dtype=np.int64)
