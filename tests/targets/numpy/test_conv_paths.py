@@ -64,8 +64,10 @@ CASES = {
     "pointwise-grouped-folded": (12, 7, 24, 1, 1, 0, 3, 1, True, False, False, 2, "pointwise", False),
     "winograd": (256, 14, 256, 3, 1, 1, 1, 1, True, True, True, 1, "winograd", False),
     "winograd-odd": (256, 15, 256, 3, 1, 1, 1, 1, False, False, False, 1, "winograd", False),
-    "implicit": (32, 12, 40, 3, 1, 1, 1, 1, True, True, False, 2, "phase", True),
-    "implicit-strided": (48, 13, 16, 3, 2, 1, 1, 1, False, True, True, 1, "phase", True),
+    "implicit": (32, 32, 40, 3, 1, 1, 1, 1, True, True, False, 2, "phase", True),
+    "implicit-strided": (48, 63, 16, 3, 2, 1, 1, 1, False, True, True, 1, "phase", True),
+    # below IMPLICIT_MIN_COLUMNS GEMM columns per image im2col wins (12x12: 168 columns)
+    "im2col-small-map": (32, 12, 40, 3, 1, 1, 1, 1, True, True, False, 2, "phase", False),
     "im2col-stem": (3, 30, 8, 7, 2, 3, 1, 1, True, True, False, 1, "phase", False),
     "im2col-dilated": (4, 11, 6, 3, 1, 2, 1, 2, True, False, False, 1, "phase", False),
     "im2col-exact": (8, 5, 16, 3, 1, 0, 1, 1, True, False, False, 1, "phase", False),
