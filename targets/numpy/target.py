@@ -28,6 +28,7 @@ __all__ = ["NumpyTarget", "PIPELINE", "MINIMAL_PIPELINE"]
 
 #: the numpy target's default pipeline
 PIPELINE = ("canonicalize,inline-functions,legalize,eliminate-dropout,[fold-constants,dce]*8,infer-shapes,"
+            "cancel-transposes,"
             "fuse-conv-bn,fuse-conv-affine,fuse-matmul-add,fuse-silu,fuse-activation,fold-blobs,dce,plan-buffers")
 
 #: lowering prerequisites only, no optimizing rewrites (graphc.diff's numeric checker runs stages with it)

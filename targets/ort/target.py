@@ -113,7 +113,7 @@ class OrtTarget:
     def pipeline(self) -> str:
         reg = self.registry
         return (f"canonicalize,inline-functions,lower-opset{{opset={reg.max_opsets['']},ir={reg.max_ir_version}}},"
-                "legalize,[fold-constants,dce]*8,infer-shapes")
+                "legalize,[fold-constants,dce]*8,infer-shapes,cancel-transposes")
 
     # ---------------------------------------------------------------- lower
     def lower(self, graph: Graph, ctx: PassContext) -> OrtArtifact | PartitionedArtifact:

@@ -62,7 +62,8 @@ def _check(model, outputs, transposes_before, transposes_after):
 
 
 def test_conv_relu_conv_pair_cancels():
-    nodes = _conv("c1", "x", "w1", "a") + [helper.make_node("Relu", ["a"], ["r"], name="relu")] + _conv("c2", "r", "w2", "y")
+    nodes = (_conv("c1", "x", "w1", "a") + [helper.make_node("Relu", ["a"], ["r"], name="relu")]
+             + _conv("c2", "r", "w2", "y"))
     graph = _check(_model(nodes, ["y"], {"w1": _w(4, 3, 3, 3), "w2": _w(5, 4, 3, 3)}), ["y"], 4, 2)
     relu = graph.op("relu")
     assert relu.inputs[0].producer().op_type == "Conv" and relu.outputs[0].consumers()[0].op_type == "Conv"
