@@ -7,9 +7,12 @@ over shifted strided views per axis (``2 * (k - 1)`` for a 2-D k x k window inst
 ``k * k - 1``), without padding the input: each tap combines only the outputs whose
 window position lies inside it. Where the rows line up, an axis runs as ops over whole
 flattened arrays and only the border outputs are recomputed (:func:`combine_axis_flat`).
-LRN's channel windows use the same helpers. The other pools fold over every tap's
-strided view of the padded input; the Python loop never runs per pixel. The window
-geometry (auto_pad, pads, strides, dilations, ceil_mode) is
+LRN's channel windows use the same helpers. A float MaxPool on a small static map (up to
+``SMALL_POOL_MAX_ELEMENTS``) takes :class:`SmallMaxPool` instead: fewer numpy calls (the
+input copied into a scratch with a lowest-value border where windows run past it, then
+``k - 1`` maxima per axis over whole strided views), no border recomputation. The other
+pools fold over every tap's strided view of the padded input; the Python loop never runs
+per pixel. The window geometry (auto_pad, pads, strides, dilations, ceil_mode) is
 :func:`targets.numpy.kernels._window.conv_geometry`.
 
 With ``ceil_mode`` the last window may run past the padded input; those positions are
