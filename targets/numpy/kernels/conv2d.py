@@ -30,7 +30,8 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   implicit GEMM: one accumulating BLAS call per tap reads those slices in place (no im2col), onto an
   accumulator preset with the bias. Otherwise im2col is ``k*k`` slice copies into a
   patch matrix (with a row of ones for the bias) and one (grouped, batched for
-  depthwise) GEMM. When the output is wide enough the GEMM runs over whole phase rows
+  depthwise) GEMM; exact taps of an unpadded stride-1 input are copied from the input
+  itself, without a phase image (``direct``). When the output is wide enough the GEMM runs over whole phase rows
   ("wide rows": a few wasted columns, cropped by the store, which also applies a Relu or
   Clip activation in the same pass); otherwise the taps are copied exactly.
 
@@ -119,6 +120,8 @@ class Conv2dPlan:
     tap_order: list[int] = field(default_factory=list)  # kernel tap index of each patch-matrix tap
     block_groups: int = 1  # groups per im2col block (grouped convs run in cache-sized blocks)
     wide: bool = False
+    #: exact taps of an unpadded stride-1 input: they are copied from the input itself (no phase image)
+    direct: bool = False
     length: int = 0  # GEMM columns per image (Ho * phase cols when wide, else Ho * Wo)
     #: per phase image: (first interior row, rows, first interior col, cols, input row slice, input col slice)
     phase_copies: list[tuple[int, int, int, int, slice, slice]] = field(default_factory=list)
@@ -340,7 +343,10 @@ class Conv2dPlan:
         ho, wo = self.out_shape[2:]
         length = self.length
         cols_q = self.phase_shape[1]
-        phases = self._load_phases(ctx, x)
+        if self.direct and x.flags.c_contiguous:
+            phases, plen = x, x.shape[1] * x.shape[2]  # the input is its only phase image, rows unpadded
+        else:
+            phases, plen = self._load_phases(ctx, x), self.phase_len
         # (group, C/group * taps [+ a row of ones for the folded bias], columns)
         cols = ctx.scratch("conv-cols", (g, ck, length), x.dtype)
         if self.folded:
@@ -348,7 +354,6 @@ class Conv2dPlan:
         cg = c // g
         taps = cols[:, :cg * k, :].reshape(g, cg, k, length)
         item = x.dtype.itemsize
-        plen = self.phase_len
         inner = (length,) if self.wide else (ho, wo)
         inner_strides = (item,) if self.wide else (cols_q * item, item)
         t0 = 0
@@ -556,6 +561,8 @@ def _phase_layout(plan: Conv2dPlan, h: int, w: int) -> None:
     depthwise = plan.group == c == m
     plan.wide = depthwise or ho * cols / (ho * wo) <= WIDE_WASTE
     plan.length = ho * cols if plan.wide else ho * wo
+    # exact taps (not wide) on one unpadded phase read within (rows, cols) = (h, w): straight from x
+    plan.direct = not plan.wide and (sh, sw) == (1, 1) and not any(plan.pads)
     reach = max(off for _, off in plan.taps) + ho * cols
     plan.phase_len = max(rows * cols, reach)
     _set_phase_copies(plan, h, w, sh, sw)

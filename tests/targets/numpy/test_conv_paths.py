@@ -71,6 +71,9 @@ CASES = {
     "im2col-stem": (3, 30, 8, 7, 2, 3, 1, 1, True, True, False, 1, "phase", False),
     "im2col-dilated": (4, 11, 6, 3, 1, 2, 1, 2, True, False, False, 1, "phase", False),
     "im2col-exact": (8, 5, 16, 3, 1, 0, 1, 1, True, False, False, 1, "phase", False),
+    # exact taps of unpadded stride-1 inputs read the input itself (plan.direct), also per group block
+    "direct-grouped": (8, 6, 12, 3, 1, 0, 4, 1, True, False, False, 2, "phase", False),
+    "direct-dilated": (4, 9, 6, 3, 1, 0, 1, 2, False, True, False, 1, "phase", False),
     "grouped": (8, 10, 12, 3, 1, 1, 4, 1, True, False, False, 1, "phase", False),
     "depthwise": (24, 10, 24, 3, 1, 1, 24, 1, True, True, False, 1, "phase", False),
     # patchify stems: kernel = stride (an input size that is not a multiple of it drops the remainder)
@@ -97,6 +100,16 @@ def test_prepared_conv_matches_onnxruntime(name):
     for _ in range(2):  # the second run reuses scratch buffers (zero borders, rows of ones)
         got = art.run(feeds)["y"]
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_direct_taps_only_on_unpadded_stride_one_exact_plans():
+    direct = {}
+    for name in ("im2col-exact", "direct-grouped", "direct-dilated", "im2col-dilated", "implicit-strided",
+                 "im2col-stem"):
+        art = graphc.compile(_conv_model(*CASES[name][:12]), "numpy", fallback=False)
+        direct[name] = [s.state.direct for s in art.program.steps if s.state is not None]
+    assert direct == {"im2col-exact": [True], "direct-grouped": [True], "direct-dilated": [True],
+                      "im2col-dilated": [False], "implicit-strided": [False], "im2col-stem": [False]}
 
 
 def test_grouped_im2col_runs_in_blocks_of_whole_groups():
