@@ -8,6 +8,8 @@ Transpose's input layout) until it meets its inverse, and removes the pair.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from graphc.ir import Graph, Op, TensorType, Value
@@ -58,6 +60,14 @@ def cancel_transposes(graph: Graph, ctx: PassContext) -> PassResult:
     return result
 
 
+class _Transposed(NamedTuple):
+    """A value written by a plain Transpose: the Transpose, its permutation and its input."""
+
+    op: Op
+    perm: list[int]
+    source: Value
+
+
 def _perm(op: Op) -> list[int] | None:
     """The Transpose's permutation, or None when its rank is unknown (no perm, unknown input rank)."""
     perm = op.attrs.get("perm")
@@ -67,22 +77,24 @@ def _perm(op: Op) -> list[int] | None:
     return None if rank is None else list(range(rank - 1, -1, -1))
 
 
-def _transpose_of(v: Value | None) -> Op | None:
-    """The plain Transpose producing ``v`` with a known permutation, or None."""
+def _transposed(v: Value | None) -> _Transposed | None:
+    """How ``v`` is a Transpose of another value (a plain Transpose, known permutation), or None."""
     op = v.producer() if v is not None else None
-    if op is None or op.op_type != "Transpose" or op.domain != "" or _perm(op) is None:
+    if op is None or op.op_type != "Transpose" or op.domain != "" or not op.inputs or op.inputs[0] is None:
         return None
-    return op
+    perm = _perm(op)
+    return None if perm is None else _Transposed(op, perm, op.inputs[0])
 
 
-def _only_reader(v: Value, op: Op) -> bool:
+def _only_reader(v: Value | None, op: Op) -> bool:
     """``op`` reads ``v`` and nothing else does (no other op, subgraph or graph output)."""
-    return not v.is_graph_output() and not v.capturers() and all(user is op for user, _ in v.uses())
+    return (v is not None and not v.is_graph_output() and not v.capturers()
+            and all(user is op for user, _ in v.uses()))
 
 
-def _drop_if_dead(graph: Graph, op: Op | None) -> None:
+def _drop_if_dead(graph: Graph, op: Op) -> None:
     """Remove ``op`` (and its input constants nobody else reads) once its outputs are unread."""
-    if op is None or op.graph is not graph or any(v.is_used() for v in op.outputs):
+    if op.graph is not graph or any(v.is_used() for v in op.outputs):
         return
     inputs = [v for v in op.inputs if v is not None and v.graph is graph]
     graph.remove_op(op)
@@ -93,27 +105,25 @@ def _drop_if_dead(graph: Graph, op: Op | None) -> None:
 
 def _cancel(graph: Graph, op: Op, result: PassResult) -> bool:
     """Rule 1 on the Transpose ``op``."""
-    first = _transpose_of(op.inputs[0])
-    if first is None:
+    first, q = _transposed(op.inputs[0]), _perm(op)
+    if first is None or q is None or len(first.perm) != len(q):
         return False
-    p, q = _perm(first), _perm(op)
-    if p is None or q is None or len(p) != len(q):
-        return False
-    composed = [p[i] for i in q]
-    src, out = first.inputs[0], op.outputs[0]
-    if composed == list(range(len(composed))) and not out.is_graph_output():
-        graph.replace_all_uses(out, src)
+    composed = [first.perm[i] for i in q]
+    identity = composed == list(range(len(composed)))
+    out = op.outputs[0]
+    if identity and not out.is_graph_output():
+        graph.replace_all_uses(out, first.source)
         graph.remove_op(op)
         result.count("pairs_cancelled")
+    elif identity:  # a graph output: keep its name, an Identity writes it
+        graph.detach_op(op)
+        graph.add_op("Identity", [first.source], [out], name=op.name)
+        result.count("pairs_cancelled")
     else:
-        if composed == list(range(len(composed))):  # a graph output: keep its name, an Identity writes it
-            graph.detach_op(op)
-            graph.add_op("Identity", [src], [out], name=op.name)
-        else:
-            graph.set_input(op, 0, src)
-            op.attrs["perm"] = composed
+        graph.set_input(op, 0, first.source)
+        op.attrs["perm"] = composed
         result.count("transposes_merged")
-    _drop_if_dead(graph, first)
+    _drop_if_dead(graph, first.op)
     return True
 
 
@@ -121,27 +131,17 @@ def _sink(graph: Graph, op: Op, result: PassResult) -> bool:
     """Rule 2 on the element-wise ``op``."""
     if len(op.outputs) != 1 or op.has_subgraphs:
         return False
-    if op.op_type in UNARY:
-        t = _transpose_of(op.inputs[0])
-        if t is None or not _only_reader(op.inputs[0], op) or not all(_scalar(v) for v in op.inputs[1:]):
-            return False
-        perm, new_inputs, dropped = _perm(t), [t.inputs[0], *op.inputs[1:]], [t]
-    else:
-        if len(op.inputs) != 2 or any(v is None for v in op.inputs):
-            return False
-        planned = _binary_inputs(graph, op)
-        if planned is None:
-            return False
-        perm, new_inputs, dropped = planned
-    assert perm is not None
+    planned = _unary_inputs(op) if op.op_type in UNARY else _binary_inputs(graph, op)
+    if planned is None:
+        return False
+    perm, new_inputs, dropped = planned
     out = op.outputs[0]
-    inverse = list(np.argsort(perm))
     shape = out.type.shape
-    inner_type = TensorType(out.type.dtype, tuple(shape[i] for i in inverse) if shape is not None else None)
+    inner_shape = tuple(shape[i] for i in np.argsort(perm)) if shape is not None else None
     attrs, kinds, name, old_inputs = dict(op.attrs), dict(op.attr_kinds), op.name, list(op.inputs)
     graph.detach_op(op)
     inner = graph.add_op(op.op_type, new_inputs, 1, attrs, name=name, attr_kinds=kinds)
-    inner.outputs[0].type = inner_type
+    inner.outputs[0].type = TensorType(out.type.dtype, inner_shape)
     graph.add_op("Transpose", [inner.outputs[0]], [out], {"perm": list(perm)}, name=f"{name}_transpose")
     for t in dropped:
         _drop_if_dead(graph, t)
@@ -152,31 +152,40 @@ def _sink(graph: Graph, op: Op, result: PassResult) -> bool:
     return True
 
 
-def _binary_inputs(graph: Graph, op: Op) -> tuple[list[int], list[Value], list[Op]] | None:
+_Plan = tuple[list[int], list["Value | None"], list[Op]]
+
+
+def _unary_inputs(op: Op) -> _Plan | None:
+    """(perm, the op's new inputs, the Transposes it stops reading) for a unary op, or None."""
+    t = _transposed(op.inputs[0]) if op.inputs else None
+    if t is None or not _only_reader(op.inputs[0], op) or not all(_scalar(v) for v in op.inputs[1:]):
+        return None
+    return t.perm, [t.source, *op.inputs[1:]], [t.op]
+
+
+def _binary_inputs(graph: Graph, op: Op) -> _Plan | None:
     """(perm, the op's new inputs, the Transposes it stops reading) for a binary op, or None."""
+    if len(op.inputs) != 2:
+        return None
     a, b = op.inputs
-    ta, tb = _transpose_of(a), _transpose_of(b)
-    usable_a = ta is not None and (_only_reader(a, op) or a is b)
-    usable_b = tb is not None and (_only_reader(b, op) or a is b)
-    if usable_a and usable_b:
-        pa, pb = _perm(ta), _perm(tb)
-        if pa != pb:
-            return None
-        return pa, [ta.inputs[0], tb.inputs[0]], [ta, tb]
+    ta, tb = _transposed(a), _transposed(b)
+    ta = ta if ta is not None and (_only_reader(a, op) or a is b) else None
+    tb = tb if tb is not None and (_only_reader(b, op) or a is b) else None
+    if ta is not None and tb is not None:
+        return (ta.perm, [ta.source, tb.source], [ta.op, tb.op]) if ta.perm == tb.perm else None
     for t, other, slot in ((ta, b, 0), (tb, a, 1)):
-        if t is None or not (usable_a if slot == 0 else usable_b) or not other.is_const:
+        if t is None or other is None or other.const is None:
             continue
-        perm = _perm(t)
-        assert perm is not None
-        if other.const.ndim > len(perm):
+        array = other.const
+        if array.ndim > len(t.perm):
             return None
-        full = other.const.reshape((1,) * (len(perm) - other.const.ndim) + other.const.shape)
-        moved = graph.add_constant(np.ascontiguousarray(full.transpose(np.argsort(perm))), f"{other.name}_transposed")
-        inputs = [t.inputs[0], moved] if slot == 0 else [moved, t.inputs[0]]
-        return perm, inputs, [t]
+        full = array.reshape((1,) * (len(t.perm) - array.ndim) + array.shape)
+        moved = graph.add_constant(np.ascontiguousarray(full.transpose(np.argsort(t.perm))), f"{other.name}_transposed")
+        inputs: list[Value | None] = [t.source, moved] if slot == 0 else [moved, t.source]
+        return t.perm, inputs, [t.op]
     return None
 
 
 def _scalar(v: Value | None) -> bool:
     """An omitted input or a one-element constant (Clip's bounds)."""
-    return v is None or (v.is_const and v.const.size == 1)
+    return v is None or (v.const is not None and v.const.size == 1)
