@@ -176,9 +176,11 @@ def _binary_inputs(graph: Graph, op: Op) -> _Plan | None:
     for t, other, slot in ((ta, b, 0), (tb, a, 1)):
         if t is None or other is None or other.const is None:
             continue
-        array = other.const
-        if array.ndim > len(t.perm):
-            return None
+        read = a if slot == 0 else b
+        array, shape = other.const, read.shape if read is not None else None
+        if array.ndim > len(t.perm) or shape is None or any(
+                n != 1 and d != n for d, n in zip(shape[len(shape) - array.ndim:], array.shape)):
+            return None  # the constant would widen the output: the Transpose would move onto a larger tensor
         full = array.reshape((1,) * (len(t.perm) - array.ndim) + array.shape)
         moved = graph.add_constant(np.ascontiguousarray(full.transpose(np.argsort(t.perm))), f"{other.name}_transposed")
         inputs: list[Value | None] = [t.source, moved] if slot == 0 else [moved, t.source]

@@ -124,6 +124,14 @@ def test_other_input_neither_constant_nor_transposed_is_left_alone():
     assert graph.op("add").inputs[0].producer().op_type == "Transpose"
 
 
+def test_constant_that_widens_the_output_is_left_alone():
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1, 2], keepdims=1, name="mean"),
+             helper.make_node("Transpose", ["m"], ["t"], perm=TO_NCHW, name="t1"),
+             helper.make_node("Add", ["t", "grid"], ["y"], name="add")]
+    graph = _check(_model(nodes, ["y"], {"grid": _w(3, 6, 6)}), ["y"], 1, 1)
+    assert graph.op("add").inputs[0].producer().op_type == "Transpose"
+
+
 @pytest.mark.skipif(not os.path.exists(FER), reason=f"{FER} is not on this machine")
 def test_fer_mini_xception():
     plain = "canonicalize,inline-functions,legalize,[fold-constants,dce]*8,infer-shapes,dce"
