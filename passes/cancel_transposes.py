@@ -38,8 +38,8 @@ def cancel_transposes(graph: Graph, ctx: PassContext) -> PassResult:
        identity, else one ``Transpose(p∘q)(x)``;
     2. an element-wise op reading a Transpose(p) read by nothing else runs on the Transpose's
        input instead, and one Transpose(p) follows it: for unary ops (scalar extra inputs), for
-       binary ops whose other input is a constant (reshaped to the output rank and permuted by
-       the inverse of p) or another such Transpose with the same p.
+       binary ops whose other input is a constant that does not widen the output (reshaped to
+       the output rank and permuted by the inverse of p) or another such Transpose with the same p.
 
     The value an op wrote keeps its name and layout (a graph output stays what it was); ops
     inside subgraphs are left alone.
