@@ -15,7 +15,7 @@ from onnx import helper, numpy_helper
 from .errors import GraphcError
 
 __all__ = ["example_names", "example_path", "randomized_light_model", "foldable_randomized_light_model",
-           "random_weight"]
+           "random_weight", "insert_after_first"]
 
 
 def _light_dir() -> Path:
@@ -99,4 +99,27 @@ def foldable_randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto
             nodes.append(muls[node.output[0]])
     del model.graph.node[:]
     model.graph.node.extend(nodes)
+    return model
+
+
+def insert_after_first(model: onnx.ModelProto, after: str, op_type: str, *, name: str, output: str,
+                       domain: str = "", **attrs: object) -> onnx.ModelProto:
+    """``model`` with a one-input node ``domain::op_type`` (``name``, writing ``output``, attributes
+    ``attrs``) placed after the first ``after`` node: it reads that node's first output, and every later
+    reader of that output reads ``output`` instead; ``domain`` is imported at version 1 if the model does
+    not import it. Changes ``model`` in place and returns it."""
+    nodes = list(model.graph.node)
+    at = next((i for i, n in enumerate(nodes) if n.op_type == after), None)
+    if at is None:
+        raise GraphcError(f"insert_after_first: the model has no {after} node")
+    source = nodes[at].output[0]
+    for later in nodes[at + 1:]:
+        for k, read in enumerate(later.input):
+            if read == source:
+                later.input[k] = output
+    nodes.insert(at + 1, helper.make_node(op_type, [source], [output], name=name, domain=domain, **attrs))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    if domain and all(o.domain != domain for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(domain, 1))
     return model

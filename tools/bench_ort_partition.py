@@ -31,10 +31,9 @@ sys.path[:0] = [str(ROOT)]
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
-from onnx import helper  # noqa: E402
 
 import graphc  # noqa: E402
-from graphc.examples import randomized_light_model  # noqa: E402
+from graphc.examples import insert_after_first, randomized_light_model  # noqa: E402
 from graphc.layers import LayerRegistry  # noqa: E402
 from graphc.layers.runtime import LayerRunner  # noqa: E402
 
@@ -60,19 +59,8 @@ def squeezenet(with_layer: bool, factor: float = 1.5) -> onnx.ModelProto:
     model.ir_version = 9
     if not with_layer:
         return model
-    nodes = list(model.graph.node)
-    at = next(i for i, n in enumerate(nodes) if n.op_type == "Relu")
-    relu_out = nodes[at].output[0]
-    for n in nodes[at + 1:]:
-        for k, name in enumerate(n.input):
-            if name == relu_out:
-                n.input[k] = "layer_out"
-    nodes.insert(at + 1, helper.make_node("Scale", [relu_out], ["layer_out"], name="user_layer", domain="acme",
-                                          factor=factor))
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    model.opset_import.append(helper.make_opsetid("acme", 1))
-    return model
+    return insert_after_first(model, "Relu", "Scale", name="user_layer", output="layer_out", domain="acme",
+                              factor=factor)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from graphc.examples import insert_after_first
+
 __all__ = ["PARTITION_LAYERS", "chain_model", "diamond_model", "io_model", "shared_const_model", "dynamic_model",
            "if_model", "loop_model", "two_loops_model", "two_chains_model", "squeezenet_with_layer", "squeezenet_without_layer"]
 
@@ -158,18 +160,8 @@ def squeezenet_without_layer(seed: int = 0) -> onnx.ModelProto:
 def squeezenet_with_layer(seed: int = 0, factor: float = 1.5) -> onnx.ModelProto:
     """:func:`squeezenet_without_layer` with an ``acme::Scale`` layer after its first Relu (1x64x111x111)."""
     model = _seeded_squeezenet(seed)
-    nodes = list(model.graph.node)
-    at = next(i for i, n in enumerate(nodes) if n.op_type == "Relu")
-    relu_out = nodes[at].output[0]
-    for n in nodes[at + 1:]:
-        for k, name in enumerate(n.input):
-            if name == relu_out:
-                n.input[k] = "layer_out"
-    nodes.insert(at + 1, _layer("Scale", [relu_out], "layer_out", "user_layer", factor=factor))
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    model.opset_import.append(helper.make_opsetid("acme", 1))
-    return model
+    return insert_after_first(model, "Relu", "Scale", name="user_layer", output="layer_out", domain="acme",
+                              factor=factor)
 
 
 def two_chains_model() -> onnx.ModelProto:
