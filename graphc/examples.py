@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import onnx
@@ -103,7 +103,7 @@ def foldable_randomized_light_model(name: str, seed: int = 0) -> onnx.ModelProto
 
 
 def insert_after_first(model: onnx.ModelProto, after: str, op_type: str, *, name: str, output: str,
-                       domain: str = "", **attrs: object) -> onnx.ModelProto:
+                       domain: str = "", **attrs: Any) -> onnx.ModelProto:
     """``model`` with a one-input node ``domain::op_type`` (``name``, writing ``output``, attributes
     ``attrs``) placed after the first ``after`` node: it reads that node's first output, and every later
     reader of that output reads ``output`` instead; ``domain`` is imported at version 1 if the model does
