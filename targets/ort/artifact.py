@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,7 @@ from .budget import RunSizes, check_outputs
 
 from .feeds import check_feeds, feed_specs
 from .loop_guard import guard_loops
+from .lowered_artifact import LoweredArtifact
 from .lowering import FUNCTION
 from .protos import initializers_of
 from .pyop_registry import PYOPS
@@ -37,7 +37,7 @@ class SessionRefused(GraphcError):
         self.model = model
 
 
-class OrtArtifact:
+class OrtArtifact(LoweredArtifact):
     """Runs a lowered model in onnxruntime; ``save`` writes the bundle.
 
     ``manifest["custom_ops"]`` describes every node that is not plain ONNX;
@@ -48,27 +48,16 @@ class OrtArtifact:
 
     def __init__(self, model: onnx.ModelProto, manifest: dict[str, Any], classes: dict[str, type],
                  sources: dict[str, bytes] | None = None):
-        self.model = model
-        self.manifest = manifest
-        self.classes = dict(classes)
-        self.sources = dict(sources or {})
+        super().__init__(model, manifest, classes, sources)
         self.host = PyOpHost()
         self._session, views = self._make_session()
         self.input_names = [i.name for i in self._session.get_inputs()]
         self.output_names = [o.name for o in self._session.get_outputs()]
         self._io = BoundaryTypes(self._session, views)
         self._feeds = feed_specs(self._session, self._io, self.model)
-        #: bytes a run may use (None: the default budget); set from the compile's option or, at load, the
-        #: stricter of the manifest's and the user's
-        self.memory_budget: int | None = (manifest.get("options") or {}).get("memory_budget")
         self._sizes = RunSizes(self.model)
 
     # ----------------------------------------------------------------- session
-    @property
-    def python_ops(self) -> list[str]:
-        """Names of the nodes run by Python inside onnxruntime."""
-        return [e["node"] for e in self.manifest.get("custom_ops", []) if e["lowering"] != FUNCTION]
-
     def _make_session(self) -> tuple[Any, dict[str, str]]:
         """The session, and the graph inputs/outputs it carries as uint8 codes (name -> dtype name)."""
         import onnxruntime as ort
@@ -125,17 +114,3 @@ class OrtArtifact:
                 raise GraphcError(f"onnxruntime failed to run the model: {str(e).strip()[:500]}") from e
             self.host.raise_errors()
         return list(got)
-
-    def describe(self) -> dict[str, Any]:
-        """What ``graphc inspect`` shows: ops by type and how each runs, layers, moved nodes, the schedule."""
-        from .describe import describe_lowered
-
-        return describe_lowered(self.model, self.manifest)
-
-    # -------------------------------------------------------------------- save
-    def save(self, path: str | Path) -> None:
-        """Write the bundle (a folder, or a zip when ``path`` ends in .zip), atomically."""
-        from .bundle import save_bundle
-
-        save_bundle(Path(path), self.model, self.manifest, self.sources)
-

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from graphc.ir import Graph, TensorType, Value
 from graphc.limits import begin_run, current_budget, end_run
 
 from .budget import RunSizes, check_outputs
+from .lowered_artifact import LoweredArtifact
 from .lowering import FUNCTION
 from .partition import ONNXRUNTIME, PYTHON, Stage, boundary_bytes, form_stages
 from .protos import graphs_of, initializers_of
@@ -111,21 +111,16 @@ class _InputSpec:
     type: TensorType
 
 
-class PartitionedArtifact:
+class PartitionedArtifact(LoweredArtifact):
     """Runs a lowered model as onnxruntime regions with Python stages between them; ``save`` writes
     the bundle. Safe to run from many threads at once (each run takes its own set of layer runners).
 
     ``model`` is the whole lowered model (single mode's), ``manifest["partition"]`` the schedule.
     """
 
-    target_name = "ort"
-
     def __init__(self, model: onnx.ModelProto, manifest: dict[str, Any], classes: dict[str, type],
                  sources: dict[str, bytes] | None = None):
-        self.model = model
-        self.manifest = manifest
-        self.classes = dict(classes)
-        self.sources = dict(sources or {})
+        super().__init__(model, manifest, classes, sources)
         self._schedule: list[dict[str, Any]] = check_schedule(model, manifest)  # first: a bundle is outside input
         self._entries = {e["node"]: e for e in manifest.get("custom_ops", [])}
         self._inits = initializers_of(model.graph)
@@ -149,8 +144,6 @@ class PartitionedArtifact:
         self._region_outputs = {n for r in self._regions.values() for n in r.output_names}
         self._lock = threading.Lock()
         self._pool: list[dict[str, PyOpSpec]] = [self._runners()]  # builds every layer now: errors surface here
-        #: bytes a run may use (None: the default budget), as :class:`~targets.ort.artifact.OrtArtifact`'s
-        self.memory_budget: int | None = (manifest.get("options") or {}).get("memory_budget")
         self._sizes = RunSizes(model)
 
     def __repr__(self) -> str:
@@ -180,11 +173,6 @@ class PartitionedArtifact:
         return after[::-1]
 
     # ------------------------------------------------------------------- running
-    @property
-    def python_ops(self) -> list[str]:
-        """Names of the nodes run by Python (between regions, or inside one's control flow)."""
-        return [e["node"] for e in self.manifest.get("custom_ops", []) if e["lowering"] != FUNCTION]
-
     @property
     def regions(self) -> list[OnnxRegion]:
         """The onnxruntime regions (one session each), in run order."""
@@ -270,17 +258,3 @@ class PartitionedArtifact:
                 seen.add(id(a))
             out[name] = a
         return out
-
-    def describe(self) -> dict[str, Any]:
-        """What ``graphc inspect`` shows: ops by type and how each runs, layers, moved nodes, the schedule."""
-        from .describe import describe_lowered
-
-        return describe_lowered(self.model, self.manifest)
-
-    # -------------------------------------------------------------------- saving
-    def save(self, path: str | Path) -> None:
-        """Write the bundle (a folder, or a zip when ``path`` ends in .zip), atomically."""
-        from .bundle import save_bundle
-
-        save_bundle(Path(path), self.model, self.manifest, self.sources)
-
