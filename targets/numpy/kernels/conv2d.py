@@ -35,6 +35,12 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   ("wide rows": a few wasted columns, cropped by the store, which also applies a Relu or
   Clip activation in the same pass); otherwise the taps are copied exactly.
 
+* ``depthwise``: group = channels = output channels in float32/float64, when compiled kernels are
+  available (:func:`targets.numpy.kernels.jit.available`): one compiled loop
+  (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) reads the unpadded input, clips the
+  border taps per row and applies bias, residual and activation in the same pass. Without numba
+  (or ``GRAPHC_JIT=0``), and for depth multipliers, depthwise convs take the ``phase`` path.
+
 A 1-D convolution (N, C, L) is prepared as the 2-D one over a height-1 image (N, C, 1, L): the
 plan records the node's own shapes (:attr:`Conv2dPlan.node_shapes`) and the kernels run it on
 unit-height views, so audio front ends take the same prepared paths.
@@ -50,7 +56,7 @@ import numpy as np
 
 from graphc.ir import TensorType
 
-from . import blas
+from . import blas, conv_jit, jit
 from ._window import conv_geometry
 from .epilogue import HALF_SILU, apply_activation, fused_conv_activation, needs_scratch
 from .registry import OpContext
@@ -96,7 +102,7 @@ def winograd_weights(w: np.ndarray) -> np.ndarray:
 class Conv2dPlan:
     """How one 2-D Conv node runs for input shape ``x_shape`` (built once by :func:`prepare_conv`)."""
 
-    path: str  # "pointwise" | "patch" | "winograd" | "phase"
+    path: str  # "pointwise" | "patch" | "winograd" | "phase" | "depthwise"
     x_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     group: int
@@ -106,7 +112,7 @@ class Conv2dPlan:
     pads: tuple[int, int, int, int]  # top, left, bottom, right
     #: pointwise/phase: (group, M/group, C/group * kh * kw [+ 1 bias column when folded]); winograd: (16, M, C)
     weights: np.ndarray
-    bias: np.ndarray | None  # (M, 1) in the output dtype
+    bias: np.ndarray | None  # (M, 1) in the output dtype; depthwise: (C,)
     folded: bool = False  # the bias is the weights' last column (the patch matrix has a row of ones)
     implicit: bool = False  # phase path without im2col: weights are (taps, M, C), one BLAS call per tap
     activation: tuple[str, list[float]] | None = None
@@ -134,6 +140,12 @@ class Conv2dPlan:
     #: (input, output) shapes of the node when they are not ``x_shape``/``out_shape``: a 1-D convolution
     #: run as the 2-D one over a height-1 image (its arrays are viewed with the unit height inserted)
     node_shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    #: depthwise path: the compiled loop, its int64 geometry (strides, dilations, top and left pads) and
+    #: epilogue (activation code, params as x's dtype: two parameters, 0 and 1)
+    compiled: Any = None
+    geometry: np.ndarray | None = None
+    act_code: int = 0
+    act_params: np.ndarray | None = None
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -153,6 +165,8 @@ class Conv2dPlan:
         act = self.activation if activation else None
         fuse = z is None and act is not None and act[0] in _STORE_ACTIVATIONS
         done = False
+        if self.path == "depthwise":
+            return self._depthwise(ctx, x, out, z, activation)
         if self.path == "pointwise":
             self._pointwise(ctx, x, out)
         elif self.path == "patch":
@@ -193,6 +207,31 @@ class Conv2dPlan:
                 return True
         np.copyto(out, src)
         return False
+
+    def _depthwise(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, z: np.ndarray | None,
+                   activation: bool) -> np.ndarray:
+        """The compiled depthwise loop: convolution, bias, ``z`` and the activation in one pass."""
+        assert self.geometry is not None and self.act_params is not None  # set by prepare_conv
+        if x.shape != self.x_shape or out.shape != self.out_shape or (z is not None and z.shape != out.shape):
+            raise ValueError(f"depthwise plan for {self.x_shape} -> {self.out_shape} called with {x.shape}")
+        x = np.ascontiguousarray(x)
+        dst = out if out.flags.c_contiguous else ctx.scratch("dw-out", out.shape, out.dtype)
+        geometry = self.geometry
+        if z is not None:
+            z = np.ascontiguousarray(z)
+            geometry = geometry.copy()
+            geometry[6] = 1
+        h, w = self.x_shape[2:]
+        acc = ctx.scratch("dw-acc", (self.out_shape[3],), x.dtype)
+        split = ctx.scratch("dw-split", (2 * h * ((w + 1) // 2),), x.dtype) if self.strides[1] == 2 else acc
+        code = self.act_code if activation else 0
+        self.compiled(x, self.weights, self.bias, dst if z is None else z, dst, acc, split, geometry, code,
+                      self.act_params)
+        if dst is not out:
+            np.copyto(out, dst)
+        if activation and self.activation is not None and code < 0:
+            self.activate(out, ctx)
+        return out
 
     def _patch(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
         """Non-overlapping patches (kernel = stride): one rearranging copy, then one GEMM per image."""
@@ -579,6 +618,24 @@ def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.nda
     return np.ascontiguousarray(mat)
 
 
+def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
+                    x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
+    """The ``depthwise`` plan: (C, KH, KW) weights, a (C,) bias (zeros without one), the epilogue's code."""
+    c = w.shape[0]
+    t = w.dtype.type
+    bias = np.zeros(c, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(c))
+    params = list(activation[1][:2]) if activation is not None else []
+    params += [0.0] * (2 - len(params))
+    plan = Conv2dPlan("depthwise", x_shape=x_shape, out_shape=out_shape, group=c, kernel=geo.kernel,
+                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
+                      weights=np.ascontiguousarray(w.reshape(c, *geo.kernel)), bias=bias, activation=activation)
+    plan.compiled = conv_jit.depthwise_conv.dispatcher()
+    plan.geometry = np.array([*geo.strides, *geo.dilations, *geo.pads_begin, 0], np.int64)
+    plan.act_code = conv_jit.activation_code(activation)
+    plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
+    return plan
+
+
 def _prepare_1d(ctx: OpContext, xt: Any, w: np.ndarray, b: Any) -> Conv2dPlan | DeferredConv | None:
     """A 1-D convolution's plan: the 2-D one over a height-1 image, with the node's shapes recorded."""
     shape = tuple(xt.shape)
@@ -636,6 +693,8 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     if geo.kernel != tuple(w.shape[2:]) or any(p < 0 for p in geo.pads_begin + geo.pads_end):
         return None
     activation = fused_conv_activation(ctx) if ctx.op_type == "FusedConv" else None
+    if group == c == m and w.dtype in (np.float32, np.float64) and jit.available():
+        return _depthwise_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
     if activation is not None and activation[0] == "SiLU" and w.dtype == np.float32 and (len(inputs) < 4 or inputs[3] is None):
         # the plan computes x / 2 (halving is exact) and the epilogue skips its halving pass
         w, b = w * w.dtype.type(0.5), None if b is None else b * b.dtype.type(0.5)

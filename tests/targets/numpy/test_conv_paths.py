@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 import graphc
 from graphc.ir import TensorType
 from tests.oracle import ort_run
-from targets.numpy.kernels import OpContext, blas
+from targets.numpy.kernels import OpContext, blas, jit
 from targets.numpy.kernels.conv import conv, fused_conv
 from targets.numpy.kernels.conv2d import DeferredConv, prepare_conv, winograd_weights
 
@@ -89,7 +89,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_prepared_conv_matches_onnxruntime(name):
+def test_prepared_conv_matches_onnxruntime(name, monkeypatch):
+    monkeypatch.setattr(jit, "ENABLED", False)  # the numpy paths (compiled depthwise: test_conv_jit.py)
     c, h, m, k, stride, pad, group, dil, bias, relu, residual, n, path, implicit = CASES[name]
     model = _conv_model(c, h, m, k, stride, pad, group, dil, bias, relu, residual, n)
     art = graphc.compile(model, "numpy", fallback=False)
@@ -112,7 +113,8 @@ def test_direct_taps_only_on_unpadded_stride_one_exact_plans():
                       "im2col-dilated": [False], "implicit-strided": [False], "im2col-stem": [False]}
 
 
-def test_grouped_im2col_runs_in_blocks_of_whole_groups():
+def test_grouped_im2col_runs_in_blocks_of_whole_groups(monkeypatch):
+    monkeypatch.setattr(jit, "ENABLED", False)  # depthwise takes the phase path without compiled kernels
     c, h, m, k, stride, pad, group, dil, bias, relu, residual, n, _, _ = CASES["depthwise-blocked"]
     art = graphc.compile(_conv_model(c, h, m, k, stride, pad, group, dil, bias, relu, residual, n), "numpy")
     (plan,) = [s.state for s in art.program.steps if s.state is not None]
@@ -361,6 +363,7 @@ def test_depthwise_matches_onnxruntime(name, large, monkeypatch):
     size limit at 0, the shared scratch whose zeros are rewritten on every call."""
     from targets.numpy.kernels import conv2d
 
+    monkeypatch.setattr(jit, "ENABLED", False)  # the phase path (compiled depthwise: test_conv_jit.py)
     if large:
         monkeypatch.setattr(conv2d, "ZEROED_PHASES_MAX_BYTES", 0)
     c, hw, k, strides, dilations, pads, mult = DEPTHWISE[name]
