@@ -32,6 +32,7 @@ import numpy as np
 from graphc.errors import GraphcError
 
 from ._window import Geometry, conv_geometry, pool_geometry, pool_padded, reduce_taps, tap_view, window_counts
+from .pool_jit import MaxPoolPlan, plan_max_pool
 from .registry import OpContext, kernel
 
 
@@ -127,6 +128,9 @@ def combine_axis_flat(cur: np.ndarray, dst: np.ndarray, axis: int, ranges: list[
     return True
 
 
+#: dtypes the compiled MaxPool (:mod:`.pool_jit`) takes
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 #: MaxPool inputs of at most this many elements take :class:`SmallMaxPool` (fewer numpy calls per node;
 #: larger maps are faster on the separable path, which never copies the input)
 SMALL_POOL_MAX_ELEMENTS = 1 << 18
@@ -189,9 +193,10 @@ class SmallMaxPool:
 
 
 def _prepare_max_pool(ctx: OpContext, inputs: Sequence[Any]
-                      ) -> tuple[tuple[int, ...], Geometry, list, SmallMaxPool | None] | None:
-    """For a static input shape: (shape, geometry, per-axis tap ranges, small-map plan or None), worked out once
-    (on the small maps of per-crop models such as MTCNN's the geometry and ranges were a fifth of a call)."""
+                      ) -> tuple[tuple[int, ...], Geometry, list, SmallMaxPool | None, MaxPoolPlan | None] | None:
+    """For a static input shape: (shape, geometry, per-axis tap ranges, small-map plan or None, compiled 2-D plan
+    or None), worked out once (on the small maps of per-crop models such as MTCNN's the geometry and ranges were
+    a fifth of a call)."""
     shape = getattr(inputs[0], "shape", None) if inputs else None
     if shape is None or len(shape) < 3 or not all(isinstance(d, int) for d in shape):
         return None
@@ -204,7 +209,7 @@ def _prepare_max_pool(ctx: OpContext, inputs: Sequence[Any]
     small = None
     if math.prod(shape) <= SMALL_POOL_MAX_ELEMENTS and all(o > 0 for o in geo.out):
         small = SmallMaxPool(tuple(shape), geo)
-    return tuple(shape), geo, ranges, small
+    return tuple(shape), geo, ranges, small, plan_max_pool(tuple(shape), geo)
 
 
 @kernel("MaxPool", prepare=_prepare_max_pool)
@@ -215,6 +220,9 @@ def max_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, np
     shape = x.shape[:2] + geo.out
     buf = ctx.out(0, shape, x.dtype)
     if len(ctx.outs) < 2:
+        if prepared is not None and prepared[4] is not None and x.dtype in _JIT_DTYPES \
+                and x.flags.c_contiguous and buf.flags.c_contiguous:
+            return prepared[4].run(x, buf)
         if prepared is not None and prepared[3] is not None and x.dtype.kind == "f":
             return prepared[3].run(ctx, x, buf)
         return _separable(ctx, x, geo, buf, np.maximum, _lowest(x.dtype), prepared[2] if prepared else None)

@@ -2,7 +2,8 @@
 
 The small-map path pads into a scratch whose border holds the lowest value (written once) and
 takes ``k - 1`` maxima per axis; every case also runs on the separable path (threshold 0) so
-both stay checked. MTCNN's pools (2x2/2 and 3x3/2 with ``ceil_mode``) are among the cases.
+both stay checked. MTCNN's pools (2x2/2 and 3x3/2 with ``ceil_mode``) are among the cases. The
+compiled MaxPool (``pool_jit``) is switched off here; tests/targets/numpy/test_small_ops_jit.py checks it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from onnx import TensorProto, helper
 
 import graphc
 from tests.oracle import ort_run
-from targets.numpy.kernels import pooling
+from targets.numpy.kernels import jit, pooling
 
 CASES = {
     # name: (input shape, attributes)
@@ -29,6 +30,12 @@ CASES = {
     "1d-ceil": ((2, 5, 13), dict(kernel_shape=[3], strides=[2], ceil_mode=1)),
     "3d": ((1, 2, 5, 6, 7), dict(kernel_shape=[2, 2, 3], strides=[2, 1, 2], ceil_mode=1)),
 }
+
+
+@pytest.fixture(autouse=True)
+def _numpy_kernels(monkeypatch):
+    """These tests check the numpy MaxPool paths: no compiled kernel."""
+    monkeypatch.setattr(jit, "ENABLED", False)
 
 
 def _model(shape, attrs, elem=TensorProto.FLOAT, nodes=1):

@@ -1,0 +1,97 @@
+"""Compiled kernels of small models' ops (MaxPool: targets/numpy/kernels/pool_jit.py; the recurrent step loop:
+targets/numpy/kernels/recurrent_jit.py) against onnxruntime, with the compiled path asserted taken, and the
+same cases with compiled kernels off (the numpy paths)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import graphc
+from targets.numpy.kernels import jit, pool_jit
+from tests.oracle import ort_run
+
+pytestmark = pytest.mark.skipif(not jit.available(), reason="numba not importable")
+
+POOLS = {
+    # name: (input shape, attributes)
+    "squeezenet-3x3s2-ceil": ((1, 8, 37, 41), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+    "pnet-2x2s2-ceil": ((1, 10, 11, 11), dict(kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)),
+    "rnet-3x3s2-ceil-odd": ((2, 5, 9, 9), dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)),
+    "pads": ((2, 3, 9, 10), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 2])),
+    "pads-ceil-s3": ((2, 3, 9, 10), dict(kernel_shape=[3, 3], strides=[3, 3], pads=[2, 2, 2, 2], ceil_mode=1)),
+    "dilated-ceil": ((2, 3, 9, 10), dict(kernel_shape=[3, 2], strides=[1, 2], dilations=[2, 3], ceil_mode=1)),
+    "stride1-same": ((1, 4, 7, 7), dict(kernel_shape=[3, 5], pads=[1, 2, 1, 2])),
+    "same-upper-s2": ((1, 3, 8, 11), dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER")),
+    "1x1-s2": ((1, 4, 7, 7), dict(kernel_shape=[1, 1], strides=[2, 2])),
+    "stride-w4": ((1, 2, 6, 19), dict(kernel_shape=[2, 5], strides=[1, 4], ceil_mode=1)),
+}
+
+
+def _pool_model(shape, attrs, elem=TensorProto.FLOAT):
+    g = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y"], name="pool", **attrs)], "pool",
+                          [helper.make_tensor_value_info("x", elem, shape)],
+                          [helper.make_tensor_value_info("y", elem, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 19)])
+
+
+def _jit_pools(art) -> list[bool]:
+    return [isinstance(s.state[4], pool_jit.MaxPoolPlan) for s in art.program.steps if s.op.op_type == "MaxPool"]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("name", sorted(POOLS))
+def test_maxpool_matches_onnxruntime_exactly(name, compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(jit, "ENABLED", False)
+    shape, attrs = POOLS[name]
+    model = _pool_model(shape, attrs)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _jit_pools(art) == [compiled]
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_array_equal(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"])
+
+
+def test_maxpool_float64_and_infinities():
+    shape, attrs = POOLS["pads-ceil-s3"]
+    model = _pool_model(shape, attrs, TensorProto.DOUBLE)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _jit_pools(art) == [True]
+    x = np.random.default_rng(8).standard_normal(shape)
+    x[0, 0, :3, :3] = -np.inf  # a window of -inf only stays -inf; +inf wins
+    x[1, 2, 4, 4] = np.inf
+    np.testing.assert_array_equal(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"])
+
+
+@pytest.mark.parametrize("where", [(0, 0), (4, 4), (8, 8), (8, 0)])
+def test_maxpool_nan_makes_its_windows_nan(where):
+    """A NaN anywhere in a window (first, middle, last tap; the ceil-mode border) gives NaN there and only there."""
+    shape, attrs = POOLS["rnet-3x3s2-ceil-odd"]
+    art = graphc.compile(_pool_model(shape, attrs), "numpy", fallback=False)
+    assert _jit_pools(art) == [True]
+    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    x[1, 3][where] = np.nan
+    y = art.run({"x": x})["y"]
+    rows = [o for o in range(4) if 2 * o <= where[0] <= 2 * o + 2]
+    cols = [o for o in range(4) if 2 * o <= where[1] <= 2 * o + 2]
+    expect = np.zeros(y.shape, bool)
+    expect[1, 3][np.ix_(rows, cols)] = True
+    np.testing.assert_array_equal(np.isnan(y), expect)
+    clean = x.copy()
+    clean[1, 3][where] = -np.inf
+    want = ort_run(_pool_model(shape, attrs), {"x": clean})["y"]
+    np.testing.assert_array_equal(y[~expect], want[~expect])
+
+
+def test_maxpool_narrow_large_input_keeps_numpy():
+    """Rows narrower than NARROW_WIDTH on a large input: the numpy kernel (faster there, measured)."""
+    shape = (1, 128, 23, 23)
+    assert np.prod(shape) > pool_jit.NARROW_MAX_ELEMENTS and shape[3] < pool_jit.NARROW_WIDTH
+    model = _pool_model(shape, dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1))
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _jit_pools(art) == [False]
+    x = np.random.default_rng(10).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"])
