@@ -17,7 +17,7 @@ import os
 import threading
 from typing import Any, Callable
 
-__all__ = ["available", "compiled", "FASTMATH"]
+__all__ = ["available", "compiled", "CompiledKernel", "FASTMATH"]
 
 #: LLVM fast-math flags of every compiled kernel (no ``nnan``/``ninf``: NaN/Inf semantics stay IEEE)
 FASTMATH = frozenset({"contract", "reassoc", "nsz", "arcp"})
@@ -40,7 +40,7 @@ def available() -> bool:
     return ENABLED and _numba_importable()
 
 
-class _Lazy:
+class CompiledKernel:
     """A Python function compiled by ``numba.njit`` on its first call (numba imported then)."""
 
     def __init__(self, func: Callable[..., Any]):
@@ -56,7 +56,7 @@ class _Lazy:
                 if self._compiled is None:
                     import numba
 
-                    options = dict(fastmath=set(FASTMATH), nogil=True, boundscheck=False, error_model="numpy")
+                    options: dict[str, Any] = dict(fastmath=set(FASTMATH), nogil=True, boundscheck=False, error_model="numpy")
                     try:
                         self._compiled = numba.njit(cache=True, **options)(self.func)
                     except RuntimeError:  # no writable cache location: compile per process
@@ -70,10 +70,10 @@ class _Lazy:
         return fn(*args)
 
 
-def compiled(func: Callable[..., Any]) -> Callable[..., Any]:
+def compiled(func: Callable[..., Any]) -> CompiledKernel:
     """Decorate a kernel loop written in numba's Python subset: compiled lazily, cached on disk.
 
     Callers check :func:`available` first (at prepare time) and keep a numpy path for when it is
     False; calling a compiled kernel without numba raises ImportError.
     """
-    return _Lazy(func)
+    return CompiledKernel(func)
