@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WATCHED = ("onnx", "onnxruntime", "onnxruntime-extensions", "numpy", "networkx", "rich", "h5py", "ml-dtypes",
-           "protobuf", "hypothesis", "pytest", "opencv-python-headless", "mypy")
+           "protobuf", "hypothesis", "pytest", "opencv-python-headless", "mypy", "numba", "llvmlite")
 
 
 def declared() -> list[str]:
