@@ -14,6 +14,14 @@ per call (eight different chunks in turn), its ``stateN`` output fed back as the
 ``--clock thread`` (single thread only) times each call by this thread's CPU time instead of the wall
 clock: on a shared, loaded machine a call's wall time includes the time other processes held the core
 (both runtimes run their single-threaded work on the calling thread).
+
+Groups are the issue's: image models ("larger") and the models called per audio chunk or per crop
+("small"), fixed by name (onnxruntime's time moves across the 5 ms line with the machine's load; a
+model outside both lists is grouped by that line). The "BLAS floor" column is what the model's
+GEMM-shaped work alone (convolutions with fewer groups than channels, Gemm, MatMul) costs at the
+rate this process's BLAS reaches on one large float32 GEMM, measured at start: the numpy target
+cannot beat it while those products run through numpy's BLAS (``floor/ort`` >= 1 means even a
+perfect rest would leave numpy behind onnxruntime's own kernels).
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ from graphc.ort_session import ort_session  # noqa: E402
 
 SUITE = ROOT / ".cache" / "perf_models"
 LARGE_MS = 5.0
+LARGER = ("efficientnet_b0", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small", "resnet50_half",
+          "squeezenet1_1", "yolov8n_320")
+SMALL = ("kws_crnn", "mtcnn_onet", "mtcnn_pnet", "mtcnn_rnet", "silero_like_vad")
 # a stateful model's state output -> the input it feeds on the next call
 STATE_CARRY = {"stateN": "state"}
 CHUNKS = 8
@@ -96,6 +107,45 @@ def time_model(path: Path, threads: int, repeat: int, clock: Callable[[], float]
     return median_seconds(call_np, repeat, clock), median_seconds(call_ort, repeat, clock), diff
 
 
+def blas_macs(model: onnx.ModelProto) -> int:
+    """Multiply-adds of the model's GEMM-shaped nodes (Conv with fewer groups than input channels,
+    Gemm, MatMul), from ONNX shape inference; depthwise convolutions are not BLAS work."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes: dict[str, list[int]] = {}
+    for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in v.type.tensor_type.shape.dim]
+        shapes[v.name] = dims
+    for t in inferred.graph.initializer:
+        shapes[t.name] = list(t.dims)
+    macs = 0
+    for node in inferred.graph.node:
+        out = shapes.get(node.output[0]) if node.output else None
+        if not out:
+            continue
+        if node.op_type == "Conv":
+            w = shapes.get(node.input[1])
+            group = next((a.i for a in node.attribute if a.name == "group"), 1)
+            x = shapes.get(node.input[0])
+            if w and x and group < x[1]:
+                macs += math.prod(out) * math.prod(w[1:])
+        elif node.op_type in ("Gemm", "MatMul"):
+            a = shapes.get(node.input[0])
+            if a:
+                trans_a = next((t.i for t in node.attribute if t.name == "transA"), 0)
+                macs += math.prod(out) * (a[-2] if trans_a else a[-1])
+    return macs
+
+
+def blas_rate(clock: Callable[[], float]) -> float:
+    """Multiply-adds per second numpy's BLAS reaches on a (256 x 1152) @ (1152 x 784) float32 product."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((256, 1152), dtype=np.float32)
+    b = rng.standard_normal((1152, 784), dtype=np.float32)
+    out = np.empty((256, 784), np.float32)
+    seconds = median_seconds(lambda: np.matmul(a, b, out=out), 30, clock)
+    return 256 * 1152 * 784 / seconds
+
+
 def geomean(values: list[float]) -> float:
     """Geometric mean (nan for an empty list)."""
     return math.exp(sum(map(math.log, values)) / len(values)) if values else float("nan")
@@ -120,14 +170,24 @@ def main() -> int:
         return 1
     ort_label = "ort-1t" if args.threads == "1" else "ort-dflt"
     rows = []
-    print(f"threads: {args.threads}, clock: {args.clock}")
-    print(f"{'model':20s} {'numpy ms':>9s} {ort_label + ' ms':>11s} {'ratio':>6s} {'max diff':>9s}")
+    rate = blas_rate(clock)
+    print(f"threads: {args.threads}, clock: {args.clock}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '')}, "
+          f"BLAS {2 * rate / 1e9:.0f} GFLOP/s (float32 GEMM 256x1152x784)")
+    print(f"{'model':20s} {'numpy ms':>9s} {ort_label + ' ms':>11s} {'ratio':>6s} {'max diff':>9s} "
+          f"{'BLAS floor ms':>13s} {'floor/ort':>9s}")
     for name in names:
-        t_np, t_ort, diff = time_model(args.dir / f"{name}.onnx", 1 if args.threads == "1" else 0, args.repeat, clock)
+        path = args.dir / f"{name}.onnx"
+        t_np, t_ort, diff = time_model(path, 1 if args.threads == "1" else 0, args.repeat, clock)
+        floor = blas_macs(onnx.load(path)) / rate
         rows.append((name, t_np, t_ort))
-        print(f"{name:20s} {t_np * 1e3:9.3f} {t_ort * 1e3:11.3f} {t_np / t_ort:6.2f} {diff:9.1e}", flush=True)
-    for label, group in (("larger (ort >= 5 ms)", [r for r in rows if r[2] * 1e3 >= LARGE_MS]),
-                         ("small (ort < 5 ms)", [r for r in rows if r[2] * 1e3 < LARGE_MS])):
+        print(f"{name:20s} {t_np * 1e3:9.3f} {t_ort * 1e3:11.3f} {t_np / t_ort:6.2f} {diff:9.1e} "
+              f"{floor * 1e3:13.3f} {floor / t_ort:9.2f}", flush=True)
+
+    def larger(row: tuple[str, float, float]) -> bool:
+        return row[0] in LARGER or row[0] not in SMALL and row[2] * 1e3 >= LARGE_MS
+
+    for label, group in (("larger (image models)", [r for r in rows if larger(r)]),
+                         ("small (per chunk / per crop)", [r for r in rows if not larger(r)])):
         ratios = [t_np / t_ort for _, t_np, t_ort in group]
         worst = max(group, key=lambda r: r[1] / r[2])[0] if group else "-"
         print(f"{label}: {len(group)} models, geometric mean numpy/{ort_label} {geomean(ratios):.2f}x, "
