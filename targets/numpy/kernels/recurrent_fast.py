@@ -19,7 +19,9 @@ length, the whole sequence is one kernel call doing:
 The sigmoid is computed as ``0.5 + 0.5 tanh(x / 2)`` (as the general path does): the sigmoid
 gates' rows of ``W``, ``R`` and the biases are scaled by 0.5 once, at preparation (exact in
 binary floating point), so one ``tanh`` over the whole gate buffer serves the sigmoid and the
-tanh gates alike. :func:`prepare_recurrent` builds the re-laid-out weights once per node at
+tanh gates alike. Where numba is available (:func:`jit.available` at preparation), each direction's
+step loop is one compiled call instead (:mod:`.recurrent_jit`, the same weights).
+:func:`prepare_recurrent` builds the re-laid-out weights once per node at
 lowering (the ``prepare`` hook); :func:`run_fast` returns None when a call falls outside the
 fast path (the caller then runs the general driver).
 """
@@ -27,9 +29,12 @@ fast path (the caller then runs the general driver).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from . import jit
+from .recurrent_jit import STEPPERS as JIT_STEPPERS
 
 __all__ = ["FastWeights", "prepare_recurrent", "run_fast"]
 
@@ -51,6 +56,10 @@ class FastWeights:
     hidden: int
     gates: int
     reverse: tuple[bool, ...]  # per direction: runs from the last step to the first
+    #: with compiled kernels: the numba dispatcher of this op's step loop (:mod:`.recurrent_jit`) ...
+    compiled: Any = None
+    #: ... and the stepper calling it (in place of the numpy steppers here)
+    stepper: Callable[..., list[np.ndarray]] | None = None
 
     @property
     def dirs(self) -> int:
@@ -95,6 +104,10 @@ def prepare_recurrent(op_type: str, attrs: dict[str, Any], w: Any, r: Any, b: An
         folded[:, 2 * hidden:] = wb[:, 2 * hidden:]
     rt = np.ascontiguousarray(r.transpose(0, 2, 1) * scale)
     split = op_type == "GRU" and not lbr
+    compiled = stepper = None
+    if jit.available():
+        kernel, stepper = JIT_STEPPERS[(op_type, lbr)]
+        compiled = kernel.dispatcher()
     return FastWeights(
         wt=np.ascontiguousarray(np.concatenate([w[d].T * scale for d in range(dirs)], axis=1)),
         bias=np.ascontiguousarray((folded * scale).reshape(-1)),
@@ -103,7 +116,8 @@ def prepare_recurrent(op_type: str, attrs: dict[str, Any], w: Any, r: Any, b: An
         rt_n=np.ascontiguousarray(rt[:, :, 2 * hidden:]) if split else None,
         rb_cand=np.ascontiguousarray(rb[:, None, 2 * hidden:]) if lbr else None,
         hidden=hidden, gates=gates,
-        reverse=tuple(direction == "reverse" or d == 1 for d in range(dirs)))
+        reverse=tuple(direction == "reverse" or d == 1 for d in range(dirs)),
+        compiled=compiled, stepper=stepper)
 
 
 def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens: np.ndarray | None,
@@ -139,8 +153,9 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
     in_order = not layout and not any(fw.reverse)
     ys = out(0, (seq, dirs, batch, h), x.dtype) if in_order else np.empty((seq, dirs, batch, h), x.dtype)
     last = [np.empty((dirs, batch, h), x.dtype) for _ in init]
+    stepper = fw.stepper or _STEPPERS[op_type]
     for d in range(dirs):
-        for final, v in zip(last, _STEPPERS[op_type](fw, d, steps[d], ys[:, d], [s[d] for s in start])):
+        for final, v in zip(last, stepper(fw, d, steps[d], ys[:, d], [s[d] for s in start])):
             final[d] = v
     y = ys
     if not in_order:

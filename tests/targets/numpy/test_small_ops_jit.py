@@ -95,3 +95,83 @@ def test_maxpool_narrow_large_input_keeps_numpy():
     assert _jit_pools(art) == [False]
     x = np.random.default_rng(10).standard_normal(shape).astype(np.float32)
     np.testing.assert_array_equal(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"])
+
+
+# --------------------------------------------------------------------------- recurrent step loops
+
+RECURRENT = [
+    ("LSTM", dict()),
+    ("LSTM", dict(direction="bidirectional")),
+    ("GRU", dict(linear_before_reset=1)),
+    ("GRU", dict(direction="reverse", linear_before_reset=0)),
+    ("GRU", dict(direction="bidirectional", linear_before_reset=1)),
+    ("RNN", dict(direction="bidirectional")),
+]
+
+
+def _recurrent_model(op, attrs, seq, batch, inp, hid, elem=TensorProto.FLOAT):
+    """One recurrent node with initializer weights; X and the initial states are graph inputs."""
+    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    dtype = np.float32 if elem == TensorProto.FLOAT else np.float64
+    rng = np.random.default_rng(11)
+    inits = {"w": rng.standard_normal((dirs, gates * hid, inp)) * 0.4,
+             "r": rng.standard_normal((dirs, gates * hid, hid)) * 0.4,
+             "b": rng.standard_normal((dirs, 2 * gates * hid)) * 0.3}
+    feeds = {"x": rng.standard_normal((seq, batch, inp)), "h0": rng.standard_normal((dirs, batch, hid))}
+    if op == "LSTM":
+        feeds["c0"] = rng.standard_normal((dirs, batch, hid))
+    feeds = {k: v.astype(dtype) for k, v in feeds.items()}
+    outs = ["y", "yh"] + (["yc"] if op == "LSTM" else [])
+    node = helper.make_node(op, ["x", "w", "r", "b", "", "h0"] + (["c0"] if op == "LSTM" else []), outs,
+                            hidden_size=hid, **attrs)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info(n, elem, v.shape) for n, v in feeds.items()],
+        [helper.make_empty_tensor_value_info(o) for o in outs],
+        [helper.make_tensor(n, elem, v.shape, v.astype(dtype).ravel()) for n, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8), feeds
+
+
+def _steppers(art) -> list[bool]:
+    return [s.state.stepper is not None for s in art.program.steps if s.op.op_type in ("RNN", "GRU", "LSTM")]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("op,attrs", RECURRENT, ids=[f"{o}-{'-'.join(f'{k}{v}' for k, v in a.items())}"
+                                                     for o, a in RECURRENT])
+def test_recurrent_step_loop_matches_onnxruntime(op, attrs, compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(jit, "ENABLED", False)
+    model, feeds = _recurrent_model(op, attrs, seq=6, batch=2, inp=5, hid=12)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _steppers(art) == [compiled]
+    want = ort_run(model, feeds)
+    for _ in range(2):
+        got = art.run(feeds)
+        for name, value in want.items():
+            np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=2e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_recurrent_step_loop_float64_nan_and_saturation(op):
+    """float64 on the compiled loop (onnxruntime's float32 model as the oracle: it has no float64 LSTM); huge
+    inputs saturate the gates; a NaN input makes its batch row NaN from its step on (onnxruntime's activations
+    clamp NaN away, so those positions are checked by hand and the rest against onnxruntime)."""
+    attrs = dict(linear_before_reset=1) if op == "GRU" else {}
+    model, feeds = _recurrent_model(op, attrs, seq=5, batch=3, inp=4, hid=8, elem=TensorProto.DOUBLE)
+    model32, _ = _recurrent_model(op, attrs, seq=5, batch=3, inp=4, hid=8)
+    feeds["x"][2, 1, 0] = np.nan
+    feeds["x"][:, 2] *= 1e4
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _steppers(art) == [True]
+    got = art.run(feeds)
+    want = ort_run(model32, {k: v.astype(np.float32) for k, v in feeds.items()})
+    nan_y = np.zeros(got["y"].shape, bool)
+    nan_y[2:, 0, 1] = True
+    np.testing.assert_array_equal(np.isnan(got["y"]), nan_y)
+    for name, value in want.items():
+        assert got[name].dtype == np.float64
+        if name != "y":  # the final states: batch row 1 is NaN
+            assert np.isnan(got[name][0, 1]).all() and not np.isnan(got[name][0, [0, 2]]).any()
+        keep = ~np.isnan(got[name])
+        np.testing.assert_allclose(got[name][keep], value[keep], rtol=1e-5, atol=2e-6, err_msg=name)
