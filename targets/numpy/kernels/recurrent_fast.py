@@ -145,6 +145,8 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
     # the projection of every step and direction in one GEMM, laid out in step order: (dirs, seq, batch, g)
     proj = (xs.reshape(seq * batch, xs.shape[-1]) @ fw.wt)
     proj += fw.bias
+    if fw.stepper is not None and dirs == 1 and not layout and not fw.reverse[0] and seq:
+        return _run_forward(fw, proj.reshape(seq, batch, g), states, n_out, out)
     by_dir = proj.reshape(seq, batch, dirs, g)
     steps = np.empty((dirs, seq, batch, g), x.dtype)
     for d in range(dirs):
@@ -173,6 +175,27 @@ def run_fast(op_type: str, fw: FastWeights, layout: int, x: np.ndarray, seq_lens
             np.copyto(buf, v)
         res.append(buf)
     return tuple(res)
+
+
+def _run_forward(fw: FastWeights, proj: np.ndarray, states: list[np.ndarray | None], n_out: int, out: Any
+                 ) -> tuple[np.ndarray, ...]:
+    """One forward direction, layout 0, on the compiled stepper: the final states are computed in their output
+    buffers (a small model's per-call cost: about half of :func:`run_fast`'s general layout code)."""
+    seq, batch, _ = proj.shape
+    dtype = proj.dtype
+    shape = (1, batch, fw.hidden)
+    y = out(0, (seq, 1, batch, fw.hidden), dtype)
+    finals = []
+    for i, s in enumerate(states):
+        buf = out(1 + i, shape, dtype) if 1 + i < n_out else np.empty(shape, dtype)
+        if s is None:
+            buf.fill(0)
+        else:
+            np.copyto(buf, s)
+        finals.append(buf)
+    assert fw.stepper is not None
+    fw.stepper(fw, 0, proj, y[:, 0], [f[0] for f in finals], True)
+    return (y, *finals)[:n_out]
 
 
 def _rnn_steps(fw: FastWeights, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]

@@ -11,7 +11,8 @@ through ``exp`` as in the numpy path.
 
 The steppers here have the signature of :mod:`.recurrent_fast`'s (weights, direction, projected
 inputs ``(seq, batch, gates*hidden)``, ``Y`` view ``(seq, batch, hidden)``, initial states) and
-return the final states; the fast path picks them when :func:`jit.available` at preparation.
+return the final states (``in_place``: computed in the given start state arrays, which the kernels
+overwrite step by step); the fast path picks them when :func:`jit.available` at preparation.
 """
 
 from __future__ import annotations
@@ -131,14 +132,16 @@ def _constants(proj: np.ndarray) -> tuple[Any, Any]:
     return proj.dtype.type(1), proj.dtype.type(2)
 
 
-def _lstm_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]) -> list[np.ndarray]:
-    h, c = start[0].copy(), start[1].copy()
+def _lstm_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray],
+                in_place: bool = False) -> list[np.ndarray]:
+    h, c = (start[0], start[1]) if in_place else (start[0].copy(), start[1].copy())
     fw.compiled(proj, fw.rt[d], y, h, c, *_constants(proj))
     return [h, c]
 
 
-def _gru_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]) -> list[np.ndarray]:
-    h = start[0].copy()
+def _gru_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray],
+               in_place: bool = False) -> list[np.ndarray]:
+    h = start[0] if in_place else start[0].copy()
     if fw.rb_cand is not None:
         fw.compiled(proj, fw.rt[d], fw.rb_cand[d, 0], y, h, *_constants(proj))
     else:
@@ -146,8 +149,9 @@ def _gru_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.
     return [h]
 
 
-def _rnn_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray]) -> list[np.ndarray]:
-    h = start[0].copy()
+def _rnn_steps(fw: Any, d: int, proj: np.ndarray, y: np.ndarray, start: list[np.ndarray],
+               in_place: bool = False) -> list[np.ndarray]:
+    h = start[0] if in_place else start[0].copy()
     fw.compiled(proj, fw.rt[d], y, h, *_constants(proj))
     return [h]
 

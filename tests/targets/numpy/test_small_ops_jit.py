@@ -109,8 +109,8 @@ RECURRENT = [
 ]
 
 
-def _recurrent_model(op, attrs, seq, batch, inp, hid, elem=TensorProto.FLOAT):
-    """One recurrent node with initializer weights; X and the initial states are graph inputs."""
+def _recurrent_model(op, attrs, seq, batch, inp, hid, elem=TensorProto.FLOAT, states=True):
+    """One recurrent node with initializer weights; X and the initial states (or none) are graph inputs."""
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
     dirs = 2 if attrs.get("direction") == "bidirectional" else 1
     dtype = np.float32 if elem == TensorProto.FLOAT else np.float64
@@ -121,10 +121,10 @@ def _recurrent_model(op, attrs, seq, batch, inp, hid, elem=TensorProto.FLOAT):
     feeds = {"x": rng.standard_normal((seq, batch, inp)), "h0": rng.standard_normal((dirs, batch, hid))}
     if op == "LSTM":
         feeds["c0"] = rng.standard_normal((dirs, batch, hid))
-    feeds = {k: v.astype(dtype) for k, v in feeds.items()}
+    feeds = {k: v.astype(dtype) for k, v in feeds.items() if states or k == "x"}
     outs = ["y", "yh"] + (["yc"] if op == "LSTM" else [])
-    node = helper.make_node(op, ["x", "w", "r", "b", "", "h0"] + (["c0"] if op == "LSTM" else []), outs,
-                            hidden_size=hid, **attrs)
+    ins = ["x", "w", "r", "b"] + ((["", "h0"] + (["c0"] if op == "LSTM" else [])) if states else [])
+    node = helper.make_node(op, ins, outs, hidden_size=hid, **attrs)
     graph = helper.make_graph(
         [node], "g", [helper.make_tensor_value_info(n, elem, v.shape) for n, v in feeds.items()],
         [helper.make_empty_tensor_value_info(o) for o in outs],
@@ -139,10 +139,11 @@ def _steppers(art) -> list[bool]:
 @pytest.mark.parametrize("compiled", [True, False], ids=["jit", "numpy"])
 @pytest.mark.parametrize("op,attrs", RECURRENT, ids=[f"{o}-{'-'.join(f'{k}{v}' for k, v in a.items())}"
                                                      for o, a in RECURRENT])
-def test_recurrent_step_loop_matches_onnxruntime(op, attrs, compiled, monkeypatch):
+@pytest.mark.parametrize("states", [True, False], ids=["states", "zero-states"])
+def test_recurrent_step_loop_matches_onnxruntime(op, attrs, compiled, states, monkeypatch):
     if not compiled:
         monkeypatch.setattr(jit, "ENABLED", False)
-    model, feeds = _recurrent_model(op, attrs, seq=6, batch=2, inp=5, hid=12)
+    model, feeds = _recurrent_model(op, attrs, seq=6, batch=2, inp=5, hid=12, states=states)
     art = graphc.compile(model, "numpy", fallback=False)
     assert _steppers(art) == [compiled]
     want = ort_run(model, feeds)
