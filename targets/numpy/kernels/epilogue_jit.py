@@ -1,4 +1,5 @@
-"""Compiled one-pass epilogues (float32): a per-channel bias and an activation in one loop.
+"""Compiled one-pass epilogues (float32): a per-channel bias and an activation in one loop; and
+the per-channel tails of squeeze-excitation blocks (channel means, channel scaling).
 
 The numpy epilogues of :mod:`targets.numpy.kernels.epilogue` take one to four passes over the
 output (SiLU: tanh, add, multiply; HardSwish: four); here each activation is one numba loop that
@@ -9,6 +10,10 @@ polynomial (least-squares fit, relative error 4e-9) and an exponent built from b
 against float64 over [-80, 80]: sigmoid within 2.6 float32 ulp, SiLU within 3.5 ulp (the numpy
 path is within about 6e-8 absolute, hence far more ulp for large negative inputs). Results below
 the smallest normal float32 (sigmoid(x) for x < -87) are flushed to 0; NaN propagates.
+
+:func:`channel_scale` (Mul of a (N, C, H, W) map by a (N, C, 1, 1) scale) and :func:`channel_mean`
+(GlobalAveragePool) are one loop over rows of H * W: numpy's broadcast multiply and its BLAS
+matrix-vector product with ones (then a division) cost about twice as much on these shapes.
 
 This module imports numba: import it only after :func:`targets.numpy.kernels.jit.available`
 said True (:mod:`targets.numpy.kernels.epilogue` does).
@@ -26,7 +31,8 @@ from numba.extending import intrinsic, register_jitable
 from . import jit
 from .epilogue import HALF_SILU
 
-__all__ = ["ACTIVATIONS", "BIAS_NONE", "BIAS_ROWS", "BIAS_COLS", "activate", "kernel", "sigmoid32", "silu32"]
+__all__ = ["ACTIVATIONS", "BIAS_NONE", "BIAS_ROWS", "BIAS_COLS", "activate", "channel_mean", "channel_scale", "kernel",
+           "sigmoid32", "silu32"]
 
 #: bias modes of the kernels: none, ``bias[r % len(bias)]`` for row r, ``bias[i]`` for column i
 BIAS_NONE, BIAS_ROWS, BIAS_COLS = 0, 1, 2
@@ -261,3 +267,57 @@ def activate(buf: np.ndarray, name: str, params: Sequence[float]) -> np.ndarray:
     p0, p1 = _params(name, params)
     _KERNELS[name].dispatcher()(buf.reshape(1, buf.size), _NO_BIAS, BIAS_NONE, p0, p1)
     return buf
+
+
+@jit.compiled
+def _scale_rows(x, s, out):  # pragma: no cover - numba compiles it
+    rows, n = x.shape
+    for r in range(rows):
+        b = s[r]
+        for i in range(n):
+            out[r, i] = x[r, i] * b
+
+
+@jit.compiled
+def _scale_rows_inplace(x, s):  # pragma: no cover - numba compiles it
+    # in place as its own loop: with out = x, _scale_rows' runtime overlap check takes the scalar loop
+    rows, n = x.shape
+    for r in range(rows):
+        b = s[r]
+        for i in range(n):
+            x[r, i] *= b
+
+
+@jit.compiled
+def _mean_rows(x, out):  # pragma: no cover - numba compiles it
+    rows, n = x.shape
+    count = np.float32(n)
+    for r in range(rows):
+        acc = _ZERO
+        for i in range(n):
+            acc += x[r, i]
+        out[r] = acc / count
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous (N, C, *spatial) array as its (N * C, spatial size) rows (a view)."""
+    return a.reshape(a.shape[0] * a.shape[1], -1)
+
+
+def channel_scale(x: np.ndarray, scale: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = x * scale for a (N, C, *spatial) ``x`` and a (N, C, 1, ...) ``scale``, all C-contiguous float32
+    (``out`` may be ``x``); the caller checks the shapes and layouts. Returns ``out``."""
+    if np.may_share_memory(x, out):
+        if x.ctypes.data != out.ctypes.data or x.shape != out.shape:
+            raise ValueError("channel_scale: out overlaps x without being x")
+        _scale_rows_inplace.dispatcher()(_rows(x), scale.reshape(-1))
+    else:
+        _scale_rows.dispatcher()(_rows(x), scale.reshape(-1), _rows(out))
+    return out
+
+
+def channel_mean(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The mean of each (n, c) plane of the C-contiguous float32 (N, C, *spatial) ``x`` (at least one
+    element per plane) into the C-contiguous (N, C, 1, ...) ``out``. Returns ``out``."""
+    _mean_rows.dispatcher()(_rows(x), out.reshape(-1))
+    return out

@@ -32,6 +32,7 @@ import numpy as np
 from graphc.errors import GraphcError
 
 from ._window import Geometry, conv_geometry, pool_geometry, pool_padded, reduce_taps, tap_view, window_counts
+from . import jit
 from .pool_jit import MaxPoolPlan, plan_max_pool
 from .registry import OpContext, kernel
 
@@ -315,12 +316,19 @@ def global_average_pool(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 
     float32/float64: one BLAS matrix-vector product with a vector of ones, then a division by the
     count (a (1, 1280, 7, 7) map: 4 us against 70 us for ``np.mean``, whose reduction over short rows
-    is a loop per row).
+    is a loop per row). A C-contiguous float32 map takes one compiled loop per plane when numba is
+    available (:func:`targets.numpy.kernels.epilogue_jit.channel_mean`: 1280x7x7 5.2 -> 3.5 us,
+    144x56x56 20 -> 16 us).
     """
     axes = _spatial_axes(ctx, x)
     buf = ctx.out(0, x.shape[:2] + (1,) * len(axes), x.dtype)
     flat = x.reshape(x.shape[0], x.shape[1], -1)
     count = flat.shape[2]
+    if (x.dtype == np.float32 and count and x.flags.c_contiguous and buf.flags.c_contiguous
+            and jit.available()):
+        from .epilogue_jit import channel_mean
+
+        return channel_mean(x, buf)
     if x.dtype in (np.float32, np.float64) and count and buf.flags.c_contiguous:
         sums = buf.reshape(x.shape[:2])
         np.matmul(flat, np.ones(count, x.dtype), out=sums)

@@ -181,3 +181,47 @@ def test_conv_silu_against_onnxruntime(monkeypatch, compiled, k):
     art = graphc.compile(model, "numpy")
     assert [op.qualified_type for op in art.graph.walk()] == ["graphc::FusedConv"]
     np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
+
+
+def _tail_model(c, h, dtype=np.float32, scale_first=False):
+    """x -> GlobalAveragePool -> Sigmoid -> Mul(x, .) -> y: a squeeze-excitation tail; also outputs the pool."""
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    mul_inputs = ["s", "x"] if scale_first else ["x", "s"]
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["g"]), helper.make_node("Sigmoid", ["g"], ["s"]),
+             helper.make_node("Mul", mul_inputs, ["y"])]
+    g = helper.make_graph(nodes, "se", [helper.make_tensor_value_info("x", elem, [2, c, h, h])],
+                          [helper.make_tensor_value_info("y", elem, None), helper.make_tensor_value_info("g", elem, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c, h, scale_first", [(24, 14, False), (40, 7, True), (8, 56, False)])
+def test_squeeze_excitation_tail_against_onnxruntime(monkeypatch, compiled, dtype, c, h, scale_first):
+    monkeypatch.setattr(jit, "ENABLED", compiled)
+    model = _tail_model(c, h, dtype, scale_first)
+    x = (np.random.default_rng(5).standard_normal((2, c, h, h)) + 0.5).astype(dtype)
+    x[0, 1, 2, 3] = np.nan
+    x[1, 2, 0, 0] = np.inf
+    got = graphc.compile(model, "numpy").run({"x": x})
+    if dtype == np.float32:
+        want = ort_run(model, {"x": x})
+    else:  # onnxruntime has no float64 GlobalAveragePool: the definition in float64
+        pooled = x.mean(axis=(2, 3), keepdims=True)
+        want = {"g": pooled, "y": x / (1 + np.exp(-pooled))}
+    for name in ("g", "y"):
+        assert np.array_equal(np.isnan(got[name]), np.isnan(want[name])), name
+        # the pool sums h * h values in float32 in another order (rtol 1e-6 covers 3136 of them)
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_channel_loops_compute_what_they_say():
+    ej = _ej()
+    x = np.random.default_rng(6).standard_normal((2, 3, 5, 7)).astype(np.float32)
+    s = np.random.default_rng(7).standard_normal((2, 3, 1, 1)).astype(np.float32)
+    np.testing.assert_array_equal(ej.channel_scale(x, s, np.empty_like(x)), x * s)  # one rounding: exact
+    inplace = x.copy()
+    assert ej.channel_scale(inplace, s, inplace) is inplace
+    np.testing.assert_array_equal(inplace, x * s)
+    mean = ej.channel_mean(x, np.empty((2, 3, 1, 1), np.float32))
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(2, 3), keepdims=True), rtol=1e-6, atol=1e-7)
