@@ -23,6 +23,7 @@ import numpy as np
 from graphc.domains import GRAPHC_DOMAIN
 
 from ._numeric import compute_dtype, sigmoid_into
+from .activations_jit import PReluPlan, plan_prelu, plan_softmax
 from ._numeric import sigmoid as logistic
 from .elementwise import erf
 from .epilogue import silu_into
@@ -60,9 +61,14 @@ def leaky_relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     return buf
 
 
-def _prepare_prelu(ctx: OpContext, inputs: Sequence[Any]) -> str | None:
-    """``"max"`` when the slope is a constant float array within [0, 1]: PRelu is then max(x, slope * x)."""
+def _prepare_prelu(ctx: OpContext, inputs: Sequence[Any]) -> PReluPlan | str | None:
+    """The compiled plan (:mod:`.activations_jit`) for a constant scalar or per-channel float slope when numba
+    is available, else ``"max"`` when the slope is a constant float array within [0, 1]: PRelu is then
+    max(x, slope * x)."""
     slope = inputs[1] if len(inputs) > 1 else None
+    plan = plan_prelu(getattr(inputs[0], "shape", None), slope)
+    if plan is not None:
+        return plan
     if isinstance(slope, np.ndarray) and slope.dtype.kind == "f" and slope.size \
             and 0 <= float(slope.min()) and float(slope.max()) <= 1:
         return "max"
@@ -73,11 +79,14 @@ def _prepare_prelu(ctx: OpContext, inputs: Sequence[Any]) -> str | None:
 def prelu(ctx: OpContext, x: np.ndarray, slope: np.ndarray) -> np.ndarray:
     """x if x >= 0 else slope * x (slope broadcast to x).
 
-    Two passes, max(x, slope * x), for a constant slope within [0, 1] (prepared), else
+    One compiled pass for a constant scalar or per-channel slope (prepared, :mod:`.activations_jit`);
+    two passes, max(x, slope * x), for a constant slope within [0, 1] (prepared), else
     min(x, 0) * slope + max(x, 0); a masked copy (``np.copyto(where=)``) was 4-25x slower.
     """
     shape = x.shape if _broadcasts_into(slope.shape, x.shape) else np.broadcast_shapes(x.shape, slope.shape)
     buf = ctx.out(0, shape, x.dtype)
+    if type(ctx.state) is PReluPlan and ctx.state.run(x, buf) is not None:
+        return buf
     if ctx.state == "max":
         np.multiply(x, slope, out=buf, casting="unsafe")
         return np.maximum(buf, x, out=buf)
@@ -255,12 +264,21 @@ def _axis_view(ctx: OpContext, x: np.ndarray, buf: np.ndarray) -> tuple[np.ndarr
     return x, buf, axis + x.ndim if axis < 0 else axis
 
 
-@kernel("Softmax", inplace={0: 0})
+def _prepare_softmax(ctx: OpContext, inputs: Sequence[Any]) -> Any:
+    """The compiled plan for small inputs (:mod:`.activations_jit`) when numba is available."""
+    return plan_softmax()
+
+
+@kernel("Softmax", inplace={0: 0}, prepare=_prepare_softmax)
 def softmax(ctx: OpContext, x: np.ndarray) -> np.ndarray:
-    """exp(x - max) / sum(exp(x - max)) along the axis."""
+    """exp(x - max) / sum(exp(x - max)) along the axis; small inputs in one compiled call (prepared)."""
     buf = _buf(ctx, x)
     if x.size == 0:
         return buf
+    if ctx.state is not None and x.ndim:
+        axis = ctx.attr("axis", 1 if ctx.opset < 13 else -1)
+        if ctx.state.run(x, buf, axis + x.ndim if axis < 0 else axis, ctx.opset < 13) is not None:
+            return buf
     xv, out, axis = _axis_view(ctx, x, buf)
     np.subtract(xv, xv.max(axis=axis, keepdims=True), out=out)
     np.exp(out, out=out)

@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import graphc
-from targets.numpy.kernels import jit, pool_jit
+from targets.numpy.kernels import activations_jit, jit, pool_jit
 from tests.oracle import ort_run
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="numba not importable")
@@ -176,3 +176,93 @@ def test_recurrent_step_loop_float64_nan_and_saturation(op):
             assert np.isnan(got[name][0, 1]).all() and not np.isnan(got[name][0, [0, 2]]).any()
         keep = ~np.isnan(got[name])
         np.testing.assert_allclose(got[name][keep], value[keep], rtol=1e-5, atol=2e-6, err_msg=name)
+
+
+# --------------------------------------------------------------------------- PRelu and Softmax
+
+def _one_node(op, x_shape, attrs=None, slope=None, opset=13):
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
+    inits = [] if slope is None else [helper.make_tensor("slope", TensorProto.FLOAT, slope.shape, slope.ravel())]
+    node = helper.make_node(op, ["x"] + (["slope"] if slope is not None else []), ["y"], **(attrs or {}))
+    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.fixture
+def compiled_calls(monkeypatch):
+    """Calls answered by the compiled PRelu/Softmax plans (they return None when a call does not fit)."""
+    answered = []
+    for cls in (activations_jit.PReluPlan, activations_jit.SoftmaxPlan):
+        real = cls.run
+
+        def counting(self, *args, real=real):
+            res = real(self, *args)
+            answered.append(res is not None)
+            return res
+
+        monkeypatch.setattr(cls, "run", counting)
+    return answered
+
+
+PRELU = {
+    # name: (x shape, slope shape, compiled)
+    "per-channel": ((2, 5, 4, 3), (5, 1, 1), True),
+    "per-channel-2d": ((3, 6), (6,), True),
+    "scalar": ((1, 4, 3, 3), (1,), True),
+    "negative-and-large-slopes": ((1, 3, 2, 2), (3, 1, 1), True),
+    "per-position": ((1, 2, 3, 3), (3, 3), False),  # not one value per channel: numpy kernel
+}
+
+
+@pytest.mark.parametrize("jit_on", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("name", sorted(PRELU))
+def test_prelu_matches_onnxruntime(name, jit_on, compiled_calls, monkeypatch):
+    if not jit_on:
+        monkeypatch.setattr(jit, "ENABLED", False)
+    x_shape, slope_shape, compiled = PRELU[name]
+    rng = np.random.default_rng(12)
+    slope = rng.uniform(-2, 3, slope_shape).astype(np.float32)
+    model = _one_node("PRelu", x_shape, slope=slope)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    x.flat[0], x.flat[1], x.flat[2] = np.nan, -np.inf, np.inf
+    got = graphc.compile(model, "numpy", fallback=False).run({"x": x})["y"]
+    np.testing.assert_allclose(got, ort_run(model, {"x": x})["y"], rtol=1e-6, atol=0)
+    assert compiled_calls == ([True] if compiled and jit_on else [])  # no plan: no call
+
+
+SOFTMAX = {
+    # name: (x shape, attributes, opset, compiled)
+    "mtcnn-axis1": ((1, 2, 3, 3), dict(axis=1), 13, True),
+    "rows-last-axis": ((4, 7), dict(), 13, True),
+    "middle-axis": ((2, 5, 3), dict(axis=-2), 13, True),
+    "opset11-coerced-2d": ((2, 3, 4), dict(axis=1), 11, True),
+    "large-numpy": ((2, 600), dict(), 13, False),
+}
+
+
+@pytest.mark.parametrize("jit_on", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("name", sorted(SOFTMAX))
+def test_softmax_matches_onnxruntime(name, jit_on, compiled_calls, monkeypatch):
+    if not jit_on:
+        monkeypatch.setattr(jit, "ENABLED", False)
+    x_shape, attrs, opset, compiled = SOFTMAX[name]
+    model = _one_node("Softmax", x_shape, attrs, opset=opset)
+    art = graphc.compile(model, "numpy", fallback=False)
+    rng = np.random.default_rng(13)
+    x = (rng.standard_normal(x_shape) * 5).astype(np.float32)
+    x.flat[3] = 80.0  # exp would overflow without the max subtracted
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=2e-6, atol=1e-7)
+    assert compiled_calls == ([compiled] if jit_on else [])  # a large input: the plan declines
+
+
+def test_softmax_nan_and_infinities_follow_the_numpy_kernel():
+    """A NaN makes its softmax row NaN, +inf too (inf - inf); a -inf entry is 0: checked by hand."""
+    model = _one_node("Softmax", (1, 3, 4), dict(axis=1))
+    art = graphc.compile(model, "numpy", fallback=False)
+    x = np.zeros((1, 3, 4), np.float32)
+    x[0, 1, 0], x[0, 2, 1], x[0, 0, 2] = np.nan, np.inf, -np.inf
+    y = art.run({"x": x})["y"]
+    assert np.isnan(y[0, :, :2]).all()
+    np.testing.assert_allclose(y[0, :, 2], [0, 0.5, 0.5])
+    np.testing.assert_allclose(y[0, :, 3], [1 / 3] * 3, rtol=1e-6)
