@@ -57,7 +57,7 @@ import numpy as np
 
 from graphc.ir import TensorType
 
-from . import blas, conv_jit, jit
+from . import blas, conv_jit, jit, winograd_jit
 from ._window import conv_geometry
 from .epilogue import HALF_SILU, apply_activation, fused_conv_activation, needs_scratch
 from .registry import OpContext
@@ -72,6 +72,13 @@ WINOGRAD_MIN_TILES = 49
 #: Winograd also needs this many input and output channels (below, its add-only transforms, memory-bound
 #: numpy passes, cost more than the GEMM time it saves)
 WINOGRAD_MIN_CHANNELS = 256
+#: with compiled transforms (:mod:`targets.numpy.kernels.winograd_jit`, one pass each) Winograd needs this many
+#: input and output channels ...
+WINOGRAD_JIT_MIN_CHANNELS = 16
+#: ... and tiles * C * M at least this (one process, thread clock, 3x3 + Relu vs the phase paths: 16->16 on
+#: 12x12, 9216, 0.98x; 64->64 on 4x4, 16384, 0.88x; MTCNN R-Net 28->48 on 9x9, 33600, 0.9x; 64->64 on 10x10,
+#: 102400, 1.25x; yolov8n/resnet50 shapes 1.3-1.9x)
+WINOGRAD_JIT_MIN_WORK = 1 << 16
 #: implicit GEMM (per-tap accumulating BLAS calls, no im2col) when the BLAS allows it (see kernels/blas.py)
 IMPLICIT_GEMM = True
 #: ... and the input has at least this many channels (each tap's GEMM has K = C; thinner ones lose to im2col)
@@ -173,6 +180,9 @@ class Conv2dPlan:
             self._pointwise(ctx, x, out)
         elif self.path == "patch":
             self._patch(ctx, x, out)
+        elif self.path == "winograd" and self.compiled is not None:
+            for i in range(x.shape[0]):
+                done = self._winograd_jit(ctx, x[i], out[i], fuse)
         elif self.path == "winograd":
             for i in range(x.shape[0]):
                 self._winograd(ctx, x[i], out[i])
@@ -410,6 +420,30 @@ class Conv2dPlan:
             return self._store(acc.reshape(g * mg, ho, cols_q)[:, :, :wo], out, fuse)
         np.matmul(weights, cols, out=out.reshape(g, mg, length))
         return False
+
+    def _winograd_jit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """F(2x2, 3x3) for one image with the compiled transforms: x (C, H, W) -> out (M, Ho, Wo); True when
+        the activation (Relu or Clip, ``fuse``) was applied while storing."""
+        assert self.bias is not None and self.act_params is not None  # set by prepare_conv
+        c, m = self.x_shape[1], self.out_shape[1]
+        ho, wo = self.out_shape[2:]
+        if x.shape != self.x_shape[1:] or out.shape != (m, ho, wo):
+            raise ValueError(f"winograd plan for {self.x_shape} -> {self.out_shape} called with {x.shape}")
+        th, tw = -(-ho // 2), -(-wo // 2)
+        transform_in, transform_out = self.compiled
+        x = np.ascontiguousarray(x)
+        v = ctx.scratch("winograd-v", (16, c, th * tw), x.dtype)
+        split = ctx.scratch("winograd-split", (winograd_jit.split_size((ho, wo)),), x.dtype)
+        transform_in(x, v, split, th, tw, self.pads[0], self.pads[1])
+        prod = ctx.scratch("winograd-prod", (16, m, th * tw), out.dtype)
+        np.matmul(self.weights, v, out=prod)
+        code = self.act_code if fuse else 0
+        dst = out if out.flags.c_contiguous else ctx.scratch("winograd-out", out.shape, out.dtype)
+        rows = ctx.scratch("winograd-rows", (4 * tw,), out.dtype)
+        transform_out(prod, self.bias.reshape(m), dst, rows, th, tw, code, self.act_params)
+        if dst is not out:
+            np.copyto(out, dst)
+        return code != 0
 
     def _winograd(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
         """F(2x2, 3x3) for one image: x (C, H, W) -> out (M, Ho, Wo).
@@ -719,9 +753,20 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         return Conv2dPlan("patch", weights=_weight_matrix(w, None, group), **common)
     if geo.strides[0] * geo.strides[1] > MAX_PHASES:
         return None  # one phase image per stride position: the general kernel is cheaper
+    compiled = jit.available()
+    min_tiles, min_channels = (1, WINOGRAD_JIT_MIN_CHANNELS) if compiled else (WINOGRAD_MIN_TILES,
+                                                                               WINOGRAD_MIN_CHANNELS)
     if (geo.kernel == (3, 3) and geo.strides == (1, 1) and geo.dilations == (1, 1) and group == 1
-            and tiles >= WINOGRAD_MIN_TILES and min(c, m) >= WINOGRAD_MIN_CHANNELS and w.dtype == np.float32):
+            and tiles >= min_tiles and min(c, m) >= min_channels and w.dtype == np.float32
+            and (not compiled or tiles * c * m >= WINOGRAD_JIT_MIN_WORK)):
         plan = Conv2dPlan("winograd", weights=winograd_weights(w), **common)
+        if compiled:
+            plan.compiled = (winograd_jit.winograd_input.dispatcher(), winograd_jit.winograd_output.dispatcher())
+            plan.bias = np.zeros((m, 1), w.dtype) if bias is None else bias
+            clip = list(activation[1][:2]) if activation is not None and activation[0] == "Clip" else [0.0, 0.0]
+            plan.act_code = winograd_jit.STORE_ACTIVATIONS.get(activation[0], 0) if activation is not None else 0
+            plan.act_params = np.array([*clip, 0.0], w.dtype)
+            return plan
         # the input as four parity phases, rows of tw + 1 columns, room for the shifted reads
         th, tw = -(-geo.out[0] // 2), -(-geo.out[1] // 2)
         plan.phase_shape = (th + 1, tw + 1)
