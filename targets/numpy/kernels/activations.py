@@ -26,7 +26,7 @@ from ._numeric import compute_dtype, sigmoid_into
 from .activations_jit import PReluPlan, plan_prelu, plan_softmax
 from ._numeric import sigmoid as logistic
 from .elementwise import erf
-from .epilogue import silu_into
+from .epilogue import compiled_into, silu_into
 from .registry import OpContext, kernel
 
 MS_DOMAIN = "com.microsoft"
@@ -83,10 +83,12 @@ def prelu(ctx: OpContext, x: np.ndarray, slope: np.ndarray) -> np.ndarray:
     two passes, max(x, slope * x), for a constant slope within [0, 1] (prepared), else
     min(x, 0) * slope + max(x, 0); a masked copy (``np.copyto(where=)``) was 4-25x slower.
     """
+    if type(ctx.state) is PReluPlan:
+        buf = ctx.out(0, x.shape, x.dtype)
+        if ctx.state.run(x, buf) is not None:
+            return buf
     shape = x.shape if _broadcasts_into(slope.shape, x.shape) else np.broadcast_shapes(x.shape, slope.shape)
     buf = ctx.out(0, shape, x.dtype)
-    if type(ctx.state) is PReluPlan and ctx.state.run(x, buf) is not None:
-        return buf
     if ctx.state == "max":
         np.multiply(x, slope, out=buf, casting="unsafe")
         return np.maximum(buf, x, out=buf)
@@ -148,8 +150,11 @@ def celu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 
 @kernel("Sigmoid", inplace={0: 0})
 def sigmoid(ctx: OpContext, x: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid."""
-    return sigmoid_into(_buf(ctx, x), x)
+    """Logistic sigmoid (float32: one compiled loop when numba is available, see epilogue.compiled_into)."""
+    buf = _buf(ctx, x)
+    if compiled_into(buf, x, "Sigmoid", []):
+        return buf
+    return sigmoid_into(buf, x)
 
 
 @kernel("Swish")
@@ -163,7 +168,10 @@ def swish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 @kernel("SiLU", domain=GRAPHC_DOMAIN, inplace={0: 0})
 def silu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x) (graphc::SiLU), in place when the executor allows it."""
-    return silu_into(_buf(ctx, x), x, ctx.scratch("silu", x.shape, x.dtype))
+    buf = _buf(ctx, x)
+    if compiled_into(buf, x, "SiLU", []):
+        return buf
+    return silu_into(buf, x, ctx.scratch("silu", x.shape, x.dtype))
 
 
 @kernel("HardSigmoid", inplace={0: 0})
@@ -172,6 +180,8 @@ def hard_sigmoid(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     alpha = _scalar(x, ctx.attr("alpha", 0.2))
     beta = _scalar(x, ctx.attr("beta", 0.5))
     buf = _buf(ctx, x)
+    if compiled_into(buf, x, "HardSigmoid", [float(alpha), float(beta)]):
+        return buf
     np.multiply(x, alpha, out=buf)
     np.add(buf, beta, out=buf)
     return np.clip(buf, _scalar(x, 0), _scalar(x, 1), out=buf)
@@ -181,6 +191,8 @@ def hard_sigmoid(ctx: OpContext, x: np.ndarray) -> np.ndarray:
 def hard_swish(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """x * clip(x / 6 + 0.5, 0, 1)."""
     buf = _buf(ctx, x)
+    if compiled_into(buf, x, "HardSwish", [1.0 / 6.0, 0.5]):
+        return buf
     np.multiply(x, _scalar(x, 1.0 / 6.0), out=buf)
     np.add(buf, _scalar(x, 0.5), out=buf)
     np.clip(buf, _scalar(x, 0), _scalar(x, 1), out=buf)

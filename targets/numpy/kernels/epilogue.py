@@ -23,7 +23,7 @@ from ._numeric import sigmoid_into
 from .registry import OpContext
 
 __all__ = ["ACTIVATIONS", "GRAPHC_ACTIVATIONS", "HALF_SILU", "JIT_ACTIVATIONS", "JIT_MIN_ELEMENTS", "apply_activation",
-           "compiled_epilogue", "needs_scratch", "fused_conv_activation", "fused_gemm_activation", "hard_swish_into",
+           "compiled_epilogue", "compiled_into", "needs_scratch", "fused_conv_activation", "fused_gemm_activation", "hard_swish_into",
            "silu_into"]
 
 #: activations an epilogue can apply, with their default parameters
@@ -77,6 +77,18 @@ def compiled_epilogue(name: str, params: Sequence[float],
     if np.dtype(dtype) != np.float32 or name not in JIT_ACTIVATIONS or not jit.available():
         return None
     return _jit_epilogues().kernel(name, params)
+
+
+def compiled_into(buf: np.ndarray, x: np.ndarray, name: str, params: Sequence[float]) -> bool:
+    """buf = activation ``name`` of ``x`` by the compiled loop (a copy, then the loop in place: two passes
+    against numpy's three or four) when ``buf`` takes it (see :func:`apply_activation`); False, with
+    ``buf`` untouched, otherwise. ``buf`` is x or does not overlap it."""
+    if not _compiled(buf, name) or x.shape != buf.shape or x.dtype != buf.dtype:
+        return False
+    if x is not buf:
+        np.copyto(buf, x)
+    _jit_epilogues().activate(buf, name, params)
+    return True
 
 
 def needs_scratch(name: str) -> bool:

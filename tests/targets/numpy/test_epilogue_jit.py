@@ -225,3 +225,38 @@ def test_channel_loops_compute_what_they_say():
     np.testing.assert_array_equal(inplace, x * s)
     mean = ej.channel_mean(x, np.empty((2, 3, 1, 1), np.float32))
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=(2, 3), keepdims=True), rtol=1e-6, atol=1e-7)
+
+
+def _unary_model(op, shape, **attrs):
+    node = helper.make_node(op, ["x"], ["y"], **attrs)
+    g = helper.make_graph([node], op, [helper.make_tensor_value_info("x", F, shape)],
+                          [helper.make_tensor_value_info("y", F, None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("op, attrs", [("Sigmoid", {}), ("HardSwish", {}), ("HardSigmoid", {"alpha": 0.3, "beta": 0.4})])
+def test_standalone_activation_nodes_against_onnxruntime(monkeypatch, compiled, op, attrs):
+    monkeypatch.setattr(jit, "ENABLED", compiled)
+    calls = []
+    real = _ej().activate
+    monkeypatch.setattr(_ej(), "activate", lambda buf, name, params: calls.append(name) or real(buf, name, params))
+    model = _unary_model(op, [2, 16, 9, 9], **attrs)
+    x = (4 * np.random.default_rng(8).standard_normal((2, 16, 9, 9))).astype(np.float32)
+    x.flat[:4] = [np.nan, np.inf, -np.inf, -100.0]
+    got, want = graphc.compile(model, "numpy").run({"x": x})["y"], ort_run(model, {"x": x})["y"]
+    assert calls == ([op] if compiled else [])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_compiled_into_copies_then_activates():
+    x = (3 * np.random.default_rng(9).standard_normal((3, 50))).astype(np.float32)
+    buf = np.empty_like(x)
+    assert epilogue.compiled_into(buf, x, "HardSwish", [1 / 6, 0.5])
+    np.testing.assert_allclose(buf, _reference("HardSwish", [1 / 6, 0.5], x), rtol=5e-7, atol=1e-7)
+    same = x.copy()
+    assert epilogue.compiled_into(same, same, "Sigmoid", [])
+    np.testing.assert_allclose(same, _reference("Sigmoid", [], x), rtol=5e-7, atol=1e-7)
+    assert not epilogue.compiled_into(np.empty((3, 50)), x.astype(np.float64), "Sigmoid", [])  # float64: numpy's
+    assert not epilogue.compiled_into(np.empty_like(x), x, "Tanh", [])  # no compiled Tanh
