@@ -155,6 +155,7 @@ class Conv2dPlan:
     act_code: int = 0
     act_params: np.ndarray | None = None
     padded_len: int = 0  # depthwise path: elements of its zero-padded plane buffer
+    acc_len: int = 0  # depthwise path: elements of its accumulator (an output row or plane)
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -233,7 +234,7 @@ class Conv2dPlan:
             z = np.ascontiguousarray(z)
             geometry = geometry.copy()
             geometry[6] = 1
-        acc = ctx.scratch("dw-acc", (self.out_shape[3],), x.dtype)
+        acc = ctx.scratch("dw-acc", (self.acc_len,), x.dtype)
         padded = ctx.scratch("dw-padded", (self.padded_len,), x.dtype)
         code = self.act_code if activation else 0
         self.compiled(x, self.weights, self.bias, dst if z is None else z, dst, acc, padded, geometry, code,
@@ -670,6 +671,8 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
     plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
     plan.padded_len = conv_jit.padded_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
                                            geo.pads_begin[0], geo.pads_begin[1])
+    plan.acc_len = conv_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
+                                            geo.pads_begin[1])
     return plan
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["ACTIVATION_CODES", "activation_code", "depthwise_conv", "padded_size"]
+__all__ = ["ACTIVATION_CODES", "activation_code", "depthwise_conv", "padded_size", "row_buffer_size"]
 
 #: FusedConv activations the compiled epilogue applies (name -> code; params as in epilogue.py)
 ACTIVATION_CODES: dict[str, int] = {
@@ -42,7 +42,18 @@ def padded_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tu
     hp = max(h + top, (ho - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1)
     wp = max(w + left, (wo - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1)
     nph = 2 if strides[1] == 2 else 1
-    return nph * hp * -(-wp // nph)
+    # stride 1 computes whole padded rows: the last row's wasted columns read past the plane
+    return nph * hp * -(-wp // nph) + (kernel[1] - 1) * dilations[1]
+
+
+def row_buffer_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                    strides: tuple[int, int], dilations: tuple[int, int], left: int) -> int:
+    """Elements of :func:`depthwise_conv`'s ``acc`` buffer: an output row, at stride 1 the whole output
+    plane over the padded width."""
+    if strides != (1, 1):
+        return out_shape[3]
+    wp = max(x_shape[3] + left, (out_shape[3] - 1) + (kernel[1] - 1) * dilations[1] + 1)
+    return out_shape[2] * wp
 
 
 @jit.compiled
@@ -50,7 +61,7 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
     """Depthwise convolution of ``x`` (N, C, H, W) into ``out`` (N, C, Ho, Wo), both C-contiguous.
 
     ``w``: (C, KH, KW) weights; ``b``: (C,) bias (zeros when the node has none); ``z``: the residual
-    (``out``'s shape), added when ``geometry[6]`` is 1; ``acc``: a row buffer of at least Wo elements;
+    (``out``'s shape), added when ``geometry[6]`` is 1; ``acc``: a buffer of at least :func:`row_buffer_size` elements;
     ``padded``: a buffer of at least :func:`padded_size` elements (one zero-padded plane); ``geometry``: int64 (stride h,
     stride w, dilation h, dilation w, pad top, pad left, has z); ``act``: :data:`ACTIVATION_CODES`
     value or 0; ``params``: x's dtype: the two activation parameters, 0 and 1.
@@ -73,7 +84,7 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
     wp = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
     wq = (wp + nph - 1) // nph
     phase_len = hp * wq
-    for i in range(nph * phase_len):
+    for i in range(padded.size):
         padded[i] = zero
     # per kernel column: where its tap of output column 0 reads in a padded row
     tap = np.empty(kw, np.uint64)
@@ -92,6 +103,10 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
     c2, c3, c4 = acc.dtype.type(1 / 2), acc.dtype.type(1 / 6), acc.dtype.type(1 / 24)
     c5, c6, c7 = acc.dtype.type(1 / 120), acc.dtype.type(1 / 720), acc.dtype.type(1 / 5040)
     inf = acc.dtype.type(np.inf)
+    # stride 1: rows are computed over the whole padded width (wq - wo wasted columns per row), so a
+    # kernel row is one loop over the plane instead of one per output row (7x7 maps: loops of 7)
+    wide = sh == 1 and sw == 1
+    uwide = np.uint64(ho * wq)
     uwo = np.uint64(wo)
     ucs = np.uint64(cstep)
     uw = np.uint64(wd)
@@ -112,65 +127,92 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
                         for k in range(np.uint64((wd - par + 1) // 2)):
                             padded[dst + k] = xf[s0 + k + k]
             bias = b[c]
-            for oy in range(ho):
-                for j in range(uwo):
+            if wide:  # stride 1: each kernel row in one pass over the plane's flat padded rows
+                for j in range(uwide):
                     acc[j] = bias
                 for ki in range(kh):
-                    row = np.uint64((oy * sh + ki * dh) * wq)
+                    row = np.uint64(ki * dh * wq)
                     wrow = (c * kh + ki) * kw
-                    if cstep == 1 and kw == 3:
+                    if kw == 3:
                         w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
                         s0, s1, s2 = row + tap[0], row + tap[1], row + tap[2]
-                        for j in range(uwo):
+                        for j in range(uwide):
                             acc[j] += w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
-                    elif cstep == 1 and kw == 5:
+                    elif kw == 5:
                         w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
                         s0, s1, s2, s3, s4 = row + tap[0], row + tap[1], row + tap[2], row + tap[3], row + tap[4]
-                        for j in range(uwo):
+                        for j in range(uwide):
                             acc[j] += (w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
                                        + w3 * padded[s3 + j] + w4 * padded[s4 + j])
-                    elif cstep == 1:
-                        for kj in range(kw):
-                            wv = wf[wrow + kj]
-                            s0 = row + tap[kj]
-                            for j in range(uwo):
-                                acc[j] += wv * padded[s0 + j]
                     else:
                         for kj in range(kw):
                             wv = wf[wrow + kj]
                             s0 = row + tap[kj]
+                            for j in range(uwide):
+                                acc[j] += wv * padded[s0 + j]
+            for oy in range(ho):
+                if wide:
+                    ab = np.uint64(oy * wq)
+                else:
+                    ab = np.uint64(0)
+                    for j in range(uwo):
+                        acc[j] = bias
+                    for ki in range(kh):
+                        row = np.uint64((oy * sh + ki * dh) * wq)
+                        wrow = (c * kh + ki) * kw
+                        if cstep == 1 and kw == 3:
+                            w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
+                            s0, s1, s2 = row + tap[0], row + tap[1], row + tap[2]
                             for j in range(uwo):
-                                acc[j] += wv * padded[s0 + j * ucs]
+                                acc[j] += w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
+                        elif cstep == 1 and kw == 5:
+                            w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
+                            s0, s1, s2, s3, s4 = row + tap[0], row + tap[1], row + tap[2], row + tap[3], row + tap[4]
+                            for j in range(uwo):
+                                acc[j] += (w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
+                                           + w3 * padded[s3 + j] + w4 * padded[s4 + j])
+                        elif cstep == 1:
+                            for kj in range(kw):
+                                wv = wf[wrow + kj]
+                                s0 = row + tap[kj]
+                                for j in range(uwo):
+                                    acc[j] += wv * padded[s0 + j]
+                        else:
+                            for kj in range(kw):
+                                wv = wf[wrow + kj]
+                                s0 = row + tap[kj]
+                                for j in range(uwo):
+                                    acc[j] += wv * padded[s0 + j * ucs]
                 base = np.uint64(((img * chans + c) * ho + oy) * wo)
                 if has_z:
                     for j in range(uwo):
-                        acc[j] += zf[base + j]
+                        acc[ab + j] += zf[base + j]
                 if act == 0:
                     for j in range(uwo):
-                        of[base + j] = acc[j]
+                        of[base + j] = acc[ab + j]
                 elif act == 1:  # Relu (NaN stays NaN, as np.maximum)
                     for j in range(uwo):
-                        v = acc[j]
+                        v = acc[ab + j]
                         of[base + j] = zero if v < zero else v
                 elif act == 2:  # Clip(p0, p1)
                     for j in range(uwo):
-                        v = acc[j]
+                        v = acc[ab + j]
                         v = p0 if v < p0 else v
                         of[base + j] = p1 if v > p1 else v
                 elif act == 3:  # LeakyRelu(alpha = p0)
                     for j in range(uwo):
-                        v = acc[j]
+                        v = acc[ab + j]
                         of[base + j] = v * p0 if v < zero else v
                 elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
                     for j in range(uwo):
-                        v = acc[j]
+                        v = acc[ab + j]
                         t = v * p0 + p1
                         t = zero if t < zero else t
                         t = one if t > one else t
                         of[base + j] = v * t
                 elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
                     for j in range(uwo):
-                        t = acc[j] * p0 + p1
+                        t = acc[ab + j] * p0 + p1
                         t = zero if t < zero else t
                         of[base + j] = one if t > one else t
                 elif act == 4 or act == 7:  # SiLU x * sigmoid(x), Sigmoid: e = exp(-x) first
@@ -179,7 +221,7 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
                         # for exp(r) (error below float32 rounding) and 2^n from its bits; every step
                         # vectorizes (np.exp is a scalar libm call). t > 88 (exp overflows) is inf.
                         for j in range(uwo):
-                            t = -acc[j]
+                            t = -acc[ab + j]
                             t = lo_exp if t < lo_exp else t
                             t = hi_exp if t > hi_exp else t
                             nf = np.floor(t * log2e + half_one)
@@ -189,17 +231,17 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
                             pow2[j] = (np.int32(nf) + np.int32(127)) << np.int32(23)
                         for j in range(uwo):
                             e = poly[j] * pow2f[j]
-                            e = inf if -acc[j] > hi_exp else e
+                            e = inf if -acc[ab + j] > hi_exp else e
                             poly[j] = e
                     else:
                         for j in range(uwo):
-                            poly[j] = np.exp(-acc[j])
+                            poly[j] = np.exp(-acc[ab + j])
                     if act == 4:
                         for j in range(uwo):
-                            of[base + j] = acc[j] / (one + poly[j])
+                            of[base + j] = acc[ab + j] / (one + poly[j])
                     else:
                         for j in range(uwo):
                             of[base + j] = one / (one + poly[j])
                 else:  # Tanh
                     for j in range(uwo):
-                        of[base + j] = np.tanh(acc[j])
+                        of[base + j] = np.tanh(acc[ab + j])
