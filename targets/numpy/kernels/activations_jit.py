@@ -30,9 +30,11 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @jit.compiled
-def _prelu(x, slope, out):  # pragma: no cover - compiled
-    """out[o, c, i] = x if x >= 0 else slope[c] * x, for x viewed as (outer, channels, inner)."""
-    outer, channels, inner = x.shape
+def _prelu(x_nd, slope, out_nd, outer, inner):  # pragma: no cover - compiled
+    """out[o, c, i] = x if x >= 0 else slope[c] * x, for the contiguous x viewed as (outer, channels, inner)."""
+    channels = slope.shape[0]
+    x = x_nd.reshape((outer, channels, inner))
+    out = out_nd.reshape((outer, channels, inner))
     for o in range(outer):
         for c in range(channels):
             s = slope[c]
@@ -42,9 +44,10 @@ def _prelu(x, slope, out):  # pragma: no cover - compiled
 
 
 @jit.compiled
-def _softmax_rows(x, out):  # pragma: no cover - compiled
-    """Softmax along the last axis of a (rows, n) array."""
-    rows, n = x.shape
+def _softmax_rows(x_nd, out_nd, rows, n):  # pragma: no cover - compiled
+    """Softmax along the last axis of the contiguous x viewed as (rows, n)."""
+    x = x_nd.reshape((rows, n))
+    out = out_nd.reshape((rows, n))
     for r in range(rows):
         m = x[r, 0]
         for k in range(1, n):
@@ -60,9 +63,12 @@ def _softmax_rows(x, out):  # pragma: no cover - compiled
 
 
 @jit.compiled
-def _softmax_inner(x, out, m, total):  # pragma: no cover - compiled
-    """Softmax along the middle axis of an (outer, n, inner) array; ``m``, ``total``: (inner,) scratch."""
-    outer, n, inner = x.shape
+def _softmax_inner(x_nd, out_nd, outer, n, inner):  # pragma: no cover - compiled
+    """Softmax along the middle axis of the contiguous x viewed as (outer, n, inner)."""
+    x = x_nd.reshape((outer, n, inner))
+    out = out_nd.reshape((outer, n, inner))
+    m = np.empty(inner, x.dtype)
+    total = np.empty(inner, x.dtype)
     for o in range(outer):
         for i in range(inner):
             m[i] = x[o, 0, i]
@@ -94,16 +100,16 @@ class PReluPlan:
     def run(self, x: np.ndarray, out: np.ndarray) -> np.ndarray | None:
         """PRelu of ``x`` into ``out``; None when this call does not fit (dtype, layout, channels)."""
         slope = self.slope
-        if x.dtype != slope.dtype or x.ndim < 2 or not (x.flags.c_contiguous and out.flags.c_contiguous) \
-                or out.shape != x.shape:
+        if x.dtype != slope.dtype or out.shape != x.shape or not (x.flags.c_contiguous and out.flags.c_contiguous):
             return None
-        channels = x.shape[1]
-        if slope.size != channels:
-            if slope.size != 1:
-                return None
-            channels = 1
-        self.kernel(x.reshape(x.shape[0] if channels > 1 else 1, channels, -1),
-                    slope, out.reshape(x.shape[0] if channels > 1 else 1, channels, -1))
+        channels = slope.shape[0]
+        if channels == 1:
+            self.kernel(x, slope, out, 1, x.size)
+        elif x.ndim >= 2 and x.shape[1] == channels:
+            outer = x.shape[0]
+            self.kernel(x, slope, out, outer, x.size // (outer * channels) if outer else 0)
+        else:
+            return None
         return out
 
 
@@ -141,10 +147,9 @@ class SoftmaxPlan:
         inner = 1 if coerce_2d else math.prod(shape[axis + 1:])
         outer = x.size // (n * inner)
         if inner == 1:
-            self.rows(x.reshape(outer, n), out.reshape(outer, n))
+            self.rows(x, out, outer, n)
         else:
-            self.inner(x.reshape(outer, n, inner), out.reshape(outer, n, inner),
-                       np.empty(inner, x.dtype), np.empty(inner, x.dtype))
+            self.inner(x, out, outer, n, inner)
         return out
 
 

@@ -28,10 +28,14 @@ NARROW_MAX_ELEMENTS = 1 << 16
 
 
 @jit.compiled
-def _max_pool_2d(x, out, k_h, k_w, s_h, s_w, d_h, d_w, p_top, p_left, row_len):  # pragma: no cover - compiled
-    """out[p, oy, ox] = max of x[p] over the window (rows clipped to the input, columns padded with -inf)."""
-    planes, height, width = x.shape
-    out_h, out_w = out.shape[1], out.shape[2]
+def _max_pool_2d(x_nd, out_nd, k_h, k_w, s_h, s_w, d_h, d_w, p_top, p_left, row_len):  # pragma: no cover - compiled
+    """out[p, oy, ox] = max of x[p] over the window (rows clipped to the input, columns padded with -inf), x and
+    out contiguous (N, C, H, W)."""
+    n, c, height, width = x_nd.shape
+    out_h, out_w = out_nd.shape[2], out_nd.shape[3]
+    planes = n * c
+    x = x_nd.reshape((planes, height, width))
+    out = out_nd.reshape((planes, out_h, out_w))
     row = np.empty(row_len, x.dtype)
     for j in range(row_len):
         row[j] = -np.inf
@@ -108,8 +112,7 @@ class MaxPoolPlan:
 
     def run(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Windowed max of ``x`` (this plan's shape, C-contiguous float) into ``out`` (C-contiguous)."""
-        n, c, h, w = self.shape
-        self.kernel(x.reshape(n * c, h, w), out.reshape(n * c, out.shape[2], out.shape[3]), *self.args)
+        self.kernel(x, out, *self.args)
         return out
 
 

@@ -34,7 +34,6 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import jit
-from .recurrent_jit import STEPPERS as JIT_STEPPERS
 
 __all__ = ["FastWeights", "prepare_recurrent", "run_fast"]
 
@@ -106,7 +105,9 @@ def prepare_recurrent(op_type: str, attrs: dict[str, Any], w: Any, r: Any, b: An
     split = op_type == "GRU" and not lbr
     compiled = stepper = None
     if jit.available():
-        kernel, stepper = JIT_STEPPERS[(op_type, lbr)]
+        from .recurrent_jit import STEPPERS  # imports numba
+
+        kernel, stepper = STEPPERS[(op_type, lbr)]
         compiled = kernel.dispatcher()
     return FastWeights(
         wt=np.ascontiguousarray(np.concatenate([w[d].T * scale for d in range(dirs)], axis=1)),
