@@ -266,3 +266,30 @@ def test_softmax_nan_and_infinities_follow_the_numpy_kernel():
     assert np.isnan(y[0, :, :2]).all()
     np.testing.assert_allclose(y[0, :, 2], [0, 0.5, 0.5])
     np.testing.assert_allclose(y[0, :, 3], [1 / 3] * 3, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- prepared small shape ops (VAD body)
+
+def _graph_model(nodes, x_shape, inits, opset=17):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("axis,index", [(2, 0), (2, -1), (0, 0), (1, -3), (1, 2)])
+def test_gather_of_a_constant_scalar_index_matches_onnxruntime(axis, index):
+    """Gather with a constant scalar index (prepared: a basic index and a copy), then Unsqueeze and Squeeze of
+    constant axes (prepared: one reshape), as in the VAD's If body."""
+    inits = [helper.make_tensor("i", TensorProto.INT64, (), [index]),
+             helper.make_tensor("ax", TensorProto.INT64, (1,), [1])]
+    nodes = [helper.make_node("Gather", ["x", "i"], ["g"], axis=axis),
+             helper.make_node("Unsqueeze", ["g", "ax"], ["u"]),
+             helper.make_node("Squeeze", ["u", "ax"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    model = _graph_model(nodes, (3, 4, 5), inits)
+    art = graphc.compile(model, "numpy", fallback=False)
+    states = {s.op.op_type: s.state for s in art.program.steps}
+    assert states["Gather"] == index and states["Unsqueeze"] is not None and states["Squeeze"] is not None
+    x = np.random.default_rng(14).standard_normal((3, 4, 5)).astype(np.float32)
+    for _ in range(2):
+        np.testing.assert_array_equal(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"])
