@@ -1,12 +1,12 @@
 """Compiled convolution loops (numba, see :mod:`targets.numpy.kernels.jit`): the depthwise convolution.
 
 :func:`depthwise_conv` runs a depthwise convolution (group = channels = output channels) with its
-whole epilogue: per channel, the input plane is copied into a small zero-padded buffer (at
-horizontal stride 2 split into its even and odd columns), so every tap of every output row reads
-contiguous columns with no border cases (clipping the border taps per row instead costs a
-dozen tiny loops per row, which dominate on 7x7 and 14x14 maps); per output row, the taps of a
-kernel row accumulate into a row buffer (bias first) in one pass, and the residual ``z`` and the
-activation are applied while the row is stored. Plans (:mod:`targets.numpy.kernels.conv2d`) validate shapes and
+whole epilogue: per channel, the input plane is copied into a small zero-padded buffer (at stride 2
+split into its row and column phases), so every tap reads contiguous memory with no border cases
+(clipping the border taps per output row instead costs a dozen tiny loops per row, which dominate on
+7x7 and 14x14 maps). The output plane is computed over the buffer's row width (a few wasted
+columns per row): each kernel row is one loop over the whole plane (bias first), then the residual
+``z`` and the activation run over the plane and the store crops the wasted columns. Plans (:mod:`targets.numpy.kernels.conv2d`) validate shapes and
 contiguity before calling: the loops run without bounds checks.
 
 Indices are unsigned (``np.uint64``) in the inner loops: numba's negative-index wraparound on a
@@ -34,26 +34,33 @@ def activation_code(activation: tuple[str, list[float]] | None) -> int:
     return ACTIVATION_CODES.get(activation[0], -1)
 
 
-def padded_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
-                strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> int:
-    """Elements of :func:`depthwise_conv`'s ``padded`` buffer: one zero-padded input plane, up to the last
-    tap's reach (at horizontal stride 2 split into its even and odd columns, each rounded up)."""
+def _layout(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+            strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> tuple[int, ...]:
+    """(row phases, column phases, phase rows, phase cols, row pitch of ``acc``) of the padded plane."""
     (h, w), (ho, wo) = x_shape[2:], out_shape[2:]
     hp = max(h + top, (ho - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1)
     wp = max(w + left, (wo - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1)
-    nph = 2 if strides[1] == 2 else 1
-    # stride 1 computes whole padded rows: the last row's wasted columns read past the plane
-    return nph * hp * -(-wp // nph) + (kernel[1] - 1) * dilations[1]
+    phased = max(strides) <= 2
+    ph, pw = (strides[0], strides[1]) if phased else (1, 1)
+    wq = -(-wp // pw)
+    return ph, pw, -(-hp // ph), wq, wq if phased else wo
+
+
+def padded_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> int:
+    """Elements of :func:`depthwise_conv`'s ``padded`` buffer: one zero-padded input plane up to the last
+    tap's reach, at stride 2 split into its row and column phases, plus one phase row of slack (the
+    wasted columns of the last output row read past the plane)."""
+    ph, pw, hq, wq, _ = _layout(x_shape, out_shape, kernel, strides, dilations, top, left)
+    return ph * pw * hq * wq + wq + kernel[1] * dilations[1]
 
 
 def row_buffer_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
                     strides: tuple[int, int], dilations: tuple[int, int], left: int) -> int:
-    """Elements of :func:`depthwise_conv`'s ``acc`` buffer: an output row, at stride 1 the whole output
-    plane over the padded width."""
-    if strides != (1, 1):
-        return out_shape[3]
-    wp = max(x_shape[3] + left, (out_shape[3] - 1) + (kernel[1] - 1) * dilations[1] + 1)
-    return out_shape[2] * wp
+    """Elements of :func:`depthwise_conv`'s ``acc`` buffer: one output plane, rows at the padded phase
+    width (strides up to 2) or at the output width."""
+    top = 0  # the row pitch does not depend on it
+    return out_shape[2] * _layout(x_shape, out_shape, kernel, strides, dilations, top, left)[4]
 
 
 @jit.compiled
@@ -61,10 +68,10 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
     """Depthwise convolution of ``x`` (N, C, H, W) into ``out`` (N, C, Ho, Wo), both C-contiguous.
 
     ``w``: (C, KH, KW) weights; ``b``: (C,) bias (zeros when the node has none); ``z``: the residual
-    (``out``'s shape), added when ``geometry[6]`` is 1; ``acc``: a buffer of at least :func:`row_buffer_size` elements;
-    ``padded``: a buffer of at least :func:`padded_size` elements (one zero-padded plane); ``geometry``: int64 (stride h,
-    stride w, dilation h, dilation w, pad top, pad left, has z); ``act``: :data:`ACTIVATION_CODES`
-    value or 0; ``params``: x's dtype: the two activation parameters, 0 and 1.
+    (``out``'s shape), added when ``geometry[6]`` is 1; ``acc``: a buffer of at least
+    :func:`row_buffer_size` elements; ``padded``: a buffer of at least :func:`padded_size` elements;
+    ``geometry``: int64 (stride h, stride w, dilation h, dilation w, pad top, pad left, has z); ``act``:
+    :data:`ACTIVATION_CODES` value or 0; ``params``: x's dtype: the two activation parameters, 0 and 1.
     """
     n_img, chans, h, wd = x.shape
     ho, wo = out.shape[2], out.shape[3]
@@ -76,25 +83,31 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
     zf = z.reshape(-1)
     wf = w.reshape(-1)
     p0, p1, zero, one = params[0], params[1], params[2], params[3]
-    # the padded plane: at horizontal stride 2 as its even and odd columns (every tap reads contiguous
-    # columns), else whole rows read with column step ``cstep``; rows and columns up to the last tap's reach
-    nph = 2 if sw == 2 else 1
-    cstep = 1 if sw <= 2 else sw
+    # the padded plane, at strides up to 2 split into its stride phases: then output (oy, ox) at flat
+    # o = oy * wq + ox reads tap (ki, kj) at o + tap[ki, kj] (a few wasted columns per row); larger
+    # strides read whole padded rows with steps sh, sw
     hp = max(h + top, (ho - 1) * sh + (kh - 1) * dh + 1)
     wp = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
-    wq = (wp + nph - 1) // nph
-    phase_len = hp * wq
+    phased = sh <= 2 and sw <= 2
+    ph = sh if phased else 1
+    pw = sw if phased else 1
+    hq = (hp + ph - 1) // ph
+    wq = (wp + pw - 1) // pw
+    phase_len = hq * wq
+    pitch = wq if phased else wo  # row pitch of the output plane in acc
+    n = ho * pitch
+    un = np.uint64(n)
     for i in range(padded.size):
         padded[i] = zero
-    # per kernel column: where its tap of output column 0 reads in a padded row
-    tap = np.empty(kw, np.uint64)
-    for kj in range(kw):
-        col = kj * dw
-        tap[kj] = np.uint64((col % nph) * phase_len + col // nph)
+    tap = np.empty((kh, kw), np.uint64)
+    for ki in range(kh):
+        for kj in range(kw):
+            r, q = ki * dh, kj * dw
+            tap[ki, kj] = np.uint64(((r % ph) * pw + q % pw) * phase_len + (r // ph) * wq + q // pw)
     # exp for SiLU and Sigmoid (float32: the vectorized form below; float64: np.exp)
     fast_exp = acc.itemsize == 4
-    poly = np.empty(wo, acc.dtype)
-    pow2 = np.empty(wo, np.int32)
+    poly = np.empty(n, acc.dtype)
+    pow2 = np.empty(n, np.int32)
     pow2f = pow2.view(np.float32)
     lo_exp, hi_exp = acc.dtype.type(-87.0), acc.dtype.type(88.0)
     log2e, half_one = acc.dtype.type(1.4426950408889634), acc.dtype.type(0.5)
@@ -103,145 +116,131 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
     c2, c3, c4 = acc.dtype.type(1 / 2), acc.dtype.type(1 / 6), acc.dtype.type(1 / 24)
     c5, c6, c7 = acc.dtype.type(1 / 120), acc.dtype.type(1 / 720), acc.dtype.type(1 / 5040)
     inf = acc.dtype.type(np.inf)
-    # stride 1: rows are computed over the whole padded width (wq - wo wasted columns per row), so a
-    # kernel row is one loop over the plane instead of one per output row (7x7 maps: loops of 7)
-    wide = sh == 1 and sw == 1
-    uwide = np.uint64(ho * wq)
     uwo = np.uint64(wo)
-    ucs = np.uint64(cstep)
-    uw = np.uint64(wd)
+    upitch = np.uint64(pitch)
     for img in range(n_img):
         for c in range(chans):
             plane = (img * chans + c) * h * wd
-            for iy in range(h):  # the plane into the padded buffer's interior
+            for iy in range(h):  # the plane into the padded buffer's interior (its phases)
                 src = np.uint64(plane + iy * wd)
-                row = (iy + top) * wq
-                if nph == 1:
+                pr = iy + top
+                row = ((pr % ph) * pw) * phase_len + (pr // ph) * wq
+                if pw == 1:
                     dst = np.uint64(row + left)
-                    for k in range(uw):
+                    for k in range(np.uint64(wd)):
                         padded[dst + k] = xf[src + k]
                 else:  # input column ix is padded column ix + left: phase (ix + left) % 2
-                    for par in range(2):
-                        dst = np.uint64(((par + left) % 2) * phase_len + row + (par + left) // 2)
-                        s0 = src + np.uint64(par)
-                        for k in range(np.uint64((wd - par + 1) // 2)):
-                            padded[dst + k] = xf[s0 + k + k]
+                    d0 = np.uint64(row + (left % 2) * phase_len + left // 2)  # even input columns
+                    d1 = np.uint64(row + ((left + 1) % 2) * phase_len + (left + 1) // 2)  # odd ones
+                    for k in range(np.uint64(wd // 2)):  # both members of each pair: shuffles, no gathers
+                        padded[d0 + k] = xf[src + k + k]
+                        padded[d1 + k] = xf[src + k + k + np.uint64(1)]
+                    if wd % 2:
+                        padded[d0 + np.uint64(wd // 2)] = xf[src + np.uint64(wd - 1)]
             bias = b[c]
-            if wide:  # stride 1: each kernel row in one pass over the plane's flat padded rows
-                for j in range(uwide):
-                    acc[j] = bias
+            for j in range(un):
+                acc[j] = bias
+            wbase = c * kh * kw
+            if phased:  # each kernel row in one pass over the plane's flat (phase) rows
                 for ki in range(kh):
-                    row = np.uint64(ki * dh * wq)
-                    wrow = (c * kh + ki) * kw
+                    wrow = wbase + ki * kw
                     if kw == 3:
                         w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
-                        s0, s1, s2 = row + tap[0], row + tap[1], row + tap[2]
-                        for j in range(uwide):
+                        s0, s1, s2 = tap[ki, 0], tap[ki, 1], tap[ki, 2]
+                        for j in range(un):
                             acc[j] += w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
                     elif kw == 5:
                         w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
-                        s0, s1, s2, s3, s4 = row + tap[0], row + tap[1], row + tap[2], row + tap[3], row + tap[4]
-                        for j in range(uwide):
+                        s0, s1, s2, s3, s4 = tap[ki, 0], tap[ki, 1], tap[ki, 2], tap[ki, 3], tap[ki, 4]
+                        for j in range(un):
                             acc[j] += (w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
                                        + w3 * padded[s3 + j] + w4 * padded[s4 + j])
                     else:
                         for kj in range(kw):
                             wv = wf[wrow + kj]
-                            s0 = row + tap[kj]
-                            for j in range(uwide):
+                            s0 = tap[ki, kj]
+                            for j in range(un):
                                 acc[j] += wv * padded[s0 + j]
-            for oy in range(ho):
-                if wide:
-                    ab = np.uint64(oy * wq)
-                else:
-                    ab = np.uint64(0)
-                    for j in range(uwo):
-                        acc[j] = bias
+            else:  # strides above 2: per output row, taps read with column step sw
+                usw = np.uint64(sw)
+                for oy in range(ho):
+                    ab = np.uint64(oy * wo)
                     for ki in range(kh):
-                        row = np.uint64((oy * sh + ki * dh) * wq)
-                        wrow = (c * kh + ki) * kw
-                        if cstep == 1 and kw == 3:
-                            w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
-                            s0, s1, s2 = row + tap[0], row + tap[1], row + tap[2]
+                        row = np.uint64((oy * sh) * wq)
+                        for kj in range(kw):
+                            wv = wf[wbase + ki * kw + kj]
+                            s0 = row + tap[ki, kj]
                             for j in range(uwo):
-                                acc[j] += w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
-                        elif cstep == 1 and kw == 5:
-                            w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
-                            s0, s1, s2, s3, s4 = row + tap[0], row + tap[1], row + tap[2], row + tap[3], row + tap[4]
-                            for j in range(uwo):
-                                acc[j] += (w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
-                                           + w3 * padded[s3 + j] + w4 * padded[s4 + j])
-                        elif cstep == 1:
-                            for kj in range(kw):
-                                wv = wf[wrow + kj]
-                                s0 = row + tap[kj]
-                                for j in range(uwo):
-                                    acc[j] += wv * padded[s0 + j]
-                        else:
-                            for kj in range(kw):
-                                wv = wf[wrow + kj]
-                                s0 = row + tap[kj]
-                                for j in range(uwo):
-                                    acc[j] += wv * padded[s0 + j * ucs]
-                base = np.uint64(((img * chans + c) * ho + oy) * wo)
-                if has_z:
+                                acc[ab + j] += wv * padded[s0 + j * usw]
+            obase = (img * chans + c) * ho * wo
+            if has_z:
+                for oy in range(ho):
+                    ab = np.uint64(oy * pitch)
+                    zb = np.uint64(obase + oy * wo)
                     for j in range(uwo):
-                        acc[ab + j] += zf[base + j]
-                if act == 0:
+                        acc[ab + j] += zf[zb + j]
+            # the activation in place over the plane (wasted columns included), then the store
+            if act == 1:  # Relu (NaN stays NaN, as np.maximum)
+                for j in range(un):
+                    v = acc[j]
+                    acc[j] = zero if v < zero else v
+            elif act == 2:  # Clip(p0, p1)
+                for j in range(un):
+                    v = acc[j]
+                    v = p0 if v < p0 else v
+                    acc[j] = p1 if v > p1 else v
+            elif act == 3:  # LeakyRelu(alpha = p0)
+                for j in range(un):
+                    v = acc[j]
+                    acc[j] = v * p0 if v < zero else v
+            elif act == 4 or act == 7:  # SiLU x * sigmoid(x), Sigmoid: e = exp(-x) first
+                if fast_exp:
+                    # exp(t) = 2^n exp(r), t = n ln2 + r, |r| <= ln2 / 2: a degree-7 Taylor polynomial for
+                    # exp(r) (error below float32 rounding) and 2^n from its bits; every step vectorizes
+                    # (np.exp is a scalar libm call). t > 88 (exp overflows) is inf.
+                    for j in range(un):
+                        t = -acc[j]
+                        t = lo_exp if t < lo_exp else t
+                        t = hi_exp if t > hi_exp else t
+                        nf = np.floor(t * log2e + half_one)
+                        nf = nf if nf == nf else zero  # NaN: its polynomial is NaN anyway
+                        r = (t - nf * ln2_hi) - nf * ln2_lo
+                        poly[j] = one + r * (one + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * c7))))))
+                        pow2[j] = (np.int32(nf) + np.int32(127)) << np.int32(23)
+                    for j in range(un):
+                        e = poly[j] * pow2f[j]
+                        poly[j] = inf if -acc[j] > hi_exp else e
+                else:
+                    for j in range(un):
+                        poly[j] = np.exp(-acc[j])
+                if act == 4:
+                    for j in range(un):
+                        acc[j] = acc[j] / (one + poly[j])
+                else:
+                    for j in range(un):
+                        acc[j] = one / (one + poly[j])
+            elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
+                for j in range(un):
+                    v = acc[j]
+                    t = v * p0 + p1
+                    t = zero if t < zero else t
+                    t = one if t > one else t
+                    acc[j] = v * t
+            elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
+                for j in range(un):
+                    t = acc[j] * p0 + p1
+                    t = zero if t < zero else t
+                    acc[j] = one if t > one else t
+            elif act == 8:  # Tanh
+                for j in range(un):
+                    acc[j] = np.tanh(acc[j])
+            if pitch == wo:
+                ub = np.uint64(obase)
+                for j in range(un):
+                    of[ub + j] = acc[j]
+            else:
+                for oy in range(ho):
+                    ab = np.uint64(oy * pitch)
+                    ob = np.uint64(obase + oy * wo)
                     for j in range(uwo):
-                        of[base + j] = acc[ab + j]
-                elif act == 1:  # Relu (NaN stays NaN, as np.maximum)
-                    for j in range(uwo):
-                        v = acc[ab + j]
-                        of[base + j] = zero if v < zero else v
-                elif act == 2:  # Clip(p0, p1)
-                    for j in range(uwo):
-                        v = acc[ab + j]
-                        v = p0 if v < p0 else v
-                        of[base + j] = p1 if v > p1 else v
-                elif act == 3:  # LeakyRelu(alpha = p0)
-                    for j in range(uwo):
-                        v = acc[ab + j]
-                        of[base + j] = v * p0 if v < zero else v
-                elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
-                    for j in range(uwo):
-                        v = acc[ab + j]
-                        t = v * p0 + p1
-                        t = zero if t < zero else t
-                        t = one if t > one else t
-                        of[base + j] = v * t
-                elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
-                    for j in range(uwo):
-                        t = acc[ab + j] * p0 + p1
-                        t = zero if t < zero else t
-                        of[base + j] = one if t > one else t
-                elif act == 4 or act == 7:  # SiLU x * sigmoid(x), Sigmoid: e = exp(-x) first
-                    if fast_exp:
-                        # exp(t) = 2^n exp(r), t = n ln2 + r, |r| <= ln2 / 2: a degree-7 Taylor polynomial
-                        # for exp(r) (error below float32 rounding) and 2^n from its bits; every step
-                        # vectorizes (np.exp is a scalar libm call). t > 88 (exp overflows) is inf.
-                        for j in range(uwo):
-                            t = -acc[ab + j]
-                            t = lo_exp if t < lo_exp else t
-                            t = hi_exp if t > hi_exp else t
-                            nf = np.floor(t * log2e + half_one)
-                            nf = nf if nf == nf else zero  # NaN: its polynomial is NaN anyway
-                            r = (t - nf * ln2_hi) - nf * ln2_lo
-                            poly[j] = one + r * (one + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * c7))))))
-                            pow2[j] = (np.int32(nf) + np.int32(127)) << np.int32(23)
-                        for j in range(uwo):
-                            e = poly[j] * pow2f[j]
-                            e = inf if -acc[ab + j] > hi_exp else e
-                            poly[j] = e
-                    else:
-                        for j in range(uwo):
-                            poly[j] = np.exp(-acc[ab + j])
-                    if act == 4:
-                        for j in range(uwo):
-                            of[base + j] = acc[ab + j] / (one + poly[j])
-                    else:
-                        for j in range(uwo):
-                            of[base + j] = one / (one + poly[j])
-                else:  # Tanh
-                    for j in range(uwo):
-                        of[base + j] = np.tanh(acc[ab + j])
+                        of[ob + j] = acc[ab + j]
