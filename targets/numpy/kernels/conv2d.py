@@ -433,11 +433,13 @@ class Conv2dPlan:
         th, tw = -(-ho // 2), -(-wo // 2)
         transform_in, transform_out = self.compiled
         x = np.ascontiguousarray(x)
-        v = ctx.scratch("winograd-v", (16, c, th * tw), x.dtype)
+        cols = th * tw
+        # the 16 planes of V and of the products a padded stride apart (winograd_jit.plane_stride)
+        v = ctx.scratch("winograd-v", (16, winograd_jit.plane_stride(c * cols)), x.dtype)
         split = ctx.scratch("winograd-split", (winograd_jit.split_size((ho, wo)),), x.dtype)
         transform_in(x, v, split, th, tw, self.pads[0], self.pads[1])
-        prod = ctx.scratch("winograd-prod", (16, m, th * tw), out.dtype)
-        np.matmul(self.weights, v, out=prod)
+        prod = ctx.scratch("winograd-prod", (16, winograd_jit.plane_stride(m * cols)), out.dtype)
+        np.matmul(self.weights, v[:, :c * cols].reshape(16, c, cols), out=prod[:, :m * cols].reshape(16, m, cols))
         code = self.act_code if fuse else 0
         dst = out if out.flags.c_contiguous else ctx.scratch("winograd-out", out.shape, out.dtype)
         rows = ctx.scratch("winograd-rows", (4 * tw,), out.dtype)

@@ -7,10 +7,12 @@ fast per multiply-add as the direct one (measured: 2.0-2.2x less GEMM time from 
 The numpy transforms take a dozen memory-bound passes each; these loops take one:
 
 * :func:`winograd_input`: x (C, H, W) -> V (16, C, th * tw). Per channel the plane is copied into a
-  small zero-bordered buffer split into its even and odd columns, so every ``B^T d B`` term of a row of
-  tiles is a sum of contiguous column slices (the loops over tiles vectorize).
-* :func:`winograd_output`: P (16, M, th * tw) -> out (M, Ho, Wo): ``A^T m A`` per tile, the bias, and a
-  Relu or Clip in the same pass (other activations: the caller's epilogue).
+  small zero-bordered buffer as its four (row, column) parity phases, so every ``B^T d B`` term of
+  all tiles is a sum of contiguous runs: four vectorized loops over all tiles per channel, four
+  output planes each (loops per row of tiles are short: 5-20 tiles; one loop writing all 16 planes
+  ran slower than those). The last tile of each row is then redone from the phases' edge columns.
+* :func:`winograd_output`: P (16, M, th * tw) -> out (M, Ho, Wo): ``A^T m A`` per tile, the bias,
+  and a Relu or Clip in the same pass (other activations: the caller's epilogue).
 
 Plans validate shapes and contiguity before calling: the loops run without bounds checks. Indices of
 the inner loops are unsigned (numba's wraparound of a negative signed index blocks vectorization).
@@ -22,98 +24,155 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["STORE_ACTIVATIONS", "split_size", "winograd_input", "winograd_output"]
+__all__ = ["STORE_ACTIVATIONS", "plane_stride", "split_size", "winograd_input", "winograd_output"]
 
 #: activations :func:`winograd_output` applies while storing (name -> code; 0 is none)
 STORE_ACTIVATIONS: dict[str, int] = {"Relu": 1, "Clip": 2}
 
 
+def plane_stride(elements: int) -> int:
+    """Elements from one transformed plane to the next for planes of ``elements``: rounded up to 4 KiB of
+    float32 plus one cache line, so the four planes each transform loop writes at once never map to the
+    same L1 sets (at exact 4 KiB multiples, e.g. 64 channels x 20 x 20 tiles, the input transform ran
+    1.5x slower)."""
+    return -(-elements // 1024) * 1024 + 16
+
+
 def split_size(out_hw: tuple[int, int]) -> int:
-    """Elements of :func:`winograd_input`'s ``split`` buffer for an (Ho, Wo) output: the padded plane's
-    2 * th + 2 rows, each as its even and odd columns (tw + 1 each)."""
+    """Elements of :func:`winograd_input`'s ``split`` buffer for an (Ho, Wo) output: four parity phases of
+    (th + 1) x tw with one element of slack each, and their (th + 1)-element edge columns."""
     th, tw = -(-out_hw[0] // 2), -(-out_hw[1] // 2)
-    return 2 * (2 * th + 2) * (tw + 1)
+    return 4 * ((th + 1) * tw + 1) + 4 * (th + 1)
 
 
 @jit.compiled
 def winograd_input(x, v, split, th, tw, top, left):  # pragma: no cover - numba compiles it
-    """``B^T d B`` of every 4x4 input tile: x (C, H, W) -> v (16, C, th * tw), both C-contiguous.
+    """``B^T d B`` of every 4x4 input tile: x (C, H, W) -> v (16, S), both C-contiguous: the first
+    C * th * tw elements of each of the 16 planes are its (C, th * tw) matrix (S: :func:`plane_stride`).
 
-    Tile (ty, tx) reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx .. 2 tx + 3; padded (r, q) is
-    x[r - top, q - left], zero outside x. ``split``: :func:`split_size` elements of x's dtype (zeroed here).
+    Tile (ty, tx) reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx .. 2 tx + 3 (padded (r, q) is
+    x[r - top, q - left], zero outside x). ``split``: :func:`split_size` elements of x's dtype (zeroed
+    here): the padded plane's four (row, column) parity phases of (th + 1) x tw, then each phase's
+    column tw (its "edge"). Every B^T d B term of all tiles is one contiguous run of a phase, so each of
+    the four loops per channel runs over all tiles; the last tile of each row is redone from the edges.
     """
     chans, h, wd = x.shape
-    hp = 2 * th + 2
-    wq = tw + 1
-    plane = hp * wq  # one column parity: hp rows of wq columns
-    for i in range(2 * plane):
+    length = th * tw
+    plane = (th + 1) * tw + 1  # one parity phase: th + 1 rows of tw columns, one slack element
+    edges = 4 * plane  # each phase's column tw (th + 1 values per phase) after the phases
+    for i in range(edges + 4 * (th + 1)):
         split[i] = 0
     xf = x.reshape(-1)
     vf = v.reshape(-1)
-    ntiles = th * tw
-    utw = np.uint64(tw)
-    rows = min(h, hp - top)  # input rows inside the padded window
-    # per column parity: the first split column whose input column lies in x, and how many do
+    # per column parity: split columns [jlo, jlo + jn) come from x (column tw of a phase: its edge)
     jlo = np.empty(2, np.int64)
     jn = np.empty(2, np.int64)
     for par in range(2):
         lo = (left - par + 1) // 2 if left > par else 0  # 2 j + par - left >= 0
-        hi = min(wq, (wd - par + left + 1) // 2)  # 2 j + par - left < wd
+        hi = min(tw + 1, (wd - par + left + 1) // 2)  # 2 j + par - left < wd
         jlo[par] = lo
         jn[par] = max(0, hi - lo)
+    ul = np.uint64(length)
+    uw, u1 = np.uint64(tw), np.uint64(1)
+    uw1 = uw + u1
+    p00, p01, p10, p11 = np.uint64(0), np.uint64(plane), np.uint64(2 * plane), np.uint64(3 * plane)
+    n = v.shape[1]  # plane stride (at least chans * length)
+    s1, s2, s3, s4, s5 = np.uint64(n), np.uint64(2 * n), np.uint64(3 * n), np.uint64(4 * n), np.uint64(5 * n)
+    s6, s7, s8, s9, s10 = np.uint64(6 * n), np.uint64(7 * n), np.uint64(8 * n), np.uint64(9 * n), np.uint64(10 * n)
+    s11, s12, s13 = np.uint64(11 * n), np.uint64(12 * n), np.uint64(13 * n)
+    s14, s15 = np.uint64(14 * n), np.uint64(15 * n)
     for c in range(chans):
-        for iy in range(rows):
+        for iy in range(h):
+            pr = iy + top  # padded row: phase row pr // 2 of row parity pr % 2
+            y = pr // 2
+            if y > th:
+                break
+            a = pr % 2
             src = c * h * wd + iy * wd
             for par in range(2):
-                dst = np.uint64(par * plane + (iy + top) * wq + jlo[par])
-                s0 = np.uint64(src + 2 * jlo[par] + par - left)
-                for k in range(np.uint64(jn[par])):
-                    split[dst + k] = xf[s0 + k + k]
-        for ty in range(th):
-            r0 = np.uint64(2 * ty * wq)
-            r1, r2, r3 = r0 + np.uint64(wq), r0 + np.uint64(2 * wq), r0 + np.uint64(3 * wq)
-            e, o, u1 = np.uint64(0), np.uint64(plane), np.uint64(1)  # even, odd column planes
-            base = np.uint64(c * ntiles + ty * tw)
+                ph = 2 * a + par
+                count = min(jn[par], tw - jlo[par])
+                if count > 0:
+                    dst = np.uint64(ph * plane + y * tw + jlo[par])
+                    s0 = np.uint64(src + 2 * jlo[par] + par - left)
+                    for k in range(np.uint64(count)):
+                        split[dst + k] = xf[s0 + k + k]
+                if jlo[par] + jn[par] > tw:  # column tw is in x
+                    split[edges + ph * (th + 1) + y] = xf[src + 2 * tw + par - left]
+        q0 = np.uint64(c * length)
+        # one loop per row combination t_i of B^T d over all tiles (four store streams each); the last tile
+        # of each row reads the next row's first column as its right neighbour: fixed below
+        for f in range(ul):  # t_0 = d0 - d2
+            e0 = split[p00 + f] - split[p00 + f + uw]
+            e1 = split[p00 + f + u1] - split[p00 + f + uw1]
+            o0 = split[p01 + f] - split[p01 + f + uw]
+            o1 = split[p01 + f + u1] - split[p01 + f + uw1]
+            q = q0 + f
+            vf[q] = e0 - e1
+            vf[q + s1] = o0 + e1
+            vf[q + s2] = e1 - o0
+            vf[q + s3] = o0 - o1
+        for f in range(ul):  # t_1 = d1 + d2
+            e0 = split[p10 + f] + split[p00 + f + uw]
+            e1 = split[p10 + f + u1] + split[p00 + f + uw1]
+            o0 = split[p11 + f] + split[p01 + f + uw]
+            o1 = split[p11 + f + u1] + split[p01 + f + uw1]
+            q = q0 + f
+            vf[q + s4] = e0 - e1
+            vf[q + s5] = o0 + e1
+            vf[q + s6] = e1 - o0
+            vf[q + s7] = o0 - o1
+        for f in range(ul):  # t_2 = d2 - d1
+            e0 = split[p00 + f + uw] - split[p10 + f]
+            e1 = split[p00 + f + uw1] - split[p10 + f + u1]
+            o0 = split[p01 + f + uw] - split[p11 + f]
+            o1 = split[p01 + f + uw1] - split[p11 + f + u1]
+            q = q0 + f
+            vf[q + s8] = e0 - e1
+            vf[q + s9] = o0 + e1
+            vf[q + s10] = e1 - o0
+            vf[q + s11] = o0 - o1
+        for f in range(ul):  # t_3 = d1 - d3
+            e0 = split[p10 + f] - split[p10 + f + uw]
+            e1 = split[p10 + f + u1] - split[p10 + f + uw1]
+            o0 = split[p11 + f] - split[p11 + f + uw]
+            o1 = split[p11 + f + u1] - split[p11 + f + uw1]
+            q = q0 + f
+            vf[q + s12] = e0 - e1
+            vf[q + s13] = o0 + e1
+            vf[q + s14] = e1 - o0
+            vf[q + s15] = o0 - o1
+        for ty in range(th):  # the last tile of each row: its right neighbour column is the phases' edge
+            f = ty * tw + tw - 1
+            ea = edges + ty
+            a00, b00 = split[f], split[f + tw]  # phase 00 at (ty, tw - 1) and (ty + 1, tw - 1)
+            a01, b01 = split[plane + f], split[plane + f + tw]
+            a10, b10 = split[2 * plane + f], split[2 * plane + f + tw]
+            a11, b11 = split[3 * plane + f], split[3 * plane + f + tw]
+            c00, d00 = split[ea], split[ea + 1]  # phase 00 at (ty, tw) and (ty + 1, tw)
+            c01, d01 = split[ea + (th + 1)], split[ea + (th + 1) + 1]
+            c10, d10 = split[ea + 2 * (th + 1)], split[ea + 2 * (th + 1) + 1]
+            c11, d11 = split[ea + 3 * (th + 1)], split[ea + 3 * (th + 1) + 1]
+            q = c * length + f
             for i in range(4):
-                # row combination t_i of B^T d: rows (a + sa * b) with (a, b, sign) per i
                 if i == 0:
-                    ra, rb, sgn = r0, r2, -1.0
+                    e0, e1, o0, o1 = a00 - b00, c00 - d00, a01 - b01, c01 - d01
                 elif i == 1:
-                    ra, rb, sgn = r1, r2, 1.0
+                    e0, e1, o0, o1 = a10 + b00, c10 + d00, a11 + b01, c11 + d01
                 elif i == 2:
-                    ra, rb, sgn = r2, r1, -1.0
+                    e0, e1, o0, o1 = b00 - a10, d00 - c10, b01 - a11, d01 - c11
                 else:
-                    ra, rb, sgn = r1, r3, -1.0
-                out0 = np.uint64((4 * i) * chans * ntiles) + base
-                step = np.uint64(chans * ntiles)
-                out1 = out0 + step
-                out2 = out1 + step
-                out3 = out2 + step
-                if sgn > 0:
-                    for k in range(utw):
-                        e0 = split[e + ra + k] + split[e + rb + k]
-                        e1 = split[e + ra + k + u1] + split[e + rb + k + u1]
-                        o0 = split[o + ra + k] + split[o + rb + k]
-                        o1 = split[o + ra + k + u1] + split[o + rb + k + u1]
-                        vf[out0 + k] = e0 - e1
-                        vf[out1 + k] = o0 + e1
-                        vf[out2 + k] = e1 - o0
-                        vf[out3 + k] = o0 - o1
-                else:
-                    for k in range(utw):
-                        e0 = split[e + ra + k] - split[e + rb + k]
-                        e1 = split[e + ra + k + u1] - split[e + rb + k + u1]
-                        o0 = split[o + ra + k] - split[o + rb + k]
-                        o1 = split[o + ra + k + u1] - split[o + rb + k + u1]
-                        vf[out0 + k] = e0 - e1
-                        vf[out1 + k] = o0 + e1
-                        vf[out2 + k] = e1 - o0
-                        vf[out3 + k] = o0 - o1
+                    e0, e1, o0, o1 = a10 - b10, c10 - d10, a11 - b11, c11 - d11
+                vf[q + 4 * i * n] = e0 - e1
+                vf[q + (4 * i + 1) * n] = o0 + e1
+                vf[q + (4 * i + 2) * n] = e1 - o0
+                vf[q + (4 * i + 3) * n] = o0 - o1
 
 
 @jit.compiled
 def winograd_output(p, bias, out, rowbuf, th, tw, act, params):  # pragma: no cover - numba compiles it
-    """``A^T m A`` of every tile plus the bias: p (16, M, th * tw) -> out (M, Ho, Wo), both C-contiguous.
+    """``A^T m A`` of every tile plus the bias: p (16, S) -> out (M, Ho, Wo), both C-contiguous; the first
+    M * th * tw elements of each of the 16 planes are its (M, th * tw) matrix (S: :func:`plane_stride`).
 
     ``bias``: (M,) in out's dtype (zeros when the node has none); ``rowbuf``: at least 4 * tw elements
     (two output rows of 2 * tw); ``act``: :data:`STORE_ACTIVATIONS` code or 0; ``params``: out's dtype,
@@ -127,8 +186,8 @@ def winograd_output(p, bias, out, rowbuf, th, tw, act, params):  # pragma: no co
     uwo = np.uint64(wo)
     w2 = np.uint64(2 * tw)
     u1 = np.uint64(1)
-    # flat offsets of the 16 transformed products of one tile
-    n = m_out * ntiles
+    # flat offsets of the 16 transformed products of one tile (plane stride at least m_out * ntiles)
+    n = p.shape[1]
     s1, s2, s3, s4, s5 = np.uint64(n), np.uint64(2 * n), np.uint64(3 * n), np.uint64(4 * n), np.uint64(5 * n)
     s6, s7, s8, s9, s10 = np.uint64(6 * n), np.uint64(7 * n), np.uint64(8 * n), np.uint64(9 * n), np.uint64(10 * n)
     s11, s12, s13 = np.uint64(11 * n), np.uint64(12 * n), np.uint64(13 * n)
