@@ -17,7 +17,10 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   M x C); per call the input tiles are transformed with adds only (``B^T d B``) over
   contiguous parity-phase rows, multiplied by 16 batched GEMMs and transformed back
   (``A^T m A``): 2.25x fewer multiplies, worth it where the GEMMs dominate the
-  memory-bound transforms.
+  memory-bound transforms. When compiled kernels are available (:func:`targets.numpy.kernels.jit.available`)
+  both transforms are one compiled pass each (:mod:`targets.numpy.kernels.winograd_jit`, the output's with
+  the bias and a Relu or Clip) and Winograd is chosen from ``WINOGRAD_JIT_MIN_CHANNELS`` channels and
+  ``WINOGRAD_JIT_MIN_WORK`` tiles x C x M instead.
 * ``phase``: every other case with at most ``MAX_PHASES`` stride positions (any
   dilation, group, depthwise; larger strides take the general kernel). The padded
   image is split into ``stride_h * stride_w`` phase images (one strided copy each; a small
