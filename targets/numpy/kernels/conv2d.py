@@ -41,9 +41,13 @@ models, single-threaded OpenBLAS; see docs/performance.md):
 * ``depthwise``: group = channels = output channels in float32/float64, when compiled kernels are
   available (:func:`targets.numpy.kernels.jit.available`): one compiled loop
   (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) copies each input plane into a small
-  zero-padded buffer (split into column phases at stride 2) and applies bias, residual and
-  activation while it stores each output row. Without numba
-  (or ``GRAPHC_JIT=0``), and for depth multipliers, depthwise convs take the ``phase`` path.
+  zero-padded buffer (split into stride phases at stride 2), runs each kernel row as one loop
+  over the plane and applies bias, residual and activation before the cropping store. Without
+  numba (or ``GRAPHC_JIT=0``), and for depth multipliers, depthwise convs take the ``phase`` path.
+* ``small``: one group, at most ``SMALL_CONV_MAX_MACS`` multiply-adds per image, compiled kernels
+  available: :func:`targets.numpy.kernels.conv_jit.small_conv` (patch matrix and products in one
+  compiled call; the numpy paths cost several µs of per-call overhead on such maps, e.g. MTCNN's
+  12x12 P-Net). Residual and activation follow as on the other paths.
 
 A 1-D convolution (N, C, L) is prepared as the 2-D one over a height-1 image (N, C, 1, L): the
 plan records the node's own shapes (:attr:`Conv2dPlan.node_shapes`) and the kernels run it on
@@ -98,6 +102,10 @@ MAX_PHASES = 16
 #: phase buffers up to this size are private to their geometry and zeroed once (smaller maps are bound by
 #: numpy's per-call cost, and zeroing the borders took three calls per phase); larger ones are shared scratch
 ZEROED_PHASES_MAX_BYTES = 1 << 18
+#: one-group convolutions of at most this many multiply-adds per image take the compiled ``small`` path
+#: (MTCNN P-Net's 3x3 convs 6-7 -> 2-3 us, R-Net's 2x2 48->64 at 110K 11 -> 8 us; its 3x3 at 366K was
+#: slower compiled: 16 -> 19 us)
+SMALL_CONV_MAX_MACS = 1 << 17
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -123,7 +131,7 @@ class Conv2dPlan:
     pads: tuple[int, int, int, int]  # top, left, bottom, right
     #: pointwise/phase: (group, M/group, C/group * kh * kw [+ 1 bias column when folded]); winograd: (16, M, C)
     weights: np.ndarray
-    bias: np.ndarray | None  # (M, 1) in the output dtype; depthwise: (C,)
+    bias: np.ndarray | None  # (M, 1) in the output dtype; depthwise and small: (M,)
     folded: bool = False  # the bias is the weights' last column (the patch matrix has a row of ones)
     implicit: bool = False  # phase path without im2col: weights are (taps, M, C), one BLAS call per tap
     activation: tuple[str, list[float]] | None = None
@@ -157,7 +165,7 @@ class Conv2dPlan:
     geometry: np.ndarray | None = None
     act_code: int = 0
     act_params: np.ndarray | None = None
-    padded_len: int = 0  # depthwise path: elements of its zero-padded plane buffer
+    padded_len: int = 0  # depthwise path: elements of its zero-padded plane buffer; small path: its patch matrix
     acc_len: int = 0  # depthwise path: elements of its accumulator (an output row or plane)
 
     @property
@@ -180,7 +188,9 @@ class Conv2dPlan:
         done = False
         if self.path == "depthwise":
             return self._depthwise(ctx, x, out, z, activation)
-        if self.path == "pointwise":
+        if self.path == "small":
+            self._small(ctx, x, out)
+        elif self.path == "pointwise":
             self._pointwise(ctx, x, out)
         elif self.path == "patch":
             self._patch(ctx, x, out)
@@ -247,6 +257,18 @@ class Conv2dPlan:
         if activation and self.activation is not None and code < 0:
             self.activate(out, ctx)
         return out
+
+    def _small(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
+        """The compiled small convolution (bias included) into ``out``."""
+        assert self.geometry is not None  # set by prepare_conv
+        if x.shape != self.x_shape or out.shape != self.out_shape:
+            raise ValueError(f"small-conv plan for {self.x_shape} -> {self.out_shape} called with {x.shape}")
+        x = np.ascontiguousarray(x)
+        dst = out if out.flags.c_contiguous else ctx.scratch("small-out", out.shape, out.dtype)
+        col = ctx.scratch("small-col", (self.padded_len,), x.dtype)
+        self.compiled(x, self.weights, self.bias, dst, col, self.geometry)
+        if dst is not out:
+            np.copyto(out, dst)
 
     def _patch(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
         """Non-overlapping patches (kernel = stride): one rearranging copy, then one GEMM per image."""
@@ -659,6 +681,20 @@ def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.nda
     return np.ascontiguousarray(mat)
 
 
+def _small_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
+                x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
+    """The ``small`` plan: (M, C * KH * KW) weights, an (M,) bias (zeros without one)."""
+    m = w.shape[0]
+    bias = np.zeros(m, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m))
+    plan = Conv2dPlan("small", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
+                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
+                      weights=np.ascontiguousarray(w.reshape(m, -1)), bias=bias, activation=activation)
+    plan.compiled = conv_jit.small_conv.dispatcher()
+    plan.geometry = np.array([*geo.kernel, *geo.strides, *geo.dilations, *geo.pads_begin], np.int64)
+    plan.padded_len = w[0].size * out_shape[2] * out_shape[3]  # the patch matrix
+    return plan
+
+
 def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
                     x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
     """The ``depthwise`` plan: (C, KH, KW) weights, a (C,) bias (zeros without one), the epilogue's code."""
@@ -740,6 +776,9 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     activation = fused_conv_activation(ctx) if ctx.op_type == "FusedConv" else None
     if group == c == m and w.dtype in (np.float32, np.float64) and jit.available():
         return _depthwise_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
+    if group == 1 and w.dtype in (np.float32, np.float64) and jit.available() \
+            and m * w[0].size * geo.out[0] * geo.out[1] <= SMALL_CONV_MAX_MACS:
+        return _small_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
     if activation is not None and activation[0] == "SiLU" and w.dtype == np.float32 and (len(inputs) < 4 or inputs[3] is None):
         # the plan computes x / 2 (halving is exact) and the epilogue skips its halving pass
         w, b = w * w.dtype.type(0.5), None if b is None else b * b.dtype.type(0.5)

@@ -1,4 +1,4 @@
-"""Compiled convolution loops (numba, see :mod:`targets.numpy.kernels.jit`): the depthwise convolution.
+"""Compiled convolution loops (numba, see :mod:`targets.numpy.kernels.jit`): depthwise and small convolutions.
 
 :func:`depthwise_conv` runs a depthwise convolution (group = channels = output channels) with its
 whole epilogue: per channel, the input plane is copied into a small zero-padded buffer (at stride 2
@@ -19,7 +19,7 @@ import numpy as np
 
 from . import jit
 
-__all__ = ["ACTIVATION_CODES", "activation_code", "depthwise_conv", "padded_size", "row_buffer_size"]
+__all__ = ["ACTIVATION_CODES", "activation_code", "depthwise_conv", "padded_size", "row_buffer_size", "small_conv"]
 
 #: FusedConv activations the compiled epilogue applies (name -> code; params as in epilogue.py)
 ACTIVATION_CODES: dict[str, int] = {
@@ -244,3 +244,100 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
                     ob = np.uint64(obase + oy * wo)
                     for j in range(uwo):
                         of[ob + j] = acc[ab + j]
+
+
+@jit.compiled
+def small_conv(x, w, b, out, col, geometry):  # pragma: no cover - numba compiles it
+    """One-group convolution of ``x`` (N, C, H, W) into ``out`` (N, M, Ho, Wo), both C-contiguous, bias added:
+    for small maps, where numpy's fixed cost per call is most of the time.
+
+    ``w``: (M, C * KH * KW) weights, ``b``: (M,) bias (zeros when the node has none), ``col``: a buffer of at
+    least C * KH * KW * Ho * Wo elements (the patch matrix: one row per tap when Ho * Wo >= 16, each output
+    position's taps contiguous otherwise, then every output is one dot product); ``geometry``: int64 (KH,
+    KW, stride h, stride w, dilation h, dilation w, pad top, pad left).
+    """
+    n_img, chans, h, wd = x.shape
+    m_out, ho, wo = out.shape[1], out.shape[2], out.shape[3]
+    kh, kw, sh, sw, dh, dw, top, left = (geometry[0], geometry[1], geometry[2], geometry[3], geometry[4],
+                                         geometry[5], geometry[6], geometry[7])
+    kk = chans * kh * kw
+    npos = ho * wo
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    wf = w.reshape(-1)
+    zero = col.dtype.type(0)
+    # per kernel column: output columns [lo, lo + cnt) whose tap is inside the image, first input column
+    lo = np.empty(kw, np.int64)
+    cnt = np.empty(kw, np.int64)
+    first_col = np.empty(kw, np.int64)
+    for kj in range(kw):
+        off = kj * dw - left
+        a = 0 if off >= 0 else (-off + sw - 1) // sw
+        e = wo
+        if (wo - 1) * sw + off >= wd:
+            e = (wd - 1 - off) // sw + 1 if wd - 1 - off >= 0 else 0
+        e = max(e, a)
+        lo[kj], cnt[kj] = a, e - a
+        first_col[kj] = a * sw + off if e > a else 0
+    transposed = npos < 16
+    ukk = np.uint64(kk)
+    unpos = np.uint64(npos)
+    usw = np.uint64(sw)
+    uwo = np.uint64(wo)
+    for img in range(n_img):
+        xb = img * chans * h * wd
+        for c in range(chans):
+            for ki in range(kh):
+                for kj in range(kw):
+                    k = (c * kh + ki) * kw + kj
+                    for oy in range(ho):
+                        iy = oy * sh - top + ki * dh
+                        inside = iy >= 0 and iy < h
+                        if transposed:
+                            for ox in range(wo):
+                                ix = ox * sw + kj * dw - left
+                                v = zero
+                                if inside and ix >= 0 and ix < wd:
+                                    v = xf[xb + (c * h + iy) * wd + ix]
+                                col[(oy * wo + ox) * kk + k] = v
+                            continue
+                        dst = np.uint64(k * npos + oy * wo)
+                        if not inside:
+                            for j in range(uwo):
+                                col[dst + j] = zero
+                            continue
+                        a = np.uint64(lo[kj])
+                        e = np.uint64(lo[kj] + cnt[kj])
+                        for j in range(a):
+                            col[dst + j] = zero
+                        for j in range(e, uwo):
+                            col[dst + j] = zero
+                        src = np.uint64(xb + (c * h + iy) * wd + first_col[kj])
+                        d0 = dst + a
+                        if sw == 1:
+                            for j in range(np.uint64(cnt[kj])):
+                                col[d0 + j] = xf[src + j]
+                        else:
+                            for j in range(np.uint64(cnt[kj])):
+                                col[d0 + j] = xf[src + j * usw]
+        ob = img * m_out * npos
+        if transposed:  # every output one dot product over the taps
+            for m in range(m_out):
+                wrow = np.uint64(m * kk)
+                for p in range(npos):
+                    crow = np.uint64(p * kk)
+                    s = b[m]
+                    for k in range(ukk):
+                        s += wf[wrow + k] * col[crow + k]
+                    of[ob + m * npos + p] = s
+        else:  # per output channel, its row accumulates one patch row per tap
+            for m in range(m_out):
+                orow = np.uint64(ob + m * npos)
+                bias = b[m]
+                for p in range(unpos):
+                    of[orow + p] = bias
+                for k in range(kk):
+                    wv = wf[m * kk + k]
+                    cb = np.uint64(k * npos)
+                    for p in range(unpos):
+                        of[orow + p] += wv * col[cb + p]

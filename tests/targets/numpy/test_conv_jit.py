@@ -1,4 +1,4 @@
-"""The compiled depthwise convolution (``depthwise`` plan path, kernels/conv_jit.py) against onnxruntime.
+"""The compiled convolutions (kernels/conv_jit.py: ``depthwise`` and ``small`` plan paths) against onnxruntime.
 
 Every case runs twice: with compiled kernels (the plan must take the ``depthwise`` path) and with
 ``jit.ENABLED`` patched False (the numpy ``phase`` path); both must give onnxruntime's answer.
@@ -208,3 +208,85 @@ def test_conv1d_depthwise_takes_the_compiled_path(monkeypatch):
     art = graphc.compile(model, "numpy", fallback=False)
     assert _paths(art) == ["depthwise"]
     np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
+
+
+SMALL = {
+    # name: (channels, size, out channels, kernel, stride, dilation, pads, batch): one-group convs of small maps
+    "pnet-conv1": (3, 12, 10, 3, 1, 1, (0, 0, 0, 0), 1),
+    "pnet-conv2": (10, 5, 16, 3, 1, 1, (0, 0, 0, 0), 2),
+    "pnet-conv3": (16, 3, 32, 3, 1, 1, (0, 0, 0, 0), 1),
+    "pnet-head-1x1": (32, 1, 4, 1, 1, 1, (0, 0, 0, 0), 1),
+    "rnet-2x2": (48, 4, 64, 2, 1, 1, (0, 0, 0, 0), 1),
+    "stride2-asym-pads": (5, 13, 7, 3, 2, 1, (1, 0, 2, 1), 2),
+    "k5-dilated": (4, 11, 6, 5, 1, 2, (2, 2, 2, 2), 1),
+    "stride3-wide-pads": (3, 10, 5, 3, 3, 1, (3, 2, 1, 4), 1),
+}
+
+
+def _small_model(c, size, m, k, stride, dil, pads, n, relu_residual=False, dtype=np.float32):
+    rng = np.random.default_rng(7)
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    w = (rng.standard_normal((m, c, k, k)) / np.sqrt(c * k * k)).astype(dtype)
+    b = rng.standard_normal(m).astype(dtype)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c" if relu_residual else "y"], kernel_shape=[k, k],
+                              strides=[stride] * 2, dilations=[dil] * 2, pads=list(pads))]
+    inputs = [helper.make_tensor_value_info("x", elem, [n, c, size, size])]
+    if relu_residual:  # Conv + Add(z) + Relu: one FusedConv with Z
+        nodes += [helper.make_node("Add", ["c", "z"], ["r"]), helper.make_node("Relu", ["r"], ["y"])]
+        inputs.append(helper.make_tensor_value_info("z", elem, None))
+    g = helper.make_graph(nodes, "small", inputs, [helper.make_tensor_value_info("y", elem, None)],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("jit_on", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_small_conv_matches_onnxruntime(name, jit_on, monkeypatch):
+    c, size, m, k, stride, dil, pads, n = SMALL[name]
+    model = _small_model(c, size, m, k, stride, dil, pads, n)
+    monkeypatch.setattr(jit, "ENABLED", jit_on)
+    art = graphc.compile(model, "numpy", fallback=False)
+    paths = _paths(art)
+    if jit_on:
+        assert paths == ["small"]
+    else:
+        assert paths in (["phase"], ["pointwise"])
+    x = np.random.default_rng(8).standard_normal((n, c, size, size)).astype(np.float32)
+    want = ort_run(model, {"x": x})["y"]
+    taps = c * k * k  # |w| <= ~4 / sqrt(taps), |x| <= ~5: the sum's rounding is a few eps times sqrt(taps)
+    for _ in range(2):
+        np.testing.assert_allclose(art.run({"x": x})["y"], want, rtol=1e-5, atol=(taps + 2) * 2e-7)
+
+
+def test_small_conv_with_residual_relu_and_non_finite_inputs(monkeypatch):
+    model = _small_model(6, 9, 8, 3, 1, 1, (1, 1, 1, 1), 1, relu_residual=True)
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["small"]
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 6, 9, 9)).astype(np.float32)
+    z = rng.standard_normal((1, 8, 9, 9)).astype(np.float32)
+    for value in (None, np.inf, -np.inf, np.nan):
+        if value is not None:
+            x.reshape(-1)[rng.choice(x.size, 3, replace=False)] = value
+        want = ort_run(model, {"x": x, "z": z})["y"]
+        got = art.run({"x": x, "z": z})["y"]
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_small_conv_float64_matches_a_direct_sum(monkeypatch):
+    c, size, m, k = 3, 8, 5, 3
+    model = _small_model(c, size, m, k, 2, 1, (1, 1, 0, 0), 2, dtype=np.float64)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["small"]
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    w, b = inits["w"], inits["b"]
+    x = np.random.default_rng(10).standard_normal((2, c, size, size))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 0), (1, 0)))
+    ho = (size + 1 - k) // 2 + 1
+    want = np.zeros((2, m, ho, ho)) + b[None, :, None, None]
+    for ki in range(k):
+        for kj in range(k):
+            want += np.einsum("nchw,mc->nmhw", xp[:, :, ki:ki + 2 * ho - 1:2, kj:kj + 2 * ho - 1:2], w[:, :, ki, kj])
+    np.testing.assert_allclose(art.run({"x": x})["y"], want, rtol=1e-12, atol=1e-12)

@@ -46,9 +46,9 @@ CONVS = {
     # name: (channels, size, kernel, pad, stride, group, path prepared at lowering)
     "winograd": (256, 14, 3, 1, 1, 1, "winograd"),
     "phase": (16, 12, 3, 1, 1, 1, "phase"),
-    "phase-strided": (16, 12, 3, 1, 2, 1, "phase"),
+    "phase-strided": (16, 12, 3, 1, 2, 1, "small" if jit.available() else "phase"),  # 83K multiply-adds
     "depthwise": (16, 12, 3, 1, 1, 16, "depthwise" if jit.available() else "phase"),
-    "pointwise-padded": (16, 12, 1, 1, 1, 1, "phase"),
+    "pointwise-padded": (16, 12, 1, 1, 1, 1, "small" if jit.available() else "phase"),
     "k5-padded": (8, 12, 5, 2, 1, 1, "phase"),
 }
 

@@ -78,9 +78,9 @@ def test_conv_activation_rides_the_epilogue(shape, act, activation):
     ops = _ops(art)
     assert ops == [("graphc::FusedConv", activation)], ops
     # the prepared plan runs the epilogue (SiLU: over halved weights, the three-pass form, except in the
-    # compiled depthwise loop, which applies x * sigmoid(x) itself)
+    # compiled depthwise loop, which applies x * sigmoid(x) itself, and the compiled small conv)
     (plan,) = [s.state for s in art.program.steps if s.state is not None]
-    halved = activation == "SiLU" and plan.path != "depthwise"
+    halved = activation == "SiLU" and plan.path not in ("depthwise", "small")
     assert plan.activation[0] == (HALF_SILU if halved else activation)
 
 
