@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Depthwise-heavy models: the numpy target with and without its compiled kernels, against onnxruntime.
+"""Depthwise-heavy models: the numpy target with and without its compiled convolutions, against onnxruntime.
 
-Usage: python tools/bench_depthwise.py [--rounds N] [--repeat N] [--clock thread|wall] [--dir DIR] [MODEL ...]
+Usage: python tools/bench_depthwise.py [--off conv|all] [--rounds N] [--repeat N] [--clock thread|wall]
+       [--dir DIR] [MODEL ...]
 
 Per model of issue 19's suite (``.cache/perf_models``, default: the four MobileNet/EfficientNet
-models), two numpy artifacts are compiled in this process: "numpy" with ``jit.ENABLED`` patched
-False before ``graphc.compile`` (every node on its numpy path, the depthwise convs on the ``phase``
-path), "jit" with the compiled kernels (the ``depthwise`` path). Both and onnxruntime (one intra-op
+models), two numpy artifacts are compiled in this process: "numpy" with the compiled convolutions
+off (``--off conv``, the default: ``conv2d.CONV_JIT`` patched False before ``graphc.compile``, so
+depthwise convs take the ``phase`` path and small convs the numpy ones while every other compiled
+kernel stays; ``--off all``: ``jit.ENABLED`` patched False, every node on its numpy path), "jit"
+with everything compiled. Both and onnxruntime (one intra-op
 thread) alternate for ``--rounds`` rounds, each round the median of ``--repeat`` calls, timed by this
 thread's CPU time by default (the machine is shared and noisy); the table shows medians over rounds
 and the largest difference of the two artifacts' outputs.
@@ -35,20 +38,22 @@ import onnx  # noqa: E402
 import graphc  # noqa: E402
 from bench_real_models import first_inputs  # noqa: E402
 from graphc.ort_session import ort_session  # noqa: E402
-from targets.numpy.kernels import jit  # noqa: E402
+from targets.numpy.kernels import conv2d, jit  # noqa: E402
 
 SUITE = ROOT / ".cache" / "perf_models"
 DEFAULT_MODELS = ("mobilenetv2", "efficientnet_b0", "mobilenetv3_small", "mobilenetv3_large")
 
 
-def compile_numpy(path: Path, compiled: bool) -> Any:
-    """The model's numpy artifact, prepared with (``compiled``) or without the compiled kernels."""
-    saved = jit.ENABLED
-    jit.ENABLED = compiled and saved
+def compile_numpy(path: Path, compiled: bool, off: str = "conv") -> Any:
+    """The model's numpy artifact, prepared with (``compiled``) or without the compiled convolutions
+    (``off="conv"``) or any compiled kernel (``off="all"``)."""
+    module, name = (conv2d, "CONV_JIT") if off == "conv" else (jit, "ENABLED")
+    saved = getattr(module, name)
+    setattr(module, name, compiled and saved)
     try:
         return graphc.compile(str(path), "numpy")
     finally:
-        jit.ENABLED = saved
+        setattr(module, name, saved)
 
 
 def median_call(fn: Callable[[], object], repeat: int, clock: Callable[[], float]) -> float:
@@ -64,6 +69,8 @@ def median_call(fn: Callable[[], object], repeat: int, clock: Callable[[], float
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", default=list(DEFAULT_MODELS))
+    parser.add_argument("--off", choices=("conv", "all"), default="conv",
+                        help="what the 'numpy' artifact runs without: the compiled convolutions, or every compiled kernel")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--clock", choices=("thread", "wall"), default="thread")
@@ -72,13 +79,13 @@ def main() -> int:
     if not jit.available():
         parser.error("compiled kernels are not available (numba missing or GRAPHC_JIT=0)")
     clock = time.thread_time if args.clock == "thread" else time.perf_counter
-    print(f"clock: {args.clock}, {args.rounds} rounds x median of {args.repeat} calls")
+    print(f"clock: {args.clock}, {args.rounds} rounds x median of {args.repeat} calls, numpy = jit minus {args.off}")
     print(f"{'model':20s} {'numpy ms':>9s} {'jit ms':>8s} {'ort-1t ms':>9s} {'numpy/ort':>9s} {'jit/ort':>8s} "
           f"{'speed-up':>8s} {'max diff':>9s}")
     for name in args.models:
         path = args.dir / f"{name}.onnx"
         feeds = first_inputs(path)
-        arts = {"numpy": compile_numpy(path, False), "jit": compile_numpy(path, True)}
+        arts = {"numpy": compile_numpy(path, False, args.off), "jit": compile_numpy(path, True, args.off)}
         sess = ort_session(onnx.load(path), 1)
         outs = [arts[k].run(feeds) for k in ("numpy", "jit")]
         diff = max(float(np.max(np.abs(outs[0][k] - outs[1][k]))) for k in outs[0])

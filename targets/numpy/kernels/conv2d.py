@@ -102,6 +102,9 @@ MAX_PHASES = 16
 #: phase buffers up to this size are private to their geometry and zeroed once (smaller maps are bound by
 #: numpy's per-call cost, and zeroing the borders took three calls per phase); larger ones are shared scratch
 ZEROED_PHASES_MAX_BYTES = 1 << 18
+#: the compiled ``depthwise`` and ``small`` paths are chosen when jit.available() (tools/bench_depthwise.py
+#: patches this to time them against the numpy paths with every other compiled kernel kept)
+CONV_JIT = True
 #: one-group convolutions of at most this many multiply-adds per image take the compiled ``small`` path
 #: (MTCNN P-Net's 3x3 convs 6-7 -> 2-3 us, R-Net's 2x2 48->64 at 110K 11 -> 8 us; its 3x3 at 366K was
 #: slower compiled: 16 -> 19 us)
@@ -774,10 +777,10 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     if geo.kernel != tuple(w.shape[2:]) or any(p < 0 for p in geo.pads_begin + geo.pads_end):
         return None
     activation = fused_conv_activation(ctx) if ctx.op_type == "FusedConv" else None
-    if group == c == m and w.dtype in (np.float32, np.float64) and jit.available():
+    compiled = CONV_JIT and w.dtype in (np.float32, np.float64) and jit.available()
+    if compiled and group == c == m:
         return _depthwise_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
-    if group == 1 and w.dtype in (np.float32, np.float64) and jit.available() \
-            and m * w[0].size * geo.out[0] * geo.out[1] <= SMALL_CONV_MAX_MACS:
+    if compiled and group == 1 and m * w[0].size * geo.out[0] * geo.out[1] <= SMALL_CONV_MAX_MACS:
         return _small_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
     if activation is not None and activation[0] == "SiLU" and w.dtype == np.float32 and (len(inputs) < 4 or inputs[3] is None):
         # the plan computes x / 2 (halving is exact) and the epilogue skips its halving pass
