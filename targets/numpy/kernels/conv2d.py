@@ -8,7 +8,8 @@ models, single-threaded OpenBLAS; see docs/performance.md):
 
 * ``pointwise``: 1x1, no padding: the (strided) image already is the patch matrix; one
   GEMM per image straight into the output. The bias rides in the GEMM (a weight column
-  times a row of ones) when copying the input is cheaper than a pass over the output.
+  times a row of ones) when copying the input is cheaper than a pass over the output; with a
+  FusedConv activation and compiled kernels it rides in the compiled activation pass instead.
 * ``patch``: kernel = stride, no padding, one group (the patchify stems of ViT, ConvNeXt,
   Swin): the patches are one rearranging copy of the input and one GEMM per image.
 * ``winograd``: 3x3, stride 1, dilation 1, one group, at least ``WINOGRAD_MIN_TILES``
@@ -66,7 +67,7 @@ from graphc.ir import TensorType
 
 from . import blas, conv_jit, jit, winograd_jit
 from ._window import conv_geometry
-from .epilogue import HALF_SILU, apply_activation, fused_conv_activation, needs_scratch
+from .epilogue import HALF_SILU, apply_activation, compiled_epilogue, fused_conv_activation, needs_scratch
 from .registry import OpContext
 
 #: activations the im2col store applies while cropping (same pass)
@@ -93,6 +94,9 @@ IMPLICIT_MIN_CHANNELS = 32
 #: ... and at least this many GEMM columns per image (on smaller maps im2col + one GEMM is faster: OpenBLAS,
 #: AVX2, one thread, 3x3 convs at 120-575 columns 7-40% faster by im2col, within 2% from 840 to 1680)
 IMPLICIT_MIN_COLUMNS = 1024
+#: pointwise plans with a bias and a FusedConv activation add the bias in the compiled activation pass
+#: (epilogue.compiled_epilogue) instead of folding it into the GEMM or a pass of its own
+POINTWISE_EPILOGUE = True
 #: "wide rows" im2col is used when (computed columns / needed columns) is at most this
 WIDE_WASTE = 1.2
 #: grouped im2col runs whole groups in blocks whose patch matrix is about this size (stays in L2)
@@ -168,6 +172,8 @@ class Conv2dPlan:
     geometry: np.ndarray | None = None
     act_code: int = 0
     act_params: np.ndarray | None = None
+    #: pointwise path: the compiled bias + activation pass f(y, bias) over (rows, columns) (the GEMM adds no bias)
+    epilogue: Any = None
     padded_len: int = 0  # depthwise path: elements of its zero-padded plane buffer; small path: its patch matrix
     acc_len: int = 0  # depthwise path: elements of its accumulator (an output row or plane)
 
@@ -193,6 +199,13 @@ class Conv2dPlan:
             return self._depthwise(ctx, x, out, z, activation)
         if self.path == "small":
             self._small(ctx, x, out)
+        elif self.path == "pointwise" and self.epilogue is not None and act is not None and out.flags.c_contiguous:
+            assert self.bias is not None  # the epilogue is only prepared with one
+            self._pointwise(ctx, x, out, bias=False)
+            if z is not None:
+                np.add(out, z, out=out)
+            self.epilogue(out.reshape(-1, self.out_shape[2] * self.out_shape[3]), self.bias.reshape(-1))
+            return out
         elif self.path == "pointwise":
             self._pointwise(ctx, x, out)
         elif self.path == "patch":
@@ -287,7 +300,8 @@ class Conv2dPlan:
         if self.bias is not None:
             np.add(res, self.bias, out=res)
 
-    def _pointwise(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
+    def _pointwise(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, bias: bool = True) -> None:
+        """1x1 convolution as one GEMM per image; the bias too unless not ``bias`` (then unfolded plans skip it)."""
         n, c = x.shape[:2]
         g, mg, ck = self.weights.shape
         cg = c // g
@@ -308,7 +322,7 @@ class Conv2dPlan:
             np.copyto(xs, x[:, :, ::self.strides[0], ::self.strides[1]])
             x = xs
         np.matmul(self.weights, x.reshape(n, g, cg, length), out=res)
-        if self.bias is not None:
+        if self.bias is not None and bias:
             np.add(res, self.bias.reshape(g, mg, 1), out=res)
 
     def _load_phases(self, ctx: OpContext, x: np.ndarray) -> np.ndarray:
@@ -698,6 +712,21 @@ def _small_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list
     return plan
 
 
+def _pointwise_epilogue(activation: tuple[str, list[float]] | None, bias: np.ndarray | None,
+                        dtype: np.dtype) -> Any:
+    """The compiled bias + activation pass ``f(y, bias)`` of a pointwise plan (bias per row of y), or None."""
+    if activation is None or bias is None or not POINTWISE_EPILOGUE:
+        return None
+    run = compiled_epilogue(activation[0], activation[1], dtype)
+    if run is None:
+        return None
+    from .epilogue_jit import BIAS_ROWS  # importable: compiled_epilogue found numba
+
+    def epilogue(y: np.ndarray, b: np.ndarray) -> None:
+        run(y, b, BIAS_ROWS)
+    return epilogue
+
+
 def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
                     x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
     """The ``depthwise`` plan: (C, KH, KW) weights, a (C,) bias (zeros without one), the epilogue's code."""
@@ -794,10 +823,14 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
                   bias=bias, activation=activation)
     tiles = -(-geo.out[0] // 2) * -(-geo.out[1] // 2)
     if geo.kernel == (1, 1) and not geo.padded:
+        epilogue = _pointwise_epilogue(activation, bias, w.dtype)
         # fold the bias into the GEMM when copying x (C rows) is cheaper than a pass over the output (M rows)
-        fold = bias is not None and (geo.strides != (1, 1) or c < m)
-        return Conv2dPlan("pointwise", weights=_weight_matrix(w, bias if fold else None, group), folded=fold,
+        # and no compiled activation pass adds it for free
+        fold = epilogue is None and bias is not None and (geo.strides != (1, 1) or c < m)
+        plan = Conv2dPlan("pointwise", weights=_weight_matrix(w, bias if fold else None, group), folded=fold,
                           **common)
+        plan.epilogue = epilogue
+        return plan
     if geo.kernel == geo.strides and not geo.padded and geo.dilations == (1, 1) and group == 1:
         # patchify stems (ViT, ConvNeXt, Swin): kernel = stride, the taps never overlap
         return Conv2dPlan("patch", weights=_weight_matrix(w, None, group), **common)

@@ -169,3 +169,58 @@ def test_winograd_transforms_against_hand_computed_direct_sum():
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     winograd_jit.winograd_output(prod, b, out, np.empty(4 * tw, np.float32), th, tw, 1, params)
     np.testing.assert_allclose(out, np.maximum(want, 0), rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def _pointwise_model(c, m, hw, stride=1, group=1, act="Relu", residual=False, n=1, seed=0):
+    """y = act(Conv1x1(x) + b [+ z]) with a bias; z is a model input when ``residual``."""
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((m, c // group, 1, 1)) / np.sqrt(c // group)).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(rng.standard_normal(m).astype(np.float32), "b")]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[1, 1], strides=[stride] * 2, group=group)]
+    inputs = [helper.make_tensor_value_info("x", F, [n, c, hw, hw])]
+    src = "c"
+    if residual:
+        ho = (hw - 1) // stride + 1
+        inputs.append(helper.make_tensor_value_info("z", F, [n, m, ho, ho]))
+        nodes.append(helper.make_node("Add", ["c", "z"], ["s"]))
+        src = "s"
+    if act == "Clip":
+        inits += [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in (("lo", 0.0), ("hi", 6.0))]
+        nodes.append(helper.make_node("Clip", [src, "lo", "hi"], ["y"]))
+    elif act == "SiLU":
+        nodes += [helper.make_node("Sigmoid", [src], ["g"]), helper.make_node("Mul", [src, "g"], ["y"])]
+    else:
+        nodes.append(helper.make_node(act, [src], ["y"]))
+    graph = helper.make_graph(nodes, "pw", inputs, [helper.make_tensor_value_info("y", F, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+POINTWISE = {
+    # name: (C, M, H=W, stride, group, activation, residual, N); large enough for the pointwise path (tiny
+    # one-group convs may take a compiled direct path)
+    "expand-relu": (16, 64, 14, 1, 1, "Relu", False, 1),  # C < M: folded without the compiled pass
+    "project-clip": (64, 24, 14, 1, 1, "Clip", False, 2),
+    "silu": (32, 48, 10, 1, 1, "SiLU", False, 1),
+    "strided-relu": (32, 64, 27, 2, 1, "Relu", False, 1),
+    "grouped-silu": (24, 36, 7, 1, 3, "SiLU", False, 1),
+    "residual-relu": (32, 128, 8, 1, 1, "Relu", True, 2),
+}
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("name", sorted(POINTWISE))
+def test_pointwise_bias_in_the_compiled_activation_pass(name, compiled, monkeypatch):
+    if compiled and not jit.available():
+        pytest.skip("numba is not importable")
+    monkeypatch.setattr(jit, "ENABLED", compiled)
+    c, m, hw, stride, group, act, residual, n = POINTWISE[name]
+    model = _pointwise_model(c, m, hw, stride, group, act, residual, n)
+    art = graphc.compile(model, "numpy", fallback=False)
+    (plan,) = _plans(art)
+    assert plan.path == "pointwise" and (plan.epilogue is not None) == compiled
+    if compiled:
+        assert not plan.folded and plan.weights.shape[2] == c // group  # no bias column
+    feeds = _feeds(model)
+    want = ort_run(model, feeds)["y"]
+    for _ in range(2):
+        np.testing.assert_allclose(art.run(feeds)["y"], want, rtol=1e-5, atol=1e-5)
