@@ -224,3 +224,18 @@ def test_pointwise_bias_in_the_compiled_activation_pass(name, compiled, monkeypa
     want = ort_run(model, feeds)["y"]
     for _ in range(2):
         np.testing.assert_allclose(art.run(feeds)["y"], want, rtol=1e-5, atol=1e-5)
+
+
+def test_winograd_on_a_shape_known_only_at_run_time():
+    """Symbolic batch and spatial dims: the plan is made per concrete shape (DeferredConv), Winograd's too."""
+    model = _model(32, 32, (18, 22), act="Relu")
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "W"
+    art = graphc.compile(model, "numpy", fallback=False)
+    for shape in [(1, 32, 18, 22), (2, 32, 15, 21)]:
+        x = np.random.default_rng(shape[0]).standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-4, atol=1e-5)
+    (state,) = [s.state for s in art.program.steps if s.state is not None]
+    paths = sorted(p.path for p in state._plans.values() if p is not None)
+    assert paths == ["winograd", "winograd"] if jit.available() else ["phase", "phase"]
