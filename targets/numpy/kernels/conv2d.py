@@ -111,7 +111,8 @@ ZEROED_PHASES_MAX_BYTES = 1 << 18
 CONV_JIT = True
 #: one-group convolutions of at most this many multiply-adds per image take the compiled ``small`` path
 #: (MTCNN P-Net's 3x3 convs 6-7 -> 2-3 us, R-Net's 2x2 48->64 at 110K 11 -> 8 us; its 3x3 at 366K was
-#: slower compiled: 16 -> 19 us)
+#: slower compiled: 16 -> 19 us). Not 1x1 convs with an activation (squeeze-excitation convs on 1x1 maps):
+#: the pointwise GEMV with its compiled bias + activation pass was 1-2 us faster there
 SMALL_CONV_MAX_MACS = 1 << 17
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
@@ -809,7 +810,9 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     compiled = CONV_JIT and w.dtype in (np.float32, np.float64) and jit.available()
     if compiled and group == c == m:
         return _depthwise_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
-    if compiled and group == 1 and m * w[0].size * geo.out[0] * geo.out[1] <= SMALL_CONV_MAX_MACS:
+    pointwise = geo.kernel == (1, 1) and not geo.padded
+    if compiled and group == 1 and m * w[0].size * geo.out[0] * geo.out[1] <= SMALL_CONV_MAX_MACS \
+            and not (pointwise and activation is not None):
         return _small_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
     if activation is not None and activation[0] == "SiLU" and w.dtype == np.float32 and (len(inputs) < 4 or inputs[3] is None):
         # the plan computes x / 2 (halving is exact) and the epilogue skips its halving pass

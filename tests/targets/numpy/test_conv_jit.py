@@ -290,3 +290,19 @@ def test_small_conv_float64_matches_a_direct_sum(monkeypatch):
         for kj in range(k):
             want += np.einsum("nchw,mc->nmhw", xp[:, :, ki:ki + 2 * ho - 1:2, kj:kj + 2 * ho - 1:2], w[:, :, ki, kj])
     np.testing.assert_allclose(art.run({"x": x})["y"], want, rtol=1e-12, atol=1e-12)
+
+
+def test_pointwise_conv_with_an_activation_keeps_the_pointwise_path(monkeypatch):
+    """A squeeze-excitation 1x1 conv with a fused activation: the GEMV and its epilogue beat the small path."""
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((8, 32, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    g = helper.make_graph(nodes, "se", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32, 1, 1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                          [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["pointwise"]
+    x = rng.standard_normal((1, 32, 1, 1)).astype(np.float32)
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
