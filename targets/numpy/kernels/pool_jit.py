@@ -20,10 +20,13 @@ from ._window import Geometry
 
 __all__ = ["MaxPoolPlan", "plan_max_pool", "NARROW_WIDTH", "NARROW_MAX_ELEMENTS"]
 
-#: rows narrower than this run mostly in the loops' scalar remainders: on inputs above
-#: ``NARROW_MAX_ELEMENTS`` the numpy kernels are faster there (measured, 3x3/2 pools: 256x27x27
-#: 127 us compiled against 101 us numpy; 28x22x22 13 against 20; 64x111x111 178 against 336)
+#: rows narrower than this take the flat-plane kernel when no window reads padding: per-row loops that
+#: short run in their scalar remainders (kernel alone, 3x3/2 pools: 256x27x27 94 -> 57 us, 64x21x21
+#: 17.7 -> 9.2, 48x9x9 5.0 -> 2.4), while on wide rows its stride-1 passes do s_h * s_w times the work
+#: (64x111x111: 168 against 288 us)
 NARROW_WIDTH = 32
+#: narrow rows whose windows read padding (the row kernel) on inputs above this many elements: the numpy
+#: kernels are faster there (256x27x27-sized: 127 us on the row kernel against 101 us numpy)
 NARROW_MAX_ELEMENTS = 1 << 16
 
 
@@ -93,22 +96,74 @@ def _max_pool_2d(x_nd, out_nd, k_h, k_w, s_h, s_w, d_h, d_w, p_top, p_left, row_
                     dst[ox] = b if (b > a) | (b != b) else a
 
 
-class MaxPoolPlan:
-    """A validated 2-D MaxPool geometry for one static input shape, run by the compiled kernel."""
+@jit.compiled
+def _max_pool_2d_narrow(x_nd, out_nd, k_h, k_w, s_h, s_w, d_h, d_w):  # pragma: no cover - compiled
+    """The max pool of narrow rows whose every window lies inside the input (no padding reached): two
+    stride-1 passes over each flat plane (every window row's vertical max, then every column's
+    horizontal max: long loops, unlike per-row ones), picked at the strides."""
+    n, c, height, width = x_nd.shape
+    out_h, out_w = out_nd.shape[2], out_nd.shape[3]
+    planes = n * c
+    x = x_nd.reshape((planes, height * width))
+    out = out_nd.reshape((planes, out_h, out_w))
+    n_v = ((out_h - 1) * s_h + 1) * width
+    n_h = n_v - (k_w - 1) * d_w
+    v = np.empty(n_v, x.dtype)
+    hz = np.empty(n_h, x.dtype)
+    # unsigned indices: numba adds no negative-index wraparound to them, so these loops vectorize
+    n_v_u, n_h_u = np.uint64(n_v), np.uint64(n_h)
+    for p in range(planes):
+        src = x[p]
+        for i in range(n_v_u):
+            v[i] = src[i]
+        for t in range(1, k_h):
+            off = np.uint64(t * d_h * width)
+            for i in range(n_v_u):
+                a = v[i]
+                b = src[off + i]
+                v[i] = b if (b > a) | (b != b) else a
+        for i in range(n_h_u):
+            hz[i] = v[i]
+        for t in range(1, k_w):
+            off = np.uint64(t * d_w)
+            for i in range(n_h_u):
+                a = hz[i]
+                b = v[off + i]
+                hz[i] = b if (b > a) | (b != b) else a
+        for oy in range(out_h):
+            row = oy * s_h * width
+            for ox in range(out_w):
+                out[p, oy, ox] = hz[row + ox * s_w]
 
-    __slots__ = ("shape", "out_shape", "args", "kernel")
+
+def _all_inside(size: int, k: int, s: int, d: int, pad: int, out: int) -> bool:
+    """Whether every window along one axis lies inside the input (reads no padding)."""
+    return pad == 0 and (out - 1) * s + (k - 1) * d + 1 <= size
+
+
+class MaxPoolPlan:
+    """A validated 2-D MaxPool geometry for one static input shape, run by a compiled kernel: the flat-plane one
+    for rows narrower than :data:`NARROW_WIDTH` whose windows read no padding, else the row one."""
+
+    __slots__ = ("shape", "out_shape", "args", "kernel", "narrow")
 
     def __init__(self, shape: tuple[int, int, int, int], geo: Geometry) -> None:
         n, c, h, w = shape
         (k_h, k_w), (s_h, s_w), (d_h, d_w) = geo.kernel, geo.strides, geo.dilations
         out_h, out_w = geo.out
-        p_left = geo.pads_begin[1]
-        #: the row buffer covers every column any window reads: left pad + input + what runs past the end
-        row_len = max(p_left + w, (out_w - 1) * s_w + (k_w - 1) * d_w + 1)
+        p_top, p_left = geo.pads_begin
         self.shape = shape
         self.out_shape = (n, c, out_h, out_w)
-        self.args = (k_h, k_w, s_h, s_w, d_h, d_w, geo.pads_begin[0], p_left, row_len)
-        self.kernel = _max_pool_2d.dispatcher()
+        self.narrow = w < NARROW_WIDTH and _all_inside(h, k_h, s_h, d_h, p_top, out_h) \
+            and _all_inside(w, k_w, s_w, d_w, p_left, out_w)
+        if self.narrow:
+            self.args: tuple[int, ...] = (k_h, k_w, s_h, s_w, d_h, d_w)
+            self.kernel = _max_pool_2d_narrow.dispatcher()
+        else:
+            #: the row buffer covers every column any window reads: left pad + input + what runs past the end
+            row_len = max(p_left + w, (out_w - 1) * s_w + (k_w - 1) * d_w + 1)
+            self.args = (k_h, k_w, s_h, s_w, d_h, d_w, p_top, p_left, row_len)
+            self.kernel = _max_pool_2d.dispatcher()
 
     def run(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Windowed max of ``x`` (this plan's shape, C-contiguous float) into ``out`` (C-contiguous)."""
@@ -123,6 +178,7 @@ def plan_max_pool(shape: tuple[int, ...], geo: Geometry) -> MaxPoolPlan | None:
     if min(geo.out) <= 0 or min(geo.kernel) <= 0 or min(geo.strides) <= 0 or min(geo.dilations) <= 0 \
             or min(geo.pads_begin) < 0 or min(geo.pads_end) < 0:
         return None
-    if shape[3] < NARROW_WIDTH and shape[0] * shape[1] * shape[2] * shape[3] > NARROW_MAX_ELEMENTS:
+    plan = MaxPoolPlan((shape[0], shape[1], shape[2], shape[3]), geo)
+    if not plan.narrow and shape[3] < NARROW_WIDTH and shape[0] * shape[1] * shape[2] * shape[3] > NARROW_MAX_ELEMENTS:
         return None
-    return MaxPoolPlan((shape[0], shape[1], shape[2], shape[3]), geo)
+    return plan

@@ -26,6 +26,10 @@ POOLS = {
     "same-upper-s2": ((1, 3, 8, 11), dict(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER")),
     "1x1-s2": ((1, 4, 7, 7), dict(kernel_shape=[1, 1], strides=[2, 2])),
     "stride-w4": ((1, 2, 6, 19), dict(kernel_shape=[2, 5], strides=[1, 4], ceil_mode=1)),
+    "wide-pads-dilated": ((1, 3, 12, 40), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 2, 2, 1],
+                                               dilations=[2, 1], ceil_mode=1)),
+    "wide-s3": ((2, 2, 7, 35), dict(kernel_shape=[2, 3], strides=[3, 3], pads=[0, 1, 0, 1])),
+    "no-inside-window": ((1, 2, 3, 3), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
 }
 
 
@@ -86,13 +90,16 @@ def test_maxpool_nan_makes_its_windows_nan(where):
     np.testing.assert_array_equal(y[~expect], want[~expect])
 
 
-def test_maxpool_narrow_large_input_keeps_numpy():
-    """Rows narrower than NARROW_WIDTH on a large input: the numpy kernel (faster there, measured)."""
-    shape = (1, 128, 23, 23)
-    assert np.prod(shape) > pool_jit.NARROW_MAX_ELEMENTS and shape[3] < pool_jit.NARROW_WIDTH
+@pytest.mark.parametrize("shape,kernel", [((1, 128, 23, 23), "narrow"), ((1, 4, 9, 40), "rows"),
+                                          ((1, 8, 22, 22), "rows"), ((1, 160, 22, 22), "numpy")])
+def test_maxpool_kernel_by_row_width_and_border(shape, kernel):
+    """Rows narrower than NARROW_WIDTH whose windows read no padding: the flat-plane kernel; wider rows or
+    ceil-mode windows past the input: the row kernel, except narrow rows on large inputs (numpy, faster)."""
     model = _pool_model(shape, dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1))
     art = graphc.compile(model, "numpy", fallback=False)
-    assert _jit_pools(art) == [False]
+    plans = [s.state[4] for s in art.program.steps if s.op.op_type == "MaxPool"]
+    assert [None if p is None else "narrow" if p.narrow else "rows" for p in plans] == \
+        [None if kernel == "numpy" else kernel]
     x = np.random.default_rng(10).standard_normal(shape).astype(np.float32)
     np.testing.assert_array_equal(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"])
 
