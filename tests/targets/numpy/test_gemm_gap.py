@@ -141,24 +141,31 @@ def test_non_finite_input_takes_the_direct_convolution(value):
     np.testing.assert_allclose(art.run(finite)["y"], ort_run(model, finite)["y"], rtol=1e-4, atol=1e-4)
 
 
-def test_winograd_transforms_against_hand_computed_direct_sum():
+@pytest.mark.parametrize("h, w, pads", [
+    (7, 9, (1, 0, 1, 0)),  # odd output sizes: the last tile's second row and column are cropped
+    (6, 1, (0, 3, 0, 0)),  # a left pad wider than the input: the column phases hold no input column
+    (3, 4, (4, 2, 1, 5)),  # pads beyond the kernel on every side
+    (10, 12, (2, 1, 0, 2)),
+])
+def test_winograd_transforms_against_hand_computed_direct_sum(h, w, pads):
     """The two compiled transforms and the weight transform reproduce a float64 direct convolution of one
-    image with odd output sizes (the last tile's second row and column are cropped)."""
+    image, including borders where whole tiles or phases read only padding."""
     if not jit.available():
         pytest.skip("numba is not importable")
     rng = np.random.default_rng(4)
-    c, m, h, w, top, left = 5, 7, 7, 9, 1, 0
+    c, m = 5, 7
+    top, left, bottom, right = pads
     x = rng.standard_normal((c, h, w)).astype(np.float32)
     g = rng.standard_normal((m, c, 3, 3)).astype(np.float32)
     b = rng.standard_normal(m).astype(np.float32)
-    ho, wo = h + 2 * top - 2, w + 2 * left - 2  # symmetric pads top/bottom = 1, left/right = 0
-    xp = np.pad(x.astype(np.float64), ((0, 0), (top, top), (left, left)))
+    ho, wo = h + top + bottom - 2, w + left + right - 2
+    xp = np.pad(x.astype(np.float64), ((0, 0), (top, bottom), (left, right)))
     want = b[:, None, None].astype(np.float64) + sum(
         np.einsum("mc,chw->mhw", g[:, :, i, j].astype(np.float64), xp[:, i:i + ho, j:j + wo])
         for i in range(3) for j in range(3))
     th, tw = -(-ho // 2), -(-wo // 2)
     v = np.empty((16, winograd_jit.plane_stride(c * th * tw)), np.float32)
-    split = np.empty(winograd_jit.split_size((ho, wo)), np.float32)
+    split = np.full(winograd_jit.split_size((ho, wo)), np.nan, np.float32)  # stale contents must not leak
     winograd_jit.winograd_input(x, v, split, th, tw, top, left)
     prod = np.zeros((16, winograd_jit.plane_stride(m * th * tw)), np.float32)
     np.matmul(conv2d.winograd_weights(g), v[:, :c * th * tw].reshape(16, c, th * tw),
