@@ -64,14 +64,18 @@ def winograd_input(x, v, split, th, tw, top, left):  # pragma: no cover - numba 
         split[i] = 0
     xf = x.reshape(-1)
     vf = v.reshape(-1)
-    # per column parity: split columns [jlo, jlo + jn) come from x (column tw of a phase: its edge)
-    jlo = np.empty(2, np.int64)
-    jn = np.empty(2, np.int64)
-    for par in range(2):
-        lo = (left - par + 1) // 2 if left > par else 0  # 2 j + par - left >= 0
-        hi = min(tw + 1, (wd - par + left + 1) // 2)  # 2 j + par - left < wd
-        jlo[par] = lo
-        jn[par] = max(0, hi - lo)
+    # per column parity: split columns [lo, lo + cnt) of a phase row come from x, from column x0 on (step 2);
+    # column tw of a phase (its edge) too when it lies in x
+    lo0 = (left + 1) // 2
+    lo1 = left // 2 if left > 1 else 0
+    hi0 = min(tw + 1, (wd + left + 1) // 2)
+    hi1 = min(tw + 1, (wd - 1 + left + 1) // 2)
+    n0, n1 = max(0, hi0 - lo0), max(0, hi1 - lo1)
+    edge0, edge1 = n0 > 0 and lo0 + n0 > tw, n1 > 0 and lo1 + n1 > tw
+    c0, c1 = max(0, min(n0, tw - lo0)), max(0, min(n1, tw - lo1))
+    x0, x1 = 2 * lo0 - left, 2 * lo1 + 1 - left
+    e0c, e1c = 2 * tw - left, 2 * tw + 1 - left
+    uc0, uc1 = np.uint64(c0), np.uint64(c1)
     ul = np.uint64(length)
     uw, u1 = np.uint64(tw), np.uint64(1)
     uw1 = uw + u1
@@ -81,6 +85,7 @@ def winograd_input(x, v, split, th, tw, top, left):  # pragma: no cover - numba 
     s6, s7, s8, s9, s10 = np.uint64(6 * n), np.uint64(7 * n), np.uint64(8 * n), np.uint64(9 * n), np.uint64(10 * n)
     s11, s12, s13 = np.uint64(11 * n), np.uint64(12 * n), np.uint64(13 * n)
     s14, s15 = np.uint64(14 * n), np.uint64(15 * n)
+    ue, ue2, ue3 = np.uint64(th + 1), np.uint64(2 * (th + 1)), np.uint64(3 * (th + 1))
     for c in range(chans):
         for iy in range(h):
             pr = iy + top  # padded row: phase row pr // 2 of row parity pr % 2
@@ -89,16 +94,18 @@ def winograd_input(x, v, split, th, tw, top, left):  # pragma: no cover - numba 
                 break
             a = pr % 2
             src = c * h * wd + iy * wd
-            for par in range(2):
-                ph = 2 * a + par
-                count = min(jn[par], tw - jlo[par])
-                if count > 0:
-                    dst = np.uint64(ph * plane + y * tw + jlo[par])
-                    s0 = np.uint64(src + 2 * jlo[par] + par - left)
-                    for k in range(np.uint64(count)):
-                        split[dst + k] = xf[s0 + k + k]
-                if jn[par] > 0 and jlo[par] + jn[par] > tw:  # column tw is in x
-                    split[edges + ph * (th + 1) + y] = xf[src + 2 * tw + par - left]
+            d0 = np.uint64(2 * a * plane + y * tw + lo0)
+            r0 = np.uint64(src + x0)
+            for k in range(uc0):
+                split[d0 + k] = xf[r0 + k + k]
+            d1 = np.uint64((2 * a + 1) * plane + y * tw + lo1)
+            r1 = np.uint64(src + x1)
+            for k in range(uc1):
+                split[d1 + k] = xf[r1 + k + k]
+            if edge0:
+                split[np.uint64(edges + 2 * a * (th + 1) + y)] = xf[np.uint64(src + e0c)]
+            if edge1:
+                split[np.uint64(edges + (2 * a + 1) * (th + 1) + y)] = xf[np.uint64(src + e1c)]
         q0 = np.uint64(c * length)
         # one loop per row combination t_i of B^T d over all tiles (four store streams each); the last tile
         # of each row reads the next row's first column as its right neighbour: fixed below
@@ -143,30 +150,37 @@ def winograd_input(x, v, split, th, tw, top, left):  # pragma: no cover - numba 
             vf[q + s14] = e1 - o0
             vf[q + s15] = o0 - o1
         for ty in range(th):  # the last tile of each row: its right neighbour column is the phases' edge
-            f = ty * tw + tw - 1
-            ea = edges + ty
-            a00, b00 = split[f], split[f + tw]  # phase 00 at (ty, tw - 1) and (ty + 1, tw - 1)
-            a01, b01 = split[plane + f], split[plane + f + tw]
-            a10, b10 = split[2 * plane + f], split[2 * plane + f + tw]
-            a11, b11 = split[3 * plane + f], split[3 * plane + f + tw]
-            c00, d00 = split[ea], split[ea + 1]  # phase 00 at (ty, tw) and (ty + 1, tw)
-            c01, d01 = split[ea + (th + 1)], split[ea + (th + 1) + 1]
-            c10, d10 = split[ea + 2 * (th + 1)], split[ea + 2 * (th + 1) + 1]
-            c11, d11 = split[ea + 3 * (th + 1)], split[ea + 3 * (th + 1) + 1]
-            q = c * length + f
-            for i in range(4):
-                if i == 0:
-                    e0, e1, o0, o1 = a00 - b00, c00 - d00, a01 - b01, c01 - d01
-                elif i == 1:
-                    e0, e1, o0, o1 = a10 + b00, c10 + d00, a11 + b01, c11 + d01
-                elif i == 2:
-                    e0, e1, o0, o1 = b00 - a10, d00 - c10, b01 - a11, d01 - c11
-                else:
-                    e0, e1, o0, o1 = a10 - b10, c10 - d10, a11 - b11, c11 - d11
-                vf[q + 4 * i * n] = e0 - e1
-                vf[q + (4 * i + 1) * n] = o0 + e1
-                vf[q + (4 * i + 2) * n] = e1 - o0
-                vf[q + (4 * i + 3) * n] = o0 - o1
+            f = np.uint64(ty * tw + tw - 1)
+            ea = np.uint64(edges + ty)
+            a00, b00 = split[p00 + f], split[p00 + f + uw]  # phase 00 at (ty, tw - 1) and (ty + 1, tw - 1)
+            a01, b01 = split[p01 + f], split[p01 + f + uw]
+            a10, b10 = split[p10 + f], split[p10 + f + uw]
+            a11, b11 = split[p11 + f], split[p11 + f + uw]
+            c00, d00 = split[ea], split[ea + u1]  # phase 00 at (ty, tw) and (ty + 1, tw)
+            c01, d01 = split[ea + ue], split[ea + ue + u1]
+            c10, d10 = split[ea + ue2], split[ea + ue2 + u1]
+            c11, d11 = split[ea + ue3], split[ea + ue3 + u1]
+            q = q0 + f
+            e0, e1, o0, o1 = a00 - b00, c00 - d00, a01 - b01, c01 - d01  # t_0
+            vf[q] = e0 - e1
+            vf[q + s1] = o0 + e1
+            vf[q + s2] = e1 - o0
+            vf[q + s3] = o0 - o1
+            e0, e1, o0, o1 = a10 + b00, c10 + d00, a11 + b01, c11 + d01  # t_1
+            vf[q + s4] = e0 - e1
+            vf[q + s5] = o0 + e1
+            vf[q + s6] = e1 - o0
+            vf[q + s7] = o0 - o1
+            e0, e1, o0, o1 = b00 - a10, d00 - c10, b01 - a11, d01 - c11  # t_2
+            vf[q + s8] = e0 - e1
+            vf[q + s9] = o0 + e1
+            vf[q + s10] = e1 - o0
+            vf[q + s11] = o0 - o1
+            e0, e1, o0, o1 = a10 - b10, c10 - d10, a11 - b11, c11 - d11  # t_3
+            vf[q + s12] = e0 - e1
+            vf[q + s13] = o0 + e1
+            vf[q + s14] = e1 - o0
+            vf[q + s15] = o0 - o1
 
 
 @jit.compiled
