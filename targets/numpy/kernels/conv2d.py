@@ -485,8 +485,8 @@ class Conv2dPlan:
         np.matmul(self.weights, v[:, :c * cols].reshape(16, c, cols), out=prod[:, :m * cols].reshape(16, m, cols))
         code = self.act_code if fuse else 0
         dst = out if out.flags.c_contiguous else ctx.scratch("winograd-out", out.shape, out.dtype)
-        rows = ctx.scratch("winograd-rows", (4 * tw,), out.dtype)
-        transform_out(prod, self.bias.reshape(m), dst, rows, th, tw, code, self.act_params)
+        tiles = ctx.scratch("winograd-tiles", (4 * cols,), out.dtype)
+        transform_out(prod, self.bias.reshape(m), dst, tiles, th, tw, code, self.act_params)
         if dst is not out:
             np.copyto(out, dst)
         return code != 0

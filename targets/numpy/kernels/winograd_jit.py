@@ -12,7 +12,8 @@ The numpy transforms take a dozen memory-bound passes each; these loops take one
   output planes each (loops per row of tiles are short: 5-20 tiles; one loop writing all 16 planes
   ran slower than those). The last tile of each row is then redone from the phases' edge columns.
 * :func:`winograd_output`: P (16, M, th * tw) -> out (M, Ho, Wo): ``A^T m A`` per tile, the bias,
-  and a Relu or Clip in the same pass (other activations: the caller's epilogue).
+  and a Relu or Clip, per channel one loop over all tiles and an interleaving store (other
+  activations: the caller's epilogue).
 
 Plans validate shapes and contiguity before calling: the loops run without bounds checks. Indices of
 the inner loops are unsigned (numba's wraparound of a negative signed index blocks vectorization).
@@ -184,63 +185,67 @@ def winograd_input(x, v, split, th, tw, top, left):  # pragma: no cover - numba 
 
 
 @jit.compiled
-def winograd_output(p, bias, out, rowbuf, th, tw, act, params):  # pragma: no cover - numba compiles it
+def winograd_output(p, bias, out, tiles, th, tw, act, params):  # pragma: no cover - numba compiles it
     """``A^T m A`` of every tile plus the bias: p (16, S) -> out (M, Ho, Wo), both C-contiguous; the first
     M * th * tw elements of each of the 16 planes are its (M, th * tw) matrix (S: :func:`plane_stride`).
 
-    ``bias``: (M,) in out's dtype (zeros when the node has none); ``rowbuf``: at least 4 * tw elements
-    (two output rows of 2 * tw); ``act``: :data:`STORE_ACTIVATIONS` code or 0; ``params``: out's dtype,
-    Clip's (min, max) and 0.
+    Per output channel, one loop over all tiles writes their 2x2 outputs (bias added, then the Relu or
+    Clip) into four planes of ``tiles`` (at least 4 * th * tw elements), which are then interleaved into
+    the output rows (cropping an odd last row or column). ``bias``: (M,) in out's dtype (zeros when the
+    node has none); ``act``: :data:`STORE_ACTIVATIONS` code or 0; ``params``: out's dtype, Clip's (min,
+    max) and 0.
     """
     m_out, ho, wo = out.shape
     pf = p.reshape(-1)
     of = out.reshape(-1)
     ntiles = th * tw
-    utw = np.uint64(tw)
-    uwo = np.uint64(wo)
-    w2 = np.uint64(2 * tw)
-    u1 = np.uint64(1)
-    # flat offsets of the 16 transformed products of one tile (plane stride at least m_out * ntiles)
+    ul = np.uint64(ntiles)
     n = p.shape[1]
     s1, s2, s3, s4, s5 = np.uint64(n), np.uint64(2 * n), np.uint64(3 * n), np.uint64(4 * n), np.uint64(5 * n)
     s6, s7, s8, s9, s10 = np.uint64(6 * n), np.uint64(7 * n), np.uint64(8 * n), np.uint64(9 * n), np.uint64(10 * n)
     s11, s12, s13 = np.uint64(11 * n), np.uint64(12 * n), np.uint64(13 * n)
     s14, s15 = np.uint64(14 * n), np.uint64(15 * n)
+    t1, t2, t3 = ul, ul + ul, ul + ul + ul
     lo, hi, zero = params[0], params[1], params[2]
+    half = wo // 2  # output column pairs of a row; an odd last column comes from y00 / y10 alone
+    uh = np.uint64(half)
+    odd = wo % 2 == 1
     for m in range(m_out):
         b = bias[m]
+        base = np.uint64(m * ntiles)
+        for f in range(ul):  # every tile: its 2x2 outputs into four planes of ``tiles``
+            q = base + f
+            a0 = pf[q] + pf[q + s4] + pf[q + s8]
+            a1 = pf[q + s1] + pf[q + s5] + pf[q + s9]
+            a2 = pf[q + s2] + pf[q + s6] + pf[q + s10]
+            a3 = pf[q + s3] + pf[q + s7] + pf[q + s11]
+            c0 = pf[q + s4] - pf[q + s8] - pf[q + s12]
+            c1 = pf[q + s5] - pf[q + s9] - pf[q + s13]
+            c2 = pf[q + s6] - pf[q + s10] - pf[q + s14]
+            c3 = pf[q + s7] - pf[q + s11] - pf[q + s15]
+            tiles[f] = a0 + a1 + a2 + b
+            tiles[t1 + f] = a1 - a2 - a3 + b
+            tiles[t2 + f] = c0 + c1 + c2 + b
+            tiles[t3 + f] = c1 - c2 - c3 + b
+        if act == 1:  # Relu (NaN stays NaN, as np.maximum)
+            for f in range(ul + t3):
+                v = tiles[f]
+                tiles[f] = zero if v < zero else v
+        elif act == 2:  # Clip(lo, hi), NaN kept
+            for f in range(ul + t3):
+                v = tiles[f]
+                v = lo if v < lo else v
+                tiles[f] = hi if v > hi else v
         for ty in range(th):
-            base = np.uint64(m * ntiles + ty * tw)
-            for k in range(utw):
-                q = base + k
-                # s0_j = m0j + m1j + m2j, s1_j = m1j - m2j - m3j (rows of A^T m), then the columns
-                a0 = pf[q] + pf[q + s4] + pf[q + s8]
-                a1 = pf[q + s1] + pf[q + s5] + pf[q + s9]
-                a2 = pf[q + s2] + pf[q + s6] + pf[q + s10]
-                a3 = pf[q + s3] + pf[q + s7] + pf[q + s11]
-                c0 = pf[q + s4] - pf[q + s8] - pf[q + s12]
-                c1 = pf[q + s5] - pf[q + s9] - pf[q + s13]
-                c2 = pf[q + s6] - pf[q + s10] - pf[q + s14]
-                c3 = pf[q + s7] - pf[q + s11] - pf[q + s15]
-                rowbuf[k + k] = a0 + a1 + a2 + b
-                rowbuf[k + k + u1] = a1 - a2 - a3 + b
-                rowbuf[w2 + k + k] = c0 + c1 + c2 + b
-                rowbuf[w2 + k + k + u1] = c1 - c2 - c3 + b
             for r in range(2):
                 oy = 2 * ty + r
                 if oy >= ho:
                     break
                 dst = np.uint64((m * ho + oy) * wo)
-                src = np.uint64(r) * w2
-                if act == 0:
-                    for j in range(uwo):
-                        of[dst + j] = rowbuf[src + j]
-                elif act == 1:  # Relu (NaN stays NaN, as np.maximum)
-                    for j in range(uwo):
-                        val = rowbuf[src + j]
-                        of[dst + j] = zero if val < zero else val
-                else:  # Clip(lo, hi), NaN kept
-                    for j in range(uwo):
-                        val = rowbuf[src + j]
-                        val = lo if val < lo else val
-                        of[dst + j] = hi if val > hi else val
+                ev = np.uint64(ty * tw) + (t2 if r == 1 else np.uint64(0))
+                ov = ev + t1
+                for k in range(uh):
+                    of[dst + k + k] = tiles[ev + k]
+                    of[dst + k + k + np.uint64(1)] = tiles[ov + k]
+                if odd:
+                    of[dst + uh + uh] = tiles[ev + uh]

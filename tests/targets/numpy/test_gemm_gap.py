@@ -172,9 +172,9 @@ def test_winograd_transforms_against_hand_computed_direct_sum(h, w, pads):
               out=prod[:, :m * th * tw].reshape(16, m, th * tw))
     out = np.empty((m, ho, wo), np.float32)
     params = np.zeros(3, np.float32)
-    winograd_jit.winograd_output(prod, b, out, np.empty(4 * tw, np.float32), th, tw, 0, params)
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 0, params)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
-    winograd_jit.winograd_output(prod, b, out, np.empty(4 * tw, np.float32), th, tw, 1, params)
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 1, params)
     np.testing.assert_allclose(out, np.maximum(want, 0), rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
