@@ -208,17 +208,14 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
                         poly[j] = one + r * (one + r * (c2 + r * (c3 + r * (c4 + r * (c5 + r * (c6 + r * c7))))))
                         pow2[j] = (np.int32(nf) + np.int32(127)) << np.int32(23)
                     for j in range(un):
+                        v = acc[j]
                         e = poly[j] * pow2f[j]
-                        poly[j] = inf if -acc[j] > hi_exp else e
+                        e = inf if -v > hi_exp else e
+                        acc[j] = (v if act == 4 else one) / (one + e)
                 else:
                     for j in range(un):
-                        poly[j] = np.exp(-acc[j])
-                if act == 4:
-                    for j in range(un):
-                        acc[j] = acc[j] / (one + poly[j])
-                else:
-                    for j in range(un):
-                        acc[j] = one / (one + poly[j])
+                        v = acc[j]
+                        acc[j] = (v if act == 4 else one) / (one + np.exp(-v))
             elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
                 for j in range(un):
                     v = acc[j]
