@@ -306,3 +306,21 @@ def test_pointwise_conv_with_an_activation_keeps_the_pointwise_path(monkeypatch)
     assert _paths(art) == ["pointwise"]
     x = rng.standard_normal((1, 32, 1, 1)).astype(np.float32)
     np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_shape_depthwise_plans_per_shape(monkeypatch):
+    """A symbolic batch and size (DeferredConv): each concrete shape gets its own compiled depthwise plan."""
+    from targets.numpy.kernels.conv2d import DeferredConv
+
+    model = _model(5, (9, 9), 3, 2, 1, (1, 1, 1, 1), 1, act="Relu")
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    (state,) = [s.state for s in art.program.steps if isinstance(s.state, DeferredConv)]
+    rng = np.random.default_rng(12)
+    for shape in ((1, 5, 9, 9), (3, 5, 12, 9), (1, 5, 9, 9)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5,
+                                   atol=_bound(model, x))
+    assert sorted(p.path for p in state._plans.values()) == ["depthwise", "depthwise"]
