@@ -324,3 +324,24 @@ def test_dynamic_shape_depthwise_plans_per_shape(monkeypatch):
         np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5,
                                    atol=_bound(model, x))
     assert sorted(p.path for p in state._plans.values()) == ["depthwise", "depthwise"]
+
+
+@pytest.mark.parametrize("kernel, strides, dilations, pads", [
+    ((5, 3), (1, 2), (1, 1), (2, 1, 2, 1)),
+    ((3, 5), (2, 1), (2, 1), (1, 2, 2, 2)),
+    ((1, 7), (1, 3), (1, 1), (0, 3, 0, 3)),
+])
+def test_anisotropic_depthwise_matches_onnxruntime(kernel, strides, dilations, pads, monkeypatch):
+    rng = np.random.default_rng(13)
+    c = 6
+    w = rng.standard_normal((c, 1, *kernel)).astype(np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=list(kernel), strides=list(strides),
+                            dilations=list(dilations), pads=list(pads), group=c)
+    g = helper.make_graph([node], "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, c, 13, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.standard_normal((2, c, 13, 16)).astype(np.float32)
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["depthwise"]
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
