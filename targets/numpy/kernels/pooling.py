@@ -8,9 +8,9 @@ over shifted strided views per axis (``2 * (k - 1)`` for a 2-D k x k window inst
 window position lies inside it. Where the rows line up, an axis runs as ops over whole
 flattened arrays and only the border outputs are recomputed (:func:`combine_axis_flat`).
 LRN's channel windows use the same helpers. A 2-D float32/float64 MaxPool on a static shape takes the
-compiled kernel of :mod:`.pool_jit` when numba is available (one pass over the unpadded input; not
-for rows narrower than 32 on inputs above 2^16 elements, where the numpy paths are faster). Without
-it, a float MaxPool on a small static map (up to ``SMALL_POOL_MAX_ELEMENTS``) takes :class:`SmallMaxPool`: fewer numpy calls (the
+compiled kernels of :mod:`.pool_jit` when numba is available (no padded copy of the input; not for
+narrow rows with padded windows on inputs above 2^16 elements, where the numpy paths are faster).
+Without them, a float MaxPool on a small static map (up to ``SMALL_POOL_MAX_ELEMENTS``) takes :class:`SmallMaxPool`: fewer numpy calls (the
 input copied into a scratch with a lowest-value border where windows run past it, then
 ``k - 1`` maxima per axis over whole strided views), no border recomputation. The other
 pools fold over every tap's strided view of the padded input; the Python loop never runs
