@@ -1,10 +1,15 @@
-"""Numeric helpers shared by several kernel families: the compute dtype and the sigmoid."""
+"""Numeric helpers shared by several kernel families: the compute dtype, the sigmoid, and the name of the
+halved-SiLU epilogue (shared by the numpy and the compiled epilogues)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["compute_dtype", "sigmoid", "sigmoid_into"]
+__all__ = ["HALF_SILU", "compute_dtype", "sigmoid", "sigmoid_into"]
+
+#: a prepared convolution's SiLU epilogue when its weights and bias were halved at lowering (exact: a
+#: power of two): the output holds h = x / 2 and SiLU(x) = h (1 + tanh h) takes three passes, not four
+HALF_SILU = "SiLU(2h)"
 
 
 def compute_dtype(x: np.ndarray) -> np.dtype:

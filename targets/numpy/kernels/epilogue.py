@@ -19,7 +19,7 @@ from graphc.domains import GRAPHC_DOMAIN
 from graphc.errors import UnsupportedOpError
 
 from . import jit
-from ._numeric import sigmoid_into
+from ._numeric import HALF_SILU, sigmoid_into
 from .registry import OpContext
 
 __all__ = ["ACTIVATIONS", "GRAPHC_ACTIVATIONS", "HALF_SILU", "JIT_ACTIVATIONS", "JIT_MIN_ELEMENTS", "apply_activation",
@@ -41,11 +41,6 @@ GRAPHC_ACTIVATIONS: dict[str, tuple[float, ...]] = {
     "SiLU": (),
     "HardSwish": (1.0 / 6.0, 0.5),
 }
-
-
-#: a prepared convolution's SiLU epilogue when its weights and bias were halved at lowering (exact: a
-#: power of two): the output holds h = x / 2 and SiLU(x) = h (1 + tanh h) takes three passes, not four
-HALF_SILU = "SiLU(2h)"
 
 
 #: activations with a compiled one-pass float32 epilogue (:mod:`targets.numpy.kernels.epilogue_jit`, used

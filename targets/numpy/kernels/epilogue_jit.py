@@ -29,7 +29,7 @@ from numba.core import types
 from numba.extending import intrinsic, register_jitable
 
 from . import jit
-from .epilogue import HALF_SILU
+from ._numeric import HALF_SILU
 
 __all__ = ["ACTIVATIONS", "BIAS_NONE", "BIAS_ROWS", "BIAS_COLS", "activate", "channel_mean", "channel_scale", "kernel",
            "sigmoid32", "silu32"]
