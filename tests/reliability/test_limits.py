@@ -679,16 +679,25 @@ def _peak_of(fn):
         tracemalloc.stop()
 
 
-def test_a_convolutions_im2col_scratch_is_checked_against_the_budget():
-    """A 7x7 Conv over a 512x512 image of symbolic size: its 1 MiB output fits a 10 MiB budget, but the im2col
-    columns it builds (49 taps x ~259,000 columns, 50 MB) do not: a PlanError naming the node and the scratch
-    before it is allocated (the run used to allocate the 50 MB). A 64x64 image runs and matches a direct sum."""
+def _conv7x7_budget_model():
+    """A one-channel 7x7 Conv over an image of symbolic size, compiled for the numpy target with a 10 MiB budget."""
     g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "conv",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                           [helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 7, 7], np.ones(49, np.float32))])
-    art = graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
-                         memory_budget=10 << 20)
+    return graphc.compile(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), target="numpy",
+                          memory_budget=10 << 20)
+
+
+def test_a_convolutions_im2col_scratch_is_checked_against_the_budget(monkeypatch):
+    """A 7x7 Conv over a 512x512 image of symbolic size on the numpy im2col path (compiled convolutions off): its
+    1 MiB output fits a 10 MiB budget, but the im2col columns it builds (49 taps x ~259,000 columns, 50 MB) do
+    not: a PlanError naming the node and the scratch before it is allocated (the run used to allocate the 50 MB).
+    A 64x64 image runs and matches a direct sum."""
+    from targets.numpy.kernels import conv2d
+
+    monkeypatch.setattr(conv2d, "CONV_JIT", False)
+    art = _conv7x7_budget_model()
     small = np.arange(64 * 64, dtype=np.float32).reshape(1, 1, 64, 64) / 4096
     want = np.lib.stride_tricks.sliding_window_view(small[0, 0], (7, 7)).sum(axis=(2, 3))
     np.testing.assert_allclose(art.run({"x": small})["y"][0, 0], want, rtol=1e-5)
@@ -697,6 +706,22 @@ def test_a_convolutions_im2col_scratch_is_checked_against_the_budget():
     assert err is not None and "Conv node 'conv': its scratch 'conv-cols'" in str(err), err
     assert "over the memory budget of 10485760" in str(err)
     assert peak < 10 << 20, f"the refused run allocated {peak} bytes"
+
+
+def test_the_compiled_convolution_runs_that_image_within_the_budget():
+    """The same Conv where numba is available: the compiled one-channel (depthwise) loop builds no im2col
+    columns, so the 512x512 run fits the 10 MiB budget and gives the direct sum (49 at every position)."""
+    from targets.numpy.kernels import jit
+
+    if not jit.available():
+        pytest.skip("numba is not importable or GRAPHC_JIT=0: the numpy path is checked above")
+    art = _conv7x7_budget_model()
+    art.run({"x": np.ones((1, 1, 64, 64), np.float32)})  # numba compiles (Python objects tracemalloc counts)
+    x = np.ones((1, 1, 512, 512), np.float32)
+    err, peak = _peak_of(lambda: art.run({"x": x}))
+    assert err is None, err
+    assert peak < 10 << 20, f"the run allocated {peak} bytes"
+    np.testing.assert_array_equal(art.run({"x": x})["y"], np.full((1, 1, 506, 506), 49, np.float32))
 
 
 def test_a_fallback_nodes_output_is_predicted_and_checked_before_it_runs():
