@@ -86,7 +86,10 @@ def silu32(x: float) -> float:  # pragma: no cover - compiled into the kernels
 
 # One kernel per activation, each (y, bias, mode, p0, p1): y is a C-contiguous float32 (rows, n)
 # array activated in place after adding the bias by ``mode``. Separate loops per mode and activation
-# keep every inner loop branch-free, so LLVM vectorizes it.
+# keep every inner loop branch-free, so LLVM vectorizes it. Measured and not kept (96 x 12544 float32,
+# thread clock): one shared loop taking the activation as an integer code is 30-100x slower (LLVM does
+# not unswitch the code out of the loop: scalar code), and specializing it on a ``numba.literally`` code
+# costs about 8 ms of dispatch per call.
 
 @jit.compiled
 def _relu(y, bias, mode, p0, p1):  # pragma: no cover - numba compiles it
