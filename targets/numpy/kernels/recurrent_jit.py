@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from numba.core import types
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 
 from . import jit
 from .epilogue_jit import sigmoid32
@@ -52,6 +52,23 @@ def _sigmoid_compiled(x: Any) -> Any:
     return libm_sigmoid
 
 
+@register_jitable
+def _gemv_add(acc, vec, mat):  # pragma: no cover - compiled
+    """acc += vec @ mat: rows of ``mat`` scaled by ``vec[k]`` and summed (unit stride, vectorizes)."""
+    for k in range(vec.shape[0]):
+        vk = vec[k]
+        for j in range(acc.shape[0]):
+            acc[j] += vk * mat[k, j]
+
+
+@register_jitable
+def _carry(h, y_t):  # pragma: no cover - compiled
+    """The step's outputs become the next step's state: h[b] = y_t[b] for every batch row."""
+    for b in range(h.shape[0]):
+        for j in range(h.shape[1]):
+            h[b, j] = y_t[b, j]
+
+
 @jit.compiled
 def _lstm_seq(proj, rt, y, h, c, one, two):  # pragma: no cover - compiled
     """LSTM gates i, o, f (pre-scaled), candidate; ``h``/``c`` (batch, hidden) hold the start and end states."""
@@ -62,19 +79,14 @@ def _lstm_seq(proj, rt, y, h, c, one, two):  # pragma: no cover - compiled
         for b in range(batch):
             for j in range(gates):
                 g[j] = proj[t, b, j]
-            for k in range(hid):
-                hk = h[b, k]
-                for j in range(gates):
-                    g[j] += hk * rt[k, j]
+            _gemv_add(g, h[b], rt)
             for j in range(gates):
                 g[j] = _sigmoid(two * g[j])
             for j in range(hid):
                 cj = g[2 * hid + j] * c[b, j] + g[j] * (two * g[3 * hid + j] - one)
                 c[b, j] = cj
                 y[t, b, j] = g[hid + j] * (two * _sigmoid(two * cj) - one)
-        for b in range(batch):
-            for j in range(hid):
-                h[b, j] = y[t, b, j]
+        _carry(h, y[t])
 
 
 @jit.compiled
@@ -87,19 +99,14 @@ def _gru_lbr_seq(proj, rt, rb_n, y, h, one, two):  # pragma: no cover - compiled
         for b in range(batch):
             for j in range(gates):
                 g[j] = 0
-            for k in range(hid):
-                hk = h[b, k]
-                for j in range(gates):
-                    g[j] += hk * rt[k, j]
+            _gemv_add(g, h[b], rt)
             for j in range(2 * hid):
                 g[j] = _sigmoid(two * (g[j] + proj[t, b, j]))
             for j in range(hid):
                 n = proj[t, b, 2 * hid + j] + g[hid + j] * (g[2 * hid + j] + rb_n[j])
                 n = two * _sigmoid(two * n) - one
                 y[t, b, j] = n + g[j] * (h[b, j] - n)
-        for b in range(batch):
-            for j in range(hid):
-                h[b, j] = y[t, b, j]
+        _carry(h, y[t])
 
 
 @jit.compiled
@@ -113,10 +120,7 @@ def _gru_seq(proj, rt_zr, rt_n, y, h, one, two):  # pragma: no cover - compiled
         for b in range(batch):
             for j in range(2 * hid):
                 zr[j] = proj[t, b, j]
-            for k in range(hid):
-                hk = h[b, k]
-                for j in range(2 * hid):
-                    zr[j] += hk * rt_zr[k, j]
+            _gemv_add(zr, h[b], rt_zr)
             for j in range(2 * hid):
                 zr[j] = _sigmoid(two * zr[j])
             for j in range(hid):
@@ -128,9 +132,7 @@ def _gru_seq(proj, rt_zr, rt_n, y, h, one, two):  # pragma: no cover - compiled
             for j in range(hid):
                 nj = two * _sigmoid(two * n[j]) - one
                 y[t, b, j] = nj + zr[j] * (h[b, j] - nj)
-        for b in range(batch):
-            for j in range(hid):
-                h[b, j] = y[t, b, j]
+        _carry(h, y[t])
 
 
 @jit.compiled
@@ -142,15 +144,10 @@ def _rnn_seq(proj, rt, y, h, one, two):  # pragma: no cover - compiled
         for b in range(batch):
             for j in range(hid):
                 g[j] = proj[t, b, j]
-            for k in range(hid):
-                hk = h[b, k]
-                for j in range(hid):
-                    g[j] += hk * rt[k, j]
+            _gemv_add(g, h[b], rt)
             for j in range(hid):
                 y[t, b, j] = two * _sigmoid(two * g[j]) - one
-        for b in range(batch):
-            for j in range(hid):
-                h[b, j] = y[t, b, j]
+        _carry(h, y[t])
 
 
 def _constants(proj: np.ndarray) -> tuple[Any, Any]:
