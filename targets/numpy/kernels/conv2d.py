@@ -106,6 +106,11 @@ MAX_PHASES = 16
 #: phase buffers up to this size are private to their geometry and zeroed once (smaller maps are bound by
 #: numpy's per-call cost, and zeroing the borders took three calls per phase); larger ones are shared scratch
 ZEROED_PHASES_MAX_BYTES = 1 << 18
+#: float32 depthwise convs at strides up to 2 with at most this many output pixels run channel-blocked
+#: (:mod:`targets.numpy.kernels.depthwise_jit`): measured per shape on mobilenetv2/v3 and efficientnet_b0,
+#: every 7x7 output took 0.61-0.98 of the plane loop's time, 14x14 outputs 0.97-1.8 (the pack and unpack
+#: transposes cost more than the blocked loop saves there)
+DW_BLOCKED_MAX_PIXELS = 64
 #: the compiled ``depthwise`` and ``small`` paths are chosen when jit.available() (tools/bench_depthwise.py
 #: patches this to time them against the numpy paths with every other compiled kernel kept)
 CONV_JIT = True
@@ -177,6 +182,8 @@ class Conv2dPlan:
     epilogue: Any = None
     padded_len: int = 0  # depthwise path: elements of its zero-padded plane buffer; small path: its patch matrix
     acc_len: int = 0  # depthwise path: elements of its accumulator (an output row or plane)
+    #: depthwise path: the channel-blocked loop (weights (C/16, KH, KW, 16), bias padded to the blocks)
+    blocked: bool = False
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -747,6 +754,14 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
                                            geo.pads_begin[0], geo.pads_begin[1])
     plan.acc_len = conv_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
                                             geo.pads_begin[1])
+    if w.dtype == np.float32 and max(geo.strides) <= 2 and out_shape[2] * out_shape[3] <= DW_BLOCKED_MAX_PIXELS:
+        from . import depthwise_jit  # imports numba: only once jit.available() said True
+
+        plan.blocked = True
+        plan.weights, plan.bias = depthwise_jit.pack_weights(plan.weights, bias)
+        plan.compiled = depthwise_jit.depthwise_blocked.dispatcher()
+        plan.padded_len, plan.acc_len = depthwise_jit.block_buffer_sizes(
+            x_shape, out_shape, geo.kernel, geo.strides, geo.dilations, geo.pads_begin[0], geo.pads_begin[1])
     return plan
 
 

@@ -1,0 +1,249 @@
+"""Channel-blocked compiled depthwise convolution (float32, strides 1 and 2) for small maps.
+
+:func:`depthwise_blocked` runs a depthwise convolution with its whole epilogue over blocks of
+:data:`LANES` channels: per block, the input planes are packed into one zero-padded
+(rows, cols, LANES) buffer (at stride 2 split into its four row/column phases), so an output pixel's
+LANES channels are ``kh * kw`` multiply-adds over contiguous LANES-float vectors (the weights are
+prepacked as (blocks, kh, kw, LANES)), with no wasted columns and no per-row remainders. Bias, the
+residual and the activation run over the block, then the store unpacks it into the NCHW output.
+On 7x7 and 14x14 maps this beats the plane-by-plane loop of
+:func:`targets.numpy.kernels.conv_jit.depthwise_conv`, whose rows of 7-14 elements run mostly in
+vector remainders; on large maps the plane loop wins (the pack and unpack transposes cost more
+than they save): :mod:`targets.numpy.kernels.conv2d` picks per shape (``DW_BLOCKED_MAX_PIXELS``).
+
+SiLU and Sigmoid use :func:`targets.numpy.kernels.epilogue_jit.sigmoid32` (vectorizable exp).
+This module imports numba: import it only after :func:`targets.numpy.kernels.jit.available`.
+Plans validate shapes before calling: the loops run without bounds checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import jit
+from .epilogue_jit import sigmoid32, silu32
+
+__all__ = ["LANES", "block_buffer_sizes", "depthwise_blocked", "pack_weights"]
+
+#: channels per block (one AVX-512 vector of float32)
+LANES = 16
+_UL = np.uint64(LANES)  # a compile-time constant in the kernel: its lane loops unroll fully
+
+
+def _phase_layout(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                  strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> tuple[int, int]:
+    """(rows, cols) of one stride phase of the zero-padded plane (every tap's reach)."""
+    (h, w), (ho, wo) = x_shape[2:], out_shape[2:]
+    hp = max(h + top, (ho - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1)
+    wp = max(w + left, (wo - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1)
+    return -(-hp // strides[0]), -(-wp // strides[1])
+
+
+def block_buffer_sizes(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                       strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> tuple[int, int]:
+    """Elements of :func:`depthwise_blocked`'s ``padded`` buffer (one block's padded phases) and of its
+    ``acc`` buffer (one block's output pixels)."""
+    hq, wq = _phase_layout(x_shape, out_shape, kernel, strides, dilations, top, left)
+    return strides[0] * strides[1] * hq * wq * LANES, out_shape[2] * out_shape[3] * LANES
+
+
+def pack_weights(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C, KH, KW) weights and (C,) bias -> (blocks, KH, KW, LANES) and (blocks * LANES,), zero tail lanes."""
+    c, kh, kw = w.shape
+    blocks = -(-c // LANES)
+    wb = np.zeros((blocks * LANES, kh, kw), w.dtype)
+    wb[:c] = w
+    bb = np.zeros(blocks * LANES, w.dtype)
+    bb[:c] = b
+    return np.ascontiguousarray(wb.reshape(blocks, LANES, kh, kw).transpose(0, 2, 3, 1)), bb
+
+
+@jit.compiled
+def depthwise_blocked(x, wb, bb, z, out, acc, padded, geometry, act, params):  # pragma: no cover - numba compiles it
+    """Depthwise convolution of float32 ``x`` (N, C, H, W) into ``out`` (N, C, Ho, Wo), both C-contiguous.
+
+    ``wb``, ``bb``: :func:`pack_weights`; ``z``: the residual (``out``'s shape), added when ``geometry[6]``
+    is 1; ``acc``, ``padded``: buffers of :func:`block_buffer_sizes` elements; ``geometry``: int64
+    (stride h, stride w (1 or 2), dilation h, dilation w, pad top, pad left, has z); ``act``:
+    :data:`targets.numpy.kernels.conv_jit.ACTIVATION_CODES` value or 0; ``params``: float32 (the two
+    activation parameters, 0, 1).
+    """
+    n_img, chans, h, wd = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    blocks, kh, kw = wb.shape[0], wb.shape[1], wb.shape[2]
+    sh, sw, dh, dw, top, left, has_z = (geometry[0], geometry[1], geometry[2], geometry[3], geometry[4],
+                                        geometry[5], geometry[6])
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    zf = z.reshape(-1)
+    wf = wb.reshape(-1)
+    p0, p1, zero, one = params[0], params[1], params[2], params[3]
+    lanes = LANES
+    ul = _UL
+    hp = max(h + top, (ho - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
+    hq = (hp + sh - 1) // sh
+    wq = (wp + sw - 1) // sw
+    phase_len = hq * wq
+    npix = ho * wo
+    for i in range(padded.size):  # borders stay zero: every block writes the same interior positions
+        padded[i] = zero
+    # tap (ki, kj) of output (oy, ox) is pixel (oy * wq + ox) * lanes + tap[ki, kj] of the phased buffer
+    tap = np.empty((kh, kw), np.uint64)
+    for ki in range(kh):
+        for kj in range(kw):
+            r, q = ki * dh, kj * dw
+            tap[ki, kj] = np.uint64((((r % sh) * sw + q % sw) * phase_len + (r // sh) * wq + q // sw) * lanes)
+    # per input column: its flat pixel offset in the phased buffer (row part added per row)
+    col_off = np.empty(wd, np.uint64)
+    for ix in range(wd):
+        pc = ix + left
+        col_off[ix] = np.uint64(((pc % sw) * phase_len + pc // sw) * lanes)
+    for img in range(n_img):
+        for blk in range(blocks):
+            c0 = blk * lanes
+            nl = min(lanes, chans - c0)
+            # pack: the block's planes into (phase, rows, cols, lanes)
+            hw = np.uint64(h * wd)
+            for iy in range(h):
+                pr = iy + top
+                rbase = np.uint64((((pr % sh) * sw) * phase_len + (pr // sh) * wq) * lanes)
+                if nl == lanes:  # pixel by pixel: 16 strided loads, one contiguous store (faster)
+                    src = np.uint64(((img * chans + c0) * h + iy) * wd)
+                    for ix in range(np.uint64(wd)):
+                        d = rbase + col_off[ix]
+                        s = src + ix
+                        for l in range(ul):
+                            padded[d + l] = xf[s + l * hw]
+                else:
+                    for l in range(nl):
+                        src = np.uint64(((img * chans + c0 + l) * h + iy) * wd)
+                        ul_ = np.uint64(l)
+                        for ix in range(np.uint64(wd)):
+                            padded[rbase + col_off[ix] + ul_] = xf[src + ix]
+            wblk = blk * kh * kw * lanes
+            uc0 = np.uint64(c0)
+            uw = np.uint64(wblk)
+            if kh == 3 and kw == 3:  # whole kernel per pixel, bias included: acc written once
+                t0, t1, t2, t3, t4, t5, t6, t7, t8 = tap[0, 0], tap[0, 1], tap[0, 2], tap[1, 0], tap[1, 1], tap[1, 2], tap[2, 0], tap[2, 1], tap[2, 2]
+                for oy in range(ho):
+                    for ox in range(np.uint64(wo)):
+                        a = np.uint64(oy * wo * lanes) + ox * ul
+                        q = np.uint64(oy * wq * lanes) + ox * ul
+                        for l in range(ul):
+                            wl = uw + l
+                            acc[a + l] = (bb[uc0 + l]
+                                          + wf[wl + np.uint64(0)] * padded[q + t0 + l]
+                                          + wf[wl + np.uint64(16)] * padded[q + t1 + l]
+                                          + wf[wl + np.uint64(32)] * padded[q + t2 + l]
+                                          + wf[wl + np.uint64(48)] * padded[q + t3 + l]
+                                          + wf[wl + np.uint64(64)] * padded[q + t4 + l]
+                                          + wf[wl + np.uint64(80)] * padded[q + t5 + l]
+                                          + wf[wl + np.uint64(96)] * padded[q + t6 + l]
+                                          + wf[wl + np.uint64(112)] * padded[q + t7 + l]
+                                          + wf[wl + np.uint64(128)] * padded[q + t8 + l])
+            elif kh == 5 and kw == 5:  # whole kernel per pixel, bias included: acc written once
+                t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24 = tap[0, 0], tap[0, 1], tap[0, 2], tap[0, 3], tap[0, 4], tap[1, 0], tap[1, 1], tap[1, 2], tap[1, 3], tap[1, 4], tap[2, 0], tap[2, 1], tap[2, 2], tap[2, 3], tap[2, 4], tap[3, 0], tap[3, 1], tap[3, 2], tap[3, 3], tap[3, 4], tap[4, 0], tap[4, 1], tap[4, 2], tap[4, 3], tap[4, 4]
+                for oy in range(ho):
+                    for ox in range(np.uint64(wo)):
+                        a = np.uint64(oy * wo * lanes) + ox * ul
+                        q = np.uint64(oy * wq * lanes) + ox * ul
+                        for l in range(ul):
+                            wl = uw + l
+                            acc[a + l] = (bb[uc0 + l]
+                                          + wf[wl + np.uint64(0)] * padded[q + t0 + l]
+                                          + wf[wl + np.uint64(16)] * padded[q + t1 + l]
+                                          + wf[wl + np.uint64(32)] * padded[q + t2 + l]
+                                          + wf[wl + np.uint64(48)] * padded[q + t3 + l]
+                                          + wf[wl + np.uint64(64)] * padded[q + t4 + l]
+                                          + wf[wl + np.uint64(80)] * padded[q + t5 + l]
+                                          + wf[wl + np.uint64(96)] * padded[q + t6 + l]
+                                          + wf[wl + np.uint64(112)] * padded[q + t7 + l]
+                                          + wf[wl + np.uint64(128)] * padded[q + t8 + l]
+                                          + wf[wl + np.uint64(144)] * padded[q + t9 + l]
+                                          + wf[wl + np.uint64(160)] * padded[q + t10 + l]
+                                          + wf[wl + np.uint64(176)] * padded[q + t11 + l]
+                                          + wf[wl + np.uint64(192)] * padded[q + t12 + l]
+                                          + wf[wl + np.uint64(208)] * padded[q + t13 + l]
+                                          + wf[wl + np.uint64(224)] * padded[q + t14 + l]
+                                          + wf[wl + np.uint64(240)] * padded[q + t15 + l]
+                                          + wf[wl + np.uint64(256)] * padded[q + t16 + l]
+                                          + wf[wl + np.uint64(272)] * padded[q + t17 + l]
+                                          + wf[wl + np.uint64(288)] * padded[q + t18 + l]
+                                          + wf[wl + np.uint64(304)] * padded[q + t19 + l]
+                                          + wf[wl + np.uint64(320)] * padded[q + t20 + l]
+                                          + wf[wl + np.uint64(336)] * padded[q + t21 + l]
+                                          + wf[wl + np.uint64(352)] * padded[q + t22 + l]
+                                          + wf[wl + np.uint64(368)] * padded[q + t23 + l]
+                                          + wf[wl + np.uint64(384)] * padded[q + t24 + l])
+            else:  # other kernels: per tap, accumulating in acc
+                for p in range(np.uint64(npix)):  # bias first
+                    for l in range(ul):
+                        acc[p * ul + l] = bb[uc0 + l]
+                for oy in range(ho):
+                    arow = np.uint64(oy * wo * lanes)
+                    prow = np.uint64(oy * wq * lanes)
+                    for ki in range(kh):
+                        wr = np.uint64(wblk + ki * kw * lanes)
+                        for kj in range(kw):
+                            s0 = prow + tap[ki, kj]
+                            wk = wr + np.uint64(kj * lanes)
+                            for ox in range(np.uint64(wo)):
+                                a = arow + ox * ul
+                                q = ox * ul
+                                for l in range(ul):
+                                    acc[a + l] += wf[wk + l] * padded[s0 + q + l]
+            obase = (img * chans + c0) * npix
+            if has_z:
+                for l in range(nl):
+                    zb = np.uint64(obase + l * npix)
+                    ul_ = np.uint64(l)
+                    for p in range(np.uint64(npix)):
+                        acc[p * ul + ul_] += zf[zb + p]
+            un = np.uint64(npix * lanes)
+            if act == 1:  # Relu (NaN stays NaN, as np.maximum)
+                for j in range(un):
+                    v = acc[j]
+                    acc[j] = zero if v < zero else v
+            elif act == 2:  # Clip(p0, p1)
+                for j in range(un):
+                    v = acc[j]
+                    v = p0 if v < p0 else v
+                    acc[j] = p1 if v > p1 else v
+            elif act == 3:  # LeakyRelu(alpha = p0)
+                for j in range(un):
+                    v = acc[j]
+                    acc[j] = v * p0 if v < zero else v
+            elif act == 4:  # SiLU
+                for j in range(un):
+                    acc[j] = silu32(acc[j])
+            elif act == 7:  # Sigmoid
+                for j in range(un):
+                    acc[j] = sigmoid32(acc[j])
+            elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
+                for j in range(un):
+                    v = acc[j]
+                    t = v * p0 + p1
+                    t = zero if t < zero else t
+                    t = one if t > one else t
+                    acc[j] = v * t
+            elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
+                for j in range(un):
+                    t = acc[j] * p0 + p1
+                    t = zero if t < zero else t
+                    acc[j] = one if t > one else t
+            elif act == 8:  # Tanh
+                for j in range(un):
+                    acc[j] = np.tanh(acc[j])
+            unpix = np.uint64(npix)
+            if nl == lanes:  # unpack into the block's NCHW planes, pixel by pixel
+                ob = np.uint64(obase)
+                for p in range(unpix):
+                    for l in range(ul):
+                        of[ob + l * unpix + p] = acc[p * ul + l]
+            else:  # the tail block: its valid lanes
+                for l in range(nl):
+                    ob = np.uint64(obase + l * npix)
+                    ul_ = np.uint64(l)
+                    for p in range(unpix):
+                        of[ob + p] = acc[p * ul + ul_]
