@@ -50,6 +50,12 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   compiled call; the numpy paths cost several µs of per-call overhead on such maps, e.g. MTCNN's
   12x12 P-Net). Residual and activation follow as on the other paths.
 
+* ``stem``: one group, at most ``STEM_MAX_CHANNELS`` input and ``STEM_MAX_OUTPUTS`` output channels, strides
+  1 or 2, not 1x1, above ``SMALL_CONV_MAX_MACS``, compiled kernels available (the first conv of image models,
+  3 -> 16..64 channels): :func:`targets.numpy.kernels.stem_jit.stem_conv`, a direct convolution over the
+  zero-padded image split into its stride phases, four output channels per pass, bias and activation in the
+  store (im2col + GEMM had K = 27..147: a thin GEMM behind a copy K times the image).
+
 A 1-D convolution (N, C, L) is prepared as the 2-D one over a height-1 image (N, C, 1, L): the
 plan records the node's own shapes (:attr:`Conv2dPlan.node_shapes`) and the kernels run it on
 unit-height views, so audio front ends take the same prepared paths.
@@ -119,6 +125,12 @@ CONV_JIT = True
 #: slower compiled: 16 -> 19 us). Not 1x1 convs with an activation (squeeze-excitation convs on 1x1 maps):
 #: the pointwise GEMV with its compiled bias + activation pass was 1-2 us faster there
 SMALL_CONV_MAX_MACS = 1 << 17
+#: one-group convolutions with at most this many input channels, strides 1 or 2 take the compiled ``stem``
+#: path (:mod:`targets.numpy.kernels.stem_jit`) ...
+STEM_MAX_CHANNELS = 4
+#: ... when they have at most this many output channels (per output channel the direct loop reads the
+#: whole padded image again; a wide GEMM amortizes its im2col over more of them)
+STEM_MAX_OUTPUTS = 64
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -134,7 +146,7 @@ def winograd_weights(w: np.ndarray) -> np.ndarray:
 class Conv2dPlan:
     """How one 2-D Conv node runs for input shape ``x_shape`` (built once by :func:`prepare_conv`)."""
 
-    path: str  # "pointwise" | "patch" | "winograd" | "phase" | "depthwise"
+    path: str  # "pointwise" | "patch" | "winograd" | "phase" | "depthwise" | "small" | "stem"
     x_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     group: int
@@ -207,6 +219,8 @@ class Conv2dPlan:
             return self._depthwise(ctx, x, out, z, activation)
         if self.path == "small":
             self._small(ctx, x, out)
+        elif self.path == "stem":
+            done = self._stem(ctx, x, out, act is not None and z is None)
         elif self.path == "pointwise" and self.epilogue is not None and act is not None and out.flags.c_contiguous:
             assert self.bias is not None  # the epilogue is only prepared with one
             self._pointwise(ctx, x, out, bias=False)
@@ -293,6 +307,22 @@ class Conv2dPlan:
         self.compiled(x, self.weights, self.bias, dst, col, self.geometry)
         if dst is not out:
             np.copyto(out, dst)
+
+    def _stem(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """The compiled few-channel convolution (bias included; the activation too when ``fuse`` and the
+        store applies it: then True) into ``out``."""
+        assert self.geometry is not None and self.act_params is not None  # set by prepare_conv
+        if x.shape != self.x_shape or out.shape != self.out_shape:
+            raise ValueError(f"stem plan for {self.x_shape} -> {self.out_shape} called with {x.shape}")
+        x = np.ascontiguousarray(x)
+        dst = out if out.flags.c_contiguous else ctx.scratch("stem-out", out.shape, out.dtype)
+        padded = ctx.scratch(self.zeroed_key, (self.padded_len,), x.dtype, zero=True)
+        acc = ctx.scratch("stem-acc", (4, self.acc_len), x.dtype)
+        code = self.act_code if fuse and self.act_code > 0 else 0
+        self.compiled(x, self.weights, self.bias, dst, padded, acc, self.geometry, code, self.act_params)
+        if dst is not out:
+            np.copyto(out, dst)
+        return code > 0
 
     def _patch(self, ctx: OpContext, x: np.ndarray, out: np.ndarray) -> None:
         """Non-overlapping patches (kernel = stride): one rearranging copy, then one GEMM per image."""
@@ -720,6 +750,39 @@ def _small_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list
     return plan
 
 
+def _stem_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
+               x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
+    """The ``stem`` plan: (M', C, KH, KW) weights and an (M',) bias, M' = M rounded up to a multiple of 4
+    (zero rows; the bias zeros without one), the epilogue's code
+    (-1 when the compiled store does not apply the activation: the numpy epilogue follows)."""
+    from . import stem_jit  # imports numba: only once jit.available() said True
+
+    m, m4 = w.shape[0], -(-w.shape[0] // 4) * 4  # the kernel runs blocks of four output channels
+    t = w.dtype.type
+    bias = np.zeros(m4, w.dtype)
+    if b is not None:
+        bias[:m] = b.reshape(m)
+    weights = np.zeros((m4,) + w.shape[1:], w.dtype)
+    weights[:m] = w
+    params = list(activation[1][:2]) if activation is not None else []
+    params += [0.0] * (2 - len(params))
+    plan = Conv2dPlan("stem", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
+                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
+                      weights=weights, bias=bias, activation=activation)
+    plan.compiled = stem_jit.stem_conv.dispatcher()
+    rows = stem_jit.chunk_rows(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations, geo.pads_begin[1])
+    plan.geometry = np.array([*geo.strides, *geo.dilations, *geo.pads_begin, rows], np.int64)
+    code = conv_jit.activation_code(activation)
+    plan.act_code = code if code in stem_jit.FUSED_ACTIVATIONS[w.dtype.name] else (0 if code == 0 else -1)
+    plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
+    plan.padded_len = stem_jit.buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
+                                           geo.pads_begin[0], geo.pads_begin[1])
+    plan.acc_len = rows * stem_jit.row_pitch(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
+                                             geo.pads_begin[1])
+    plan.zeroed_key = ("stem-padded", x_shape, geo.kernel, geo.strides, geo.dilations, geo.pads_begin)
+    return plan
+
+
 def _pointwise_epilogue(activation: tuple[str, list[float]] | None, bias: np.ndarray | None,
                         dtype: np.dtype) -> Any:
     """The compiled bias + activation pass ``f(y, bias)`` of a pointwise plan (bias per row of y), or None."""
@@ -825,6 +888,9 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     compiled = CONV_JIT and w.dtype in (np.float32, np.float64) and jit.available()
     if compiled and group == c == m:
         return _depthwise_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
+    if compiled and group == 1 and c <= STEM_MAX_CHANNELS and m <= STEM_MAX_OUTPUTS and max(geo.strides) <= 2 \
+            and geo.kernel != (1, 1) and m * w[0].size * geo.out[0] * geo.out[1] > SMALL_CONV_MAX_MACS:
+        return _stem_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
     pointwise = geo.kernel == (1, 1) and not geo.padded
     if compiled and group == 1 and m * w[0].size * geo.out[0] * geo.out[1] <= SMALL_CONV_MAX_MACS \
             and not (pointwise and activation is not None):
