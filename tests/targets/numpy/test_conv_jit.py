@@ -1,4 +1,5 @@
-"""The compiled convolutions (kernels/conv_jit.py: ``depthwise`` and ``small`` plan paths) against onnxruntime.
+"""The compiled convolutions (kernels/conv_jit.py and depthwise_jit.py: ``depthwise`` and ``small`` plan paths) against
+onnxruntime; the depthwise plans in both variants (plane loop and channel-blocked, ``plan.blocked``).
 
 Every case runs twice: with compiled kernels (the plan must take the ``depthwise`` path) and with
 ``jit.ENABLED`` patched False (the numpy ``phase`` path); both must give onnxruntime's answer.
@@ -345,3 +346,93 @@ def test_anisotropic_depthwise_matches_onnxruntime(kernel, strides, dilations, p
     art = graphc.compile(model, "numpy", fallback=False)
     assert _paths(art) == ["depthwise"]
     np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- channel-blocked depthwise (depthwise_jit)
+BLOCKED_GEOMETRIES = {
+    # name: (channels, (h, w), kernel, stride, dilation, pads, batch): tail blocks (C % 16), several blocks
+    "c5-k3-s1": (5, (7, 7), 3, 1, 1, (1, 1, 1, 1), 2),
+    "c37-k5-s1": (37, (7, 9), 5, 1, 1, (2, 2, 2, 2), 1),
+    "c32-k5-s2": (32, (14, 13), 5, 2, 1, (2, 2, 2, 2), 2),
+    "c20-k3-s2-asym": (20, (12, 10), 3, 2, 1, (0, 1, 1, 0), 1),
+    "c17-k7-s1-dil2": (17, (9, 8), 7, 1, 2, (6, 5, 6, 7), 1),
+    "c16-k3-s2-dil2": (16, (13, 15), 3, 2, 2, (1, 2, 3, 0), 1),
+}
+
+
+def _variant(monkeypatch, variant):
+    """Force the plane (``conv_jit.depthwise_conv``) or the channel-blocked loop for every float32 shape."""
+    from targets.numpy.kernels import conv2d
+
+    monkeypatch.setattr(conv2d, "DW_BLOCKED_MAX_PIXELS", 1 << 30 if variant == "blocked" else 0)
+
+
+def _plan(art):
+    (plan,) = [s.state for s in art.program.steps if getattr(s.state, "path", None)]
+    return plan
+
+
+@pytest.mark.parametrize("variant", ["plane", "blocked"])
+@pytest.mark.parametrize("name", sorted(BLOCKED_GEOMETRIES))
+def test_depthwise_variants_match_onnxruntime(name, variant, monkeypatch):
+    c, hw, k, stride, dil, pads, n = BLOCKED_GEOMETRIES[name]
+    _variant(monkeypatch, variant)
+    model = _model(c, hw, k, stride, dil, pads, n, act="Clip", seed=7)
+    x = (2 * np.random.default_rng(8).standard_normal((n, c, *hw))).astype(np.float32)
+    art = _check(model, x, True, monkeypatch, "depthwise")
+    assert _plan(art).blocked == (variant == "blocked")
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_blocked_activations_match_onnxruntime(act, monkeypatch):
+    """Every fused epilogue on the block (SiLU/Sigmoid: epilogue_jit's vectorized exp), large magnitudes."""
+    _variant(monkeypatch, "blocked")
+    model = _model(19, (8, 8), 3, 1, 1, (1, 1, 1, 1), 1, act=act)
+    x = (12 * np.random.default_rng(9).standard_normal((1, 19, 8, 8))).astype(np.float32)
+    art = _check(model, x, True, monkeypatch, "depthwise")
+    plan = _plan(art)
+    assert plan.blocked and plan.activation is not None and plan.activation[0] == act and plan.act_code > 0
+
+
+def test_blocked_residual_relu_matches_onnxruntime(monkeypatch):
+    _variant(monkeypatch, "blocked")
+    model = _model(21, (7, 7), 5, 1, 1, (2, 2, 2, 2), 2, act="Relu", residual=True)
+    x = (3 * np.random.default_rng(10).standard_normal((2, 21, 7, 7))).astype(np.float32)
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    fused = [s for s in art.program.steps if s.op.op_type == "FusedConv"]
+    assert len(fused) == 1 and len(fused[0].op.inputs) == 4 and fused[0].state.blocked
+    want = ort_run(model, {"x": x})["y"]
+    for _ in range(2):
+        np.testing.assert_allclose(art.run({"x": x})["y"], want, rtol=1e-5, atol=_bound(model, x))
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("act", ["none", "Relu", "Clip", "SiLU", "HardSwish"])
+def test_blocked_non_finite_inputs_propagate_as_in_onnxruntime(act, value, monkeypatch):
+    _variant(monkeypatch, "blocked")
+    model = _model(18, (7, 7), 3, 1, 1, (1, 1, 1, 1), 1, act=act)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 18, 7, 7)).astype(np.float32)
+    x.reshape(-1)[rng.choice(x.size, 6, replace=False)] = value
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _plan(art).blocked
+    want, got = ort_run(model, {"x": x})["y"], art.run({"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("hw, stride, k, blocked", [
+    ((7, 7), 1, 5, True), ((14, 14), 2, 3, True), ((14, 14), 1, 3, False), ((7, 7), 3, 3, False),
+])
+def test_blocked_variant_is_chosen_by_output_pixels(hw, stride, k, blocked, monkeypatch):
+    """The default rule (conv2d.DW_BLOCKED_MAX_PIXELS): 7x7 outputs at strides up to 2 run blocked."""
+    monkeypatch.setattr(jit, "ENABLED", True)
+    model = _model(24, hw, k, stride, 1, (k // 2,) * 4)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _plan(art).blocked == blocked
+    x = np.random.default_rng(14).standard_normal((1, 24, *hw)).astype(np.float32)
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5,
+                               atol=_bound(model, x))
