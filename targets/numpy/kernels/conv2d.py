@@ -126,11 +126,12 @@ CONV_JIT = True
 #: the pointwise GEMV with its compiled bias + activation pass was 1-2 us faster there
 SMALL_CONV_MAX_MACS = 1 << 17
 #: one-group convolutions with at most this many input channels, strides 1 or 2 take the compiled ``stem``
-#: path (:mod:`targets.numpy.kernels.stem_jit`) ...
-STEM_MAX_CHANNELS = 4
-#: ... when they have at most this many output channels (per output channel the direct loop reads the
-#: whole padded image again; a wide GEMM amortizes its im2col over more of them)
-STEM_MAX_OUTPUTS = 64
+#: path (:mod:`targets.numpy.kernels.stem_jit`) ... (one process, thread clock, 3x3 + Relu vs the phase path:
+#: 8 -> 32 at 56x56 1.6x, at 112x112/2 1.9x; 16 -> 32 at 56x56 0.91x)
+STEM_MAX_CHANNELS = 8
+#: ... and at most this many output channels (measured up to 128: 3 -> 128 at 56x56 1.7x, 3 -> 96 3x3/2 at
+#: 224 1.7x, 3 -> 64 7x7/2 at 224 2.0x; beyond, the per-output passes over the image were not measured)
+STEM_MAX_OUTPUTS = 128
 
 # Winograd F(2x2, 3x3) matrices (Lavin & Gray): Y = A^T [(G g G^T) * (B^T d B)] A
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
