@@ -71,7 +71,7 @@ import numpy as np
 
 from graphc.ir import TensorType
 
-from . import blas, conv_jit, jit, winograd_jit
+from . import blas, conv1d_jit, conv_jit, jit, winograd_jit
 from ._window import conv_geometry
 from .epilogue import HALF_SILU, apply_activation, compiled_epilogue, fused_conv_activation, needs_scratch
 from .registry import OpContext
@@ -105,6 +105,13 @@ IMPLICIT_MIN_COLUMNS = 1024
 POINTWISE_EPILOGUE = True
 #: "wide rows" im2col is used when (computed columns / needed columns) is at most this
 WIDE_WASTE = 1.2
+#: one-group convolutions over a height-1 image (1-D convs) with at most this many output columns ...
+CONV1D_MAX_COLUMNS = 64
+#: ... and multiply-adds per image take the compiled ``conv1d`` path (thread clock, alone: a VAD's STFT
+#: 1->258 k256/128 on 3 frames 39 -> 8 us, its encoder's 129->128 k3 on 3 frames 31 -> 7 us; 40->64 k5 on
+#: 49 columns 25 us, half the small path's time). Not 1x1 convs with an activation: on squeeze-excitation
+#: convs (1x1 maps) the pointwise GEMV and its compiled epilogue were as fast or up to 1.4 us faster
+CONV1D_MAX_MACS = 1 << 20
 #: grouped im2col runs whole groups in blocks whose patch matrix is about this size (stays in L2)
 IM2COL_BLOCK_BYTES = 1 << 20
 #: the phase path splits the padded input into strides[0] * strides[1] images: at most this many
@@ -220,6 +227,8 @@ class Conv2dPlan:
             return self._depthwise(ctx, x, out, z, activation)
         if self.path == "small":
             self._small(ctx, x, out)
+        elif self.path == "conv1d":
+            done = self._conv1d(ctx, x, out, act is not None and z is None)
         elif self.path == "stem":
             done = self._stem(ctx, x, out, act is not None and z is None)
         elif self.path == "pointwise" and self.epilogue is not None and act is not None and out.flags.c_contiguous:
@@ -321,6 +330,21 @@ class Conv2dPlan:
         acc = ctx.scratch("stem-acc", (4, self.acc_len), x.dtype)
         code = self.act_code if fuse and self.act_code > 0 else 0
         self.compiled(x, self.weights, self.bias, dst, padded, acc, self.geometry, code, self.act_params)
+        if dst is not out:
+            np.copyto(out, dst)
+        return code > 0
+
+    def _conv1d(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """The compiled height-1 convolution (bias included; the activation too when ``fuse`` and the kernel
+        has it: then True) into ``out``."""
+        assert self.geometry is not None and self.act_params is not None  # set by prepare_conv
+        if x.shape != self.x_shape or out.shape != self.out_shape:
+            raise ValueError(f"conv1d plan for {self.x_shape} -> {self.out_shape} called with {x.shape}")
+        x = np.ascontiguousarray(x)
+        dst = out if out.flags.c_contiguous else ctx.scratch("conv1d-out", out.shape, out.dtype)
+        col = ctx.scratch("conv1d-col", (self.padded_len,), x.dtype)
+        code = self.act_code if fuse and self.act_code > 0 else 0
+        self.compiled(x, self.weights, self.bias, dst, col, self.geometry, code, self.act_params)
         if dst is not out:
             np.copyto(out, dst)
         return code > 0
@@ -784,6 +808,35 @@ def _stem_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[
     return plan
 
 
+def _conv1d_fits(x_shape: tuple[int, ...], w: np.ndarray, geo: Any) -> bool:
+    """True when a one-group convolution of ``x_shape`` (N, C, H, W) runs as the ``conv1d`` path: a height-1
+    image, a height-1 kernel without vertical padding, few output columns and multiply-adds (not a 1x1
+    kernel on a 1x1 map: the ``small`` and ``pointwise`` paths take those, as on every image model)."""
+    cols = geo.out[1]
+    return (x_shape[2] == 1 and geo.kernel[0] == 1 and (x_shape[3] > 1 or geo.kernel[1] > 1) and geo.pads_begin[0] == 0 and geo.pads_end[0] == 0
+            and geo.out[0] == 1 and cols <= CONV1D_MAX_COLUMNS and w.shape[0] * w[0].size * cols <= CONV1D_MAX_MACS)
+
+
+def _conv1d_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
+                 x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
+    """The ``conv1d`` plan: (M, C * KW) weights, an (M,) bias (zeros without one), the activation's code
+    (-1 when the kernel lacks it: the numpy epilogue follows)."""
+    m = w.shape[0]
+    t = w.dtype.type
+    bias = np.zeros(m, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m))
+    params = list(activation[1][:2]) if activation is not None else []
+    params += [0.0] * (2 - len(params))
+    plan = Conv2dPlan("conv1d", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
+                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
+                      weights=np.ascontiguousarray(w.reshape(m, -1)), bias=bias, activation=activation)
+    plan.compiled = conv1d_jit.conv1d_columns.dispatcher()
+    plan.geometry = np.array([geo.kernel[1], geo.strides[1], geo.dilations[1], geo.pads_begin[1]], np.int64)
+    plan.act_code = 0 if activation is None else conv1d_jit.ACTIVATIONS.get(activation[0], -1)
+    plan.act_params = np.array([t(params[0]), t(params[1])], w.dtype)
+    plan.padded_len = w[0].size * out_shape[3]  # the patch matrix, one row per output column
+    return plan
+
+
 def _pointwise_epilogue(activation: tuple[str, list[float]] | None, bias: np.ndarray | None,
                         dtype: np.dtype) -> Any:
     """The compiled bias + activation pass ``f(y, bias)`` of a pointwise plan (bias per row of y), or None."""
@@ -889,6 +942,9 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
     compiled = CONV_JIT and w.dtype in (np.float32, np.float64) and jit.available()
     if compiled and group == c == m:
         return _depthwise_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
+    if compiled and group == 1 and _conv1d_fits(tuple(shape), w, geo) \
+            and not (geo.kernel == (1, 1) and not geo.padded and activation is not None):
+        return _conv1d_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)
     if compiled and group == 1 and c <= STEM_MAX_CHANNELS and m <= STEM_MAX_OUTPUTS and max(geo.strides) <= 2 \
             and geo.kernel != (1, 1) and m * w[0].size * geo.out[0] * geo.out[1] > SMALL_CONV_MAX_MACS:
         return _stem_plan(w, b, activation, tuple(shape), (n, m) + geo.out, geo)

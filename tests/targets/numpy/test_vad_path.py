@@ -1,0 +1,154 @@
+"""The compiled ``conv1d`` path (targets/numpy/kernels/conv1d_jit.py; conv2d.CONV1D_*) of one-group 1-D
+convolutions with few output columns, as in a streaming VAD's STFT and encoder, against onnxruntime,
+with compiled kernels on (the path asserted) and off (the numpy paths)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import graphc
+from targets.numpy.kernels import jit
+from tests.oracle import ort_run
+
+pytestmark = pytest.mark.skipif(not jit.available(), reason="numba is not importable")
+
+#: name: (channels, length, out channels, kernel, stride, dilation, pads, batch)
+SHAPES = {
+    "stft": (1, 576, 258, 256, 128, 1, (0, 0), 1),
+    "enc0-same": (129, 3, 128, 3, 1, 1, (1, 1), 1),
+    "enc2-strided": (128, 3, 64, 3, 2, 1, (1, 1), 1),
+    "enc4-length2": (64, 2, 64, 3, 2, 1, (1, 1), 1),
+    "enc6-length1": (64, 1, 128, 3, 1, 1, (1, 1), 1),
+    "dilated-asym-pads": (5, 20, 7, 3, 2, 3, (4, 1), 2),
+    "pads-wider-than-input": (3, 2, 4, 5, 1, 1, (4, 3), 1),
+    "stride-over-kernel": (2, 40, 6, 4, 9, 1, (0, 2), 1),
+    "kws-like-49-columns": (40, 49, 64, 5, 1, 1, (2, 2), 1),
+}
+
+
+def _model(c, length, m, k, stride, dil, pads, n, act=None, bias=True, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    w = (rng.standard_normal((m, c, k)) / np.sqrt(c * k)).astype(dtype)
+    inits = [numpy_helper.from_array(w, "w")]
+    ins = ["x", "w"]
+    if bias:
+        inits.append(numpy_helper.from_array(rng.standard_normal(m).astype(dtype), "b"))
+        ins.append("b")
+    nodes = [helper.make_node("Conv", ins, ["c" if act else "y"], kernel_shape=[k], strides=[stride],
+                              dilations=[dil], pads=list(pads))]
+    if act:
+        nodes.append(helper.make_node(act[0], ["c"], ["y"], **act[1]))
+    g = helper.make_graph(nodes, "conv1d", [helper.make_tensor_value_info("x", elem, [n, c, length])],
+                          [helper.make_tensor_value_info("y", elem, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _paths(art):
+    return [s.state.path for s in art.program.steps if getattr(s.state, "path", None)]
+
+
+@pytest.mark.parametrize("jit_on", [True, False], ids=["jit", "numpy"])
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_conv1d_matches_onnxruntime(name, jit_on, monkeypatch):
+    c, length, m, k, stride, dil, pads, n = SHAPES[name]
+    model = _model(c, length, m, k, stride, dil, pads, n)
+    monkeypatch.setattr(jit, "ENABLED", jit_on)
+    art = graphc.compile(model, "numpy", fallback=False)
+    paths = _paths(art)
+    assert (paths == ["conv1d"]) if jit_on else ("conv1d" not in paths)
+    x = np.random.default_rng(1).standard_normal((n, c, length)).astype(np.float32)
+    want = ort_run(model, {"x": x})["y"]
+    for _ in range(2):  # the second run reuses the scratch patch matrix
+        np.testing.assert_allclose(art.run({"x": x})["y"], want, rtol=1e-5, atol=2e-5)
+
+
+ACTIVATIONS = {
+    "relu": ("Relu", {}),
+    "leaky": ("LeakyRelu", {"alpha": 0.2}),
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "hardsigmoid": ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}),  # not in the kernel: the numpy epilogue follows
+}
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_fused_activations_match_onnxruntime(act, monkeypatch):
+    model = _model(16, 9, 12, 3, 1, 1, (1, 1), 1, act=ACTIVATIONS[act])
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["conv1d"]
+    assert [s.op.op_type for s in art.program.steps] == ["FusedConv"]  # the activation rides in the plan
+    x = 3 * np.random.default_rng(2).standard_normal((1, 16, 9)).astype(np.float32)
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky", "sigmoid"])
+def test_non_finite_inputs_propagate_as_in_onnxruntime(act, monkeypatch):
+    model = _model(4, 8, 5, 3, 1, 1, (1, 1), 1, act=ACTIVATIONS[act])
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["conv1d"]
+    x = np.random.default_rng(3).standard_normal((1, 4, 8)).astype(np.float32)
+    x[0, 1, 2], x[0, 3, 6] = np.nan, np.inf
+    got, want = art.run({"x": x})["y"], ort_run(model, {"x": x})["y"]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
+
+
+def test_float64_matches_a_direct_sum(monkeypatch):
+    c, length, m, k, stride, dil, pads = 3, 11, 4, 3, 2, 2, (2, 1)
+    model = _model(c, length, m, k, stride, dil, pads, 1, dtype=np.float64)
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["conv1d"]
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    w, b = inits["w"], inits["b"]
+    x = np.random.default_rng(4).standard_normal((1, c, length))
+    xp = np.pad(x[0], ((0, 0), pads))
+    lo = (length + sum(pads) - dil * (k - 1) - 1) // stride + 1
+    want = np.array([[b[o] + sum(w[o, ci, j] * xp[ci, t * stride + j * dil] for ci in range(c) for j in range(k))
+                      for t in range(lo)] for o in range(m)])
+    np.testing.assert_allclose(art.run({"x": x})["y"][0], want, rtol=1e-12, atol=1e-12)
+
+
+def test_pointwise_conv_with_an_activation_keeps_the_pointwise_path(monkeypatch):
+    model = _model(128, 1, 16, 1, 1, 1, (0, 0), 1, act=ACTIVATIONS["relu"])  # a squeeze-excitation conv
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    assert _paths(art) == ["pointwise"]
+
+
+def test_more_columns_than_the_limit_keep_the_numpy_paths(monkeypatch):
+    from targets.numpy.kernels import conv2d
+
+    model = _model(8, conv2d.CONV1D_MAX_COLUMNS + 3, 8, 3, 1, 1, (0, 0), 1)
+    monkeypatch.setattr(jit, "ENABLED", True)
+    assert "conv1d" not in _paths(graphc.compile(model, "numpy", fallback=False))
+
+
+VAD = Path(__file__).resolve().parents[3] / ".cache" / "perf_models" / "silero_like_vad.onnx"
+
+
+@pytest.mark.skipif(not VAD.exists(), reason="the perf-model suite is not exported here")
+@pytest.mark.parametrize("jit_on", [True, False], ids=["jit", "numpy"])
+def test_streaming_vad_matches_onnxruntime(jit_on, monkeypatch):
+    import onnx
+
+    monkeypatch.setattr(jit, "ENABLED", jit_on)
+    model = onnx.load(str(VAD))
+    art = graphc.compile(model, "numpy")
+    rng = np.random.default_rng(5)
+    state = np.zeros((2, 1, 128), np.float32)
+    want_state = state
+    for _ in range(3):  # the LSTM state carried from chunk to chunk
+        chunk = (0.1 * rng.standard_normal((1, 512))).astype(np.float32)
+        got = art.run({"input": chunk, "state": state, "sr": np.array(16000, np.int64)})
+        want = ort_run(model, {"input": chunk, "state": want_state, "sr": np.array(16000, np.int64)})
+        np.testing.assert_allclose(got["output"], want["output"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got["stateN"], want["stateN"], rtol=1e-4, atol=1e-5)
+        state, want_state = got["stateN"], want["stateN"]
