@@ -119,11 +119,14 @@ MAX_PHASES = 16
 #: phase buffers up to this size are private to their geometry and zeroed once (smaller maps are bound by
 #: numpy's per-call cost, and zeroing the borders took three calls per phase); larger ones are shared scratch
 ZEROED_PHASES_MAX_BYTES = 1 << 18
-#: float32 depthwise convs at strides up to 2 with at most this many output pixels run channel-blocked
-#: (:mod:`targets.numpy.kernels.depthwise_jit`): measured per shape on mobilenetv2/v3 and efficientnet_b0,
-#: every 7x7 output took 0.61-0.98 of the plane loop's time, 14x14 outputs 0.97-1.8 (the pack and unpack
-#: transposes cost more than the blocked loop saves there)
+#: float32 depthwise convs at strides up to 2 with at most this many output pixels and at most
+#: DW_BLOCKED_MAX_TAPS taps run channel-blocked (:mod:`targets.numpy.kernels.depthwise_jit`). Measured per
+#: shape (mobilenetv2/v3, efficientnet_b0, thread clock, alternating): alone, every 7x7 output took 0.61-0.98
+#: of the plane loop's time, 14x14 outputs 0.97-1.8 (the pack and unpack transposes cost more than the
+#: blocked loop saves); inside the models the 3x3 ones kept their gain (efficientnet's 1152ch 124 -> 81 us)
+#: but the 5x5 ones lost it (1152ch 166 -> 183 us)
 DW_BLOCKED_MAX_PIXELS = 64
+DW_BLOCKED_MAX_TAPS = 9
 #: the compiled ``depthwise`` and ``small`` paths are chosen when jit.available() (tools/bench_depthwise.py
 #: patches this to time them against the numpy paths with every other compiled kernel kept)
 CONV_JIT = True
@@ -871,7 +874,8 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
                                            geo.pads_begin[0], geo.pads_begin[1])
     plan.acc_len = conv_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
                                             geo.pads_begin[1])
-    if w.dtype == np.float32 and max(geo.strides) <= 2 and out_shape[2] * out_shape[3] <= DW_BLOCKED_MAX_PIXELS:
+    if (w.dtype == np.float32 and max(geo.strides) <= 2 and out_shape[2] * out_shape[3] <= DW_BLOCKED_MAX_PIXELS
+            and geo.kernel[0] * geo.kernel[1] <= DW_BLOCKED_MAX_TAPS):
         from . import depthwise_jit  # imports numba: only once jit.available() said True
 
         plan.blocked = True
