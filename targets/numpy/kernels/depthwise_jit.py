@@ -6,10 +6,11 @@
 LANES channels are ``kh * kw`` multiply-adds over contiguous LANES-float vectors (the weights are
 prepacked as (blocks, kh, kw, LANES)), with no wasted columns and no per-row remainders. Bias, the
 residual and the activation run over the block, then the store unpacks it into the NCHW output.
-On 7x7 and 14x14 maps this beats the plane-by-plane loop of
-:func:`targets.numpy.kernels.conv_jit.depthwise_conv`, whose rows of 7-14 elements run mostly in
-vector remainders; on large maps the plane loop wins (the pack and unpack transposes cost more
-than they save): :mod:`targets.numpy.kernels.conv2d` picks per shape (``DW_BLOCKED_MAX_PIXELS``).
+On 7x7 outputs this beats the plane-by-plane loop of
+:func:`targets.numpy.kernels.conv_jit.depthwise_conv`, whose rows of 7 elements run mostly in
+vector remainders; from 14x14 outputs on the plane loop wins (the pack and unpack transposes cost
+more than they save): :mod:`targets.numpy.kernels.conv2d` picks per shape (``DW_BLOCKED_MAX_PIXELS``,
+``DW_BLOCKED_MAX_TAPS``; see docs/performance.md).
 
 SiLU and Sigmoid use :func:`targets.numpy.kernels.epilogue_jit.sigmoid32` (vectorizable exp).
 This module imports numba: import it only after :func:`targets.numpy.kernels.jit.available`.
