@@ -43,7 +43,10 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   available (:func:`targets.numpy.kernels.jit.available`): one compiled loop
   (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) copies each input plane into a small
   zero-padded buffer (split into stride phases at stride 2), runs each kernel row as one loop
-  over the plane and applies bias, residual and activation before the cropping store. Without
+  over the plane and applies bias, residual and activation before the cropping store. Small float32
+  maps (at most ``DW_BLOCKED_MAX_PIXELS`` output pixels, ``DW_BLOCKED_MAX_TAPS`` taps, strides up to
+  2) run channel-blocked instead (``plan.blocked``:
+  :func:`targets.numpy.kernels.depthwise_jit.depthwise_blocked`, 16 channels per vector). Without
   numba (or ``GRAPHC_JIT=0``), and for depth multipliers, depthwise convs take the ``phase`` path.
 * ``small``: one group, at most ``SMALL_CONV_MAX_MACS`` multiply-adds per image, compiled kernels
   available: :func:`targets.numpy.kernels.conv_jit.small_conv` (patch matrix and products in one
