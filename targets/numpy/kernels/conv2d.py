@@ -52,6 +52,10 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   available: :func:`targets.numpy.kernels.conv_jit.small_conv` (patch matrix and products in one
   compiled call; the numpy paths cost several µs of per-call overhead on such maps, e.g. MTCNN's
   12x12 P-Net). Residual and activation follow as on the other paths.
+* ``conv1d``: one group over a height-1 image (a 1-D conv) with a height-1 kernel, at most
+  ``CONV1D_MAX_COLUMNS`` output columns and ``CONV1D_MAX_MACS`` multiply-adds, compiled kernels available
+  (checked before ``stem`` and ``small``): :func:`targets.numpy.kernels.conv1d_jit.conv1d_columns`, one
+  dot product per output over a row of its taps (a streaming VAD's STFT and encoder on 1-3 frames).
 
 * ``stem``: one group, at most ``STEM_MAX_CHANNELS`` input and ``STEM_MAX_OUTPUTS`` output channels, strides
   1 or 2, not 1x1, above ``SMALL_CONV_MAX_MACS``, compiled kernels available (the first conv of image models,
