@@ -44,8 +44,8 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) copies each input plane into a small
   zero-padded buffer (split into stride phases at stride 2), runs each kernel row as one loop
   over the plane and applies bias, residual and activation before the cropping store. Small float32
-  maps (at most ``DW_BLOCKED_MAX_PIXELS`` output pixels, ``DW_BLOCKED_MAX_TAPS`` taps, strides up to
-  2) run channel-blocked instead (``plan.blocked``:
+  maps (at most ``DW_BLOCKED_MAX_PIXELS`` output pixels, or ``DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS`` with
+  up to 9 taps; strides up to 2) run channel-blocked instead (``plan.blocked``:
   :func:`targets.numpy.kernels.depthwise_jit.depthwise_blocked`, 16 channels per vector). Without
   numba (or ``GRAPHC_JIT=0``), and for depth multipliers, depthwise convs take the ``phase`` path.
 * ``small``: one group, at most ``SMALL_CONV_MAX_MACS`` multiply-adds per image, compiled kernels
@@ -126,14 +126,13 @@ MAX_PHASES = 16
 #: phase buffers up to this size are private to their geometry and zeroed once (smaller maps are bound by
 #: numpy's per-call cost, and zeroing the borders took three calls per phase); larger ones are shared scratch
 ZEROED_PHASES_MAX_BYTES = 1 << 18
-#: float32 depthwise convs at strides up to 2 with at most this many output pixels and at most
-#: DW_BLOCKED_MAX_TAPS taps run channel-blocked (:mod:`targets.numpy.kernels.depthwise_jit`). Measured per
-#: shape (mobilenetv2/v3, efficientnet_b0, thread clock, alternating): alone, every 7x7 output took 0.61-0.98
-#: of the plane loop's time, 14x14 outputs 0.97-1.8 (the pack and unpack transposes cost more than the
-#: blocked loop saves); inside the models the 3x3 ones kept their gain (efficientnet's 1152ch 124 -> 81 us)
-#: but the 5x5 ones lost it (1152ch 166 -> 183 us)
+#: float32 depthwise convs at strides up to 2 run channel-blocked (:mod:`targets.numpy.kernels.depthwise_jit`)
+#: with at most this many output pixels, or with at most DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS of them and at
+#: most 9 taps. Measured per shape (mobilenetv2/v3, efficientnet_b0, thread clock, alternating, aligned
+#: buffers): 7x7 outputs took 0.50-0.69 of the plane loop's time, 14x14 ones 0.83-1.02 with 3x3 kernels
+#: but 1.1-1.25 with 5x5, 28x28 ones 1.4-1.8 (the pack and unpack transposes outweigh the blocked loop)
 DW_BLOCKED_MAX_PIXELS = 64
-DW_BLOCKED_MAX_TAPS = 9
+DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS = 196
 #: the compiled ``depthwise`` and ``small`` paths are chosen when jit.available() (tools/bench_depthwise.py
 #: patches this to time them against the numpy paths with every other compiled kernel kept)
 CONV_JIT = True
@@ -881,8 +880,10 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
                                            geo.pads_begin[0], geo.pads_begin[1])
     plan.acc_len = conv_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
                                             geo.pads_begin[1])
-    if (w.dtype == np.float32 and max(geo.strides) <= 2 and out_shape[2] * out_shape[3] <= DW_BLOCKED_MAX_PIXELS
-            and geo.kernel[0] * geo.kernel[1] <= DW_BLOCKED_MAX_TAPS):
+    pixels = out_shape[2] * out_shape[3]
+    if w.dtype == np.float32 and max(geo.strides) <= 2 and (
+            pixels <= DW_BLOCKED_MAX_PIXELS
+            or (pixels <= DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS and geo.kernel[0] * geo.kernel[1] <= 9)):
         from . import depthwise_jit  # imports numba: only once jit.available() said True
 
         plan.blocked = True

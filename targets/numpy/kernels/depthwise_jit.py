@@ -45,7 +45,7 @@ def block_buffer_sizes(x_shape: tuple[int, ...], out_shape: tuple[int, ...], ker
     """Elements of :func:`depthwise_blocked`'s ``padded`` buffer (one block's padded phases) and of its
     ``acc`` buffer (one block's output pixels)."""
     hq, wq = _phase_layout(x_shape, out_shape, kernel, strides, dilations, top, left)
-    return strides[0] * strides[1] * hq * wq * LANES, out_shape[2] * out_shape[3] * LANES
+    return strides[0] * strides[1] * hq * wq * LANES + LANES, out_shape[2] * out_shape[3] * LANES + LANES
 
 
 def pack_weights(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +56,11 @@ def pack_weights(w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     wb[:c] = w
     bb = np.zeros(blocks * LANES, w.dtype)
     bb[:c] = b
-    return np.ascontiguousarray(wb.reshape(blocks, LANES, kh, kw).transpose(0, 2, 3, 1)), bb
+    buf = np.empty(wb.size + LANES, w.dtype)  # 64-byte aligned, as the kernel's buffers
+    start = (-buf.ctypes.data % 64) // buf.itemsize
+    packed = buf[start:start + wb.size].reshape(blocks, kh, kw, LANES)
+    packed[...] = wb.reshape(blocks, LANES, kh, kw).transpose(0, 2, 3, 1)
+    return packed, bb
 
 
 @jit.compiled
@@ -64,7 +68,8 @@ def depthwise_blocked(x, wb, bb, z, out, acc, padded, geometry, act, params):  #
     """Depthwise convolution of float32 ``x`` (N, C, H, W) into ``out`` (N, C, Ho, Wo), both C-contiguous.
 
     ``wb``, ``bb``: :func:`pack_weights`; ``z``: the residual (``out``'s shape), added when ``geometry[6]``
-    is 1; ``acc``, ``padded``: buffers of :func:`block_buffer_sizes` elements; ``geometry``: int64
+    is 1; ``acc``, ``padded``: buffers of :func:`block_buffer_sizes` elements (used from their first
+    64-byte boundary: unaligned 16-float loads cost 15-20% more); ``geometry``: int64
     (stride h, stride w (1 or 2), dilation h, dilation w, pad top, pad left, has z); ``act``:
     :data:`targets.numpy.kernels.conv_jit.ACTIVATION_CODES` value or 0; ``params``: float32 (the two
     activation parameters, 0, 1).
@@ -79,6 +84,8 @@ def depthwise_blocked(x, wb, bb, z, out, acc, padded, geometry, act, params):  #
     zf = z.reshape(-1)
     wf = wb.reshape(-1)
     p0, p1, zero, one = params[0], params[1], params[2], params[3]
+    acc = acc[(64 - acc.ctypes.data % 64) % 64 // acc.itemsize:]
+    padded = padded[(64 - padded.ctypes.data % 64) % 64 // padded.itemsize:]
     lanes = LANES
     ul = _UL
     hp = max(h + top, (ho - 1) * sh + (kh - 1) * dh + 1)
@@ -125,58 +132,88 @@ def depthwise_blocked(x, wb, bb, z, out, acc, padded, geometry, act, params):  #
             wblk = blk * kh * kw * lanes
             uc0 = np.uint64(c0)
             uw = np.uint64(wblk)
-            if kh == 3 and kw == 3:  # whole kernel per pixel, bias included: acc written once
-                t0, t1, t2, t3, t4, t5, t6, t7, t8 = tap[0, 0], tap[0, 1], tap[0, 2], tap[1, 0], tap[1, 1], tap[1, 2], tap[2, 0], tap[2, 1], tap[2, 2]
+            if kh == 3 and kw == 3:  # per pixel the whole kernel, bias included
+                t0, t1, t2, t3, t4, t5, t6, t7, t8 = (
+                    tap[0, 0], tap[0, 1], tap[0, 2], tap[1, 0], tap[1, 1], tap[1, 2],
+                    tap[2, 0], tap[2, 1], tap[2, 2])
                 for oy in range(ho):
+                    arow = np.uint64(oy * wo * lanes)
+                    prow = np.uint64(oy * wq * lanes)
                     for ox in range(np.uint64(wo)):
-                        a = np.uint64(oy * wo * lanes) + ox * ul
-                        q = np.uint64(oy * wq * lanes) + ox * ul
+                        a = arow + ox * ul
+                        q = prow + ox * ul
                         for l in range(ul):
                             wl = uw + l
+                            w0, w1 = wf[wl + np.uint64(0)], wf[wl + np.uint64(16)]
+                            w2, w3 = wf[wl + np.uint64(32)], wf[wl + np.uint64(48)]
+                            w4, w5 = wf[wl + np.uint64(64)], wf[wl + np.uint64(80)]
+                            w6, w7 = wf[wl + np.uint64(96)], wf[wl + np.uint64(112)]
+                            w8 = wf[wl + np.uint64(128)]
                             acc[a + l] = (bb[uc0 + l]
-                                          + wf[wl + np.uint64(0)] * padded[q + t0 + l]
-                                          + wf[wl + np.uint64(16)] * padded[q + t1 + l]
-                                          + wf[wl + np.uint64(32)] * padded[q + t2 + l]
-                                          + wf[wl + np.uint64(48)] * padded[q + t3 + l]
-                                          + wf[wl + np.uint64(64)] * padded[q + t4 + l]
-                                          + wf[wl + np.uint64(80)] * padded[q + t5 + l]
-                                          + wf[wl + np.uint64(96)] * padded[q + t6 + l]
-                                          + wf[wl + np.uint64(112)] * padded[q + t7 + l]
-                                          + wf[wl + np.uint64(128)] * padded[q + t8 + l])
-            elif kh == 5 and kw == 5:  # whole kernel per pixel, bias included: acc written once
-                t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24 = tap[0, 0], tap[0, 1], tap[0, 2], tap[0, 3], tap[0, 4], tap[1, 0], tap[1, 1], tap[1, 2], tap[1, 3], tap[1, 4], tap[2, 0], tap[2, 1], tap[2, 2], tap[2, 3], tap[2, 4], tap[3, 0], tap[3, 1], tap[3, 2], tap[3, 3], tap[3, 4], tap[4, 0], tap[4, 1], tap[4, 2], tap[4, 3], tap[4, 4]
+                                          + w0 * padded[q + t0 + l]
+                                          + w1 * padded[q + t1 + l]
+                                          + w2 * padded[q + t2 + l]
+                                          + w3 * padded[q + t3 + l]
+                                          + w4 * padded[q + t4 + l]
+                                          + w5 * padded[q + t5 + l]
+                                          + w6 * padded[q + t6 + l]
+                                          + w7 * padded[q + t7 + l]
+                                          + w8 * padded[q + t8 + l])
+            elif kh == 5 and kw == 5:  # per pixel the whole kernel, bias included
+                (t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12,
+                 t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24) = (
+                    tap[0, 0], tap[0, 1], tap[0, 2], tap[0, 3], tap[0, 4], tap[1, 0],
+                    tap[1, 1], tap[1, 2], tap[1, 3], tap[1, 4], tap[2, 0], tap[2, 1],
+                    tap[2, 2], tap[2, 3], tap[2, 4], tap[3, 0], tap[3, 1], tap[3, 2],
+                    tap[3, 3], tap[3, 4], tap[4, 0], tap[4, 1], tap[4, 2], tap[4, 3],
+                    tap[4, 4])
                 for oy in range(ho):
+                    arow = np.uint64(oy * wo * lanes)
+                    prow = np.uint64(oy * wq * lanes)
                     for ox in range(np.uint64(wo)):
-                        a = np.uint64(oy * wo * lanes) + ox * ul
-                        q = np.uint64(oy * wq * lanes) + ox * ul
+                        a = arow + ox * ul
+                        q = prow + ox * ul
                         for l in range(ul):
                             wl = uw + l
+                            w0, w1 = wf[wl + np.uint64(0)], wf[wl + np.uint64(16)]
+                            w2, w3 = wf[wl + np.uint64(32)], wf[wl + np.uint64(48)]
+                            w4, w5 = wf[wl + np.uint64(64)], wf[wl + np.uint64(80)]
+                            w6, w7 = wf[wl + np.uint64(96)], wf[wl + np.uint64(112)]
+                            w8, w9 = wf[wl + np.uint64(128)], wf[wl + np.uint64(144)]
+                            w10, w11 = wf[wl + np.uint64(160)], wf[wl + np.uint64(176)]
+                            w12, w13 = wf[wl + np.uint64(192)], wf[wl + np.uint64(208)]
+                            w14, w15 = wf[wl + np.uint64(224)], wf[wl + np.uint64(240)]
+                            w16, w17 = wf[wl + np.uint64(256)], wf[wl + np.uint64(272)]
+                            w18, w19 = wf[wl + np.uint64(288)], wf[wl + np.uint64(304)]
+                            w20, w21 = wf[wl + np.uint64(320)], wf[wl + np.uint64(336)]
+                            w22, w23 = wf[wl + np.uint64(352)], wf[wl + np.uint64(368)]
+                            w24 = wf[wl + np.uint64(384)]
                             acc[a + l] = (bb[uc0 + l]
-                                          + wf[wl + np.uint64(0)] * padded[q + t0 + l]
-                                          + wf[wl + np.uint64(16)] * padded[q + t1 + l]
-                                          + wf[wl + np.uint64(32)] * padded[q + t2 + l]
-                                          + wf[wl + np.uint64(48)] * padded[q + t3 + l]
-                                          + wf[wl + np.uint64(64)] * padded[q + t4 + l]
-                                          + wf[wl + np.uint64(80)] * padded[q + t5 + l]
-                                          + wf[wl + np.uint64(96)] * padded[q + t6 + l]
-                                          + wf[wl + np.uint64(112)] * padded[q + t7 + l]
-                                          + wf[wl + np.uint64(128)] * padded[q + t8 + l]
-                                          + wf[wl + np.uint64(144)] * padded[q + t9 + l]
-                                          + wf[wl + np.uint64(160)] * padded[q + t10 + l]
-                                          + wf[wl + np.uint64(176)] * padded[q + t11 + l]
-                                          + wf[wl + np.uint64(192)] * padded[q + t12 + l]
-                                          + wf[wl + np.uint64(208)] * padded[q + t13 + l]
-                                          + wf[wl + np.uint64(224)] * padded[q + t14 + l]
-                                          + wf[wl + np.uint64(240)] * padded[q + t15 + l]
-                                          + wf[wl + np.uint64(256)] * padded[q + t16 + l]
-                                          + wf[wl + np.uint64(272)] * padded[q + t17 + l]
-                                          + wf[wl + np.uint64(288)] * padded[q + t18 + l]
-                                          + wf[wl + np.uint64(304)] * padded[q + t19 + l]
-                                          + wf[wl + np.uint64(320)] * padded[q + t20 + l]
-                                          + wf[wl + np.uint64(336)] * padded[q + t21 + l]
-                                          + wf[wl + np.uint64(352)] * padded[q + t22 + l]
-                                          + wf[wl + np.uint64(368)] * padded[q + t23 + l]
-                                          + wf[wl + np.uint64(384)] * padded[q + t24 + l])
+                                          + w0 * padded[q + t0 + l]
+                                          + w1 * padded[q + t1 + l]
+                                          + w2 * padded[q + t2 + l]
+                                          + w3 * padded[q + t3 + l]
+                                          + w4 * padded[q + t4 + l]
+                                          + w5 * padded[q + t5 + l]
+                                          + w6 * padded[q + t6 + l]
+                                          + w7 * padded[q + t7 + l]
+                                          + w8 * padded[q + t8 + l]
+                                          + w9 * padded[q + t9 + l]
+                                          + w10 * padded[q + t10 + l]
+                                          + w11 * padded[q + t11 + l]
+                                          + w12 * padded[q + t12 + l]
+                                          + w13 * padded[q + t13 + l]
+                                          + w14 * padded[q + t14 + l]
+                                          + w15 * padded[q + t15 + l]
+                                          + w16 * padded[q + t16 + l]
+                                          + w17 * padded[q + t17 + l]
+                                          + w18 * padded[q + t18 + l]
+                                          + w19 * padded[q + t19 + l]
+                                          + w20 * padded[q + t20 + l]
+                                          + w21 * padded[q + t21 + l]
+                                          + w22 * padded[q + t22 + l]
+                                          + w23 * padded[q + t23 + l]
+                                          + w24 * padded[q + t24 + l])
             else:  # other kernels: per tap, accumulating in acc
                 for p in range(np.uint64(npix)):  # bias first
                     for l in range(ul):

@@ -365,7 +365,7 @@ def _variant(monkeypatch, variant):
     from targets.numpy.kernels import conv2d
 
     monkeypatch.setattr(conv2d, "DW_BLOCKED_MAX_PIXELS", 1 << 30 if variant == "blocked" else 0)
-    monkeypatch.setattr(conv2d, "DW_BLOCKED_MAX_TAPS", 1 << 30)
+    monkeypatch.setattr(conv2d, "DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS", 1 << 30 if variant == "blocked" else 0)
 
 
 def _plan(art):
@@ -426,12 +426,12 @@ def test_blocked_non_finite_inputs_propagate_as_in_onnxruntime(act, value, monke
 
 
 @pytest.mark.parametrize("hw, stride, k, blocked", [
-    ((7, 7), 1, 3, True), ((14, 14), 2, 3, True), ((14, 14), 1, 3, False), ((7, 7), 3, 3, False),
-    ((7, 7), 1, 5, False),
+    ((7, 7), 1, 3, True), ((7, 7), 1, 5, True), ((14, 14), 2, 5, True), ((14, 14), 1, 3, True),
+    ((14, 14), 1, 5, False), ((28, 28), 1, 3, False), ((7, 7), 3, 3, False),
 ])
 def test_blocked_variant_is_chosen_by_output_pixels(hw, stride, k, blocked, monkeypatch):
-    """The default rule (conv2d.DW_BLOCKED_MAX_PIXELS, DW_BLOCKED_MAX_TAPS): 3x3 kernels with 7x7 outputs at
-    strides up to 2 run blocked."""
+    """The default rule (conv2d.DW_BLOCKED_MAX_PIXELS, DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS): 7x7 outputs, and
+    14x14 ones of 3x3 kernels, at strides up to 2 run blocked."""
     monkeypatch.setattr(jit, "ENABLED", True)
     model = _model(24, hw, k, stride, 1, (k // 2,) * 4)
     art = graphc.compile(model, "numpy", fallback=False)
