@@ -49,7 +49,7 @@ CONVS = {
     "phase-strided": (16, 12, 3, 1, 2, 1, "small" if jit.available() else "phase"),  # 83K multiply-adds
     "depthwise": (16, 12, 3, 1, 1, 16, "depthwise" if jit.available() else "phase"),
     "pointwise-padded": (16, 12, 1, 1, 1, 1, "small" if jit.available() else "phase"),
-    "k5-padded": (8, 12, 5, 2, 1, 1, "phase"),
+    "k5-padded": (16, 12, 5, 2, 1, 1, "phase"),  # 16 input channels: above conv2d.STEM_MAX_CHANNELS
 }
 
 
