@@ -116,11 +116,13 @@ def test_float64_matches_a_direct_sum(monkeypatch):
     np.testing.assert_allclose(art.run({"x": x})["y"][0], want, rtol=1e-12, atol=1e-12)
 
 
-def test_pointwise_conv_with_an_activation_keeps_the_pointwise_path(monkeypatch):
+def test_pointwise_conv_with_an_activation_is_not_taken(monkeypatch):
     model = _model(128, 1, 16, 1, 1, 1, (0, 0), 1, act=ACTIVATIONS["relu"])  # a squeeze-excitation conv
     monkeypatch.setattr(jit, "ENABLED", True)
     art = graphc.compile(model, "numpy", fallback=False)
-    assert _paths(art) == ["pointwise"]
+    assert "conv1d" not in _paths(art)  # the 1x1-map paths take it
+    x = np.random.default_rng(5).standard_normal((1, 128, 1)).astype(np.float32)
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=2e-5)
 
 
 def test_more_columns_than_the_limit_keep_the_numpy_paths(monkeypatch):
