@@ -63,6 +63,17 @@ def _float32_from_bits(typingctx: Any, bits: Any) -> Any:
     return types.float32(types.int32), codegen
 
 
+@intrinsic
+def _fma32(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
+    """a * b + c rounded once (LLVM's fma: one instruction where the CPU has FMA; vectorizes). Being a
+    call, not an fadd/fmul, the kernels' ``reassoc`` flag cannot regroup it."""
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        f32 = ir.FloatType()
+        fma = builder.module.declare_intrinsic("llvm.fma", [f32], ir.FunctionType(f32, [f32, f32, f32]))
+        return builder.call(fma, args)
+    return types.float32(types.float32, types.float32, types.float32), codegen
+
+
 @register_jitable
 def sigmoid32(x: float) -> float:  # pragma: no cover - compiled into the kernels
     """1 / (1 + exp(-x)) for a float32 ``x`` without a libm call (see the module docstring)."""
@@ -70,7 +81,10 @@ def sigmoid32(x: float) -> float:  # pragma: no cover - compiled into the kernel
     a = a if a < _CAP else _CAP  # also NaN -> _CAP (restored at the end)
     k = np.int32(a * _LOG2E + _HALF)
     kf = np.float32(k)
-    r = (kf * _LN2_HI - a) + kf * _LN2_LO  # exp(-a) = exp(r) / 2**k
+    # exp(-a) = exp(r) / 2**k with r = k ln2 - a in two exact steps (Cody-Waite): written as fused
+    # multiply-adds, since with plain arithmetic the fast-math reassociation of older LLVMs (numba 0.59)
+    # regrouped them into k (HI + LO) - a and lost 60 ulp near x = -72
+    r: float = _fma32(kf, _LN2_LO, _fma32(kf, _LN2_HI, -a))  # type: ignore[call-arg]
     q = _ONE + r + r * r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * _C6))))
     e: float = _float32_from_bits((k + _I127) << _I23)  # type: ignore[call-arg]  # 2**k
     s = (q if x < _ZERO else e) / (e + q)  # x < 0: exp(x) / (1 + exp(x)); else 1 / (1 + exp(-x))
