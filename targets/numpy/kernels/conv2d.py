@@ -63,6 +63,9 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   zero-padded image split into its stride phases, four output channels per pass, bias and activation in the
   store (im2col + GEMM had K = 27..147: a thin GEMM behind a copy K times the image).
 
+* ``gemv``: one group, float32, 1x1 kernel over a 1x1 map (squeeze-excitation convs), compiled kernels
+  available: :func:`targets.numpy.kernels.gemv_jit.gemv_conv`, dot products, bias and activation in one call.
+
 A 1-D convolution (N, C, L) is prepared as the 2-D one over a height-1 image (N, C, 1, L): the
 plan records the node's own shapes (:attr:`Conv2dPlan.node_shapes`) and the kernels run it on
 unit-height views, so audio front ends take the same prepared paths.
@@ -167,7 +170,7 @@ def winograd_weights(w: np.ndarray) -> np.ndarray:
 class Conv2dPlan:
     """How one 2-D Conv node runs for input shape ``x_shape`` (built once by :func:`prepare_conv`)."""
 
-    path: str  # "pointwise" | "patch" | "winograd" | "phase" | "depthwise" | "small" | "stem"
+    path: str  # "pointwise" | "patch" | "winograd" | "phase" | "depthwise" | "small" | "stem" | "gemv" | "conv1d"
     x_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     group: int

@@ -5,9 +5,9 @@ K times the image; here each image is copied once into a zero-padded buffer, at 
 its row and column phases (as :func:`targets.numpy.kernels.conv_jit.depthwise_conv` does per
 channel), so every tap of every input channel reads one contiguous run of that buffer. The output
 is computed in chunks of whole output rows over the padded row pitch (a few wasted columns per
-row), four output channels at a time (each input load feeds four accumulators): the chunk starts at the
-bias, then each (input channel, kernel row) adds its KW taps in one loop, the activation runs over the chunk while it is in L1 and the store crops
-the wasted columns.
+row), four output channels at a time (each input load feeds four accumulators): the chunk starts
+at the bias, then each (input channel, kernel row) adds its KW taps in one loop; the activation
+runs over the chunk while it is in cache and the store crops the wasted columns.
 
 The pads of the buffer are never written: plans hand it in zero-filled once (a private scratch
 buffer), and every call writes the same interior. Plans (:mod:`targets.numpy.kernels.conv2d`)
@@ -143,9 +143,10 @@ def stem_conv(x, w, b, out, padded, acc, geometry, act, params):  # pragma: no c
 
     ``w``: (M', C, KH, KW) C-contiguous weights, M' = M rounded up to a multiple of 4 (zero rows); ``b``: (M',)
     bias (zeros when the node has none); ``padded``: a zero-filled buffer of :func:`buffer_size` elements
-    whose pads stay zero between calls; ``acc``: (4, L), L at least ``geometry[6]`` rows of :func:`row_pitch`; ``geometry``: int64 (stride h, stride w,
-    dilation h, dilation w, pad top, pad left, :func:`chunk_rows`); ``act``: the activation code (0: none;
-    see :data:`FUSED_ACTIVATIONS`); ``params``: x's dtype: the two activation parameters, 0 and 1.
+    whose pads stay zero between calls; ``acc``: (4, L), L at least ``geometry[6]`` rows of
+    :func:`row_pitch`; ``geometry``: int64 (stride h, stride w, dilation h, dilation w, pad top, pad left,
+    :func:`chunk_rows`); ``act``: the activation code (0: none; see :data:`FUSED_ACTIVATIONS`); ``params``:
+    x's dtype: the two activation parameters, 0 and 1.
     """
     n_img, chans, h, wd = x.shape
     m_out, ho, wo = out.shape[1], out.shape[2], out.shape[3]

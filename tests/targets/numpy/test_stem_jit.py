@@ -147,8 +147,8 @@ def test_float64_with_relu_matches_a_direct_sum(monkeypatch):
 def test_path_limits(monkeypatch):
     """More input channels, more outputs than STEM_MAX_OUTPUTS, stride 3 or a small map: not the stem path."""
     monkeypatch.setattr(jit, "ENABLED", True)
-    cases = [(conv2d.STEM_MAX_CHANNELS + 1, 16, (32, 32), 3, 1), (3, conv2d.STEM_MAX_OUTPUTS + 4, (32, 32), 3, 1), (3, 16, (48, 48), 3, 3),
-             (3, 4, (10, 10), 3, 1)]
+    cases = [(conv2d.STEM_MAX_CHANNELS + 1, 16, (32, 32), 3, 1), (3, conv2d.STEM_MAX_OUTPUTS + 4, (32, 32), 3, 1),
+             (3, 16, (48, 48), 3, 3), (3, 4, (10, 10), 3, 1)]
     for c, m, hw, k, stride in cases:
         model = _model(c, m, hw, k, stride, 1, (1, 1, 1, 1))
         (plan,) = _plans(graphc.compile(model, "numpy", fallback=False))
