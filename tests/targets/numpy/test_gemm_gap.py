@@ -111,7 +111,7 @@ def test_winograd_store_applies_relu_and_clip_only():
 
 @pytest.mark.parametrize("c, m, hw, path", [
     (16, 16, (12, 12), "phase"),  # 36 tiles * 16 * 16 = 9216 < WINOGRAD_JIT_MIN_WORK
-    (8, 64, (40, 40), "phase"),  # fewer than WINOGRAD_JIT_MIN_CHANNELS input channels
+    (8, 64, (40, 40), "stem"),  # fewer than WINOGRAD_JIT_MIN_CHANNELS input channels (and few enough for stem)
     (64, 64, (10, 10), "winograd"),  # 25 tiles * 64 * 64 = 102400
 ])
 def test_winograd_thresholds(c, m, hw, path):
