@@ -8,9 +8,10 @@ prepacked as (blocks, kh, kw, LANES)), with no wasted columns and no per-row rem
 residual and the activation run over the block, then the store unpacks it into the NCHW output.
 On 7x7 outputs this beats the plane-by-plane loop of
 :func:`targets.numpy.kernels.conv_jit.depthwise_conv`, whose rows of 7 elements run mostly in
-vector remainders; from 14x14 outputs on the plane loop wins (the pack and unpack transposes cost
-more than they save): :mod:`targets.numpy.kernels.conv2d` picks per shape (``DW_BLOCKED_MAX_PIXELS``,
-``DW_BLOCKED_MAX_TAPS``; see docs/performance.md).
+vector remainders; 14x14 outputs of 3x3 kernels are even, and with 5x5 kernels or larger maps the
+plane loop wins (the pack and unpack transposes cost more than they save):
+:mod:`targets.numpy.kernels.conv2d` picks per shape (``DW_BLOCKED_MAX_PIXELS``,
+``DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS``; see docs/performance.md).
 
 SiLU and Sigmoid use :func:`targets.numpy.kernels.epilogue_jit.sigmoid32` (vectorizable exp).
 This module imports numba: import it only after :func:`targets.numpy.kernels.jit.available`.
@@ -94,7 +95,9 @@ def depthwise_blocked(x, wb, bb, z, out, acc, padded, geometry, act, params):  #
     wq = (wp + sw - 1) // sw
     phase_len = hq * wq
     npix = ho * wo
-    for i in range(padded.size):  # borders stay zero: every block writes the same interior positions
+    # borders stay zero: every block writes the same interior positions (a tail block's unused lanes keep
+    # the previous block's values; their weights are zero and they are never stored)
+    for i in range(padded.size):
         padded[i] = zero
     # tap (ki, kj) of output (oy, ox) is pixel (oy * wq + ox) * lanes + tap[ki, kj] of the phased buffer
     tap = np.empty((kh, kw), np.uint64)
