@@ -153,3 +153,24 @@ def test_path_limits(monkeypatch):
         model = _model(c, m, hw, k, stride, 1, (1, 1, 1, 1))
         (plan,) = _plans(graphc.compile(model, "numpy", fallback=False))
         assert plan.path != "stem", (c, m, hw, k, stride)
+
+
+def test_residual_and_relu_match_onnxruntime(monkeypatch):
+    """Conv + Add(z) + Relu as one FusedConv with Z: the kernel stores the sum, then z and the activation follow."""
+    model = _model(3, 8, (32, 32), 3, 1, 1, (1, 1, 1, 1), 2, act="Relu")
+    g = model.graph
+    relu = g.node[1]
+    del g.node[1:]
+    g.input.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 8, 32, 32]))
+    g.node.extend([helper.make_node("Add", ["c", "z"], ["r"]), helper.make_node("Relu", ["r"], ["y"])])
+    assert relu.op_type == "Relu"
+    monkeypatch.setattr(jit, "ENABLED", True)
+    art = graphc.compile(model, "numpy", fallback=False)
+    fused = [s for s in art.program.steps if s.op.op_type == "FusedConv"]
+    assert len(fused) == 1 and len(fused[0].op.inputs) == 4 and fused[0].state.path == "stem"
+    rng = np.random.default_rng(9)
+    feeds = {"x": rng.standard_normal((2, 3, 32, 32)).astype(np.float32),
+             "z": rng.standard_normal((2, 8, 32, 32)).astype(np.float32)}
+    want = ort_run(model, feeds)["y"]
+    for _ in range(2):
+        np.testing.assert_allclose(art.run(feeds)["y"], want, rtol=1e-5, atol=_bound(model, feeds["x"]) + 1e-6)
