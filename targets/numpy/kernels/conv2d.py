@@ -41,7 +41,7 @@ models, single-threaded OpenBLAS; see docs/performance.md):
 
 * ``depthwise``: group = channels = output channels in float32/float64, when compiled kernels are
   available (:func:`targets.numpy.kernels.jit.available`): one compiled loop
-  (:func:`targets.numpy.kernels.conv_jit.depthwise_conv`) copies each input plane into a small
+  (:func:`targets.numpy.kernels.depthwise_jit.depthwise_conv`) copies each input plane into a small
   zero-padded buffer (split into stride phases at stride 2), runs each kernel row as one loop
   over the plane and applies bias, residual and activation before the cropping store. Small float32
   maps (at most ``DW_BLOCKED_MAX_PIXELS`` output pixels, or ``DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS`` with
@@ -905,6 +905,8 @@ def _pointwise_epilogue(activation: tuple[str, list[float]] | None, bias: np.nda
 def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
                     x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
     """The ``depthwise`` plan: (C, KH, KW) weights, a (C,) bias (zeros without one), the epilogue's code."""
+    from . import depthwise_jit  # imports numba: only once jit.available() said True
+
     c = w.shape[0]
     t = w.dtype.type
     bias = np.zeros(c, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(c))
@@ -913,20 +915,18 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
     plan = Conv2dPlan("depthwise", x_shape=x_shape, out_shape=out_shape, group=c, kernel=geo.kernel,
                       strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
                       weights=np.ascontiguousarray(w.reshape(c, *geo.kernel)), bias=bias, activation=activation)
-    plan.compiled = conv_jit.depthwise_conv.dispatcher()
+    plan.compiled = depthwise_jit.depthwise_conv.dispatcher()
     plan.geometry = np.array([*geo.strides, *geo.dilations, *geo.pads_begin, 0], np.int64)
     plan.act_code = conv_jit.activation_code(activation)
     plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
-    plan.padded_len = conv_jit.padded_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
-                                           geo.pads_begin[0], geo.pads_begin[1])
-    plan.acc_len = conv_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
-                                            geo.pads_begin[1])
+    plan.padded_len = depthwise_jit.padded_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
+                                                geo.pads_begin[0], geo.pads_begin[1])
+    plan.acc_len = depthwise_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
+                                                 geo.pads_begin[1])
     pixels = out_shape[2] * out_shape[3]
     if w.dtype == np.float32 and max(geo.strides) <= 2 and (
             pixels <= DW_BLOCKED_MAX_PIXELS
             or (pixels <= DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS and geo.kernel[0] * geo.kernel[1] <= 9)):
-        from . import depthwise_jit  # imports numba: only once jit.available() said True
-
         plan.blocked = True
         plan.weights, plan.bias = depthwise_jit.pack_weights(plan.weights, bias)
         plan.compiled = depthwise_jit.depthwise_blocked.dispatcher()

@@ -1,21 +1,30 @@
-"""Channel-blocked compiled depthwise convolution (float32, strides 1 and 2) for small maps.
+"""Compiled depthwise convolutions (group = channels = output channels) with their whole epilogue.
 
-:func:`depthwise_blocked` runs a depthwise convolution with its whole epilogue over blocks of
+:func:`depthwise_conv` (the plane loop, any float dtype and stride): per channel, the input plane is
+copied into a small zero-padded buffer (at stride 2 split into its row and column phases), so every
+tap reads contiguous memory with no border cases (clipping the border taps per output row instead
+costs a dozen tiny loops per row, which dominate on 7x7 and 14x14 maps). The output plane is
+computed over the buffer's row width (a few wasted columns per row): each kernel row is one loop
+over the whole plane (bias first), then the residual ``z`` and the activation run over the plane and
+the store crops the wasted columns.
+
+:func:`depthwise_blocked` (float32, strides 1 and 2, small maps) runs over blocks of
 :data:`LANES` channels: per block, the input planes are packed into one zero-padded
 (rows, cols, LANES) buffer (at stride 2 split into its four row/column phases), so an output pixel's
 LANES channels are ``kh * kw`` multiply-adds over contiguous LANES-float vectors (the weights are
 prepacked as (blocks, kh, kw, LANES)), with no wasted columns and no per-row remainders. Bias, the
 residual and the activation run over the block, then the store unpacks it into the NCHW output.
-On 7x7 outputs this beats the plane-by-plane loop of
-:func:`targets.numpy.kernels.conv_jit.depthwise_conv`, whose rows of 7 elements run mostly in
-vector remainders; 14x14 outputs of 3x3 kernels are even, and with 5x5 kernels or larger maps the
-plane loop wins (the pack and unpack transposes cost more than they save):
+On 7x7 outputs this beats the plane loop, whose rows of 7 elements run mostly in vector
+remainders; 14x14 outputs of 3x3 kernels are even, and with 5x5 kernels or larger maps the plane
+loop wins (the pack and unpack transposes cost more than they save):
 :mod:`targets.numpy.kernels.conv2d` picks per shape (``DW_BLOCKED_MAX_PIXELS``,
 ``DW_BLOCKED_SMALL_KERNEL_MAX_PIXELS``; see docs/performance.md).
 
-SiLU and Sigmoid use :func:`targets.numpy.kernels.epilogue_jit.sigmoid32` (vectorizable exp).
-This module imports numba: import it only after :func:`targets.numpy.kernels.jit.available`.
-Plans validate shapes before calling: the loops run without bounds checks.
+SiLU and Sigmoid use :mod:`targets.numpy.kernels.epilogue_jit`'s (float32: a vectorizable exp).
+Indices are unsigned (``np.uint64``) in the inner loops: numba's negative-index wraparound on a
+signed index would keep LLVM from vectorizing. This module imports numba: import it only after
+:func:`targets.numpy.kernels.jit.available`. Plans validate shapes before calling: the loops run
+without bounds checks.
 """
 
 from __future__ import annotations
@@ -23,13 +32,195 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
-from .epilogue_jit import sigmoid32, silu32
+from .epilogue_jit import sigmoid, sigmoid32, silu, silu32
 
-__all__ = ["LANES", "block_buffer_sizes", "depthwise_blocked", "pack_weights"]
+__all__ = ["LANES", "block_buffer_sizes", "depthwise_blocked", "depthwise_conv", "pack_weights", "padded_size",
+           "row_buffer_size"]
 
 #: channels per block (one AVX-512 vector of float32)
 LANES = 16
 _UL = np.uint64(LANES)  # a compile-time constant in the kernel: its lane loops unroll fully
+
+
+def _layout(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+            strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> tuple[int, ...]:
+    """(row phases, column phases, phase rows, phase cols, row pitch of ``acc``) of the padded plane."""
+    (h, w), (ho, wo) = x_shape[2:], out_shape[2:]
+    hp = max(h + top, (ho - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1)
+    wp = max(w + left, (wo - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1)
+    phased = max(strides) <= 2
+    ph, pw = (strides[0], strides[1]) if phased else (1, 1)
+    wq = -(-wp // pw)
+    return ph, pw, -(-hp // ph), wq, wq if phased else wo
+
+
+def padded_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                strides: tuple[int, int], dilations: tuple[int, int], top: int, left: int) -> int:
+    """Elements of :func:`depthwise_conv`'s ``padded`` buffer: one zero-padded input plane up to the last
+    tap's reach, at stride 2 split into its row and column phases, plus one phase row of slack (the
+    wasted columns of the last output row read past the plane)."""
+    ph, pw, hq, wq, _ = _layout(x_shape, out_shape, kernel, strides, dilations, top, left)
+    return ph * pw * hq * wq + wq + kernel[1] * dilations[1]
+
+
+def row_buffer_size(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],
+                    strides: tuple[int, int], dilations: tuple[int, int], left: int) -> int:
+    """Elements of :func:`depthwise_conv`'s ``acc`` buffer: one output plane, rows at the padded phase
+    width (strides up to 2) or at the output width."""
+    top = 0  # the row pitch does not depend on it
+    return out_shape[2] * _layout(x_shape, out_shape, kernel, strides, dilations, top, left)[4]
+
+
+@jit.compiled
+def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # pragma: no cover - numba compiles it
+    """Depthwise convolution of ``x`` (N, C, H, W) into ``out`` (N, C, Ho, Wo), both C-contiguous.
+
+    ``w``: (C, KH, KW) weights; ``b``: (C,) bias (zeros when the node has none); ``z``: the residual
+    (``out``'s shape), added when ``geometry[6]`` is 1; ``acc``: a buffer of at least
+    :func:`row_buffer_size` elements; ``padded``: a buffer of at least :func:`padded_size` elements;
+    ``geometry``: int64 (stride h, stride w, dilation h, dilation w, pad top, pad left, has z); ``act``:
+    :data:`ACTIVATION_CODES` value or 0; ``params``: x's dtype: the two activation parameters, 0 and 1.
+    """
+    n_img, chans, h, wd = x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    kh, kw = w.shape[1], w.shape[2]
+    sh, sw, dh, dw, top, left, has_z = (geometry[0], geometry[1], geometry[2], geometry[3], geometry[4],
+                                        geometry[5], geometry[6])
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    zf = z.reshape(-1)
+    wf = w.reshape(-1)
+    p0, p1, zero, one = params[0], params[1], params[2], params[3]
+    # the padded plane, at strides up to 2 split into its stride phases: then output (oy, ox) at flat
+    # o = oy * wq + ox reads tap (ki, kj) at o + tap[ki, kj] (a few wasted columns per row); larger
+    # strides read whole padded rows with steps sh, sw
+    hp = max(h + top, (ho - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(wd + left, (wo - 1) * sw + (kw - 1) * dw + 1)
+    phased = sh <= 2 and sw <= 2
+    ph = sh if phased else 1
+    pw = sw if phased else 1
+    hq = (hp + ph - 1) // ph
+    wq = (wp + pw - 1) // pw
+    phase_len = hq * wq
+    pitch = wq if phased else wo  # row pitch of the output plane in acc
+    n = ho * pitch
+    un = np.uint64(n)
+    for i in range(padded.size):
+        padded[i] = zero
+    tap = np.empty((kh, kw), np.uint64)
+    for ki in range(kh):
+        for kj in range(kw):
+            r, q = ki * dh, kj * dw
+            tap[ki, kj] = np.uint64(((r % ph) * pw + q % pw) * phase_len + (r // ph) * wq + q // pw)
+    uwo = np.uint64(wo)
+    upitch = np.uint64(pitch)
+    for img in range(n_img):
+        for c in range(chans):
+            plane = (img * chans + c) * h * wd
+            for iy in range(h):  # the plane into the padded buffer's interior (its phases)
+                src = np.uint64(plane + iy * wd)
+                pr = iy + top
+                row = ((pr % ph) * pw) * phase_len + (pr // ph) * wq
+                if pw == 1:
+                    dst = np.uint64(row + left)
+                    for k in range(np.uint64(wd)):
+                        padded[dst + k] = xf[src + k]
+                else:  # input column ix is padded column ix + left: phase (ix + left) % 2
+                    d0 = np.uint64(row + (left % 2) * phase_len + left // 2)  # even input columns
+                    d1 = np.uint64(row + ((left + 1) % 2) * phase_len + (left + 1) // 2)  # odd ones
+                    for k in range(np.uint64(wd // 2)):  # both members of each pair: shuffles, no gathers
+                        padded[d0 + k] = xf[src + k + k]
+                        padded[d1 + k] = xf[src + k + k + np.uint64(1)]
+                    if wd % 2:
+                        padded[d0 + np.uint64(wd // 2)] = xf[src + np.uint64(wd - 1)]
+            bias = b[c]
+            for j in range(un):
+                acc[j] = bias
+            wbase = c * kh * kw
+            if phased:  # each kernel row in one pass over the plane's flat (phase) rows
+                for ki in range(kh):
+                    wrow = wbase + ki * kw
+                    if kw == 3:
+                        w0, w1, w2 = wf[wrow], wf[wrow + 1], wf[wrow + 2]
+                        s0, s1, s2 = tap[ki, 0], tap[ki, 1], tap[ki, 2]
+                        for j in range(un):
+                            acc[j] += w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
+                    elif kw == 5:
+                        w0, w1, w2, w3, w4 = wf[wrow], wf[wrow + 1], wf[wrow + 2], wf[wrow + 3], wf[wrow + 4]
+                        s0, s1, s2, s3, s4 = tap[ki, 0], tap[ki, 1], tap[ki, 2], tap[ki, 3], tap[ki, 4]
+                        for j in range(un):
+                            acc[j] += (w0 * padded[s0 + j] + w1 * padded[s1 + j] + w2 * padded[s2 + j]
+                                       + w3 * padded[s3 + j] + w4 * padded[s4 + j])
+                    else:
+                        for kj in range(kw):
+                            wv = wf[wrow + kj]
+                            s0 = tap[ki, kj]
+                            for j in range(un):
+                                acc[j] += wv * padded[s0 + j]
+            else:  # strides above 2: per output row, taps read with column step sw
+                usw = np.uint64(sw)
+                for oy in range(ho):
+                    ab = np.uint64(oy * wo)
+                    for ki in range(kh):
+                        row = np.uint64((oy * sh) * wq)
+                        for kj in range(kw):
+                            wv = wf[wbase + ki * kw + kj]
+                            s0 = row + tap[ki, kj]
+                            for j in range(uwo):
+                                acc[ab + j] += wv * padded[s0 + j * usw]
+            obase = (img * chans + c) * ho * wo
+            if has_z:
+                for oy in range(ho):
+                    ab = np.uint64(oy * pitch)
+                    zb = np.uint64(obase + oy * wo)
+                    for j in range(uwo):
+                        acc[ab + j] += zf[zb + j]
+            # the activation in place over the plane (wasted columns included), then the store
+            if act == 1:  # Relu (NaN stays NaN, as np.maximum)
+                for j in range(un):
+                    v = acc[j]
+                    acc[j] = zero if v < zero else v
+            elif act == 2:  # Clip(p0, p1)
+                for j in range(un):
+                    v = acc[j]
+                    v = p0 if v < p0 else v
+                    acc[j] = p1 if v > p1 else v
+            elif act == 3:  # LeakyRelu(alpha = p0)
+                for j in range(un):
+                    v = acc[j]
+                    acc[j] = v * p0 if v < zero else v
+            elif act == 4:  # SiLU: x * sigmoid(x) (float32: epilogue_jit.silu32, vectorizable)
+                for j in range(un):
+                    acc[j] = silu(acc[j])
+            elif act == 7:  # Sigmoid
+                for j in range(un):
+                    acc[j] = sigmoid(acc[j])
+            elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
+                for j in range(un):
+                    v = acc[j]
+                    t = v * p0 + p1
+                    t = zero if t < zero else t
+                    t = one if t > one else t
+                    acc[j] = v * t
+            elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
+                for j in range(un):
+                    t = acc[j] * p0 + p1
+                    t = zero if t < zero else t
+                    acc[j] = one if t > one else t
+            elif act == 8:  # Tanh
+                for j in range(un):
+                    acc[j] = np.tanh(acc[j])
+            if pitch == wo:
+                ub = np.uint64(obase)
+                for j in range(un):
+                    of[ub + j] = acc[j]
+            else:
+                for oy in range(ho):
+                    ab = np.uint64(oy * pitch)
+                    ob = np.uint64(obase + oy * wo)
+                    for j in range(uwo):
+                        of[ob + j] = acc[ab + j]
+
 
 
 def _phase_layout(x_shape: tuple[int, ...], out_shape: tuple[int, ...], kernel: tuple[int, int],

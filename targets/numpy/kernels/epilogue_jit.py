@@ -21,18 +21,19 @@ said True (:mod:`targets.numpy.kernels.epilogue` does).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 from . import jit
 from ._numeric import HALF_SILU
 
 __all__ = ["ACTIVATIONS", "BIAS_NONE", "BIAS_ROWS", "BIAS_COLS", "activate", "channel_mean", "channel_scale", "kernel",
-           "sigmoid32", "silu32"]
+           "sigmoid", "sigmoid32", "silu", "silu32"]
 
 #: bias modes of the kernels: none, ``bias[r % len(bias)]`` for row r, ``bias[i]`` for column i
 BIAS_NONE, BIAS_ROWS, BIAS_COLS = 0, 1, 2
@@ -96,6 +97,42 @@ def sigmoid32(x: float) -> float:  # pragma: no cover - compiled into the kernel
 def silu32(x: float) -> float:  # pragma: no cover - compiled into the kernels
     """x * sigmoid(x) for a float32 ``x`` (:func:`sigmoid32`)."""
     return x * sigmoid32(x)
+
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + exp(-x)) in kernels of any float dtype: compiled code calls the overload below
+    (float32: :func:`sigmoid32`, vectorizable; float64: libm's exp)."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def silu(x: float) -> float:
+    """x * sigmoid(x) in kernels of any float dtype (float32: :func:`silu32`)."""
+    return x / (1.0 + math.exp(-x))
+
+
+@overload(sigmoid)
+def _sigmoid_compiled(x: Any) -> Any:
+    # the implementations' signatures must equal this one's, annotations included
+    if x == types.float32:
+        def float32_sigmoid(x: Any) -> Any:  # pragma: no cover - compiled
+            return sigmoid32(x)
+        return float32_sigmoid
+
+    def libm_sigmoid(x: Any) -> Any:  # pragma: no cover - compiled
+        return 1.0 / (1.0 + math.exp(-x))
+    return libm_sigmoid
+
+
+@overload(silu)
+def _silu_compiled(x: Any) -> Any:
+    if x == types.float32:
+        def float32_silu(x: Any) -> Any:  # pragma: no cover - compiled
+            return silu32(x)
+        return float32_silu
+
+    def libm_silu(x: Any) -> Any:  # pragma: no cover - compiled
+        return x / (1.0 + math.exp(-x))
+    return libm_silu
 
 
 # One kernel per activation, each (y, bias, mode, p0, p1): y is a C-contiguous float32 (rows, n)

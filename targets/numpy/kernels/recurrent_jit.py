@@ -20,36 +20,16 @@ overwrite step by step); the fast path picks them when :func:`jit.available` at 
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
 
-from numba.core import types
-from numba.extending import overload, register_jitable
+from numba.extending import register_jitable
 
 from . import jit
-from .epilogue_jit import sigmoid32
+from .epilogue_jit import sigmoid as _sigmoid
 
 __all__ = ["STEPPERS"]
-
-
-def _sigmoid(x: float) -> float:
-    """1 / (1 + exp(-x)); compiled code calls the overload below."""
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@overload(_sigmoid)
-def _sigmoid_compiled(x: Any) -> Any:
-    # the implementations' signatures must equal this one's, annotations included
-    if x == types.float32:
-        def float32_sigmoid(x: Any) -> Any:  # pragma: no cover - compiled
-            return sigmoid32(x)
-        return float32_sigmoid
-
-    def libm_sigmoid(x: Any) -> Any:  # pragma: no cover - compiled
-        return 1.0 / (1.0 + math.exp(-x))
-    return libm_sigmoid
 
 
 @register_jitable

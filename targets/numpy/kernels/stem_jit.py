@@ -2,7 +2,7 @@
 
 As a GEMM such a convolution is thin (K = C * KH * KW = 27 to 147 rows) and needs an im2col copy
 K times the image; here each image is copied once into a zero-padded buffer, at stride 2 split into
-its row and column phases (as :func:`targets.numpy.kernels.conv_jit.depthwise_conv` does per
+its row and column phases (as :func:`targets.numpy.kernels.depthwise_jit.depthwise_conv` does per
 channel), so every tap of every input channel reads one contiguous run of that buffer. The output
 is computed in chunks of whole output rows over the padded row pitch (a few wasted columns per
 row), four output channels at a time (each input load feeds four accumulators): the chunk starts

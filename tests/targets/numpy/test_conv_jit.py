@@ -361,7 +361,7 @@ BLOCKED_GEOMETRIES = {
 
 
 def _variant(monkeypatch, variant):
-    """Force the plane (``conv_jit.depthwise_conv``) or the channel-blocked loop for every float32 shape."""
+    """Force the plane (``depthwise_jit.depthwise_conv``) or the channel-blocked loop for every float32 shape."""
     from targets.numpy.kernels import conv2d
 
     monkeypatch.setattr(conv2d, "DW_BLOCKED_MAX_PIXELS", 1 << 30 if variant == "blocked" else 0)
