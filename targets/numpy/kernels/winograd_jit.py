@@ -12,11 +12,13 @@ The numpy transforms take a dozen memory-bound passes each; these loops take one
   output planes each (loops per row of tiles are short: 5-20 tiles; one loop writing all 16 planes
   ran slower than those). The last tile of each row is then redone from the phases' edge columns.
 * :func:`winograd_output`: P (16, M, th * tw) -> out (M, Ho, Wo): ``A^T m A`` per tile, the bias,
-  and a Relu or Clip, per channel one loop over all tiles and an interleaving store (other
-  activations: the caller's epilogue).
+  and the FusedConv activation (:mod:`targets.numpy.kernels.store_jit`: Relu, Clip, SiLU, HardSwish, ...),
+  per channel one loop over all tiles and an interleaving store.
 
 Plans validate shapes and contiguity before calling: the loops run without bounds checks. Indices of
 the inner loops are unsigned (numba's wraparound of a negative signed index blocks vectorization).
+This module imports numba (through :mod:`targets.numpy.kernels.store_jit`): import it only after
+:func:`targets.numpy.kernels.jit.available` said True.
 """
 
 from __future__ import annotations
@@ -24,11 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
+from .store_jit import activate_run
 
-__all__ = ["STORE_ACTIVATIONS", "plane_stride", "split_size", "winograd_input", "winograd_output"]
-
-#: activations :func:`winograd_output` applies while storing (name -> code; 0 is none)
-STORE_ACTIVATIONS: dict[str, int] = {"Relu": 1, "Clip": 2}
+__all__ = ["plane_stride", "split_size", "winograd_input", "winograd_output"]
 
 
 def plane_stride(elements: int) -> int:
@@ -189,11 +189,11 @@ def winograd_output(p, bias, out, tiles, th, tw, act, params):  # pragma: no cov
     """``A^T m A`` of every tile plus the bias: p (16, S) -> out (M, Ho, Wo), both C-contiguous; the first
     M * th * tw elements of each of the 16 planes are its (M, th * tw) matrix (S: :func:`plane_stride`).
 
-    Per output channel, one loop over all tiles writes their 2x2 outputs (bias added, then the Relu or
-    Clip) into four planes of ``tiles`` (at least 4 * th * tw elements), which are then interleaved into
-    the output rows (cropping an odd last row or column). ``bias``: (M,) in out's dtype (zeros when the
-    node has none); ``act``: :data:`STORE_ACTIVATIONS` code or 0; ``params``: out's dtype, Clip's (min,
-    max) and 0.
+    Per output channel, one loop over all tiles writes their 2x2 outputs (bias added, then the activation)
+    into four planes of ``tiles`` (at least 4 * th * tw elements), which are then interleaved into the
+    output rows (cropping an odd last row or column). ``bias``: (M,) in out's dtype (zeros when the node
+    has none); ``act``, ``params``: :func:`targets.numpy.kernels.store_jit.store_activation`'s code (0: none)
+    and params.
     """
     m_out, ho, wo = out.shape
     pf = p.reshape(-1)
@@ -206,7 +206,7 @@ def winograd_output(p, bias, out, tiles, th, tw, act, params):  # pragma: no cov
     s11, s12, s13 = np.uint64(11 * n), np.uint64(12 * n), np.uint64(13 * n)
     s14, s15 = np.uint64(14 * n), np.uint64(15 * n)
     t1, t2, t3 = ul, ul + ul, ul + ul + ul
-    lo, hi, zero = params[0], params[1], params[2]
+    p0, p1 = params[0], params[1]
     half = wo // 2  # output column pairs of a row; an odd last column comes from y00 / y10 alone
     uh = np.uint64(half)
     odd = wo % 2 == 1
@@ -227,15 +227,8 @@ def winograd_output(p, bias, out, tiles, th, tw, act, params):  # pragma: no cov
             tiles[t1 + f] = a1 - a2 - a3 + b
             tiles[t2 + f] = c0 + c1 + c2 + b
             tiles[t3 + f] = c1 - c2 - c3 + b
-        if act == 1:  # Relu (NaN stays NaN, as np.maximum)
-            for f in range(ul + t3):
-                v = tiles[f]
-                tiles[f] = zero if v < zero else v
-        elif act == 2:  # Clip(lo, hi), NaN kept
-            for f in range(ul + t3):
-                v = tiles[f]
-                v = lo if v < lo else v
-                tiles[f] = hi if v > hi else v
+        if act != 0:
+            activate_run(tiles, np.uint64(0), ul + t3, act, p0, p1)
         for ty in range(th):
             for r in range(2):
                 oy = 2 * ty + r

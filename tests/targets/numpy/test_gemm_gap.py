@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import graphc
-from targets.numpy.kernels import conv2d, jit, winograd_jit
+from targets.numpy.kernels import conv2d, jit
 from tests.oracle import ort_run
 
 F = TensorProto.FLOAT
@@ -99,14 +99,17 @@ def test_winograd_matches_onnxruntime(name, compiled, monkeypatch):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * float(np.abs(want).max()))
 
 
-def test_winograd_store_applies_relu_and_clip_only():
+def test_winograd_store_applies_the_activation():
     arts = {act: graphc.compile(_model(32, 32, (16, 16), act=act), "numpy", fallback=False)
-            for act in ("Relu", "Clip", "SiLU", "none")}
+            for act in ("Relu", "Clip", "SiLU", "Tanh", "none")}
     if not jit.available():
         pytest.skip("numba is not importable")
+    from targets.numpy.kernels import store_jit
+
     codes = {act: _plans(art)[0].act_code for act, art in arts.items()}
-    assert codes == {"Relu": winograd_jit.STORE_ACTIVATIONS["Relu"], "Clip": winograd_jit.STORE_ACTIVATIONS["Clip"],
-                     "SiLU": 0, "none": 0}
+    # SiLU: the plan halves its weights, the store takes SiLU of twice the value
+    assert codes == {"Relu": store_jit.STORE_ACTIVATIONS["Relu"], "Clip": store_jit.STORE_ACTIVATIONS["Clip"],
+                     "SiLU": store_jit.STORE_ACTIVATIONS["SiLU"], "Tanh": 0, "none": 0}
 
 
 @pytest.mark.parametrize("c, m, hw, path", [
@@ -152,6 +155,8 @@ def test_winograd_transforms_against_hand_computed_direct_sum(h, w, pads):
     image, including borders where whole tiles or phases read only padding."""
     if not jit.available():
         pytest.skip("numba is not importable")
+    from targets.numpy.kernels import winograd_jit  # imports numba
+
     rng = np.random.default_rng(4)
     c, m = 5, 7
     top, left, bottom, right = pads
@@ -176,6 +181,13 @@ def test_winograd_transforms_against_hand_computed_direct_sum(h, w, pads):
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 1, params)
     np.testing.assert_allclose(out, np.maximum(want, 0), rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    # SiLU of twice the value (code 3, scale 2), HardSwish (code 4, alpha 1/6, beta 0.5)
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 3,
+                                 np.array([2, 0, 0], np.float32))
+    np.testing.assert_allclose(out, 2 * want / (1 + np.exp(-2 * want)), rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 4,
+                                 np.array([1 / 6, 0.5, 0], np.float32))
+    np.testing.assert_allclose(out, want * np.clip(want / 6 + 0.5, 0, 1), rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
 def _pointwise_model(c, m, hw, stride=1, group=1, act="Relu", residual=False, n=1, seed=0):
