@@ -81,12 +81,13 @@ import numpy as np
 
 from graphc.ir import TensorType
 
-from . import blas, conv1d_jit, conv_jit, jit, winograd_jit
+from . import blas, conv1d_jit, conv_jit, jit
 from ._window import conv_geometry
 from .epilogue import HALF_SILU, apply_activation, compiled_epilogue, fused_conv_activation, needs_scratch
 from .registry import OpContext
 
-#: activations the im2col store applies while cropping (same pass)
+#: activations the numpy im2col store applies while cropping (same pass); with compiled kernels the crop applies
+#: every activation of :data:`targets.numpy.kernels.store_jit.STORE_ACTIVATIONS` (:func:`store_jit.crop_store`)
 _STORE_ACTIVATIONS = ("Relu", "Clip")
 
 __all__ = ["Conv2dPlan", "DeferredConv", "prepare_conv", "winograd_weights", "WINOGRAD_MIN_TILES", "WIDE_WASTE"]
@@ -227,6 +228,11 @@ class Conv2dPlan:
     acc_len: int = 0  # depthwise path: elements of its accumulator (an output row or plane)
     #: depthwise path: the channel-blocked loop (weights (C/16, KH, KW, 16), bias padded to the blocks)
     blocked: bool = False
+    #: compiled winograd path: elements of its V plane stride, split buffer and product plane stride
+    winograd_sizes: tuple[int, int, int] = (0, 0, 0)
+    #: phase path: the compiled crop + activation store (:func:`store_jit.crop_store`, code and params in
+    #: act_code and act_params) or None
+    crop_store: Any = None
 
     @property
     def in_shape(self) -> tuple[int, ...]:
@@ -244,7 +250,7 @@ class Conv2dPlan:
         """Convolve ``x`` into ``out`` (N, M, Ho, Wo), then bias, ``z`` and (unless not ``activation``)
         the activation. ``out`` must not share memory with ``x`` or ``z``."""
         act = self.activation if activation else None
-        fuse = z is None and act is not None and act[0] in _STORE_ACTIVATIONS
+        fuse = z is None and act is not None and (act[0] in _STORE_ACTIVATIONS or self.act_code > 0)
         done = False
         if self.path == "depthwise":
             return self._depthwise(ctx, x, out, z, activation)
@@ -301,8 +307,16 @@ class Conv2dPlan:
             apply_activation(out, name, params, tmp)
         return out
 
-    def _store(self, src: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
-        """out = activation(src) when ``fuse`` allows it in the same pass (True), else out = src (False)."""
+    def _store(self, acc: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
+        """out (M, Ho, Wo) = activation(acc (M, Ho, Q)[:, :, :Wo]) when ``fuse`` allows it in the same pass
+        (True), else out = the crop (False)."""
+        wo = out.shape[2]
+        if fuse and self.crop_store is not None and self.act_code > 0 and out.flags.c_contiguous \
+                and acc.flags.c_contiguous and acc.dtype == out.dtype == np.float32 and acc.shape[:2] == out.shape[:2] \
+                and acc.shape[2] >= wo:
+            self.crop_store(acc.reshape(-1, acc.shape[2]), out.reshape(-1, wo), self.act_code, self.act_params)
+            return True
+        src = acc[:, :, :wo]
         if fuse and self.activation is not None:
             name, params = self.activation
             t = out.dtype.type
@@ -509,7 +523,7 @@ class Conv2dPlan:
         for t, (p, off) in enumerate(self.taps):
             blas.sgemm(self.weights[t], phases, p * c * plen + off, plen, c, length, acc, beta)
             beta = 1.0
-        return self._store(acc.reshape(m, ho, self.phase_shape[1])[:, :, :wo], out, fuse)
+        return self._store(acc.reshape(m, ho, self.phase_shape[1]), out, fuse)
 
     def _phase(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
         """im2col from the stride phases, one (grouped) GEMM; True when the activation was applied.
@@ -561,13 +575,13 @@ class Conv2dPlan:
         if self.wide:
             acc = ctx.scratch("conv-acc", (g, mg, length), out.dtype)
             np.matmul(weights, cols, out=acc)
-            return self._store(acc.reshape(g * mg, ho, cols_q)[:, :, :wo], out, fuse)
+            return self._store(acc.reshape(g * mg, ho, cols_q), out, fuse)
         np.matmul(weights, cols, out=out.reshape(g, mg, length))
         return False
 
     def _winograd_jit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
         """F(2x2, 3x3) for one image with the compiled transforms: x (C, H, W) -> out (M, Ho, Wo); True when
-        the activation (Relu or Clip, ``fuse``) was applied while storing."""
+        the activation (``fuse`` and one with a store code) was applied while storing."""
         assert self.bias is not None and self.act_params is not None  # set by prepare_conv
         c, m = self.x_shape[1], self.out_shape[1]
         ho, wo = self.out_shape[2:]
@@ -578,10 +592,11 @@ class Conv2dPlan:
         x = np.ascontiguousarray(x)
         cols = th * tw
         # the 16 planes of V and of the products a padded stride apart (winograd_jit.plane_stride)
-        v = ctx.scratch("winograd-v", (16, winograd_jit.plane_stride(c * cols)), x.dtype)
-        split = ctx.scratch("winograd-split", (winograd_jit.split_size((ho, wo)),), x.dtype)
+        v_stride, split_len, prod_stride = self.winograd_sizes
+        v = ctx.scratch("winograd-v", (16, v_stride), x.dtype)
+        split = ctx.scratch("winograd-split", (split_len,), x.dtype)
         transform_in(x, v, split, th, tw, self.pads[0], self.pads[1])
-        prod = ctx.scratch("winograd-prod", (16, winograd_jit.plane_stride(m * cols)), out.dtype)
+        prod = ctx.scratch("winograd-prod", (16, prod_stride), out.dtype)
         np.matmul(self.weights, v[:, :c * cols].reshape(16, c, cols), out=prod[:, :m * cols].reshape(16, m, cols))
         code = self.act_code if fuse else 0
         dst = out if out.flags.c_contiguous else ctx.scratch("winograd-out", out.shape, out.dtype)
@@ -1058,11 +1073,14 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
             and (not compiled or tiles * c * m >= WINOGRAD_JIT_MIN_WORK)):
         plan = Conv2dPlan("winograd", weights=winograd_weights(w), **common)
         if compiled:
+            from . import store_jit, winograd_jit  # import numba: only once jit.available() said True
+
             plan.compiled = (winograd_jit.winograd_input.dispatcher(), winograd_jit.winograd_output.dispatcher())
             plan.bias = np.zeros((m, 1), w.dtype) if bias is None else bias
-            clip = list(activation[1][:2]) if activation is not None and activation[0] == "Clip" else [0.0, 0.0]
-            plan.act_code = winograd_jit.STORE_ACTIVATIONS.get(activation[0], 0) if activation is not None else 0
-            plan.act_params = np.array([*clip, 0.0], w.dtype)
+            plan.act_code, plan.act_params = store_jit.store_activation(activation)
+            cols = tiles
+            plan.winograd_sizes = (winograd_jit.plane_stride(c * cols), winograd_jit.split_size(geo.out),
+                                   winograd_jit.plane_stride(m * cols))
             return plan
         # the input as four parity phases, rows of tw + 1 columns, room for the shifted reads
         th, tw = -(-geo.out[0] // 2), -(-geo.out[1] // 2)
@@ -1072,6 +1090,12 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         return plan
     plan = Conv2dPlan("phase", weights=w, **common)
     _phase_layout(plan, h, wd)
+    if compiled and plan.wide and w.dtype == np.float32 and activation is not None:
+        from . import store_jit  # imports numba: only once jit.available() said True
+
+        plan.act_code, plan.act_params = store_jit.store_activation(activation)
+        if plan.act_code > 0:
+            plan.crop_store = store_jit.crop_store.dispatcher()
     if (group == 1 and plan.wide and c >= IMPLICIT_MIN_CHANNELS and plan.length >= IMPLICIT_MIN_COLUMNS
             and w.dtype == np.float32 and IMPLICIT_GEMM and blas.available()):
         plan.implicit = True
