@@ -87,7 +87,7 @@ def sigmoid32(x: float) -> float:  # pragma: no cover - compiled into the kernel
     # regrouped them into k (HI + LO) - a and lost 60 ulp near x = -72
     r: float = _fma32(kf, _LN2_LO, _fma32(kf, _LN2_HI, -a))  # type: ignore[call-arg]
     q = _ONE + r + r * r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * _C6))))
-    e: float = _float32_from_bits((k + _I127) << _I23)  # type: ignore[call-arg]  # 2**k
+    e: float = _float32_from_bits((k + _I127) << _I23)  # 2**k
     s = (q if x < _ZERO else e) / (e + q)  # x < 0: exp(x) / (1 + exp(x)); else 1 / (1 + exp(-x))
     s = _ZERO if x < -_CAP else s
     return x if x != x else s
