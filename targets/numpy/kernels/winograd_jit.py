@@ -39,7 +39,7 @@ def plane_stride(elements: int) -> int:
     return -(-elements // 1024) * 1024 + 16
 
 
-def split_size(out_hw: tuple[int, int]) -> int:
+def split_size(out_hw: tuple[int, ...]) -> int:
     """Elements of :func:`winograd_input`'s ``split`` buffer for an (Ho, Wo) output: four parity phases of
     (th + 1) x tw with one element of slack each, and their (th + 1)-element edge columns."""
     th, tw = -(-out_hw[0] // 2), -(-out_hw[1] // 2)
