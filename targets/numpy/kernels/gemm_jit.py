@@ -5,10 +5,10 @@ thread); this kernel uses the CPU's widest vectors through LLVM. Its microkernel
 :data:`MR` output rows by :data:`NR` columns (``NR // 16`` vectors of 16 floats per row: 24 accumulators for
 6 x 64) in registers over the whole K loop: per step one broadcast weight per row, one load per vector of
 the X row, one fused multiply-add per accumulator. numba cannot keep a local array in registers, so the
-tile is written as LLVM vector IR (:func:`_tile`, a numba intrinsic; the accumulators are stack slots that
+tile is written as LLVM vector IR (:func:`_make_tile`, numba intrinsics; the accumulators are stack slots that
 LLVM promotes to registers). The weights are packed once (:func:`pack_weights`) into panels of MR rows,
-K-major, so each step's MR weights are contiguous. Columns past the last full tile go through a
-zero-padded copy of the X tail.
+K-major, so each step's MR weights are contiguous. Columns past the last full tile run in tiles of 32
+and 16 (:func:`_make_tile`), the last < 16 through a zero-padded copy of the X tail.
 
 Results are those of a float32 dot product in K order with fused multiply-adds; NaN and infinity propagate
 as in BLAS (0 x NaN is NaN). This module imports numba: import it only after
@@ -38,47 +38,57 @@ _NV = 4
 NR = _LANES * _NV
 
 
-@intrinsic
-def _tile(typingctx: Any, wp: Any, woff: Any, x: Any, xoff: Any, ldx: Any, out: Any, ooff: Any, ldo: Any,
-          kdim: Any, nrows: Any) -> Any:  # pragma: no cover - numba compiles it
-    """``out[ooff + i * ldo + j] = sum_k wp[woff + k * MR + i] * x[xoff + k * ldx + j]`` for i < nrows, j < NR
-    (flat float32 arrays; the caller guarantees every index is in bounds)."""
-    sig = types.void(wp, woff, x, xoff, ldx, out, ooff, ldo, kdim, nrows)
+def _make_tile(nv: int) -> Any:
+    """The register tile of MR rows by ``nv`` vectors of 16 columns, as a numba intrinsic."""
 
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        wpv, woffv, xv, xoffv, ldxv, ov, ooffv, ldov, kv, nrv = args
-        f32, i32, i64 = ir.FloatType(), ir.IntType(32), ir.IntType(64)
-        vt = ir.VectorType(f32, _LANES)
-        wptr = make_array(signature.args[0])(context, builder, wpv).data
-        xptr = make_array(signature.args[2])(context, builder, xv).data
-        optr = make_array(signature.args[5])(context, builder, ov).data
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]), "llvm.fma.v16f32")
-        accs = [[cgutils.alloca_once(builder, vt) for _ in range(_NV)] for _ in range(MR)]
-        for row in accs:
-            for acc in row:
-                builder.store(ir.Constant(vt, None), acc)
-        undef = ir.Constant(vt, ir.Undefined)
-        splat = ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
-        with cgutils.for_range(builder, kv) as loop:
-            k = loop.index
-            xrow = builder.gep(xptr, [builder.add(xoffv, builder.mul(k, ldxv))])
-            xs = [builder.load(builder.bitcast(builder.gep(xrow, [ir.Constant(i64, _LANES * v)]), vt.as_pointer()),
-                               align=4) for v in range(_NV)]
-            wrow = builder.gep(wptr, [builder.add(woffv, builder.mul(k, ir.Constant(i64, MR)))])
+    @intrinsic
+    def tile(typingctx: Any, wp: Any, woff: Any, x: Any, xoff: Any, ldx: Any, out: Any, ooff: Any, ldo: Any,
+             kdim: Any, nrows: Any) -> Any:  # pragma: no cover - numba compiles it
+        """``out[ooff + i * ldo + j] = sum_k wp[woff + k * MR + i] * x[xoff + k * ldx + j]`` for i < nrows,
+        j < 16 nv (flat float32 arrays; the caller guarantees every index is in bounds)."""
+        sig = types.void(wp, woff, x, xoff, ldx, out, ooff, ldo, kdim, nrows)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            wpv, woffv, xv, xoffv, ldxv, ov, ooffv, ldov, kv, nrv = args
+            f32, i32, i64 = ir.FloatType(), ir.IntType(32), ir.IntType(64)
+            vt = ir.VectorType(f32, _LANES)
+            wptr = make_array(signature.args[0])(context, builder, wpv).data
+            xptr = make_array(signature.args[2])(context, builder, xv).data
+            optr = make_array(signature.args[5])(context, builder, ov).data
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt, vt, vt]), "llvm.fma.v16f32")
+            accs = [[cgutils.alloca_once(builder, vt) for _ in range(nv)] for _ in range(MR)]
+            for row in accs:
+                for acc in row:
+                    builder.store(ir.Constant(vt, None), acc)
+            undef = ir.Constant(vt, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(i32, _LANES), [0] * _LANES)
+            with cgutils.for_range(builder, kv) as loop:
+                k = loop.index
+                xrow = builder.gep(xptr, [builder.add(xoffv, builder.mul(k, ldxv))])
+                xs = [builder.load(builder.bitcast(builder.gep(xrow, [ir.Constant(i64, _LANES * v)]),
+                                                   vt.as_pointer()), align=4) for v in range(nv)]
+                wrow = builder.gep(wptr, [builder.add(woffv, builder.mul(k, ir.Constant(i64, MR)))])
+                for i in range(MR):
+                    w = builder.load(builder.gep(wrow, [ir.Constant(i64, i)]))
+                    wb = builder.shuffle_vector(builder.insert_element(undef, w, ir.Constant(i32, 0)), undef, splat)
+                    for v in range(nv):
+                        builder.store(builder.call(fma, [wb, xs[v], builder.load(accs[i][v])]), accs[i][v])
             for i in range(MR):
-                w = builder.load(builder.gep(wrow, [ir.Constant(i64, i)]))
-                wb = builder.shuffle_vector(builder.insert_element(undef, w, ir.Constant(i32, 0)), undef, splat)
-                for v in range(_NV):
-                    builder.store(builder.call(fma, [wb, xs[v], builder.load(accs[i][v])]), accs[i][v])
-        for i in range(MR):
-            with builder.if_then(builder.icmp_signed("<", ir.Constant(i64, i), nrv)):
-                orow = builder.gep(optr, [builder.add(ooffv, builder.mul(ir.Constant(i64, i), ldov))])
-                for v in range(_NV):
-                    dst = builder.bitcast(builder.gep(orow, [ir.Constant(i64, _LANES * v)]), vt.as_pointer())
-                    builder.store(builder.load(accs[i][v]), dst, align=4)
-        return context.get_dummy_value()
+                with builder.if_then(builder.icmp_signed("<", ir.Constant(i64, i), nrv)):
+                    orow = builder.gep(optr, [builder.add(ooffv, builder.mul(ir.Constant(i64, i), ldov))])
+                    for v in range(nv):
+                        dst = builder.bitcast(builder.gep(orow, [ir.Constant(i64, _LANES * v)]), vt.as_pointer())
+                        builder.store(builder.load(accs[i][v]), dst, align=4)
+            return context.get_dummy_value()
 
-    return sig, codegen
+        return sig, codegen
+
+    return tile
+
+
+_tile = _make_tile(_NV)  # 64 columns: the main tile
+_tile2 = _make_tile(2)  # 32 and 16 columns: the tail
+_tile1 = _make_tile(1)
 
 
 def pack_weights(w: np.ndarray) -> np.ndarray:
@@ -93,7 +103,8 @@ def pack_weights(w: np.ndarray) -> np.ndarray:
 @jit.compiled
 def gemm(wp, x, out):  # pragma: no cover - numba compiles it
     """``out[n] = W @ x[n]`` for float32 C-contiguous ``x`` (images, K, N) and ``out`` (images, M, N);
-    ``wp``: :func:`pack_weights` of the (M, K) ``W`` (the caller checks the shapes: no bounds checks)."""
+    ``wp``: :func:`pack_weights` of the (M, K) ``W`` (the caller checks the shapes: no bounds checks).
+    Columns run in tiles of 64, then one of 32 and one of 16; the last < 16 through a zero-padded copy."""
     n_img, kdim, n = x.shape[0], x.shape[1], x.shape[2]
     m = out.shape[1]
     panels = wp.shape[0]
@@ -101,9 +112,12 @@ def gemm(wp, x, out):  # pragma: no cover - numba compiles it
     of = out.reshape(-1)
     wf = wp.reshape(-1)
     full = n // NR
-    rem = n - full * NR
-    xt = np.zeros(kdim * NR if rem > 0 else 0, np.float32)
-    ot = np.empty(MR * NR, np.float32)
+    j32 = full * NR
+    j16 = j32 + 32 if n - j32 >= 32 else j32
+    jt = j16 + 16 if n - j16 >= 16 else j16
+    rem = n - jt
+    xt = np.zeros(kdim * _LANES if rem > 0 else 0, np.float32)
+    ot = np.empty(MR * _LANES, np.float32)
     for img in range(n_img):
         xb = img * kdim * n
         ob = img * m * n
@@ -111,14 +125,19 @@ def gemm(wp, x, out):  # pragma: no cover - numba compiles it
             j0 = jb * NR
             for p in range(panels):
                 _tile(wf, p * kdim * MR, xf, xb + j0, n, of, ob + p * MR * n + j0, n, kdim, min(MR, m - p * MR))
+        if j16 > j32:
+            for p in range(panels):
+                _tile2(wf, p * kdim * MR, xf, xb + j32, n, of, ob + p * MR * n + j32, n, kdim, min(MR, m - p * MR))
+        if jt > j16:
+            for p in range(panels):
+                _tile1(wf, p * kdim * MR, xf, xb + j16, n, of, ob + p * MR * n + j16, n, kdim, min(MR, m - p * MR))
         if rem > 0:
-            j0 = full * NR
             for k in range(kdim):
                 for j in range(rem):
-                    xt[k * NR + j] = xf[xb + k * n + j0 + j]
+                    xt[k * _LANES + j] = xf[xb + k * n + jt + j]
             for p in range(panels):
                 rows = min(MR, m - p * MR)
-                _tile(wf, p * kdim * MR, xt, 0, NR, ot, 0, NR, kdim, rows)
+                _tile1(wf, p * kdim * MR, xt, 0, _LANES, ot, 0, _LANES, kdim, rows)
                 for i in range(rows):
                     for j in range(rem):
-                        of[ob + (p * MR + i) * n + j0 + j] = ot[i * NR + j]
+                        of[ob + (p * MR + i) * n + jt + j] = ot[i * _LANES + j]
