@@ -2,8 +2,8 @@
 
 Each model case runs with compiled kernels (the ``pointwise`` plan must carry packed weights, so the compiled
 GEMM runs) and with ``jit.ENABLED`` patched False (numpy's matmul); both must give onnxruntime's answer.
-Shapes cover row tails (M not a multiple of the 6-row panel), column tails (N not a multiple of 64, and
-N < 64: only the padded tail), odd K, batches and a strided 1x1 conv.
+Shapes cover row tails (M not a multiple of the 6-row panel), every column tail (the 32- and 16-wide tiles
+and the padded last < 16 columns, alone or after 64-wide tiles), odd K, batches and a strided 1x1 conv.
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def test_gemm_off_switch_keeps_numpy_matmul(monkeypatch):
 
 
 @pytest.mark.parametrize("m, k, n, images", [(1, 1, 1, 1), (6, 5, 64, 1), (7, 3, 65, 2), (13, 29, 130, 1),
-                                             (50, 70, 47, 3), (12, 300, 128, 1)])
+                                             (50, 70, 47, 3), (12, 300, 128, 1), (5, 8, 16, 2), (11, 9, 31, 1),
+                                             (19, 40, 48, 1), (8, 17, 113, 2)])
 def test_kernel_against_float64(m, k, n, images):
     from targets.numpy.kernels import gemm_jit
 
