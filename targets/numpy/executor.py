@@ -46,6 +46,8 @@ __all__ = ["Executor", "BoundProgram", "debug_arena_default"]
 #: how many input-shape signatures keep their own plan
 PLAN_CACHE_SIZE = 8
 _GARBAGE = 0xA5
+#: what a step without a single planned output buffer compares its kernel's result with (never equal)
+_NO_BUFFER = object()
 
 
 def debug_arena_default() -> bool:
@@ -128,6 +130,9 @@ class BoundProgram:
             if slot not in planned_slots and slot not in outputs and at >= 0 and slot not in preset_slots:
                 frees[at].append(slot)
         self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
+        # each step also carries its single output's planned buffer (else a marker no kernel returns) and its frees
+        self.steps = [(*st, st[4][0] if len(st[4]) == 1 and st[4][0] is not None else _NO_BUFFER, self.frees[st[7]])
+                      for st in self.steps]
         #: output positions whose value may be a view of the arena (copied when run as a subgraph)
         self._view_outputs = [k for k, (_, s) in enumerate(program.outputs)
                               if any(s in step[6] for step in self.steps)]
@@ -214,8 +219,8 @@ class BoundProgram:
     def _owned(self, a: Any, seen: set[int]) -> Any:
         """``a`` if nobody else holds it, else a copy (outputs are the caller's)."""
         if isinstance(a, np.ndarray):
-            if id(a) in seen or a.base is not None or not a.flags.owndata or not a.flags.writeable \
-                    or (self.arena is not None and np.may_share_memory(a, self.arena)):
+            # an array owning its memory is not a view of the arena (no np.may_share_memory needed)
+            if id(a) in seen or a.base is not None or not a.flags.owndata or not a.flags.writeable:
                 a = a.copy()
             seen.add(id(a))
             return a
@@ -226,20 +231,34 @@ class BoundProgram:
         return np.array(a)
 
     def _execute(self, vals: list[Any], shapes: dict[str, tuple] | None) -> None:
-        """Run the steps over ``vals``; with ``shapes``, record each produced value's shape there."""
+        """Run the steps over ``vals``; with ``shapes``, record each produced value's shape there.
+
+        The common step (no shape memo, no debug poisoning, no recording; one output and the kernel
+        returned its planned buffer) costs one comparison after the call; everything else takes
+        :meth:`_finish`.
+        """
         self._vals = vals
         record = shapes is not None
-        arena = self.arena
-        frees = self.frees
-        debug = self.debug
         memo = self.memo
         roles = memo.roles if memo is not None else {}
         steps = self.program.steps
+        plain = not record and not self.debug and not roles
         if memo is not None:
             memo.start_run()
         i = -1
         try:
-            for fn, ctx, get, outs, bufs, poison, view_out, i in self.steps:
+            if plain:
+                for fn, ctx, get, outs, bufs, poison, view_out, i, buf0, free in self.steps:
+                    res = fn(ctx, *get(vals))
+                    if res is buf0:  # the single output's planned buffer (buf0 is a never-returned marker else)
+                        vals[outs[0]] = res
+                    else:
+                        self._finish(res, outs, bufs, view_out, vals, None)
+                    for s in free:
+                        vals[s] = None
+                return
+            debug = self.debug
+            for fn, ctx, get, outs, bufs, poison, view_out, i, buf0, free in self.steps:
                 if i in roles:  # shape arithmetic: its previous outputs may still hold
                     kept = memo.recall(i, vals, steps[i].args)  # type: ignore[union-attr]
                     if kept is not None:
@@ -247,43 +266,16 @@ class BoundProgram:
                             vals[slot] = r
                             if record:
                                 self._record(slot, r, shapes)  # type: ignore[arg-type]
-                        for s in frees[i]:
+                        for s in free:
                             vals[s] = None
                         continue
                 if debug:
                     for b in poison:
                         _poison(b)
-                res = fn(ctx, *get(vals))
-                if type(res) is not tuple:
-                    if type(res) is list and len(outs) > 1:
-                        res = tuple(res)
-                    else:
-                        res = (res,)
-                if len(res) < len(outs):
-                    raise GraphcError(f"returned {len(res)} outputs, the node has {len(outs)}")
-                for slot, r, buf in zip(outs, res, bufs):
-                    if r is buf:  # the planned buffer (the common case): nothing to check
-                        vals[slot] = r
-                        if record:
-                            self._record(slot, r, shapes)  # type: ignore[arg-type]
-                        continue
-                    if type(r) is not np.ndarray:
-                        if r is not None and not isinstance(r, (list, dict, np.ndarray)):
-                            r = np.asarray(r)
-                    if arena is not None and isinstance(r, np.ndarray) and slot not in view_out \
-                            and np.may_share_memory(r, arena):
-                        # an undeclared view of an arena buffer: copy it so the buffer can be reused
-                        if buf is not None and buf.shape == r.shape and buf.dtype == r.dtype:
-                            np.copyto(buf, r)
-                            r = buf
-                        else:
-                            r = r.copy()
-                    vals[slot] = r
-                    if record:
-                        self._record(slot, r, shapes)  # type: ignore[arg-type]
+                self._finish(fn(ctx, *get(vals)), outs, bufs, view_out, vals, shapes)
                 if i in roles:
                     memo.remember(i, vals, steps[i].args, outs)  # type: ignore[union-attr]
-                for s in frees[i]:
+                for s in free:
                     vals[s] = None
         except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
             if i < 0 or isinstance(e, GraphcError) and e.node == self.program.steps[i].op.name:
@@ -292,6 +284,35 @@ class BoundProgram:
             if err is e:  # already names the node: keep its own cause (``raise e from e`` would replace it)
                 raise
             raise err from e
+
+    def _finish(self, res: Any, outs: tuple[int, ...], bufs: tuple, view_out: set[int], vals: list[Any],
+                shapes: dict[str, tuple] | None) -> None:
+        """Store a step's result ``res`` in the ``outs`` slots of ``vals`` (recording shapes when ``shapes``): a
+        list or tuple of outputs or the single one; a view of an arena buffer the kernel did not declare is
+        copied, so the buffer can be reused."""
+        if type(res) is not tuple:
+            if type(res) is list and len(outs) > 1:
+                res = tuple(res)
+            else:
+                res = (res,)
+        if len(res) < len(outs):
+            raise GraphcError(f"returned {len(res)} outputs, the node has {len(outs)}")
+        arena = self.arena
+        for slot, r, buf in zip(outs, res, bufs):
+            if r is not buf:  # not the planned buffer (the common case, nothing to check)
+                if type(r) is not np.ndarray:
+                    if r is not None and not isinstance(r, (list, dict, np.ndarray)):
+                        r = np.asarray(r)
+                if arena is not None and isinstance(r, np.ndarray) and slot not in view_out \
+                        and np.may_share_memory(r, arena):
+                    if buf is not None and buf.shape == r.shape and buf.dtype == r.dtype:
+                        np.copyto(buf, r)
+                        r = buf
+                    else:
+                        r = r.copy()
+            vals[slot] = r
+            if shapes is not None:
+                self._record(slot, r, shapes)
 
     def _error(self, i: int, vals: list[Any], e: BaseException) -> GraphcError:
         """``e`` raised at step ``i`` as a GraphcError naming the node, its op type and input shapes.
