@@ -29,7 +29,7 @@ from graphc.errors import ShapeInferenceError
 
 from ._quant import shift_zero_point
 from ._window import Geometry, conv_geometry, int_tuple, pad_spatial, tap_view, window_view
-from .conv2d import DeferredConv, prepare_conv
+from .conv2d import Conv2dPlan, DeferredConv, prepare_conv
 from .epilogue import apply_activation, fused_conv_activation
 from .registry import OpContext, kernel
 
@@ -245,11 +245,18 @@ def conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = No
     A node prepared at lowering (:mod:`targets.numpy.kernels.conv2d`) runs its plan when
     the input has the shape it was prepared for.
     """
-    plan = _plan(ctx, x)
-    if plan is not None and x.shape == plan.in_shape:
-        out = ctx.out(0, plan.result_shape, x.dtype)
-        plan.run(ctx, _plan_view(x, plan.x_shape), _plan_view(out, plan.out_shape), None)
-        return out
+    plan = ctx.state
+    if type(plan) is not Conv2dPlan or plan.path == "winograd":
+        plan = _plan(ctx, x)
+    if plan is not None:
+        if plan.node_shapes is None and x.shape == plan.x_shape:  # the 4-D node (no views to make)
+            out = ctx.out(0, plan.out_shape, x.dtype)
+            plan.run(ctx, x, out, None)
+            return out
+        if x.shape == plan.in_shape:
+            out = ctx.out(0, plan.result_shape, x.dtype)
+            plan.run(ctx, _plan_view(x, plan.x_shape), _plan_view(out, plan.out_shape), None)
+            return out
     return _conv(ctx, x, w, b, x.dtype)
 
 
@@ -262,8 +269,14 @@ def fused_conv(ctx: OpContext, x: np.ndarray, w: np.ndarray, b: np.ndarray | Non
     The output may take over Z's buffer (``ctx.inplace_ok``: Z dies here); the
     convolution then goes to a scratch buffer first and the residual add writes the output.
     """
-    plan = _plan(ctx, x)
+    plan = ctx.state
+    if type(plan) is not Conv2dPlan or plan.path == "winograd":
+        plan = _plan(ctx, x)
     alias = z is not None and ctx.inplace_ok
+    if plan is not None and z is None and not plan.node_shapes and x.shape == plan.x_shape:
+        out = ctx.out(0, plan.out_shape, x.dtype)  # the 4-D node without a residual: no views to make
+        plan.run(ctx, x, out, None)
+        return out
     if plan is not None and x.shape == plan.in_shape and (z is None or z.shape == plan.result_shape):
         out = ctx.out(0, plan.result_shape, x.dtype)
         x4, out4 = _plan_view(x, plan.x_shape), _plan_view(out, plan.out_shape)
