@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HALF_SILU", "compute_dtype", "sigmoid", "sigmoid_into"]
+__all__ = ["HALF_SILU", "RELU_CLIP_MIN_ELEMENTS", "compute_dtype", "relu_into", "sigmoid", "sigmoid_into"]
 
 #: a prepared convolution's SiLU epilogue when its weights and bias were halved at lowering (exact: a
 #: power of two): the output holds h = x / 2 and SiLU(x) = h (1 + tanh h) takes three passes, not four
 HALF_SILU = "SiLU(2h)"
+
+
+#: a float32/float64 Relu of at least this many elements is ``np.clip(x, 0, inf)``: numpy 2.4's clip loop runs
+#: about 3x faster per element than ``np.maximum(x, 0)`` (float32 (64, 1600): 9.4 against 29.5 us; float64 17
+#: against 44), with the same NaN propagation, but costs about 2.3 us per call against 1 (thread clock: float32
+#: equal near 6000 elements, float64 near 5000). float16 and integers keep np.maximum (clip is slower there)
+RELU_CLIP_MIN_ELEMENTS = 8192
+
+
+def relu_into(out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """max(x, 0) written into ``out`` (which may be ``x``), NaN kept; returns ``out``."""
+    t = x.dtype.type
+    if x.size >= RELU_CLIP_MIN_ELEMENTS and x.dtype in (np.float32, np.float64):
+        return np.clip(x, t(0), t(np.inf), out=out)
+    return np.maximum(x, t(0), out=out)
 
 
 def compute_dtype(x: np.ndarray) -> np.dtype:

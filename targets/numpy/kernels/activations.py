@@ -22,7 +22,7 @@ import numpy as np
 
 from graphc.domains import GRAPHC_DOMAIN
 
-from ._numeric import compute_dtype, sigmoid_into
+from ._numeric import compute_dtype, relu_into, sigmoid_into
 from .activations_jit import PReluPlan, plan_prelu, plan_softmax
 from ._numeric import sigmoid as logistic
 from .elementwise import erf
@@ -44,7 +44,7 @@ def _scalar(x: np.ndarray, value: float) -> np.generic:
 @kernel("Relu", inplace={0: 0})
 def relu(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     """max(x, 0)."""
-    return np.maximum(x, _scalar(x, 0), out=_buf(ctx, x))
+    return relu_into(_buf(ctx, x), x)
 
 
 @kernel("LeakyRelu", inplace={0: 0})

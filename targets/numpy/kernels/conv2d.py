@@ -83,6 +83,7 @@ from graphc.ir import TensorType
 
 from . import blas, conv1d_jit, conv_jit, jit
 from ._window import conv_geometry
+from ._numeric import relu_into
 from .epilogue import HALF_SILU, apply_activation, compiled_epilogue, fused_conv_activation, needs_scratch
 from .registry import OpContext
 
@@ -321,7 +322,7 @@ class Conv2dPlan:
             name, params = self.activation
             t = out.dtype.type
             if name == "Relu":
-                np.maximum(src, t(0), out=out)
+                relu_into(out, src)
                 return True
             if name == "Clip":
                 np.clip(src, t(params[0]), t(params[1]), out=out)

@@ -19,7 +19,7 @@ from graphc.domains import GRAPHC_DOMAIN
 from graphc.errors import UnsupportedOpError
 
 from . import jit
-from ._numeric import HALF_SILU, sigmoid_into
+from ._numeric import HALF_SILU, relu_into, sigmoid_into
 from .registry import OpContext
 
 __all__ = ["ACTIVATIONS", "GRAPHC_ACTIVATIONS", "HALF_SILU", "JIT_ACTIVATIONS", "JIT_MIN_ELEMENTS", "apply_activation",
@@ -140,7 +140,7 @@ def apply_activation(buf: np.ndarray, name: str, params: Sequence[float],
         np.add(tmp, t(1), out=tmp)
         return np.multiply(buf, tmp, out=buf)
     if name == "Relu":
-        np.maximum(buf, t(0), out=buf)
+        relu_into(buf, buf)
     elif name == "Tanh":
         np.tanh(buf, out=buf)
     elif name == "Sigmoid":
