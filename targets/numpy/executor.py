@@ -48,6 +48,8 @@ PLAN_CACHE_SIZE = 8
 _GARBAGE = 0xA5
 #: what a step without a single planned output buffer compares its kernel's result with (never equal)
 _NO_BUFFER = object()
+#: the same marker for a step whose single output may be a view (of its input or the arena): any array is stored
+_VIEW_OUTPUT = object()
 
 
 def debug_arena_default() -> bool:
@@ -131,8 +133,7 @@ class BoundProgram:
                 frees[at].append(slot)
         self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
         # each step also carries its single output's planned buffer (else a marker no kernel returns) and its frees
-        self.steps = [(*st, st[4][0] if len(st[4]) == 1 and st[4][0] is not None else _NO_BUFFER, self.frees[st[7]])
-                      for st in self.steps]
+        self.steps = [(*st, _single_output(st[3], st[4], st[6]), self.frees[st[7]]) for st in self.steps]
         #: output positions whose value may be a view of the arena (copied when run as a subgraph)
         self._view_outputs = [k for k, (_, s) in enumerate(program.outputs)
                               if any(s in step[6] for step in self.steps)]
@@ -251,6 +252,8 @@ class BoundProgram:
                 for fn, ctx, get, outs, bufs, poison, view_out, i, buf0, free in self.steps:
                     res = fn(ctx, *get(vals))
                     if res is buf0:  # the single output's planned buffer (buf0 is a never-returned marker else)
+                        vals[outs[0]] = res
+                    elif buf0 is _VIEW_OUTPUT and type(res) is np.ndarray:  # a declared view (Reshape, Unsqueeze)
                         vals[outs[0]] = res
                     else:
                         self._finish(res, outs, bufs, view_out, vals, None)
@@ -418,6 +421,16 @@ def _describe(a: Any) -> str:
     if isinstance(a, np.ndarray):
         return f"{a.dtype.name}{list(a.shape)}"
     return type(a).__name__
+
+
+def _single_output(outs: tuple[int, ...], bufs: tuple, view_out: set[int]) -> Any:
+    """What the plain step loop compares a step's result with: its single output's planned buffer,
+    :data:`_VIEW_OUTPUT` when that output is a declared view, else :data:`_NO_BUFFER`."""
+    if len(outs) != 1:
+        return _NO_BUFFER
+    if outs[0] in view_out:
+        return _VIEW_OUTPUT
+    return _NO_BUFFER if bufs[0] is None else bufs[0]
 
 
 def _arg_getter(args: tuple[int, ...]) -> Callable[[list[Any]], tuple]:
