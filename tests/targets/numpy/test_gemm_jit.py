@@ -116,7 +116,8 @@ def test_gemm_off_switch_keeps_numpy_matmul(monkeypatch):
 
 @pytest.mark.parametrize("m, k, n, images", [(1, 1, 1, 1), (6, 5, 64, 1), (7, 3, 65, 2), (13, 29, 130, 1),
                                              (50, 70, 47, 3), (12, 300, 128, 1), (5, 8, 16, 2), (11, 9, 31, 1),
-                                             (19, 40, 48, 1), (8, 17, 113, 2)])
+                                             (19, 40, 48, 1), (8, 17, 113, 2),
+                                             (9, 21, 63, 1), (14, 33, 177, 1)])
 def test_kernel_against_float64(m, k, n, images):
     from targets.numpy.kernels import gemm_jit
 
