@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit
+from . import gemm_jit, jit
 from .store_jit import activate_run
 
-__all__ = ["plane_stride", "split_size", "winograd_input", "winograd_output"]
+__all__ = ["pack_weights", "plane_stride", "split_size", "winograd_gemm", "winograd_input", "winograd_output"]
 
 
 def plane_stride(elements: int) -> int:
@@ -242,3 +242,22 @@ def winograd_output(p, bias, out, tiles, th, tw, act, params):  # pragma: no cov
                     of[dst + k + k + np.uint64(1)] = tiles[ov + k]
                 if odd:
                     of[dst + uh + uh] = tiles[ev + uh]
+
+
+_gemm = gemm_jit.gemm.dispatcher()  # numba's dispatcher (compiled lazily): callable from compiled code
+
+
+@jit.compiled
+def winograd_gemm(up, v, prod, c, m, cols):  # pragma: no cover - numba compiles it
+    """The 16 products ``prod[i][:m * cols] = U_i @ V_i`` (M, cols) by the compiled GEMM of
+    :mod:`targets.numpy.kernels.gemm_jit` (AVX-512 where numpy's OpenBLAS is pinned to AVX2) in one call.
+    ``up``: (16, panels, C, MR), :func:`pack_weights`; ``v``, ``prod``: (16, S) planes as in the transforms."""
+    for i in range(16):
+        x = v[i][:c * cols].reshape((1, c, cols))
+        o = prod[i][:m * cols].reshape((1, m, cols))
+        _gemm(up[i], x, o)
+
+
+def pack_weights(u: np.ndarray) -> np.ndarray:
+    """(16, M, C) transformed weights -> (16, panels, C, MR) GEMM panels for :func:`winograd_gemm`."""
+    return np.ascontiguousarray(np.stack([gemm_jit.pack_weights(u[i]) for i in range(16)]))
