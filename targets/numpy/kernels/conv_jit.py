@@ -51,6 +51,7 @@ def small_conv(x, w, b, out, col, geometry):  # pragma: no cover - numba compile
     of = out.reshape(-1)
     wf = w.reshape(-1)
     zero = col.dtype.type(0)
+    transposed = npos < 16
     # per kernel column: output columns [lo, lo + cnt) whose tap is inside the image, first input column
     lo = np.empty(kw, np.int64)
     cnt = np.empty(kw, np.int64)
@@ -64,47 +65,64 @@ def small_conv(x, w, b, out, col, geometry):  # pragma: no cover - numba compile
         e = max(e, a)
         lo[kj], cnt[kj] = a, e - a
         first_col[kj] = a * sw + off if e > a else 0
-    transposed = npos < 16
     ukk = np.uint64(kk)
     unpos = np.uint64(npos)
     usw = np.uint64(sw)
     uwo = np.uint64(wo)
     for img in range(n_img):
         xb = img * chans * h * wd
-        for c in range(chans):
-            for ki in range(kh):
-                for kj in range(kw):
-                    k = (c * kh + ki) * kw + kj
-                    for oy in range(ho):
-                        iy = oy * sh - top + ki * dh
-                        inside = iy >= 0 and iy < h
-                        if transposed:
-                            for ox in range(wo):
-                                ix = ox * sw + kj * dw - left
+        # transposed: position by position, its taps contiguous (a window inside the image, unit column
+        # dilation: one run of kw input elements per channel and kernel row)
+        if transposed:
+            for oy in range(ho):
+                y0 = oy * sh - top
+                for ox in range(wo):
+                    base = (oy * wo + ox) * kk
+                    x0 = ox * sw - left
+                    if dw == 1 and y0 >= 0 and x0 >= 0 and y0 + (kh - 1) * dh < h and x0 + kw - 1 < wd:
+                        for c in range(chans):
+                            for ki in range(kh):
+                                src = np.uint64(xb + (c * h + y0 + ki * dh) * wd + x0)
+                                dst = np.uint64(base + (c * kh + ki) * kw)
+                                for kj in range(np.uint64(kw)):
+                                    col[dst + kj] = xf[src + kj]
+                        continue
+                    for c in range(chans):
+                        for ki in range(kh):
+                            iy = y0 + ki * dh
+                            for kj in range(kw):
+                                ix = x0 + kj * dw
                                 v = zero
-                                if inside and ix >= 0 and ix < wd:
+                                if iy >= 0 and iy < h and ix >= 0 and ix < wd:
                                     v = xf[xb + (c * h + iy) * wd + ix]
-                                col[(oy * wo + ox) * kk + k] = v
-                            continue
-                        dst = np.uint64(k * npos + oy * wo)
-                        if not inside:
-                            for j in range(uwo):
+                                col[base + (c * kh + ki) * kw + kj] = v
+        else:
+            for c in range(chans):
+                for ki in range(kh):
+                    for kj in range(kw):
+                        k = (c * kh + ki) * kw + kj
+                        for oy in range(ho):
+                            iy = oy * sh - top + ki * dh
+                            inside = iy >= 0 and iy < h
+                            dst = np.uint64(k * npos + oy * wo)
+                            if not inside:
+                                for j in range(uwo):
+                                    col[dst + j] = zero
+                                continue
+                            a = np.uint64(lo[kj])
+                            e = np.uint64(lo[kj] + cnt[kj])
+                            for j in range(a):
                                 col[dst + j] = zero
-                            continue
-                        a = np.uint64(lo[kj])
-                        e = np.uint64(lo[kj] + cnt[kj])
-                        for j in range(a):
-                            col[dst + j] = zero
-                        for j in range(e, uwo):
-                            col[dst + j] = zero
-                        src = np.uint64(xb + (c * h + iy) * wd + first_col[kj])
-                        d0 = dst + a
-                        if sw == 1:
-                            for j in range(np.uint64(cnt[kj])):
-                                col[d0 + j] = xf[src + j]
-                        else:
-                            for j in range(np.uint64(cnt[kj])):
-                                col[d0 + j] = xf[src + j * usw]
+                            for j in range(e, uwo):
+                                col[dst + j] = zero
+                            src = np.uint64(xb + (c * h + iy) * wd + first_col[kj])
+                            d0 = dst + a
+                            if sw == 1:
+                                for j in range(np.uint64(cnt[kj])):
+                                    col[d0 + j] = xf[src + j]
+                            else:
+                                for j in range(np.uint64(cnt[kj])):
+                                    col[d0 + j] = xf[src + j * usw]
         ob = img * m_out * npos
         if transposed:  # every output one dot product over the taps
             for m in range(m_out):

@@ -221,6 +221,9 @@ SMALL = {
     "stride2-asym-pads": (5, 13, 7, 3, 2, 1, (1, 0, 2, 1), 2),
     "k5-dilated": (4, 11, 6, 5, 1, 2, (2, 2, 2, 2), 1),
     "stride3-wide-pads": (3, 10, 5, 3, 3, 1, (3, 2, 1, 4), 1),
+    # under 16 output positions (the position-major patch matrix) with windows over the padding
+    "tiny-padded": (6, 3, 8, 3, 1, 1, (1, 1, 1, 1), 2),
+    "tiny-dilated-strided-pads": (4, 5, 6, 3, 2, 2, (2, 1, 1, 2), 1),
 }
 
 
