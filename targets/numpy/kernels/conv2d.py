@@ -121,7 +121,7 @@ POINTWISE_EPILOGUE = True
 #: one-group float32 pointwise convs run their GEMM in the compiled kernel (:mod:`targets.numpy.kernels.gemm_jit`,
 #: AVX-512 through LLVM) instead of numpy's OpenBLAS (pinned to AVX2 here): GEMMs alone, thread clock, every 1x1
 #: shape of mobilenetv2, efficientnet_b0, resnet50_half and squeezenet1_1 (M 16-1280, K 16-1152, N 49-12544)
-#: 1.2-2.5x faster (sums 1.64-1.83x per model)
+#: 1.2-2.5x faster (sums 1.64-1.83x per model); only on AVX-512 CPUs (:func:`gemm_jit.supported`)
 GEMM_JIT = True
 #: "wide rows" im2col is used when (computed columns / needed columns) is at most this
 WIDE_WASTE = 1.2
@@ -1061,13 +1061,15 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         # fold the bias into the GEMM when copying x (C rows) is cheaper than a pass over the output (M rows)
         # and no compiled activation pass adds it for free
         gemm = GEMM_JIT and compiled and group == 1 and w.dtype == np.float32
+        if gemm:
+            from . import gemm_jit  # imports numba: only once jit.available() said True
+
+            gemm = gemm_jit.supported()  # AVX-512: on AVX2 alone the compiled tile loses to OpenBLAS
         fold = epilogue is None and bias is not None and (geo.strides != (1, 1) or c < m) and not gemm
         plan = Conv2dPlan("pointwise", weights=_weight_matrix(w, bias if fold else None, group), folded=fold,
                           **common)
         plan.epilogue = epilogue
         if gemm:
-            from . import gemm_jit  # imports numba: only once jit.available() said True
-
             plan.packed = gemm_jit.pack_weights(w.reshape(m, c))
             plan.compiled = gemm_jit.gemm.dispatcher()
         return plan

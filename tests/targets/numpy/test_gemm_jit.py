@@ -1,7 +1,8 @@
 """The compiled GEMM of pointwise (1x1) convolutions (kernels/gemm_jit.py) against onnxruntime and float64.
 
-Each model case runs with compiled kernels (the ``pointwise`` plan must carry packed weights, so the compiled
-GEMM runs) and with ``jit.ENABLED`` patched False (numpy's matmul); both must give onnxruntime's answer.
+Each model case runs with compiled kernels (on an AVX-512 CPU the ``pointwise`` plan must carry packed weights,
+so the compiled GEMM runs; elsewhere it must not) and with ``jit.ENABLED`` patched False (numpy's matmul); both
+must give onnxruntime's answer. The kernel cases run on any CPU.
 Shapes cover row tails (M not a multiple of the 6-row panel), every column tail (the 32- and 16-wide tiles
 and the padded last < 16 columns, alone or after 64-wide tiles), odd K, batches and a strided 1x1 conv.
 """
@@ -47,6 +48,12 @@ def _model(c, m, h, w, n=1, act="none", bias=True, stride=1, residual=False, see
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def _supported():
+    from targets.numpy.kernels import gemm_jit
+
+    return gemm_jit.supported()
+
+
 def _plans(art):
     return [s.state for s in art.program.steps if getattr(s.state, "path", None)]
 
@@ -56,7 +63,7 @@ def _check(model, x, jit_on, monkeypatch):
     art = graphc.compile(model, "numpy", fallback=False)
     (plan,) = _plans(art)
     assert plan.path == "pointwise"
-    assert (plan.packed is not None) == jit_on
+    assert (plan.packed is not None) == (jit_on and _supported())
     want = ort_run(model, {"x": x})["y"]
     for _ in range(2):
         got = art.run({"x": x})["y"]
@@ -103,7 +110,7 @@ def _run(model, x, monkeypatch):
     monkeypatch.setattr(jit, "ENABLED", True)
     art = graphc.compile(model, "numpy", fallback=False)
     (plan,) = _plans(art)
-    assert plan.path == "pointwise" and plan.packed is not None
+    assert plan.path == "pointwise" and (plan.packed is not None) == _supported()
     return art.run({"x": x})["y"], ort_run(model, {"x": x})["y"]
 
 
@@ -128,3 +135,31 @@ def test_kernel_against_float64(m, k, n, images):
     gemm_jit.gemm(gemm_jit.pack_weights(w), x, out)
     want = np.matmul(w.astype(np.float64), x.astype(np.float64))
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=k * 1e-6)
+
+
+@pytest.mark.parametrize("features, expected", [("+avx2,+fma,-avx512f", False),
+                                                ("+avx2,+avx512f,+avx512bw", True), ("", False)])
+def test_supported_follows_numba_cpu_features(features, expected, monkeypatch):
+    from numba.core import config
+
+    from targets.numpy.kernels import gemm_jit
+
+    monkeypatch.setattr(config, "CPU_FEATURES", features)
+    gemm_jit.supported.cache_clear()
+    try:
+        assert gemm_jit.supported() is expected
+    finally:
+        monkeypatch.undo()
+        gemm_jit.supported.cache_clear()
+
+
+def test_without_avx512_the_plan_keeps_numpy_matmul(monkeypatch):
+    from targets.numpy.kernels import gemm_jit
+
+    monkeypatch.setattr(gemm_jit, "supported", lambda: False)
+    model = _model(40, 50, 11, 11, 1, "Relu")
+    x = np.random.default_rng(5).standard_normal((1, 40, 11, 11)).astype(np.float32)
+    art = graphc.compile(model, "numpy", fallback=False)
+    (plan,) = _plans(art)
+    assert plan.path == "pointwise" and plan.packed is None
+    np.testing.assert_allclose(art.run({"x": x})["y"], ort_run(model, {"x": x})["y"], rtol=1e-5, atol=1e-5)
