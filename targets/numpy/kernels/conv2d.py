@@ -20,8 +20,9 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   (``A^T m A``): 2.25x fewer multiplies, worth it where the GEMMs dominate the
   memory-bound transforms. When compiled kernels are available (:func:`targets.numpy.kernels.jit.available`)
   both transforms are one compiled pass each (:mod:`targets.numpy.kernels.winograd_jit`, the output's with
-  the bias and a Relu or Clip) and Winograd is chosen from ``WINOGRAD_JIT_MIN_CHANNELS`` channels and
-  ``WINOGRAD_JIT_MIN_WORK`` tiles x C x M instead.
+  the bias and the activation, :mod:`targets.numpy.kernels.store_jit`), the 16 GEMMs one call of the compiled
+  GEMM (:mod:`targets.numpy.kernels.gemm_jit`, ``WINOGRAD_GEMM_JIT``) and Winograd is chosen from
+  ``WINOGRAD_JIT_MIN_CHANNELS`` channels and ``WINOGRAD_JIT_MIN_WORK`` tiles x C x M instead.
 * ``phase``: every other case with at most ``MAX_PHASES`` stride positions (any
   dilation, group, depthwise; larger strides take the general kernel). The padded
   image is split into ``stride_h * stride_w`` phase images (one strided copy each; a small
@@ -30,14 +31,16 @@ models, single-threaded OpenBLAS; see docs/performance.md):
   of an evenly split input, e.g. stride 2 on even sizes, take one copy together), so every
   kernel tap becomes one contiguous slice of a flat phase image. With one group, at least
   ``IMPLICIT_MIN_CHANNELS`` channels and ``IMPLICIT_MIN_COLUMNS`` GEMM columns per image (smaller
-  maps are faster by im2col) and a CBLAS at hand (:mod:`targets.numpy.kernels.blas`) it is an
-  implicit GEMM: one accumulating BLAS call per tap reads those slices in place (no im2col), onto an
-  accumulator preset with the bias. Otherwise im2col is ``k*k`` slice copies into a
+  maps are faster by im2col), a CBLAS at hand (:mod:`targets.numpy.kernels.blas`) and no compiled GEMM
+  (one-group float32 plans use im2col and :mod:`targets.numpy.kernels.gemm_jit` when compiled kernels are
+  available, ``PHASE_GEMM_JIT``) it is an implicit GEMM: one accumulating BLAS call per tap reads
+  those slices in place (no im2col), onto an accumulator preset with the bias. Otherwise im2col is ``k*k`` slice copies into a
   patch matrix (with a row of ones for the bias) and one (grouped, batched for
   depthwise) GEMM; exact taps of an unpadded stride-1 input are copied from the input
   itself, without a phase image (``direct``). When the output is wide enough the GEMM runs over whole phase rows
   ("wide rows": a few wasted columns, cropped by the store, which also applies a Relu or
-  Clip activation in the same pass); otherwise the taps are copied exactly.
+  Clip activation in the same pass, and with compiled kernels any FusedConv activation:
+  :func:`targets.numpy.kernels.store_jit.crop_store`); otherwise the taps are copied exactly.
 
 * ``depthwise``: group = channels = output channels in float32/float64, when compiled kernels are
   available (:func:`targets.numpy.kernels.jit.available`): one compiled loop
@@ -108,6 +111,10 @@ WINOGRAD_JIT_MIN_WORK = 1 << 16
 #: the compiled Winograd path runs its 16 GEMMs by the compiled GEMM (:func:`winograd_jit.winograd_gemm`) instead
 #: of np.matmul (OpenBLAS pinned to AVX2): yolov8n's Winograd shapes, thread clock, 1.18-2.5x (sum 4.0 -> 2.8 ms)
 WINOGRAD_GEMM_JIT = True
+#: one-group float32 plans of the phase path run im2col + the compiled GEMM (kernels/gemm_jit.py; no implicit
+#: GEMM then). Whole models, one process, 41 alternating calls, np.matmul/implicit -> compiled: yolov8n_320
+#: 12.93 -> 12.26 ms (implicit kept: 12.53), resnet50_half 12.09 -> 11.73-11.88
+PHASE_GEMM_JIT = True
 #: implicit GEMM (per-tap accumulating BLAS calls, no im2col) when the BLAS allows it (see kernels/blas.py)
 IMPLICIT_GEMM = True
 #: ... and the input has at least this many channels (each tap's GEMM has K = C; thinner ones lose to im2col)
@@ -581,9 +588,15 @@ class Conv2dPlan:
             t0 += nr * nc
         if self.wide:
             acc = ctx.scratch("conv-acc", (g, mg, length), out.dtype)
-            np.matmul(weights, cols, out=acc)
+            if self.packed is not None:
+                self.compiled(self.packed, cols, acc)
+            else:
+                np.matmul(weights, cols, out=acc)
             return self._store(acc.reshape(g * mg, ho, cols_q), out, fuse)
-        np.matmul(weights, cols, out=out.reshape(g, mg, length))
+        if self.packed is not None and out.flags.c_contiguous:
+            self.compiled(self.packed, cols, out.reshape(g, mg, length))
+        else:
+            np.matmul(weights, cols, out=out.reshape(g, mg, length))
         return False
 
     def _winograd_jit(self, ctx: OpContext, x: np.ndarray, out: np.ndarray, fuse: bool) -> bool:
@@ -1112,12 +1125,18 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         plan.act_code, plan.act_params = store_jit.store_activation(activation)
         if plan.act_code > 0:
             plan.crop_store = store_jit.crop_store.dispatcher()
+    gemm = PHASE_GEMM_JIT and compiled and group == 1 and w.dtype == np.float32
     if (group == 1 and plan.wide and c >= IMPLICIT_MIN_CHANNELS and plan.length >= IMPLICIT_MIN_COLUMNS
-            and w.dtype == np.float32 and IMPLICIT_GEMM and blas.available()):
+            and w.dtype == np.float32 and IMPLICIT_GEMM and blas.available() and not gemm):
         plan.implicit = True
         plan.weights = np.ascontiguousarray(w.transpose(2, 3, 0, 1).reshape(-1, m, c))
     else:
         plan.folded = bias is not None
         taps = w.reshape(m, c // group, -1)[:, :, plan.tap_order]
         plan.weights = _weight_matrix(taps, bias, group)
+        if gemm:
+            from . import gemm_jit  # imports numba: only once jit.available() said True
+
+            plan.packed = gemm_jit.pack_weights(plan.weights[0])
+            plan.compiled = gemm_jit.gemm.dispatcher()
     return plan

@@ -1,4 +1,5 @@
-"""The compiled crop + activation store of the ``phase`` path (kernels/store_jit.py) against onnxruntime.
+"""The compiled crop + activation store of the ``phase`` path (kernels/store_jit.py) and its compiled GEMM
+(kernels/gemm_jit.py, ``conv2d.PHASE_GEMM_JIT``) against onnxruntime.
 
 A "wide rows" GEMM result is cropped into the output by :func:`store_jit.crop_store`, which applies the
 FusedConv activation in the same pass (before: Relu/Clip only, every other activation a pass of its own).
@@ -13,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import graphc
-from targets.numpy.kernels import jit
+from targets.numpy.kernels import conv2d, jit
 from tests.oracle import ort_run
 
 F = TensorProto.FLOAT
@@ -47,10 +48,11 @@ def _plans(art):
 
 
 SHAPES = {
-    # name: (C, M, (H, W), k, stride, group, implicit GEMM)
-    "im2col-stride2": (16, 24, (21, 26), 3, 2, 1, False),
-    "implicit-stride2": (32, 16, (80, 80), 3, 2, 1, True),  # yolov8n's 32->64 on 80x80 at a quarter of M
-    "grouped-5x5": (16, 16, (14, 40), 5, 1, 2, False),
+    # name: (C, M, (H, W), k, stride, group, implicit GEMM without compiled kernels, wide rows)
+    "im2col-stride2": (16, 24, (21, 26), 3, 2, 1, False, True),
+    "implicit-stride2": (32, 16, (80, 80), 3, 2, 1, True, True),  # yolov8n's 32->64 on 80x80 at a quarter of M
+    "grouped-5x5": (16, 16, (14, 40), 5, 1, 2, False, True),
+    "exact-5x5": (32, 40, (30, 8), 5, 1, 1, False, False),  # exact taps: no crop, the GEMM writes the output
 }
 ACTS = ["SiLU", "HardSwish", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid"]
 
@@ -62,13 +64,16 @@ def test_crop_store_matches_onnxruntime(shape, act, compiled, monkeypatch):
     if compiled and not jit.available():
         pytest.skip("numba is not importable")
     monkeypatch.setattr(jit, "ENABLED", compiled)
-    c, m, hw, k, stride, group, implicit = SHAPES[shape]
+    c, m, hw, k, stride, group, implicit, wide = SHAPES[shape]
     model = _model(c, m, hw, k, stride, group, act)
     art = graphc.compile(model, "numpy", fallback=False)
     (plan,) = _plans(art)
-    assert plan.path == "phase" and plan.wide and plan.implicit == implicit
-    assert (plan.crop_store is not None) == compiled
-    if compiled:
+    # with compiled kernels one-group plans run im2col and the compiled GEMM (conv2d.PHASE_GEMM_JIT)
+    gemm = compiled and group == 1 and conv2d.PHASE_GEMM_JIT
+    assert plan.path == "phase" and plan.wide == wide and plan.implicit == (implicit and not gemm)
+    assert (plan.packed is not None) == gemm
+    assert (plan.crop_store is not None) == (compiled and wide)
+    if compiled and wide:
         from targets.numpy.kernels import store_jit
 
         assert plan.act_code == store_jit.STORE_ACTIVATIONS[act]
