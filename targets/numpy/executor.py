@@ -86,6 +86,8 @@ class BoundProgram:
         self.preset_ids = {id(arr) for _, arr in program.presets}
         declared = {v.name: v.type.dtype for v in program.graph.outputs}
         self.output_dtypes = [None if declared.get(n) is None else np.dtype(declared[n]) for n, _ in program.outputs]
+        #: per output: declared a string tensor (handed back as an object array)
+        self._string_outputs = [want is not None and want == object for want in self.output_dtypes]
         self._vals: list[Any] = []
         #: slot -> name of the non-constant value it holds (shapes recorded for re-planning)
         self._recorded_names = {slot: v.name for v, slot in program.slot_of.items() if v.const is None}
@@ -201,11 +203,10 @@ class BoundProgram:
                 self._record(slot, arr, shapes)
         self._execute(vals, shapes if record else None)
         outs: dict[str, Any] = {}
-        seen: set[int] = {id(a) for _, a in feeds} | self.preset_ids
-        for (name, slot), want in zip(self.program.outputs, self.output_dtypes):
+        seen: set[int] = {id(a) for _, a in feeds}
+        for (name, slot), strings in zip(self.program.outputs, self._string_outputs):
             a = self._owned(vals[slot], seen)
-            if want is not None and isinstance(a, np.ndarray) and a.dtype != want and want == object \
-                    and a.dtype.kind in "SU":
+            if strings and isinstance(a, np.ndarray) and a.dtype.kind in "SU":
                 a = a.astype(object)  # ONNX strings are object arrays
             outs[name] = a
         return outs, shapes
@@ -218,10 +219,13 @@ class BoundProgram:
             shapes[name] = (a.shape, a.dtype)
 
     def _owned(self, a: Any, seen: set[int]) -> Any:
-        """``a`` if nobody else holds it, else a copy (outputs are the caller's)."""
+        """``a`` if nobody else holds it (a feed, a constant, an output handed out already: ``seen``), else a
+        copy (outputs are the caller's)."""
         if isinstance(a, np.ndarray):
             # an array owning its memory is not a view of the arena (no np.may_share_memory needed)
-            if id(a) in seen or a.base is not None or not a.flags.owndata or not a.flags.writeable:
+            flags = a.flags
+            if id(a) in seen or id(a) in self.preset_ids or a.base is not None or not flags.owndata \
+                    or not flags.writeable:
                 a = a.copy()
             seen.add(id(a))
             return a
