@@ -109,11 +109,13 @@ WINOGRAD_JIT_MIN_CHANNELS = 16
 #: 102400, 1.25x; yolov8n/resnet50 shapes 1.3-1.9x)
 WINOGRAD_JIT_MIN_WORK = 1 << 16
 #: the compiled Winograd path runs its 16 GEMMs by the compiled GEMM (:func:`winograd_jit.winograd_gemm`) instead
-#: of np.matmul (OpenBLAS pinned to AVX2): yolov8n's Winograd shapes, thread clock, 1.18-2.5x (sum 4.0 -> 2.8 ms)
+#: of np.matmul (OpenBLAS pinned to AVX2) on AVX-512 CPUs (:func:`gemm_jit.supported`): yolov8n's Winograd
+#: shapes, thread clock, 1.18-2.5x (sum 4.0 -> 2.8 ms)
 WINOGRAD_GEMM_JIT = True
-#: one-group float32 plans of the phase path run im2col + the compiled GEMM (kernels/gemm_jit.py; no implicit
-#: GEMM then). Whole models, one process, 41 alternating calls, np.matmul/implicit -> compiled: yolov8n_320
-#: 12.93 -> 12.26 ms (implicit kept: 12.53), resnet50_half 12.09 -> 11.73-11.88
+#: one-group float32 plans of the phase path run im2col + the compiled GEMM (kernels/gemm_jit.py, AVX-512 CPUs:
+#: :func:`gemm_jit.supported`; no implicit GEMM then). Whole models, one process, 41 alternating calls,
+#: np.matmul/implicit -> compiled: yolov8n_320 12.93 -> 12.26 ms (implicit kept: 12.53), resnet50_half
+#: 12.09 -> 11.73-11.88
 PHASE_GEMM_JIT = True
 #: implicit GEMM (per-tap accumulating BLAS calls, no im2col) when the BLAS allows it (see kernels/blas.py)
 IMPLICIT_GEMM = True
@@ -1107,7 +1109,7 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
             cols = tiles
             plan.winograd_sizes = (winograd_jit.plane_stride(c * cols), winograd_jit.split_size(geo.out),
                                    winograd_jit.plane_stride(m * cols))
-            if WINOGRAD_GEMM_JIT:
+            if WINOGRAD_GEMM_JIT and winograd_jit.gemm_jit.supported():  # AVX-512 (see gemm_jit.supported)
                 plan.packed = winograd_jit.pack_weights(plan.weights)
                 plan.winograd_gemm = winograd_jit.winograd_gemm.dispatcher()
             return plan
@@ -1126,6 +1128,10 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         if plan.act_code > 0:
             plan.crop_store = store_jit.crop_store.dispatcher()
     gemm = PHASE_GEMM_JIT and compiled and group == 1 and w.dtype == np.float32
+    if gemm:
+        from . import gemm_jit  # imports numba: only once jit.available() said True
+
+        gemm = gemm_jit.supported()  # AVX-512: on AVX2 alone the compiled tile loses to OpenBLAS
     if (group == 1 and plan.wide and c >= IMPLICIT_MIN_CHANNELS and plan.length >= IMPLICIT_MIN_COLUMNS
             and w.dtype == np.float32 and IMPLICIT_GEMM and blas.available() and not gemm):
         plan.implicit = True
@@ -1135,8 +1141,6 @@ def prepare_conv(ctx: OpContext, inputs: Sequence[Any]) -> Conv2dPlan | Deferred
         taps = w.reshape(m, c // group, -1)[:, :, plan.tap_order]
         plan.weights = _weight_matrix(taps, bias, group)
         if gemm:
-            from . import gemm_jit  # imports numba: only once jit.available() said True
-
             plan.packed = gemm_jit.pack_weights(plan.weights[0])
             plan.compiled = gemm_jit.gemm.dispatcher()
     return plan
