@@ -10,10 +10,18 @@ QLinearMatMul, QGemm, MatMulNBits, ...).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Sequence
+
 import numpy as np
 
+from . import jit
 from .epilogue import apply_activation, fused_gemm_activation
 from .registry import OpContext, kernel
+
+#: the compiled GEMV serves Gemm nodes of at most this many weights, called with at most GEMV_MAX_ROWS rows of A
+GEMV_MAX_WEIGHTS = 1 << 17
+GEMV_MAX_ROWS = 4
 
 
 def matmul_shape(ctx: OpContext, a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
@@ -74,9 +82,52 @@ def _gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None) ->
     return buf
 
 
-@kernel("Gemm")
+@dataclass(frozen=True)
+class GemvPlan:
+    """A Gemm with constant float32 B (and C) run as :func:`targets.numpy.kernels.gemv_jit.gemv_conv`:
+    per row of A, one dot product per output column plus its bias, in one compiled call (a tiny
+    classifier head costs about 2 us in numpy's matmul and bias add, mostly fixed cost)."""
+
+    weights: np.ndarray  # (M, K) C-contiguous: op(B) transposed
+    bias: np.ndarray  # (M,): beta * C, zeros without C
+    params: np.ndarray  # the kernel's activation parameters (none used: code 0)
+    kernel: Any
+
+
+def _prepare_gemm(ctx: OpContext, inputs: Sequence[Any]) -> GemvPlan | None:
+    """A :class:`GemvPlan` when numba is available, B is a small constant float32 matrix, C is absent or a
+    constant of one value per output column ((M,) or (1, M)), alpha is 1 and A is not transposed."""
+    b = inputs[1] if len(inputs) > 1 else None
+    c = inputs[2] if len(inputs) > 2 else None
+    if not jit.available() or not isinstance(b, np.ndarray) or b.ndim != 2 or b.dtype != np.float32 \
+            or b.size > GEMV_MAX_WEIGHTS or ctx.attr("transA", 0) or float(ctx.attr("alpha", 1.0)) != 1.0:
+        return None
+    w = np.ascontiguousarray(b if ctx.attr("transB", 0) else b.T)
+    m = w.shape[0]
+    beta = float(ctx.attr("beta", 1.0))
+    if c is None or beta == 0.0:
+        bias = np.zeros(m, np.float32)
+    elif isinstance(c, np.ndarray) and c.dtype == np.float32 and c.shape in ((m,), (1, m)):
+        bias = c.reshape(m) if beta == 1.0 else c.reshape(m) * np.float32(beta)  # as the numpy path scales C
+        bias = np.ascontiguousarray(bias)
+    else:
+        return None
+    from . import gemv_jit  # imports numba: only once jit.available() said True
+
+    return GemvPlan(w, bias, np.array([0.0, 0.0, 0.0, 1.0], np.float32), gemv_jit.gemv_conv.dispatcher())
+
+
+@kernel("Gemm", prepare=_prepare_gemm)
 def gemm(ctx: OpContext, a: np.ndarray, b: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
-    """alpha * op(A) @ op(B) + beta * C (C unidirectionally broadcast)."""
+    """alpha * op(A) @ op(B) + beta * C (C unidirectionally broadcast); a few rows of float32 A times a small
+    constant B in one compiled call (prepared :class:`GemvPlan`)."""
+    plan = ctx.state
+    if plan is not None and a.dtype == np.float32 and a.ndim == 2 and a.shape[0] <= GEMV_MAX_ROWS \
+            and a.shape[1] == plan.weights.shape[1] and a.flags.c_contiguous:
+        buf = ctx.out(0, (a.shape[0], plan.weights.shape[0]), a.dtype)
+        if buf.flags.c_contiguous:
+            plan.kernel(a, plan.weights, plan.bias, buf, 0, plan.params)
+            return buf
     return _gemm(ctx, a, b, c)
 
 
