@@ -110,12 +110,12 @@ WINOGRAD_JIT_MIN_CHANNELS = 16
 WINOGRAD_JIT_MIN_WORK = 1 << 16
 #: the compiled Winograd path runs its 16 GEMMs by the compiled GEMM (:func:`winograd_jit.winograd_gemm`) instead
 #: of np.matmul (OpenBLAS pinned to AVX2) on AVX-512 CPUs (:func:`gemm_jit.supported`): yolov8n's Winograd
-#: shapes, thread clock, 1.18-2.5x (sum 4.0 -> 2.8 ms)
+#: shapes, thread clock, one BLAS thread: sum 4.85 -> 2.76 ms
 WINOGRAD_GEMM_JIT = True
 #: one-group float32 plans of the phase path run im2col + the compiled GEMM (kernels/gemm_jit.py, AVX-512 CPUs:
 #: :func:`gemm_jit.supported`; no implicit GEMM then). Whole models, one process, 41 alternating calls,
-#: np.matmul/implicit -> compiled: yolov8n_320 12.93 -> 12.26 ms (implicit kept: 12.53), resnet50_half
-#: 12.09 -> 11.73-11.88
+#: one BLAS thread, np.matmul/implicit -> compiled: yolov8n_320 13.69 -> 12.55 ms (implicit kept: 12.63),
+#: resnet50_half 12.82 -> 12.18
 PHASE_GEMM_JIT = True
 #: implicit GEMM (per-tap accumulating BLAS calls, no im2col) when the BLAS allows it (see kernels/blas.py)
 IMPLICIT_GEMM = True
