@@ -136,6 +136,9 @@ class BoundProgram:
         self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
         # each step also carries its single output's planned buffer (else a marker no kernel returns) and its frees
         self.steps = [(*st, _single_output(st[3], st[4], st[6]), self.frees[st[7]]) for st in self.steps]
+        #: what the plain loop reads per step: fn, ctx, arguments, single-output marker, its slot, frees, index
+        self._plain = [(st[0], st[1], st[2], st[8], st[3][0] if st[3] else NONE_SLOT, st[9], st[7])
+                       for st in self.steps]
         #: output positions whose value may be a view of the arena (copied when run as a subgraph)
         self._view_outputs = [k for k, (_, s) in enumerate(program.outputs)
                               if any(s in step[6] for step in self.steps)]
@@ -253,13 +256,14 @@ class BoundProgram:
         i = -1
         try:
             if plain:
-                for fn, ctx, get, outs, bufs, poison, view_out, i, buf0, free in self.steps:
+                for fn, ctx, get, buf0, slot0, free, i in self._plain:
                     res = fn(ctx, *get(vals))
                     if res is buf0:  # the single output's planned buffer (buf0 is a never-returned marker else)
-                        vals[outs[0]] = res
+                        vals[slot0] = res
                     elif buf0 is _VIEW_OUTPUT and type(res) is np.ndarray:  # a declared view (Reshape, Unsqueeze)
-                        vals[outs[0]] = res
+                        vals[slot0] = res
                     else:
+                        _, _, _, outs, bufs, _, view_out, *_ = self.steps[i]
                         self._finish(res, outs, bufs, view_out, vals, None)
                     for s in free:
                         vals[s] = None
