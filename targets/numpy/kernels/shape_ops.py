@@ -115,45 +115,64 @@ def flatten(ctx: OpContext, x: np.ndarray) -> np.ndarray:
     return x.reshape(math.prod(x.shape[:axis]), math.prod(x.shape[axis:]))
 
 
+#: output shapes a Squeeze/Unsqueeze node remembers, one per input shape
+RESHAPE_MEMO_SIZE = 8
+
+
 def _static_reshape(fn: Any) -> Any:
-    """A prepare hook for Squeeze/Unsqueeze: (input shape, output shape) when the input shape is static and the
-    axes constant, so a call whose input has that shape is one reshape (the axes decoding cost 2-3 us a call)."""
-    def prepare(ctx: OpContext, inputs: Sequence[Any]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """A prepare hook for Squeeze/Unsqueeze with constant axes: a dict input shape -> output shape, holding the
+    static input shape's entry when there is one and filled by the kernel for run-time shapes (at most
+    :data:`RESHAPE_MEMO_SIZE`; a dict store is atomic, and racing threads store the same value), so a call on
+    a known shape is one reshape (the axes decoding cost 2-3 us a call)."""
+    def prepare(ctx: OpContext, inputs: Sequence[Any]) -> dict[tuple[int, ...], tuple[int, ...]] | None:
         shape = getattr(inputs[0], "shape", None) if inputs else None
         axes = inputs[1] if len(inputs) > 1 else None
-        if shape is None or not all(isinstance(d, int) for d in shape) \
-                or (ctx.opset >= 13 and axes is not None and not isinstance(axes, np.ndarray)):
-            return None
+        if ctx.opset >= 13 and axes is not None and not isinstance(axes, np.ndarray):
+            return None  # axes known only at run time
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            return {}
         try:
             out = fn(ctx, np.empty(tuple(shape), np.uint8), axes).shape
         except Exception:  # noqa: BLE001 - a bad node is reported by the kernel at run time
             return None
-        return tuple(shape), tuple(out)
+        return {tuple(shape): tuple(out)}
     return prepare
+
+
+def _remember_shape(ctx: OpContext, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y`` (the reshaped ``x``), its shape remembered for ``x``'s when the node keeps a memo with room."""
+    memo = ctx.state
+    if memo is not None and len(memo) < RESHAPE_MEMO_SIZE:
+        memo[x.shape] = y.shape
+    return y
 
 
 @kernel("Squeeze", view=True, prepare=_static_reshape(lambda ctx, x, axes: squeeze(ctx, x, axes)))
 def squeeze(ctx: OpContext, x: np.ndarray, axes_in: np.ndarray | None = None) -> np.ndarray:
     """Drop the given size-1 axes (all size-1 axes by default)."""
-    if ctx.state is not None and x.shape == ctx.state[0]:
-        return x.reshape(ctx.state[1])
+    if ctx.state:
+        shape = ctx.state.get(x.shape)
+        if shape is not None:
+            return x.reshape(shape)
     axes = ctx.attr("axes", None) if ctx.opset < 13 else (None if axes_in is None else _ints(axes_in))
     if axes is None:
-        return x.reshape([d for d in x.shape if d != 1])
+        return _remember_shape(ctx, x, x.reshape([d for d in x.shape if d != 1]))
     drop = set(_norm_axes(axes, x.ndim))
-    return x.reshape([d for i, d in enumerate(x.shape) if i not in drop])
+    return _remember_shape(ctx, x, x.reshape([d for i, d in enumerate(x.shape) if i not in drop]))
 
 
 @kernel("Unsqueeze", view=True, prepare=_static_reshape(lambda ctx, x, axes: unsqueeze(ctx, x, axes)))
 def unsqueeze(ctx: OpContext, x: np.ndarray, axes_in: np.ndarray | None = None) -> np.ndarray:
     """Insert size-1 axes at the given output positions."""
-    if ctx.state is not None and x.shape == ctx.state[0]:
-        return x.reshape(ctx.state[1])
+    if ctx.state:
+        shape = ctx.state.get(x.shape)
+        if shape is not None:
+            return x.reshape(shape)
     axes = ctx.attr("axes", []) if ctx.opset < 13 else _ints(axes_in)
     rank = x.ndim + len(axes)
     new = set(_norm_axes(axes, rank))
     dims = iter(x.shape)
-    return x.reshape([1 if i in new else next(dims) for i in range(rank)])
+    return _remember_shape(ctx, x, x.reshape([1 if i in new else next(dims) for i in range(rank)]))
 
 
 @kernel("Identity", view=True)
