@@ -136,14 +136,15 @@ class BoundProgram:
         self.frees: list[tuple[int, ...]] = [tuple(f) for f in frees]
         # each step also carries its single output's planned buffer (else a marker no kernel returns) and its frees
         self.steps = [(*st, _single_output(st[3], st[4], st[6]), self.frees[st[7]]) for st in self.steps]
-        #: what the plain loop reads per step: fn, ctx, arguments, single-output marker, its slot, frees, index
-        self._plain = [(st[0], st[1], st[2], st[8], st[3][0] if st[3] else NONE_SLOT, st[9], st[7])
-                       for st in self.steps]
         #: output positions whose value may be a view of the arena (copied when run as a subgraph)
         self._view_outputs = [k for k, (_, s) in enumerate(program.outputs)
                               if any(s in step[6] for step in self.steps)]
         roles = shape_roles(program)
         self.memo = ShapeMemo(roles) if roles else None
+        #: what the plain loop reads per step: fn (None: a shape-arithmetic step, run by _memo_step), ctx,
+        #: arguments, single-output marker, its slot, frees, index
+        self._plain = [(None if st[7] in roles else st[0], st[1], st[2], st[8], st[3][0] if st[3] else NONE_SLOT,
+                        st[9], st[7]) for st in self.steps]
         if debug and self.arena is not None:
             self.arena.fill(_GARBAGE)
 
@@ -241,22 +242,25 @@ class BoundProgram:
     def _execute(self, vals: list[Any], shapes: dict[str, tuple] | None) -> None:
         """Run the steps over ``vals``; with ``shapes``, record each produced value's shape there.
 
-        The common step (no shape memo, no debug poisoning, no recording; one output and the kernel
-        returned its planned buffer) costs one comparison after the call; everything else takes
-        :meth:`_finish`.
+        Without debug poisoning or recording, the plain loop runs: its common step (one output, and the
+        kernel returned its planned buffer or, for a declared view, any array) costs one comparison after
+        the call; other results take :meth:`_finish`, shape-arithmetic steps :meth:`_memo_step`.
         """
         self._vals = vals
         record = shapes is not None
         memo = self.memo
         roles = memo.roles if memo is not None else {}
         steps = self.program.steps
-        plain = not record and not self.debug and not roles
+        plain = not record and not self.debug
         if memo is not None:
             memo.start_run()
         i = -1
         try:
             if plain:
                 for fn, ctx, get, buf0, slot0, free, i in self._plain:
+                    if fn is None:
+                        self._memo_step(i, vals)
+                        continue
                     res = fn(ctx, *get(vals))
                     if res is buf0:  # the single output's planned buffer (buf0 is a never-returned marker else)
                         vals[slot0] = res
@@ -295,6 +299,22 @@ class BoundProgram:
             if err is e:  # already names the node: keep its own cause (``raise e from e`` would replace it)
                 raise
             raise err from e
+
+    def _memo_step(self, i: int, vals: list[Any]) -> None:
+        """Step ``i``, a shape-arithmetic step, in the plain loop: its previous outputs while they still hold,
+        else run (and remembered); then its frees."""
+        fn, ctx, get, outs, bufs, _, view_out, _, _, free = self.steps[i]
+        memo = self.memo
+        args = self.program.steps[i].args
+        kept = memo.recall(i, vals, args)  # type: ignore[union-attr]
+        if kept is not None:
+            for slot, r in zip(outs, kept):
+                vals[slot] = r
+        else:
+            self._finish(fn(ctx, *get(vals)), outs, bufs, view_out, vals, None)
+            memo.remember(i, vals, args, outs)  # type: ignore[union-attr]
+        for s in free:
+            vals[s] = None
 
     def _finish(self, res: Any, outs: tuple[int, ...], bufs: tuple, view_out: set[int], vals: list[Any],
                 shapes: dict[str, tuple] | None) -> None:
