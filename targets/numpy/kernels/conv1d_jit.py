@@ -5,7 +5,11 @@ Streaming models run their convolutions on a handful of frames per call: a VAD's
 each output is one long dot product and numpy's per-call cost (im2col copies, a GEMM on 1-3 columns)
 is most of the time. :func:`conv1d_columns` copies each output column's taps into one contiguous row
 of ``col`` (zeros where a tap falls in the padding) and computes every output as the dot product of a
-weight row with it, then the bias and (by code) the activation.
+weight row with it, then the bias and (by code) the activation
+(:func:`targets.numpy.kernels.epilogue_jit.activate_span`).
+
+This module imports numba (through :mod:`targets.numpy.kernels.epilogue_jit`): import it only after
+:func:`targets.numpy.kernels.jit.available` said True.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
+from .conv_jit import ACTIVATION_CODES
+from .epilogue_jit import activate_span
 
 __all__ = ["ACTIVATIONS", "conv1d_columns"]
 
-#: FusedConv activations :func:`conv1d_columns` applies per output (name -> code; 0: none)
-ACTIVATIONS: dict[str, int] = {"Relu": 1, "Clip": 2, "LeakyRelu": 3, "Sigmoid": 4, "Tanh": 5}
+#: FusedConv activations :func:`conv1d_columns` applies per output (name ->
+#: :data:`targets.numpy.kernels.conv_jit.ACTIVATION_CODES` code; 0: none)
+ACTIVATIONS: dict[str, int] = {name: ACTIVATION_CODES[name] for name in ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh")}
 
 
 @jit.compiled
@@ -37,7 +44,6 @@ def conv1d_columns(x, w, b, out, col, geometry, act, params):  # pragma: no cove
     of = out.reshape(-1)
     wf = w.reshape(-1)
     zero = col.dtype.type(0)
-    one = col.dtype.type(1)
     p0, p1 = params[0], params[1]
     ukk = np.uint64(kk)
     uk = np.uint64(k)
@@ -79,22 +85,4 @@ def conv1d_columns(x, w, b, out, col, geometry, act, params):  # pragma: no cove
         # the activation as a pass of its own: a branch in the loop above kept it from vectorizing (2x slower)
         n = np.uint64(m_out * npos)
         ub = np.uint64(ob)
-        if act == 1:  # Relu (NaN stays NaN, as np.maximum)
-            for j in range(n):
-                v = of[ub + j]
-                of[ub + j] = zero if v < zero else v
-        elif act == 2:  # Clip(p0, p1)
-            for j in range(n):
-                v = of[ub + j]
-                v = p0 if v < p0 else v
-                of[ub + j] = p1 if v > p1 else v
-        elif act == 3:  # LeakyRelu(alpha = p0)
-            for j in range(n):
-                v = of[ub + j]
-                of[ub + j] = v * p0 if v < zero else v
-        elif act == 4:  # Sigmoid
-            for j in range(n):
-                of[ub + j] = one / (one + np.exp(-of[ub + j]))
-        elif act == 5:  # Tanh
-            for j in range(n):
-                of[ub + j] = np.tanh(of[ub + j])
+        activate_span(of, ub, n, act, p0, p1)

@@ -84,7 +84,7 @@ import numpy as np
 
 from graphc.ir import TensorType
 
-from . import blas, conv1d_jit, conv_jit, jit
+from . import blas, conv_jit, jit
 from ._window import conv_geometry
 from ._numeric import relu_into
 from .epilogue import HALF_SILU, apply_activation, compiled_epilogue, fused_conv_activation, needs_scratch
@@ -923,6 +923,8 @@ def _conv1d_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, lis
                  x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
     """The ``conv1d`` plan: (M, C * KW) weights, an (M,) bias (zeros without one), the activation's code
     (-1 when the kernel lacks it: the numpy epilogue follows)."""
+    from . import conv1d_jit  # imports numba: only once jit.available() said True
+
     m = w.shape[0]
     t = w.dtype.type
     bias = np.zeros(m, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m))

@@ -15,12 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
+from ._numeric import HALF_SILU
 
 __all__ = ["ACTIVATION_CODES", "activation_code", "small_conv"]
 
-#: FusedConv activations the compiled epilogue applies (name -> code; params as in epilogue.py)
+#: FusedConv activations the compiled epilogues apply (name -> code; params as in epilogue.py), one numbering
+#: for every compiled conv (:func:`targets.numpy.kernels.epilogue_jit.activate_span` applies them)
 ACTIVATION_CODES: dict[str, int] = {
     "Relu": 1, "Clip": 2, "LeakyRelu": 3, "SiLU": 4, "HardSwish": 5, "HardSigmoid": 6, "Sigmoid": 7, "Tanh": 8,
+    HALF_SILU: 9,  # SiLU of twice the value (plans that halved their weights for the numpy SiLU epilogue)
 }
 
 

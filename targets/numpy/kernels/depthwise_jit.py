@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
-from .epilogue_jit import sigmoid, sigmoid32, silu, silu32
+from .epilogue_jit import activate_span
 
 __all__ = ["LANES", "block_buffer_sizes", "depthwise_blocked", "depthwise_conv", "pack_weights", "padded_size",
            "row_buffer_size"]
@@ -176,40 +176,7 @@ def depthwise_conv(x, w, b, z, out, acc, padded, geometry, act, params):  # prag
                     for j in range(uwo):
                         acc[ab + j] += zf[zb + j]
             # the activation in place over the plane (wasted columns included), then the store
-            if act == 1:  # Relu (NaN stays NaN, as np.maximum)
-                for j in range(un):
-                    v = acc[j]
-                    acc[j] = zero if v < zero else v
-            elif act == 2:  # Clip(p0, p1)
-                for j in range(un):
-                    v = acc[j]
-                    v = p0 if v < p0 else v
-                    acc[j] = p1 if v > p1 else v
-            elif act == 3:  # LeakyRelu(alpha = p0)
-                for j in range(un):
-                    v = acc[j]
-                    acc[j] = v * p0 if v < zero else v
-            elif act == 4:  # SiLU: x * sigmoid(x) (float32: epilogue_jit.silu32, vectorizable)
-                for j in range(un):
-                    acc[j] = silu(acc[j])
-            elif act == 7:  # Sigmoid
-                for j in range(un):
-                    acc[j] = sigmoid(acc[j])
-            elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
-                for j in range(un):
-                    v = acc[j]
-                    t = v * p0 + p1
-                    t = zero if t < zero else t
-                    t = one if t > one else t
-                    acc[j] = v * t
-            elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
-                for j in range(un):
-                    t = acc[j] * p0 + p1
-                    t = zero if t < zero else t
-                    acc[j] = one if t > one else t
-            elif act == 8:  # Tanh
-                for j in range(un):
-                    acc[j] = np.tanh(acc[j])
+            activate_span(acc, np.uint64(0), un, act, p0, p1)
             if pitch == wo:
                 ub = np.uint64(obase)
                 for j in range(un):
@@ -433,40 +400,7 @@ def depthwise_blocked(x, wb, bb, z, out, acc, padded, geometry, act, params):  #
                     for p in range(np.uint64(npix)):
                         acc[p * ul + ul_] += zf[zb + p]
             un = np.uint64(npix * lanes)
-            if act == 1:  # Relu (NaN stays NaN, as np.maximum)
-                for j in range(un):
-                    v = acc[j]
-                    acc[j] = zero if v < zero else v
-            elif act == 2:  # Clip(p0, p1)
-                for j in range(un):
-                    v = acc[j]
-                    v = p0 if v < p0 else v
-                    acc[j] = p1 if v > p1 else v
-            elif act == 3:  # LeakyRelu(alpha = p0)
-                for j in range(un):
-                    v = acc[j]
-                    acc[j] = v * p0 if v < zero else v
-            elif act == 4:  # SiLU
-                for j in range(un):
-                    acc[j] = silu32(acc[j])
-            elif act == 7:  # Sigmoid
-                for j in range(un):
-                    acc[j] = sigmoid32(acc[j])
-            elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
-                for j in range(un):
-                    v = acc[j]
-                    t = v * p0 + p1
-                    t = zero if t < zero else t
-                    t = one if t > one else t
-                    acc[j] = v * t
-            elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
-                for j in range(un):
-                    t = acc[j] * p0 + p1
-                    t = zero if t < zero else t
-                    acc[j] = one if t > one else t
-            elif act == 8:  # Tanh
-                for j in range(un):
-                    acc[j] = np.tanh(acc[j])
+            activate_span(acc, np.uint64(0), un, act, p0, p1)
             unpix = np.uint64(npix)
             if nl == lanes:  # unpack into the block's NCHW planes, pixel by pixel
                 ob = np.uint64(obase)

@@ -32,7 +32,7 @@ from numba.extending import intrinsic, overload, register_jitable
 from . import jit
 from ._numeric import HALF_SILU
 
-__all__ = ["ACTIVATIONS", "BIAS_NONE", "BIAS_ROWS", "BIAS_COLS", "activate", "channel_mean", "channel_scale", "kernel",
+__all__ = ["ACTIVATIONS", "BIAS_NONE", "BIAS_ROWS", "BIAS_COLS", "activate", "activate_span", "channel_mean", "channel_scale", "kernel",
            "sigmoid", "sigmoid32", "silu", "silu32"]
 
 #: bias modes of the kernels: none, ``bias[r % len(bias)]`` for row r, ``bias[i]`` for column i
@@ -133,6 +133,54 @@ def _silu_compiled(x: Any) -> Any:
     def libm_silu(x: Any) -> Any:  # pragma: no cover - compiled
         return x / (1.0 + math.exp(-x))
     return libm_silu
+
+
+@register_jitable
+def activate_span(buf, start, n, act, p0, p1):  # pragma: no cover - compiled into the kernels
+    """buf[start:start + n] = the activation of code ``act`` of itself, in place (``start``, ``n``: uint64).
+
+    Codes are :data:`targets.numpy.kernels.conv_jit.ACTIVATION_CODES` (0: none); ``p0``, ``p1``: Clip's
+    bounds, LeakyRelu's alpha, HardSwish's and HardSigmoid's (alpha, beta). Every code has its own
+    branch-free loop (a branch inside the loop keeps LLVM from vectorizing it); NaN propagates."""
+    zero = buf.dtype.type(0)
+    one = buf.dtype.type(1)
+    if act == 1:  # Relu (NaN stays NaN, as np.maximum)
+        for i in range(n):
+            v = buf[start + i]
+            buf[start + i] = zero if v < zero else v
+    elif act == 2:  # Clip(p0, p1)
+        for i in range(n):
+            v = buf[start + i]
+            v = p0 if v < p0 else v
+            buf[start + i] = p1 if v > p1 else v
+    elif act == 3:  # LeakyRelu(alpha = p0)
+        for i in range(n):
+            v = buf[start + i]
+            buf[start + i] = v * p0 if v < zero else v
+    elif act == 4:  # SiLU: x * sigmoid(x)
+        for i in range(n):
+            buf[start + i] = silu(buf[start + i])
+    elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
+        for i in range(n):
+            v = buf[start + i]
+            t = v * p0 + p1
+            t = zero if t < zero else t
+            buf[start + i] = v * (one if t > one else t)
+    elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
+        for i in range(n):
+            t = buf[start + i] * p0 + p1
+            t = zero if t < zero else t
+            buf[start + i] = one if t > one else t
+    elif act == 7:  # Sigmoid
+        for i in range(n):
+            buf[start + i] = sigmoid(buf[start + i])
+    elif act == 8:  # Tanh
+        for i in range(n):
+            buf[start + i] = np.tanh(buf[start + i])
+    elif act == 9:  # SiLU of twice the value (HALF_SILU plans)
+        for i in range(n):
+            v = buf[start + i]
+            buf[start + i] = silu(v + v)
 
 
 # One kernel per activation, each (y, bias, mode, p0, p1): y is a C-contiguous float32 (rows, n)

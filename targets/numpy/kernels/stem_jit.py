@@ -25,7 +25,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from . import jit
-from .epilogue_jit import sigmoid32, silu32
+from .epilogue_jit import activate_span
 
 __all__ = ["FUSED_ACTIVATIONS", "buffer_size", "chunk_rows", "row_pitch", "stem_conv"]
 
@@ -223,36 +223,7 @@ def stem_conv(x, w, b, out, padded, acc, geometry, act, params):  # pragma: no c
                     m = m0 + mi
                     a = acc[mi]
                     # the activation over the chunk (wasted columns included), then the cropping store
-                    if act == 1:  # Relu (NaN stays NaN, as np.maximum)
-                        for j in range(un):
-                            v = a[j]
-                            a[j] = zero if v < zero else v
-                    elif act == 2:  # Clip(p0, p1)
-                        for j in range(un):
-                            v = a[j]
-                            v = p0 if v < p0 else v
-                            a[j] = p1 if v > p1 else v
-                    elif act == 3:  # LeakyRelu(alpha = p0)
-                        for j in range(un):
-                            v = a[j]
-                            a[j] = v * p0 if v < zero else v
-                    elif act == 4:  # SiLU (float32 plans only)
-                        for j in range(un):
-                            a[j] = silu32(a[j])
-                    elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
-                        for j in range(un):
-                            v = a[j]
-                            t = v * p0 + p1
-                            t = zero if t < zero else t
-                            a[j] = v * (one if t > one else t)
-                    elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
-                        for j in range(un):
-                            t = a[j] * p0 + p1
-                            t = zero if t < zero else t
-                            a[j] = one if t > one else t
-                    elif act == 7:  # Sigmoid (float32 plans only)
-                        for j in range(un):
-                            a[j] = sigmoid32(a[j])
+                    activate_span(a, np.uint64(0), un, act, p0, p1)
                     ob = ((img * m_out + m) * ho + r0) * wo
                     for oy in range(nrows):
                         ab = np.uint64(oy * wq)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import gemm_jit, jit
-from .store_jit import activate_run
+from .epilogue_jit import activate_span
 
 __all__ = ["pack_weights", "plane_stride", "split_size", "winograd_gemm", "winograd_input", "winograd_output"]
 
@@ -228,7 +228,7 @@ def winograd_output(p, bias, out, tiles, th, tw, act, params):  # pragma: no cov
             tiles[t2 + f] = c0 + c1 + c2 + b
             tiles[t3 + f] = c1 - c2 - c3 + b
         if act != 0:
-            activate_run(tiles, np.uint64(0), ul + t3, act, p0, p1)
+            activate_span(tiles, np.uint64(0), ul + t3, act, p0, p1)
         for ty in range(th):
             for r in range(2):
                 oy = 2 * ty + r

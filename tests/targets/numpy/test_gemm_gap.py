@@ -114,8 +114,10 @@ def test_winograd_store_applies_the_activation():
 
     codes = {act: _plans(art)[0].act_code for act, art in arts.items()}
     # SiLU: the plan halves its weights, the store takes SiLU of twice the value
+    from targets.numpy.kernels._numeric import HALF_SILU
+
     assert codes == {"Relu": store_jit.STORE_ACTIVATIONS["Relu"], "Clip": store_jit.STORE_ACTIVATIONS["Clip"],
-                     "SiLU": store_jit.STORE_ACTIVATIONS["SiLU"], "Tanh": 0, "none": 0}
+                     "SiLU": store_jit.STORE_ACTIVATIONS[HALF_SILU], "Tanh": 0, "none": 0}
 
 
 @pytest.mark.parametrize("c, m, hw, path", [
@@ -161,7 +163,8 @@ def test_winograd_transforms_against_hand_computed_direct_sum(h, w, pads):
     image, including borders where whole tiles or phases read only padding."""
     if not jit.available():
         pytest.skip("numba is not importable")
-    from targets.numpy.kernels import winograd_jit  # imports numba
+    from targets.numpy.kernels import conv_jit, winograd_jit  # imports numba
+    from targets.numpy.kernels._numeric import HALF_SILU
 
     rng = np.random.default_rng(4)
     c, m = 5, 7
@@ -185,13 +188,13 @@ def test_winograd_transforms_against_hand_computed_direct_sum(h, w, pads):
     params = np.zeros(3, np.float32)
     winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 0, params)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
-    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 1, params)
+    codes = conv_jit.ACTIVATION_CODES
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, codes["Relu"], params)
     np.testing.assert_allclose(out, np.maximum(want, 0), rtol=1e-5, atol=1e-5 * np.abs(want).max())
-    # SiLU of twice the value (code 3, scale 2), HardSwish (code 4, alpha 1/6, beta 0.5)
-    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 3,
-                                 np.array([2, 0, 0], np.float32))
+    # SiLU of twice the value (the halved-weights plans' code), HardSwish (alpha 1/6, beta 0.5)
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, codes[HALF_SILU], params)
     np.testing.assert_allclose(out, 2 * want / (1 + np.exp(-2 * want)), rtol=1e-5, atol=1e-5 * np.abs(want).max())
-    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, 4,
+    winograd_jit.winograd_output(prod, b, out, np.empty(4 * th * tw, np.float32), th, tw, codes["HardSwish"],
                                  np.array([1 / 6, 0.5, 0], np.float32))
     np.testing.assert_allclose(out, want * np.clip(want / 6 + 0.5, 0, 1), rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
