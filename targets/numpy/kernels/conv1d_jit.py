@@ -20,11 +20,10 @@ from . import jit
 from .conv_jit import ACTIVATION_CODES
 from .epilogue_jit import activate_span
 
-__all__ = ["ACTIVATIONS", "conv1d_columns"]
+__all__ = ["FUSED_ACTIVATIONS", "conv1d_columns"]
 
-#: FusedConv activations :func:`conv1d_columns` applies per output (name ->
-#: :data:`targets.numpy.kernels.conv_jit.ACTIVATION_CODES` code; 0: none)
-ACTIVATIONS: dict[str, int] = {name: ACTIVATION_CODES[name] for name in ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh")}
+#: activation codes (:data:`targets.numpy.kernels.conv_jit.ACTIVATION_CODES`) :func:`conv1d_columns` applies
+FUSED_ACTIVATIONS = tuple(ACTIVATION_CODES[name] for name in ("Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh"))
 
 
 @jit.compiled
@@ -33,7 +32,7 @@ def conv1d_columns(x, w, b, out, col, geometry, act, params):  # pragma: no cove
 
     ``w``: (M, C * K) weights (channel-major, tap-minor); ``b``: (M,) bias (zeros when the node has
     none); ``col``: at least T * C * K elements; ``geometry``: int64 (K, stride, dilation, left pad);
-    ``act``: an :data:`ACTIVATIONS` code applied to each output, ``params``: its two parameters (Clip's
+    ``act``: a :data:`FUSED_ACTIVATIONS` code applied to each output, ``params``: its two parameters (Clip's
     bounds, LeakyRelu's alpha). Taps left of the input or right of it read zeros.
     """
     n_img, chans, length = x.shape[0], x.shape[1], x.shape[3]

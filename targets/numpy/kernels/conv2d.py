@@ -843,14 +843,39 @@ def _weight_matrix(w: np.ndarray, bias: np.ndarray | None, group: int) -> np.nda
     return np.ascontiguousarray(mat)
 
 
+def _bias_vector(b: np.ndarray | None, m: int, dtype: np.dtype) -> np.ndarray:
+    """A compiled plan's (m,) bias in the weights' dtype: zeros when the node has none."""
+    return np.zeros(m, dtype) if b is None else np.ascontiguousarray(b.astype(dtype).reshape(m))
+
+
+def _activation_params(activation: tuple[str, list[float]] | None, dtype: np.dtype) -> np.ndarray:
+    """A compiled epilogue's (p0, p1, 0, 1) in ``dtype``: the activation's first two parameters (zeros if fewer)."""
+    params = list(activation[1][:2]) if activation is not None else []
+    params += [0.0] * (2 - len(params))
+    return np.array([params[0], params[1], 0.0, 1.0], dtype)
+
+
+def _fused_code(activation: tuple[str, list[float]] | None, fused: Sequence[int]) -> int:
+    """The :data:`conv_jit.ACTIVATION_CODES` code a compiled kernel applies (0: none), or -1 when the kernel
+    does not apply ``activation`` (one of ``fused``): the numpy epilogue follows."""
+    code = conv_jit.activation_code(activation)
+    return code if code == 0 or code in fused else -1
+
+
+def _compiled_plan(path: str, weights: np.ndarray, bias: np.ndarray, activation: tuple[str, list[float]] | None,
+                   x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any, group: int = 1) -> Conv2dPlan:
+    """A Conv2dPlan of a compiled path with the node's geometry (the kernel fields are set by the caller)."""
+    return Conv2dPlan(path, x_shape=x_shape, out_shape=out_shape, group=group, kernel=geo.kernel,
+                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
+                      weights=weights, bias=bias, activation=activation)
+
+
 def _small_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[float]] | None,
                 x_shape: tuple[int, ...], out_shape: tuple[int, ...], geo: Any) -> Conv2dPlan:
     """The ``small`` plan: (M, C * KH * KW) weights, an (M,) bias (zeros without one)."""
     m = w.shape[0]
-    bias = np.zeros(m, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m))
-    plan = Conv2dPlan("small", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
-                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
-                      weights=np.ascontiguousarray(w.reshape(m, -1)), bias=bias, activation=activation)
+    plan = _compiled_plan("small", np.ascontiguousarray(w.reshape(m, -1)), _bias_vector(b, m, w.dtype), activation,
+                          x_shape, out_shape, geo)
     plan.compiled = conv_jit.small_conv.dispatcher()
     plan.geometry = np.array([*geo.kernel, *geo.strides, *geo.dilations, *geo.pads_begin], np.int64)
     plan.padded_len = w[0].size * out_shape[2] * out_shape[3]  # the patch matrix
@@ -864,16 +889,11 @@ def _gemv_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[
     from . import gemv_jit  # imports numba: only once jit.available() said True
 
     m = w.shape[0]
-    bias = np.zeros(m, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m))
-    params = list(activation[1][:2]) if activation is not None else []
-    params += [0.0] * (2 - len(params))
-    plan = Conv2dPlan("gemv", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
-                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
-                      weights=np.ascontiguousarray(w.reshape(m, -1)), bias=bias, activation=activation)
+    plan = _compiled_plan("gemv", np.ascontiguousarray(w.reshape(m, -1)), _bias_vector(b, m, w.dtype), activation,
+                          x_shape, out_shape, geo)
     plan.compiled = gemv_jit.gemv_conv.dispatcher()
-    code = conv_jit.activation_code(activation)
-    plan.act_code = code if code in gemv_jit.FUSED_ACTIVATIONS else (0 if code == 0 else -1)
-    plan.act_params = np.array([params[0], params[1], 0.0, 1.0], w.dtype)
+    plan.act_code = _fused_code(activation, gemv_jit.FUSED_ACTIVATIONS)
+    plan.act_params = _activation_params(activation, w.dtype)
     return plan
 
 
@@ -885,23 +905,16 @@ def _stem_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, list[
     from . import stem_jit  # imports numba: only once jit.available() said True
 
     m, m4 = w.shape[0], -(-w.shape[0] // 4) * 4  # the kernel runs blocks of four output channels
-    t = w.dtype.type
     bias = np.zeros(m4, w.dtype)
-    if b is not None:
-        bias[:m] = b.reshape(m)
+    bias[:m] = _bias_vector(b, m, w.dtype)
     weights = np.zeros((m4,) + w.shape[1:], w.dtype)
     weights[:m] = w
-    params = list(activation[1][:2]) if activation is not None else []
-    params += [0.0] * (2 - len(params))
-    plan = Conv2dPlan("stem", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
-                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
-                      weights=weights, bias=bias, activation=activation)
+    plan = _compiled_plan("stem", weights, bias, activation, x_shape, out_shape, geo)
     plan.compiled = stem_jit.stem_conv.dispatcher()
     rows = stem_jit.chunk_rows(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations, geo.pads_begin[1])
     plan.geometry = np.array([*geo.strides, *geo.dilations, *geo.pads_begin, rows], np.int64)
-    code = conv_jit.activation_code(activation)
-    plan.act_code = code if code in stem_jit.FUSED_ACTIVATIONS[w.dtype.name] else (0 if code == 0 else -1)
-    plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
+    plan.act_code = _fused_code(activation, stem_jit.FUSED_ACTIVATIONS[w.dtype.name])
+    plan.act_params = _activation_params(activation, w.dtype)
     plan.padded_len = stem_jit.buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
                                            geo.pads_begin[0], geo.pads_begin[1])
     plan.acc_len = rows * stem_jit.row_pitch(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
@@ -926,17 +939,12 @@ def _conv1d_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, lis
     from . import conv1d_jit  # imports numba: only once jit.available() said True
 
     m = w.shape[0]
-    t = w.dtype.type
-    bias = np.zeros(m, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(m))
-    params = list(activation[1][:2]) if activation is not None else []
-    params += [0.0] * (2 - len(params))
-    plan = Conv2dPlan("conv1d", x_shape=x_shape, out_shape=out_shape, group=1, kernel=geo.kernel,
-                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
-                      weights=np.ascontiguousarray(w.reshape(m, -1)), bias=bias, activation=activation)
+    plan = _compiled_plan("conv1d", np.ascontiguousarray(w.reshape(m, -1)), _bias_vector(b, m, w.dtype), activation,
+                          x_shape, out_shape, geo)
     plan.compiled = conv1d_jit.conv1d_columns.dispatcher()
     plan.geometry = np.array([geo.kernel[1], geo.strides[1], geo.dilations[1], geo.pads_begin[1]], np.int64)
-    plan.act_code = 0 if activation is None else conv1d_jit.ACTIVATIONS.get(activation[0], -1)
-    plan.act_params = np.array([t(params[0]), t(params[1])], w.dtype)
+    plan.act_code = _fused_code(activation, conv1d_jit.FUSED_ACTIVATIONS)
+    plan.act_params = _activation_params(activation, w.dtype)
     plan.padded_len = w[0].size * out_shape[3]  # the patch matrix, one row per output column
     return plan
 
@@ -962,17 +970,13 @@ def _depthwise_plan(w: np.ndarray, b: np.ndarray | None, activation: tuple[str, 
     from . import depthwise_jit  # imports numba: only once jit.available() said True
 
     c = w.shape[0]
-    t = w.dtype.type
-    bias = np.zeros(c, w.dtype) if b is None else np.ascontiguousarray(b.astype(w.dtype).reshape(c))
-    params = list(activation[1][:2]) if activation is not None else []
-    params += [0.0] * (2 - len(params))
-    plan = Conv2dPlan("depthwise", x_shape=x_shape, out_shape=out_shape, group=c, kernel=geo.kernel,
-                      strides=geo.strides, dilations=geo.dilations, pads=geo.pads_begin + geo.pads_end,
-                      weights=np.ascontiguousarray(w.reshape(c, *geo.kernel)), bias=bias, activation=activation)
+    bias = _bias_vector(b, c, w.dtype)
+    plan = _compiled_plan("depthwise", np.ascontiguousarray(w.reshape(c, *geo.kernel)), bias, activation,
+                          x_shape, out_shape, geo, group=c)
     plan.compiled = depthwise_jit.depthwise_conv.dispatcher()
     plan.geometry = np.array([*geo.strides, *geo.dilations, *geo.pads_begin, 0], np.int64)
     plan.act_code = conv_jit.activation_code(activation)
-    plan.act_params = np.array([t(params[0]), t(params[1]), t(0), t(1)], w.dtype)
+    plan.act_params = _activation_params(activation, w.dtype)
     plan.padded_len = depthwise_jit.padded_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
                                                 geo.pads_begin[0], geo.pads_begin[1])
     plan.acc_len = depthwise_jit.row_buffer_size(x_shape, out_shape, geo.kernel, geo.strides, geo.dilations,
