@@ -3,10 +3,10 @@
 Such a node is a GEMV of a few thousand to a few hundred thousand multiply-adds, where numpy's
 fixed costs (the matmul call, the reshapes, the separate bias + activation pass) are most of the
 time; :func:`gemv_conv` is one compiled call: per output channel one dot product over the input
-channels, its bias and the FusedConv activation.
+channels and its bias, then the FusedConv activation over the image's outputs
+(:func:`targets.numpy.kernels.epilogue_jit.activate_span`).
 
-This module imports numba (through :mod:`targets.numpy.kernels.epilogue_jit`, whose float32 sigmoid
-and SiLU the activations use): import it only after :func:`targets.numpy.kernels.jit.available` said True.
+This module imports numba (through :mod:`targets.numpy.kernels.epilogue_jit`): import it only after :func:`targets.numpy.kernels.jit.available` said True.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import jit
-from .epilogue_jit import sigmoid32, silu32
+from .epilogue_jit import activate_span
 
 __all__ = ["FUSED_ACTIVATIONS", "gemv_conv"]
 
@@ -34,7 +34,7 @@ def gemv_conv(x, w, b, out, act, params):  # pragma: no cover - numba compiles i
     xf = x.reshape(-1)
     of = out.reshape(-1)
     wf = w.reshape(-1)
-    p0, p1, zero, one = params[0], params[1], params[2], params[3]
+    p0, p1, zero = params[0], params[1], params[2]
     uc = np.uint64(chans)
     for img in range(n_img):
         xb = np.uint64(img * chans)
@@ -44,24 +44,5 @@ def gemv_conv(x, w, b, out, act, params):  # pragma: no cover - numba compiles i
             s = zero
             for k in range(uc):
                 s += wf[wb + k] * xf[xb + k]
-            v = s + b[m]
-            if act == 1:  # Relu (NaN stays NaN)
-                v = zero if v < zero else v
-            elif act == 2:  # Clip(p0, p1)
-                v = p0 if v < p0 else v
-                v = p1 if v > p1 else v
-            elif act == 3:  # LeakyRelu(alpha = p0)
-                v = v * p0 if v < zero else v
-            elif act == 4:  # SiLU
-                v = silu32(v)
-            elif act == 5:  # HardSwish: x * clip(p0 x + p1, 0, 1)
-                t = v * p0 + p1
-                t = zero if t < zero else t
-                v = v * (one if t > one else t)
-            elif act == 6:  # HardSigmoid: clip(p0 x + p1, 0, 1)
-                t = v * p0 + p1
-                t = zero if t < zero else t
-                v = one if t > one else t
-            elif act == 7:  # Sigmoid
-                v = sigmoid32(v)
-            of[ob + m] = v
+            of[ob + m] = s + b[m]
+        activate_span(of, np.uint64(ob), np.uint64(m_out), act, p0, p1)
