@@ -250,7 +250,6 @@ class BoundProgram:
         record = shapes is not None
         memo = self.memo
         roles = memo.roles if memo is not None else {}
-        steps = self.program.steps
         plain = not record and not self.debug
         if memo is not None:
             memo.start_run()
@@ -275,21 +274,12 @@ class BoundProgram:
             debug = self.debug
             for fn, ctx, get, outs, bufs, poison, view_out, i, buf0, free in self.steps:
                 if i in roles:  # shape arithmetic: its previous outputs may still hold
-                    kept = memo.recall(i, vals, steps[i].args)  # type: ignore[union-attr]
-                    if kept is not None:
-                        for slot, r in zip(outs, kept):
-                            vals[slot] = r
-                            if record:
-                                self._record(slot, r, shapes)  # type: ignore[arg-type]
-                        for s in free:
-                            vals[s] = None
-                        continue
+                    self._memo_step(i, vals, shapes)
+                    continue
                 if debug:
                     for b in poison:
                         _poison(b)
                 self._finish(fn(ctx, *get(vals)), outs, bufs, view_out, vals, shapes)
-                if i in roles:
-                    memo.remember(i, vals, steps[i].args, outs)  # type: ignore[union-attr]
                 for s in free:
                     vals[s] = None
         except Exception as e:  # noqa: BLE001 - a kernel failure becomes a GraphcError naming the node
@@ -300,18 +290,23 @@ class BoundProgram:
                 raise
             raise err from e
 
-    def _memo_step(self, i: int, vals: list[Any]) -> None:
-        """Step ``i``, a shape-arithmetic step, in the plain loop: its previous outputs while they still hold,
-        else run (and remembered); then its frees."""
-        fn, ctx, get, outs, bufs, _, view_out, _, _, free = self.steps[i]
+    def _memo_step(self, i: int, vals: list[Any], shapes: dict[str, tuple] | None = None) -> None:
+        """Step ``i``, a shape-arithmetic step: its previous outputs while they still hold, else run (and
+        remembered); then its frees. With ``shapes``, the outputs' shapes are recorded there."""
+        fn, ctx, get, outs, bufs, poison, view_out, _, _, free = self.steps[i]
         memo = self.memo
         args = self.program.steps[i].args
         kept = memo.recall(i, vals, args)  # type: ignore[union-attr]
         if kept is not None:
             for slot, r in zip(outs, kept):
                 vals[slot] = r
+                if shapes is not None:
+                    self._record(slot, r, shapes)
         else:
-            self._finish(fn(ctx, *get(vals)), outs, bufs, view_out, vals, None)
+            if self.debug:
+                for b in poison:
+                    _poison(b)
+            self._finish(fn(ctx, *get(vals)), outs, bufs, view_out, vals, shapes)
             memo.remember(i, vals, args, outs)  # type: ignore[union-attr]
         for s in free:
             vals[s] = None
